@@ -1,0 +1,375 @@
+"""The RabbitMQ broker (aio-pika).
+
+- Job queues ``{application}.stage.{handler}`` are durable; messages are persistent and every
+  publish waits for the publisher confirm.
+- Pullers wait on the broker, never on the database: each process keeps one consumer per job
+  queue that someone is pulling from, whose deliveries land in a local buffer that waiting
+  pullers take from. A consumer nobody has pulled from for ``idle_seconds`` is cancelled and
+  its buffered messages go back to the queue, so an idle process holds nothing.
+- A delivery is acked as soon as its jobs are claimed in PostgreSQL, never held while a
+  handler runs.
+- Stage-finished events go through the durable ``stage.results`` queue; live updates through
+  the transient fanout exchange ``stage.updated``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from controlplane.broker.base import (
+    Broker,
+    JobRef,
+    ResultBatch,
+    TakenJobs,
+    chunk_refs,
+    decode_ids,
+    decode_refs,
+    encode_ids,
+    encode_refs,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RabbitMQBroker(Broker):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        queue_type: str = "classic",
+        job_prefetch: int = 100,
+        result_prefetch: int = 200,
+        idle_seconds: float = 5.0,
+    ) -> None:
+        super().__init__(prefix)
+        self._url = url
+        self._queue_arguments = {"x-queue-type": queue_type}
+        self._job_prefetch = job_prefetch
+        self._result_prefetch = result_prefetch
+        self._idle_seconds = idle_seconds
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._declared: set[str] = set()
+        self._declare_lock = asyncio.Lock()
+        self._consume_channel: AbstractChannel | None = None
+        self._consumers: dict[str, _JobConsumer] = {}
+        self._arrivals = asyncio.Condition()
+        self._updates: AbstractExchange | None = None
+        self._janitor: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(self._url)
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._consume_channel = await self._connection.channel(publisher_confirms=False)
+        await self._consume_channel.set_qos(prefetch_count=self._job_prefetch)
+        updates_channel = await self._connection.channel(publisher_confirms=False)
+        self._updates = await updates_channel.declare_exchange(
+            self.updates_exchange, aio_pika.ExchangeType.FANOUT, durable=False
+        )
+        self._janitor = asyncio.create_task(self._cancel_idle_consumers())
+
+    async def close(self) -> None:
+        if self._janitor:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
+        for consumer in list(self._consumers.values()):
+            await consumer.stop()
+        self._consumers.clear()
+        if self._connection:
+            await self._connection.close()
+            self._connection = None
+
+    async def ping(self) -> None:
+        if self._connection is None or self._connection.is_closed:
+            raise ConnectionError("not connected to RabbitMQ")
+        assert self._publish_channel is not None
+        if self._publish_channel.is_closed:
+            raise ConnectionError("the RabbitMQ channel is closed")
+
+    async def delete_queues(self, queues: Sequence[str]) -> None:
+        """Delete queues (used by tests to clean up after themselves)."""
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            for name in queues:
+                await channel.queue_delete(name)
+                self._declared.discard(name)
+        finally:
+            await channel.close()
+
+    async def _declare(self, name: str) -> AbstractQueue:
+        assert self._publish_channel is not None
+        queue = await self._publish_channel.declare_queue(
+            name, durable=True, arguments=self._queue_arguments
+        )
+        self._declared.add(name)
+        return queue
+
+    async def _ensure_declared(self, name: str) -> None:
+        if name not in self._declared:
+            async with self._declare_lock:
+                if name not in self._declared:
+                    await self._declare(name)
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    async def _publish(self, queue: str, body: bytes) -> None:
+        assert self._publish_channel is not None
+        await self._publish_channel.default_exchange.publish(
+            aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=queue,
+        )
+
+    async def publish_jobs(self, queue: str, refs: Sequence[JobRef]) -> None:
+        if not refs:
+            return
+        await self._ensure_declared(queue)
+        # Confirms are pipelined: all chunks are in flight at once.
+        await asyncio.gather(*(self._publish(queue, encode_refs(c)) for c in chunk_refs(refs)))
+
+    async def take_jobs(
+        self, queues: Sequence[str], max_refs: int, wait_seconds: float
+    ) -> TakenJobs:
+        consumers = [await self._consumer(name) for name in queues]
+        loop = asyncio.get_running_loop()
+        for consumer in consumers:
+            consumer.last_wanted = loop.time()
+        taken = self._take_now(consumers, max_refs)
+        if not taken and wait_seconds > 0:
+            deadline = loop.time() + wait_seconds
+            for consumer in consumers:
+                consumer.waiters += 1
+            try:
+                async with self._arrivals:
+                    while not (taken := self._take_now(consumers, max_refs)):
+                        remaining = deadline - loop.time()
+                        if remaining <= 0:
+                            break
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._arrivals.wait(), remaining)
+            finally:
+                for consumer in consumers:
+                    consumer.waiters -= 1
+                    consumer.last_wanted = loop.time()
+        return _TakenDeliveries(self, taken)
+
+    def _take_now(
+        self, consumers: list[_JobConsumer], max_refs: int
+    ) -> list[tuple[str, AbstractIncomingMessage, list[JobRef]]]:
+        taken: list[tuple[str, AbstractIncomingMessage, list[JobRef]]] = []
+        count = 0
+        while count < max_refs:
+            progressed = False
+            for consumer in consumers:
+                if consumer.buffer and count < max_refs:
+                    message = consumer.buffer.popleft()
+                    refs = _decode_job_message(message)
+                    taken.append((consumer.name, message, refs))
+                    count += len(refs)
+                    progressed = True
+            if not progressed:
+                break
+        return taken
+
+    async def _consumer(self, name: str) -> _JobConsumer:
+        consumer = self._consumers.get(name)
+        if consumer is None:
+            await self._ensure_declared(name)
+            consumer = self._consumers.get(name)
+            if consumer is None:
+                assert self._consume_channel is not None
+                consumer = _JobConsumer(name, self._arrivals)
+                self._consumers[name] = consumer
+                await consumer.start(self._consume_channel, self._queue_arguments)
+        return consumer
+
+    async def _cancel_idle_consumers(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._idle_seconds / 2)
+            now = loop.time()
+            for name, consumer in list(self._consumers.items()):
+                if consumer.waiters == 0 and now - consumer.last_wanted > self._idle_seconds:
+                    del self._consumers[name]
+                    await consumer.stop()
+
+    # -- results ------------------------------------------------------------------------
+
+    async def publish_results(self, stage_ids: Sequence[uuid.UUID]) -> None:
+        if not stage_ids:
+            return
+        await self._ensure_declared(self.results_queue)
+        await self._publish(self.results_queue, encode_ids(list(stage_ids)))
+
+    async def consume_results(self, max_batch: int) -> AsyncIterator[ResultBatch]:
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._result_prefetch)
+        queue = await channel.declare_queue(
+            self.results_queue, durable=True, arguments=self._queue_arguments
+        )
+        arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        tag = await queue.consume(arrived.put, no_ack=False)
+        try:
+            while True:
+                messages = [await arrived.get()]
+                count = len(decode_ids(messages[0].body))
+                while count < max_batch and not arrived.empty():
+                    message = arrived.get_nowait()
+                    messages.append(message)
+                    count += len(decode_ids(message.body))
+                yield _ResultDeliveries(messages)
+        finally:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+                await channel.close()
+
+    # -- live updates -------------------------------------------------------------------
+
+    async def publish_update(self, body: bytes) -> None:
+        if self._updates is None:
+            return
+        try:
+            await self._updates.publish(
+                aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT),
+                routing_key="",
+            )
+        except Exception:  # best effort by design: the dashboard refetches on a gap
+            log.debug("live update dropped", exc_info=True)
+
+    async def subscribe_updates(self) -> AsyncIterator[bytes]:
+        assert self._connection is not None
+        channel = await self._connection.channel()
+        try:
+            exchange = await channel.declare_exchange(
+                self.updates_exchange, aio_pika.ExchangeType.FANOUT, durable=False
+            )
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await queue.bind(exchange)
+            async with queue.iterator(no_ack=True) as messages:
+                async for message in messages:
+                    yield message.body
+        finally:
+            with contextlib.suppress(Exception):
+                await channel.close()
+
+    async def queue_depths(self, queues: Sequence[str]) -> dict[str, int]:
+        depths = {}
+        for name in queues:
+            declared = await self._declare(name)
+            result = declared.declaration_result
+            depths[name] = result.message_count or 0
+        return depths
+
+
+def _decode_job_message(message: AbstractIncomingMessage) -> list[JobRef]:
+    try:
+        return decode_refs(message.body)
+    except Exception:
+        # Not ours or corrupt: nothing can ever claim it, so keeping it would only block.
+        log.warning("dropping an undecodable job message %r", message.body[:200])
+        return []
+
+
+class _JobConsumer:
+    def __init__(self, name: str, arrivals: asyncio.Condition) -> None:
+        self.name = name
+        self.buffer: deque[AbstractIncomingMessage] = deque()
+        self.waiters = 0
+        self.last_wanted = 0.0
+        self._arrivals = arrivals
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+
+    async def start(self, channel: AbstractChannel, arguments: dict[str, str]) -> None:
+        self._queue = await channel.declare_queue(self.name, durable=True, arguments=arguments)
+        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self.buffer.append(message)
+        async with self._arrivals:
+            self._arrivals.notify_all()
+
+    async def stop(self) -> None:
+        if self._queue is not None and self._tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._tag)
+        while self.buffer:
+            message = self.buffer.popleft()
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+
+
+class _TakenDeliveries(TakenJobs):
+    def __init__(
+        self,
+        broker: RabbitMQBroker,
+        taken: list[tuple[str, AbstractIncomingMessage, list[JobRef]]],
+    ) -> None:
+        super().__init__([(name, ref) for name, _, refs in taken for ref in refs])
+        self._broker = broker
+        self._messages = [message for _, message, _ in taken]
+        self._open = True
+
+    async def settle(self, unused: Sequence[tuple[str, JobRef]] = ()) -> None:
+        if not self._open:
+            return
+        self._open = False
+        by_queue: dict[str, list[JobRef]] = {}
+        for name, ref in unused:
+            by_queue.setdefault(name, []).append(ref)
+        # The remainder is confirmed before the originals are acked: a crash in between
+        # duplicates references (harmless), it never loses one.
+        for name, refs in by_queue.items():
+            await self._broker.publish_jobs(name, refs)
+        for message in self._messages:
+            with contextlib.suppress(Exception):  # a dead channel redelivers on its own
+                await message.ack()
+
+    async def release(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        for message in self._messages:
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+
+
+class _ResultDeliveries(ResultBatch):
+    def __init__(self, messages: list[AbstractIncomingMessage]) -> None:
+        ids = []
+        for message in messages:
+            try:
+                ids.extend(decode_ids(message.body))
+            except Exception:
+                log.warning("dropping an undecodable result message %r", message.body[:200])
+        super().__init__(ids)
+        self._messages = messages
+
+    async def ack(self) -> None:
+        for message in self._messages:
+            with contextlib.suppress(Exception):
+                await message.ack()
+
+    async def release(self) -> None:
+        for message in self._messages:
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)

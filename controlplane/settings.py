@@ -1,0 +1,144 @@
+"""Settings, read once from the environment at start.
+
+A missing or malformed value stops the process with one line that names the variable, so a
+typo in a deployment fails at once and not at the first request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str | None = None
+    amqp_url: str | None = None
+    data_dir: Path = Path(".pipelogiq")
+    host: str = "127.0.0.1"
+    internal_port: int = 8080
+    external_port: int = 8081
+    metrics_port: int = 9090
+    # How long a claimed job stays with its worker without a heartbeat.
+    lease_seconds: float = 30.0
+    heartbeat_interval_seconds: float = 10.0
+    worker_offline_after_seconds: float = 60.0
+    # Lease losses a stage may have (its worker vanished) before it fails for good.
+    max_lease_expiries: int = 5
+    # A queued stage whose publish was not recorded this long after it was queued is
+    # published again by the relay.
+    publish_grace_seconds: float = 10.0
+    sweep_interval_seconds: float = 1.0
+    max_input_bytes: int = 1_048_576
+    amqp_queue_type: Literal["classic", "quorum"] = "classic"
+    # Prefixes every queue and exchange name; lets several installations (or test runs)
+    # share one RabbitMQ virtual host.
+    amqp_prefix: str = ""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        read = _Reader(env)
+        return cls(
+            database_url=read("DATABASE_URL", _url("postgresql://", "postgres://"), None),
+            amqp_url=read("AMQP_URL", _url("amqp://", "amqps://"), None),
+            data_dir=read("PIPELOGIQ_DATA_DIR", Path, Path(".pipelogiq")),
+            host=read("PIPELOGIQ_HOST", _host, "127.0.0.1"),
+            internal_port=read("PIPELOGIQ_INTERNAL_PORT", _port, 8080),
+            external_port=read("PIPELOGIQ_EXTERNAL_PORT", _port, 8081),
+            metrics_port=read("PIPELOGIQ_METRICS_PORT", _port, 9090),
+            lease_seconds=read("PIPELOGIQ_LEASE_SECONDS", _positive(float), 30.0),
+            heartbeat_interval_seconds=read(
+                "PIPELOGIQ_HEARTBEAT_INTERVAL_SECONDS", _positive(float), 10.0
+            ),
+            worker_offline_after_seconds=read(
+                "PIPELOGIQ_WORKER_OFFLINE_AFTER_SECONDS", _positive(float), 60.0
+            ),
+            max_lease_expiries=read("PIPELOGIQ_MAX_LEASE_EXPIRIES", _positive(int), 5),
+            publish_grace_seconds=read(
+                "PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0
+            ),
+            sweep_interval_seconds=read(
+                "PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0
+            ),
+            max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
+            amqp_queue_type=read("PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"),
+                                 "classic"),
+            amqp_prefix=read("PIPELOGIQ_AMQP_PREFIX", str, ""),
+            log_level=read(
+                "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+            ),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def __call__(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError as error:
+            raise SettingsError(f"{name}={raw!r} is not valid: {error}") from None
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(schemes):
+            raise ValueError(f"expected a URL starting with {' or '.join(schemes)}")
+        return raw
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    port = int(raw) if raw.isdigit() else -1
+    if not 1 <= port <= 65535:
+        raise ValueError("expected a port number from 1 to 65535")
+    return port
+
+
+def _host(raw: str) -> str:
+    if raw == "localhost":
+        return raw
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        raise ValueError("expected an IP address to listen on, such as 127.0.0.1") from None
+    return raw
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ValueError(f"expected a positive {kind.__name__}") from None  # type: ignore[attr-defined]
+        if not value > 0:  # type: ignore[operator]
+            raise ValueError(f"expected a positive {kind.__name__}")  # type: ignore[attr-defined]
+        return value
+
+    return parse
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return raw
+
+    return parse

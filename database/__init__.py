@@ -1,0 +1,1 @@
+"""The database layer: migrations, the connection pool and the embedded PostgreSQL."""

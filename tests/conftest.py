@@ -1,0 +1,96 @@
+"""Shared fixtures: a fresh database cloned from a migrated template for each test, and
+brokers that keep every test's queues apart with a random name prefix.
+
+The real PostgreSQL and RabbitMQ are used; point the tests elsewhere with
+PIPELOGIQ_TEST_DATABASE_URL and PIPELOGIQ_TEST_AMQP_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from controlplane.broker.base import Broker
+from controlplane.broker.memory import InMemoryBroker
+from controlplane.broker.rabbitmq import RabbitMQBroker
+from database.migrator import migrate
+from database.pool import create_pool
+
+ADMIN_DSN = os.environ.get(
+    "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_URL = os.environ.get("PIPELOGIQ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def dsn_for(database: str) -> str:
+    base, _, _ = ADMIN_DSN.rpartition("/")
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+async def template_database() -> AsyncIterator[str]:
+    name = f"pipelogiq_template_{os.getpid()}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await migrate(dsn_for(name))
+        yield name
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def database_url(template_database: str) -> AsyncIterator[str]:
+    name = f"pipelogiq_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield dsn_for(name)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=8)
+    yield pool
+    await pool.close()
+
+
+def test_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def rabbitmq() -> AsyncIterator[RabbitMQBroker]:
+    broker = RabbitMQBroker(AMQP_URL, prefix=test_prefix(), idle_seconds=1.0)
+    await broker.start()
+    yield broker
+    await cleanup_rabbitmq(broker)
+
+
+async def cleanup_rabbitmq(broker: RabbitMQBroker) -> None:
+    declared = sorted(broker._declared)
+    await broker.delete_queues(declared)
+    await broker.close()
+
+
+@pytest.fixture(params=["rabbitmq", "memory"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    if request.param == "memory":
+        memory = InMemoryBroker(prefix=test_prefix())
+        await memory.start()
+        yield memory
+        await memory.close()
+    else:
+        rabbit = RabbitMQBroker(AMQP_URL, prefix=test_prefix(), idle_seconds=1.0)
+        await rabbit.start()
+        yield rabbit
+        await cleanup_rabbitmq(rabbit)
