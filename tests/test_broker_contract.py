@@ -120,18 +120,20 @@ async def test_results_are_consumed_in_batches_and_redelivered_when_released(
     first, second = [uuid.uuid4(), uuid.uuid4()], [uuid.uuid4()]
     await broker.publish_results(first)
     await broker.publish_results(second)
+    await asyncio.sleep(0.2)
     batches = broker.consume_results(max_batch=100)
-    seen: list[uuid.UUID] = []
-    while len(seen) < 3:
+    try:
         batch = await asyncio.wait_for(anext(batches), 5)
-        if not seen:
-            await batch.release()  # not applied: it must come back
-            seen.append(uuid.UUID(int=0))
-            continue
-        seen.extend(batch.stage_ids)
-        await batch.ack()
-    assert set(first + second) <= set(seen)
-    await batches.aclose()
+        assert batch.stage_ids == first + second  # all that was waiting, in one batch
+        await batch.release()  # not applied: every id must come back
+        seen: list[uuid.UUID] = []
+        while len(seen) < 3:
+            batch = await asyncio.wait_for(anext(batches), 5)
+            seen.extend(batch.stage_ids)
+            await batch.ack()
+        assert sorted(seen) == sorted(first + second)
+    finally:
+        await batches.aclose()
 
 
 async def test_updates_fan_out_to_every_subscriber(broker: Broker) -> None:

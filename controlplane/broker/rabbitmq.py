@@ -71,6 +71,8 @@ class RabbitMQBroker(Broker):
         self._arrivals = asyncio.Condition()
         self._updates: AbstractExchange | None = None
         self._janitor: asyncio.Task[None] | None = None
+        # Channels of open consume_results / subscribe_updates streams, closed with the broker.
+        self._stream_channels: set[AbstractChannel] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -93,6 +95,9 @@ class RabbitMQBroker(Broker):
         for consumer in list(self._consumers.values()):
             await consumer.stop()
         self._consumers.clear()
+        for channel in list(self._stream_channels):
+            with contextlib.suppress(Exception):
+                await channel.close()
         if self._connection:
             await self._connection.close()
             self._connection = None
@@ -222,6 +227,7 @@ class RabbitMQBroker(Broker):
     async def consume_results(self, max_batch: int) -> AsyncIterator[ResultBatch]:
         assert self._connection is not None
         channel = await self._connection.channel()
+        self._stream_channels.add(channel)
         await channel.set_qos(prefetch_count=self._result_prefetch)
         queue = await channel.declare_queue(
             self.results_queue, durable=True, arguments=self._queue_arguments
@@ -238,6 +244,7 @@ class RabbitMQBroker(Broker):
                     count += len(decode_ids(message.body))
                 yield _ResultDeliveries(messages)
         finally:
+            self._stream_channels.discard(channel)
             with contextlib.suppress(Exception):
                 await queue.cancel(tag)
                 await channel.close()
@@ -258,6 +265,7 @@ class RabbitMQBroker(Broker):
     async def subscribe_updates(self) -> AsyncIterator[bytes]:
         assert self._connection is not None
         channel = await self._connection.channel()
+        self._stream_channels.add(channel)
         try:
             exchange = await channel.declare_exchange(
                 self.updates_exchange, aio_pika.ExchangeType.FANOUT, durable=False
