@@ -31,6 +31,9 @@ CREATE TABLE pipelines (
                      CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
     keywords         text[] NOT NULL DEFAULT '{}',
     idempotency_key  text,
+    -- Hash of the request that used the key: the same key with a different request is a
+    -- client bug, answered with 409 rather than a silent replay of another pipeline.
+    idempotency_hash bytea,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
@@ -149,3 +152,15 @@ CREATE TABLE worker_events (
     created_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX worker_events_worker ON worker_events (worker_id, id);
+
+-- The wait before retry number `failures` (1 for the first retry). Exponential backoff doubles
+-- from `base` up to `cap` and takes "equal jitter" (a random 50-100% of that), so that stages
+-- failing together do not all come back at the same instant.
+CREATE FUNCTION pipelogiq_retry_delay(
+    backoff text, base double precision, cap double precision, failures integer
+) RETURNS interval LANGUAGE sql VOLATILE AS $$
+    SELECT make_interval(secs => CASE
+        WHEN backoff = 'fixed' THEN base
+        ELSE least(cap, base * power(2, greatest(failures - 1, 0))) * (0.5 + random() / 2)
+    END)
+$$;

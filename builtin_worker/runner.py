@@ -1,0 +1,148 @@
+"""Runs the built-in worker's loops side by side until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+from controlplane.engine import sweeps
+from controlplane.engine.advance import advance_stages
+from controlplane.engine.dispatch import QueuedStage
+from controlplane.metrics import (
+    JOB_TIMEOUTS,
+    JOBS_FAILED,
+    JOBS_RETRIED,
+    LEASE_EXPIRIES,
+    QUEUE_DEPTH,
+    RELAY_REPUBLISHED,
+    WORKERS_ONLINE,
+)
+from controlplane.services import Services
+
+log = logging.getLogger(__name__)
+
+SWEEP_LIMIT = 500
+RESULT_BATCH = 500
+QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
+
+
+class BuiltinWorker:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._pool = services.pool
+        self._settings = services.settings
+        # Queues this process has published to: the ones whose depth it reports.
+        self._known_queues: set[str] = set()
+
+    async def run(self) -> None:
+        if not self.services.broker.durable:
+            # The broker lost whatever it held when the last process stopped.
+            await sweeps.forget_publishes(self._pool)
+        loops = [
+            self._consume_results(),
+            self._every(self._settings.sweep_interval_seconds, self.sweep_leases_and_timeouts),
+            self._retry_loop(),
+            self._every(self._settings.publish_grace_seconds / 2, self.sweep_lost_messages),
+            self._every(5.0, self.sweep_workers),
+            self._every(QUEUE_DEPTH_INTERVAL_SECONDS, self.report_queue_depths),
+        ]
+        await asyncio.gather(*loops)
+
+    async def _every(self, seconds: float, step: object) -> None:
+        assert callable(step)
+        while True:
+            try:
+                await step()
+            except Exception:
+                log.exception("%s failed; trying again in %.1f s", step.__name__, seconds)
+            await asyncio.sleep(seconds)
+
+    # -- results -----------------------------------------------------------------------
+
+    async def _consume_results(self) -> None:
+        while True:
+            try:
+                async for batch in self.services.broker.consume_results(RESULT_BATCH):
+                    try:
+                        await self.advance(batch.stage_ids)
+                    except Exception:
+                        log.exception("advancing %d stages failed", len(batch.stage_ids))
+                        await batch.release()
+                        await asyncio.sleep(1)
+                    else:
+                        await batch.ack()
+            except Exception:
+                log.exception("the result consumer stopped; restarting")
+                await asyncio.sleep(1)
+
+    async def advance(self, stage_ids: list[uuid.UUID]) -> None:
+        advanced = await advance_stages(self._pool, stage_ids)
+        await self.publish(advanced.queued)
+        if advanced.finished_pipelines:
+            await self.services.updates.publish(
+                "pipeline",
+                [{"id": str(p), "status": s} for p, s in advanced.finished_pipelines.items()],
+            )
+
+    async def publish(self, stages: list[QueuedStage]) -> int:
+        if not stages:
+            return 0
+        names = await self.services.dispatcher.queue_names(s.application_id for s in stages)
+        for stage in stages:
+            self._known_queues.add(
+                self.services.broker.job_queue(names[stage.application_id], stage.handler)
+            )
+        return await self.services.dispatcher.publish(stages)
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    async def sweep_leases_and_timeouts(self) -> None:
+        requeued, lost = await sweeps.expire_leases(
+            self._pool, SWEEP_LIMIT, self._settings.max_lease_expiries
+        )
+        LEASE_EXPIRIES.inc(len(requeued) + len(lost))
+        JOBS_FAILED.labels("lease_expired").inc(len(lost))
+        await self.publish(requeued)
+        timed_out, failed = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
+        JOB_TIMEOUTS.inc(timed_out)
+        JOBS_FAILED.labels("timeout").inc(len(failed))
+        await self.advance(lost + failed)
+
+    async def queue_due_retries(self) -> None:
+        due = await sweeps.queue_due_retries(self._pool, SWEEP_LIMIT)
+        JOBS_RETRIED.inc(len(due))
+        await self.publish(due)
+
+    async def _retry_loop(self) -> None:
+        # Sleeps until the next retry is due (at most one sweep interval), so a short backoff
+        # is honoured closely without polling faster.
+        while True:
+            try:
+                await self.queue_due_retries()
+                wait = await sweeps.seconds_until_next_retry(self._pool)
+            except Exception:
+                log.exception("queueing due retries failed")
+                wait = None
+            interval = self._settings.sweep_interval_seconds
+            await asyncio.sleep(interval if wait is None else min(interval, max(wait, 0.01)))
+
+    async def sweep_lost_messages(self) -> None:
+        grace = self._settings.publish_grace_seconds
+        unpublished = await sweeps.unpublished_stages(self._pool, SWEEP_LIMIT, grace)
+        RELAY_REPUBLISHED.inc(await self.publish(unpublished))
+        unadvanced = await sweeps.unadvanced_stages(self._pool, SWEEP_LIMIT, grace)
+        await self.advance(unadvanced)
+
+    async def sweep_workers(self) -> None:
+        await sweeps.mark_workers_offline(self._pool, self._settings.worker_offline_after_seconds)
+        WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
+
+    async def report_queue_depths(self) -> None:
+        if not self._known_queues:
+            return
+        with contextlib.suppress(Exception):
+            depths = await self.services.broker.queue_depths(sorted(self._known_queues))
+            for queue, depth in depths.items():
+                QUEUE_DEPTH.labels(queue).set(depth)

@@ -1,0 +1,1 @@
+"""The HTTP APIs: external (workers and applications) and internal (dashboard, operators)."""

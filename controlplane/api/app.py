@@ -1,0 +1,61 @@
+"""Building the two Litestar applications around a shared :class:`Services`."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from controlplane.api.auth import authenticate
+from controlplane.api.external.jobs import JobController
+from controlplane.api.external.pipelines import PipelineController
+from controlplane.api.external.workers import WorkerController
+from controlplane.api.health import HealthController, package_version
+from controlplane.api.problems import EXCEPTION_HANDLERS
+from controlplane.services import Services
+
+# Bodies above this are refused with 413 before they are read whole.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def create_external_app(services: Services) -> Litestar:
+    authenticated = Router(
+        path="/",
+        route_handlers=[PipelineController, JobController, WorkerController],
+        dependencies={"application": Provide(authenticate)},
+        security=[{"apiKey": []}, {"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[authenticated, HealthController],
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        openapi_config=OpenAPIConfig(
+            title="Pipelogiq external API",
+            version=package_version(),
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="apiKey", name="X-API-Key", security_scheme_in="header"
+                    ),
+                    "bearer": SecurityScheme(type="http", scheme="bearer"),
+                }
+            ),
+        ),
+        debug=False,
+    )
+
+
+def create_internal_app(services: Services) -> Litestar:
+    """The dashboard's API. For now it serves health, version and metrics."""
+    return Litestar(
+        route_handlers=[HealthController],
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="Pipelogiq internal API", version=package_version(), path="/schema"
+        ),
+        debug=False,
+    )

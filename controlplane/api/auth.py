@@ -1,0 +1,32 @@
+"""API-key authentication for the external API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from controlplane.engine.applications import Application
+from controlplane.errors import Unauthorized
+from controlplane.services import Services
+
+
+def _presented_key(request: Request[Any, Any, Any]) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+async def authenticate(request: Request[Any, Any, Any], services: Services) -> Application:
+    key = _presented_key(request)
+    if key is None:
+        raise Unauthorized("missing_api_key", "send the API key in X-API-Key or as a Bearer token")
+    application = await services.keys.authenticate(key)
+    if application is None:
+        raise Unauthorized("invalid_api_key", "the API key is not valid")
+    return application

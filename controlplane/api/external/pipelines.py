@@ -1,0 +1,52 @@
+"""POST /pipelines, GET /pipelines/{id}, POST /pipelines/{id}/cancel."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, post
+
+from controlplane.engine.applications import Application
+from controlplane.engine.pipelines import cancel_pipeline, get_pipeline, submit_pipeline
+from controlplane.schemas import PipelineSubmit, PipelineView
+from controlplane.services import Services
+
+
+class PipelineController(Controller):
+    path = "/pipelines"
+    tags = ["pipelines"]
+
+    @post(
+        "/",
+        summary="Submit a pipeline",
+        description="201 with the new pipeline; 200 with the first one when the "
+        "idempotencyKey was seen before (header Idempotent-Replayed: true).",
+    )
+    async def submit(
+        self, data: PipelineSubmit, application: Application, services: Services
+    ) -> Response[PipelineView]:
+        submitted = await submit_pipeline(
+            services.pool, application.id, data, services.settings.max_input_bytes
+        )
+        await services.dispatcher.publish(submitted.queued)
+        view = await get_pipeline(services.pool, application.id, submitted.pipeline_id)
+        if submitted.created:
+            return Response(view, status_code=201)
+        return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
+
+    @get("/{pipeline_id:uuid}", summary="A pipeline with its stages and context")
+    async def read(
+        self, pipeline_id: uuid.UUID, application: Application, services: Services
+    ) -> PipelineView:
+        return await get_pipeline(services.pool, application.id, pipeline_id)
+
+    @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
+    async def cancel(
+        self, pipeline_id: uuid.UUID, application: Application, services: Services
+    ) -> PipelineView:
+        await cancel_pipeline(services.pool, application.id, pipeline_id)
+        view = await get_pipeline(services.pool, application.id, pipeline_id)
+        await services.updates.publish(
+            "pipeline", [{"id": str(view.id), "status": view.status}]
+        )
+        return view

@@ -1,0 +1,68 @@
+"""POST /workers/bootstrap, /workers/heartbeat, /workers/events, /workers/shutdown."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+
+from controlplane.engine.applications import Application
+from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.workers import Heartbeat, record_events, register_worker, stop_worker
+from controlplane.errors import NotFound
+from controlplane.schemas import (
+    Accepted,
+    BootstrapRequest,
+    BootstrapResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    ShutdownRequest,
+    WorkerEventsRequest,
+)
+from controlplane.services import Services
+
+
+class WorkerController(Controller):
+    path = "/workers"
+    tags = ["workers"]
+
+    @post("/bootstrap", status_code=200, summary="Register a worker process")
+    async def bootstrap(
+        self, data: BootstrapRequest, application: Application, services: Services
+    ) -> BootstrapResponse:
+        worker_id = await register_worker(services.pool, application.id, data)
+        settings = services.settings
+        return BootstrapResponse(
+            worker_id=worker_id,
+            heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
+            offline_after_seconds=settings.worker_offline_after_seconds,
+            lease_seconds=settings.lease_seconds,
+        )
+
+    @post("/heartbeat", status_code=200, summary="Keep leases alive; learn of cancelled jobs")
+    async def heartbeat(
+        self, data: HeartbeatRequest, application: Application, services: Services
+    ) -> HeartbeatResponse:
+        outcome = await services.heartbeats.beat(
+            Heartbeat(
+                application.id, data.worker_id, data.state, data.in_flight_job_ids, data.metrics
+            )
+        )
+        if not outcome.known_worker:
+            raise NotFound(
+                "unknown_worker", f"no running worker {data.worker_id}; bootstrap again"
+            )
+        return HeartbeatResponse(cancel_job_ids=outcome.cancel_job_ids)
+
+    @post("/events", status_code=200, summary="Record worker events")
+    async def events(
+        self, data: WorkerEventsRequest, application: Application, services: Services
+    ) -> Accepted:
+        await record_events(services.pool, application.id, data.worker_id, data.events)
+        return Accepted(accepted=len(data.events))
+
+    @post("/shutdown", status_code=200, summary="A worker stops; its held jobs are requeued")
+    async def shutdown(
+        self, data: ShutdownRequest, application: Application, services: Services
+    ) -> Accepted:
+        released = await stop_worker(services.pool, application.id, data.worker_id, data.reason)
+        await services.dispatcher.publish(QueuedStage.from_row(row) for row in released)
+        return Accepted(accepted=1)

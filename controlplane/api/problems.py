@@ -1,0 +1,74 @@
+"""The one mapping from exceptions to problem documents (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from controlplane.errors import ProblemError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+
+_TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
+           405: "Method not allowed", 413: "Request too large", 415: "Unsupported media type",
+           429: "Too many requests", 503: "Temporarily unavailable"}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, **extra: Any
+) -> Response[dict[str, Any]]:
+    body = {"type": "about:blank", "title": title, "status": status, "code": code,
+            "detail": detail, **extra}
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _problem_error(_: Request[Any, Any, Any], error: ProblemError) -> Response[dict[str, Any]]:
+    return problem(error.status, error.code, error.title, error.detail, **error.extra)
+
+
+def _validation(
+    _: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, Any]]:
+    errors = error.extra if isinstance(error.extra, list) else []
+    detail = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
+    return problem(
+        422, "invalid_request", "The request is not valid", detail or error.detail, errors=errors
+    )
+
+
+def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+    if error.status_code == 400 and "malformed" in error.detail.lower():
+        return problem(400, "malformed_json", "The body is not valid JSON", error.detail)
+    code = _CODES_BY_STATUS.get(error.status_code, "http_error")
+    title = _TITLES.get(error.status_code, "Error")
+    return problem(error.status_code, code, title, error.detail)
+
+
+def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ProblemError: _problem_error,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

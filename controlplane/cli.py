@@ -1,0 +1,148 @@
+"""The ``pipelogiq`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from controlplane.settings import Settings, SettingsError
+
+log = logging.getLogger("pipelogiq")
+
+Part = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def _api_parts(services: object, settings: Settings) -> list[Part]:
+    from controlplane.api.app import create_external_app, create_internal_app
+    from controlplane.runtime import serve
+    from controlplane.services import Services
+
+    assert isinstance(services, Services)
+    external, internal = create_external_app(services), create_internal_app(services)
+    return [
+        lambda stop: serve(external, settings.host, settings.external_port, stop),
+        lambda stop: serve(internal, settings.host, settings.internal_port, stop),
+    ]
+
+
+def _worker_parts(services: object, settings: Settings) -> list[Part]:
+    from prometheus_client import start_http_server
+
+    from builtin_worker import BuiltinWorker
+    from controlplane.services import Services
+
+    assert isinstance(services, Services)
+    worker = BuiltinWorker(services)
+
+    async def run(stopping: asyncio.Event) -> None:
+        task = asyncio.create_task(worker.run())
+        await stopping.wait()
+        task.cancel()
+
+    start_http_server(settings.metrics_port, addr=settings.host)
+    return [run]
+
+
+async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
+    from controlplane.runtime import open_services, run_until_signal
+
+    async with open_services(settings, allow_in_process_broker=in_process) as services:
+        parts: list[Part] = []
+        if api:
+            parts += _api_parts(services, settings)
+        if worker:
+            parts += _worker_parts(services, settings)
+        where = []
+        if api:
+            where.append(f"external API http://{settings.host}:{settings.external_port}")
+            where.append(f"internal API http://{settings.host}:{settings.internal_port}")
+        if worker:
+            where.append(f"worker metrics http://{settings.host}:{settings.metrics_port}/metrics")
+        log.info("pipelogiq is running: %s", ", ".join(where))
+        await run_until_signal(*parts)
+
+
+async def _migrate(settings: Settings) -> None:
+    from controlplane.runtime import database_url
+    from database.migrator import migrate
+
+    applied = await migrate(database_url(settings))
+    print(f"applied {len(applied)} migration(s)" + "".join(
+        f"\n  {m.version:04d}_{m.name}" for m in applied))
+
+
+async def _create_app(settings: Settings, name: str) -> None:
+    from controlplane.engine.applications import create_application
+    from controlplane.runtime import database_url
+    from database.migrator import migrate
+    from database.pool import create_pool
+
+    dsn = database_url(settings)
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        application, key = await create_application(pool, name)
+    finally:
+        await pool.close()
+    print(f"created application {application.name} ({application.id})")
+    print("its API key follows; it is shown only this once:")
+    print(key)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipelogiq", description="Pipelogiq, a control plane for data pipelines."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "dev", help="everything in one process (embedded Postgres and in-process broker "
+        "unless DATABASE_URL / AMQP_URL are set)"
+    )
+    commands.add_parser("api", help="the external and internal HTTP APIs")
+    commands.add_parser("worker", help="the built-in worker (results, relay, watchdog)")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    create = commands.add_parser("create-app", help="create an application and an API key")
+    create.add_argument("name", help="a-z, 0-9, _ and -; used in queue names")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"pipelogiq: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "dev":
+            coroutine = _run(settings, api=True, worker=True, in_process=True)
+        elif args.command == "api":
+            coroutine = _run(settings, api=True, worker=False, in_process=False)
+        elif args.command == "worker":
+            coroutine = _run(settings, api=False, worker=True, in_process=False)
+        elif args.command == "migrate":
+            coroutine = _migrate(settings)
+        else:
+            coroutine = _create_app(settings, args.name)
+        asyncio.run(coroutine)
+    except SettingsError as error:
+        print(f"pipelogiq: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        from controlplane.errors import ProblemError
+
+        if isinstance(error, ProblemError):
+            print(f"pipelogiq: {error.detail}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

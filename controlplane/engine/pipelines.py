@@ -1,0 +1,274 @@
+"""Submitting, reading and cancelling pipelines."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import msgspec
+
+from controlplane.engine.dispatch import QueuedStage
+from controlplane.errors import Conflict, InvalidRequest, NotFound
+from controlplane.metrics import PIPELINES_SUBMITTED
+from controlplane.schemas import PipelineSubmit, PipelineView, StageSpec, StageView
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    id: uuid.UUID
+    spec: StageSpec
+    depends_on: list[str]
+
+
+def plan_stages(stages: list[StageSpec], max_input_bytes: int) -> list[PlannedStage]:
+    """Resolve dependencies and check the DAG; raises InvalidRequest, stores nothing."""
+    names = [stage.name for stage in stages]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidRequest("duplicate_stage_name", f"two stages are named {name!r}")
+        seen.add(name)
+    planned = []
+    for index, stage in enumerate(stages):
+        if stage.depends_on is msgspec.UNSET or stage.depends_on is None:
+            depends_on = [names[index - 1]] if index > 0 else []
+        else:
+            depends_on = list(dict.fromkeys(stage.depends_on))
+        for dependency in depends_on:
+            if dependency not in seen:
+                raise InvalidRequest(
+                    "unknown_dependency",
+                    f"stage {stage.name!r} depends on {dependency!r}, which is not a stage here",
+                )
+            if dependency == stage.name:
+                raise InvalidRequest("dependency_cycle", f"stage {stage.name!r} depends on itself")
+        size = len(msgspec.json.encode(stage.input))
+        if size > max_input_bytes:
+            raise InvalidRequest(
+                "input_too_large",
+                f"the input of stage {stage.name!r} is {size} bytes; the limit is "
+                f"{max_input_bytes}",
+            )
+        planned.append(PlannedStage(uuid.uuid4(), stage, depends_on))
+    _check_acyclic(planned)
+    return planned
+
+
+def _check_acyclic(stages: list[PlannedStage]) -> None:
+    # Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
+    waiting = {s.spec.name: set(s.depends_on) for s in stages}
+    ready = [name for name, deps in waiting.items() if not deps]
+    while ready:
+        done = ready.pop()
+        del waiting[done]
+        for name, deps in waiting.items():
+            if done in deps:
+                deps.discard(done)
+                if not deps:
+                    ready.append(name)
+    if waiting:
+        raise InvalidRequest(
+            "dependency_cycle",
+            "the stages " + ", ".join(sorted(waiting)) + " depend on each other in a cycle",
+        )
+
+
+def _request_hash(request: PipelineSubmit) -> bytes:
+    return hashlib.sha256(msgspec.json.encode(request)).digest()
+
+
+_INSERT_PIPELINE = """
+INSERT INTO pipelines (application_id, name, keywords, idempotency_key, idempotency_hash)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (application_id, idempotency_key) DO NOTHING
+RETURNING id
+"""
+
+_FIND_BY_IDEMPOTENCY_KEY = """
+SELECT id, idempotency_hash FROM pipelines WHERE application_id = $1 AND idempotency_key = $2
+"""
+
+_INSERT_STAGES = """
+INSERT INTO stages (
+    id, pipeline_id, application_id, position, name, handler, status, queued_at, input,
+    max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
+    timeout_seconds
+)
+SELECT s.id, $1, $2, s.position, s.name, s.handler, s.status,
+       CASE WHEN s.status = 'queued' THEN now() END, s.input,
+       s.max_retries, s.retry_backoff, s.retry_backoff_seconds, s.retry_backoff_max_seconds,
+       s.timeout_seconds
+FROM unnest($3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+            $9::int[], $10::text[], $11::float8[], $12::float8[], $13::int[])
+     AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
+          retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds)
+"""
+
+_INSERT_DEPENDENCIES = """
+INSERT INTO stage_dependencies (stage_id, depends_on_id)
+SELECT * FROM unnest($1::uuid[], $2::uuid[])
+"""
+
+_INSERT_CONTEXT = """
+INSERT INTO context_items (pipeline_id, key, value)
+SELECT $1, * FROM unnest($2::text[], $3::jsonb[])
+"""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    pipeline_id: uuid.UUID
+    created: bool
+    queued: list[QueuedStage]
+
+
+async def submit_pipeline(
+    pool: asyncpg.Pool, application_id: uuid.UUID, request: PipelineSubmit, max_input_bytes: int
+) -> Submitted:
+    """Store the pipeline and queue its root stages, all in one transaction.
+
+    The caller publishes ``queued`` after this returns (the commit must come first, or a
+    worker could pull a stage that is not there yet).
+    """
+    planned = plan_stages(request.stages, max_input_bytes)
+    request_hash = _request_hash(request) if request.idempotency_key else None
+    ids = {stage.spec.name: stage.id for stage in planned}
+    async with pool.acquire() as connection, connection.transaction():
+        pipeline_id = await connection.fetchval(
+            _INSERT_PIPELINE,
+            application_id,
+            request.name,
+            request.keywords,
+            request.idempotency_key,
+            request_hash,
+        )
+        if pipeline_id is None:
+            return await _replay(connection, application_id, request, request_hash)
+        await connection.execute(
+            _INSERT_STAGES,
+            pipeline_id,
+            application_id,
+            [s.id for s in planned],
+            list(range(len(planned))),
+            [s.spec.name for s in planned],
+            [s.spec.handler for s in planned],
+            ["queued" if not s.depends_on else "not_started" for s in planned],
+            [s.spec.input for s in planned],
+            [s.spec.max_retries for s in planned],
+            [s.spec.retry_backoff for s in planned],
+            [s.spec.retry_backoff_seconds for s in planned],
+            [s.spec.retry_backoff_max_seconds for s in planned],
+            [s.spec.timeout_seconds for s in planned],
+        )
+        edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
+        if edges:
+            await connection.execute(
+                _INSERT_DEPENDENCIES, [e[0] for e in edges], [e[1] for e in edges]
+            )
+        if request.context:
+            await connection.execute(
+                _INSERT_CONTEXT,
+                pipeline_id,
+                list(request.context.keys()),
+                list(request.context.values()),
+            )
+    PIPELINES_SUBMITTED.inc()
+    queued = [
+        QueuedStage(s.id, application_id, s.spec.handler, 0) for s in planned if not s.depends_on
+    ]
+    return Submitted(pipeline_id, True, queued)
+
+
+async def _replay(
+    connection: asyncpg.Connection,
+    application_id: uuid.UUID,
+    request: PipelineSubmit,
+    request_hash: bytes | None,
+) -> Submitted:
+    row = await connection.fetchrow(
+        _FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key
+    )
+    assert row is not None  # the insert conflicted on exactly this row
+    if row["idempotency_hash"] != request_hash:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"idempotency key {request.idempotency_key!r} was already used for a different "
+            "request",
+        )
+    return Submitted(row["id"], False, [])
+
+
+_PIPELINE = """
+SELECT id, name, status, keywords, created_at, updated_at, finished_at
+FROM pipelines WHERE id = $1 AND application_id = $2
+"""
+
+_STAGES = """
+SELECT s.id, s.name, s.handler, s.status, s.attempt, s.max_retries, s.timeout_seconds,
+       s.input, s.output, s.error, s.queued_at, s.started_at, s.finished_at, s.retry_at,
+       coalesce(array(
+           SELECT p.name FROM stage_dependencies d JOIN stages p ON p.id = d.depends_on_id
+           WHERE d.stage_id = s.id ORDER BY p.position
+       ), '{}') AS depends_on
+FROM stages s WHERE s.pipeline_id = $1 ORDER BY s.position
+"""
+
+_CONTEXT = "SELECT key, value FROM context_items WHERE pipeline_id = $1 ORDER BY key"
+
+
+async def get_pipeline(
+    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline_id: uuid.UUID
+) -> PipelineView:
+    async with pool.acquire() as connection, connection.transaction(readonly=True):
+        pipeline = await connection.fetchrow(_PIPELINE, pipeline_id, application_id)
+        if pipeline is None:
+            raise NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
+        stages = await connection.fetch(_STAGES, pipeline_id)
+        context = await connection.fetch(_CONTEXT, pipeline_id)
+    return PipelineView(
+        id=pipeline["id"],
+        name=pipeline["name"],
+        status=pipeline["status"],
+        keywords=pipeline["keywords"],
+        created_at=pipeline["created_at"],
+        updated_at=pipeline["updated_at"],
+        finished_at=pipeline["finished_at"],
+        stages=[StageView(**dict(row)) for row in stages],
+        context={row["key"]: row["value"] for row in context},
+    )
+
+
+_CANCEL_STAGES = """
+UPDATE stages SET status = 'cancelled', finished_at = now(), advanced_at = now(),
+                  lease_expires_at = NULL, deadline_at = NULL, retry_at = NULL
+WHERE pipeline_id = $1 AND status IN ('not_started', 'queued', 'running', 'retry_scheduled')
+"""
+
+_CANCEL_PIPELINE = """
+UPDATE pipelines SET status = 'cancelled', finished_at = now(), updated_at = now()
+WHERE id = $1 AND application_id = $2 AND status = 'running'
+RETURNING id
+"""
+
+_PIPELINE_STATUS = "SELECT status FROM pipelines WHERE id = $1 AND application_id = $2"
+
+
+async def cancel_pipeline(
+    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline_id: uuid.UUID
+) -> None:
+    """Cancel every unfinished stage; running jobs learn it from their next heartbeat.
+
+    Cancelling a cancelled pipeline again is a no-op; a pipeline that already completed or
+    failed cannot be cancelled (409).
+    """
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval(_CANCEL_PIPELINE, pipeline_id, application_id) is not None:
+            await connection.execute(_CANCEL_STAGES, pipeline_id)
+            return
+        status = await connection.fetchval(_PIPELINE_STATUS, pipeline_id, application_id)
+    if status is None:
+        raise NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
+    if status != "cancelled":
+        raise Conflict("pipeline_finished", f"the pipeline already {status}", status=status)

@@ -1,0 +1,169 @@
+"""The watchdog's sweeps: each a bounded query over one partial index.
+
+Several built-in workers may sweep at once: rows are claimed with ``FOR UPDATE SKIP LOCKED``
+and every transition is guarded, so no row is moved twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from controlplane.engine.dispatch import QueuedStage
+
+# running -> queued (the worker is gone; not a failure of the handler) or, once a stage has
+# lost more leases than allowed, -> failed. The job id is kept so that a late ack from the
+# vanished worker is told "lease_lost".
+_EXPIRE_LEASES = """
+WITH expired AS (
+    SELECT id FROM stages
+    WHERE status = 'running' AND lease_expires_at < now()
+    ORDER BY lease_expires_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE stages s SET
+    lease_expiries = s.lease_expiries + 1,
+    status = CASE WHEN s.lease_expiries >= $2 THEN 'failed' ELSE 'queued' END,
+    error = CASE WHEN s.lease_expiries >= $2 THEN jsonb_build_object(
+        'code', 'lease_expired',
+        'message', format('the worker stopped heartbeating %s times', s.lease_expiries + 1))
+        ELSE s.error END,
+    queued_at = now(),
+    published_at = NULL,
+    finished_at = CASE WHEN s.lease_expiries >= $2 THEN now() END,
+    lease_expires_at = NULL,
+    deadline_at = NULL
+FROM expired
+WHERE s.id = expired.id AND s.status = 'running'
+RETURNING s.id, s.application_id, s.handler, s.attempt, s.status
+"""
+
+# running -> retry_scheduled | failed: the handler ran past its timeout. Counts as a failure,
+# and a timeout is always worth retrying where retries remain.
+_TIME_OUT = """
+WITH late AS (
+    SELECT id FROM stages
+    WHERE status = 'running' AND deadline_at < now()
+    ORDER BY deadline_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE stages s SET
+    status = CASE WHEN s.failures < s.max_retries THEN 'retry_scheduled' ELSE 'failed' END,
+    failures = s.failures + 1,
+    error = jsonb_build_object(
+        'code', 'timeout',
+        'message', format('the job ran longer than its timeout of %s s', s.timeout_seconds)),
+    retry_at = CASE WHEN s.failures < s.max_retries
+        THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
+                                           s.retry_backoff_max_seconds, s.failures + 1)
+        END,
+    finished_at = now(),
+    lease_expires_at = NULL,
+    deadline_at = NULL
+FROM late
+WHERE s.id = late.id AND s.status = 'running'
+RETURNING s.id, s.status
+"""
+
+# retry_scheduled -> queued, once the backoff has passed.
+_QUEUE_DUE_RETRIES = """
+WITH due AS (
+    SELECT id FROM stages
+    WHERE status = 'retry_scheduled' AND retry_at <= now()
+    ORDER BY retry_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE stages s SET status = 'queued', queued_at = now(), published_at = NULL, retry_at = NULL
+FROM due
+WHERE s.id = due.id AND s.status = 'retry_scheduled'
+RETURNING s.id, s.application_id, s.handler, s.attempt
+"""
+
+_NEXT_RETRY_AT = """
+SELECT extract(epoch FROM min(retry_at) - now()) FROM stages WHERE status = 'retry_scheduled'
+"""
+
+# Queued stages whose publish was never recorded: the process died between commit and
+# publish, or the broker was down. Publishing again is safe; the claim drops duplicates.
+_UNPUBLISHED = """
+SELECT id, application_id, handler, attempt FROM stages
+WHERE status = 'queued' AND published_at IS NULL
+  AND queued_at < now() - make_interval(secs => $2)
+ORDER BY queued_at LIMIT $1
+"""
+
+_UNADVANCED = """
+SELECT id FROM stages
+WHERE advanced_at IS NULL AND status IN ('completed', 'failed', 'skipped', 'cancelled')
+  AND finished_at < now() - make_interval(secs => $2)
+ORDER BY finished_at LIMIT $1
+"""
+
+_MARK_WORKERS_OFFLINE = """
+UPDATE workers SET state = 'offline'
+WHERE id IN (
+    SELECT id FROM workers
+    WHERE state IN ('online', 'draining')
+      AND last_heartbeat_at < now() - make_interval(secs => $1)
+    LIMIT 1000
+) AND state IN ('online', 'draining')
+RETURNING id
+"""
+
+_WORKERS_ONLINE = "SELECT count(*) FROM workers WHERE state IN ('online', 'draining')"
+
+# Used at start with a broker that kept nothing (the in-process one): every queued stage
+# must be published again.
+_FORGET_PUBLISHES = """
+UPDATE stages SET published_at = NULL WHERE status = 'queued' AND published_at IS NOT NULL
+"""
+
+
+async def expire_leases(
+    pool: asyncpg.Pool, limit: int, max_lease_expiries: int
+) -> tuple[list[QueuedStage], list[uuid.UUID]]:
+    """Returns the stages queued again and the stages that failed for good."""
+    rows = await pool.fetch(_EXPIRE_LEASES, limit, max_lease_expiries)
+    requeued = [QueuedStage.from_row(row) for row in rows if row["status"] == "queued"]
+    return requeued, [row["id"] for row in rows if row["status"] == "failed"]
+
+
+async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> tuple[int, list[uuid.UUID]]:
+    """Returns how many jobs timed out and which of their stages failed for good."""
+    rows = await pool.fetch(_TIME_OUT, limit)
+    return len(rows), [row["id"] for row in rows if row["status"] == "failed"]
+
+
+async def queue_due_retries(pool: asyncpg.Pool, limit: int) -> list[QueuedStage]:
+    return [QueuedStage.from_row(row) for row in await pool.fetch(_QUEUE_DUE_RETRIES, limit)]
+
+
+async def seconds_until_next_retry(pool: asyncpg.Pool) -> float | None:
+    value = await pool.fetchval(_NEXT_RETRY_AT)
+    return None if value is None else float(value)
+
+
+async def unpublished_stages(
+    pool: asyncpg.Pool, limit: int, grace_seconds: float
+) -> list[QueuedStage]:
+    rows = await pool.fetch(_UNPUBLISHED, limit, grace_seconds)
+    return [QueuedStage.from_row(row) for row in rows]
+
+
+async def unadvanced_stages(
+    pool: asyncpg.Pool, limit: int, grace_seconds: float
+) -> list[uuid.UUID]:
+    return [row["id"] for row in await pool.fetch(_UNADVANCED, limit, grace_seconds)]
+
+
+async def mark_workers_offline(pool: asyncpg.Pool, offline_after_seconds: float) -> int:
+    return len(await pool.fetch(_MARK_WORKERS_OFFLINE, offline_after_seconds))
+
+
+async def count_workers_online(pool: asyncpg.Pool) -> int:
+    return int(await pool.fetchval(_WORKERS_ONLINE))
+
+
+async def forget_publishes(pool: asyncpg.Pool) -> None:
+    await pool.execute(_FORGET_PUBLISHES)

@@ -1,0 +1,45 @@
+"""Errors that become problem documents (RFC 9457) with a stable ``code``.
+
+Services raise these; the API maps every one of them to ``application/problem+json`` in one
+place (:mod:`controlplane.api.problems`). A client branches on ``code``, never on ``detail``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ProblemError(Exception):
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidRequest(ProblemError):
+    status = 422
+    title = "The request is not valid"
+
+
+class Unauthorized(ProblemError):
+    status = 401
+    title = "Not authenticated"
+
+
+class NotFound(ProblemError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    title = "Conflict"
+
+
+class Unavailable(ProblemError):
+    status = 503
+    title = "Temporarily unavailable"

@@ -1,0 +1,94 @@
+"""Starting and stopping the parts of a process: database, broker, HTTP servers, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from litestar import Litestar
+
+from controlplane.broker import Broker
+from controlplane.broker.memory import InMemoryBroker
+from controlplane.broker.rabbitmq import RabbitMQBroker
+from controlplane.services import Services
+from controlplane.settings import Settings, SettingsError
+from database.embedded import start_embedded_postgres
+from database.migrator import migrate
+from database.pool import create_pool
+
+log = logging.getLogger("pipelogiq")
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    log.info("DATABASE_URL is not set: using the embedded PostgreSQL in %s", settings.data_dir)
+    return start_embedded_postgres(settings.data_dir)
+
+
+def make_broker(settings: Settings, *, allow_in_process: bool) -> Broker:
+    if settings.amqp_url:
+        return RabbitMQBroker(
+            settings.amqp_url, prefix=settings.amqp_prefix, queue_type=settings.amqp_queue_type
+        )
+    if not allow_in_process:
+        raise SettingsError(
+            "AMQP_URL is not set: only `pipelogiq dev` can run without RabbitMQ (its in-process "
+            "broker serves a single process)"
+        )
+    log.info("AMQP_URL is not set: using the in-process broker")
+    return InMemoryBroker(prefix=settings.amqp_prefix)
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings, *, allow_in_process_broker: bool = False, pool_size: int = 10
+) -> AsyncIterator[Services]:
+    broker = make_broker(settings, allow_in_process=allow_in_process_broker)
+    dsn = database_url(settings)
+    await migrate(dsn)
+    pool = await create_pool(dsn, max_size=pool_size)
+    try:
+        await broker.start()
+        try:
+            yield Services(settings, pool, broker)
+        finally:
+            await broker.close()
+    finally:
+        await pool.close()
+
+
+async def serve(app: Litestar, host: str, port: int, stopping: asyncio.Event) -> None:
+    """Serve an app with Granian inside this event loop until ``stopping`` is set."""
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    server = Server(app, address=host, port=port, interface=Interfaces.ASGI, log_access=False)
+    task = asyncio.create_task(server.serve())
+    stop = asyncio.create_task(stopping.wait())
+    await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        server.stop()
+    await task
+
+
+async def run_until_signal(*parts: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run every part until SIGINT or SIGTERM, then let each stop cleanly."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    tasks = [asyncio.create_task(part(stopping)) for part in parts]
+    waiter = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.set()
+    for task in done:
+        if task is not waiter and task.exception():
+            log.error("stopping: a part of the process failed", exc_info=task.exception())
+    await asyncio.wait(tasks, timeout=10)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

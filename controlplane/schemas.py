@@ -1,0 +1,232 @@
+"""Wire shapes of the external API: msgspec Structs, camelCase on the wire.
+
+Every limit a client can hit is declared here, so bad input is refused at the edge with a
+422 naming the field, before any service code runs. Requests refuse unknown fields: a typo
+such as ``dependOn`` is an error, not a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+StageName = Annotated[str, Meta(min_length=1, max_length=100)]
+HandlerName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="Letters, digits and _ . : - (up to 100); part of the queue name.",
+    ),
+]
+ContextKey = Annotated[str, Meta(min_length=1, max_length=200)]
+Keyword = Annotated[str, Meta(min_length=1, max_length=100)]
+ShortText = Annotated[str, Meta(max_length=200)]
+LogLevel = Literal["debug", "info", "warning", "error"]
+StageStatus = Literal[
+    "not_started", "queued", "running", "completed", "failed", "retry_scheduled", "skipped",
+    "cancelled",
+]
+PipelineStatus = Literal["running", "completed", "failed", "cancelled"]
+
+
+class _Request(Struct, rename="camel", forbid_unknown_fields=True):
+    pass
+
+
+class _Response(Struct, rename="camel"):
+    pass
+
+
+# -- pipelines -------------------------------------------------------------------------------
+
+
+class StageSpec(_Request):
+    name: StageName
+    handler: HandlerName
+    input: Any = None
+    # Absent: the stage depends on the one before it. An empty list: a root stage.
+    depends_on: Annotated[list[StageName], Meta(max_length=100)] | UnsetType | None = UNSET
+    max_retries: Annotated[int, Meta(ge=0, le=100)] = 0
+    retry_backoff: Literal["fixed", "exponential"] = "exponential"
+    retry_backoff_seconds: Annotated[float, Meta(ge=0, le=86_400)] = 1.0
+    retry_backoff_max_seconds: Annotated[float, Meta(ge=0, le=86_400)] = 300.0
+    timeout_seconds: Annotated[int, Meta(ge=1, le=604_800)] | None = None
+
+
+class PipelineSubmit(_Request):
+    name: Name
+    stages: Annotated[list[StageSpec], Meta(min_length=1, max_length=1000)]
+    context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
+    keywords: Annotated[list[Keyword], Meta(max_length=50)] = []
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+
+
+class StageView(_Response):
+    id: uuid.UUID
+    name: str
+    handler: str
+    status: StageStatus
+    attempt: int
+    depends_on: list[str]
+    max_retries: int
+    timeout_seconds: int | None
+    input: Any
+    output: Any
+    error: Any
+    queued_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    retry_at: dt.datetime | None
+
+
+class PipelineView(_Response):
+    id: uuid.UUID
+    name: str
+    status: PipelineStatus
+    keywords: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+    stages: list[StageView]
+    context: dict[str, Any]
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+class PullRequest(_Request):
+    handlers: Annotated[list[HandlerName], Meta(min_length=1, max_length=50)]
+    max_jobs: Annotated[int, Meta(ge=1, le=100)] = 1
+    wait_seconds: Annotated[float, Meta(ge=0, le=60)] = 0.0
+    worker_id: uuid.UUID | None = None
+
+
+class Job(_Response):
+    job_id: uuid.UUID
+    stage_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    handler: str
+    stage_name: str
+    attempt: int
+    input: Any
+    context: dict[str, Any]
+    dependencies: dict[str, Any]
+    lease_expires_at: dt.datetime
+    timeout_seconds: int | None
+
+
+class PullResponse(_Response):
+    jobs: list[Job]
+
+
+class JobError(_Request):
+    message: Annotated[str, Meta(max_length=10_000)]
+    code: ShortText | None = None
+    retryable: bool = True
+
+
+class LogEntry(_Request):
+    level: LogLevel
+    message: Annotated[str, Meta(max_length=65_536)]
+
+
+class JobResult(_Request):
+    job_id: uuid.UUID
+    status: Literal["completed", "failed"]
+    output: Any = None
+    error: JobError | None = None
+    logs: Annotated[list[LogEntry], Meta(max_length=1000)] = []
+    context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
+
+
+class AckRequest(_Request):
+    results: Annotated[list[JobResult], Meta(min_length=1, max_length=500)]
+
+
+RejectReason = Literal["unknown_job", "already_finished", "lease_lost", "cancelled", "duplicate"]
+
+
+class RejectedResult(_Response):
+    job_id: uuid.UUID
+    reason: RejectReason
+
+
+class AckResponse(_Response):
+    accepted: list[uuid.UUID]
+    rejected: list[RejectedResult]
+
+
+class JobLogEntry(_Request):
+    job_id: uuid.UUID
+    level: LogLevel
+    message: Annotated[str, Meta(max_length=65_536)]
+
+
+class LogsRequest(_Request):
+    entries: Annotated[list[JobLogEntry], Meta(min_length=1, max_length=1000)]
+
+
+class LogsResponse(_Response):
+    accepted: int
+    unknown_job_ids: list[uuid.UUID]
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+class BootstrapRequest(_Request):
+    worker_name: Name
+    handlers: Annotated[list[HandlerName], Meta(max_length=200)] = []
+    instance_id: ShortText | None = None
+    version: ShortText | None = None
+    host_name: ShortText | None = None
+    pid: Annotated[int, Meta(ge=0)] | None = None
+    metadata: Annotated[dict[str, Any], Meta(max_length=100)] = {}
+
+
+class BootstrapResponse(_Response):
+    worker_id: uuid.UUID
+    heartbeat_interval_seconds: float
+    offline_after_seconds: float
+    lease_seconds: float
+
+
+class HeartbeatRequest(_Request):
+    worker_id: uuid.UUID
+    state: Literal["online", "draining"] | None = None
+    in_flight_job_ids: Annotated[list[uuid.UUID], Meta(max_length=1000)] = []
+    metrics: Annotated[dict[str, Any], Meta(max_length=100)] | None = None
+
+
+class HeartbeatResponse(_Response):
+    # Jobs the worker holds that it must stop: cancelled, timed out, or lost to another worker.
+    cancel_job_ids: list[uuid.UUID]
+
+
+class WorkerEvent(_Request):
+    kind: Annotated[str, Meta(min_length=1, max_length=100)]
+    message: Annotated[str, Meta(max_length=10_000)] = ""
+    data: Annotated[dict[str, Any], Meta(max_length=100)] = {}
+
+
+class WorkerEventsRequest(_Request):
+    worker_id: uuid.UUID
+    events: Annotated[list[WorkerEvent], Meta(min_length=1, max_length=100)]
+
+
+class ShutdownRequest(_Request):
+    worker_id: uuid.UUID
+    reason: Annotated[str, Meta(max_length=1000)] = ""
+
+
+class Accepted(_Response):
+    accepted: int
+
+
+def encoded_size(value: Any) -> int:
+    return len(msgspec.json.encode(value))

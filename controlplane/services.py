@@ -1,0 +1,34 @@
+"""Everything a process shares between requests and loops, built once at start.
+
+Handlers receive it by dependency injection; nothing in the code base reaches for a global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from controlplane.broker import Broker
+from controlplane.engine.applications import KeyCache
+from controlplane.engine.dispatch import Dispatcher
+from controlplane.engine.updates import UpdatePublisher
+from controlplane.engine.workers import HeartbeatWriter
+from controlplane.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: asyncpg.Pool
+    broker: Broker
+    dispatcher: Dispatcher = field(init=False)
+    keys: KeyCache = field(init=False)
+    heartbeats: HeartbeatWriter = field(init=False)
+    updates: UpdatePublisher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatcher = Dispatcher(self.pool, self.broker)
+        self.keys = KeyCache(self.pool)
+        self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
+        self.updates = UpdatePublisher(self.broker)
