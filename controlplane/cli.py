@@ -70,8 +70,10 @@ async def _migrate(settings: Settings) -> None:
     from database.migrator import migrate
 
     applied = await migrate(database_url(settings))
-    print(f"applied {len(applied)} migration(s)" + "".join(
-        f"\n  {m.version:04d}_{m.name}" for m in applied))
+    print(
+        f"applied {len(applied)} migration(s)"
+        + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied)
+    )
 
 
 async def _create_app(settings: Settings, name: str) -> None:
@@ -98,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
-        "dev", help="everything in one process (embedded Postgres and in-process broker "
-        "unless DATABASE_URL / AMQP_URL are set)"
+        "dev",
+        help="everything in one process (embedded Postgres and in-process broker "
+        "unless DATABASE_URL / AMQP_URL are set)",
     )
     commands.add_parser("api", help="the external and internal HTTP APIs")
     commands.add_parser("worker", help="the built-in worker (results, relay, watchdog)")

@@ -9,7 +9,21 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
 )
 _DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 
@@ -21,9 +35,7 @@ JOBS_ACKED = Counter(
 )
 ACKS_REJECTED = Counter("pipelogiq_acks_rejected", "Job results rejected, by reason.", ["reason"])
 JOBS_RETRIED = Counter("pipelogiq_jobs_retried", "Stages queued again after a failure.")
-JOBS_FAILED = Counter(
-    "pipelogiq_jobs_failed", "Stages that failed for good, by cause.", ["cause"]
-)
+JOBS_FAILED = Counter("pipelogiq_jobs_failed", "Stages that failed for good, by cause.", ["cause"])
 LEASE_EXPIRIES = Counter("pipelogiq_lease_expiries", "Jobs whose worker stopped heartbeating.")
 JOB_TIMEOUTS = Counter("pipelogiq_job_timeouts", "Jobs that ran past their timeout.")
 STAGES_ADVANCED = Counter("pipelogiq_stages_advanced", "Finished stages whose effects applied.")

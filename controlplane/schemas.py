@@ -28,7 +28,13 @@ Keyword = Annotated[str, Meta(min_length=1, max_length=100)]
 ShortText = Annotated[str, Meta(max_length=200)]
 LogLevel = Literal["debug", "info", "warning", "error"]
 StageStatus = Literal[
-    "not_started", "queued", "running", "completed", "failed", "retry_scheduled", "skipped",
+    "not_started",
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "retry_scheduled",
+    "skipped",
     "cancelled",
 ]
 PipelineStatus = Literal["running", "completed", "failed", "cancelled"]

@@ -66,15 +66,12 @@ class Settings:
                 "PIPELOGIQ_WORKER_OFFLINE_AFTER_SECONDS", _positive(float), 60.0
             ),
             max_lease_expiries=read("PIPELOGIQ_MAX_LEASE_EXPIRIES", _positive(int), 5),
-            publish_grace_seconds=read(
-                "PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0
-            ),
-            sweep_interval_seconds=read(
-                "PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0
-            ),
+            publish_grace_seconds=read("PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0),
+            sweep_interval_seconds=read("PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0),
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
-            amqp_queue_type=read("PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"),
-                                 "classic"),
+            amqp_queue_type=read(
+                "PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"), "classic"
+            ),
             amqp_prefix=read("PIPELOGIQ_AMQP_PREFIX", str, ""),
             log_level=read(
                 "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"

@@ -19,6 +19,7 @@ from controlplane.broker.memory import InMemoryBroker
 from controlplane.broker.rabbitmq import RabbitMQBroker
 from database.migrator import migrate
 from database.pool import create_pool
+from tests.system import System, running_system
 
 ADMIN_DSN = os.environ.get(
     "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -94,3 +95,17 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         await rabbit.start()
         yield rabbit
         await cleanup_rabbitmq(rabbit)
+
+
+@pytest.fixture
+async def system(pool: asyncpg.Pool, broker: Broker) -> AsyncIterator[System]:
+    """The whole system on both brokers (RabbitMQ and in-process)."""
+    async with running_system(pool, broker) as system:
+        yield system
+
+
+@pytest.fixture
+async def rabbit_system(pool: asyncpg.Pool, rabbitmq: RabbitMQBroker) -> AsyncIterator[System]:
+    """The whole system on RabbitMQ only, for tests about the database side."""
+    async with running_system(pool, rabbitmq) as system:
+        yield system

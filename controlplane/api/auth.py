@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 
 from controlplane.engine.applications import Application
 from controlplane.errors import Unauthorized
@@ -22,7 +23,9 @@ def _presented_key(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
-async def authenticate(request: Request[Any, Any, Any], services: Services) -> Application:
+async def authenticate(
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> Application:
     key = _presented_key(request)
     if key is None:
         raise Unauthorized("missing_api_key", "send the API key in X-API-Key or as a Bearer token")

@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from controlplane.api.problems import problem
@@ -28,7 +29,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", summary="The database and the broker are reachable")
-    async def readyz(self, services: Services) -> Response[Any]:
+    async def readyz(self, services: NamedDependency[Services]) -> Response[Any]:
         try:
             await services.pool.fetchval("SELECT 1")
         except Exception as error:

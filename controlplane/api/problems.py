@@ -26,16 +26,30 @@ _CODES_BY_STATUS = {
     503: "unavailable",
 }
 
-_TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-           405: "Method not allowed", 413: "Request too large", 415: "Unsupported media type",
-           429: "Too many requests", 503: "Temporarily unavailable"}
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    503: "Temporarily unavailable",
+}
 
 
 def problem(
     status: int, code: str, title: str, detail: str, **extra: Any
 ) -> Response[dict[str, Any]]:
-    body = {"type": "about:blank", "title": title, "status": status, "code": code,
-            "detail": detail, **extra}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
@@ -43,9 +57,7 @@ def _problem_error(_: Request[Any, Any, Any], error: ProblemError) -> Response[d
     return problem(error.status, error.code, error.title, error.detail, **error.extra)
 
 
-def _validation(
-    _: Request[Any, Any, Any], error: ValidationException
-) -> Response[dict[str, Any]]:
+def _validation(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
     errors = error.extra if isinstance(error.extra, list) else []
     detail = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict))
     return problem(

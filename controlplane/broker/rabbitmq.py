@@ -258,6 +258,7 @@ class RabbitMQBroker(Broker):
             await self._updates.publish(
                 aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT),
                 routing_key="",
+                mandatory=False,  # nobody listening is normal, not an error
             )
         except Exception:  # best effort by design: the dashboard refetches on a gap
             log.debug("live update dropped", exc_info=True)

@@ -78,9 +78,10 @@ async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Adva
         done = [row["id"] for row in marked if row["status"] in ("completed", "skipped")]
         failed_pipelines = list({row["pipeline_id"] for row in marked if row["status"] == "failed"})
         queued = (
-            [QueuedStage.from_row(row) for row in await connection.fetch(
-                _QUEUE_READY_DEPENDENTS, done
-            )]
+            [
+                QueuedStage.from_row(row)
+                for row in await connection.fetch(_QUEUE_READY_DEPENDENTS, done)
+            ]
             if done
             else []
         )

@@ -123,9 +123,7 @@ async def _claim_taken(
     return jobs
 
 
-async def _job_details(
-    connection: asyncpg.Connection, claimed: list[asyncpg.Record]
-) -> list[Job]:
+async def _job_details(connection: asyncpg.Connection, claimed: list[asyncpg.Record]) -> list[Job]:
     if not claimed:
         return []
     stage_ids = [row["id"] for row in claimed]
@@ -234,9 +232,7 @@ async def ack_jobs(
         causes = (
             {
                 row["job_id"]: row["status"]
-                for row in await connection.fetch(
-                    _REJECTION_CAUSES, rejected_ids, application_id
-                )
+                for row in await connection.fetch(_REJECTION_CAUSES, rejected_ids, application_id)
             }
             if rejected_ids
             else {}
@@ -278,9 +274,7 @@ async def _store_logs_and_context(
     results: list[JobResult],
     accepted: dict[uuid.UUID, asyncpg.Record],
 ) -> None:
-    logs = [
-        (accepted[r.job_id], entry) for r in results for entry in r.logs
-    ]
+    logs = [(accepted[r.job_id], entry) for r in results for entry in r.logs]
     if logs:
         await connection.execute(
             _INSERT_LOGS,
@@ -335,9 +329,7 @@ async def append_logs(
     return LogsResponse(accepted=len(stored), unknown_job_ids=unknown)
 
 
-async def announce_finished(
-    broker: Broker, stage_ids: list[uuid.UUID]
-) -> None:
+async def announce_finished(broker: Broker, stage_ids: list[uuid.UUID]) -> None:
     """Tell the result consumer; if this is lost, the unadvanced sweep catches up."""
     if not stage_ids:
         return

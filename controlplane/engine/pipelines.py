@@ -194,8 +194,7 @@ async def _replay(
     if row["idempotency_hash"] != request_hash:
         raise Conflict(
             "idempotency_key_reused",
-            f"idempotency key {request.idempotency_key!r} was already used for a different "
-            "request",
+            f"idempotency key {request.idempotency_key!r} was already used for a different request",
         )
     return Submitted(row["id"], False, [])
 
@@ -271,4 +270,4 @@ async def cancel_pipeline(
     if status is None:
         raise NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
     if status != "cancelled":
-        raise Conflict("pipeline_finished", f"the pipeline already {status}", status=status)
+        raise Conflict("pipeline_finished", f"the pipeline already {status}", pipelineStatus=status)

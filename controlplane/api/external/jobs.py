@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from controlplane.engine.applications import Application
 from controlplane.engine.jobs import ack_jobs, announce_finished, append_logs, pull_jobs
@@ -22,7 +24,10 @@ class JobController(Controller):
 
     @post("/jobs/pull", status_code=200, summary="Long-poll for jobs of some handlers")
     async def pull(
-        self, data: PullRequest, application: Application, services: Services
+        self,
+        data: JSONBody[PullRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> PullResponse:
         queues = [services.broker.job_queue(application.name, h) for h in data.handlers]
         jobs = await pull_jobs(
@@ -39,7 +44,10 @@ class JobController(Controller):
 
     @post("/jobs/ack", status_code=200, summary="Report job results, in a batch")
     async def ack(
-        self, data: AckRequest, application: Application, services: Services
+        self,
+        data: JSONBody[AckRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> AckResponse:
         outcome = await ack_jobs(services.pool, application.id, data.results)
         await announce_finished(services.broker, outcome.finished_stage_ids)
@@ -47,6 +55,9 @@ class JobController(Controller):
 
     @post("/logs", status_code=200, summary="Append log lines of running jobs")
     async def logs(
-        self, data: LogsRequest, application: Application, services: Services
+        self,
+        data: JSONBody[LogsRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> LogsResponse:
         return await append_logs(services.pool, application.id, data.entries)

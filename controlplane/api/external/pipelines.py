@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
 
 from controlplane.engine.applications import Application
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline, submit_pipeline
@@ -23,7 +25,10 @@ class PipelineController(Controller):
         "idempotencyKey was seen before (header Idempotent-Replayed: true).",
     )
     async def submit(
-        self, data: PipelineSubmit, application: Application, services: Services
+        self,
+        data: JSONBody[PipelineSubmit],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> Response[PipelineView]:
         submitted = await submit_pipeline(
             services.pool, application.id, data, services.settings.max_input_bytes
@@ -36,17 +41,21 @@ class PipelineController(Controller):
 
     @get("/{pipeline_id:uuid}", summary="A pipeline with its stages and context")
     async def read(
-        self, pipeline_id: uuid.UUID, application: Application, services: Services
+        self,
+        pipeline_id: FromPath[uuid.UUID],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> PipelineView:
         return await get_pipeline(services.pool, application.id, pipeline_id)
 
     @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
     async def cancel(
-        self, pipeline_id: uuid.UUID, application: Application, services: Services
+        self,
+        pipeline_id: FromPath[uuid.UUID],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> PipelineView:
         await cancel_pipeline(services.pool, application.id, pipeline_id)
         view = await get_pipeline(services.pool, application.id, pipeline_id)
-        await services.updates.publish(
-            "pipeline", [{"id": str(view.id), "status": view.status}]
-        )
+        await services.updates.publish("pipeline", [{"id": str(view.id), "status": view.status}])
         return view

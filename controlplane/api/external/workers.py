@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from controlplane.engine.applications import Application
 from controlplane.engine.dispatch import QueuedStage
@@ -26,7 +28,10 @@ class WorkerController(Controller):
 
     @post("/bootstrap", status_code=200, summary="Register a worker process")
     async def bootstrap(
-        self, data: BootstrapRequest, application: Application, services: Services
+        self,
+        data: JSONBody[BootstrapRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> BootstrapResponse:
         worker_id = await register_worker(services.pool, application.id, data)
         settings = services.settings
@@ -39,7 +44,10 @@ class WorkerController(Controller):
 
     @post("/heartbeat", status_code=200, summary="Keep leases alive; learn of cancelled jobs")
     async def heartbeat(
-        self, data: HeartbeatRequest, application: Application, services: Services
+        self,
+        data: JSONBody[HeartbeatRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> HeartbeatResponse:
         outcome = await services.heartbeats.beat(
             Heartbeat(
@@ -47,21 +55,25 @@ class WorkerController(Controller):
             )
         )
         if not outcome.known_worker:
-            raise NotFound(
-                "unknown_worker", f"no running worker {data.worker_id}; bootstrap again"
-            )
+            raise NotFound("unknown_worker", f"no running worker {data.worker_id}; bootstrap again")
         return HeartbeatResponse(cancel_job_ids=outcome.cancel_job_ids)
 
     @post("/events", status_code=200, summary="Record worker events")
     async def events(
-        self, data: WorkerEventsRequest, application: Application, services: Services
+        self,
+        data: JSONBody[WorkerEventsRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> Accepted:
         await record_events(services.pool, application.id, data.worker_id, data.events)
         return Accepted(accepted=len(data.events))
 
     @post("/shutdown", status_code=200, summary="A worker stops; its held jobs are requeued")
     async def shutdown(
-        self, data: ShutdownRequest, application: Application, services: Services
+        self,
+        data: JSONBody[ShutdownRequest],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
     ) -> Accepted:
         released = await stop_worker(services.pool, application.id, data.worker_id, data.reason)
         await services.dispatcher.publish(QueuedStage.from_row(row) for row in released)

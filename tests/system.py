@@ -1,0 +1,123 @@
+"""A whole Pipelogiq in the test's event loop, with helpers that speak raw HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from builtin_worker import BuiltinWorker
+from controlplane.api.app import create_external_app
+from controlplane.broker import Broker
+from controlplane.engine.applications import Application, create_application
+from controlplane.services import Services
+from controlplane.settings import Settings
+
+
+@dataclass
+class System:
+    services: Services
+    client: httpx.AsyncClient
+    application: Application
+    api_key: str
+    worker: BuiltinWorker
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.services.pool
+
+    async def submit(self, stages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        response = await self.client.post(
+            "/pipelines", json={"name": "test", "stages": stages, **extra}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/pipelines/{pipeline_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def pull(
+        self, *handlers: str, max_jobs: int = 10, wait: float = 2.0, **extra: Any
+    ) -> list[dict[str, Any]]:
+        response = await self.client.post(
+            "/jobs/pull",
+            json={"handlers": list(handlers), "maxJobs": max_jobs, "waitSeconds": wait, **extra},
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["jobs"]
+
+    async def ack(self, *results: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post("/jobs/ack", json={"results": list(results)})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def start_builtin_worker(self) -> None:
+        self._background.append(asyncio.create_task(self.worker.run()))
+
+    async def stop_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait_for_pipeline(
+        self, pipeline_id: str, status: str, within: float = 10.0
+    ) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            pipeline = await self.pipeline(pipeline_id)
+            if pipeline["status"] == status or loop.time() > deadline:
+                assert pipeline["status"] == status, pipeline
+                return pipeline
+            await asyncio.sleep(0.05)
+
+    async def run_jobs(
+        self,
+        handler: str,
+        outcome: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        until: Callable[[], bool],
+        within: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        """A raw-HTTP worker: pull, run ``outcome`` on each job, ack; returns the jobs."""
+        seen: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not until() and loop.time() < deadline:
+            jobs = await self.pull(handler, wait=0.2)
+            seen.extend(jobs)
+            if jobs:
+                await self.ack(*({"jobId": job["jobId"], **outcome(job)} for job in jobs))
+        return seen
+
+
+def completed(output: Any = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda job: {"status": "completed", "output": output}
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    pool: asyncpg.Pool, broker: Broker, **settings: Any
+) -> AsyncIterator[System]:
+    services = Services(Settings(**settings), pool, broker)
+    application, key = await create_application(pool, f"app-{uuid.uuid4().hex[:8]}")
+    transport = httpx.ASGITransport(app=create_external_app(services))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://pipelogiq.test", headers={"X-API-Key": key}
+    ) as client:
+        system = System(services, client, application, key, BuiltinWorker(services))
+        try:
+            yield system
+        finally:
+            await system.stop_background()

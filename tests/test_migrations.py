@@ -1,0 +1,64 @@
+"""Migrations apply once, in order, even when processes start together."""
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from database.migrator import MigrationError, load_migrations, migrate
+from tests.conftest import ADMIN_DSN, dsn_for
+
+
+@pytest.fixture
+async def empty_database():
+    name = f"pipelogiq_empty_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield dsn_for(name)
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def test_migration_files_are_numbered_in_order() -> None:
+    versions = [m.version for m in load_migrations()]
+    assert versions == sorted(versions)
+    assert versions[0] == 1
+
+
+async def test_processes_starting_together_migrate_once(empty_database: str) -> None:
+    results = await asyncio.gather(*(migrate(empty_database) for _ in range(4)))
+    assert sorted(len(applied) for applied in results) == [0, 0, 0, len(load_migrations())]
+    connection = await asyncpg.connect(empty_database)
+    try:
+        count = await connection.fetchval("SELECT count(*) FROM schema_migrations")
+        assert count == len(load_migrations())
+        assert await connection.fetchval("SELECT to_regclass('stages') IS NOT NULL")
+    finally:
+        await connection.close()
+
+
+async def test_an_edited_applied_migration_is_refused(empty_database: str, tmp_path: Path) -> None:
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE t (id int);")
+    await migrate(empty_database, tmp_path)
+    (tmp_path / "0001_first.sql").write_text("CREATE TABLE t (id bigint);")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        await migrate(empty_database, tmp_path)
+
+
+async def test_a_failed_migration_leaves_nothing_behind(
+    empty_database: str, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
+    (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT nonsense();")
+    with pytest.raises(asyncpg.PostgresError):
+        await migrate(empty_database, tmp_path)
+    connection = await asyncpg.connect(empty_database)
+    try:
+        assert await connection.fetchval("SELECT max(version) FROM schema_migrations") == 1
+        assert await connection.fetchval("SELECT to_regclass('half')") is None
+    finally:
+        await connection.close()

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from controlplane.settings import Settings, SettingsError
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url is None
+    assert settings.amqp_url is None
+    assert settings.data_dir == Path(".pipelogiq")
+    assert (settings.internal_port, settings.external_port, settings.metrics_port) == (
+        8080,
+        8081,
+        9090,
+    )
+    assert settings.host == "127.0.0.1"
+
+
+def test_values_are_read_and_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@db/x",
+            "AMQP_URL": "amqp://guest:guest@mq/",
+            "PIPELOGIQ_DATA_DIR": "/var/lib/pq",
+            "PIPELOGIQ_EXTERNAL_PORT": "9001",
+            "PIPELOGIQ_HOST": "0.0.0.0",
+            "PIPELOGIQ_LEASE_SECONDS": "12.5",
+            "PIPELOGIQ_AMQP_QUEUE_TYPE": "quorum",
+        }
+    )
+    assert settings.database_url == "postgresql://u@db/x"
+    assert settings.data_dir == Path("/var/lib/pq")
+    assert settings.external_port == 9001
+    assert settings.host == "0.0.0.0"
+    assert settings.lease_seconds == 12.5
+    assert settings.amqp_queue_type == "quorum"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PIPELOGIQ_INTERNAL_PORT", "eighty"),
+        ("PIPELOGIQ_EXTERNAL_PORT", "70000"),
+        ("PIPELOGIQ_METRICS_PORT", "-1"),
+        ("PIPELOGIQ_HOST", "not a host"),
+        ("DATABASE_URL", "mysql://x"),
+        ("AMQP_URL", "http://rabbit"),
+        ("PIPELOGIQ_LEASE_SECONDS", "0"),
+        ("PIPELOGIQ_AMQP_QUEUE_TYPE", "stream"),
+    ],
+)
+def test_a_malformed_setting_fails_with_one_line_naming_it(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value})
+    message = str(raised.value)
+    assert message.startswith(f"{name}=")
+    assert "\n" not in message
