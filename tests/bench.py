@@ -1,0 +1,355 @@
+"""``just bench``: the job path under load, everything on this machine.
+
+For each broker (RabbitMQ, then the in-process one), against the real PostgreSQL:
+
+1. Throughput: N pipelines of 3 sequential no-op stages are submitted, then raw-HTTP worker
+   processes pull and ack in batches until every pipeline completes. Completed stage jobs
+   per second = 3N / drain time.
+2. Latency at half load: pipelines are submitted at a steady rate of half that throughput;
+   dispatch latency (stage queued -> claimed by a worker) and pipeline end-to-end time are
+   read from the database's own timestamps.
+
+Peak memory (VmHWM) of every process is read from /proc at the end. Numbers depend on the
+machine; compare them as ratios, on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ADMIN_DSN = os.environ.get(
+    "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+AMQP_URL = os.environ.get("PIPELOGIQ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+HANDLER = "noop"
+LOG_DIR = Path(".pipelogiq/bench-logs")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+# -- raw HTTP workers (separate processes) -----------------------------------------------
+
+
+def worker_process(
+    base: str, key: str, loops: int, batch: int, go: Any, stop: Any, ready: Any
+) -> None:
+    asyncio.run(_worker_main(base, key, loops, batch, go, stop, ready))
+
+
+async def _worker_main(
+    base: str, key: str, loops: int, batch: int, go: Any, stop: Any, ready: Any
+) -> None:
+    limits = httpx.Limits(max_connections=loops * 2, max_keepalive_connections=loops * 2)
+    async with httpx.AsyncClient(
+        base_url=base, headers={"X-API-Key": key}, timeout=30, limits=limits
+    ) as client:
+        ready.set()
+
+        async def loop() -> None:
+            while not stop.is_set():
+                if not go.is_set():  # held back while a backlog is being built
+                    await asyncio.sleep(0.01)
+                    continue
+                response = await client.post(
+                    "/jobs/pull",
+                    json={"handlers": [HANDLER], "maxJobs": batch, "waitSeconds": 0.5},
+                )
+                if response.status_code != 200:
+                    print(f"pull answered {response.status_code}: {response.text}", flush=True)
+                    await asyncio.sleep(0.1)
+                    continue
+                jobs = response.json()["jobs"]
+                if jobs:
+                    await client.post(
+                        "/jobs/ack",
+                        json={
+                            "results": [{"jobId": j["jobId"], "status": "completed"} for j in jobs]
+                        },
+                    )
+
+        await asyncio.gather(*(loop() for _ in range(loops)))
+
+
+# -- the control plane under test ----------------------------------------------------------
+
+
+@dataclass
+class ControlPlane:
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        with open(LOG_DIR / f"{name}.log", "wb") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "controlplane.cli", *args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def peaks(self) -> dict[str, float | None]:
+        return {name: peak_rss_mib(p.pid) for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.processes.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_ready(url: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} never became ready")
+
+
+async def fresh_database(name: str) -> str:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return ADMIN_DSN.rpartition("/")[0] + f"/{name}"
+
+
+PIPELINE = {
+    "name": "bench",
+    "stages": [{"name": f"s{i}", "handler": HANDLER} for i in range(3)],
+}
+
+
+async def submit(client: httpx.AsyncClient, count: int, concurrency: int = 16) -> None:
+    remaining = iter(range(count))
+
+    async def submitter() -> None:
+        for _ in remaining:
+            response = await client.post("/pipelines", json=PIPELINE)
+            response.raise_for_status()
+
+    await asyncio.gather(*(submitter() for _ in range(concurrency)))
+
+
+async def submit_at_rate(client: httpx.AsyncClient, per_second: float, seconds: float) -> int:
+    """Open-loop load: submissions start on schedule whether or not earlier ones returned."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    sent = 0
+    pending: set[asyncio.Task[Any]] = set()
+    while loop.time() - start < seconds:
+        due = int((loop.time() - start) * per_second) + 1
+        while sent < due:
+            task = asyncio.create_task(client.post("/pipelines", json=PIPELINE))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            sent += 1
+        await asyncio.sleep(0.005)
+    for response in await asyncio.gather(*pending):
+        response.raise_for_status()
+    return sent
+
+
+async def wait_all_completed(dsn: str, expected: int, within: float) -> float:
+    connection = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            done = await connection.fetchval(
+                "SELECT count(*) FROM pipelines WHERE status = 'completed'"
+            )
+            if done >= expected:
+                return time.monotonic()
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"only {done} of {expected} pipelines completed in {within} s")
+    finally:
+        await connection.close()
+
+
+_PERCENTILES = """
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY v) * 1000 AS p50,
+       percentile_cont(0.99) WITHIN GROUP (ORDER BY v) * 1000 AS p99
+FROM (SELECT extract(epoch FROM {expr}) AS v FROM {table} WHERE {where}) t
+"""
+
+
+async def latencies(dsn: str, since: float) -> dict[str, float]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        where = f"created_at >= to_timestamp({since})"
+        dispatch = await connection.fetchrow(
+            _PERCENTILES.format(expr="started_at - queued_at", table="stages", where=where)
+        )
+        end_to_end = await connection.fetchrow(
+            _PERCENTILES.format(expr="finished_at - created_at", table="pipelines", where=where)
+        )
+    finally:
+        await connection.close()
+    return {
+        "dispatch_p50_ms": dispatch["p50"],
+        "dispatch_p99_ms": dispatch["p99"],
+        "pipeline_p50_ms": end_to_end["p50"],
+        "pipeline_p99_ms": end_to_end["p99"],
+    }
+
+
+async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
+    dsn = await fresh_database(f"pipelogiq_bench_{broker}")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AMQP_URL")}
+    env.update(
+        DATABASE_URL=dsn,
+        PIPELOGIQ_EXTERNAL_PORT=str(free_port()),
+        PIPELOGIQ_INTERNAL_PORT=str(free_port()),
+        PIPELOGIQ_METRICS_PORT=str(free_port()),
+        PIPELOGIQ_LOG_LEVEL="WARNING",
+    )
+    plane = ControlPlane()
+    if broker == "rabbitmq":
+        env.update(AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=f"bench-{uuid.uuid4().hex[:8]}.")
+        plane.start("api", ["api"], env)
+        plane.start("worker", ["worker"], env)
+    else:
+        plane.start("dev", ["dev"], env)
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    workers: list[multiprocessing.Process] = []
+    ctx = multiprocessing.get_context("spawn")
+    stop, go = ctx.Event(), ctx.Event()
+    go.set()
+    try:
+        wait_ready(f"{base}/readyz")
+        created = subprocess.run(  # noqa: ASYNC221 - nothing else runs yet
+            [sys.executable, "-m", "controlplane.cli", "create-app", f"bench-{broker}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        key = created.stdout.strip().splitlines()[-1]
+        async with httpx.AsyncClient(
+            base_url=base, headers={"X-API-Key": key}, timeout=60
+        ) as client:
+            # Warm up: queues, consumers and connections exist before anything is timed.
+            await submit(client, 20)
+            for _ in range(args.workers):
+                ready = ctx.Event()
+                process = ctx.Process(
+                    target=worker_process,
+                    args=(base, key, args.loops, args.batch, go, stop, ready),
+                )
+                process.start()
+                ready.wait(30)
+                workers.append(process)
+            await wait_all_completed(dsn, 20, 60)
+
+            # Phase 1: build a backlog of N pipelines with the workers held back, then let
+            # them drain it as fast as the system can take it.
+            go.clear()
+            await asyncio.sleep(1)  # pulls in flight return empty and see the pause
+            print(f"[{broker}] submitting {args.pipelines} pipelines ...", flush=True)
+            await submit(client, args.pipelines)
+            started = time.monotonic()
+            go.set()
+            finished = await wait_all_completed(dsn, args.pipelines + 20, 600)
+            throughput = 3 * args.pipelines / (finished - started)
+            print(f"[{broker}] {throughput:,.0f} stage jobs/s", flush=True)
+
+            # Phase 2: a steady half load, for latency.
+            rate = throughput / 2 / 3
+            since = time.time()
+            sent = await submit_at_rate(client, rate, args.latency_seconds)
+            await wait_all_completed(dsn, args.pipelines + 20 + sent, 300)
+            result = {
+                "broker": broker,
+                "jobs_per_second": throughput,
+                "half_load_jobs_per_second": rate * 3,
+                **await latencies(dsn, since),
+            }
+    finally:
+        peaks = plane.peaks()
+        worker_peaks = [peak_rss_mib(p.pid) for p in workers if p.pid]
+        stop.set()
+        for process in workers:
+            process.join(10)
+        plane.stop()
+    result["peak_rss_mib"] = {
+        **peaks,
+        "http-workers (each, max)": max((p for p in worker_peaks if p), default=None),
+    }
+    return result
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"machine: {os.cpu_count()} cores; {args.pipelines} pipelines x 3 stages; "
+        f"{args.workers} worker processes x {args.loops} pull loops, batches of {args.batch}"
+    )
+    print(
+        f"{'broker':<10}{'jobs/s':>10}{'dispatch p50':>14}{'p99':>9}"
+        f"{'pipeline p50':>14}{'p99':>9}   (latency at {'half load'})"
+    )
+    for r in results:
+        print(
+            f"{r['broker']:<10}{r['jobs_per_second']:>10,.0f}"
+            f"{r['dispatch_p50_ms']:>12.1f}ms{r['dispatch_p99_ms']:>7.1f}ms"
+            f"{r['pipeline_p50_ms']:>12.1f}ms{r['pipeline_p99_ms']:>7.1f}ms"
+        )
+    for r in results:
+        peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in r["peak_rss_mib"].items() if mib)
+        print(f"peak memory [{r['broker']}]: {peaks}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipelines", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=2, help="raw-HTTP worker processes")
+    parser.add_argument("--loops", type=int, default=4, help="pull loops per worker process")
+    parser.add_argument("--batch", type=int, default=100, help="maxJobs per pull")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--broker", choices=["rabbitmq", "memory", "both"], default="both")
+    args = parser.parse_args()
+    brokers = ["rabbitmq", "memory"] if args.broker == "both" else [args.broker]
+    results = [asyncio.run(run_one(broker, args)) for broker in brokers]
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()
