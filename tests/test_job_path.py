@@ -302,3 +302,34 @@ async def test_idempotency_key_returns_the_first_pipeline(system: System) -> Non
     jobs = await _pull_until(system, "idem", 1)
     assert len(jobs) == 1
     assert await system.pull("idem", wait=0.3) == []
+
+
+async def test_one_batch_writing_a_key_twice_keeps_the_last_value(system: System) -> None:
+    pipeline = await system.submit(
+        [
+            {"name": "a", "handler": "both", "dependsOn": []},
+            {"name": "b", "handler": "both", "dependsOn": []},
+        ]
+    )
+    jobs = await _pull_until(system, "both", 2)
+    first, second = sorted(jobs, key=lambda j: j["stageName"])
+    answer = await system.ack(
+        {"jobId": first["jobId"], "status": "completed", "context": {"winner": "a", "a": 1}},
+        {"jobId": second["jobId"], "status": "completed", "context": {"winner": "b"}},
+    )
+    assert len(answer["accepted"]) == 2
+    context = (await system.pipeline(pipeline["id"]))["context"]
+    assert context == {"winner": "b", "a": 1}
+
+
+async def test_the_submit_answer_is_what_a_read_returns(rabbit_system: System) -> None:
+    submitted = await rabbit_system.submit(
+        [
+            {"name": "a", "handler": "h", "input": {"n": [1, 2]}, "maxRetries": 3},
+            {"name": "b", "handler": "h", "dependsOn": [], "timeoutSeconds": 60},
+            {"name": "c", "handler": "h", "dependsOn": ["a", "b"]},
+        ],
+        context={"z": 1, "a": {"deep": True}},
+        keywords=["nightly", "eu"],
+    )
+    assert submitted == await rabbit_system.pipeline(submitted["id"])

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import asyncpg
 
 from controlplane.broker import Broker, TakenJobs
-from controlplane.engine.dispatch import Dispatcher
 from controlplane.errors import Unavailable
 from controlplane.metrics import (
     ACKS_REJECTED,
@@ -27,37 +26,39 @@ from controlplane.schemas import (
     JobResult,
     LogsResponse,
     RejectedResult,
+    RejectReason,
 )
 
 log = logging.getLogger(__name__)
 
-# queued -> running. The attempt in the broker message must still be the stage's attempt:
-# a duplicate or stale message matches no row and claims nothing.
+# queued -> running, and everything the worker needs, in one statement (one round trip).
+# The attempt in the broker message must still be the stage's attempt: a duplicate or stale
+# message matches no row and claims nothing.
 _CLAIM = """
-UPDATE stages s SET
-    status = 'running',
-    attempt = s.attempt + 1,
-    job_id = gen_random_uuid(),
-    worker_id = $3,
-    started_at = now(),
-    finished_at = NULL,
-    lease_expires_at = now() + make_interval(secs => $4),
-    deadline_at = now() + make_interval(secs => s.timeout_seconds)
-FROM unnest($1::uuid[], $2::int[]) AS w(id, attempt)
-WHERE s.id = w.id AND s.attempt = w.attempt AND s.status = 'queued' AND s.application_id = $5
-RETURNING s.id, s.job_id, s.pipeline_id, s.handler, s.name, s.attempt, s.input,
-          s.lease_expires_at, s.timeout_seconds,
-          extract(epoch FROM s.started_at - s.queued_at) AS waited
-"""
-
-_DEPENDENCY_OUTPUTS = """
-SELECT d.stage_id, p.name, p.output
-FROM stage_dependencies d JOIN stages p ON p.id = d.depends_on_id
-WHERE d.stage_id = ANY($1::uuid[])
-"""
-
-_CONTEXTS = """
-SELECT pipeline_id, key, value FROM context_items WHERE pipeline_id = ANY($1::uuid[])
+WITH claimed AS (
+    UPDATE stages s SET
+        status = 'running',
+        attempt = s.attempt + 1,
+        job_id = gen_random_uuid(),
+        worker_id = $3,
+        started_at = now(),
+        finished_at = NULL,
+        lease_expires_at = now() + make_interval(secs => $4),
+        deadline_at = now() + make_interval(secs => s.timeout_seconds)
+    FROM unnest($1::uuid[], $2::int[]) AS w(id, attempt)
+    WHERE s.id = w.id AND s.attempt = w.attempt AND s.status = 'queued'
+      AND s.application_id = $5
+    RETURNING s.id, s.job_id, s.pipeline_id, s.handler, s.name, s.attempt, s.input,
+              s.lease_expires_at, s.timeout_seconds,
+              extract(epoch FROM s.started_at - s.queued_at) AS waited
+)
+SELECT c.*,
+       coalesce((SELECT jsonb_object_agg(p.name, p.output)
+                 FROM stage_dependencies d JOIN stages p ON p.id = d.depends_on_id
+                 WHERE d.stage_id = c.id), '{}') AS dependencies,
+       coalesce((SELECT jsonb_object_agg(key, value)
+                 FROM context_items WHERE pipeline_id = c.pipeline_id), '{}') AS context
+FROM claimed c
 """
 
 
@@ -99,40 +100,24 @@ async def _claim_taken(
 ) -> list[Job]:
     wanted, unused = taken.items[:max_jobs], taken.items[max_jobs:]
     try:
-        async with pool.acquire() as connection:
-            async with connection.transaction():
-                claimed = await connection.fetch(
-                    _CLAIM,
-                    [ref.stage_id for _, ref in wanted],
-                    [ref.attempt for _, ref in wanted],
-                    worker_id,
-                    lease_seconds,
-                    application_id,
-                )
-            jobs = await _job_details(connection, claimed)
+        claimed = await pool.fetch(
+            _CLAIM,
+            [ref.stage_id for _, ref in wanted],
+            [ref.attempt for _, ref in wanted],
+            worker_id,
+            lease_seconds,
+            application_id,
+        )
     except (asyncpg.PostgresError, OSError) as error:
         await taken.release()
         raise Unavailable("database_unavailable", "could not claim jobs; try again") from error
     # Postgres holds the claim now, so the broker can forget the messages at once: no
     # delivery stays open while a handler runs.
     await taken.settle(unused)
-    JOBS_PULLED.inc(len(jobs))
+    JOBS_PULLED.inc(len(claimed))
     for row in claimed:
         if row["waited"] is not None:
             DISPATCH_LATENCY.observe(float(row["waited"]))
-    return jobs
-
-
-async def _job_details(connection: asyncpg.Connection, claimed: list[asyncpg.Record]) -> list[Job]:
-    if not claimed:
-        return []
-    stage_ids = [row["id"] for row in claimed]
-    dependencies: dict[uuid.UUID, dict[str, object]] = {i: {} for i in stage_ids}
-    for row in await connection.fetch(_DEPENDENCY_OUTPUTS, stage_ids):
-        dependencies[row["stage_id"]][row["name"]] = row["output"]
-    contexts: dict[uuid.UUID, dict[str, object]] = {row["pipeline_id"]: {} for row in claimed}
-    for row in await connection.fetch(_CONTEXTS, list(contexts)):
-        contexts[row["pipeline_id"]][row["key"]] = row["value"]
     return [
         Job(
             job_id=row["job_id"],
@@ -142,8 +127,8 @@ async def _job_details(connection: asyncpg.Connection, claimed: list[asyncpg.Rec
             stage_name=row["name"],
             attempt=row["attempt"],
             input=row["input"],
-            context=contexts[row["pipeline_id"]],
-            dependencies=dependencies[row["id"]],
+            context=row["context"],
+            dependencies=row["dependencies"],
             lease_expires_at=row["lease_expires_at"],
             timeout_seconds=row["timeout_seconds"],
         )
@@ -151,41 +136,52 @@ async def _job_details(connection: asyncpg.Connection, claimed: list[asyncpg.Rec
     ]
 
 
-# running -> completed | retry_scheduled | failed, for every result of the batch at once,
-# where the job is still the stage's current one. Retry and backoff are decided here.
+# running -> completed | retry_scheduled | failed for every result of the batch, with the
+# logs and context updates of the results it accepted: one statement, so one round trip and
+# all or nothing. A result counts only where its job is still the stage's current one; retry
+# and backoff are decided right here.
 _ACK = """
-UPDATE stages s SET
-    status = CASE
-        WHEN r.status = 'completed' THEN 'completed'
-        WHEN r.retryable AND s.failures < s.max_retries THEN 'retry_scheduled'
-        ELSE 'failed' END,
-    output = CASE WHEN r.status = 'completed' THEN r.output END,
-    error = CASE WHEN r.status = 'failed' THEN r.error END,
-    failures = s.failures + (r.status = 'failed')::int,
-    retry_at = CASE WHEN r.status = 'failed' AND r.retryable AND s.failures < s.max_retries
-        THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
-                                           s.retry_backoff_max_seconds, s.failures + 1)
-        END,
-    finished_at = now(),
-    lease_expires_at = NULL,
-    deadline_at = NULL
-FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::boolean[])
-     AS r(job_id, status, output, error, retryable)
-WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = $1
-RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
-          extract(epoch FROM s.finished_at - s.started_at) AS ran
-"""
-
-_INSERT_LOGS = """
-INSERT INTO stage_logs (stage_id, pipeline_id, job_id, attempt, level, message)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[])
-"""
-
-_UPSERT_CONTEXT = """
-INSERT INTO context_items (pipeline_id, key, value, stage_id)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::uuid[])
-ON CONFLICT (pipeline_id, key) DO UPDATE
-SET value = excluded.value, stage_id = excluded.stage_id, updated_at = now()
+WITH acked AS (
+    UPDATE stages s SET
+        status = CASE
+            WHEN r.status = 'completed' THEN 'completed'
+            WHEN r.retryable AND s.failures < s.max_retries THEN 'retry_scheduled'
+            ELSE 'failed' END,
+        output = CASE WHEN r.status = 'completed' THEN r.output END,
+        error = CASE WHEN r.status = 'failed' THEN r.error END,
+        failures = s.failures + (r.status = 'failed')::int,
+        retry_at = CASE WHEN r.status = 'failed' AND r.retryable AND s.failures < s.max_retries
+            THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
+                                               s.retry_backoff_max_seconds, s.failures + 1)
+            END,
+        finished_at = now(),
+        lease_expires_at = NULL,
+        deadline_at = NULL
+    FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::boolean[])
+         AS r(job_id, status, output, error, retryable)
+    WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = $1
+    RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
+              extract(epoch FROM s.finished_at - s.started_at) AS ran
+),
+logged AS (
+    INSERT INTO stage_logs (stage_id, pipeline_id, job_id, attempt, level, message)
+    SELECT a.id, a.pipeline_id, a.job_id, a.attempt, l.level, l.message
+    FROM unnest($7::uuid[], $8::text[], $9::text[]) WITH ORDINALITY AS l(job_id, level, message, n)
+    JOIN acked a ON a.job_id = l.job_id
+    ORDER BY l.n
+),
+remembered AS (
+    -- One row per (pipeline, key): the last result of the batch wins, as if the results had
+    -- come one by one. The order is fixed, so concurrent acks lock rows in the same order.
+    INSERT INTO context_items (pipeline_id, key, value, stage_id)
+    SELECT DISTINCT ON (a.pipeline_id, c.key) a.pipeline_id, c.key, c.value, a.id
+    FROM unnest($10::uuid[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS c(job_id, key, value, n)
+    JOIN acked a ON a.job_id = c.job_id
+    ORDER BY a.pipeline_id, c.key, c.n DESC
+    ON CONFLICT (pipeline_id, key) DO UPDATE
+    SET value = excluded.value, stage_id = excluded.stage_id, updated_at = now()
+)
+SELECT * FROM acked
 """
 
 _REJECTION_CAUSES = """
@@ -204,7 +200,7 @@ class AckOutcome:
 async def ack_jobs(
     pool: asyncpg.Pool, application_id: uuid.UUID, results: list[JobResult]
 ) -> AckOutcome:
-    """Record a batch of results in one transaction; accepted means committed.
+    """Record a batch of results atomically; accepted means committed.
 
     The caller then announces ``finished_stage_ids`` on ``stage.results``.
     """
@@ -216,28 +212,26 @@ async def ack_jobs(
         else:
             unique[result.job_id] = result
     batch = list(unique.values())
-    async with pool.acquire() as connection, connection.transaction():
-        updated = await connection.fetch(
-            _ACK,
-            application_id,
-            [r.job_id for r in batch],
-            [r.status for r in batch],
-            [r.output if r.status == "completed" else None for r in batch],
-            [_error_document(r) for r in batch],
-            [r.error.retryable if r.error else True for r in batch],
-        )
-        accepted = {row["job_id"]: row for row in updated}
-        await _store_logs_and_context(connection, [unique[j] for j in accepted], accepted)
-        rejected_ids = [r.job_id for r in batch if r.job_id not in accepted]
-        causes = (
-            {
-                row["job_id"]: row["status"]
-                for row in await connection.fetch(_REJECTION_CAUSES, rejected_ids, application_id)
-            }
-            if rejected_ids
-            else {}
-        )
-    rejected = [RejectedResult(j, _rejection_reason(causes.get(j))) for j in rejected_ids]
+    logs = [(r.job_id, entry) for r in batch for entry in r.logs]
+    context = [(r.job_id, key, value) for r in batch for key, value in r.context.items()]
+    updated = await pool.fetch(
+        _ACK,
+        application_id,
+        [r.job_id for r in batch],
+        [r.status for r in batch],
+        [r.output if r.status == "completed" else None for r in batch],
+        [_error_document(r) for r in batch],
+        [r.error.retryable if r.error else True for r in batch],
+        [job_id for job_id, _ in logs],
+        [entry.level for _, entry in logs],
+        [entry.message for _, entry in logs],
+        [job_id for job_id, _, _ in context],
+        [key for _, key, _ in context],
+        [value for _, _, value in context],
+    )
+    accepted = {row["job_id"] for row in updated}
+    rejected_ids = [r.job_id for r in batch if r.job_id not in accepted]
+    rejected = await _explain_rejections(pool, application_id, rejected_ids)
     rejected += [RejectedResult(j, "duplicate") for j in duplicates]
     for row in updated:
         JOBS_ACKED.labels(row["status"]).inc()
@@ -251,6 +245,16 @@ async def ack_jobs(
     )
 
 
+async def _explain_rejections(
+    pool: asyncpg.Pool, application_id: uuid.UUID, job_ids: list[uuid.UUID]
+) -> list[RejectedResult]:
+    if not job_ids:
+        return []
+    rows = await pool.fetch(_REJECTION_CAUSES, job_ids, application_id)
+    causes = {row["job_id"]: row["status"] for row in rows}
+    return [RejectedResult(j, _rejection_reason(causes.get(j))) for j in job_ids]
+
+
 def _error_document(result: JobResult) -> dict[str, object] | None:
     if result.status != "failed":
         return None
@@ -259,7 +263,7 @@ def _error_document(result: JobResult) -> dict[str, object] | None:
     return {"message": result.error.message, "code": result.error.code}
 
 
-def _rejection_reason(status: str | None) -> str:
+def _rejection_reason(status: str | None) -> RejectReason:
     if status is None:
         return "unknown_job"
     if status == "cancelled":
@@ -267,40 +271,6 @@ def _rejection_reason(status: str | None) -> str:
     if status in ("queued", "running"):
         return "lease_lost"
     return "already_finished"
-
-
-async def _store_logs_and_context(
-    connection: asyncpg.Connection,
-    results: list[JobResult],
-    accepted: dict[uuid.UUID, asyncpg.Record],
-) -> None:
-    logs = [(accepted[r.job_id], entry) for r in results for entry in r.logs]
-    if logs:
-        await connection.execute(
-            _INSERT_LOGS,
-            [row["id"] for row, _ in logs],
-            [row["pipeline_id"] for row, _ in logs],
-            [row["job_id"] for row, _ in logs],
-            [row["attempt"] for row, _ in logs],
-            [entry.level for _, entry in logs],
-            [entry.message for _, entry in logs],
-        )
-    # One row per (pipeline, key): the last result of the batch wins, as it would have had
-    # the results come one by one. Sorted, so concurrent acks lock rows in the same order.
-    context: dict[tuple[uuid.UUID, str], tuple[object, uuid.UUID]] = {}
-    for result in results:
-        row = accepted[result.job_id]
-        for key, value in result.context.items():
-            context[(row["pipeline_id"], key)] = (value, row["id"])
-    if context:
-        items = sorted(context.items(), key=lambda item: (str(item[0][0]), item[0][1]))
-        await connection.execute(
-            _UPSERT_CONTEXT,
-            [pipeline_id for (pipeline_id, _), _ in items],
-            [key for (_, key), _ in items],
-            [value for _, (value, _) in items],
-            [stage_id for _, (_, stage_id) in items],
-        )
 
 
 _INSERT_JOB_LOGS = """
@@ -337,6 +307,3 @@ async def announce_finished(broker: Broker, stage_ids: list[uuid.UUID]) -> None:
         await broker.publish_results(stage_ids)
     except Exception:
         log.warning("could not announce %d finished stages", len(stage_ids), exc_info=True)
-
-
-__all__ = ["Dispatcher", "ack_jobs", "announce_finished", "append_logs", "pull_jobs"]

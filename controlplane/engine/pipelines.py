@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,13 @@ import msgspec
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
-from controlplane.schemas import PipelineSubmit, PipelineView, StageSpec, StageView
+from controlplane.schemas import (
+    PipelineSubmit,
+    PipelineView,
+    StageSpec,
+    StageStatus,
+    StageView,
+)
 
 
 @dataclass(frozen=True)
@@ -79,55 +86,63 @@ def _request_hash(request: PipelineSubmit) -> bytes:
     return hashlib.sha256(msgspec.json.encode(request)).digest()
 
 
+# The pipeline, its stages, their dependencies and the context in one statement: one round
+# trip, all or nothing. With an idempotency key seen before, the pipeline insert yields no
+# row, and so does every insert that joins on it.
 _INSERT_PIPELINE = """
-INSERT INTO pipelines (application_id, name, keywords, idempotency_key, idempotency_hash)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (application_id, idempotency_key) DO NOTHING
-RETURNING id
+WITH pipeline AS (
+    INSERT INTO pipelines (id, application_id, name, keywords, idempotency_key,
+                           idempotency_hash)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (application_id, idempotency_key) DO NOTHING
+    RETURNING id, created_at
+),
+staged AS (
+    INSERT INTO stages (
+        id, pipeline_id, application_id, position, name, handler, status, queued_at, input,
+        max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
+        timeout_seconds
+    )
+    SELECT s.id, pipeline.id, $2, s.position, s.name, s.handler, s.status,
+           CASE WHEN s.status = 'queued' THEN now() END, s.input,
+           s.max_retries, s.retry_backoff, s.retry_backoff_seconds,
+           s.retry_backoff_max_seconds, s.timeout_seconds
+    FROM pipeline,
+         unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
+                $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[])
+         AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
+              retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds)
+),
+linked AS (
+    INSERT INTO stage_dependencies (stage_id, depends_on_id)
+    SELECT d.stage_id, d.depends_on_id
+    FROM pipeline, unnest($18::uuid[], $19::uuid[]) AS d(stage_id, depends_on_id)
+),
+remembered AS (
+    INSERT INTO context_items (pipeline_id, key, value)
+    SELECT pipeline.id, c.key, c.value
+    FROM pipeline, unnest($20::text[], $21::jsonb[]) AS c(key, value)
+)
+SELECT created_at FROM pipeline
 """
 
 _FIND_BY_IDEMPOTENCY_KEY = """
 SELECT id, idempotency_hash FROM pipelines WHERE application_id = $1 AND idempotency_key = $2
 """
 
-_INSERT_STAGES = """
-INSERT INTO stages (
-    id, pipeline_id, application_id, position, name, handler, status, queued_at, input,
-    max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
-    timeout_seconds
-)
-SELECT s.id, $1, $2, s.position, s.name, s.handler, s.status,
-       CASE WHEN s.status = 'queued' THEN now() END, s.input,
-       s.max_retries, s.retry_backoff, s.retry_backoff_seconds, s.retry_backoff_max_seconds,
-       s.timeout_seconds
-FROM unnest($3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
-            $9::int[], $10::text[], $11::float8[], $12::float8[], $13::int[])
-     AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
-          retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds)
-"""
-
-_INSERT_DEPENDENCIES = """
-INSERT INTO stage_dependencies (stage_id, depends_on_id)
-SELECT * FROM unnest($1::uuid[], $2::uuid[])
-"""
-
-_INSERT_CONTEXT = """
-INSERT INTO context_items (pipeline_id, key, value)
-SELECT $1, * FROM unnest($2::text[], $3::jsonb[])
-"""
-
 
 @dataclass(frozen=True)
 class Submitted:
     pipeline_id: uuid.UUID
-    created: bool
     queued: list[QueuedStage]
+    # The new pipeline as stored; None when an idempotency key returned an earlier one.
+    view: PipelineView | None
 
 
 async def submit_pipeline(
     pool: asyncpg.Pool, application_id: uuid.UUID, request: PipelineSubmit, max_input_bytes: int
 ) -> Submitted:
-    """Store the pipeline and queue its root stages, all in one transaction.
+    """Store the pipeline and queue its root stages atomically.
 
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
@@ -135,68 +150,99 @@ async def submit_pipeline(
     planned = plan_stages(request.stages, max_input_bytes)
     request_hash = _request_hash(request) if request.idempotency_key else None
     ids = {stage.spec.name: stage.id for stage in planned}
-    async with pool.acquire() as connection, connection.transaction():
-        pipeline_id = await connection.fetchval(
-            _INSERT_PIPELINE,
-            application_id,
-            request.name,
-            request.keywords,
-            request.idempotency_key,
-            request_hash,
-        )
-        if pipeline_id is None:
-            return await _replay(connection, application_id, request, request_hash)
-        await connection.execute(
-            _INSERT_STAGES,
-            pipeline_id,
-            application_id,
-            [s.id for s in planned],
-            list(range(len(planned))),
-            [s.spec.name for s in planned],
-            [s.spec.handler for s in planned],
-            ["queued" if not s.depends_on else "not_started" for s in planned],
-            [s.spec.input for s in planned],
-            [s.spec.max_retries for s in planned],
-            [s.spec.retry_backoff for s in planned],
-            [s.spec.retry_backoff_seconds for s in planned],
-            [s.spec.retry_backoff_max_seconds for s in planned],
-            [s.spec.timeout_seconds for s in planned],
-        )
-        edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
-        if edges:
-            await connection.execute(
-                _INSERT_DEPENDENCIES, [e[0] for e in edges], [e[1] for e in edges]
-            )
-        if request.context:
-            await connection.execute(
-                _INSERT_CONTEXT,
-                pipeline_id,
-                list(request.context.keys()),
-                list(request.context.values()),
-            )
+    edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
+    pipeline_id = uuid.uuid4()
+    created_at = await pool.fetchval(
+        _INSERT_PIPELINE,
+        pipeline_id,
+        application_id,
+        request.name,
+        request.keywords,
+        request.idempotency_key,
+        request_hash,
+        [s.id for s in planned],
+        list(range(len(planned))),
+        [s.spec.name for s in planned],
+        [s.spec.handler for s in planned],
+        [_initial_status(s) for s in planned],
+        [s.spec.input for s in planned],
+        [s.spec.max_retries for s in planned],
+        [s.spec.retry_backoff for s in planned],
+        [s.spec.retry_backoff_seconds for s in planned],
+        [s.spec.retry_backoff_max_seconds for s in planned],
+        [s.spec.timeout_seconds for s in planned],
+        [stage_id for stage_id, _ in edges],
+        [depends_on_id for _, depends_on_id in edges],
+        list(request.context.keys()),
+        list(request.context.values()),
+    )
+    if created_at is None:
+        return await _replay(pool, application_id, request, request_hash)
     PIPELINES_SUBMITTED.inc()
     queued = [
         QueuedStage(s.id, application_id, s.spec.handler, 0) for s in planned if not s.depends_on
     ]
-    return Submitted(pipeline_id, True, queued)
+    return Submitted(pipeline_id, queued, _new_view(pipeline_id, request, planned, created_at))
+
+
+def _initial_status(stage: PlannedStage) -> StageStatus:
+    return "not_started" if stage.depends_on else "queued"
+
+
+def _new_view(
+    pipeline_id: uuid.UUID,
+    request: PipelineSubmit,
+    planned: list[PlannedStage],
+    created_at: dt.datetime,
+) -> PipelineView:
+    """The stored pipeline, as a read would return it, without reading it back."""
+    stages = [
+        StageView(
+            id=s.id,
+            name=s.spec.name,
+            handler=s.spec.handler,
+            status=_initial_status(s),
+            attempt=0,
+            depends_on=s.depends_on,
+            max_retries=s.spec.max_retries,
+            timeout_seconds=s.spec.timeout_seconds,
+            input=s.spec.input,
+            output=None,
+            error=None,
+            queued_at=None if s.depends_on else created_at,
+            started_at=None,
+            finished_at=None,
+            retry_at=None,
+        )
+        for s in planned
+    ]
+    return PipelineView(
+        id=pipeline_id,
+        name=request.name,
+        status="running",
+        keywords=request.keywords,
+        created_at=created_at,
+        updated_at=created_at,
+        finished_at=None,
+        stages=stages,
+        context=dict(sorted(request.context.items())),
+    )
 
 
 async def _replay(
-    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
     application_id: uuid.UUID,
     request: PipelineSubmit,
     request_hash: bytes | None,
 ) -> Submitted:
-    row = await connection.fetchrow(
-        _FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key
-    )
+    row = await pool.fetchrow(_FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key)
     assert row is not None  # the insert conflicted on exactly this row
     if row["idempotency_hash"] != request_hash:
         raise Conflict(
             "idempotency_key_reused",
             f"idempotency key {request.idempotency_key!r} was already used for a different request",
         )
-    return Submitted(row["id"], False, [])
+    return Submitted(row["id"], [], None)
 
 
 _PIPELINE = """

@@ -34,9 +34,9 @@ class PipelineController(Controller):
             services.pool, application.id, data, services.settings.max_input_bytes
         )
         await services.dispatcher.publish(submitted.queued)
+        if submitted.view is not None:
+            return Response(submitted.view, status_code=201)
         view = await get_pipeline(services.pool, application.id, submitted.pipeline_id)
-        if submitted.created:
-            return Response(view, status_code=201)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
 
     @get("/{pipeline_id:uuid}", summary="A pipeline with its stages and context")

@@ -1,0 +1,55 @@
+import asyncio
+
+import pytest
+
+from controlplane.engine.batching import GroupCommit
+
+
+async def test_concurrent_submissions_share_flushes_and_get_their_own_results() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        await asyncio.sleep(0.01)
+        return [item * 10 for item in items]
+
+    batches = GroupCommit(flush)
+    results = await asyncio.gather(*(batches.submit(i) for i in range(50)))
+    assert results == [i * 10 for i in range(50)]
+    assert flushed[0] == [0]  # the first goes alone, at once
+    assert len(flushed) == 2  # the other 49 gathered while it ran
+    assert sorted(i for batch in flushed for i in batch) == list(range(50))
+
+
+async def test_a_failed_flush_fails_its_callers_and_the_next_batch_still_runs() -> None:
+    calls = 0
+
+    async def flush(items: list[str]) -> list[str]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        if calls == 1:
+            raise RuntimeError("database down")
+        return items
+
+    batches = GroupCommit(flush)
+    first = asyncio.create_task(batches.submit("a"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(batches.submit("b"))
+    with pytest.raises(RuntimeError, match="database down"):
+        await first
+    assert await second == "b"
+
+
+async def test_batches_are_capped() -> None:
+    sizes: list[int] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        sizes.append(len(items))
+        await asyncio.sleep(0)
+        return items
+
+    batches = GroupCommit(flush, max_batch=10)
+    await asyncio.gather(*(batches.submit(i) for i in range(35)))
+    assert max(sizes) <= 10
+    assert sum(sizes) == 35
