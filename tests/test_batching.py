@@ -16,9 +16,24 @@ async def test_concurrent_submissions_share_flushes_and_get_their_own_results() 
     batches = GroupCommit(flush)
     results = await asyncio.gather(*(batches.submit(i) for i in range(50)))
     assert results == [i * 10 for i in range(50)]
-    assert flushed[0] == [0]  # the first goes alone, at once
-    assert len(flushed) == 2  # the other 49 gathered while it ran
-    assert sorted(i for batch in flushed for i in batch) == list(range(50))
+    assert flushed == [list(range(50))]  # all were waiting when the flush began
+
+
+async def test_items_arriving_during_a_flush_go_in_the_next_one() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        await asyncio.sleep(0.02)
+        return items
+
+    batches = GroupCommit(flush)
+    first = asyncio.create_task(batches.submit(0))
+    await asyncio.sleep(0.005)  # the first flush is under way
+    rest = await asyncio.gather(*(batches.submit(i) for i in range(1, 20)))
+    assert await first == 0
+    assert rest == list(range(1, 20))
+    assert flushed == [[0], list(range(1, 20))]
 
 
 async def test_a_failed_flush_fails_its_callers_and_the_next_batch_still_runs() -> None:

@@ -22,14 +22,26 @@ WHERE id = ANY($1::uuid[]) AND advanced_at IS NULL
 RETURNING id, pipeline_id, status
 """
 
+# The statements below start from the ids they are given and reach every other row through
+# LATERAL lookups (OFFSET 0 keeps the planner from flattening them back into joins), so the
+# plans open to the planner are index lookups per id. Joining on `= ANY($1)` instead lets a
+# table that was never analysed (a fresh install under load) be scanned whole per batch.
+
 # not_started -> queued, for dependents whose dependencies have all completed. Reads the
 # statuses that the acks committed before announcing, so whichever dependency is advanced
 # last sees all of them done; two consumers racing on one fan-in stage are serialised by the
 # row lock and the status guard.
 _QUEUE_READY_DEPENDENTS = """
 UPDATE stages d SET status = 'queued', queued_at = now(), published_at = NULL
-WHERE d.id IN (SELECT stage_id FROM stage_dependencies WHERE depends_on_id = ANY($1::uuid[]))
-  AND d.status = 'not_started'
+FROM (
+    SELECT DISTINCT waiting.stage_id
+    FROM unnest($1::uuid[]) AS finished(id)
+    CROSS JOIN LATERAL (
+        SELECT x.stage_id FROM stage_dependencies x WHERE x.depends_on_id = finished.id
+        OFFSET 0
+    ) AS waiting
+) AS candidate
+WHERE d.id = candidate.stage_id AND d.status = 'not_started'
   AND NOT EXISTS (
       SELECT 1 FROM stage_dependencies x JOIN stages p ON p.id = x.depends_on_id
       WHERE x.stage_id = d.id AND p.status NOT IN ('completed', 'skipped'))
@@ -40,22 +52,30 @@ RETURNING d.id, d.application_id, d.handler, d.attempt
 _CANCEL_UNSTARTED = """
 UPDATE stages SET status = 'cancelled', finished_at = now(), advanced_at = now(),
                   retry_at = NULL
-WHERE pipeline_id = ANY($1::uuid[]) AND status IN ('not_started', 'queued', 'retry_scheduled')
+WHERE id IN (
+    SELECT unstarted.id
+    FROM unnest($1::uuid[]) AS failed(pipeline_id)
+    CROSS JOIN LATERAL (
+        SELECT s.id FROM stages s
+        WHERE s.pipeline_id = failed.pipeline_id
+          AND s.status IN ('not_started', 'queued', 'retry_scheduled')
+        OFFSET 0
+    ) AS unstarted
+)
 """
 
 _DERIVE_PIPELINE_STATUS = """
-WITH summary AS (
-    SELECT pipeline_id,
-           CASE WHEN bool_or(status = 'failed') THEN 'failed'
-                WHEN bool_and(status IN ('completed', 'skipped')) THEN 'completed'
-                WHEN bool_and(status IN ('completed', 'skipped', 'failed', 'cancelled'))
+UPDATE pipelines p SET status = summary.derived, finished_at = now(), updated_at = now()
+FROM unnest($1::uuid[]) AS touched(id)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN bool_or(s.status = 'failed') THEN 'failed'
+                WHEN bool_and(s.status IN ('completed', 'skipped')) THEN 'completed'
+                WHEN bool_and(s.status IN ('completed', 'skipped', 'failed', 'cancelled'))
                     THEN 'cancelled'
                 ELSE 'running' END AS derived
-    FROM stages WHERE pipeline_id = ANY($1::uuid[]) GROUP BY pipeline_id
-)
-UPDATE pipelines p SET status = s.derived, finished_at = now(), updated_at = now()
-FROM summary s
-WHERE p.id = s.pipeline_id AND p.status = 'running' AND s.derived <> 'running'
+    FROM stages s WHERE s.pipeline_id = touched.id
+) AS summary
+WHERE p.id = touched.id AND p.status = 'running' AND summary.derived <> 'running'
 RETURNING p.id, p.status
 """
 
