@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import asyncpg
 import msgspec
+
+T = TypeVar("T")
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
@@ -40,3 +45,23 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asy
         # few and fixed, so the cache stays small.
         statement_cache_size=256,
     )
+
+
+async def retry_on_deadlock(operation: Callable[[], Awaitable[T]], tries: int = 3) -> T:
+    """Run a statement or transaction again if PostgreSQL chose it as a deadlock victim.
+
+    The engine's batch statements lock rows in ascending id order, which rules out most
+    deadlocks; this covers the rest (a sweep and an ack meeting on the same rows). A victim
+    was rolled back whole, so running it again is safe.
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            return await operation()
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == tries:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def fetch_retrying(pool: asyncpg.Pool, query: str, *args: object) -> list[asyncpg.Record]:
+    return await retry_on_deadlock(lambda: pool.fetch(query, *args))

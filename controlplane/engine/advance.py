@@ -14,6 +14,7 @@ import asyncpg
 
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.metrics import STAGES_ADVANCED
+from database.pool import retry_on_deadlock
 
 _MARK_ADVANCED = """
 UPDATE stages SET advanced_at = now()
@@ -91,12 +92,17 @@ async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Adva
     """One transaction for the whole batch; the caller publishes ``queued`` afterwards."""
     if not stage_ids:
         return Advanced(0, [], {})
+    ordered = sorted(set(stage_ids))  # rows are locked in ascending id order
+    return await retry_on_deadlock(lambda: _advance_once(pool, ordered))
+
+
+async def _advance_once(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Advanced:
     async with pool.acquire() as connection, connection.transaction():
         marked = await connection.fetch(_MARK_ADVANCED, stage_ids)
         if not marked:
             return Advanced(0, [], {})
         done = [row["id"] for row in marked if row["status"] in ("completed", "skipped")]
-        failed_pipelines = list({row["pipeline_id"] for row in marked if row["status"] == "failed"})
+        failed_pipelines = sorted({r["pipeline_id"] for r in marked if r["status"] == "failed"})
         queued = (
             [
                 QueuedStage.from_row(row)
@@ -107,7 +113,7 @@ async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Adva
         )
         if failed_pipelines:
             await connection.execute(_CANCEL_UNSTARTED, failed_pipelines)
-        pipelines = list({row["pipeline_id"] for row in marked})
+        pipelines = sorted({row["pipeline_id"] for row in marked})
         finished = {
             row["id"]: row["status"]
             for row in await connection.fetch(_DERIVE_PIPELINE_STATUS, pipelines)

@@ -18,6 +18,7 @@ import asyncpg
 from controlplane.broker import Broker, JobRef
 from controlplane.engine.batching import GroupCommit
 from controlplane.metrics import JOBS_PUBLISHED
+from database.pool import fetch_retrying
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Dispatcher:
         return publisher
 
     async def _publish_and_record(self, queue: str, groups: list[list[QueuedStage]]) -> list[bool]:
-        stages = [stage for group in groups for stage in group]
+        stages = sorted((s for group in groups for s in group), key=lambda s: s.stage_id)
         try:
             await self._broker.publish_jobs(queue, [JobRef(s.stage_id, s.attempt) for s in stages])
         except Exception:
@@ -106,8 +107,11 @@ class Dispatcher:
             return [False] * len(groups)
         JOBS_PUBLISHED.inc(len(stages))
         try:
-            await self._pool.execute(
-                _RECORD_PUBLISHED, [s.stage_id for s in stages], [s.attempt for s in stages]
+            await fetch_retrying(
+                self._pool,
+                _RECORD_PUBLISHED,
+                [s.stage_id for s in stages],
+                [s.attempt for s in stages],
             )
         except Exception:
             # Published but not recorded: the relay will publish a duplicate, which claims

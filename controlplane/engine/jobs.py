@@ -28,6 +28,7 @@ from controlplane.schemas import (
     RejectedResult,
     RejectReason,
 )
+from database.pool import fetch_retrying
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,11 @@ async def _claim_taken(
     lease_seconds: float,
 ) -> list[Job]:
     wanted, unused = taken.items[:max_jobs], taken.items[max_jobs:]
+    # Rows are locked in ascending id order by every batch statement: no lock cycles.
+    wanted = sorted(wanted, key=lambda item: item[1].stage_id)
     try:
-        claimed = await pool.fetch(
+        claimed = await fetch_retrying(
+            pool,
             _CLAIM,
             [ref.stage_id for _, ref in wanted],
             [ref.attempt for _, ref in wanted],
@@ -211,10 +215,14 @@ async def ack_jobs(
             duplicates.append(result.job_id)
         else:
             unique[result.job_id] = result
-    batch = list(unique.values())
-    logs = [(r.job_id, entry) for r in batch for entry in r.logs]
-    context = [(r.job_id, key, value) for r in batch for key, value in r.context.items()]
-    updated = await pool.fetch(
+    # Rows are updated in job id order (a fixed lock order); logs and context keep the order
+    # of the request, which decides which value of a key written twice wins.
+    batch = sorted(unique.values(), key=lambda r: r.job_id)
+    in_order = list(unique.values())
+    logs = [(r.job_id, entry) for r in in_order for entry in r.logs]
+    context = [(r.job_id, key, value) for r in in_order for key, value in r.context.items()]
+    updated = await fetch_retrying(
+        pool,
         _ACK,
         application_id,
         [r.job_id for r in batch],
@@ -230,7 +238,7 @@ async def ack_jobs(
         [value for _, _, value in context],
     )
     accepted = {row["job_id"] for row in updated}
-    rejected_ids = [r.job_id for r in batch if r.job_id not in accepted]
+    rejected_ids = [j for j in unique if j not in accepted]
     rejected = await _explain_rejections(pool, application_id, rejected_ids)
     rejected += [RejectedResult(j, "duplicate") for j in duplicates]
     for row in updated:
@@ -240,7 +248,10 @@ async def ack_jobs(
     for item in rejected:
         ACKS_REJECTED.labels(item.reason).inc()
     return AckOutcome(
-        AckResponse(accepted=[r.job_id for r in batch if r.job_id in accepted], rejected=rejected),
+        AckResponse(
+            accepted=[r.job_id for r in in_order if r.job_id in accepted],
+            rejected=rejected,
+        ),
         [row["id"] for row in updated if row["status"] in _FINISHED],
     )
 
