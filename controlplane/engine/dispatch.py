@@ -37,10 +37,18 @@ class QueuedStage:
 
 _APPLICATION_NAMES = "SELECT id, name FROM applications WHERE id = ANY($1::uuid[])"
 
+# Never waits for a row lock: a row locked now is being claimed (queued -> running), and
+# then its publish needs no record. Were the claim to roll back, the relay publishes the
+# stage again after the grace period, and the duplicate claims nothing. Not waiting is what
+# keeps this statement out of lock cycles with the claims.
 _RECORD_PUBLISHED = """
 UPDATE stages s SET published_at = now()
-FROM unnest($1::uuid[], $2::int[]) AS p(id, attempt)
-WHERE s.id = p.id AND s.attempt = p.attempt AND s.status = 'queued' AND s.published_at IS NULL
+WHERE s.id IN (
+    SELECT t.id FROM stages t
+    JOIN unnest($1::uuid[], $2::int[]) AS p(id, attempt) ON t.id = p.id AND t.attempt = p.attempt
+    WHERE t.status = 'queued' AND t.published_at IS NULL
+    FOR UPDATE OF t SKIP LOCKED
+)
 """
 
 
