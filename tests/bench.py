@@ -335,7 +335,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     )
     print(
         f"{'broker':<10}{'jobs/s':>10}{'dispatch p50':>14}{'p99':>9}"
-        f"{'pipeline p50':>14}{'p99':>9}   (latency at {'half load'})"
+        f"{'pipeline p50':>14}{'p99':>9}{'at jobs/s':>11}{'submits/s':>11}"
     )
     for r in results:
         print(
