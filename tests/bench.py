@@ -20,7 +20,6 @@ import asyncio
 import multiprocessing
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,18 +31,14 @@ from typing import Any
 import asyncpg
 import httpx
 
+from tests.processes import free_port, wait_ready
+
 ADMIN_DSN = os.environ.get(
     "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 AMQP_URL = os.environ.get("PIPELOGIQ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 HANDLER = "noop"
 LOG_DIR = Path(".pipelogiq/bench-logs")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mib(pid: int) -> float | None:
@@ -128,18 +123,6 @@ class ControlPlane:
                 proc.wait(20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def wait_ready(url: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} never became ready")
 
 
 async def fresh_database(name: str) -> str:

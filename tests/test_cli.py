@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, test_prefix
+from tests.processes import free_port, wait_ready
 
 PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(**values: str) -> dict[str, str]:
@@ -61,20 +55,6 @@ def process(*args: str, env: dict[str, str], ready: str | None = None) -> Iterat
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def wait_ready(url: str, proc: subprocess.Popen[str], within: float = 90) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited: {proc.stdout.read() if proc.stdout else ''}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
 
 
 def create_app(env: dict[str, str]) -> str:
