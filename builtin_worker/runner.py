@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from controlplane.engine import sweeps
 from controlplane.engine.advance import advance_stages
@@ -50,8 +51,7 @@ class BuiltinWorker:
         ]
         await asyncio.gather(*loops)
 
-    async def _every(self, seconds: float, step: object) -> None:
-        assert callable(step)
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[object]]) -> None:
         while True:
             try:
                 await step()
@@ -140,6 +140,10 @@ class BuiltinWorker:
         WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
 
     async def report_queue_depths(self) -> None:
+        # First stages are published by the API processes, so the queues that online workers
+        # pull from are added to the ones this process published to.
+        for application, handler in await sweeps.handlers_of_online_workers(self._pool):
+            self._known_queues.add(self.services.broker.job_queue(application, handler))
         if not self._known_queues:
             return
         with contextlib.suppress(Exception):

@@ -14,6 +14,7 @@ import msgspec
 from builtin_worker import BuiltinWorker
 from controlplane.broker import JobRef
 from controlplane.engine.pipelines import submit_pipeline
+from controlplane.metrics import QUEUE_DEPTH
 from controlplane.schemas import PipelineSubmit
 from tests.system import System
 
@@ -297,3 +298,15 @@ async def test_logs_and_events_endpoints(rabbit_system: System) -> None:
     assert events.json() == {"accepted": 1}
     row = await system.pool.fetchrow("SELECT kind, data FROM worker_events")
     assert (row["kind"], row["data"]) == ("started", {"slots": 4})
+
+
+async def test_queue_depths_cover_the_queues_online_workers_pull_from(
+    rabbit_system: System,
+) -> None:
+    system = rabbit_system
+    await system.client.post("/workers/bootstrap", json={"workerName": "w", "handlers": ["deep"]})
+    await system.submit([{"name": f"s{i}", "handler": "deep", "dependsOn": []} for i in range(3)])
+    await system.worker.report_queue_depths()
+    queue = system.services.broker.job_queue(system.application.name, "deep")
+    # One submit publishes its three roots as one message.
+    assert QUEUE_DEPTH.labels(queue)._value.get() == 1

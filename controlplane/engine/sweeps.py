@@ -111,6 +111,13 @@ WHERE id IN (
 RETURNING id
 """
 
+_HANDLERS_OF_ONLINE_WORKERS = """
+SELECT DISTINCT a.name, h.handler
+FROM workers w JOIN applications a ON a.id = w.application_id
+CROSS JOIN LATERAL unnest(w.handlers) AS h(handler)
+WHERE w.state IN ('online', 'draining')
+"""
+
 _WORKERS_ONLINE = "SELECT count(*) FROM workers WHERE state IN ('online', 'draining')"
 
 # Used at start with a broker that kept nothing (the in-process one): every queued stage
@@ -163,6 +170,11 @@ async def mark_workers_offline(pool: asyncpg.Pool, offline_after_seconds: float)
 
 async def count_workers_online(pool: asyncpg.Pool) -> int:
     return int(await pool.fetchval(_WORKERS_ONLINE))
+
+
+async def handlers_of_online_workers(pool: asyncpg.Pool) -> list[tuple[str, str]]:
+    rows = await pool.fetch(_HANDLERS_OF_ONLINE_WORKERS)
+    return [(row["name"], row["handler"]) for row in rows]
 
 
 async def forget_publishes(pool: asyncpg.Pool) -> None:
