@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import warnings
 from collections.abc import Awaitable, Callable
 
 from controlplane.settings import Settings, SettingsError
@@ -122,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The embedded PostgreSQL narrates every start and exit at INFO; only its problems matter.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.root.level))
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     try:
         if args.command == "dev":
             coroutine = _run(settings, api=True, worker=True, in_process=True)
