@@ -107,7 +107,7 @@ class Dispatcher:
         return publisher
 
     async def _publish_and_record(self, queue: str, groups: list[list[QueuedStage]]) -> list[bool]:
-        stages = sorted((s for group in groups for s in group), key=lambda s: s.stage_id)
+        stages = [stage for group in groups for stage in group]  # in the order they came
         try:
             await self._broker.publish_jobs(queue, [JobRef(s.stage_id, s.attempt) for s in stages])
         except Exception:
