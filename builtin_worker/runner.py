@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 
 from controlplane.engine import sweeps
 from controlplane.engine.advance import advance_stages
-from controlplane.engine.dispatch import QueuedStage
 from controlplane.metrics import (
     JOB_TIMEOUTS,
     JOBS_FAILED,
@@ -34,8 +33,7 @@ class BuiltinWorker:
         self.services = services
         self._pool = services.pool
         self._settings = services.settings
-        # Queues this process has published to: the ones whose depth it reports.
-        self._known_queues: set[str] = set()
+        self._dispatcher = services.dispatcher
 
     async def run(self) -> None:
         if not self.services.broker.durable:
@@ -79,22 +77,12 @@ class BuiltinWorker:
 
     async def advance(self, stage_ids: list[uuid.UUID]) -> None:
         advanced = await advance_stages(self._pool, stage_ids)
-        await self.publish(advanced.queued)
+        await self._dispatcher.publish(advanced.queued)
         if advanced.finished_pipelines:
             await self.services.updates.publish(
                 "pipeline",
                 [{"id": str(p), "status": s} for p, s in advanced.finished_pipelines.items()],
             )
-
-    async def publish(self, stages: list[QueuedStage]) -> int:
-        if not stages:
-            return 0
-        names = await self.services.dispatcher.queue_names(s.application_id for s in stages)
-        for stage in stages:
-            self._known_queues.add(
-                self.services.broker.job_queue(names[stage.application_id], stage.handler)
-            )
-        return await self.services.dispatcher.publish(stages)
 
     # -- sweeps ------------------------------------------------------------------------
 
@@ -104,7 +92,7 @@ class BuiltinWorker:
         )
         LEASE_EXPIRIES.inc(len(requeued) + len(lost))
         JOBS_FAILED.labels("lease_expired").inc(len(lost))
-        await self.publish(requeued)
+        await self._dispatcher.publish(requeued)
         timed_out, failed = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
         JOB_TIMEOUTS.inc(timed_out)
         JOBS_FAILED.labels("timeout").inc(len(failed))
@@ -113,7 +101,7 @@ class BuiltinWorker:
     async def queue_due_retries(self) -> None:
         due = await sweeps.queue_due_retries(self._pool, SWEEP_LIMIT)
         JOBS_RETRIED.inc(len(due))
-        await self.publish(due)
+        await self._dispatcher.publish(due)
 
     async def _retry_loop(self) -> None:
         # Sleeps until the next retry is due (at most one sweep interval), so a short backoff
@@ -131,7 +119,7 @@ class BuiltinWorker:
     async def sweep_lost_messages(self) -> None:
         grace = self._settings.publish_grace_seconds
         unpublished = await sweeps.unpublished_stages(self._pool, SWEEP_LIMIT, grace)
-        RELAY_REPUBLISHED.inc(await self.publish(unpublished))
+        RELAY_REPUBLISHED.inc(await self._dispatcher.publish(unpublished))
         unadvanced = await sweeps.unadvanced_stages(self._pool, SWEEP_LIMIT, grace)
         await self.advance(unadvanced)
 
@@ -142,11 +130,14 @@ class BuiltinWorker:
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers
         # pull from are added to the ones this process published to.
-        for application, handler in await sweeps.handlers_of_online_workers(self._pool):
-            self._known_queues.add(self.services.broker.job_queue(application, handler))
-        if not self._known_queues:
+        broker = self.services.broker
+        queues = self.services.dispatcher.queues | {
+            broker.job_queue(application, handler)
+            for application, handler in await sweeps.handlers_of_online_workers(self._pool)
+        }
+        if not queues:
             return
         with contextlib.suppress(Exception):
-            depths = await self.services.broker.queue_depths(sorted(self._known_queues))
+            depths = await broker.queue_depths(sorted(queues))
             for queue, depth in depths.items():
                 QUEUE_DEPTH.labels(queue).set(depth)

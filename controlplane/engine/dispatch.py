@@ -67,6 +67,11 @@ class Dispatcher:
         self._names: dict[uuid.UUID, str] = {}
         self._queues: dict[str, GroupCommit[list[QueuedStage], bool]] = {}
 
+    @property
+    def queues(self) -> set[str]:
+        """The job queues this process has published to."""
+        return set(self._queues)
+
     async def queue_names(self, application_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         missing = [i for i in set(application_ids) if i not in self._names]
         if missing:
