@@ -236,13 +236,11 @@ class RabbitMQBroker(Broker):
         tag = await queue.consume(arrived.put, no_ack=False)
         try:
             while True:
-                messages = [await arrived.get()]
-                count = len(decode_ids(messages[0].body))
-                while count < max_batch and not arrived.empty():
-                    message = arrived.get_nowait()
-                    messages.append(message)
-                    count += len(decode_ids(message.body))
-                yield _ResultDeliveries(messages)
+                batch = _ResultDeliveries()
+                batch.add(await arrived.get())
+                while len(batch.stage_ids) < max_batch and not arrived.empty():
+                    batch.add(arrived.get_nowait())
+                yield batch
         finally:
             self._stream_channels.discard(channel)
             with contextlib.suppress(Exception):
@@ -363,15 +361,17 @@ class _TakenDeliveries(TakenJobs):
 
 
 class _ResultDeliveries(ResultBatch):
-    def __init__(self, messages: list[AbstractIncomingMessage]) -> None:
-        ids = []
-        for message in messages:
-            try:
-                ids.extend(decode_ids(message.body))
-            except Exception:
-                log.warning("dropping an undecodable result message %r", message.body[:200])
-        super().__init__(ids)
-        self._messages = messages
+    def __init__(self) -> None:
+        super().__init__([])
+        self._messages: list[AbstractIncomingMessage] = []
+
+    def add(self, message: AbstractIncomingMessage) -> None:
+        self._messages.append(message)
+        try:
+            self.stage_ids.extend(decode_ids(message.body))
+        except Exception:
+            # Acked with the batch: a message nobody can read would otherwise come back forever.
+            log.warning("dropping an undecodable result message %r", message.body[:200])
 
     async def ack(self) -> None:
         for message in self._messages:
