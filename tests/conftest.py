@@ -7,6 +7,7 @@ PIPELOGIQ_TEST_DATABASE_URL and PIPELOGIQ_TEST_AMQP_URL.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -69,18 +70,22 @@ def test_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}."
 
 
-@pytest.fixture
-async def rabbitmq() -> AsyncIterator[RabbitMQBroker]:
+@contextlib.asynccontextmanager
+async def started_rabbitmq() -> AsyncIterator[RabbitMQBroker]:
+    """A RabbitMQ broker with a prefix of its own; its queues are deleted afterwards."""
     broker = RabbitMQBroker(AMQP_URL, prefix=test_prefix(), idle_seconds=1.0)
     await broker.start()
-    yield broker
-    await cleanup_rabbitmq(broker)
+    try:
+        yield broker
+    finally:
+        await broker.delete_queues(sorted(broker._declared))
+        await broker.close()
 
 
-async def cleanup_rabbitmq(broker: RabbitMQBroker) -> None:
-    declared = sorted(broker._declared)
-    await broker.delete_queues(declared)
-    await broker.close()
+@pytest.fixture
+async def rabbitmq() -> AsyncIterator[RabbitMQBroker]:
+    async with started_rabbitmq() as broker:
+        yield broker
 
 
 @pytest.fixture(params=["rabbitmq", "memory"])
@@ -91,10 +96,8 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         yield memory
         await memory.close()
     else:
-        rabbit = RabbitMQBroker(AMQP_URL, prefix=test_prefix(), idle_seconds=1.0)
-        await rabbit.start()
-        yield rabbit
-        await cleanup_rabbitmq(rabbit)
+        async with started_rabbitmq() as rabbit:
+            yield rabbit
 
 
 @pytest.fixture
