@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.processes import free_port, wait_ready
+from tests.processes import delete_queues, free_port, wait_ready
 
 ADMIN_DSN = os.environ.get(
     "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -227,8 +227,9 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         PIPELOGIQ_LOG_LEVEL="WARNING",
     )
     plane = ControlPlane()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}."
     if broker == "rabbitmq":
-        env.update(AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=f"bench-{uuid.uuid4().hex[:8]}.")
+        env.update(AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
         plane.start("api", ["api"], env)
         plane.start("worker", ["worker"], env)
     else:
@@ -303,6 +304,10 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         for process in workers:
             process.join(10)
         plane.stop()
+        if broker == "rabbitmq":
+            await delete_queues(
+                AMQP_URL, prefix, [f"bench-{broker}.stage.{HANDLER}", "stage.results"]
+            )
     result["peak_rss_mib"] = {
         **peaks,
         "http-workers (each, max)": max((p for p in worker_peaks if p), default=None),

@@ -29,3 +29,15 @@ def wait_ready(url: str, process: subprocess.Popen[str] | None = None, within: f
             pass
         time.sleep(0.2)
     raise RuntimeError(f"{url} never became ready")
+
+
+async def delete_queues(amqp_url: str, prefix: str, names: list[str]) -> None:
+    """Delete the queues that processes under ``prefix`` declared; RabbitMQ keeps them."""
+    from controlplane.broker.rabbitmq import RabbitMQBroker
+
+    broker = RabbitMQBroker(amqp_url, prefix=prefix)
+    await broker.start()
+    try:
+        await broker.delete_queues([prefix + name for name in names])
+    finally:
+        await broker.close()

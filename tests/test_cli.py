@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -13,11 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, test_prefix
-from tests.processes import free_port, wait_ready
+from tests.processes import delete_queues, free_port, wait_ready
 
 PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
 pytestmark = pytest.mark.slow
@@ -115,9 +117,24 @@ def test_migrate_reports_what_it_applied(database_url: str) -> None:
 
 
 def test_separate_api_and_two_workers_on_rabbitmq(database_url: str) -> None:
-    env = environment(
-        DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=test_prefix()
-    )
+    prefix = test_prefix()
+    env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
+    try:
+        _run_separate_processes(env)
+    finally:
+        application = asyncio.run(_only_application(database_url))
+        asyncio.run(delete_queues(AMQP_URL, prefix, [f"{application}.stage.cli", "stage.results"]))
+
+
+async def _only_application(database_url: str) -> str:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await connection.fetchval("SELECT name FROM applications")
+    finally:
+        await connection.close()
+
+
+def _run_separate_processes(env: dict[str, str]) -> None:
     key = create_app(env)
     base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
     worker_env = {**env, "PIPELOGIQ_METRICS_PORT": str(free_port())}

@@ -232,6 +232,7 @@ class RabbitMQBroker(Broker):
         queue = await channel.declare_queue(
             self.results_queue, durable=True, arguments=self._queue_arguments
         )
+        self._declared.add(self.results_queue)
         arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         tag = await queue.consume(arrived.put, no_ack=False)
         try:
