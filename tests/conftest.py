@@ -66,14 +66,14 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def test_prefix() -> str:
+def unique_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}."
 
 
 @contextlib.asynccontextmanager
 async def started_rabbitmq() -> AsyncIterator[RabbitMQBroker]:
     """A RabbitMQ broker with a prefix of its own; its queues are deleted afterwards."""
-    broker = RabbitMQBroker(AMQP_URL, prefix=test_prefix(), idle_seconds=1.0)
+    broker = RabbitMQBroker(AMQP_URL, prefix=unique_prefix(), idle_seconds=1.0)
     await broker.start()
     try:
         yield broker
@@ -91,7 +91,7 @@ async def rabbitmq() -> AsyncIterator[RabbitMQBroker]:
 @pytest.fixture(params=["rabbitmq", "memory"])
 async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     if request.param == "memory":
-        memory = InMemoryBroker(prefix=test_prefix())
+        memory = InMemoryBroker(prefix=unique_prefix())
         await memory.start()
         yield memory
         await memory.close()

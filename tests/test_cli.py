@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import AMQP_URL, test_prefix
+from tests.conftest import AMQP_URL, unique_prefix
 from tests.processes import delete_queues, free_port, wait_ready
 
 PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
@@ -117,7 +117,7 @@ def test_migrate_reports_what_it_applied(database_url: str) -> None:
 
 
 def test_separate_api_and_two_workers_on_rabbitmq(database_url: str) -> None:
-    prefix = test_prefix()
+    prefix = unique_prefix()
     env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
     try:
         _run_separate_processes(env)
