@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+from controlplane.engine.advance import advance_stages
 from tests.system import System
 
 
@@ -146,6 +148,33 @@ async def test_exhausted_retries_fail_the_pipeline_and_cancel_the_rest(system: S
     assert stages["after"]["status"] == "cancelled"
     assert stages["parallel"]["status"] == "cancelled"  # queued, never started
     assert await system.pull("other", wait=0.3) == []
+
+
+async def test_a_success_and_a_failure_advanced_together_queue_nothing(system: System) -> None:
+    # One advance batch holds a completed stage and a sibling that failed for good: the
+    # completed stage's dependent belongs to a failed pipeline and is cancelled, not queued.
+    pipeline = await system.submit(
+        [
+            {"name": "ok", "handler": "work"},
+            {"name": "bad", "handler": "work", "dependsOn": []},
+            {"name": "after_ok", "handler": "work", "dependsOn": ["ok"]},
+        ]
+    )
+    jobs = {j["stageName"]: j for j in await _pull_until(system, "work", 2)}
+    await system.ack(
+        {"jobId": jobs["ok"]["jobId"], "status": "completed"},
+        {"jobId": jobs["bad"]["jobId"], "status": "failed", "error": {"message": "no"}},
+    )
+    advanced = await advance_stages(system.pool, [jobs["ok"]["stageId"], jobs["bad"]["stageId"]])
+    assert advanced.stages == 2
+    assert advanced.queued == []
+    assert advanced.finished_pipelines == {uuid.UUID(pipeline["id"]): "failed"}
+    stages = stage_by_name(await system.pipeline(pipeline["id"]))
+    assert stages["after_ok"]["status"] == "cancelled"
+    assert await system.pull("work", wait=0.3) == []
+    # Delivered again, the same events change nothing.
+    again = await advance_stages(system.pool, [jobs["ok"]["stageId"], jobs["bad"]["stageId"]])
+    assert (again.stages, again.queued, again.finished_pipelines) == (0, [], {})
 
 
 async def test_terminal_errors_are_not_retried(system: System) -> None:
