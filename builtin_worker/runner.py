@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from controlplane.broker import ResultBatch
 from controlplane.engine import sweeps
 from controlplane.engine.advance import advance_stages
 from controlplane.metrics import (
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_LIMIT = 500
 RESULT_BATCH = 500
+RESULT_BATCHES_IN_FLIGHT = 4
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 
 
@@ -60,20 +62,38 @@ class BuiltinWorker:
     # -- results -----------------------------------------------------------------------
 
     async def _consume_results(self) -> None:
-        while True:
-            try:
-                async for batch in self.services.broker.consume_results(RESULT_BATCH):
-                    try:
-                        await self.advance(batch.stage_ids)
-                    except Exception:
-                        log.exception("advancing %d stages failed", len(batch.stage_ids))
-                        await batch.release()
-                        await asyncio.sleep(1)
-                    else:
-                        await batch.ack()
-            except Exception:
-                log.exception("the result consumer stopped; restarting")
-                await asyncio.sleep(1)
+        # Batches are applied several at a time: while one waits on the database or for its
+        # publish confirm, the next is already advancing. Advances of different batches may
+        # touch one pipeline; their guarded statements make any interleaving safe.
+        in_flight = asyncio.Semaphore(RESULT_BATCHES_IN_FLIGHT)
+        applying: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    async for batch in self.services.broker.consume_results(RESULT_BATCH):
+                        await in_flight.acquire()
+                        task = asyncio.create_task(self._apply_results(batch))
+                        applying.add(task)
+                        task.add_done_callback(applying.discard)
+                        task.add_done_callback(lambda _: in_flight.release())
+                except Exception:
+                    log.exception("the result consumer stopped; restarting")
+                    await asyncio.sleep(1)
+        finally:
+            # Unacked batches are delivered again; advancing twice changes nothing.
+            for task in applying:
+                task.cancel()
+            await asyncio.gather(*applying, return_exceptions=True)
+
+    async def _apply_results(self, batch: ResultBatch) -> None:
+        try:
+            await self.advance(batch.stage_ids)
+        except Exception:
+            log.exception("advancing %d stages failed", len(batch.stage_ids))
+            await batch.release()
+            await asyncio.sleep(1)
+        else:
+            await batch.ack()
 
     async def advance(self, stage_ids: list[uuid.UUID]) -> None:
         advanced = await advance_stages(self._pool, stage_ids)

@@ -56,8 +56,9 @@ class Dispatcher:
     """Publishes queued stages, coalescing concurrent publishes to the same queue.
 
     While one publish to a queue waits for its confirm, the stages that other requests
-    queue for it gather and go out together: one message and one recorded publish for many
-    requests under load, and no added delay when idle.
+    queue for it gather and go out together: one message for many requests under load, and
+    no added delay when idle. Recording the publishes is coalesced the same way, apart from
+    publishing, so that a queue's next publish never waits for the last one's record.
     """
 
     def __init__(self, pool: asyncpg.Pool, broker: Broker) -> None:
@@ -66,6 +67,7 @@ class Dispatcher:
         # Application names never change, so a name once read is good forever.
         self._names: dict[uuid.UUID, str] = {}
         self._queues: dict[str, GroupCommit[list[QueuedStage], bool]] = {}
+        self._records: GroupCommit[list[QueuedStage], None] = GroupCommit(self._record)
 
     @property
     def queues(self) -> set[str]:
@@ -93,25 +95,31 @@ class Dispatcher:
         for stage in stages:
             queue = self._broker.job_queue(names[stage.application_id], stage.handler)
             by_queue.setdefault(queue, []).append(stage)
-        published = await asyncio.gather(
+        confirmed = await asyncio.gather(
             *(self._publisher(queue).submit(group) for queue, group in by_queue.items()),
             return_exceptions=True,
         )
-        return sum(
-            len(group) for group, ok in zip(by_queue.values(), published, strict=True) if ok is True
-        )
+        published = [
+            stage
+            for group, ok in zip(by_queue.values(), confirmed, strict=True)
+            if ok is True
+            for stage in group
+        ]
+        if published:
+            await self._records.submit(published)
+        return len(published)
 
     def _publisher(self, queue: str) -> GroupCommit[list[QueuedStage], bool]:
         publisher = self._queues.get(queue)
         if publisher is None:
 
             async def flush(groups: list[list[QueuedStage]]) -> list[bool]:
-                return await self._publish_and_record(queue, groups)
+                return await self._publish_to(queue, groups)
 
             publisher = self._queues[queue] = GroupCommit(flush, max_batch=100)
         return publisher
 
-    async def _publish_and_record(self, queue: str, groups: list[list[QueuedStage]]) -> list[bool]:
+    async def _publish_to(self, queue: str, groups: list[list[QueuedStage]]) -> list[bool]:
         stages = [stage for group in groups for stage in group]  # in the order they came
         try:
             await self._broker.publish_jobs(queue, [JobRef(s.stage_id, s.attempt) for s in stages])
@@ -119,6 +127,10 @@ class Dispatcher:
             log.warning("publish to %s failed; the relay will retry", queue, exc_info=True)
             return [False] * len(groups)
         JOBS_PUBLISHED.inc(len(stages))
+        return [True] * len(groups)
+
+    async def _record(self, groups: list[list[QueuedStage]]) -> list[None]:
+        stages = [stage for group in groups for stage in group]
         try:
             await fetch_retrying(
                 self._pool,
@@ -130,4 +142,4 @@ class Dispatcher:
             # Published but not recorded: the relay will publish a duplicate, which claims
             # nothing. Better than failing a request whose work is already committed.
             log.warning("recording %d publishes failed", len(stages), exc_info=True)
-        return [True] * len(groups)
+        return [None] * len(groups)
