@@ -34,12 +34,25 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     return None
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    on_connect: Callable[[asyncpg.Connection], None] | None = None,
+) -> asyncpg.Pool:
+    """A pool whose connections decode JSON with msgspec; ``on_connect`` sees each new one."""
+
+    async def init(connection: asyncpg.Connection) -> None:
+        await _init_connection(connection)
+        if on_connect is not None:
+            on_connect(connection)
+
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init_connection,
+        init=init,
         reset=_keep_session,
         # Statements are prepared once per connection and reused; the engine's statements are
         # few and fixed, so the cache stays small.
