@@ -68,3 +68,26 @@ async def test_batches_are_capped() -> None:
     await asyncio.gather(*(batches.submit(i) for i in range(35)))
     assert max(sizes) <= 10
     assert sum(sizes) == 35
+
+
+async def test_with_concurrency_items_arriving_during_a_flush_start_another_at_once() -> None:
+    flushed: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        await release.wait()
+        return items
+
+    batches = GroupCommit(flush, concurrency=2)
+    first = asyncio.create_task(batches.submit(0))
+    await asyncio.sleep(0.005)
+    second = [asyncio.create_task(batches.submit(i)) for i in (1, 2)]
+    await asyncio.sleep(0.005)
+    # Two flushes are running; what comes now waits for one of them to finish.
+    third = [asyncio.create_task(batches.submit(i)) for i in (3, 4)]
+    await asyncio.sleep(0.005)
+    assert flushed == [[0], [1, 2]]
+    release.set()
+    assert await asyncio.gather(first, *second, *third) == [0, 1, 2, 3, 4]
+    assert flushed == [[0], [1, 2], [3, 4]]

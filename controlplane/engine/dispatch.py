@@ -35,6 +35,11 @@ class QueuedStage:
         return cls(row["id"], row["application_id"], row["handler"], row["attempt"])
 
 
+# Publishes to one queue that may await their confirms at once. More than one keeps a publish
+# from waiting out another's confirm at moderate load; under heavy load, what arrives while
+# all are in flight goes out together in one message.
+PUBLISHES_IN_FLIGHT = 4
+
 _APPLICATION_NAMES = "SELECT id, name FROM applications WHERE id = ANY($1::uuid[])"
 
 # Never waits for a row lock: a row locked now is being claimed (queued -> running), and
@@ -55,9 +60,9 @@ WHERE s.id IN (
 class Dispatcher:
     """Publishes queued stages, coalescing concurrent publishes to the same queue.
 
-    While one publish to a queue waits for its confirm, the stages that other requests
-    queue for it gather and go out together: one message for many requests under load, and
-    no added delay when idle. Recording the publishes is coalesced the same way, apart from
+    While publishes to a queue wait for their confirms, the stages that other requests queue
+    for it gather and go out together: one message for many requests under load, and no
+    added delay when idle. Recording the publishes is coalesced the same way, apart from
     publishing, so that a queue's next publish never waits for the last one's record.
     """
 
@@ -116,7 +121,9 @@ class Dispatcher:
             async def flush(groups: list[list[QueuedStage]]) -> list[bool]:
                 return await self._publish_to(queue, groups)
 
-            publisher = self._queues[queue] = GroupCommit(flush, max_batch=100)
+            publisher = self._queues[queue] = GroupCommit(
+                flush, max_batch=100, concurrency=PUBLISHES_IN_FLIGHT
+            )
         return publisher
 
     async def _publish_to(self, queue: str, groups: list[list[QueuedStage]]) -> list[bool]:
