@@ -5,9 +5,9 @@ For each broker (RabbitMQ, then the in-process one), against the real PostgreSQL
 1. Throughput: N pipelines of 3 sequential no-op stages are submitted, then raw-HTTP worker
    processes pull and ack in batches until every pipeline completes. Completed stage jobs
    per second = 3N / drain time.
-2. Latency at half load: pipelines are submitted at a steady rate of half that throughput;
-   dispatch latency (stage queued -> claimed by a worker) and pipeline end-to-end time are
-   read from the database's own timestamps.
+2. Latency under steady load: pipelines are submitted open-loop at shares of that throughput
+   (10%, 25% and 50% by default); dispatch latency (stage queued -> claimed by a worker) and
+   pipeline end-to-end time are read from the database's own timestamps.
 
 Peak memory (VmHWM) of every process is read from /proc at the end. Numbers depend on the
 machine; compare them as ratios, on the same machine.
@@ -323,17 +323,33 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             throughput = 3 * args.pipelines / (finished - started)
             print(f"[{broker}] {throughput:,.0f} stage jobs/s", flush=True)
 
-            # Phase 2: a steady half load (or the rate asked for), for latency.
-            rate = (args.latency_jobs_per_second or throughput / 2) / 3
-            since = time.time()
-            sent, achieved = await asyncio.to_thread(submit_at_rate, ctx, base, key, rate, args)
-            await wait_all_completed(dsn, args.pipelines + 20 + sent, 300)
+            # Phase 2: steady loads, for latency, each run until its pipelines complete.
+            rates = args.latency_jobs_per_second or [throughput * f for f in args.latency_loads]
+            loads = []
+            expected = args.pipelines + 20
+            for jobs_per_second in rates:
+                since = time.time()
+                sent, achieved = await asyncio.to_thread(
+                    submit_at_rate, ctx, base, key, jobs_per_second / 3, args
+                )
+                expected += sent
+                await wait_all_completed(dsn, expected, 300)
+                load = {
+                    "target": jobs_per_second,
+                    "achieved": achieved * 3,
+                    **await latencies(dsn, since),
+                }
+                print(
+                    f"[{broker}] at {load['achieved']:,.0f} jobs/s: dispatch p50 "
+                    f"{load['dispatch_p50_ms']:.1f} ms",
+                    flush=True,
+                )
+                loads.append(load)
             result = {
                 "broker": broker,
                 "jobs_per_second": throughput,
                 "submitted_per_second": submit_rate,
-                "half_load_jobs_per_second": achieved * 3,
-                **await latencies(dsn, since),
+                "loads": loads,
             }
     finally:
         peaks = plane.peaks()
@@ -359,22 +375,31 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
         f"machine: {os.cpu_count()} cores; {args.pipelines} pipelines x 3 stages; "
         f"{args.workers} worker processes x {args.loops} pull loops, batches of {args.batch}"
     )
+    print(f"{'broker':<10}{'jobs/s':>10}{'submits/s':>11}")
+    for r in results:
+        print(f"{r['broker']:<10}{r['jobs_per_second']:>10,.0f}{r['submitted_per_second']:>11,.0f}")
+    print()
+    print("latency under steady load (pipelines submitted open-loop; stage jobs per second)")
     print(
-        f"{'broker':<10}{'jobs/s':>10}{'dispatch p50':>14}{'p99':>9}"
-        f"{'pipeline p50':>14}{'p99':>9}{'at jobs/s':>11}{'submits/s':>11}"
+        f"{'broker':<10}{'load':>6}{'jobs/s':>9}{'dispatch p50':>14}{'p99':>9}"
+        f"{'pipeline p50':>14}{'p99':>9}"
     )
     for r in results:
-        print(
-            f"{r['broker']:<10}{r['jobs_per_second']:>10,.0f}"
-            f"{r['dispatch_p50_ms']:>12.1f}ms{r['dispatch_p99_ms']:>7.1f}ms"
-            f"{r['pipeline_p50_ms']:>12.1f}ms{r['pipeline_p99_ms']:>7.1f}ms"
-            f"{r['half_load_jobs_per_second']:>11,.0f}{r['submitted_per_second']:>11,.0f}"
-        )
-    print("latencies are measured while submitting at half the throughput, stage jobs")
-    print("plus their pipelines' submissions; 'at jobs/s' is the rate actually achieved")
+        for load in r["loads"]:
+            share = load["achieved"] / r["jobs_per_second"]
+            print(
+                f"{r['broker']:<10}{share:>6.0%}{load['achieved']:>9,.0f}"
+                f"{load['dispatch_p50_ms']:>12.1f}ms{load['dispatch_p99_ms']:>7.1f}ms"
+                f"{load['pipeline_p50_ms']:>12.1f}ms{load['pipeline_p99_ms']:>7.1f}ms"
+            )
+    print("load: the achieved rate as a share of the throughput above")
     for r in results:
         peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in r["peak_rss_mib"].items() if mib)
         print(f"peak memory [{r['broker']}]: {peaks}")
+
+
+def _rates(text: str) -> list[float]:
+    return [float(part) for part in text.split(",") if part.strip()]
 
 
 def main() -> None:
@@ -385,9 +410,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="maxJobs per pull")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
     parser.add_argument(
+        "--latency-loads",
+        type=_rates,
+        default=[0.1, 0.25, 0.5],
+        help="steady loads for latency, as shares of the throughput (default 0.1,0.25,0.5)",
+    )
+    parser.add_argument(
         "--latency-jobs-per-second",
-        type=float,
-        help="stage jobs per second of the latency phase (default: half the throughput)",
+        type=_rates,
+        help="steady loads for latency in stage jobs per second, instead of shares",
     )
     parser.add_argument("--broker", choices=["rabbitmq", "memory", "both"], default="both")
     args = parser.parse_args()
