@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,8 @@ class System:
     application: Application
     api_key: str
     worker: BuiltinWorker
+    #: The external API in this process, for SDK clients and workers to talk to.
+    transport: httpx.AsyncBaseTransport
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -61,7 +63,13 @@ class System:
         return response.json()
 
     def start_builtin_worker(self) -> None:
-        self._background.append(asyncio.create_task(self.worker.run()))
+        self.start(self.worker.run())
+
+    def start(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run something in the background until the test ends."""
+        task = asyncio.create_task(coroutine)
+        self._background.append(task)
+        return task
 
     async def stop_background(self) -> None:
         for task in self._background:
@@ -116,7 +124,7 @@ async def running_system(
     async with httpx.AsyncClient(
         transport=transport, base_url="http://pipelogiq.test", headers={"X-API-Key": key}
     ) as client:
-        system = System(services, client, application, key, BuiltinWorker(services))
+        system = System(services, client, application, key, BuiltinWorker(services), transport)
         try:
             yield system
         finally:

@@ -1,1 +1,27 @@
-"""worker_sdk"""
+"""The Pipelogiq worker SDK: run handlers for pipeline stages, and submit pipelines.
+
+Depends only on httpx and msgspec, so it fits in any service.
+"""
+
+from worker_sdk.builder import PipelineSpec, StageSpec
+from worker_sdk.client import AsyncClient, Client
+from worker_sdk.context import JobContext, JobLog
+from worker_sdk.errors import ApiError, RetryableError, TerminalError, Unavailable
+from worker_sdk.wire import Pipeline, Stage
+from worker_sdk.worker import Worker
+
+__all__ = [
+    "ApiError",
+    "AsyncClient",
+    "Client",
+    "JobContext",
+    "JobLog",
+    "Pipeline",
+    "PipelineSpec",
+    "RetryableError",
+    "Stage",
+    "StageSpec",
+    "TerminalError",
+    "Unavailable",
+    "Worker",
+]

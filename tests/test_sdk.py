@@ -1,0 +1,336 @@
+"""The worker SDK against a real control plane (in this process, on PostgreSQL and RabbitMQ)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from tests.system import System
+from worker_sdk import (
+    ApiError,
+    AsyncClient,
+    JobContext,
+    PipelineSpec,
+    RetryableError,
+    TerminalError,
+    Worker,
+)
+
+URL = "http://pipelogiq.test"
+
+
+class Order(msgspec.Struct):
+    id: str
+    quantity: int
+
+
+@dataclasses.dataclass
+class Greeting:
+    name: str
+
+
+def sdk_worker(system: System, **options: Any) -> Worker:
+    options.setdefault("poll_seconds", 0.5)
+    options.setdefault("shutdown_grace_seconds", 2.0)
+    return Worker(URL, system.api_key, transport=system.transport, **options)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    task = asyncio.create_task(worker.run_async(handle_signals=False))
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
+
+
+@pytest.fixture
+async def client(system: System) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(URL, system.api_key, transport=system.transport) as client:
+        yield client
+
+
+async def test_typed_sync_and_async_handlers_run_a_pipeline(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+
+    @worker.handler("orders.price")
+    def price(ctx: JobContext, order: Order) -> dict[str, Any]:
+        ctx.log.info("pricing %s", order.id)
+        ctx.set_context("currency", "EUR")
+        return {"total": order.quantity * 3}
+
+    @worker.handler("orders.greet")
+    async def greet(ctx: JobContext, greeting: Greeting) -> str:
+        await asyncio.sleep(0)
+        total = ctx.dependencies["price"]["total"]
+        return f"hello {greeting.name}: {total} {ctx.context['currency']}"
+
+    spec = PipelineSpec("order")
+    spec.stage("price", "orders.price", input={"id": "A-1", "quantity": 4})
+    spec.stage("greet", "orders.greet", input={"name": "Ada"})
+    async with running(worker):
+        submitted = await client.create_pipeline(spec)
+        finished = await client.wait(submitted.id, timeout=20)
+    assert finished.status == "completed"
+    assert finished.stage("price").output == {"total": 12}
+    assert finished.stage("greet").output == "hello Ada: 12 EUR"
+    assert finished.context == {"currency": "EUR"}
+    logs = await system.pool.fetch("SELECT level, message FROM stage_logs")
+    assert [(r["level"], r["message"]) for r in logs] == [("info", "pricing A-1")]
+    assert worker.stats.completed == 2
+
+
+async def test_an_input_that_does_not_fit_fails_without_retry(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+    calls = []
+
+    @worker.handler("orders.price")
+    def price(ctx: JobContext, order: Order) -> int:
+        calls.append(order)
+        return order.quantity
+
+    async with running(worker):
+        submitted = await client.create_pipeline(
+            {
+                "name": "bad",
+                "stages": [
+                    {
+                        "name": "p",
+                        "handler": "orders.price",
+                        "input": {"id": "A"},
+                        "maxRetries": 3,
+                    }
+                ],
+            }
+        )
+        finished = await client.wait(submitted.id, timeout=20)
+    assert finished.status == "failed"
+    error = finished.stage("p").error
+    assert error["code"] == "invalid_input"
+    assert "Order" in error["message"]
+    assert "quantity" in error["message"]
+    assert finished.stage("p").attempt == 1  # terminal: not retried
+    assert calls == []
+
+
+async def test_errors_decide_retries(system: System, client: AsyncClient) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+    attempts: dict[str, list[int]] = {"flaky": [], "broken": [], "crash": []}
+
+    @worker.handler("flaky")
+    def flaky(ctx: JobContext, _: Any) -> str:
+        attempts["flaky"].append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise RetryableError("try again", code="BUSY")
+        return "ok"
+
+    @worker.handler("broken")
+    def broken(ctx: JobContext, _: Any) -> None:
+        attempts["broken"].append(ctx.attempt)
+        raise TerminalError("cannot work", code="BROKEN")
+
+    @worker.handler("crash")
+    async def crash(ctx: JobContext, _: Any) -> None:
+        attempts["crash"].append(ctx.attempt)
+        raise ValueError("unexpected")
+
+    retry = {"maxRetries": 2, "retryBackoffSeconds": 0.05, "dependsOn": []}
+    async with running(worker):
+        ids = [
+            (
+                await client.create_pipeline(
+                    {"name": h, "stages": [{"name": h, "handler": h, **retry}]}
+                )
+            ).id
+            for h in attempts
+        ]
+        finished = [await client.wait(i, timeout=20) for i in ids]
+    assert [p.status for p in finished] == ["completed", "failed", "failed"]
+    assert attempts == {"flaky": [1, 2], "broken": [1], "crash": [1, 2, 3]}
+    assert finished[1].stages[0].error == {"message": "cannot work", "code": "BROKEN"}
+    assert finished[2].stages[0].error["code"] == "ValueError"
+
+
+async def test_concurrency_limit_is_obeyed(system: System, client: AsyncClient) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system, concurrency=2)
+    now_running = 0
+    most = 0
+    lock = threading.Lock()
+
+    @worker.handler("slow")
+    def slow(ctx: JobContext, _: Any) -> None:
+        nonlocal now_running, most
+        with lock:
+            now_running += 1
+            most = max(most, now_running)
+        time.sleep(0.1)
+        with lock:
+            now_running -= 1
+
+    stages = [{"name": f"s{i}", "handler": "slow", "dependsOn": []} for i in range(6)]
+    async with running(worker):
+        submitted = await client.create_pipeline({"name": "wide", "stages": stages})
+        finished = await client.wait(submitted.id, timeout=20)
+    assert finished.status == "completed"
+    assert most == 2
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+async def test_a_cancelled_pipeline_stops_its_running_handler(pool: Any, broker: Any) -> None:
+    from tests.system import running_system
+
+    async with running_system(pool, broker, heartbeat_interval_seconds=0.2) as system:
+        system.start_builtin_worker()
+        async with AsyncClient(URL, system.api_key, transport=system.transport) as client:
+            worker = sdk_worker(system)
+            started = asyncio.Event()
+            stopped = asyncio.Event()
+
+            @worker.handler("long")
+            async def long(ctx: JobContext, _: Any) -> None:
+                started.set()
+                try:
+                    await asyncio.sleep(60)
+                except asyncio.CancelledError:
+                    stopped.set()
+                    raise
+
+            async with running(worker):
+                submitted = await client.create_pipeline(
+                    {"name": "c", "stages": [{"name": "l", "handler": "long"}]}
+                )
+                await asyncio.wait_for(started.wait(), 10)
+                await client.cancel_pipeline(submitted.id)
+                await asyncio.wait_for(stopped.wait(), 10)
+                pipeline = await client.get_pipeline(submitted.id)
+            assert pipeline.status == "cancelled"
+            assert worker.stats.dropped == 1
+            assert worker.stats.completed == worker.stats.failed == 0
+
+
+async def test_a_handler_past_its_timeout_is_stopped_and_fails_as_a_timeout(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+    saw_cancel = threading.Event()
+
+    @worker.handler("sleepy")
+    def sleepy(ctx: JobContext, _: Any) -> None:
+        if not ctx.cancelled.wait(30):  # a cooperative sync handler
+            return
+        saw_cancel.set()
+
+    async with running(worker):
+        submitted = await client.create_pipeline(
+            {"name": "t", "stages": [{"name": "s", "handler": "sleepy", "timeoutSeconds": 1}]}
+        )
+        finished = await client.wait(submitted.id, timeout=20)
+    assert finished.status == "failed"
+    assert finished.stages[0].error["code"] == "timeout"
+    assert saw_cancel.wait(5)
+
+
+class FlakyTransport(httpx.AsyncBaseTransport):
+    """Passes requests through, except that acks fail while ``down`` is set."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = asyncio.Event()
+        self.refused_acks = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down.is_set() and request.url.path == "/jobs/ack":
+            self.refused_acks += 1
+            raise httpx.ConnectError("control plane unreachable", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_results_kept_through_an_outage_arrive_afterwards(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    flaky = FlakyTransport(system.transport)
+    flaky.down.set()
+    worker = Worker(URL, system.api_key, transport=flaky, poll_seconds=0.5)
+
+    @worker.handler("echo")
+    def echo(ctx: JobContext, value: Any) -> Any:
+        return value
+
+    async with running(worker):
+        submitted = await client.create_pipeline(
+            {"name": "o", "stages": [{"name": "e", "handler": "echo", "input": 7}]}
+        )
+        for _ in range(100):
+            if flaky.refused_acks >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert flaky.refused_acks >= 2  # it kept trying
+        assert (await client.get_pipeline(submitted.id)).status == "running"
+        flaky.down.clear()
+        finished = await client.wait(submitted.id, timeout=20)
+    assert finished.stage("e").output == 7
+
+
+async def test_a_wrong_api_key_fails_the_worker_at_start(system: System) -> None:
+    worker = Worker(URL, "plq_wrong", transport=system.transport)
+
+    @worker.handler("x")
+    def x(ctx: JobContext, _: Any) -> None: ...
+
+    with pytest.raises(ApiError) as raised:
+        await worker.run_async(handle_signals=False)
+    assert raised.value.status == 401
+    assert raised.value.code == "invalid_api_key"
+
+
+async def test_client_reads_and_refuses_with_codes(system: System, client: AsyncClient) -> None:
+    with pytest.raises(ApiError) as raised:
+        await client.get_pipeline("00000000-0000-0000-0000-000000000000")
+    assert (raised.value.status, raised.value.code) == (404, "pipeline_not_found")
+    with pytest.raises(ApiError) as raised:
+        await client.create_pipeline({"name": "x", "stages": []})
+    assert raised.value.code == "invalid_request"
+
+
+async def test_a_retried_submit_returns_the_first_pipeline(system: System) -> None:
+    # The first answer is lost on the way back: the client sends again with the same key.
+    class LoseFirstAnswer(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.submits = 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await system.transport.handle_async_request(request)
+            if request.url.path == "/pipelines" and request.method == "POST":
+                self.submits += 1
+                if self.submits == 1:
+                    raise httpx.ReadError("connection reset", request=request)
+            return response
+
+    transport = LoseFirstAnswer()
+    async with AsyncClient(URL, system.api_key, transport=transport) as client:
+        pipeline = await client.create_pipeline(
+            {"name": "once", "stages": [{"name": "a", "handler": "h"}]}
+        )
+    assert transport.submits == 2
+    assert await system.pool.fetchval("SELECT count(*) FROM pipelines") == 1
+    assert pipeline.name == "once"

@@ -1,0 +1,104 @@
+"""What a handler sees of its job: ids, attempt, context, dependencies, a log, cancellation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from worker_sdk.wire import LogEntry
+
+# Entries a single job may send with its ack; the control plane takes up to 1,000.
+MAX_LOG_ENTRIES = 1000
+
+
+class JobLog:
+    """``ctx.log.info("...")``: lines stored with the job's result, shown in the dashboard."""
+
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+        self.dropped = 0
+        self._lock = threading.Lock()  # sync handlers log from their own threads
+
+    def debug(self, message: str, *args: object) -> None:
+        self._add("debug", message, args)
+
+    def info(self, message: str, *args: object) -> None:
+        self._add("info", message, args)
+
+    def warning(self, message: str, *args: object) -> None:
+        self._add("warning", message, args)
+
+    def error(self, message: str, *args: object) -> None:
+        self._add("error", message, args)
+
+    def _add(self, level: str, message: str, args: tuple[object, ...]) -> None:
+        text = message % args if args else message
+        with self._lock:
+            if len(self.entries) < MAX_LOG_ENTRIES - 1:
+                self.entries.append(LogEntry(level, text))
+            else:
+                self.dropped += 1
+
+    def finish(self) -> list[LogEntry]:
+        """The entries to send, with a last line saying how many did not fit."""
+        with self._lock:
+            entries = list(self.entries)
+            if self.dropped:
+                entries.append(LogEntry("warning", f"{self.dropped} more log lines were dropped"))
+            return entries
+
+
+class JobContext:
+    """The context object passed to every handler as its first argument."""
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        stage_id: str,
+        pipeline_id: str,
+        handler: str,
+        stage_name: str,
+        attempt: int,
+        context: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        lease_expires_at: dt.datetime | None = None,
+        timeout_seconds: int | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.stage_id = stage_id
+        self.pipeline_id = pipeline_id
+        self.handler = handler
+        self.stage_name = stage_name
+        self.attempt = attempt
+        self.lease_expires_at = lease_expires_at
+        self.timeout_seconds = timeout_seconds
+        self.log = JobLog()
+        #: Set when the control plane cancelled the job, it timed out, or the worker is
+        #: abandoning it at shutdown. A long sync handler should check it and return early.
+        self.cancelled = threading.Event()
+        self._context = dict(context or {})
+        self._updates: dict[str, Any] = {}
+        self._dependencies = dict(dependencies or {})
+
+    @property
+    def context(self) -> Mapping[str, Any]:
+        """The pipeline's context as of the pull, with this job's own updates applied."""
+        return MappingProxyType(self._context)
+
+    @property
+    def dependencies(self) -> Mapping[str, Any]:
+        """Outputs of the stages this one depends on, by stage name."""
+        return MappingProxyType(self._dependencies)
+
+    def set_context(self, key: str, value: Any) -> None:
+        """Write a context value; it is stored with the result, for the stages after this."""
+        self._context[key] = value
+        self._updates[key] = value
+
+    @property
+    def context_updates(self) -> dict[str, Any]:
+        return dict(self._updates)

@@ -1,0 +1,100 @@
+"""Handlers: typed functions ``fn(ctx, input) -> output``, and what their outcome means."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+
+from worker_sdk.context import JobContext
+from worker_sdk.errors import HandlerError, TerminalError
+from worker_sdk.wire import JobError
+
+HandlerFunction = Callable[[JobContext, Any], Any]
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    function: HandlerFunction
+    input_type: Any  # None: the input is passed as decoded JSON, unchanged
+    is_async: bool
+
+    @classmethod
+    def from_function(cls, name: str, function: HandlerFunction) -> Handler:
+        parameters = list(inspect.signature(function).parameters.values())
+        positional = [
+            p
+            for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        if len(positional) != 2:
+            raise TypeError(
+                f"handler {name!r}: {function.__qualname__} must take (ctx, input), "
+                f"it takes {len(positional)} required positional parameters"
+            )
+        try:
+            hints = typing.get_type_hints(function)
+        except Exception as error:  # an annotation that names something not importable
+            raise TypeError(f"handler {name!r}: cannot read its type hints: {error}") from error
+        input_type = hints.get(positional[1].name)
+        if input_type is Any:
+            input_type = None
+        return cls(name, function, input_type, inspect.iscoroutinefunction(function))
+
+    def convert_input(self, raw: Any) -> Any:
+        """The job's JSON input as the handler's declared input type."""
+        if self.input_type is None:
+            return raw
+        try:
+            return msgspec.convert(raw, self.input_type, strict=False)
+        except msgspec.ValidationError as error:
+            type_name = getattr(self.input_type, "__name__", repr(self.input_type))
+            raise TerminalError(
+                f"the input does not fit {type_name}: {error}", code="invalid_input"
+            ) from error
+
+    async def invoke(self, ctx: JobContext, raw_input: Any, executor: Executor | None) -> Any:
+        value = self.convert_input(raw_input)
+        if self.is_async:
+            return await typing.cast(Awaitable[Any], self.function(ctx, value))
+        call = functools.partial(contextvars.copy_context().run, self.function, ctx, value)
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one run of a handler, as it is reported to the control plane."""
+
+    status: Literal["completed", "failed"]
+    output: Any = None
+    error: JobError | None = None
+
+    @classmethod
+    def completed(cls, value: Any) -> Outcome:
+        try:
+            return cls("completed", msgspec.to_builtins(value))
+        except TypeError as error:
+            return cls.failed(
+                TerminalError(f"the output cannot be sent as JSON: {error}", code="invalid_output")
+            )
+
+    @classmethod
+    def failed(cls, error: BaseException) -> Outcome:
+        if isinstance(error, HandlerError):
+            return cls("failed", error=JobError(error.message, error.code, error.retryable))
+        message = str(error) or type(error).__name__
+        return cls("failed", error=JobError(message, type(error).__name__, True))
+
+    @classmethod
+    def timed_out(cls, seconds: float) -> Outcome:
+        message = f"the handler ran longer than its timeout of {seconds:g} s"
+        return cls("failed", error=JobError(message, "timeout", True))

@@ -1,0 +1,99 @@
+"""Run a handler without a control plane, for unit tests::
+
+    from worker_sdk.testing import JobEnvironment
+
+    def test_render() -> None:
+        env = JobEnvironment(context={"tenant": "acme"})
+        outcome = env.run(render, {"number": "A-1"})
+        assert outcome.status == "completed"
+        assert outcome.output == {"pdf": "..."}
+        assert outcome.logs == [("info", "rendering A-1")]
+
+The handler gets a real :class:`JobContext` and its input is converted to its declared type,
+so an input that does not fit fails here the way it would in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker_sdk.context import JobContext
+from worker_sdk.handlers import Handler, HandlerFunction, Outcome
+from worker_sdk.wire import JobError
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """How the handler ended, with what it logged and the context it wrote."""
+
+    status: str
+    output: Any = None
+    error: JobError | None = None
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    context_updates: dict[str, Any] = field(default_factory=dict)
+
+
+class JobEnvironment:
+    __test__ = False  # not a pytest test class, despite the module's name
+
+    def __init__(
+        self,
+        *,
+        context: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, Any] | None = None,
+        attempt: int = 1,
+        stage_name: str = "stage",
+        timeout_seconds: int | None = None,
+    ) -> None:
+        self.context = dict(context or {})
+        self.dependencies = dict(dependencies or {})
+        self.attempt = attempt
+        self.stage_name = stage_name
+        self.timeout_seconds = timeout_seconds
+        #: The context of the last run; set ``cancel`` on it from another thread to test how
+        #: a handler reacts to cancellation.
+        self.ctx: JobContext | None = None
+
+    def run(
+        self, function: HandlerFunction, input: Any = None, *, name: str = "handler"
+    ) -> TestOutcome:
+        """Run a sync or async handler to its end; returns a :class:`TestOutcome`."""
+        return asyncio.run(self.run_async(function, input, name=name))
+
+    async def run_async(
+        self, function: HandlerFunction, input: Any = None, *, name: str = "handler"
+    ) -> TestOutcome:
+        handler = Handler.from_function(name, function)
+        ctx = self.ctx = JobContext(
+            job_id=str(uuid.uuid4()),
+            stage_id=str(uuid.uuid4()),
+            pipeline_id=str(uuid.uuid4()),
+            handler=name,
+            stage_name=self.stage_name,
+            attempt=self.attempt,
+            context=self.context,
+            dependencies=self.dependencies,
+            timeout_seconds=self.timeout_seconds,
+        )
+        try:
+            value = await asyncio.wait_for(
+                handler.invoke(ctx, input, None), timeout=self.timeout_seconds
+            )
+        except TimeoutError:
+            ctx.cancelled.set()
+            outcome = Outcome.timed_out(self.timeout_seconds or 0)
+        except Exception as error:
+            outcome = Outcome.failed(error)
+        else:
+            outcome = Outcome.completed(value)
+        return TestOutcome(
+            outcome.status,
+            outcome.output,
+            outcome.error,
+            [(entry.level, entry.message) for entry in ctx.log.finish()],
+            ctx.context_updates,
+        )

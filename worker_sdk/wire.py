@@ -1,0 +1,126 @@
+"""The external API's wire shapes, as the SDK reads and writes them (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import msgspec
+
+StageStatus = Literal[
+    "not_started",
+    "queued",
+    "running",
+    "completed",
+    "failed",
+    "retry_scheduled",
+    "skipped",
+    "cancelled",
+]
+PipelineStatus = Literal["running", "completed", "failed", "cancelled"]
+TERMINAL_PIPELINE_STATUSES = frozenset({"completed", "failed", "cancelled"})
+
+
+class _Wire(msgspec.Struct, rename="camel", omit_defaults=True):
+    pass
+
+
+class Stage(_Wire, frozen=True):
+    id: str
+    name: str
+    handler: str
+    status: StageStatus
+    attempt: int = 0
+    depends_on: list[str] = []
+    max_retries: int = 0
+    timeout_seconds: int | None = None
+    input: Any = None
+    output: Any = None
+    error: Any = None
+    queued_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    retry_at: dt.datetime | None = None
+
+
+class Pipeline(_Wire, frozen=True):
+    """A pipeline as the control plane reports it."""
+
+    id: str
+    name: str
+    status: PipelineStatus
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    keywords: list[str] = []
+    stages: list[Stage] = []
+    context: dict[str, Any] = {}
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_PIPELINE_STATUSES
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+
+class Job(_Wire, frozen=True):
+    job_id: str
+    stage_id: str
+    pipeline_id: str
+    handler: str
+    stage_name: str
+    attempt: int
+    lease_expires_at: dt.datetime
+    input: Any = None
+    context: dict[str, Any] = {}
+    dependencies: dict[str, Any] = {}
+    timeout_seconds: int | None = None
+
+
+class PullResponse(_Wire):
+    jobs: list[Job]
+
+
+class LogEntry(_Wire):
+    level: str
+    message: str
+
+
+class JobError(_Wire):
+    message: str
+    code: str | None = None
+    retryable: bool = True
+
+
+class JobResult(_Wire):
+    job_id: str
+    status: Literal["completed", "failed"]
+    output: Any = None
+    error: JobError | None = None
+    logs: list[LogEntry] = []
+    context: dict[str, Any] = {}
+
+
+class Rejected(_Wire):
+    job_id: str
+    reason: str
+
+
+class AckResponse(_Wire):
+    accepted: list[str]
+    rejected: list[Rejected] = []
+
+
+class BootstrapResponse(_Wire):
+    worker_id: str
+    heartbeat_interval_seconds: float
+    offline_after_seconds: float
+    lease_seconds: float = 30.0
+
+
+class HeartbeatResponse(_Wire):
+    cancel_job_ids: list[str] = []
