@@ -30,11 +30,12 @@ run: setup
 create-app name: setup
     {{bin}}/pipelogiq create-app {{name}}
 
-# Lint, check formatting, and run the whole test suite against the local PostgreSQL and
+# Lint, check formatting, type-check the SDK, and run the whole test suite against the local PostgreSQL and
 # RabbitMQ (see PIPELOGIQ_TEST_DATABASE_URL / PIPELOGIQ_TEST_AMQP_URL in the README).
 test *args: setup
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
+    {{bin}}/mypy --strict worker_sdk
     {{bin}}/pytest {{args}}
 
 # Format the code.

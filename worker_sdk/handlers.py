@@ -81,7 +81,7 @@ class Outcome:
     @classmethod
     def completed(cls, value: Any) -> Outcome:
         try:
-            return cls("completed", msgspec.to_builtins(value))
+            return cls("completed", msgspec.to_builtins(value, str_keys=True))
         except TypeError as error:
             return cls.failed(
                 TerminalError(f"the output cannot be sent as JSON: {error}", code="invalid_output")

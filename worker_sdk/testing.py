@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from worker_sdk.context import JobContext
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
 from worker_sdk.wire import JobError
@@ -92,7 +94,8 @@ class JobEnvironment:
             outcome = Outcome.completed(value)
         return TestOutcome(
             outcome.status,
-            outcome.output,
+            # As the control plane would store it: tuples become lists, and so on.
+            msgspec.json.decode(msgspec.json.encode(outcome.output)),
             outcome.error,
             [(entry.level, entry.message) for entry in ctx.log.finish()],
             ctx.context_updates,

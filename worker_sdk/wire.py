@@ -25,7 +25,7 @@ class _Wire(msgspec.Struct, rename="camel", omit_defaults=True):
     pass
 
 
-class Stage(_Wire, frozen=True):
+class Stage(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     id: str
     name: str
     handler: str
@@ -43,7 +43,7 @@ class Stage(_Wire, frozen=True):
     retry_at: dt.datetime | None = None
 
 
-class Pipeline(_Wire, frozen=True):
+class Pipeline(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     """A pipeline as the control plane reports it."""
 
     id: str
@@ -67,7 +67,7 @@ class Pipeline(_Wire, frozen=True):
         raise KeyError(name)
 
 
-class Job(_Wire, frozen=True):
+class Job(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     job_id: str
     stage_id: str
     pipeline_id: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -193,9 +194,9 @@ class Worker:
             )
         log.info("stopped")
 
-    def _install_signal_handlers(self) -> list[Callable[[], None]]:
+    def _install_signal_handlers(self) -> list[Callable[[], object]]:
         loop = asyncio.get_running_loop()
-        installed: list[Callable[[], None]] = []
+        installed: list[Callable[[], object]] = []
 
         def on_signal() -> None:
             assert self._stopping is not None
@@ -210,7 +211,7 @@ class Worker:
                 loop.add_signal_handler(signum, on_signal)
             except (NotImplementedError, RuntimeError, ValueError):
                 continue  # not the main thread, or a platform without them
-            installed.append(lambda s=signum: loop.remove_signal_handler(s))
+            installed.append(functools.partial(loop.remove_signal_handler, signum))
         return installed
 
     async def _bootstrap(self, transport: AsyncTransport) -> bool:
@@ -287,6 +288,7 @@ class Worker:
     async def _execute(self, running: _Running, executor: ThreadPoolExecutor) -> None:
         job, ctx = running.job, running.ctx
         handler = self._handlers.get(job.handler)
+        outcome: Outcome | None
         try:
             if handler is None:  # only this worker's handlers are pulled; defensive
                 outcome = Outcome.failed(RuntimeError(f"no handler for {job.handler!r}"))
