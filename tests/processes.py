@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
+
+PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
 
 
 def free_port() -> int:
@@ -41,3 +49,48 @@ async def delete_queues(amqp_url: str, prefix: str, names: list[str]) -> None:
         await broker.delete_queues([prefix + name for name in names])
     finally:
         await broker.close()
+
+
+def environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AMQP_URL")}
+    env.update(
+        PIPELOGIQ_INTERNAL_PORT=str(free_port()),
+        PIPELOGIQ_EXTERNAL_PORT=str(free_port()),
+        PIPELOGIQ_METRICS_PORT=str(free_port()),
+    )
+    env.update(values)
+    return env
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PIPELOGIQ, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def process(
+    *args: str, env: dict[str, str], ready: str | None = None, command: list[str] = PIPELOGIQ
+) -> Iterator[subprocess.Popen[str]]:
+    """A running process (``pipelogiq ARGS`` unless another command is given), stopped after."""
+    proc = subprocess.Popen(
+        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        if ready:
+            wait_ready(ready, proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def create_app(env: dict[str, str]) -> str:
+    done = run("create-app", f"cli-{uuid.uuid4().hex[:8]}", env=env)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    assert key.startswith("plq_")
+    return key

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,52 +13,16 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
-from tests.processes import delete_queues, free_port, wait_ready
+from tests.processes import (
+    create_app,
+    delete_queues,
+    environment,
+    free_port,
+    process,
+    run,
+)
 
-PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
 pytestmark = pytest.mark.slow
-
-
-def environment(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AMQP_URL")}
-    env.update(
-        PIPELOGIQ_INTERNAL_PORT=str(free_port()),
-        PIPELOGIQ_EXTERNAL_PORT=str(free_port()),
-        PIPELOGIQ_METRICS_PORT=str(free_port()),
-    )
-    env.update(values)
-    return env
-
-
-def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PIPELOGIQ, *args], env=env, capture_output=True, text=True, timeout=120)
-
-
-@contextmanager
-def process(*args: str, env: dict[str, str], ready: str | None = None) -> Iterator[Any]:
-    proc = subprocess.Popen(
-        [*PIPELOGIQ, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        if ready:
-            wait_ready(ready, proc)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def create_app(env: dict[str, str]) -> str:
-    done = run("create-app", f"cli-{uuid.uuid4().hex[:8]}", env=env)
-    assert done.returncode == 0, done.stderr
-    key = done.stdout.strip().splitlines()[-1]
-    assert key.startswith("plq_")
-    return key
 
 
 def drive_pipeline(base: str, key: str, stages: int = 3) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import inspect
+import threading
 import typing
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -62,12 +63,41 @@ class Handler:
                 f"the input does not fit {type_name}: {error}", code="invalid_input"
             ) from error
 
-    async def invoke(self, ctx: JobContext, raw_input: Any, executor: Executor | None) -> Any:
+    async def invoke(self, ctx: JobContext, raw_input: Any) -> Any:
         value = self.convert_input(raw_input)
         if self.is_async:
             return await typing.cast(Awaitable[Any], self.function(ctx, value))
-        call = functools.partial(contextvars.copy_context().run, self.function, ctx, value)
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        return await _in_daemon_thread(ctx, self.function, value)
+
+
+async def _in_daemon_thread(ctx: JobContext, function: HandlerFunction, value: Any) -> Any:
+    """Run a sync handler in a thread of its own that never holds the process open.
+
+    A pool's threads are joined at exit, so one handler that ignores cancellation would keep
+    a stopped worker alive until it returned; a daemon thread is left behind instead.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    call = functools.partial(contextvars.copy_context().run, function, ctx, value)
+
+    def settle(error: BaseException | None, result: Any) -> None:
+        if future.done():  # cancelled meanwhile: nobody waits for this outcome any more
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = call(), None
+        except BaseException as raised:  # handed to the awaiting task, which decides
+            result, error = None, raised
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the worker stopped
+            loop.call_soon_threadsafe(settle, error, result)
+
+    threading.Thread(target=run, name=f"job-{ctx.job_id}", daemon=True).start()
+    return await future
 
 
 @dataclass(frozen=True)

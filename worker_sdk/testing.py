@@ -82,9 +82,7 @@ class JobEnvironment:
             timeout_seconds=self.timeout_seconds,
         )
         try:
-            value = await asyncio.wait_for(
-                handler.invoke(ctx, input, None), timeout=self.timeout_seconds
-            )
+            value = await asyncio.wait_for(handler.invoke(ctx, input), timeout=self.timeout_seconds)
         except TimeoutError:
             ctx.cancelled.set()
             outcome = Outcome.timed_out(self.timeout_seconds or 0)

@@ -3,7 +3,7 @@
 One asyncio task per concern: the pull loop (long-polls for as many jobs as there are free
 slots), the heartbeat loop (keeps leases alive and learns which jobs to stop), the ack loop
 (sends finished results in batches and keeps them until the control plane has them), and one
-task per running job. Sync handlers run in a thread pool of ``concurrency`` threads.
+task per running job. A sync handler runs in a daemon thread of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -160,19 +159,17 @@ class Worker:
             timeout=self.poll_seconds + 15,
             transport=self._http_transport,
         )
-        executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"worker-{self.name}")
         try:
             if await self._bootstrap(transport):
-                await self._work(transport, executor)
+                await self._work(transport)
         finally:
             for undo in restore:
                 undo()
-            executor.shutdown(wait=False, cancel_futures=True)
             await transport.close()
 
-    async def _work(self, transport: AsyncTransport, executor: ThreadPoolExecutor) -> None:
+    async def _work(self, transport: AsyncTransport) -> None:
         assert self._stopping is not None
-        pulling = asyncio.create_task(self._pull_loop(transport, executor))
+        pulling = asyncio.create_task(self._pull_loop(transport))
         heartbeats = asyncio.create_task(self._heartbeat_loop(transport))
         acks = asyncio.create_task(self._ack_loop(transport))
         await self._stopping.wait()
@@ -244,7 +241,7 @@ class Worker:
 
     # -- pulling and running jobs ----------------------------------------------------------
 
-    async def _pull_loop(self, transport: AsyncTransport, executor: ThreadPoolExecutor) -> None:
+    async def _pull_loop(self, transport: AsyncTransport) -> None:
         backoff = Backoff()
         while True:
             free = self.concurrency - len(self._running)
@@ -266,9 +263,9 @@ class Worker:
                 continue
             backoff.reset()
             for job in answer.jobs:
-                self._start(job, executor)
+                self._start(job)
 
-    def _start(self, job: Job, executor: ThreadPoolExecutor) -> None:
+    def _start(self, job: Job) -> None:
         ctx = JobContext(
             job_id=job.job_id,
             stage_id=job.stage_id,
@@ -283,9 +280,9 @@ class Worker:
         )
         running = _Running(job, ctx)
         self._running[job.job_id] = running
-        running.task = asyncio.create_task(self._execute(running, executor))
+        running.task = asyncio.create_task(self._execute(running))
 
-    async def _execute(self, running: _Running, executor: ThreadPoolExecutor) -> None:
+    async def _execute(self, running: _Running) -> None:
         job, ctx = running.job, running.ctx
         handler = self._handlers.get(job.handler)
         outcome: Outcome | None
@@ -293,7 +290,7 @@ class Worker:
             if handler is None:  # only this worker's handlers are pulled; defensive
                 outcome = Outcome.failed(RuntimeError(f"no handler for {job.handler!r}"))
             else:
-                outcome = await self._outcome(handler, running, executor)
+                outcome = await self._outcome(handler, running)
         finally:
             del self._running[job.job_id]
             self._notify()
@@ -316,13 +313,11 @@ class Worker:
         )
         self._notify()
 
-    async def _outcome(
-        self, handler: Handler, running: _Running, executor: ThreadPoolExecutor
-    ) -> Outcome | None:
+    async def _outcome(self, handler: Handler, running: _Running) -> Outcome | None:
         job, ctx = running.job, running.ctx
         try:
             value = await asyncio.wait_for(
-                handler.invoke(ctx, job.input, executor), timeout=job.timeout_seconds
+                handler.invoke(ctx, job.input), timeout=job.timeout_seconds
             )
         except TimeoutError:
             ctx.cancelled.set()
