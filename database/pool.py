@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -24,6 +24,16 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
             decoder=_decode,
             schema="pg_catalog",
         )
+
+
+def json_texts(values: Iterable[Any]) -> list[str]:
+    """JSON values as text, for an array parameter cast with ``::jsonb`` in SQL.
+
+    asyncpg reads a list inside an array parameter as a nested array, so JSON values cannot
+    go in as ``jsonb[]``: an input such as ``[1, 2]`` would be refused, or mixed up with the
+    array's dimensions. None becomes JSON null, not SQL NULL.
+    """
+    return [_encode(value).decode() for value in values]
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:

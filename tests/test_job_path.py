@@ -99,6 +99,42 @@ async def test_context_flows_from_submit_and_acks_to_later_stages(system: System
     assert b["context"] == {"tenant": "acme2", "rows": 10}
 
 
+async def test_any_json_value_round_trips_as_input_output_and_context(system: System) -> None:
+    # Lists are the tricky case: inside an array parameter they look like nested arrays.
+    values = [[1, 2], "text", {"a": [1, [2]]}, 3.5, None, [], [[1], "x"]]
+    stages = [
+        {"name": f"s{i}", "handler": "json", "input": value, "dependsOn": []}
+        for i, value in enumerate(values)
+    ]
+    pipeline = await system.submit(stages, context={"list": [1, 2], "nested": [[3]]})
+    jobs = await _pull_until(system, "json", len(values))
+    assert {j["stageName"]: j["input"] for j in jobs} == {
+        f"s{i}": value for i, value in enumerate(values)
+    }
+    assert jobs[0]["context"] == {"list": [1, 2], "nested": [[3]]}
+    answer = await system.ack(
+        *(
+            {
+                "jobId": job["jobId"],
+                "status": "completed",
+                "output": job["input"],
+                "context": {job["stageName"]: job["input"]},
+            }
+            for job in jobs
+        )
+    )
+    assert len(answer["accepted"]) == len(values)
+    stored = await system.pipeline(pipeline["id"])
+    assert {s["name"]: s["output"] for s in stored["stages"]} == {
+        f"s{i}": value for i, value in enumerate(values)
+    }
+    assert stored["context"] == {
+        "list": [1, 2],
+        "nested": [[3]],
+        **{f"s{i}": value for i, value in enumerate(values)},
+    }
+
+
 async def test_retry_then_success(system: System) -> None:
     system.start_builtin_worker()
     pipeline = await system.submit(

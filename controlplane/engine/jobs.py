@@ -28,7 +28,7 @@ from controlplane.schemas import (
     RejectedResult,
     RejectReason,
 )
-from database.pool import fetch_retrying
+from database.pool import fetch_retrying, json_texts
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ WITH acked AS (
             WHEN r.status = 'completed' THEN 'completed'
             WHEN r.retryable AND s.failures < s.max_retries THEN 'retry_scheduled'
             ELSE 'failed' END,
-        output = CASE WHEN r.status = 'completed' THEN r.output END,
+        output = CASE WHEN r.status = 'completed' THEN r.output::jsonb END,
         error = CASE WHEN r.status = 'failed' THEN r.error END,
         failures = s.failures + (r.status = 'failed')::int,
         retry_at = CASE WHEN r.status = 'failed' AND r.retryable AND s.failures < s.max_retries
@@ -161,7 +161,7 @@ WITH acked AS (
         finished_at = now(),
         lease_expires_at = NULL,
         deadline_at = NULL
-    FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::boolean[])
+    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[])
          AS r(job_id, status, output, error, retryable)
     WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = $1
     RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
@@ -178,8 +178,8 @@ remembered AS (
     -- One row per (pipeline, key): the last result of the batch wins, as if the results had
     -- come one by one. The order is fixed, so concurrent acks lock rows in the same order.
     INSERT INTO context_items (pipeline_id, key, value, stage_id)
-    SELECT DISTINCT ON (a.pipeline_id, c.key) a.pipeline_id, c.key, c.value, a.id
-    FROM unnest($10::uuid[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS c(job_id, key, value, n)
+    SELECT DISTINCT ON (a.pipeline_id, c.key) a.pipeline_id, c.key, c.value::jsonb, a.id
+    FROM unnest($10::uuid[], $11::text[], $12::text[]) WITH ORDINALITY AS c(job_id, key, value, n)
     JOIN acked a ON a.job_id = c.job_id
     ORDER BY a.pipeline_id, c.key, c.n DESC
     ON CONFLICT (pipeline_id, key) DO UPDATE
@@ -227,7 +227,7 @@ async def ack_jobs(
         application_id,
         [r.job_id for r in batch],
         [r.status for r in batch],
-        [r.output if r.status == "completed" else None for r in batch],
+        json_texts(r.output if r.status == "completed" else None for r in batch),
         [_error_document(r) for r in batch],
         [r.error.retryable if r.error else True for r in batch],
         [job_id for job_id, _ in logs],
@@ -235,7 +235,7 @@ async def ack_jobs(
         [entry.message for _, entry in logs],
         [job_id for job_id, _, _ in context],
         [key for _, key, _ in context],
-        [value for _, _, value in context],
+        json_texts(value for _, _, value in context),
     )
     accepted = {row["job_id"] for row in updated}
     rejected_ids = [j for j in unique if j not in accepted]

@@ -20,6 +20,7 @@ from controlplane.schemas import (
     StageStatus,
     StageView,
 )
+from database.pool import json_texts
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,11 @@ staged AS (
         timeout_seconds
     )
     SELECT s.id, pipeline.id, $2, s.position, s.name, s.handler, s.status,
-           CASE WHEN s.status = 'queued' THEN now() END, s.input,
+           CASE WHEN s.status = 'queued' THEN now() END, s.input::jsonb,
            s.max_retries, s.retry_backoff, s.retry_backoff_seconds,
            s.retry_backoff_max_seconds, s.timeout_seconds
     FROM pipeline,
-         unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::jsonb[],
+         unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
                 $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[])
          AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
               retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds)
@@ -120,8 +121,8 @@ linked AS (
 ),
 remembered AS (
     INSERT INTO context_items (pipeline_id, key, value)
-    SELECT pipeline.id, c.key, c.value
-    FROM pipeline, unnest($20::text[], $21::jsonb[]) AS c(key, value)
+    SELECT pipeline.id, c.key, c.value::jsonb
+    FROM pipeline, unnest($20::text[], $21::text[]) AS c(key, value)
 )
 SELECT created_at FROM pipeline
 """
@@ -165,7 +166,7 @@ async def submit_pipeline(
         [s.spec.name for s in planned],
         [s.spec.handler for s in planned],
         [_initial_status(s) for s in planned],
-        [s.spec.input for s in planned],
+        json_texts(s.spec.input for s in planned),
         [s.spec.max_retries for s in planned],
         [s.spec.retry_backoff for s in planned],
         [s.spec.retry_backoff_seconds for s in planned],
@@ -174,7 +175,7 @@ async def submit_pipeline(
         [stage_id for stage_id, _ in edges],
         [depends_on_id for _, depends_on_id in edges],
         list(request.context.keys()),
-        list(request.context.values()),
+        json_texts(request.context.values()),
     )
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)

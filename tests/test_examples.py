@@ -1,0 +1,56 @@
+"""Every example runs as its README says, against a real control plane (pipelogiq dev)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.processes import create_app, environment, process
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    # One embedded control plane for all the examples, as a new user would run it.
+    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path_factory.mktemp("data")))
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    with process("dev", env=env, ready=f"{base}/readyz"):
+        yield {**env, "PIPELOGIQ_URL": base, "PIPELOGIQ_API_KEY": create_app(env)}
+
+
+@pytest.mark.parametrize(
+    ("example", "arguments", "expected"),
+    [
+        ("hello", ["Ada"], ["completed Bonjour, Ada!"]),
+        ("dag", [], ["completed {'sum': 385, 'count': 10}"]),
+        (
+            "retries",
+            [],
+            [
+                "flaky: completed after 3 attempt(s): succeeded on attempt 3",
+                "invalid: failed after 1 attempt(s): INVALID",
+                "slow: failed after 1 attempt(s): timeout",
+            ],
+        ),
+    ],
+)
+def test_example(
+    plane: dict[str, str], example: str, arguments: list[str], expected: list[str]
+) -> None:
+    folder = ROOT / "examples" / example
+    with process(str(folder / "worker.py"), env=plane, command=[sys.executable]):
+        done = subprocess.run(
+            [sys.executable, str(folder / "submit.py"), *arguments],
+            env=plane,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines() == expected
