@@ -110,6 +110,19 @@ async def _worker_main(
         await asyncio.gather(*(loop() for _ in range(loops)))
 
 
+def sdk_worker_process(base: str, key: str, concurrency: int) -> None:
+    """A worker built with the SDK, serving the same no-op handler; stops on SIGTERM."""
+    from worker_sdk import JobContext, Worker
+
+    worker = Worker(base, key, name="bench-sdk", concurrency=concurrency, poll_seconds=0.5)
+
+    @worker.handler(HANDLER)
+    async def noop(ctx: JobContext, _: Any) -> None:
+        return None
+
+    worker.run()
+
+
 # -- the control plane under test ----------------------------------------------------------
 
 
@@ -313,14 +326,15 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             go.clear()
             await asyncio.sleep(1)  # pulls in flight return empty and see the pause
             print(f"[{broker}] submitting {args.pipelines} pipelines ...", flush=True)
+            backlog_since = time.time()
             submit_began = time.monotonic()
             await submit(client, args.pipelines)
             started = time.monotonic()
             submit_rate = args.pipelines / (started - submit_began)
             print(f"[{broker}] submitted {submit_rate:,.0f} pipelines/s (16 at once)", flush=True)
             go.set()
-            finished = await wait_all_completed(dsn, args.pipelines + 20, 600)
-            throughput = 3 * args.pipelines / (finished - started)
+            await wait_all_completed(dsn, args.pipelines + 20, 600)
+            throughput = await drain_rate(dsn, backlog_since, args.pipelines)
             print(f"[{broker}] {throughput:,.0f} stage jobs/s", flush=True)
 
             # Phase 2: steady loads, for latency, each run until its pipelines complete.
@@ -351,6 +365,17 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
                 "submitted_per_second": submit_rate,
                 "loads": loads,
             }
+
+            # Phase 3: the same backlog drained by SDK workers with as many jobs in flight.
+            if args.sdk and broker == args.brokers[0]:
+                stop.set()
+                for process in workers:
+                    process.join(10)
+                result["raw_drain_jobs_per_second"] = throughput
+                result["sdk_jobs_per_second"] = await sdk_drain(
+                    ctx, client, dsn, base, key, expected, args
+                )
+                print(f"[{broker}] SDK: {result['sdk_jobs_per_second']:,.0f} stage jobs/s")
     finally:
         peaks = plane.peaks()
         worker_peaks = [peak_rss_mib(p.pid) for p in workers if p.pid]
@@ -367,6 +392,55 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         "http-workers (each, max)": max((p for p in worker_peaks if p), default=None),
     }
     return result
+
+
+async def sdk_drain(
+    ctx: Any,
+    client: httpx.AsyncClient,
+    dsn: str,
+    base: str,
+    key: str,
+    completed_before: int,
+    args: argparse.Namespace,
+) -> float:
+    """Submit a backlog and let SDK workers drain it; stage jobs per second."""
+    since = time.time()
+    await submit(client, args.pipelines)
+    concurrency = args.loops * args.batch  # the raw workers' jobs in flight per process
+    sdk_workers = [
+        ctx.Process(target=sdk_worker_process, args=(base, key, concurrency))
+        for _ in range(args.workers)
+    ]
+    for process in sdk_workers:
+        process.start()
+    try:
+        await wait_all_completed(dsn, completed_before + args.pipelines, 600)
+    finally:
+        for process in sdk_workers:
+            if process.pid:
+                os.kill(process.pid, signal.SIGTERM)
+        for process in sdk_workers:
+            process.join(30)
+    return await drain_rate(dsn, since, args.pipelines)
+
+
+async def drain_rate(dsn: str, since: float, pipelines: int) -> float:
+    """Stage jobs per second of the pipelines created since ``since``, by the database clock:
+    from their first claim to their last pipeline finished, so worker start-up and the
+    driver's polling are not counted."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        seconds = await connection.fetchval(
+            """
+            SELECT extract(epoch FROM max(p.finished_at) - min(s.started_at))
+            FROM pipelines p JOIN stages s ON s.pipeline_id = p.id
+            WHERE p.created_at >= to_timestamp($1)
+            """,
+            since,
+        )
+    finally:
+        await connection.close()
+    return 3 * pipelines / float(seconds)
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -393,6 +467,15 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 f"{load['pipeline_p50_ms']:>12.1f}ms{load['pipeline_p99_ms']:>7.1f}ms"
             )
     print("load: the achieved rate as a share of the throughput above")
+    for r in results:
+        if "sdk_jobs_per_second" in r:
+            raw, sdk = r["raw_drain_jobs_per_second"], r["sdk_jobs_per_second"]
+            print()
+            print(
+                f"SDK workers [{r['broker']}]: {sdk:,.0f} stage jobs/s, raw HTTP {raw:,.0f} "
+                f"(the SDK costs {1 - sdk / raw:.0%} of the raw-HTTP throughput; same jobs in "
+                "flight)"
+            )
     for r in results:
         peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in r["peak_rss_mib"].items() if mib)
         print(f"peak memory [{r['broker']}]: {peaks}")
@@ -421,9 +504,15 @@ def main() -> None:
         help="steady loads for latency in stage jobs per second, instead of shares",
     )
     parser.add_argument("--broker", choices=["rabbitmq", "memory", "both"], default="both")
+    parser.add_argument(
+        "--no-sdk",
+        dest="sdk",
+        action="store_false",
+        help="skip draining a backlog with SDK workers (done on the first broker)",
+    )
     args = parser.parse_args()
-    brokers = ["rabbitmq", "memory"] if args.broker == "both" else [args.broker]
-    results = [asyncio.run(run_one(broker, args)) for broker in brokers]
+    args.brokers = ["rabbitmq", "memory"] if args.broker == "both" else [args.broker]
+    results = [asyncio.run(run_one(broker, args)) for broker in args.brokers]
     report(results, args)
 
 

@@ -99,6 +99,21 @@ def test_handlers_must_take_ctx_and_input() -> None:
         worker.register("good", render)
 
 
+def test_only_the_input_annotation_needs_to_resolve() -> None:
+    # This module has `from __future__ import annotations`: every annotation is a string.
+    from worker_sdk import JobContext as LocalContext  # a name only this function knows
+
+    def handler(ctx: LocalContext, invoice: Invoice) -> str:
+        return invoice.number
+
+    assert JobEnvironment().run(handler, {"number": "B-2", "amount": 1}).output == "B-2"
+
+    def unknown(ctx: JobContext, value: NoSuchType) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(TypeError, match="cannot resolve its input type 'NoSuchType'"):
+        Worker("http://unused", "key").register("unknown", unknown)
+
+
 def test_an_async_handler_s_log_is_kept_per_job() -> None:
     async def handler(ctx: JobContext, n: int) -> int:
         await asyncio.sleep(0)

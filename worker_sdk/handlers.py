@@ -42,12 +42,8 @@ class Handler:
                 f"handler {name!r}: {function.__qualname__} must take (ctx, input), "
                 f"it takes {len(positional)} required positional parameters"
             )
-        try:
-            hints = typing.get_type_hints(function)
-        except Exception as error:  # an annotation that names something not importable
-            raise TypeError(f"handler {name!r}: cannot read its type hints: {error}") from error
-        input_type = hints.get(positional[1].name)
-        if input_type is Any:
+        input_type = _resolve(function, positional[1])
+        if input_type is Any or input_type is inspect.Parameter.empty:
             input_type = None
         return cls(name, function, input_type, inspect.iscoroutinefunction(function))
 
@@ -98,6 +94,27 @@ async def _in_daemon_thread(ctx: JobContext, function: HandlerFunction, value: A
 
     threading.Thread(target=run, name=f"job-{ctx.job_id}", daemon=True).start()
     return await future
+
+
+def _resolve(function: HandlerFunction, parameter: inspect.Parameter) -> Any:
+    """The input parameter's annotation as a type.
+
+    Only this one annotation is resolved: under ``from __future__ import annotations`` every
+    annotation is a string, and the others (``ctx: JobContext`` imported inside a function,
+    say) need not be resolvable for the handler to work.
+    """
+    annotation = parameter.annotation
+    if not isinstance(annotation, str):
+        return annotation
+    namespace = {**function.__globals__, **inspect.getclosurevars(function).nonlocals}
+    try:
+        # What typing.get_type_hints does with a string annotation, for this one name.
+        return eval(annotation, namespace)
+    except Exception as error:
+        raise TypeError(
+            f"handler {function.__qualname__}: cannot resolve its input type {annotation!r}: "
+            f"{error}"
+        ) from error
 
 
 @dataclass(frozen=True)
