@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -119,3 +120,31 @@ def test_dev_runs_everything_embedded(tmp_path: Path) -> None:
         dev.send_signal(signal.SIGTERM)
         assert dev.wait(30) == 0
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+
+
+def test_a_long_poll_whose_client_hung_up_claims_nothing(database_url: str) -> None:
+    # Served by granian, as in production: the disconnect must reach the waiting pull.
+    env = environment(DATABASE_URL=database_url)
+    port = int(env["PIPELOGIQ_EXTERNAL_PORT"])
+    base = f"http://127.0.0.1:{port}"
+    with process("dev", env=env, ready=f"{base}/readyz"):
+        key = create_app(env)
+        body = b'{"handlers": ["gone"], "maxJobs": 10, "waitSeconds": 20}'
+        with socket.create_connection(("127.0.0.1", port)) as hung_up:
+            hung_up.sendall(
+                b"POST /jobs/pull HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"X-API-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            time.sleep(0.5)  # the pull is waiting
+        time.sleep(0.5)  # and its client has gone
+        headers = {"X-API-Key": key}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            stage = {"name": "a", "handler": "gone"}
+            submitted = client.post("/pipelines", json={"name": "g", "stages": [stage]})
+            assert submitted.status_code == 201
+            pulled = client.post(
+                "/jobs/pull", json={"handlers": ["gone"], "maxJobs": 10, "waitSeconds": 5}
+            ).json()["jobs"]
+    # Without the hang-up check the dead pull would have claimed it, for a lease's length.
+    assert [(job["stageName"], job["attempt"]) for job in pulled] == [("a", 1)]

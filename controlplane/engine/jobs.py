@@ -73,22 +73,51 @@ async def pull_jobs(
     wait_seconds: float,
     worker_id: uuid.UUID | None,
     lease_seconds: float,
+    hung_up: asyncio.Event | None = None,
 ) -> list[Job]:
     """Long-poll the handler queues and claim up to ``max_jobs`` stages.
 
     Waits on the broker, never on the database. A reference that claims nothing (a
-    duplicate, or a stage cancelled meanwhile) is dropped and the wait goes on.
+    duplicate, or a stage cancelled meanwhile) is dropped and the wait goes on. Once
+    ``hung_up`` is set the puller is gone: nothing more is claimed for it, since jobs claimed
+    for nobody would wait out their lease before anyone else could run them.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     while True:
         remaining = max(0.0, deadline - loop.time())
-        taken = await broker.take_jobs(queues, max_jobs, remaining)
-        if not taken.items:
+        taken = await _take_unless_hung_up(broker, queues, max_jobs, remaining, hung_up)
+        if taken is None or not taken.items:
             return []
         jobs = await _claim_taken(pool, taken, application_id, max_jobs, worker_id, lease_seconds)
         if jobs or loop.time() >= deadline:
             return jobs
+
+
+async def _take_unless_hung_up(
+    broker: Broker,
+    queues: Sequence[str],
+    max_jobs: int,
+    wait_seconds: float,
+    hung_up: asyncio.Event | None,
+) -> TakenJobs | None:
+    if hung_up is None:
+        return await broker.take_jobs(queues, max_jobs, wait_seconds)
+    take = asyncio.create_task(broker.take_jobs(queues, max_jobs, wait_seconds))
+    hang_up = asyncio.create_task(hung_up.wait())
+    try:
+        await asyncio.wait({take, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        hang_up.cancel()
+        if not take.done():  # still waiting, so it holds nothing yet
+            take.cancel()
+    if take.cancelled():
+        return None
+    taken = take.result()
+    if hung_up.is_set():
+        await taken.release()
+        return None
+    return taken
 
 
 async def _claim_taken(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import Controller, post
+import asyncio
+from typing import Any
+
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -19,6 +22,13 @@ from controlplane.schemas import (
 from controlplane.services import Services
 
 
+async def _watch_for_hang_up(request: Request[Any, Any, Any], hung_up: asyncio.Event) -> None:
+    # The body has been read, so the next ASGI message is the client disconnecting.
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        hung_up.set()
+
+
 class JobController(Controller):
     tags = ["jobs"]
 
@@ -28,18 +38,25 @@ class JobController(Controller):
         data: JSONBody[PullRequest],
         application: NamedDependency[Application],
         services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> PullResponse:
         queues = [services.broker.job_queue(application.name, h) for h in data.handlers]
-        jobs = await pull_jobs(
-            services.pool,
-            services.broker,
-            application_id=application.id,
-            queues=list(dict.fromkeys(queues)),
-            max_jobs=data.max_jobs,
-            wait_seconds=data.wait_seconds,
-            worker_id=data.worker_id,
-            lease_seconds=services.settings.lease_seconds,
-        )
+        hung_up = asyncio.Event()
+        watching = asyncio.create_task(_watch_for_hang_up(request, hung_up))
+        try:
+            jobs = await pull_jobs(
+                services.pool,
+                services.broker,
+                application_id=application.id,
+                queues=list(dict.fromkeys(queues)),
+                max_jobs=data.max_jobs,
+                wait_seconds=data.wait_seconds,
+                worker_id=data.worker_id,
+                lease_seconds=services.settings.lease_seconds,
+                hung_up=hung_up,
+            )
+        finally:
+            watching.cancel()
         return PullResponse(jobs=jobs)
 
     @post("/jobs/ack", status_code=200, summary="Report job results, in a batch")
