@@ -226,6 +226,32 @@ async def test_a_cancelled_pipeline_stops_its_running_handler(pool: Any, broker:
             assert worker.stats.completed == worker.stats.failed == 0
 
 
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+async def test_heartbeats_keep_a_long_job_s_lease(pool: Any, broker: Any) -> None:
+    from tests.system import running_system
+
+    quick = {"lease_seconds": 1.0, "heartbeat_interval_seconds": 0.2, "sweep_interval_seconds": 0.2}
+    async with running_system(pool, broker, **quick) as system:
+        system.start_builtin_worker()
+        async with AsyncClient(URL, system.api_key, transport=system.transport) as client:
+            worker = sdk_worker(system)
+
+            @worker.handler("long")
+            async def long(ctx: JobContext, _: Any) -> str:
+                await asyncio.sleep(3)  # three times the lease
+                return "done"
+
+            async with running(worker):
+                submitted = await client.create_pipeline(
+                    {"name": "l", "stages": [{"name": "l", "handler": "long"}]}
+                )
+                finished = await client.wait(submitted.id, timeout=20)
+        expiries = await system.pool.fetchval("SELECT lease_expiries FROM stages")
+    assert finished.status == "completed"
+    assert finished.stages[0].attempt == 1
+    assert expiries == 0
+
+
 async def test_a_handler_past_its_timeout_is_stopped_and_fails_as_a_timeout(
     system: System, client: AsyncClient
 ) -> None:

@@ -256,9 +256,9 @@ class Worker:
             }
             try:
                 answer = await transport.call("POST", "/jobs/pull", PullResponse, body, retries=0)
-            except (Unavailable, httpx.TransportError, ApiError) as error:
+            except Exception as error:  # whatever went wrong, the worker keeps going
                 delay = backoff.next_delay()
-                log.warning("pull failed (%s); again in %.1f s", error, delay)
+                log.warning("pull failed (%r); again in %.1f s", error, delay)
                 await asyncio.sleep(delay)
                 continue
             backoff.reset()
@@ -386,8 +386,8 @@ class Worker:
                 else:
                     log.warning("heartbeat refused: %s", error)
                 continue
-            except (Unavailable, httpx.TransportError) as error:
-                log.warning("heartbeat failed (%s)", error)
+            except Exception as error:
+                log.warning("heartbeat failed (%r)", error)
                 continue
             for job_id in answer.cancel_job_ids:
                 self._drop(job_id, "the control plane cancelled it")
@@ -400,7 +400,12 @@ class Worker:
             if not self._results:
                 await self._wait_for_change()
                 continue
-            if await self._send_results(transport):
+            try:
+                sent = await self._send_results(transport)
+            except Exception:  # an answer it could not read, say: the results are kept
+                log.exception("ack failed; %d results kept", len(self._results))
+                sent = False
+            if sent:
                 backoff.reset()
             else:
                 await asyncio.sleep(backoff.next_delay())
@@ -457,7 +462,12 @@ class Worker:
     async def _flush_results(self, transport: AsyncTransport, deadline: float) -> None:
         backoff = Backoff()
         while self._results and time.monotonic() < deadline:
-            if not await self._send_results(transport):
+            try:
+                sent = await self._send_results(transport)
+            except Exception:
+                log.exception("ack failed at shutdown")
+                sent = False
+            if not sent:
                 await asyncio.sleep(min(backoff.next_delay(), max(0, deadline - time.monotonic())))
         if self._results:
             log.error(
