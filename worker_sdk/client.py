@@ -29,11 +29,23 @@ def _submission(pipeline: PipelineRequest) -> dict[str, Any]:
     return body
 
 
-def _poll_delays() -> Any:
-    delay = 0.05
-    while True:
-        yield delay
-        delay = min(delay * 2, 1.0)
+class _Waiting:
+    """The polling of ``wait``: growing delays, and the deadline."""
+
+    def __init__(self, pipeline_id: str | uuid.UUID, timeout: float | None) -> None:
+        self._pipeline_id = pipeline_id
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._delay = 0.05
+
+    def delay_after(self, pipeline: Pipeline) -> float:
+        """How long to wait before reading again; raises TimeoutError past the deadline."""
+        delay, self._delay = self._delay, min(self._delay * 2, 1.0)
+        if self._deadline is None:
+            return delay
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"pipeline {self._pipeline_id} is still {pipeline.status}")
+        return min(delay, remaining)
 
 
 class AsyncClient:
@@ -70,18 +82,12 @@ class AsyncClient:
 
         Raises :class:`TimeoutError` if it is still running after ``timeout`` seconds.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for delay in _poll_delays():
+        waiting = _Waiting(pipeline_id, timeout)
+        while True:  # polling: the external API has no push channel
             pipeline = await self.get_pipeline(pipeline_id)
             if pipeline.finished:
                 return pipeline
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"pipeline {pipeline_id} is still {pipeline.status}")
-                delay = min(delay, remaining)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+            await asyncio.sleep(waiting.delay_after(pipeline))
 
     async def close(self) -> None:
         await self._transport.close()
@@ -120,18 +126,12 @@ class Client:
 
     def wait(self, pipeline_id: str | uuid.UUID, timeout: float | None = None) -> Pipeline:
         """The pipeline once it is completed, failed or cancelled (see :meth:`AsyncClient.wait`)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for delay in _poll_delays():
+        waiting = _Waiting(pipeline_id, timeout)
+        while True:
             pipeline = self.get_pipeline(pipeline_id)
             if pipeline.finished:
                 return pipeline
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"pipeline {pipeline_id} is still {pipeline.status}")
-                delay = min(delay, remaining)
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+            time.sleep(waiting.delay_after(pipeline))
 
     def close(self) -> None:
         self._transport.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -79,8 +78,25 @@ class _Retryable(Exception):
     pass
 
 
-def _is_retryable(error: Exception) -> bool:
-    return isinstance(error, _Retryable | httpx.TransportError)
+class Retries:
+    """Whether, and after how long, to send a request again after it failed."""
+
+    def __init__(self, attempts: int) -> None:
+        self._left = attempts
+        self._backoff = Backoff()
+
+    def delay_after(self, error: Exception, method: str, path: str) -> float:
+        """The delay before the next try; raises when the error is final or tries are spent."""
+        if not isinstance(error, _Retryable | httpx.TransportError):
+            raise error
+        if self._left == 0:
+            raise Unavailable(f"{method} {path}: {error}") from error
+        self._left -= 1
+        return self._backoff.next_delay()
+
+
+def _body(body: Any) -> bytes | None:
+    return None if body is None else encode(body)
 
 
 class AsyncTransport:
@@ -111,23 +127,12 @@ class AsyncTransport:
         retries: int | None = None,
     ) -> T:
         """Send a request, retrying what is worth retrying up to ``retries`` times."""
-        backoff = Backoff()
-        attempts_left = self.retries if retries is None else retries
+        policy = Retries(self.retries if retries is None else retries)
         while True:
             try:
-                response = await self.http.request(
-                    method,
-                    path,
-                    content=None if body is None else encode(body),
-                )
-                return decode(response, into)
+                return decode(await self.http.request(method, path, content=_body(body)), into)
             except Exception as error:
-                if not _is_retryable(error):
-                    raise
-                if attempts_left == 0:
-                    raise Unavailable(f"{method} {path}: {error}") from error
-                attempts_left -= 1
-                await asyncio.sleep(backoff.next_delay())
+                await asyncio.sleep(policy.delay_after(error, method, path))
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -142,30 +147,19 @@ class SyncTransport:
         timeout: float = 30.0,
         retries: int = 5,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.retries = retries
-        self._sleep = sleep
         self.http = httpx.Client(
             base_url=url.rstrip("/"), headers=headers(api_key), timeout=timeout, transport=transport
         )
 
     def call(self, method: str, path: str, into: type[T], body: Any = None) -> T:
-        backoff = Backoff()
-        attempts_left = self.retries
+        policy = Retries(self.retries)
         while True:
             try:
-                response = self.http.request(
-                    method, path, content=None if body is None else encode(body)
-                )
-                return decode(response, into)
+                return decode(self.http.request(method, path, content=_body(body)), into)
             except Exception as error:
-                if not _is_retryable(error):
-                    raise
-                if attempts_left == 0:
-                    raise Unavailable(f"{method} {path}: {error}") from error
-                attempts_left -= 1
-                self._sleep(backoff.next_delay())
+                time.sleep(policy.delay_after(error, method, path))
 
     def close(self) -> None:
         self.http.close()
