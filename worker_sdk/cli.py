@@ -35,9 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target", help="where the Worker object is, as module:attribute")
     parser.add_argument("--log-level", default=os.environ.get("PIPELOGIQ_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.getLevelName(args.log_level.upper())
+    if not isinstance(level, int):
+        raise SystemExit(f"pipelogiq-worker: unknown log level {args.log_level!r}")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:
+        # httpx tells of every request at INFO, a line per long poll: only worth it when debugging.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     worker = load_worker(args.target)
     worker.run()
     return 0
