@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import getpass
 import logging
 import sys
 import warnings
@@ -48,9 +50,13 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
 
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
-    from controlplane.runtime import open_services, run_until_signal
+    from controlplane.runtime import first_admin, jwt_secret, open_services, run_until_signal
 
+    if api:
+        settings = dataclasses.replace(settings, jwt_secret=jwt_secret(settings, dev=in_process))
     async with open_services(settings, allow_in_process_broker=in_process) as services:
+        if in_process:
+            await first_admin(services.pool)
         parts: list[Part] = []
         if api:
             parts += _api_parts(services, settings)
@@ -95,6 +101,27 @@ async def _create_app(settings: Settings, name: str) -> None:
     print(key)
 
 
+async def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
+    from controlplane.engine.accounts import check_new_password, create_user
+    from controlplane.runtime import database_url
+    from database.migrator import migrate
+    from database.pool import create_pool
+
+    if password is None:
+        password = getpass.getpass("password (12 characters or more): ")
+        check_new_password(password)
+        if getpass.getpass("again: ") != password:
+            raise SettingsError("the two passwords differ")
+    dsn = database_url(settings)
+    await migrate(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    try:
+        user = await create_user(pool, email, name, "admin", password)
+    finally:
+        await pool.close()
+    print(f"created admin {user.email} ({user.id})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipelogiq", description="Pipelogiq, a control plane for data pipelines."
@@ -110,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations and exit")
     create = commands.add_parser("create-app", help="create an application and an API key")
     create.add_argument("name", help="a-z, 0-9, _ and -; used in queue names")
+    admin = commands.add_parser("create-admin", help="create a user with the admin role")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--password", help="asked for at a prompt when not given")
     return parser
 
 
@@ -135,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             coroutine = _run(settings, api=False, worker=True, in_process=False)
         elif args.command == "migrate":
             coroutine = _migrate(settings)
+        elif args.command == "create-admin":
+            coroutine = _create_admin(settings, args.email, args.name, args.password)
         else:
             coroutine = _create_app(settings, args.name)
         asyncio.run(coroutine)

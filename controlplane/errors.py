@@ -43,3 +43,15 @@ class Conflict(ProblemError):
 class Unavailable(ProblemError):
     status = 503
     title = "Temporarily unavailable"
+
+
+class Forbidden(ProblemError):
+    status = 403
+    title = "Forbidden"
+
+
+class TooManyRequests(ProblemError):
+    """Carries ``retry_after`` (seconds), sent as the Retry-After header too."""
+
+    status = 429
+    title = "Too many requests"

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 from litestar import Litestar
 
 from controlplane.broker import Broker
 from controlplane.broker.memory import InMemoryBroker
 from controlplane.broker.rabbitmq import RabbitMQBroker
+from controlplane.errors import Conflict
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
 from database.embedded import start_embedded_postgres
@@ -41,6 +45,47 @@ def make_broker(settings: Settings, *, allow_in_process: bool) -> Broker:
         )
     log.info("AMQP_URL is not set: using the in-process broker")
     return InMemoryBroker(prefix=settings.amqp_prefix)
+
+
+def jwt_secret(settings: Settings, *, dev: bool) -> str:
+    """The secret that signs session tokens.
+
+    ``pipelogiq dev`` makes one at its first start and keeps it in the data dir, so sessions
+    survive restarts; any other API process must be given a strong one.
+    """
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret
+    if not dev:
+        raise SettingsError(
+            "PIPELOGIQ_JWT_SECRET is not set: the API needs a secret of 32 or more random "
+            "characters to sign sessions (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')"
+        )
+    path = settings.data_dir / "jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+async def first_admin(pool: asyncpg.Pool) -> None:
+    """On a first start with no user at all, make an admin and show its password once."""
+    from controlplane.engine.accounts import count_users, create_user
+
+    if await count_users(pool) > 0:
+        return
+    password = secrets.token_urlsafe(12)
+    try:
+        user = await create_user(pool, "admin@localhost", "Administrator", "admin", password)
+    except Conflict:  # another process made it first
+        return
+    print(
+        f"\n  An admin was created for this first start: {user.email} / {password}\n"
+        "  It is shown only this once; `pipelogiq create-admin` makes more.\n",
+        flush=True,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -45,6 +45,14 @@ class Settings:
     # share one RabbitMQ virtual host.
     amqp_prefix: str = ""
     log_level: str = "INFO"
+    # Signs the internal API's session tokens. `pipelogiq dev` makes one and keeps it in the
+    # data dir; every other process refuses to start without a strong one.
+    jwt_secret: str | None = None
+    access_token_seconds: int = 900
+    session_days: int = 7
+    # Mark session cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does
+    # not send X-Forwarded-Proto). Requests over HTTPS always get Secure cookies.
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +84,10 @@ class Settings:
             log_level=read(
                 "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            jwt_secret=read("PIPELOGIQ_JWT_SECRET", _strong_secret, None, secret=True),
+            access_token_seconds=read("PIPELOGIQ_ACCESS_TOKEN_SECONDS", _positive(int), 900),
+            session_days=read("PIPELOGIQ_SESSION_DAYS", _positive(int), 7),
+            secure_cookies=read("PIPELOGIQ_SECURE_COOKIES", _boolean, False),
         )
 
 
@@ -83,14 +95,17 @@ class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
 
-    def __call__(self, name: str, parse: Callable[[str], T], default: T) -> T:
+    def __call__(
+        self, name: str, parse: Callable[[str], T], default: T, *, secret: bool = False
+    ) -> T:
         raw = self._env.get(name)
         if raw is None or raw.strip() == "":
             return default
         try:
             return parse(raw.strip())
         except ValueError as error:
-            raise SettingsError(f"{name}={raw!r} is not valid: {error}") from None
+            shown = "(hidden)" if secret else repr(raw)
+            raise SettingsError(f"{name}={shown} is not valid: {error}") from None
 
 
 def _url(*schemes: str) -> Callable[[str], str]:
@@ -130,6 +145,26 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def _strong_secret(raw: str) -> str:
+    if len(raw) < MIN_SECRET_LENGTH or len(set(raw)) < 10:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_LENGTH} random characters "
+            "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    return raw
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
 
 
 def _choice(*choices: str) -> Callable[[str], str]:

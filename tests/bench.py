@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -278,6 +279,7 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         PIPELOGIQ_INTERNAL_PORT=str(free_port()),
         PIPELOGIQ_METRICS_PORT=str(free_port()),
         PIPELOGIQ_LOG_LEVEL="WARNING",
+        PIPELOGIQ_JWT_SECRET=secrets.token_urlsafe(48),
     )
     plane = ControlPlane()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 
 PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
+TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
 def free_port() -> int:
@@ -57,6 +58,7 @@ def environment(**values: str) -> dict[str, str]:
         PIPELOGIQ_INTERNAL_PORT=str(free_port()),
         PIPELOGIQ_EXTERNAL_PORT=str(free_port()),
         PIPELOGIQ_METRICS_PORT=str(free_port()),
+        PIPELOGIQ_JWT_SECRET=TEST_JWT_SECRET,
     )
     env.update(values)
     return env

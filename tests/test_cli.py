@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import socket
 import time
@@ -112,14 +113,60 @@ def _run_separate_processes(env: dict[str, str]) -> None:
 
 def test_dev_runs_everything_embedded(tmp_path: Path) -> None:
     env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path / "data"))
+    del env["PIPELOGIQ_JWT_SECRET"]  # dev makes its own
     base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
-    with process("dev", env=env, ready=f"{base}/readyz") as dev:
-        key = create_app(env)  # a second process on the same embedded database
-        pipeline = drive_pipeline(base, key)
-        assert pipeline["status"] == "completed"
-        dev.send_signal(signal.SIGTERM)
-        assert dev.wait(30) == 0
+    internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
+    for start in ("first", "second"):
+        with process("dev", env=env, ready=f"{base}/readyz") as dev:
+            if start == "first":
+                key = create_app(env)  # a second process on the same embedded database
+                pipeline = drive_pipeline(base, key)
+                assert pipeline["status"] == "completed"
+            dev.send_signal(signal.SIGTERM)
+            assert dev.wait(30) == 0
+            output = dev.stdout.read() if dev.stdout else ""
+        # The first start makes an admin and shows its password, once.
+        shown = re.findall(r"admin@localhost / (\S+)", output)
+        if start == "first":
+            assert len(shown) == 1
+            password = shown[0]
+        else:
+            assert shown == []
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert oct((tmp_path / "data" / "jwt-secret").stat().st_mode)[-3:] == "600"
+    with process("dev", env=env, ready=f"{base}/readyz"):
+        login = httpx.post(
+            f"{internal}/api/auth/login", json={"email": "admin@localhost", "password": password}
+        )
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["role"] == "admin"
+
+
+def test_the_api_refuses_to_start_without_a_jwt_secret(database_url: str) -> None:
+    env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL)
+    del env["PIPELOGIQ_JWT_SECRET"]
+    done = run("api", env=env)
+    assert done.returncode == 2
+    assert "PIPELOGIQ_JWT_SECRET" in done.stderr
+    weak = run("api", env={**env, "PIPELOGIQ_JWT_SECRET": "secret"})
+    assert weak.returncode == 2
+    assert "(hidden)" in weak.stderr  # a secret is never printed, even a bad one
+    assert "secret" not in weak.stderr.replace("SECRET", "").replace("secrets", "")
+
+
+def test_create_admin_makes_a_user_who_can_log_in(database_url: str) -> None:
+    env = environment(DATABASE_URL=database_url)
+    done = run(
+        "create-admin", "--email", "ops@example.com", "--password", "long enough pass", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created admin ops@example.com" in done.stdout
+    again = run("create-admin", "--email", "OPS@example.com", "--password", "x" * 12, env=env)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+    short = run("create-admin", "--email", "b@example.com", "--password", "short", env=env)
+    assert short.returncode == 1
+    assert "12 characters" in short.stderr
 
 
 def test_a_long_poll_whose_client_hung_up_claims_nothing(database_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -12,6 +13,7 @@ from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
+from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.services import Services
 
@@ -49,10 +51,13 @@ def create_external_app(services: Services) -> Litestar:
 
 
 def create_internal_app(services: Services) -> Litestar:
-    """The dashboard's API. For now it serves health, version and metrics."""
+    """The dashboard's API, under /api; health, version and metrics at the root."""
+    api = Router(path="/api", route_handlers=[AuthController, SessionController])
     return Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[api, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        # Guards cannot take dependencies; they find the services here.
+        state=State({"services": services}),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from litestar import Request, Response
@@ -54,7 +55,10 @@ def problem(
 
 
 def _problem_error(_: Request[Any, Any, Any], error: ProblemError) -> Response[dict[str, Any]]:
-    return problem(error.status, error.code, error.title, error.detail, **error.extra)
+    response = problem(error.status, error.code, error.title, error.detail, **error.extra)
+    if "retry_after" in error.extra:
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.extra["retry_after"])))
+    return response
 
 
 def _validation(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:

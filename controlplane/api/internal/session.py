@@ -1,0 +1,176 @@
+"""Session cookies, the signed access token, CSRF checks and role guards.
+
+- ``plq_access``: a short-lived JWT (HS256) naming the user and the session; HttpOnly.
+- ``plq_refresh``: the session's refresh token, sent only to ``/api/auth``; HttpOnly.
+- ``plq_csrf``: a random token the page reads and echoes in ``X-CSRF-Token`` on unsafe
+  requests (double submit). Unsafe requests must also come from this origin, by ``Origin``
+  or ``Sec-Fetch-Site``, when the browser says where they come from.
+
+All cookies are SameSite=Strict, and Secure when the request came over HTTPS.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from typing import Any
+
+import jwt
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.handlers import BaseRouteHandler
+
+from controlplane.engine.accounts import Session, User, same_secret, session_user
+from controlplane.errors import Forbidden, Unauthorized
+from controlplane.services import Services
+
+ACCESS_COOKIE = "plq_access"
+REFRESH_COOKIE = "plq_refresh"
+CSRF_COOKIE = "plq_csrf"
+CSRF_HEADER = "x-csrf-token"
+REFRESH_PATH = "/api/auth"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_ALGORITHM = "HS256"
+
+
+def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
+    services: Services = connection.app.state.services
+    return services
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def _over_https(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    forwarded = connection.headers.get("x-forwarded-proto", "")
+    return connection.url.scheme == "https" or forwarded.split(",")[0].strip() == "https"
+
+
+# -- tokens and cookies ----------------------------------------------------------------------
+
+
+def access_token(services: Services, user: User, session_id: uuid.UUID) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(user.id),
+        "sid": str(session_id),
+        "iat": now,
+        "exp": now + services.settings.access_token_seconds,
+    }
+    return jwt.encode(claims, _secret(services), algorithm=_ALGORITHM)
+
+
+def _secret(services: Services) -> str:
+    secret = services.settings.jwt_secret
+    if secret is None:  # the process refuses to start without one; see runtime
+        raise RuntimeError("no JWT secret is configured")
+    return secret
+
+
+def session_cookies(
+    request: Request[Any, Any, Any],
+    services: Services,
+    user: User,
+    session: Session,
+    csrf_token: str,
+) -> list[Cookie]:
+    settings = services.settings
+    common: dict[str, Any] = {
+        "secure": settings.secure_cookies or _over_https(request),
+        "samesite": "strict",
+    }
+    return [
+        Cookie(
+            key=ACCESS_COOKIE,
+            value=access_token(services, user, session.id),
+            path="/api",
+            max_age=settings.access_token_seconds,
+            httponly=True,
+            **common,
+        ),
+        Cookie(
+            key=REFRESH_COOKIE,
+            value=session.refresh_token,
+            path=REFRESH_PATH,
+            max_age=settings.session_days * 86_400,
+            httponly=True,
+            **common,
+        ),
+        # Readable by the page, which echoes it in X-CSRF-Token.
+        Cookie(key=CSRF_COOKIE, value=csrf_token, path="/", httponly=False, **common),
+    ]
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def clear_session_cookies(response: Response[Any]) -> None:
+    response.delete_cookie(ACCESS_COOKIE, path="/api")
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+def session_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> uuid.UUID:
+    token = connection.cookies.get(ACCESS_COOKIE)
+    if not token:
+        raise Unauthorized("not_authenticated", "log in first")
+    services = services_of(connection)
+    try:
+        claims = jwt.decode(
+            token, _secret(services), algorithms=[_ALGORITHM], options={"require": ["exp", "sid"]}
+        )
+        return uuid.UUID(claims["sid"])
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token_expired", "refresh the session at /api/auth/refresh") from None
+    except (jwt.InvalidTokenError, ValueError):
+        raise Unauthorized("not_authenticated", "log in first") from None
+
+
+# -- guards ----------------------------------------------------------------------------------
+
+
+async def authenticated(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Every request of a logged-in user: a live session, checked in the database each time,
+    so that logging out, revoking or disabling takes effect at once."""
+    session_id = session_id_of(connection)
+    user = await session_user(services_of(connection).pool, session_id)
+    if user is None:
+        raise Unauthorized("session_expired", "log in again")
+    connection.state.user = user
+    connection.state.session_id = session_id
+
+
+def same_origin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Unsafe requests from another site are refused, where the browser tells the origin."""
+    if connection.scope.get("method") not in _UNSAFE:
+        return
+    origin = connection.headers.get("origin")
+    if origin is not None:
+        host = connection.headers.get("host", "")
+        if origin.split("://", 1)[-1] != host:
+            raise Forbidden("csrf_failed", f"requests from {origin} are not accepted")
+        return
+    site = connection.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise Forbidden("csrf_failed", "cross-site requests are not accepted")
+
+
+def csrf_token_matches(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Unsafe requests echo the CSRF cookie in the X-CSRF-Token header (double submit)."""
+    if connection.scope.get("method") not in _UNSAFE:
+        return
+    cookie = connection.cookies.get(CSRF_COOKIE, "")
+    header = connection.headers.get(CSRF_HEADER, "")
+    if not cookie or not header or not same_secret(cookie, header):
+        raise Forbidden("csrf_failed", "send the plq_csrf cookie's value in X-CSRF-Token")
+
+
+def current_user(request: Request[Any, Any, Any]) -> User:
+    user: User = request.state.user
+    return user

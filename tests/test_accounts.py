@@ -1,0 +1,184 @@
+"""Logging in to the internal API: sessions in cookies, throttling, CSRF, logout, refresh."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from controlplane.api.app import create_internal_app
+from controlplane.broker.memory import InMemoryBroker
+from controlplane.engine.accounts import FREE_FAILURES, create_user
+from controlplane.services import Services
+from controlplane.settings import Settings
+from tests.processes import TEST_JWT_SECRET
+
+PASSWORD = "correct horse battery"
+BASE = "http://dashboard.test"
+
+
+async def internal_client(pool: asyncpg.Pool, **settings: Any) -> httpx.AsyncClient:
+    services = Services(Settings(jwt_secret=TEST_JWT_SECRET, **settings), pool, InMemoryBroker())
+    transport = httpx.ASGITransport(app=create_internal_app(services))
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
+
+
+@pytest.fixture
+async def api(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    await create_user(pool, "ada@example.com", "Ada", "developer", PASSWORD)
+    async with await internal_client(pool) as client:
+        yield client
+
+
+async def login(client: httpx.AsyncClient, email: str = "ada@example.com", **kw: Any) -> Any:
+    return await client.post(
+        "/api/auth/login", json={"email": email, "password": kw.pop("password", PASSWORD)}, **kw
+    )
+
+
+async def with_only(
+    client: httpx.AsyncClient, method: str, path: str, cookie: str, value: str
+) -> httpx.Response:
+    """A request carrying only this cookie, as someone holding a copy of it would send."""
+    async with httpx.AsyncClient(transport=client._transport, base_url=BASE) as other:
+        return await other.request(method, path, headers={"Cookie": f"{cookie}={value}"})
+
+
+def csrf(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"X-CSRF-Token": client.cookies["plq_csrf"]}
+
+
+async def test_login_sets_the_session_cookies_and_me_answers(api: httpx.AsyncClient) -> None:
+    response = await login(api, "ADA@example.com")  # emails match whatever their case
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"]["email"] == "ada@example.com"
+    assert body["user"]["role"] == "developer"
+    assert body["csrfToken"] == api.cookies["plq_csrf"]
+    cookies = {c.split("=", 1)[0]: c.lower() for c in response.headers.get_list("set-cookie")}
+    assert "httponly" in cookies["plq_access"]
+    assert "samesite=strict" in cookies["plq_access"]
+    assert "path=/api;" in cookies["plq_access"]
+    assert "path=/api/auth" in cookies["plq_refresh"]
+    assert "httponly" not in cookies["plq_csrf"]  # the page reads it
+    assert "secure" not in cookies["plq_access"]  # plain HTTP here
+    me = await api.get("/api/auth/me")
+    assert me.status_code == 200
+    assert me.json()["name"] == "Ada"
+
+
+async def test_cookies_are_secure_over_https(pool: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    response = await login(api, headers={"X-Forwarded-Proto": "https"})
+    assert all("secure" in c.lower() for c in response.headers.get_list("set-cookie"))
+
+
+async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
+    api: httpx.AsyncClient,
+) -> None:
+    wrong = await login(api, password="not the password")
+    unknown = await login(api, "nobody@example.com")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["code"] == "invalid_credentials"
+    assert (await api.get("/api/auth/me")).json()["code"] == "not_authenticated"
+
+
+async def test_failed_logins_are_throttled_per_account(api: httpx.AsyncClient) -> None:
+    for _ in range(FREE_FAILURES + 1):
+        assert (await login(api, password="guess")).status_code == 401
+    throttled = await login(api)  # even the right password waits now
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "login_throttled"
+    assert int(throttled.headers["Retry-After"]) >= 1
+    await asyncio.sleep(1.1)  # the first lock is one second; then it doubles
+    assert (await login(api)).status_code == 200
+
+
+async def test_failed_logins_are_throttled_per_client(api: httpx.AsyncClient) -> None:
+    # One client trying many accounts is locked out, whichever account it tries next.
+    for n in range(FREE_FAILURES + 1):
+        assert (await login(api, f"user{n}@example.com")).status_code == 401
+    assert (await login(api)).status_code == 429
+
+
+async def test_logout_ends_the_session_at_once(pool: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    await login(api)
+    stolen_access = api.cookies["plq_access"]
+    response = await api.post("/api/auth/logout", headers=csrf(api))
+    assert response.status_code == 204
+    assert "plq_access" not in api.cookies
+    # The access token is still within its expiry, but its session is revoked.
+    again = await with_only(api, "GET", "/api/auth/me", "plq_access", stolen_access)
+    assert again.status_code == 401
+    assert again.json()["code"] == "session_expired"
+
+
+async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
+    api: httpx.AsyncClient,
+) -> None:
+    await login(api)
+    old_refresh = api.cookies["plq_refresh"]
+    refreshed = await api.post("/api/auth/refresh")
+    assert refreshed.status_code == 200
+    assert api.cookies["plq_refresh"] != old_refresh
+    assert (await api.get("/api/auth/me")).status_code == 200
+    # The old token again: it was copied. The whole session ends, the new token with it.
+    replay = await with_only(api, "POST", "/api/auth/refresh", "plq_refresh", old_refresh)
+    assert replay.status_code == 401
+    assert (await api.get("/api/auth/me")).json()["code"] == "session_expired"
+
+
+async def test_an_expired_access_token_asks_for_a_refresh(pool: asyncpg.Pool) -> None:
+    await create_user(pool, "bo@example.com", "Bo", "operator", PASSWORD)
+    async with await internal_client(pool, access_token_seconds=1) as client:
+        await login(client, "bo@example.com")
+        token = client.cookies["plq_access"]
+        await asyncio.sleep(2.1)
+        # A browser drops the cookie when it expires; one that still sends it is told why.
+        expired = await with_only(client, "GET", "/api/auth/me", "plq_access", token)
+        assert expired.json()["code"] == "token_expired"
+        assert (await client.post("/api/auth/refresh")).status_code == 200
+        assert (await client.get("/api/auth/me")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({}, "no CSRF token"),
+        ({"X-CSRF-Token": "forged"}, "a wrong CSRF token"),
+        ({"Origin": "http://evil.example"}, "another origin"),
+        ({"Sec-Fetch-Site": "cross-site"}, "a cross-site fetch"),
+    ],
+)
+async def test_unsafe_requests_need_csrf_proof(
+    api: httpx.AsyncClient, headers: dict[str, str], why: str
+) -> None:
+    await login(api)
+    if "Origin" in headers or "Sec-Fetch-Site" in headers:
+        headers = {**csrf(api), **headers}  # the right token does not help from elsewhere
+    response = await api.post("/api/auth/logout", headers=headers)
+    assert response.status_code == 403, why
+    assert response.json()["code"] == "csrf_failed"
+    assert (await api.get("/api/auth/me")).status_code == 200  # still logged in
+
+
+async def test_a_cross_site_login_is_refused(api: httpx.AsyncClient) -> None:
+    response = await login(api, headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+
+
+async def test_a_same_origin_browser_request_passes(api: httpx.AsyncClient) -> None:
+    await login(api, headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"})
+    headers = {**csrf(api), "Origin": BASE}
+    assert (await api.post("/api/auth/logout", headers=headers)).status_code == 204
+
+
+async def test_a_disabled_user_is_logged_out(pool: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    await login(api)
+    await pool.execute("UPDATE users SET disabled = true")
+    assert (await api.get("/api/auth/me")).status_code == 401
+    assert (await login(api)).status_code == 401
