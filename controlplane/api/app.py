@@ -13,7 +13,9 @@ from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
+from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.services import Services
 
@@ -52,7 +54,12 @@ def create_external_app(services: Services) -> Litestar:
 
 def create_internal_app(services: Services) -> Litestar:
     """The dashboard's API, under /api; health, version and metrics at the root."""
-    api = Router(path="/api", route_handlers=[AuthController, SessionController])
+    signed_in = Router(
+        path="/",
+        route_handlers=[SessionController, ApplicationController],
+        guards=[same_origin, csrf_token_matches, authenticated],
+    )
+    api = Router(path="/api", route_handlers=[AuthController, signed_in])
     return Litestar(
         route_handlers=[api, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},

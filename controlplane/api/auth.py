@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 
 from controlplane.engine.applications import Application
-from controlplane.errors import Unauthorized
+from controlplane.errors import Forbidden, Unauthorized
 from controlplane.services import Services
 
 
@@ -29,7 +29,10 @@ async def authenticate(
     key = _presented_key(request)
     if key is None:
         raise Unauthorized("missing_api_key", "send the API key in X-API-Key or as a Bearer token")
-    application = await services.keys.authenticate(key)
-    if application is None:
-        raise Unauthorized("invalid_api_key", "the API key is not valid")
-    return application
+    holder = await services.keys.authenticate(key)
+    if holder is None:
+        raise Unauthorized("invalid_api_key", "the API key is not valid, or revoked or expired")
+    scope = request.route_handler.opt.get("scope")
+    if scope is not None and scope not in holder.scopes:
+        raise Forbidden("insufficient_scope", f"this API key lacks the scope {scope!r}")
+    return holder.application

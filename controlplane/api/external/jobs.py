@@ -31,6 +31,7 @@ async def _watch_for_hang_up(request: Request[Any, Any, Any], hung_up: asyncio.E
 
 class JobController(Controller):
     tags = ["jobs"]
+    opt = {"scope": "work"}
 
     @post("/jobs/pull", status_code=200, summary="Long-poll for jobs of some handlers")
     async def pull(

@@ -23,6 +23,7 @@ class PipelineController(Controller):
         summary="Submit a pipeline",
         description="201 with the new pipeline; 200 with the first one when the "
         "idempotencyKey was seen before (header Idempotent-Replayed: true).",
+        opt={"scope": "submit"},
     )
     async def submit(
         self,
@@ -39,7 +40,11 @@ class PipelineController(Controller):
         view = await get_pipeline(services.pool, application.id, submitted.pipeline_id)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
 
-    @get("/{pipeline_id:uuid}", summary="A pipeline with its stages and context")
+    @get(
+        "/{pipeline_id:uuid}",
+        summary="A pipeline with its stages and context",
+        opt={"scope": "read"},
+    )
     async def read(
         self,
         pipeline_id: FromPath[uuid.UUID],
@@ -48,7 +53,12 @@ class PipelineController(Controller):
     ) -> PipelineView:
         return await get_pipeline(services.pool, application.id, pipeline_id)
 
-    @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
+    @post(
+        "/{pipeline_id:uuid}/cancel",
+        status_code=200,
+        summary="Cancel a pipeline",
+        opt={"scope": "submit"},
+    )
     async def cancel(
         self,
         pipeline_id: FromPath[uuid.UUID],

@@ -25,6 +25,7 @@ from controlplane.services import Services
 class WorkerController(Controller):
     path = "/workers"
     tags = ["workers"]
+    opt = {"scope": "work"}
 
     @post("/bootstrap", status_code=200, summary="Register a worker process")
     async def bootstrap(

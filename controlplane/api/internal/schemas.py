@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
+import msgspec
 from msgspec import Meta, Struct
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
@@ -35,3 +37,52 @@ class SessionView(_Response):
     # Send it back in the X-CSRF-Token header with every POST, PUT, PATCH and DELETE.
     csrf_token: str
     access_expires_in_seconds: int
+
+
+# -- applications and keys -------------------------------------------------------------------
+
+Scope = Literal["submit", "read", "work"]
+DisplayName = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class ApplicationView(_Response):
+    id: uuid.UUID
+    # Part of every queue name: fixed at creation.
+    name: str
+    display_name: str
+    created_at: dt.datetime
+
+
+class ApplicationCreate(_Request):
+    name: Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+    display_name: DisplayName | None = None
+
+
+class ApplicationChange(_Request):
+    display_name: DisplayName
+
+
+class KeyView(_Response):
+    id: uuid.UUID
+    name: str
+    # The first characters of the key, to tell keys apart; the key itself is never shown again.
+    prefix: str
+    scopes: list[Scope]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class KeyCreate(_Request):
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    expires_at: dt.datetime | None = None
+    scopes: Annotated[list[Scope], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["submit", "read", "work"]
+    )
+
+
+class CreatedKey(_Response):
+    # Shown this once: store it now.
+    key: str
+    details: KeyView

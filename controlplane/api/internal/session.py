@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -22,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 
-from controlplane.engine.accounts import Session, User, same_secret, session_user
+from controlplane.engine.accounts import Role, Session, User, same_secret, session_user
 from controlplane.errors import Forbidden, Unauthorized
 from controlplane.services import Services
 
@@ -169,6 +170,19 @@ def csrf_token_matches(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
     header = connection.headers.get(CSRF_HEADER, "")
     if not cookie or not header or not same_secret(cookie, header):
         raise Forbidden("csrf_failed", "send the plq_csrf cookie's value in X-CSRF-Token")
+
+
+def requires(
+    *roles: Role,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard (after ``authenticated``) that lets through only users with one of ``roles``."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user: User = connection.state.user
+        if user.role not in roles:
+            raise Forbidden("forbidden", f"this needs the {' or '.join(roles)} role")
+
+    return guard
 
 
 def current_user(request: Request[Any, Any, Any]) -> User:

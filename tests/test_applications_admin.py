@@ -1,0 +1,152 @@
+"""Applications and API keys through the internal API, and what keys then may do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from controlplane.api.app import create_external_app, create_internal_app
+from controlplane.broker.memory import InMemoryBroker
+from controlplane.engine.accounts import create_user
+from controlplane.services import Services
+from controlplane.settings import Settings
+from tests.processes import TEST_JWT_SECRET
+
+PASSWORD = "correct horse battery"
+
+
+def services(pool: asyncpg.Pool) -> Services:
+    return Services(Settings(jwt_secret=TEST_JWT_SECRET), pool, InMemoryBroker())
+
+
+class Dashboard:
+    """A logged-in user's browser, sending the CSRF token as the page would."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def get(self, path: str) -> httpx.Response:
+        return await self.client.get(path)
+
+    async def send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        headers = {"X-CSRF-Token": self.client.cookies["plq_csrf"]}
+        return await self.client.request(method, path, json=body, headers=headers)
+
+
+@pytest.fixture
+async def people(pool: asyncpg.Pool) -> AsyncIterator[dict[str, Dashboard]]:
+    app = create_internal_app(services(pool))
+    browsers: dict[str, Dashboard] = {}
+    clients = []
+    for role in ("admin", "developer", "operator"):
+        await create_user(pool, f"{role}@example.com", role.title(), role, PASSWORD)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://dash.test"
+        )
+        clients.append(client)
+        login = {"email": f"{role}@example.com", "password": PASSWORD}
+        assert (await client.post("/api/auth/login", json=login)).status_code == 200
+        browsers[role] = Dashboard(client)
+    yield browsers
+    for client in clients:
+        await client.aclose()
+
+
+def external(pool: asyncpg.Pool, key: str) -> httpx.AsyncClient:
+    """A fresh external API process: it has not cached any key yet."""
+    transport = httpx.ASGITransport(app=create_external_app(services(pool)))
+    return httpx.AsyncClient(
+        transport=transport, base_url="http://api.test", headers={"X-API-Key": key}
+    )
+
+
+async def test_admins_create_and_rename_applications_others_see_their_own(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin, developer = people["admin"], people["developer"]
+    created = await admin.send("POST", "/api/applications", {"name": "billing"})
+    assert created.status_code == 201, created.text
+    app = created.json()
+    assert app["displayName"] == "billing"
+    renamed = await admin.send(
+        "PATCH", f"/api/applications/{app['id']}", {"displayName": "Billing team"}
+    )
+    assert renamed.json()["displayName"] == "Billing team"
+    assert renamed.json()["name"] == "billing"  # queue names never change
+    assert [a["name"] for a in (await admin.get("/api/applications")).json()] == ["billing"]
+    # Not a member: the developer sees nothing, and cannot create.
+    assert (await developer.get("/api/applications")).json() == []
+    assert (await developer.get(f"/api/applications/{app['id']}")).status_code == 404
+    refused = await developer.send("POST", "/api/applications", {"name": "mine"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    await pool.execute(
+        "INSERT INTO memberships (user_id, application_id) "
+        "SELECT id, $1 FROM users WHERE email = 'developer@example.com'",
+        app["id"],
+    )
+    assert [a["id"] for a in (await developer.get("/api/applications")).json()] == [app["id"]]
+    duplicate = await admin.send("POST", "/api/applications", {"name": "billing"})
+    assert (duplicate.status_code, duplicate.json()["code"]) == (409, "application_exists")
+    bad = await admin.send("POST", "/api/applications", {"name": "Not OK!"})
+    assert bad.status_code == 422
+
+
+async def test_a_key_is_shown_once_and_does_only_what_its_scopes_allow(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin = people["admin"]
+    app = (await admin.send("POST", "/api/applications", {"name": "readers"})).json()
+    created = await admin.send(
+        "POST", f"/api/applications/{app['id']}/keys", {"name": "dashboards", "scopes": ["read"]}
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert key.startswith(created.json()["details"]["prefix"])
+    listed = (await admin.get(f"/api/applications/{app['id']}/keys")).json()
+    assert [k["name"] for k in listed] == ["dashboards"]
+    assert key not in str(listed)  # only the prefix, ever again
+    assert listed[0]["lastUsedAt"] is None
+    async with external(pool, key) as client:
+        submit = await client.post(
+            "/pipelines", json={"name": "x", "stages": [{"name": "a", "handler": "h"}]}
+        )
+        assert (submit.status_code, submit.json()["code"]) == (403, "insufficient_scope")
+        pull = await client.post("/jobs/pull", json={"handlers": ["h"]})
+        assert pull.status_code == 403
+        missing = await client.get("/pipelines/00000000-0000-0000-0000-000000000000")
+        assert missing.status_code == 404  # allowed to read; there is just nothing there
+    used = (await admin.get(f"/api/applications/{app['id']}/keys")).json()[0]
+    assert used["lastUsedAt"] is not None
+    # Only admins manage keys.
+    assert (await people["operator"].get(f"/api/applications/{app['id']}/keys")).status_code == 403
+
+
+async def test_revoked_and_expired_keys_stop_working(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin = people["admin"]
+    app = (await admin.send("POST", "/api/applications", {"name": "ops"})).json()
+    keys_path = f"/api/applications/{app['id']}/keys"
+    revoked = (await admin.send("POST", keys_path, {"name": "old"})).json()
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    expiring = (
+        await admin.send("POST", keys_path, {"name": "temp", "expiresAt": soon.isoformat()})
+    ).json()
+    answer = await admin.send("POST", f"{keys_path}/{revoked['details']['id']}/revoke")
+    assert answer.json()["revokedAt"] is not None
+    await pool.execute(
+        "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1",
+        expiring["details"]["id"],
+    )
+    for key in (revoked["key"], expiring["key"]):
+        async with external(pool, key) as client:
+            response = await client.get("/pipelines/00000000-0000-0000-0000-000000000000")
+            assert (response.status_code, response.json()["code"]) == (401, "invalid_api_key")
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    refused = await admin.send("POST", keys_path, {"name": "x", "expiresAt": past.isoformat()})
+    assert refused.status_code == 422
