@@ -15,7 +15,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from controlplane.errors import Conflict, InvalidRequest, TooManyRequests, Unauthorized
+from controlplane.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 
 Role = Literal["admin", "developer", "operator"]
 ROLES: tuple[Role, ...] = ("admin", "developer", "operator")
@@ -218,3 +218,113 @@ async def session_user(pool: asyncpg.Pool, session_id: uuid.UUID) -> User | None
 
 def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+# -- managing users (admins) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    disabled: bool
+    application_ids: list[uuid.UUID]
+
+
+_LIST_USERS = """
+SELECT u.id, u.email, u.name, u.role, u.disabled,
+       coalesce(array_agg(m.application_id ORDER BY m.application_id)
+                FILTER (WHERE m.application_id IS NOT NULL), '{}') AS application_ids
+FROM users u LEFT JOIN memberships m ON m.user_id = u.id
+WHERE $1::uuid IS NULL OR u.id = $1
+GROUP BY u.id ORDER BY lower(u.email)
+"""
+# The last enabled admin may not be demoted or disabled: someone must be able to manage
+# the installation. Locking every admin row serialises concurrent changes of admins.
+_CHANGE_USER = """
+WITH admins AS (
+    SELECT id FROM users WHERE role = 'admin' AND NOT disabled FOR UPDATE
+)
+UPDATE users u SET
+    name = coalesce($2, u.name),
+    role = coalesce($3, u.role),
+    disabled = coalesce($4, u.disabled),
+    updated_at = now()
+WHERE u.id = $1
+  AND (coalesce($3, u.role) = 'admin' AND NOT coalesce($4, u.disabled)
+       OR u.id NOT IN (SELECT id FROM admins)
+       OR (SELECT count(*) FROM admins) > 1)
+RETURNING u.id
+"""
+_USER_EXISTS = "SELECT 1 FROM users WHERE id = $1"
+_SET_MEMBERSHIPS = """
+WITH wanted AS (SELECT unnest($2::uuid[]) AS application_id),
+dropped AS (
+    DELETE FROM memberships m WHERE m.user_id = $1
+      AND m.application_id NOT IN (SELECT application_id FROM wanted)
+)
+INSERT INTO memberships (user_id, application_id)
+SELECT $1, w.application_id FROM wanted w JOIN applications a ON a.id = w.application_id
+ON CONFLICT DO NOTHING
+"""
+_UNKNOWN_APPLICATIONS = """
+SELECT w.id FROM unnest($1::uuid[]) AS w(id)
+WHERE NOT EXISTS (SELECT 1 FROM applications a WHERE a.id = w.id)
+"""
+
+
+def _user_record(row: asyncpg.Record) -> UserRecord:
+    return UserRecord(
+        row["id"],
+        row["email"],
+        row["name"],
+        row["role"],
+        row["disabled"],
+        list(row["application_ids"]),
+    )
+
+
+async def list_users(pool: asyncpg.Pool) -> list[UserRecord]:
+    return [_user_record(row) for row in await pool.fetch(_LIST_USERS, None)]
+
+
+async def get_user(pool: asyncpg.Pool, user_id: uuid.UUID) -> UserRecord:
+    row = await pool.fetchrow(_LIST_USERS, user_id)
+    if row is None:
+        raise NotFound("user_not_found", f"no user {user_id}")
+    return _user_record(row)
+
+
+async def change_user(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+) -> UserRecord:
+    async with pool.acquire() as connection, connection.transaction():
+        changed = await connection.fetchval(_CHANGE_USER, user_id, name, role, disabled)
+        if changed is None:
+            if await connection.fetchval(_USER_EXISTS, user_id) is None:
+                raise NotFound("user_not_found", f"no user {user_id}")
+            raise Conflict("last_admin", "the last enabled admin must stay an enabled admin")
+    return await get_user(pool, user_id)
+
+
+async def set_memberships(
+    pool: asyncpg.Pool, user_id: uuid.UUID, application_ids: list[uuid.UUID]
+) -> UserRecord:
+    """Make the user a member of exactly these applications."""
+    unknown = await pool.fetch(_UNKNOWN_APPLICATIONS, application_ids)
+    if unknown:
+        raise InvalidRequest(
+            "unknown_application", f"no application {', '.join(str(r['id']) for r in unknown)}"
+        )
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval(_USER_EXISTS, user_id) is None:
+            raise NotFound("user_not_found", f"no user {user_id}")
+        await connection.execute(_SET_MEMBERSHIPS, user_id, application_ids)
+    return await get_user(pool, user_id)

@@ -86,3 +86,34 @@ class CreatedKey(_Response):
     # Shown this once: store it now.
     key: str
     details: KeyView
+
+
+# -- users -----------------------------------------------------------------------------------
+
+RoleName = Literal["admin", "developer", "operator"]
+
+
+class UserDetail(_Response):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: RoleName
+    disabled: bool
+    application_ids: list[uuid.UUID]
+
+
+class UserCreate(_Request):
+    email: Email
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    role: RoleName
+    password: Annotated[str, Meta(min_length=12, max_length=1024)]
+
+
+class UserChange(_Request):
+    name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    role: RoleName | None = None
+    disabled: bool | None = None
+
+
+class Memberships(_Request):
+    application_ids: Annotated[list[uuid.UUID], Meta(max_length=10_000)]

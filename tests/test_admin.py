@@ -1,4 +1,4 @@
-"""Applications and API keys through the internal API, and what keys then may do."""
+"""What admins manage through the internal API: applications, API keys, users."""
 
 from __future__ import annotations
 
@@ -150,3 +150,72 @@ async def test_revoked_and_expired_keys_stop_working(
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     refused = await admin.send("POST", keys_path, {"name": "x", "expiresAt": past.isoformat()})
     assert refused.status_code == 422
+
+
+async def test_admins_manage_users_and_their_applications(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin = people["admin"]
+    app = (await admin.send("POST", "/api/applications", {"name": "shared"})).json()
+    new = {"email": "cy@example.com", "name": "Cy", "role": "operator", "password": PASSWORD}
+    created = await admin.send("POST", "/api/users", new)
+    assert created.status_code == 201, created.text
+    cy = created.json()
+    assert (cy["role"], cy["disabled"], cy["applicationIds"]) == ("operator", False, [])
+    member = await admin.send(
+        "PUT", f"/api/users/{cy['id']}/applications", {"applicationIds": [app["id"]]}
+    )
+    assert member.json()["applicationIds"] == [app["id"]]
+    unknown = await admin.send(
+        "PUT",
+        f"/api/users/{cy['id']}/applications",
+        {"applicationIds": ["00000000-0000-0000-0000-000000000000"]},
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "unknown_application")
+    promoted = await admin.send("PATCH", f"/api/users/{cy['id']}", {"role": "developer"})
+    assert promoted.json()["role"] == "developer"
+    emails = [u["email"] for u in (await admin.get("/api/users")).json()]
+    assert emails == sorted(emails)
+    assert "cy@example.com" in emails
+    # Nobody but an admin sees or changes users.
+    assert (await people["developer"].get("/api/users")).status_code == 403
+    again = await admin.send("POST", "/api/users", new)
+    assert (again.status_code, again.json()["code"]) == (409, "email_taken")
+
+
+async def test_disabling_a_user_ends_their_session(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    operator = people["operator"]
+    assert (await operator.get("/api/auth/me")).status_code == 200
+    me = (await operator.get("/api/auth/me")).json()
+    answer = await people["admin"].send("PATCH", f"/api/users/{me['id']}", {"disabled": True})
+    assert answer.json()["disabled"] is True
+    assert (await operator.get("/api/auth/me")).status_code == 401
+
+
+async def test_the_last_admin_stays_an_enabled_admin(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin = people["admin"]
+    me = (await admin.get("/api/auth/me")).json()
+    for change in ({"role": "developer"}, {"disabled": True}):
+        refused = await admin.send("PATCH", f"/api/users/{me['id']}", change)
+        assert (refused.status_code, refused.json()["code"]) == (409, "last_admin")
+    # With a second admin, the first may step down.
+    other = (
+        await admin.send(
+            "POST",
+            "/api/users",
+            {
+                "email": "dee@example.com",
+                "name": "Dee",
+                "role": "admin",
+                "password": PASSWORD,
+            },
+        )
+    ).json()
+    assert other["role"] == "admin"
+    stepped_down = await admin.send("PATCH", f"/api/users/{me['id']}", {"role": "developer"})
+    assert stepped_down.json()["role"] == "developer"
+    assert (await admin.get("/api/users")).status_code == 403  # no longer an admin, at once

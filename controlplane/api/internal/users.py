@@ -1,0 +1,68 @@
+"""/api/users: people, their roles, and the applications they see (admins only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from controlplane.api.internal.schemas import Memberships, UserChange, UserCreate, UserDetail
+from controlplane.api.internal.session import requires
+from controlplane.engine.accounts import (
+    UserRecord,
+    change_user,
+    create_user,
+    get_user,
+    list_users,
+    set_memberships,
+)
+from controlplane.services import Services
+
+
+def _detail(record: UserRecord) -> UserDetail:
+    return UserDetail(
+        record.id, record.email, record.name, record.role, record.disabled, record.application_ids
+    )
+
+
+class UserController(Controller):
+    path = "/users"
+    tags = ["users"]
+    guards = [requires("admin")]
+
+    @get("/", summary="Every user, with the applications they are members of")
+    async def list(self, services: NamedDependency[Services]) -> list[UserDetail]:
+        return [_detail(record) for record in await list_users(services.pool)]
+
+    @post("/", summary="Create a user")
+    async def create(
+        self, data: JSONBody[UserCreate], services: NamedDependency[Services]
+    ) -> UserDetail:
+        user = await create_user(services.pool, data.email, data.name, data.role, data.password)
+        return _detail(await get_user(services.pool, user.id))
+
+    @patch(
+        "/{user_id:uuid}",
+        summary="Change a user's name, role, or disable them (which ends their sessions)",
+    )
+    async def change(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserChange],
+        services: NamedDependency[Services],
+    ) -> UserDetail:
+        record = await change_user(
+            services.pool, user_id, name=data.name, role=data.role, disabled=data.disabled
+        )
+        return _detail(record)
+
+    @put("/{user_id:uuid}/applications", summary="Set the applications a user is a member of")
+    async def memberships(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[Memberships],
+        services: NamedDependency[Services],
+    ) -> UserDetail:
+        return _detail(await set_memberships(services.pool, user_id, data.application_ids))
