@@ -219,3 +219,33 @@ async def test_the_last_admin_stays_an_enabled_admin(
     stepped_down = await admin.send("PATCH", f"/api/users/{me['id']}", {"role": "developer"})
     assert stepped_down.json()["role"] == "developer"
     assert (await admin.get("/api/users")).status_code == 403  # no longer an admin, at once
+
+
+async def test_every_change_is_in_the_audit_log_with_who_and_from_where(
+    pool: asyncpg.Pool, people: dict[str, Dashboard]
+) -> None:
+    admin = people["admin"]
+    app = (await admin.send("POST", "/api/applications", {"name": "audited"})).json()
+    await admin.send("PATCH", f"/api/applications/{app['id']}", {"displayName": "Audited"})
+    key = (await admin.send("POST", f"/api/applications/{app['id']}/keys", {"name": "k"})).json()
+    await admin.send("POST", f"/api/applications/{app['id']}/keys/{key['details']['id']}/revoke")
+    refused = await admin.send("POST", "/api/applications", {"name": "audited"})  # a 409
+    assert refused.status_code == 409
+    page = (await admin.get("/api/audit?limit=4")).json()
+    assert [e["action"] for e in page["entries"]] == [
+        "key.revoked",
+        "key.created",
+        "application.renamed",
+        "application.created",
+    ]  # newest first; the refused create left nothing
+    first = page["entries"][-1]
+    assert first["actor"] == "admin@example.com"
+    assert first["client"] == "127.0.0.1"
+    assert first["targetId"] == app["id"]
+    assert key["key"] not in str(page)  # a key is never written down
+    older = (await admin.get(f"/api/audit?before={page['nextBefore']}")).json()
+    actions = [e["action"] for e in older["entries"]]
+    assert actions[:1] == ["user.logged_in"]  # the fixture's logins, before all that
+    assert "user.created" in actions
+    assert older["nextBefore"] is None
+    assert (await people["developer"].get("/api/audit")).status_code == 403

@@ -14,6 +14,7 @@ from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
+from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.users import UserController
@@ -57,7 +58,7 @@ def create_internal_app(services: Services) -> Litestar:
     """The dashboard's API, under /api; health, version and metrics at the root."""
     signed_in = Router(
         path="/",
-        route_handlers=[SessionController, ApplicationController, UserController],
+        route_handlers=[SessionController, ApplicationController, UserController, AuditController],
         guards=[same_origin, csrf_token_matches, authenticated],
     )
     api = Router(path="/api", route_handlers=[AuthController, signed_in])

@@ -15,6 +15,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from controlplane.engine.audit import CLI, Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 
 Role = Literal["admin", "developer", "operator"]
@@ -84,13 +85,19 @@ SELECT id, email, name, role, password_hash, disabled FROM users WHERE lower(ema
 _COUNT_USERS = "SELECT count(*) FROM users"
 
 
-async def create_user(pool: asyncpg.Pool, email: str, name: str, role: Role, password: str) -> User:
+async def create_user(
+    pool: asyncpg.Pool, email: str, name: str, role: Role, password: str, actor: Actor = CLI
+) -> User:
     check_new_password(password)
     if "@" not in email.strip("@"):
         raise InvalidRequest("invalid_email", f"{email!r} is not an email address")
-    row = await pool.fetchrow(_CREATE_USER, email, name, role, await hash_password(password))
-    if row is None:
-        raise Conflict("email_taken", f"a user with the email {email} exists already")
+    password_hash = await hash_password(password)
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(_CREATE_USER, email, name, role, password_hash)
+        if row is None:
+            raise Conflict("email_taken", f"a user with the email {email} exists already")
+        details = {"email": email, "role": role}
+        await record(connection, actor, "user.created", "user", row["id"], details)
     return User.from_row(row)
 
 
@@ -182,9 +189,12 @@ async def open_session(
 ) -> Session:
     session_id = uuid.uuid4()
     secret, secret_hash = _new_secret()
-    await pool.execute(
-        _OPEN_SESSION, session_id, user.id, secret_hash, days, client, user_agent[:500]
-    )
+    actor = Actor(user.email, user.id, client, user_agent)
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            _OPEN_SESSION, session_id, user.id, secret_hash, days, client, user_agent[:500]
+        )
+        await record(connection, actor, "user.logged_in", "session", session_id)
     return Session(session_id, f"{session_id}.{secret}")
 
 
@@ -206,8 +216,14 @@ async def refresh_session(pool: asyncpg.Pool, token: str) -> tuple[User, Session
     return User.from_row(row), Session(session_id, f"{session_id}.{secret}")
 
 
-async def revoke_session(pool: asyncpg.Pool, session_id: uuid.UUID) -> None:
-    await pool.execute(_REVOKE, session_id)
+async def revoke_session(
+    pool: asyncpg.Pool, session_id: uuid.UUID, actor: Actor | None = None
+) -> None:
+    """End a session; ``actor`` is who logged out (None: the engine ended it, unaudited)."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(_REVOKE, session_id)
+        if actor is not None:
+            await record(connection, actor, "user.logged_out", "session", session_id)
 
 
 async def session_user(pool: asyncpg.Pool, session_id: uuid.UUID) -> User | None:
@@ -299,6 +315,7 @@ async def get_user(pool: asyncpg.Pool, user_id: uuid.UUID) -> UserRecord:
 
 async def change_user(
     pool: asyncpg.Pool,
+    actor: Actor,
     user_id: uuid.UUID,
     *,
     name: str | None = None,
@@ -311,11 +328,14 @@ async def change_user(
             if await connection.fetchval(_USER_EXISTS, user_id) is None:
                 raise NotFound("user_not_found", f"no user {user_id}")
             raise Conflict("last_admin", "the last enabled admin must stay an enabled admin")
+        changes = {"name": name, "role": role, "disabled": disabled}
+        details = {key: value for key, value in changes.items() if value is not None}
+        await record(connection, actor, "user.changed", "user", user_id, details)
     return await get_user(pool, user_id)
 
 
 async def set_memberships(
-    pool: asyncpg.Pool, user_id: uuid.UUID, application_ids: list[uuid.UUID]
+    pool: asyncpg.Pool, actor: Actor, user_id: uuid.UUID, application_ids: list[uuid.UUID]
 ) -> UserRecord:
     """Make the user a member of exactly these applications."""
     unknown = await pool.fetch(_UNKNOWN_APPLICATIONS, application_ids)
@@ -327,4 +347,6 @@ async def set_memberships(
         if await connection.fetchval(_USER_EXISTS, user_id) is None:
             raise NotFound("user_not_found", f"no user {user_id}")
         await connection.execute(_SET_MEMBERSHIPS, user_id, application_ids)
+        details = {"applicationIds": sorted(str(i) for i in application_ids)}
+        await record(connection, actor, "user.memberships_set", "user", user_id, details)
     return await get_user(pool, user_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from controlplane.engine.audit import CLI, Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 
 KEY_PREFIX = "plq_"
@@ -74,10 +75,15 @@ class KeyRecord:
 
 
 async def add_application(
-    pool: asyncpg.Pool | asyncpg.Connection, name: str, display_name: str | None = None
+    connection: asyncpg.Connection, actor: Actor, name: str, display_name: str | None = None
 ) -> ApplicationRecord:
+    """Create an application, in the caller's transaction."""
     try:
-        row = await pool.fetchrow(_CREATE_APPLICATION, name, display_name)
+        async with connection.transaction():  # a savepoint: the caller may go on after a 409
+            row = await connection.fetchrow(_CREATE_APPLICATION, name, display_name)
+            await record(
+                connection, actor, "application.created", "application", row["id"], {"name": name}
+            )
     except asyncpg.UniqueViolationError:
         raise Conflict("application_exists", f"an application named {name!r} exists") from None
     except asyncpg.CheckViolationError:
@@ -90,17 +96,18 @@ async def add_application(
 
 
 async def create_key(
-    pool: asyncpg.Pool | asyncpg.Connection,
+    connection: asyncpg.Connection,
+    actor: Actor,
     application_id: uuid.UUID,
     name: str,
     *,
     expires_at: dt.datetime | None = None,
     scopes: Sequence[str] = SCOPES,
-    created_by: uuid.UUID | None = None,
 ) -> tuple[KeyRecord, str]:
-    """A new key for the application; the key itself is returned once, never stored."""
+    """A new key for the application, in the caller's transaction; the key itself is
+    returned once, never stored."""
     key = new_api_key()
-    row = await pool.fetchrow(
+    row = await connection.fetchrow(
         _CREATE_KEY,
         application_id,
         key[:12],
@@ -108,17 +115,21 @@ async def create_key(
         name,
         expires_at,
         sorted(set(scopes)),
-        created_by,
+        actor.user_id,
     )
+    details = {"application": str(application_id), "name": name, "scopes": row["scopes"]}
+    await record(connection, actor, "key.created", "key", row["id"], details)
     return KeyRecord.from_row(row), key
 
 
-async def create_application(pool: asyncpg.Pool, name: str) -> tuple[Application, str]:
+async def create_application(
+    pool: asyncpg.Pool, name: str, actor: Actor = CLI
+) -> tuple[Application, str]:
     """Create an application with a first API key (what `pipelogiq create-app` does)."""
     async with pool.acquire() as connection, connection.transaction():
-        record = await add_application(connection, name)
-        _, key = await create_key(connection, record.id, "initial")
-    return Application(record.id, record.name), key
+        created = await add_application(connection, actor, name)
+        _, key = await create_key(connection, actor, created.id, "initial")
+    return Application(created.id, created.name), key
 
 
 _LIST_APPLICATIONS = """
@@ -150,11 +161,14 @@ async def list_applications(
 
 
 async def rename_application(
-    pool: asyncpg.Pool, application_id: uuid.UUID, display_name: str
+    pool: asyncpg.Pool, actor: Actor, application_id: uuid.UUID, display_name: str
 ) -> ApplicationRecord:
-    row = await pool.fetchrow(_RENAME_APPLICATION, application_id, display_name)
-    if row is None:
-        raise NotFound("application_not_found", f"no application {application_id}")
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(_RENAME_APPLICATION, application_id, display_name)
+        if row is None:
+            raise NotFound("application_not_found", f"no application {application_id}")
+        details = {"displayName": display_name}
+        await record(connection, actor, "application.renamed", "application", row["id"], details)
     return ApplicationRecord.from_row(row)
 
 
@@ -162,11 +176,16 @@ async def list_keys(pool: asyncpg.Pool, application_id: uuid.UUID) -> list[KeyRe
     return [KeyRecord.from_row(row) for row in await pool.fetch(_LIST_KEYS, application_id)]
 
 
-async def revoke_key(pool: asyncpg.Pool, application_id: uuid.UUID, key_id: uuid.UUID) -> KeyRecord:
+async def revoke_key(
+    pool: asyncpg.Pool, actor: Actor, application_id: uuid.UUID, key_id: uuid.UUID
+) -> KeyRecord:
     """Revoke a key (again: no change). API processes that saw it drop it within 10 s."""
-    row = await pool.fetchrow(_REVOKE_KEY, application_id, key_id)
-    if row is None:
-        raise NotFound("key_not_found", f"no key {key_id} in this application")
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(_REVOKE_KEY, application_id, key_id)
+        if row is None:
+            raise NotFound("key_not_found", f"no key {key_id} in this application")
+        details = {"application": str(application_id)}
+        await record(connection, actor, "key.revoked", "key", key_id, details)
     return KeyRecord.from_row(row)
 
 

@@ -18,7 +18,7 @@ from controlplane.api.internal.schemas import (
     KeyCreate,
     KeyView,
 )
-from controlplane.api.internal.session import current_user, requires
+from controlplane.api.internal.session import actor_of, current_user, requires
 from controlplane.engine.applications import (
     ApplicationRecord,
     KeyRecord,
@@ -87,18 +87,28 @@ class ApplicationController(Controller):
 
     @post("/", guards=[requires("admin")], summary="Create an application (no key yet)")
     async def create(
-        self, data: JSONBody[ApplicationCreate], services: NamedDependency[Services]
+        self,
+        data: JSONBody[ApplicationCreate],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
     ) -> ApplicationView:
-        return _application(await add_application(services.pool, data.name, data.display_name))
+        async with services.pool.acquire() as connection:
+            record = await add_application(
+                connection, actor_of(request), data.name, data.display_name
+            )
+        return _application(record)
 
     @patch("/{application_id:uuid}", guards=[requires("admin")], summary="Rename")
     async def rename(
         self,
         application_id: FromPath[uuid.UUID],
         data: JSONBody[ApplicationChange],
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> ApplicationView:
-        record = await rename_application(services.pool, application_id, data.display_name)
+        record = await rename_application(
+            services.pool, actor_of(request), application_id, data.display_name
+        )
         return _application(record)
 
     @get("/{application_id:uuid}/keys", guards=[requires("admin")], summary="Its API keys")
@@ -122,14 +132,15 @@ class ApplicationController(Controller):
         await _visible(services, request, application_id)
         if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
             raise InvalidRequest("invalid_request", "expiresAt must be in the future")
-        record, key = await create_key(
-            services.pool,
-            application_id,
-            data.name,
-            expires_at=data.expires_at,
-            scopes=data.scopes,
-            created_by=current_user(request).id,
-        )
+        async with services.pool.acquire() as connection, connection.transaction():
+            record, key = await create_key(
+                connection,
+                actor_of(request),
+                application_id,
+                data.name,
+                expires_at=data.expires_at,
+                scopes=data.scopes,
+            )
         return CreatedKey(key, _key(record))
 
     @post(
@@ -142,6 +153,7 @@ class ApplicationController(Controller):
         self,
         application_id: FromPath[uuid.UUID],
         key_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> KeyView:
-        return _key(await revoke_key(services.pool, application_id, key_id))
+        return _key(await revoke_key(services.pool, actor_of(request), application_id, key_id))

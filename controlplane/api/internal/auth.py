@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from controlplane.api.internal.schemas import LoginRequest, SessionView, UserView
 from controlplane.api.internal.session import (
     REFRESH_COOKIE,
+    actor_of,
     clear_session_cookies,
     client_address,
     current_user,
@@ -93,7 +94,7 @@ class SessionController(Controller):
     async def logout(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[None]:
-        await revoke_session(services.pool, request.state.session_id)
+        await revoke_session(services.pool, request.state.session_id, actor_of(request))
         response: Response[None] = Response(content=None, status_code=204)
         clear_session_cookies(response)
         return response

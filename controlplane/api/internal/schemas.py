@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -117,3 +117,24 @@ class UserChange(_Request):
 
 class Memberships(_Request):
     application_ids: Annotated[list[uuid.UUID], Meta(max_length=10_000)]
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+class AuditEntryView(_Response):
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_id: uuid.UUID | None
+    client: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(_Response):
+    entries: list[AuditEntryView]
+    # Pass as ?before= for the next (older) page; null at the end.
+    next_before: int | None

@@ -24,6 +24,7 @@ from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 
 from controlplane.engine.accounts import Role, Session, User, same_secret, session_user
+from controlplane.engine.audit import Actor
 from controlplane.errors import Forbidden, Unauthorized
 from controlplane.services import Services
 
@@ -188,3 +189,9 @@ def requires(
 def current_user(request: Request[Any, Any, Any]) -> User:
     user: User = request.state.user
     return user
+
+
+def actor_of(request: Request[Any, Any, Any]) -> Actor:
+    """The logged-in user as the audit log names them."""
+    user = current_user(request)
+    return Actor(user.email, user.id, client_address(request), request.headers.get("user-agent"))

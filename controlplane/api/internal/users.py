@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, get, patch, post, put
+from litestar import Controller, Request, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from controlplane.api.internal.schemas import Memberships, UserChange, UserCreate, UserDetail
-from controlplane.api.internal.session import requires
+from controlplane.api.internal.session import actor_of, requires
 from controlplane.engine.accounts import (
     UserRecord,
     change_user,
@@ -38,9 +39,14 @@ class UserController(Controller):
 
     @post("/", summary="Create a user")
     async def create(
-        self, data: JSONBody[UserCreate], services: NamedDependency[Services]
+        self,
+        data: JSONBody[UserCreate],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
     ) -> UserDetail:
-        user = await create_user(services.pool, data.email, data.name, data.role, data.password)
+        user = await create_user(
+            services.pool, data.email, data.name, data.role, data.password, actor_of(request)
+        )
         return _detail(await get_user(services.pool, user.id))
 
     @patch(
@@ -51,10 +57,16 @@ class UserController(Controller):
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[UserChange],
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> UserDetail:
         record = await change_user(
-            services.pool, user_id, name=data.name, role=data.role, disabled=data.disabled
+            services.pool,
+            actor_of(request),
+            user_id,
+            name=data.name,
+            role=data.role,
+            disabled=data.disabled,
         )
         return _detail(record)
 
@@ -63,6 +75,10 @@ class UserController(Controller):
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[Memberships],
+        request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> UserDetail:
-        return _detail(await set_memberships(services.pool, user_id, data.application_ids))
+        record = await set_memberships(
+            services.pool, actor_of(request), user_id, data.application_ids
+        )
+        return _detail(record)

@@ -1,0 +1,46 @@
+"""/api/audit: the audit log, newest first (admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import Parameter
+
+from controlplane.api.internal.schemas import AuditEntryView, AuditPage
+from controlplane.api.internal.session import requires
+from controlplane.engine.audit import read_page
+from controlplane.services import Services
+
+
+class AuditController(Controller):
+    path = "/audit"
+    tags = ["audit"]
+    guards = [requires("admin")]
+
+    @get("/", summary="Who changed what, when and from where; newest first")
+    async def page(
+        self,
+        services: NamedDependency[Services],
+        before: Annotated[int | None, Parameter(ge=1, description="an entry id")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> AuditPage:
+        entries = await read_page(services.pool, before, limit)
+        return AuditPage(
+            [
+                AuditEntryView(
+                    e.id,
+                    e.at,
+                    e.actor,
+                    e.actor_id,
+                    e.client,
+                    e.action,
+                    e.target_type,
+                    e.target_id,
+                    e.details,
+                )
+                for e in entries
+            ],
+            entries[-1].id if len(entries) == limit else None,
+        )

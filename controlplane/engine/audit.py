@@ -1,0 +1,75 @@
+"""The audit log: each change is recorded in the transaction that makes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change, and from where."""
+
+    name: str  # the user's email, or "cli"
+    user_id: uuid.UUID | None = None
+    client: str | None = None
+    user_agent: str | None = None
+
+
+CLI = Actor("cli")
+
+_RECORD = """
+INSERT INTO audit_log (actor_id, actor, client, user_agent, action, target_type, target_id,
+                       details)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+
+async def record(
+    connection: asyncpg.Connection,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: object,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await connection.execute(
+        _RECORD,
+        actor.user_id,
+        actor.name,
+        actor.client,
+        (actor.user_agent or "")[:500] or None,
+        action,
+        target_type,
+        None if target_id is None else str(target_id),
+        details or {},
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_id: uuid.UUID | None
+    client: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    details: dict[str, Any]
+
+
+_PAGE = """
+SELECT id, at, actor, actor_id, client, action, target_type, target_id, details FROM audit_log
+WHERE $1::bigint IS NULL OR id < $1
+ORDER BY id DESC LIMIT $2
+"""
+
+
+async def read_page(pool: asyncpg.Pool, before: int | None, limit: int) -> list[AuditEntry]:
+    """The newest entries older than ``before`` (an entry id), newest first."""
+    return [AuditEntry(**dict(row)) for row in await pool.fetch(_PAGE, before, limit)]
