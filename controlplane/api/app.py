@@ -16,6 +16,7 @@ from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.users import UserController
 from controlplane.api.problems import EXCEPTION_HANDLERS
@@ -58,7 +59,13 @@ def create_internal_app(services: Services) -> Litestar:
     """The dashboard's API, under /api; health, version and metrics at the root."""
     signed_in = Router(
         path="/",
-        route_handlers=[SessionController, ApplicationController, UserController, AuditController],
+        route_handlers=[
+            SessionController,
+            ApplicationController,
+            UserController,
+            AuditController,
+            InternalPipelineController,
+        ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )
     api = Router(path="/api", route_handlers=[AuthController, signed_in])

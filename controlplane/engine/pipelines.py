@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import msgspec
 
+from controlplane.engine.audit import Actor, record
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
@@ -302,16 +303,21 @@ _PIPELINE_STATUS = "SELECT status FROM pipelines WHERE id = $1 AND application_i
 
 
 async def cancel_pipeline(
-    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline_id: uuid.UUID
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    pipeline_id: uuid.UUID,
+    actor: Actor | None = None,
 ) -> None:
     """Cancel every unfinished stage; running jobs learn it from their next heartbeat.
 
     Cancelling a cancelled pipeline again is a no-op; a pipeline that already completed or
-    failed cannot be cancelled (409).
+    failed cannot be cancelled (409). With an ``actor`` (a person), it is audited.
     """
     async with pool.acquire() as connection, connection.transaction():
         if await connection.fetchval(_CANCEL_PIPELINE, pipeline_id, application_id) is not None:
             await connection.execute(_CANCEL_STAGES, pipeline_id)
+            if actor is not None:
+                await record(connection, actor, "pipeline.cancelled", "pipeline", pipeline_id)
             return
         status = await connection.fetchval(_PIPELINE_STATUS, pipeline_id, application_id)
     if status is None:

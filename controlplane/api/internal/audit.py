@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from controlplane.api.internal.schemas import AuditEntryView, AuditPage
 from controlplane.api.internal.session import requires
@@ -23,8 +23,8 @@ class AuditController(Controller):
     async def page(
         self,
         services: NamedDependency[Services],
-        before: Annotated[int | None, Parameter(ge=1, description="an entry id")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        before: Annotated[int | None, QueryParameter(ge=1, description="an entry id")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         entries = await read_page(services.pool, before, limit)
         return AuditPage(

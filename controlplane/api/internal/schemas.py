@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from controlplane.schemas import PipelineView
+
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
 
@@ -138,3 +140,31 @@ class AuditPage(_Response):
     entries: list[AuditEntryView]
     # Pass as ?before= for the next (older) page; null at the end.
     next_before: int | None
+
+
+# -- pipelines -------------------------------------------------------------------------------
+
+
+class PipelineSummary(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    status: str
+    keywords: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+    # How many of its stages are in each status.
+    stage_counts: dict[str, int]
+
+
+class PipelinePage(_Response):
+    items: list[PipelineSummary]
+    has_more: bool
+
+
+class PipelineDetail(_Response):
+    application_id: uuid.UUID
+    application_name: str
+    pipeline: PipelineView
