@@ -99,9 +99,8 @@ class BuiltinWorker:
         advanced = await advance_stages(self._pool, stage_ids)
         await self._dispatcher.publish(advanced.queued)
         if advanced.finished_pipelines:
-            await self.services.updates.publish(
-                "pipeline",
-                [{"id": str(p), "status": s} for p, s in advanced.finished_pipelines.items()],
+            await self.services.updates.pipelines_changed(
+                [(p.id, p.application_id, p.status) for p in advanced.finished_pipelines]
             )
 
     # -- sweeps ------------------------------------------------------------------------

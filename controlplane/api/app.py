@@ -16,6 +16,7 @@ from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.users import UserController
@@ -68,12 +69,14 @@ def create_internal_app(services: Services) -> Litestar:
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )
-    api = Router(path="/api", route_handlers=[AuthController, signed_in])
+    api = Router(path="/api", route_handlers=[AuthController, signed_in, live_updates])
+    hub = LiveHub(services.broker)
     return Litestar(
         route_handlers=[api, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
-        # Guards cannot take dependencies; they find the services here.
-        state=State({"services": services}),
+        # Guards and the WebSocket cannot take dependencies; they find what they need here.
+        state=State({"services": services, "live": hub}),
+        on_shutdown=[hub.close],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"

@@ -94,27 +94,34 @@ finished AS (
         FROM stages s WHERE s.pipeline_id = touched.pipeline_id
     ) AS summary
     WHERE p.id = touched.pipeline_id AND p.status = 'running' AND summary.derived <> 'running'
-    RETURNING p.id, p.status
+    RETURNING p.id, p.application_id, p.status
 )
 SELECT 'queued' AS kind, id, application_id, handler, attempt, NULL AS status FROM queued
 UNION ALL
-SELECT 'finished', id, NULL, NULL, NULL, status FROM finished
+SELECT 'finished', id, application_id, NULL, NULL, status FROM finished
 UNION ALL
 SELECT 'marked', NULL, NULL, NULL, count(*)::int, NULL FROM marked
 """
 
 
 @dataclass(frozen=True)
+class FinishedPipeline:
+    id: uuid.UUID
+    application_id: uuid.UUID
+    status: str
+
+
+@dataclass(frozen=True)
 class Advanced:
     stages: int
     queued: list[QueuedStage]
-    finished_pipelines: dict[uuid.UUID, str]
+    finished_pipelines: list[FinishedPipeline]
 
 
 async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Advanced:
     """Advance a batch of finished stages; the caller publishes ``queued`` afterwards."""
     if not stage_ids:
-        return Advanced(0, [], {})
+        return Advanced(0, [], [])
     ordered = sorted(set(stage_ids))  # rows are locked in ascending id order
     rows = await fetch_retrying(pool, _ADVANCE, ordered)
     marked = next(row["attempt"] for row in rows if row["kind"] == "marked")
@@ -122,5 +129,9 @@ async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Adva
     return Advanced(
         marked,
         [QueuedStage.from_row(row) for row in rows if row["kind"] == "queued"],
-        {row["id"]: row["status"] for row in rows if row["kind"] == "finished"},
+        [
+            FinishedPipeline(row["id"], row["application_id"], row["status"])
+            for row in rows
+            if row["kind"] == "finished"
+        ],
     )

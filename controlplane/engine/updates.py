@@ -21,7 +21,15 @@ class UpdatePublisher:
         self._source = uuid.uuid4().hex[:12]
         self._sequence = itertools.count(1)
 
+    async def pipelines_changed(self, changes: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+        """(pipeline id, application id, status) of pipelines whose status changed."""
+        await self.publish(
+            "pipeline",
+            [{"id": str(p), "applicationId": str(a), "status": s} for p, a, s in changes],
+        )
+
     async def publish(self, kind: str, items: list[dict[str, Any]]) -> None:
+        """Each item names its ``applicationId``: subscribers see only their applications'."""
         if not items:
             return
         body = msgspec.json.encode(

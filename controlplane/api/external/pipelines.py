@@ -67,5 +67,5 @@ class PipelineController(Controller):
     ) -> PipelineView:
         await cancel_pipeline(services.pool, application.id, pipeline_id)
         view = await get_pipeline(services.pool, application.id, pipeline_id)
-        await services.updates.publish("pipeline", [{"id": str(view.id), "status": view.status}])
+        await services.updates.pipelines_changed([(view.id, application.id, view.status)])
         return view

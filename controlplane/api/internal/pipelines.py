@@ -124,5 +124,5 @@ class PipelineController(Controller):
         application = await _visible_application(services, request, pipeline_id)
         await cancel_pipeline(services.pool, application.id, pipeline_id, actor_of(request))
         view = await get_pipeline(services.pool, application.id, pipeline_id)
-        await services.updates.publish("pipeline", [{"id": str(view.id), "status": view.status}])
+        await services.updates.pipelines_changed([(view.id, application.id, view.status)])
         return PipelineDetail(application.id, application.name, view)

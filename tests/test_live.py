@@ -1,0 +1,140 @@
+"""/api/ws through granian: a session and this origin required, events scoped per user."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.processes import create_app, environment, process, run
+
+pytestmark = pytest.mark.slow
+PASSWORD = "long enough password"
+
+
+def log_in(internal: str, email: str) -> httpx.Cookies:
+    response = httpx.post(f"{internal}/api/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return response.cookies
+
+
+def cookie_header(cookies: httpx.Cookies) -> str:
+    return "; ".join(f"{name}={value}" for name, value in cookies.items())
+
+
+async def next_event(socket: Any, within: float = 5.0) -> dict[str, Any]:
+    return dict(json.loads(await asyncio.wait_for(socket.recv(), within)))
+
+
+def test_live_updates(database_url: str) -> None:
+    env = environment(DATABASE_URL=database_url)
+    assert (
+        run(
+            "create-admin", "--email", "root@example.com", "--password", PASSWORD, env=env
+        ).returncode
+        == 0
+    )
+    external = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
+    ws_url = f"ws://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}/api/ws"
+    with process("dev", env=env, ready=f"{external}/readyz"):
+        key = create_app(env)
+        admin = log_in(internal, "root@example.com")
+        # An operator who is a member of no application.
+        created = httpx.post(
+            f"{internal}/api/users",
+            json={
+                "email": "op@example.com",
+                "name": "Op",
+                "role": "operator",
+                "password": PASSWORD,
+            },
+            cookies=admin,
+            headers={"X-CSRF-Token": admin["plq_csrf"]},
+        )
+        assert created.status_code == 201, created.text
+        outsider = log_in(internal, "op@example.com")
+        asyncio.run(_watch(ws_url, internal, external, key, admin, outsider))
+
+
+async def _watch(
+    ws_url: str,
+    internal: str,
+    external: str,
+    key: str,
+    admin: httpx.Cookies,
+    outsider: httpx.Cookies,
+) -> None:
+    # No session, or a foreign page: the handshake is refused.
+    with pytest.raises(InvalidStatus):
+        async with connect(ws_url):
+            pass
+    with pytest.raises(InvalidStatus):
+        async with connect(
+            ws_url,
+            origin="http://evil.example",
+            additional_headers={"Cookie": cookie_header(admin)},
+        ):
+            pass
+    async with (
+        connect(
+            ws_url, origin=internal, additional_headers={"Cookie": cookie_header(admin)}
+        ) as mine,
+        connect(ws_url, additional_headers={"Cookie": cookie_header(outsider)}) as theirs,
+    ):
+        assert (await next_event(mine))["type"] == "hello"
+        assert (await next_event(theirs))["type"] == "hello"
+        async with httpx.AsyncClient(base_url=external, headers={"X-API-Key": key}) as api:
+            submitted = await api.post(
+                "/pipelines", json={"name": "live", "stages": [{"name": "a", "handler": "h"}]}
+            )
+            pipeline_id = submitted.json()["id"]
+            assert (await api.post(f"/pipelines/{pipeline_id}/cancel")).status_code == 200
+        event = await next_event(mine)
+        assert event["type"] == "pipeline"
+        assert event["seq"] == 1
+        assert event["items"][0]["id"] == pipeline_id
+        assert event["items"][0]["status"] == "cancelled"
+        # The outsider sees no other application's events.
+        with pytest.raises(TimeoutError):
+            await next_event(theirs, within=1.0)
+
+
+def _event(source: str, seq: int, *applications: str) -> bytes:
+    items = [
+        {"id": f"p{n}", "applicationId": a, "status": "completed"}
+        for n, a in enumerate(applications)
+    ]
+    return json.dumps({"source": source, "seq": seq, "type": "pipeline", "items": items}).encode()
+
+
+async def test_the_hub_passes_on_only_a_socket_s_applications_and_flags_gaps() -> None:
+    from controlplane.api.internal.live import BACKLOG, LiveHub
+    from controlplane.broker.memory import InMemoryBroker
+
+    hub = LiveHub(InMemoryBroker())
+    member, admin = hub.join({"a"}), hub.join(None)
+    try:
+        hub._dispatch(_event("s1", 1, "a", "b"))
+        hub._dispatch(_event("s1", 2, "b"))
+        assert [i["applicationId"] for i in member.queue.get_nowait()["items"]] == ["a"]
+        assert member.queue.empty()  # the event about b alone was not for it
+        assert admin.queue.qsize() == 2
+        assert not member.resync
+        hub._dispatch(_event("s2", 7, "a"))  # a new publisher: no gap yet
+        hub._dispatch(_event("s1", 4, "a"))  # 3 went missing
+        assert member.resync
+        assert admin.resync
+        member.resync = False
+        for n in range(BACKLOG + 1):  # a socket that does not keep up
+            hub._dispatch(_event("s3", n + 1, "a"))
+        assert member.resync
+    finally:
+        hub.leave(member)
+        hub.leave(admin)
+        await hub.close()
