@@ -152,6 +152,21 @@ RETURNING id, name, prefix, scopes, created_at, expires_at, last_used_at, revoke
 """
 
 
+_VISIBLE_APPLICATION = """
+SELECT id, name, display_name, created_at FROM applications a
+WHERE a.id = $1 AND ($2 OR EXISTS (
+    SELECT 1 FROM memberships m WHERE m.application_id = a.id AND m.user_id = $3))
+"""
+
+
+async def visible_application(
+    pool: asyncpg.Pool, application_id: uuid.UUID, *, user_id: uuid.UUID, every: bool
+) -> ApplicationRecord | None:
+    """The application, if the user sees it (``every``: they see all); else None."""
+    row = await pool.fetchrow(_VISIBLE_APPLICATION, application_id, every, user_id)
+    return None if row is None else ApplicationRecord.from_row(row)
+
+
 async def list_applications(
     pool: asyncpg.Pool, *, user_id: uuid.UUID, every: bool
 ) -> list[ApplicationRecord]:

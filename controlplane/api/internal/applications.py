@@ -18,7 +18,12 @@ from controlplane.api.internal.schemas import (
     KeyCreate,
     KeyView,
 )
-from controlplane.api.internal.session import actor_of, current_user, requires
+from controlplane.api.internal.session import (
+    actor_of,
+    current_user,
+    requires,
+    visible_application,
+)
 from controlplane.engine.applications import (
     ApplicationRecord,
     KeyRecord,
@@ -50,16 +55,8 @@ def _key(record: KeyRecord) -> KeyView:
     )
 
 
-async def _visible(
-    services: Services, request: Request[Any, Any, Any], application_id: uuid.UUID
-) -> ApplicationRecord:
-    user = current_user(request)
-    for record in await list_applications(
-        services.pool, user_id=user.id, every=user.role == "admin"
-    ):
-        if record.id == application_id:
-            return record
-    raise NotFound("application_not_found", f"no application {application_id}")
+def _not_found(application_id: uuid.UUID) -> NotFound:
+    return NotFound("application_not_found", f"no application {application_id}")
 
 
 class ApplicationController(Controller):
@@ -83,7 +80,9 @@ class ApplicationController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> ApplicationView:
-        return _application(await _visible(services, request, application_id))
+        return _application(
+            await visible_application(request, application_id, _not_found(application_id))
+        )
 
     @post("/", guards=[requires("admin")], summary="Create an application (no key yet)")
     async def create(
@@ -129,7 +128,7 @@ class ApplicationController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> CreatedKey:
-        await _visible(services, request, application_id)
+        await visible_application(request, application_id, _not_found(application_id))
         if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
             raise InvalidRequest("invalid_request", "expiresAt must be in the future")
         async with services.pool.acquire() as connection, connection.transaction():

@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from controlplane.api.internal.schemas import PipelineDetail, PipelinePage, PipelineSummary
-from controlplane.api.internal.session import actor_of, current_user
-from controlplane.engine.applications import ApplicationRecord, list_applications
+from controlplane.api.internal.session import actor_of, current_user, visible_application
+from controlplane.engine.applications import ApplicationRecord
 from controlplane.engine.pipeline_queries import (
     PipelineFilter,
     application_of,
@@ -29,17 +29,10 @@ Status = Literal["running", "completed", "failed", "cancelled"]
 async def _visible_application(
     services: Services, request: Request[Any, Any, Any], pipeline_id: uuid.UUID
 ) -> ApplicationRecord:
-    """The pipeline's application, if the user may see it; 404 otherwise, as if it did not
-    exist, so that ids cannot be probed across applications."""
+    """The pipeline's application, if the user sees it; a 404 for the pipeline otherwise."""
     application_id = await application_of(services.pool, pipeline_id)
-    user = current_user(request)
-    if application_id is not None:
-        for record in await list_applications(
-            services.pool, user_id=user.id, every=user.role == "admin"
-        ):
-            if record.id == application_id:
-                return record
-    raise NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
+    not_found = NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
+    return await visible_application(request, application_id, not_found)
 
 
 class PipelineController(Controller):

@@ -24,8 +24,10 @@ from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 
 from controlplane.engine.accounts import Role, Session, User, same_secret, session_user
+from controlplane.engine.applications import ApplicationRecord
+from controlplane.engine.applications import visible_application as find_visible_application
 from controlplane.engine.audit import Actor
-from controlplane.errors import Forbidden, Unauthorized
+from controlplane.errors import Forbidden, NotFound, Unauthorized
 from controlplane.services import Services
 
 ACCESS_COOKIE = "plq_access"
@@ -189,6 +191,22 @@ def requires(
 def current_user(request: Request[Any, Any, Any]) -> User:
     user: User = request.state.user
     return user
+
+
+async def visible_application(
+    request: Request[Any, Any, Any], application_id: uuid.UUID | None, not_found: NotFound
+) -> ApplicationRecord:
+    """The application if the logged-in user sees it; otherwise ``not_found`` is raised, the
+    same as for something that does not exist, so that ids cannot be probed."""
+    user = current_user(request)
+    record = None
+    if application_id is not None:
+        record = await find_visible_application(
+            services_of(request).pool, application_id, user_id=user.id, every=user.role == "admin"
+        )
+    if record is None:
+        raise not_found
+    return record
 
 
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
