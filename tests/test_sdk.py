@@ -360,3 +360,29 @@ async def test_a_retried_submit_returns_the_first_pipeline(system: System) -> No
     assert transport.submits == 2
     assert await system.pool.fetchval("SELECT count(*) FROM pipelines") == 1
     assert pipeline.name == "once"
+
+
+async def test_a_result_the_control_plane_refuses_fails_its_job_and_spares_the_rest(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+
+    @worker.handler("writer")
+    def writer(ctx: JobContext, key: str) -> str:
+        ctx.set_context(key, 1)  # a key of 300 characters is over the limit of 200
+        return "written"
+
+    async with running(worker):
+        bad = await client.create_pipeline(
+            {"name": "bad", "stages": [{"name": "w", "handler": "writer", "input": "k" * 300}]}
+        )
+        good = await client.create_pipeline(
+            {"name": "good", "stages": [{"name": "w", "handler": "writer", "input": "k"}]}
+        )
+        refused = await client.wait(bad.id, timeout=20)
+        fine = await client.wait(good.id, timeout=20)
+    assert refused.status == "failed"
+    assert refused.stages[0].error["message"].startswith("the control plane refused")
+    assert fine.status == "completed"
+    assert fine.context == {"k": 1}

@@ -418,9 +418,9 @@ class Worker:
         except (Unavailable, httpx.TransportError) as error:
             log.warning("ack failed (%s); %d results kept", error, len(self._results))
             return False
-        except ApiError:
-            if len(batch) == 1:
-                raise  # cannot happen: _ack replaces a refused single result
+        except ApiError as error:
+            if len(batch) == 1 or error.status not in (413, 422):
+                raise  # kept: the ack loop logs it and tries again later
             # One bad result must not hold back the others: send them one at a time.
             for result in batch:
                 try:
@@ -439,8 +439,8 @@ class Worker:
                 "POST", "/jobs/ack", AckResponse, {"results": batch}, retries=0
             )
         except ApiError as error:
-            if len(batch) > 1:
-                raise
+            if len(batch) > 1 or error.status not in (413, 422):
+                raise  # not about this result (a revoked key, say): kept, and tried again
             # The result itself is invalid (an output over the size limit, say): the job
             # fails with the refusal as its error, so that it does not stay running.
             [result] = batch
