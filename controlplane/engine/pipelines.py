@@ -12,6 +12,7 @@ import msgspec
 
 from controlplane.engine.audit import Actor, record
 from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.updates import UpdatePublisher
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
 from controlplane.schemas import (
@@ -304,15 +305,26 @@ _PIPELINE_STATUS = "SELECT status FROM pipelines WHERE id = $1 AND application_i
 
 async def cancel_pipeline(
     pool: asyncpg.Pool,
+    updates: UpdatePublisher,
     application_id: uuid.UUID,
     pipeline_id: uuid.UUID,
     actor: Actor | None = None,
-) -> None:
+) -> PipelineView:
     """Cancel every unfinished stage; running jobs learn it from their next heartbeat.
 
-    Cancelling a cancelled pipeline again is a no-op; a pipeline that already completed or
-    failed cannot be cancelled (409). With an ``actor`` (a person), it is audited.
+    Returns the pipeline as it is now, and announces it on the live updates. Cancelling a
+    cancelled pipeline again is a no-op; a pipeline that already completed or failed cannot
+    be cancelled (409). With an ``actor`` (a person), it is audited.
     """
+    await _cancel(pool, application_id, pipeline_id, actor)
+    view = await get_pipeline(pool, application_id, pipeline_id)
+    await updates.pipelines_changed([(view.id, application_id, view.status)])
+    return view
+
+
+async def _cancel(
+    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline_id: uuid.UUID, actor: Actor | None
+) -> None:
     async with pool.acquire() as connection, connection.transaction():
         if await connection.fetchval(_CANCEL_PIPELINE, pipeline_id, application_id) is not None:
             await connection.execute(_CANCEL_STAGES, pipeline_id)

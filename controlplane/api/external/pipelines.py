@@ -65,7 +65,4 @@ class PipelineController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> PipelineView:
-        await cancel_pipeline(services.pool, application.id, pipeline_id)
-        view = await get_pipeline(services.pool, application.id, pipeline_id)
-        await services.updates.pipelines_changed([(view.id, application.id, view.status)])
-        return view
+        return await cancel_pipeline(services.pool, services.updates, application.id, pipeline_id)

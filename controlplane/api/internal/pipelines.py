@@ -115,7 +115,7 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> PipelineDetail:
         application = await _visible_application(services, request, pipeline_id)
-        await cancel_pipeline(services.pool, application.id, pipeline_id, actor_of(request))
-        view = await get_pipeline(services.pool, application.id, pipeline_id)
-        await services.updates.pipelines_changed([(view.id, application.id, view.status)])
+        view = await cancel_pipeline(
+            services.pool, services.updates, application.id, pipeline_id, actor_of(request)
+        )
         return PipelineDetail(application.id, application.name, view)
