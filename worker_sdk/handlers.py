@@ -7,6 +7,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import logging
 import threading
 import typing
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,8 @@ from worker_sdk.errors import HandlerError, TerminalError
 from worker_sdk.wire import JobError
 
 HandlerFunction = Callable[[JobContext, Any], Any]
+
+log = logging.getLogger("worker_sdk")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,26 @@ class Handler:
         if self.is_async:
             return await typing.cast(Awaitable[Any], self.function(ctx, value))
         return await _in_daemon_thread(ctx, self.function, value)
+
+    async def run(self, ctx: JobContext, raw_input: Any, timeout_seconds: float | None) -> Outcome:
+        """Invoke the handler and say how it ended, as the control plane is told it.
+
+        Past ``timeout_seconds`` it is stopped (``ctx.cancelled`` is set, an async handler
+        cancelled) and fails as a timeout. Cancellation from outside propagates, with
+        ``ctx.cancelled`` set first, so that a sync handler's thread can see it too.
+        """
+        try:
+            value = await asyncio.wait_for(self.invoke(ctx, raw_input), timeout=timeout_seconds)
+        except TimeoutError:
+            ctx.cancelled.set()
+            return Outcome.timed_out(timeout_seconds or 0)
+        except asyncio.CancelledError:
+            ctx.cancelled.set()
+            raise
+        except Exception as error:
+            log.debug("job %s failed", ctx.job_id, exc_info=True)
+            return Outcome.failed(error)
+        return Outcome.completed(value)
 
 
 async def _in_daemon_thread(ctx: JobContext, function: HandlerFunction, value: Any) -> Any:

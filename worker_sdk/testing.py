@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from worker_sdk.context import JobContext
-from worker_sdk.handlers import Handler, HandlerFunction, Outcome
+from worker_sdk.handlers import Handler, HandlerFunction
 from worker_sdk.wire import JobError
 
 
@@ -81,15 +81,7 @@ class JobEnvironment:
             dependencies=self.dependencies,
             timeout_seconds=self.timeout_seconds,
         )
-        try:
-            value = await asyncio.wait_for(handler.invoke(ctx, input), timeout=self.timeout_seconds)
-        except TimeoutError:
-            ctx.cancelled.set()
-            outcome = Outcome.timed_out(self.timeout_seconds or 0)
-        except Exception as error:
-            outcome = Outcome.failed(error)
-        else:
-            outcome = Outcome.completed(value)
+        outcome = await handler.run(ctx, input, self.timeout_seconds)
         return TestOutcome(
             outcome.status,
             # As the control plane would store it: tuples become lists, and so on.

@@ -43,10 +43,6 @@ def headers(api_key: str) -> dict[str, str]:
     return {"X-API-Key": api_key, "Content-Type": "application/json"}
 
 
-def encode(body: Any) -> bytes:
-    return msgspec.json.encode(body)
-
-
 def decode(response: httpx.Response, into: type[T]) -> T:
     """The body of a 2xx answer as ``into``; raises for anything else.
 
@@ -96,7 +92,7 @@ class Retries:
 
 
 def _body(body: Any) -> bytes | None:
-    return None if body is None else encode(body)
+    return None if body is None else msgspec.json.encode(body)
 
 
 class AsyncTransport:

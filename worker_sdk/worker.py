@@ -314,23 +314,12 @@ class Worker:
         self._notify()
 
     async def _outcome(self, handler: Handler, running: _Running) -> Outcome | None:
-        job, ctx = running.job, running.ctx
         try:
-            value = await asyncio.wait_for(
-                handler.invoke(ctx, job.input), timeout=job.timeout_seconds
-            )
-        except TimeoutError:
-            ctx.cancelled.set()
-            return Outcome.timed_out(job.timeout_seconds or 0)
+            return await handler.run(running.ctx, running.job.input, running.job.timeout_seconds)
         except asyncio.CancelledError:
-            ctx.cancelled.set()
             if running.dropped:
                 return None
             raise
-        except Exception as error:
-            log.debug("job %s failed", job.job_id, exc_info=True)
-            return Outcome.failed(error)
-        return Outcome.completed(value)
 
     def _drop(self, job_id: str, why: str) -> None:
         running = self._running.get(job_id)
