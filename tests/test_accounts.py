@@ -11,20 +11,12 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.broker.memory import InMemoryBroker
 from controlplane.engine.accounts import FREE_FAILURES, create_user
-from controlplane.services import Services
-from controlplane.settings import Settings
-from tests.processes import TEST_JWT_SECRET
-
-PASSWORD = "correct horse battery"
-BASE = "http://dashboard.test"
+from tests.dashboard import BASE, PASSWORD, browser, services_for
 
 
 async def internal_client(pool: asyncpg.Pool, **settings: Any) -> httpx.AsyncClient:
-    services = Services(Settings(jwt_secret=TEST_JWT_SECRET, **settings), pool, InMemoryBroker())
-    transport = httpx.ASGITransport(app=create_internal_app(services))
-    return httpx.AsyncClient(transport=transport, base_url=BASE)
+    return browser(create_internal_app(services_for(pool, **settings)))
 
 
 @pytest.fixture

@@ -4,62 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from controlplane.api.app import create_external_app, create_internal_app
-from controlplane.broker.memory import InMemoryBroker
 from controlplane.engine.accounts import create_user
-from controlplane.services import Services
-from controlplane.settings import Settings
-from tests.processes import TEST_JWT_SECRET
-
-PASSWORD = "correct horse battery"
-
-
-def services(pool: asyncpg.Pool) -> Services:
-    return Services(Settings(jwt_secret=TEST_JWT_SECRET), pool, InMemoryBroker())
-
-
-class Dashboard:
-    """A logged-in user's browser, sending the CSRF token as the page would."""
-
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def get(self, path: str) -> httpx.Response:
-        return await self.client.get(path)
-
-    async def send(self, method: str, path: str, body: Any = None) -> httpx.Response:
-        headers = {"X-CSRF-Token": self.client.cookies["plq_csrf"]}
-        return await self.client.request(method, path, json=body, headers=headers)
+from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
 
 
 @pytest.fixture
 async def people(pool: asyncpg.Pool) -> AsyncIterator[dict[str, Dashboard]]:
-    app = create_internal_app(services(pool))
+    app = create_internal_app(services_for(pool))
     browsers: dict[str, Dashboard] = {}
-    clients = []
     for role in ("admin", "developer", "operator"):
         await create_user(pool, f"{role}@example.com", role.title(), role, PASSWORD)
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://dash.test"
-        )
-        clients.append(client)
-        login = {"email": f"{role}@example.com", "password": PASSWORD}
-        assert (await client.post("/api/auth/login", json=login)).status_code == 200
-        browsers[role] = Dashboard(client)
+        browsers[role] = Dashboard(await logged_in(app, f"{role}@example.com"))
     yield browsers
-    for client in clients:
-        await client.aclose()
+    for dashboard in browsers.values():
+        await dashboard.client.aclose()
 
 
 def external(pool: asyncpg.Pool, key: str) -> httpx.AsyncClient:
     """A fresh external API process: it has not cached any key yet."""
-    transport = httpx.ASGITransport(app=create_external_app(services(pool)))
+    transport = httpx.ASGITransport(app=create_external_app(services_for(pool)))
     return httpx.AsyncClient(
         transport=transport, base_url="http://api.test", headers={"X-API-Key": key}
     )

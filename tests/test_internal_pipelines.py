@@ -15,12 +15,8 @@ from controlplane.api.internal.pipelines import Sort
 from controlplane.engine.accounts import create_user
 from controlplane.engine.applications import create_application
 from controlplane.engine.pipeline_queries import SORTS
-from controlplane.services import Services
-from controlplane.settings import Settings
-from tests.processes import TEST_JWT_SECRET
+from tests.dashboard import PASSWORD, logged_in, services_for
 from tests.system import System
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -45,14 +41,8 @@ async def setup(system: System) -> AsyncIterator[dict[str, Any]]:
         operator.id,
         system.application.id,
     )
-    settings = Settings(jwt_secret=TEST_JWT_SECRET)
-    app = create_internal_app(Services(settings, system.pool, system.services.broker))
-    clients = {}
-    for who in ("root", "op"):
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://d.test")
-        login = {"email": f"{who}@example.com", "password": PASSWORD}
-        assert (await client.post("/api/auth/login", json=login)).status_code == 200
-        clients[who] = client
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    clients = {who: await logged_in(app, f"{who}@example.com") for who in ("root", "op")}
     yield {
         "ids": ids,
         "other_id": str(other.id),

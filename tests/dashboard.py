@@ -1,0 +1,49 @@
+"""The internal API in the test's event loop, and browsers logged in to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import httpx
+from litestar import Litestar
+
+from controlplane.broker import Broker
+from controlplane.broker.memory import InMemoryBroker
+from controlplane.services import Services
+from controlplane.settings import Settings
+from tests.processes import TEST_JWT_SECRET
+
+PASSWORD = "correct horse battery"
+BASE = "http://dashboard.test"
+
+
+def services_for(pool: asyncpg.Pool, broker: Broker | None = None, **settings: Any) -> Services:
+    """Services with a JWT secret, as the API process has them."""
+    settings = {"jwt_secret": TEST_JWT_SECRET, **settings}
+    return Services(Settings(**settings), pool, broker or InMemoryBroker())
+
+
+def browser(app: Litestar) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE)
+
+
+async def logged_in(app: Litestar, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    client = browser(app)
+    response = await client.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return client
+
+
+class Dashboard:
+    """A logged-in user's browser, sending the CSRF token as the page would."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def get(self, path: str) -> httpx.Response:
+        return await self.client.get(path)
+
+    async def send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        headers = {"X-CSRF-Token": self.client.cookies["plq_csrf"]}
+        return await self.client.request(method, path, json=body, headers=headers)
