@@ -35,15 +35,22 @@ async def test_a_vanished_worker_s_job_is_dispatched_again(system: System) -> No
     [again] = await system.pull("lost", wait=5)
     assert again["stageId"] == job["stageId"]
     assert again["attempt"] == 2
-    # Once another worker holds the stage, the old job id is no job at all.
+    # Another worker holds the stage now; the old job is still known as one that lost it.
     later = await system.ack({"jobId": job["jobId"], "status": "completed", "output": "late"})
-    assert later["rejected"] == [{"jobId": job["jobId"], "reason": "unknown_job"}]
+    assert later["rejected"] == [{"jobId": job["jobId"], "reason": "lease_lost"}]
     await system.ack({"jobId": again["jobId"], "status": "completed", "output": "on time"})
     stage = (await system.pipeline(pipeline["id"]))["stages"][0]
     assert stage["status"] == "completed"
     assert stage["output"] == "on time"
     # A lost lease is not a failure of the handler: no retry was spent.
     assert await system.pool.fetchval("SELECT failures FROM stages") == 0
+    attempts = await system.pool.fetch(
+        "SELECT attempt, job_id, outcome FROM stage_attempts ORDER BY attempt"
+    )
+    assert [(a["attempt"], str(a["job_id"]), a["outcome"]) for a in attempts] == [
+        (1, job["jobId"], "lease_lost"),
+        (2, again["jobId"], "completed"),
+    ]
 
 
 async def test_a_stage_that_keeps_losing_its_lease_fails_in_the_end(

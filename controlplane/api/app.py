@@ -19,6 +19,7 @@ from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
+from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.services import Services
@@ -66,6 +67,7 @@ def create_internal_app(services: Services) -> Litestar:
             UserController,
             AuditController,
             InternalPipelineController,
+            StageController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

@@ -31,6 +31,11 @@ from database.pool import fetch_retrying
 #   does not show this statement's own changes, and need not: a marked failure makes the
 #   pipeline failed whatever else it holds, and without one the only change here is queueing,
 #   which keeps a pipeline running.
+# - An operator's rerun or skip may commit while this statement waits for a row it locked.
+#   Postgres then rechecks the WHERE clause against the row's new version, but everything
+#   else was read from the older snapshot. So `queued` and `finished` carry the revision they
+#   read and change a row only if its revision is still that: a stage or pipeline the
+#   operator reset is left as the operator left it.
 #
 # Every other row is reached from the given ids through LATERAL lookups (OFFSET 0 keeps the
 # planner from flattening them back into joins), so the plans open to the planner are index
@@ -49,15 +54,18 @@ failed_pipelines AS (
 queued AS (
     UPDATE stages d SET status = 'queued', queued_at = now(), published_at = NULL
     FROM (
-        SELECT DISTINCT waiting.stage_id
+        SELECT DISTINCT waiting.stage_id, waiting.revision
         FROM marked
         CROSS JOIN LATERAL (
-            SELECT x.stage_id FROM stage_dependencies x WHERE x.depends_on_id = marked.id
+            SELECT x.stage_id, w.revision
+            FROM stage_dependencies x JOIN stages w ON w.id = x.stage_id
+            WHERE x.depends_on_id = marked.id
             OFFSET 0
         ) AS waiting
         WHERE marked.status IN ('completed', 'skipped')
     ) AS candidate
-    WHERE d.id = candidate.stage_id AND d.status = 'not_started'
+    WHERE d.id = candidate.stage_id AND d.revision = candidate.revision
+      AND d.status = 'not_started'
       AND d.pipeline_id NOT IN (SELECT pipeline_id FROM failed_pipelines)
       AND NOT EXISTS (
           SELECT 1 FROM stage_dependencies x JOIN stages p ON p.id = x.depends_on_id
@@ -82,8 +90,12 @@ cancelled AS (
 finished AS (
     UPDATE pipelines p SET status = summary.derived, finished_at = now(), updated_at = now()
     FROM (
-        SELECT DISTINCT pipeline_id FROM marked
-        WHERE pipeline_id NOT IN (SELECT pipeline_id FROM queued)
+        SELECT DISTINCT m.pipeline_id, seen.revision
+        FROM marked m
+        CROSS JOIN LATERAL (
+            SELECT revision FROM pipelines WHERE id = m.pipeline_id OFFSET 0
+        ) AS seen
+        WHERE m.pipeline_id NOT IN (SELECT pipeline_id FROM queued)
     ) AS touched
     CROSS JOIN LATERAL (
         SELECT CASE WHEN bool_or(s.status = 'failed') THEN 'failed'
@@ -93,7 +105,8 @@ finished AS (
                     ELSE 'running' END AS derived
         FROM stages s WHERE s.pipeline_id = touched.pipeline_id
     ) AS summary
-    WHERE p.id = touched.pipeline_id AND p.status = 'running' AND summary.derived <> 'running'
+    WHERE p.id = touched.pipeline_id AND p.revision = touched.revision
+      AND p.status = 'running' AND summary.derived <> 'running'
     RETURNING p.id, p.application_id, p.status
 )
 SELECT 'queued' AS kind, id, application_id, handler, attempt, NULL AS status FROM queued

@@ -217,7 +217,12 @@ remembered AS (
 SELECT * FROM acked
 """
 
+# What became of jobs whose results were refused: how their attempt ended, if it did, else
+# where their stage stands now (an attempt's record comes first, as the more precise).
 _REJECTION_CAUSES = """
+SELECT job_id, outcome AS cause FROM stage_attempts
+WHERE job_id = ANY($1::uuid[]) AND application_id = $2
+UNION ALL
 SELECT job_id, status FROM stages WHERE job_id = ANY($1::uuid[]) AND application_id = $2
 """
 
@@ -290,8 +295,9 @@ async def _explain_rejections(
 ) -> list[RejectedResult]:
     if not job_ids:
         return []
-    rows = await pool.fetch(_REJECTION_CAUSES, job_ids, application_id)
-    causes = {row["job_id"]: row["status"] for row in rows}
+    causes: dict[uuid.UUID, str] = {}
+    for row in await pool.fetch(_REJECTION_CAUSES, job_ids, application_id):
+        causes.setdefault(row["job_id"], row["cause"])
     return [RejectedResult(j, _rejection_reason(causes.get(j))) for j in job_ids]
 
 
@@ -303,12 +309,13 @@ def _error_document(result: JobResult) -> dict[str, object] | None:
     return {"message": result.error.message, "code": result.error.code}
 
 
-def _rejection_reason(status: str | None) -> RejectReason:
-    if status is None:
+def _rejection_reason(cause: str | None) -> RejectReason:
+    """``cause``: an attempt's outcome, or its stage's status."""
+    if cause is None:
         return "unknown_job"
-    if status == "cancelled":
+    if cause in ("cancelled", "not_started"):  # not_started: an operator reran the stage
         return "cancelled"
-    if status in ("queued", "running"):
+    if cause in ("lease_lost", "queued", "running"):
         return "lease_lost"
     return "already_finished"
 

@@ -1,4 +1,4 @@
-"""/api/pipelines: find pipelines across your applications, read one, cancel one."""
+"""/api/pipelines: find pipelines across your applications, read one, act on one or many."""
 
 from __future__ import annotations
 
@@ -8,31 +8,101 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from controlplane.api.internal.schemas import PipelineDetail, PipelinePage, PipelineSummary
+from controlplane.api.internal.schemas import (
+    AttemptView,
+    BulkItemResult,
+    BulkRequest,
+    BulkResult,
+    PipelineDetail,
+    PipelinePage,
+    PipelineSummary,
+)
 from controlplane.api.internal.session import actor_of, current_user, visible_application
 from controlplane.engine.applications import ApplicationRecord
+from controlplane.engine.audit import Actor
+from controlplane.engine.operations import (
+    ActionResult,
+    carry_out,
+    failed_stages,
+    rerun_stages,
+    resume_pipeline,
+    skip_stages,
+)
 from controlplane.engine.pipeline_queries import (
     PipelineFilter,
     application_of,
     list_pipelines,
 )
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
-from controlplane.errors import NotFound
+from controlplane.engine.stage_history import list_attempts
+from controlplane.errors import NotFound, ProblemError
 from controlplane.services import Services
 
 Sort = Literal["-createdAt", "createdAt", "-updatedAt", "-finishedAt", "name", "status"]
 Status = Literal["running", "completed", "failed", "cancelled"]
 
 
-async def _visible_application(
+async def pipeline_application(
     services: Services, request: Request[Any, Any, Any], pipeline_id: uuid.UUID
 ) -> ApplicationRecord:
     """The pipeline's application, if the user sees it; a 404 for the pipeline otherwise."""
     application_id = await application_of(services.pool, pipeline_id)
     not_found = NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
     return await visible_application(request, application_id, not_found)
+
+
+async def pipeline_detail(
+    services: Services, application: ApplicationRecord, pipeline_id: uuid.UUID
+) -> PipelineDetail:
+    view = await get_pipeline(services.pool, application.id, pipeline_id)
+    attempts = await list_attempts(services.pool, pipeline_id)
+    return PipelineDetail(
+        application.id,
+        application.name,
+        view,
+        [AttemptView(**vars(a)) for a in attempts],
+    )
+
+
+async def detail_after(
+    services: Services, application: ApplicationRecord, result: ActionResult
+) -> PipelineDetail:
+    """Carry out a committed action, announce the pipeline, and read it back."""
+    await carry_out(services.dispatcher, services.broker, result)
+    detail = await pipeline_detail(services, application, result.pipeline_id)
+    await services.updates.pipelines_changed(
+        [(result.pipeline_id, application.id, detail.pipeline.status)]
+    )
+    return detail
+
+
+async def _act_on_pipeline(
+    services: Services,
+    application: ApplicationRecord,
+    pipeline_id: uuid.UUID,
+    action: str,
+    actor: Actor,
+) -> PipelineDetail:
+    """Cancel a pipeline, rerun its failed stages (or resume it), or skip its failed stages;
+    returns the pipeline as it is after."""
+    pool = services.pool
+    if action == "cancel":
+        await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
+        return await pipeline_detail(services, application, pipeline_id)
+    failed = await failed_stages(pool, pipeline_id)
+    if action == "rerun" and failed:
+        result = await rerun_stages(
+            pool, application.id, pipeline_id, failed, downstream=False, actor=actor
+        )
+    elif action == "rerun":
+        result = await resume_pipeline(pool, application.id, pipeline_id, actor=actor)
+    elif failed:
+        result = await skip_stages(pool, application.id, pipeline_id, failed, actor=actor)
+    else:
+        raise NotFound("no_failed_stage", "the pipeline has no failed stage to skip")
+    return await detail_after(services, application, result)
 
 
 class PipelineController(Controller):
@@ -103,9 +173,8 @@ class PipelineController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> PipelineDetail:
-        application = await _visible_application(services, request, pipeline_id)
-        view = await get_pipeline(services.pool, application.id, pipeline_id)
-        return PipelineDetail(application.id, application.name, view)
+        application = await pipeline_application(services, request, pipeline_id)
+        return await pipeline_detail(services, application, pipeline_id)
 
     @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
     async def cancel(
@@ -114,8 +183,52 @@ class PipelineController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> PipelineDetail:
-        application = await _visible_application(services, request, pipeline_id)
-        view = await cancel_pipeline(
-            services.pool, services.updates, application.id, pipeline_id, actor_of(request)
+        application = await pipeline_application(services, request, pipeline_id)
+        return await _act_on_pipeline(
+            services, application, pipeline_id, "cancel", actor_of(request)
         )
-        return PipelineDetail(application.id, application.name, view)
+
+    @post(
+        "/{pipeline_id:uuid}/rerun",
+        status_code=200,
+        summary="Rerun a pipeline's failed stages, or resume a cancelled pipeline",
+    )
+    async def rerun(
+        self,
+        pipeline_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> PipelineDetail:
+        application = await pipeline_application(services, request, pipeline_id)
+        return await _act_on_pipeline(
+            services, application, pipeline_id, "rerun", actor_of(request)
+        )
+
+    @post(
+        "/bulk",
+        status_code=200,
+        summary="Cancel, rerun or skip the failed stages of many pipelines",
+        description="Each pipeline is acted on by itself, all or nothing; the answer says "
+        "for each whether it was, or the problem that stopped it.",
+    )
+    async def bulk(
+        self,
+        data: JSONBody[BulkRequest],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> BulkResult:
+        actor = actor_of(request)
+        results = []
+        for pipeline_id in dict.fromkeys(data.pipeline_ids):
+            try:
+                application = await pipeline_application(services, request, pipeline_id)
+                detail = await _act_on_pipeline(
+                    services, application, pipeline_id, data.action, actor
+                )
+            except ProblemError as problem:
+                results.append(
+                    BulkItemResult(pipeline_id, False, code=problem.code, detail=problem.detail)
+                )
+            else:
+                results.append(BulkItemResult(pipeline_id, True, status=detail.pipeline.status))
+        return BulkResult(results)

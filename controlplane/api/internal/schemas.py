@@ -164,7 +164,76 @@ class PipelinePage(_Response):
     has_more: bool
 
 
+class AttemptView(_Response):
+    stage_id: uuid.UUID
+    attempt: int
+    job_id: uuid.UUID
+    worker_id: uuid.UUID | None
+    worker_name: str | None
+    # running | completed | failed | lease_lost | cancelled
+    outcome: str
+    # A failure that was followed by a retry.
+    retried: bool
+    error: Any
+    queued_at: dt.datetime | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
 class PipelineDetail(_Response):
     application_id: uuid.UUID
     application_name: str
     pipeline: PipelineView
+    # Every attempt of every stage, in the order they started (for a timeline).
+    attempts: list[AttemptView]
+
+
+class StageRerun(_Request):
+    # Also run again everything that depends on the stage, even what already completed.
+    downstream: bool = False
+    # Replaces the stage's input (leave out to keep it).
+    input: Any | msgspec.UnsetType = msgspec.UNSET
+
+
+class StageSkip(_Request):
+    # What the stage's dependents see as its output.
+    output: Any = None
+
+
+BulkAction = Literal["cancel", "rerun", "skip"]
+
+
+class BulkRequest(_Request):
+    # cancel: cancel each pipeline. rerun: rerun each one's failed stages (or resume a
+    # cancelled one). skip: skip each one's failed stages, so that the rest goes on.
+    action: BulkAction
+    pipeline_ids: Annotated[list[uuid.UUID], Meta(min_length=1, max_length=500)]
+
+
+class BulkItemResult(_Response, omit_defaults=True):
+    pipeline_id: uuid.UUID
+    ok: bool
+    # The pipeline's status after the action, when it was applied.
+    status: str | None = None
+    # Why not, when it was refused: the problem code and detail it would have answered.
+    code: str | None = None
+    detail: str | None = None
+
+
+class BulkResult(_Response):
+    results: list[BulkItemResult]
+
+
+class LogLineView(_Response):
+    id: int
+    attempt: int
+    job_id: uuid.UUID | None
+    level: str
+    message: str
+    at: dt.datetime
+
+
+class LogPage(_Response):
+    lines: list[LogLineView]
+    # Pass as ?after= for the lines that follow (also to tail a running stage).
+    next_after: int
