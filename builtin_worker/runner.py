@@ -98,10 +98,11 @@ class BuiltinWorker:
     async def advance(self, stage_ids: list[uuid.UUID]) -> None:
         advanced = await advance_stages(self._pool, stage_ids)
         await self._dispatcher.publish(advanced.queued)
-        if advanced.finished_pipelines:
-            await self.services.updates.pipelines_changed(
-                [(p.id, p.application_id, p.status) for p in advanced.finished_pipelines]
-            )
+        updates = self.services.updates
+        updates.stages_changed(advanced.cancelled)
+        updates.pipelines_changed(
+            (p.id, p.application_id, p.status) for p in advanced.finished_pipelines
+        )
 
     # -- sweeps ------------------------------------------------------------------------
 
@@ -112,10 +113,12 @@ class BuiltinWorker:
         LEASE_EXPIRIES.inc(len(requeued) + len(lost))
         JOBS_FAILED.labels("lease_expired").inc(len(lost))
         await self._dispatcher.publish(requeued)
-        timed_out, failed = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
-        JOB_TIMEOUTS.inc(timed_out)
+        timed_out = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
+        failed = [change for change in timed_out if change.status == "failed"]
+        JOB_TIMEOUTS.inc(len(timed_out))
         JOBS_FAILED.labels("timeout").inc(len(failed))
-        await self.advance(lost + failed)
+        self.services.updates.stages_changed(lost + timed_out)
+        await self.advance([change.stage_id for change in lost + failed])
 
     async def queue_due_retries(self) -> None:
         due = await sweeps.queue_due_retries(self._pool, SWEEP_LIMIT)
@@ -138,12 +141,15 @@ class BuiltinWorker:
     async def sweep_lost_messages(self) -> None:
         grace = self._settings.publish_grace_seconds
         unpublished = await sweeps.unpublished_stages(self._pool, SWEEP_LIMIT, grace)
-        RELAY_REPUBLISHED.inc(await self._dispatcher.publish(unpublished))
+        RELAY_REPUBLISHED.inc(await self._dispatcher.publish(unpublished, newly_queued=False))
         unadvanced = await sweeps.unadvanced_stages(self._pool, SWEEP_LIMIT, grace)
         await self.advance(unadvanced)
 
     async def sweep_workers(self) -> None:
-        await sweeps.mark_workers_offline(self._pool, self._settings.worker_offline_after_seconds)
+        gone = await sweeps.mark_workers_offline(
+            self._pool, self._settings.worker_offline_after_seconds
+        )
+        self.services.updates.workers_changed((w, a, "offline") for w, a in gone)
         WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
 
     async def report_queue_depths(self) -> None:

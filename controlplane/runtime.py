@@ -98,9 +98,11 @@ async def open_services(
     pool = await create_pool(dsn, max_size=pool_size)
     try:
         await broker.start()
+        services = Services(settings, pool, broker)
         try:
-            yield Services(settings, pool, broker)
+            yield services
         finally:
+            await services.updates.close()
             await broker.close()
     finally:
         await pool.close()

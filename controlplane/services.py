@@ -28,7 +28,7 @@ class Services:
     updates: UpdatePublisher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dispatcher = Dispatcher(self.pool, self.broker)
+        self.updates = UpdatePublisher(self.broker)
+        self.dispatcher = Dispatcher(self.pool, self.broker, self.updates)
         self.keys = KeyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
-        self.updates = UpdatePublisher(self.broker)

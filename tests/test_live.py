@@ -94,12 +94,22 @@ async def _watch(
                 "/pipelines", json={"name": "live", "stages": [{"name": "a", "handler": "h"}]}
             )
             pipeline_id = submitted.json()["id"]
+            stage_id = submitted.json()["stages"][0]["id"]
+            worker = await api.post("/workers/bootstrap", json={"workerName": "w"})
+            worker_id = worker.json()["workerId"]
             assert (await api.post(f"/pipelines/{pipeline_id}/cancel")).status_code == 200
-        event = await next_event(mine)
-        assert event["type"] == "pipeline"
-        assert event["seq"] == 1
-        assert event["items"][0]["id"] == pipeline_id
-        assert event["items"][0]["status"] == "cancelled"
+        seen: dict[str, list[tuple[str, str]]] = {"pipeline": [], "stage": [], "worker": []}
+        sequence = []
+        while len(seen["pipeline"]) < 2 or not seen["worker"]:
+            event = await next_event(mine)
+            sequence.append(event["seq"])
+            seen[event["type"]] += [
+                (i["id"], i.get("status") or i["state"]) for i in event["items"]
+            ]
+        assert sequence == list(range(1, len(sequence) + 1))
+        assert seen["pipeline"] == [(pipeline_id, "running"), (pipeline_id, "cancelled")]
+        assert seen["stage"] == [(stage_id, "queued"), (stage_id, "cancelled")]
+        assert seen["worker"] == [(worker_id, "online")]
         # The outsider sees no other application's events.
         with pytest.raises(TimeoutError):
             await next_event(theirs, within=1.0)

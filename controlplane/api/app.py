@@ -16,11 +16,13 @@ from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
+from controlplane.api.internal.workers import WorkerController as InternalWorkerController
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.services import Services
 
@@ -68,6 +70,8 @@ def create_internal_app(services: Services) -> Litestar:
             AuditController,
             InternalPipelineController,
             StageController,
+            InsightsController,
+            InternalWorkerController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

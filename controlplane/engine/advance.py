@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.updates import StageChange
 from controlplane.metrics import STAGES_ADVANCED
 from database.pool import fetch_retrying
 
@@ -85,7 +86,7 @@ cancelled AS (
             OFFSET 0
         ) AS unstarted
     )
-    RETURNING id
+    RETURNING id, pipeline_id, application_id
 ),
 finished AS (
     UPDATE pipelines p SET status = summary.derived, finished_at = now(), updated_at = now()
@@ -109,11 +110,14 @@ finished AS (
       AND p.status = 'running' AND summary.derived <> 'running'
     RETURNING p.id, p.application_id, p.status
 )
-SELECT 'queued' AS kind, id, application_id, handler, attempt, NULL AS status FROM queued
+SELECT 'queued' AS kind, id, pipeline_id, application_id, handler, attempt, 'queued' AS status
+FROM queued
 UNION ALL
-SELECT 'finished', id, application_id, NULL, NULL, status FROM finished
+SELECT 'cancelled', id, pipeline_id, application_id, NULL, NULL, 'cancelled' FROM cancelled
 UNION ALL
-SELECT 'marked', NULL, NULL, NULL, count(*)::int, NULL FROM marked
+SELECT 'finished', id, NULL, application_id, NULL, NULL, status FROM finished
+UNION ALL
+SELECT 'marked', NULL, NULL, NULL, NULL, count(*)::int, NULL FROM marked
 """
 
 
@@ -128,13 +132,14 @@ class FinishedPipeline:
 class Advanced:
     stages: int
     queued: list[QueuedStage]
+    cancelled: list[StageChange]
     finished_pipelines: list[FinishedPipeline]
 
 
 async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Advanced:
     """Advance a batch of finished stages; the caller publishes ``queued`` afterwards."""
     if not stage_ids:
-        return Advanced(0, [], [])
+        return Advanced(0, [], [], [])
     ordered = sorted(set(stage_ids))  # rows are locked in ascending id order
     rows = await fetch_retrying(pool, _ADVANCE, ordered)
     marked = next(row["attempt"] for row in rows if row["kind"] == "marked")
@@ -142,6 +147,7 @@ async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Adva
     return Advanced(
         marked,
         [QueuedStage.from_row(row) for row in rows if row["kind"] == "queued"],
+        [StageChange.from_row(row) for row in rows if row["kind"] == "cancelled"],
         [
             FinishedPipeline(row["id"], row["application_id"], row["status"])
             for row in rows

@@ -17,6 +17,7 @@ import asyncpg
 
 from controlplane.broker import Broker, JobRef
 from controlplane.engine.batching import GroupCommit
+from controlplane.engine.updates import UpdatePublisher
 from controlplane.metrics import JOBS_PUBLISHED
 from database.pool import fetch_retrying
 
@@ -29,10 +30,13 @@ class QueuedStage:
     application_id: uuid.UUID
     handler: str
     attempt: int
+    pipeline_id: uuid.UUID
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> QueuedStage:
-        return cls(row["id"], row["application_id"], row["handler"], row["attempt"])
+        return cls(
+            row["id"], row["application_id"], row["handler"], row["attempt"], row["pipeline_id"]
+        )
 
 
 # Publishes to one queue that may await their confirms at once. More than one keeps a publish
@@ -66,9 +70,10 @@ class Dispatcher:
     publishing, so that a queue's next publish never waits for the last one's record.
     """
 
-    def __init__(self, pool: asyncpg.Pool, broker: Broker) -> None:
+    def __init__(self, pool: asyncpg.Pool, broker: Broker, updates: UpdatePublisher) -> None:
         self._pool = pool
         self._broker = broker
+        self._updates = updates
         # Application names never change, so a name once read is good forever.
         self._names: dict[uuid.UUID, str] = {}
         self._queues: dict[str, GroupCommit[list[QueuedStage], bool]] = {}
@@ -86,15 +91,20 @@ class Dispatcher:
                 self._names[row["id"]] = row["name"]
         return self._names
 
-    async def publish(self, stages: Iterable[QueuedStage]) -> int:
+    async def publish(self, stages: Iterable[QueuedStage], *, newly_queued: bool = True) -> int:
         """Publish the stages; returns how many were confirmed by the broker and recorded.
 
         A broker failure is logged and swallowed: the stages stay unpublished in the database
         and the relay sweep tries again. The caller's transaction is already committed.
+        ``newly_queued`` stages are announced on the live updates (a republish is not news).
         """
         stages = list(stages)
         if not stages:
             return 0
+        if newly_queued:
+            self._updates.stages_changed(
+                (s.stage_id, s.pipeline_id, s.application_id, "queued") for s in stages
+            )
         names = await self.queue_names(s.application_id for s in stages)
         by_queue: dict[str, list[QueuedStage]] = {}
         for stage in stages:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from controlplane.broker import Broker, TakenJobs
+from controlplane.engine.updates import StageChange
 from controlplane.errors import Unavailable
 from controlplane.metrics import (
     ACKS_REJECTED,
@@ -233,6 +234,7 @@ _FINISHED = ("completed", "failed")
 class AckOutcome:
     response: AckResponse
     finished_stage_ids: list[uuid.UUID]
+    changed: list[StageChange]
 
 
 async def ack_jobs(
@@ -287,6 +289,7 @@ async def ack_jobs(
             rejected=rejected,
         ),
         [row["id"] for row in updated if row["status"] in _FINISHED],
+        [StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated],
     )
 
 

@@ -103,7 +103,7 @@ WHERE s.pipeline_id = $1 AND s.status = 'not_started'
   AND NOT EXISTS (
       SELECT 1 FROM stage_dependencies x JOIN stages p ON p.id = x.depends_on_id
       WHERE x.stage_id = s.id AND p.status NOT IN ('completed', 'skipped'))
-RETURNING s.id, s.application_id, s.handler, s.attempt
+RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt
 """
 
 _REOPEN = """

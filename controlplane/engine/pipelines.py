@@ -183,7 +183,9 @@ async def submit_pipeline(
         return await _replay(pool, application_id, request, request_hash)
     PIPELINES_SUBMITTED.inc()
     queued = [
-        QueuedStage(s.id, application_id, s.spec.handler, 0) for s in planned if not s.depends_on
+        QueuedStage(s.id, application_id, s.spec.handler, 0, pipeline_id)
+        for s in planned
+        if not s.depends_on
     ]
     return Submitted(pipeline_id, queued, _new_view(pipeline_id, request, planned, created_at))
 
@@ -318,7 +320,8 @@ async def cancel_pipeline(
     """
     await _cancel(pool, application_id, pipeline_id, actor)
     view = await get_pipeline(pool, application_id, pipeline_id)
-    await updates.pipelines_changed([(view.id, application_id, view.status)])
+    updates.pipelines_changed([(view.id, application_id, view.status)])
+    updates.stages_changed((s.id, view.id, application_id, s.status) for s in view.stages)
     return view
 
 

@@ -11,6 +11,7 @@ import uuid
 import asyncpg
 
 from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.updates import StageChange
 
 # running -> queued (the worker is gone; not a failure of the handler) or, once a stage has
 # lost more leases than allowed, -> failed. The job id is kept so that a late ack from the
@@ -36,7 +37,7 @@ UPDATE stages s SET
     deadline_at = NULL
 FROM expired
 WHERE s.id = expired.id AND s.status = 'running'
-RETURNING s.id, s.application_id, s.handler, s.attempt, s.status
+RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt, s.status
 """
 
 # running -> retry_scheduled | failed: the handler ran past its timeout. Counts as a failure,
@@ -63,7 +64,7 @@ UPDATE stages s SET
     deadline_at = NULL
 FROM late
 WHERE s.id = late.id AND s.status = 'running'
-RETURNING s.id, s.status
+RETURNING s.id, s.pipeline_id, s.application_id, s.status
 """
 
 # retry_scheduled -> queued, once the backoff has passed.
@@ -77,7 +78,7 @@ WITH due AS (
 UPDATE stages s SET status = 'queued', queued_at = now(), published_at = NULL, retry_at = NULL
 FROM due
 WHERE s.id = due.id AND s.status = 'retry_scheduled'
-RETURNING s.id, s.application_id, s.handler, s.attempt
+RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt
 """
 
 _NEXT_RETRY_AT = """
@@ -87,7 +88,7 @@ SELECT extract(epoch FROM min(retry_at) - now()) FROM stages WHERE status = 'ret
 # Queued stages whose publish was never recorded: the process died between commit and
 # publish, or the broker was down. Publishing again is safe; the claim drops duplicates.
 _UNPUBLISHED = """
-SELECT id, application_id, handler, attempt FROM stages
+SELECT id, pipeline_id, application_id, handler, attempt FROM stages
 WHERE status = 'queued' AND published_at IS NULL
   AND queued_at < now() - make_interval(secs => $2)
 ORDER BY queued_at LIMIT $1
@@ -108,7 +109,7 @@ WHERE id IN (
       AND last_heartbeat_at < now() - make_interval(secs => $1)
     LIMIT 1000
 ) AND state IN ('online', 'draining')
-RETURNING id
+RETURNING id, application_id
 """
 
 _HANDLERS_OF_ONLINE_WORKERS = """
@@ -129,17 +130,16 @@ UPDATE stages SET published_at = NULL WHERE status = 'queued' AND published_at I
 
 async def expire_leases(
     pool: asyncpg.Pool, limit: int, max_lease_expiries: int
-) -> tuple[list[QueuedStage], list[uuid.UUID]]:
+) -> tuple[list[QueuedStage], list[StageChange]]:
     """Returns the stages queued again and the stages that failed for good."""
     rows = await pool.fetch(_EXPIRE_LEASES, limit, max_lease_expiries)
     requeued = [QueuedStage.from_row(row) for row in rows if row["status"] == "queued"]
-    return requeued, [row["id"] for row in rows if row["status"] == "failed"]
+    return requeued, [StageChange.from_row(row) for row in rows if row["status"] == "failed"]
 
 
-async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> tuple[int, list[uuid.UUID]]:
-    """Returns how many jobs timed out and which of their stages failed for good."""
-    rows = await pool.fetch(_TIME_OUT, limit)
-    return len(rows), [row["id"] for row in rows if row["status"] == "failed"]
+async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> list[StageChange]:
+    """Returns the stages whose job timed out: now retry_scheduled, or failed for good."""
+    return [StageChange.from_row(row) for row in await pool.fetch(_TIME_OUT, limit)]
 
 
 async def queue_due_retries(pool: asyncpg.Pool, limit: int) -> list[QueuedStage]:
@@ -164,8 +164,12 @@ async def unadvanced_stages(
     return [row["id"] for row in await pool.fetch(_UNADVANCED, limit, grace_seconds)]
 
 
-async def mark_workers_offline(pool: asyncpg.Pool, offline_after_seconds: float) -> int:
-    return len(await pool.fetch(_MARK_WORKERS_OFFLINE, offline_after_seconds))
+async def mark_workers_offline(
+    pool: asyncpg.Pool, offline_after_seconds: float
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Returns (worker id, application id) of the workers now offline."""
+    rows = await pool.fetch(_MARK_WORKERS_OFFLINE, offline_after_seconds)
+    return [(row["id"], row["application_id"]) for row in rows]
 
 
 async def count_workers_online(pool: asyncpg.Pool) -> int:

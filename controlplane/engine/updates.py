@@ -1,18 +1,42 @@
-"""Live updates on the ``stage.updated`` fanout: best effort, numbered per process.
+"""Live updates on the ``stage.updated`` fanout: best effort, coalesced, numbered per process.
 
-Each process stamps its updates with its own ``source`` and a sequence number, so that a
-subscriber that sees a gap knows it missed something and refetches.
+Changes are announced without waiting: they gather for a moment (``FLUSH_SECONDS``) and go
+out as one message per kind, so the job path pays one transient publish per interval, not
+one per job. Each process stamps its messages with its own ``source`` and a sequence number,
+so that a subscriber that sees a gap knows it missed something and refetches.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
+import logging
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
+import asyncpg
 import msgspec
 
 from controlplane.broker import Broker
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.1
+# Items per message: a burst is split, so that no message is large.
+MAX_ITEMS = 500
+
+
+class StageChange(NamedTuple):
+    stage_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    application_id: uuid.UUID
+    status: str
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> StageChange:
+        return cls(row["id"], row["pipeline_id"], row["application_id"], row["status"])
 
 
 class UpdatePublisher:
@@ -20,19 +44,68 @@ class UpdatePublisher:
         self._broker = broker
         self._source = uuid.uuid4().hex[:12]
         self._sequence = itertools.count(1)
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._flushing: asyncio.Task[None] | None = None
 
-    async def pipelines_changed(self, changes: list[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
-        """(pipeline id, application id, status) of pipelines whose status changed."""
-        await self.publish(
+    def pipelines_changed(self, changes: Iterable[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+        """(pipeline id, application id, status) of pipelines created or whose status
+        changed."""
+        self.announce(
             "pipeline",
             [{"id": str(p), "applicationId": str(a), "status": s} for p, a, s in changes],
         )
 
-    async def publish(self, kind: str, items: list[dict[str, Any]]) -> None:
+    def stages_changed(self, changes: Iterable[StageChange | tuple[Any, ...]]) -> None:
+        """(stage id, pipeline id, application id, status) of stages that moved."""
+        self.announce(
+            "stage",
+            [
+                {"id": str(s), "pipelineId": str(p), "applicationId": str(a), "status": status}
+                for s, p, a, status in changes
+            ],
+        )
+
+    def workers_changed(self, changes: Iterable[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
+        """(worker id, application id, state) of workers that came, went or changed state."""
+        self.announce(
+            "worker",
+            [{"id": str(w), "applicationId": str(a), "state": s} for w, a, s in changes],
+        )
+
+    def announce(self, kind: str, items: list[dict[str, Any]]) -> None:
         """Each item names its ``applicationId``: subscribers see only their applications'."""
         if not items:
             return
-        body = msgspec.json.encode(
-            {"source": self._source, "seq": next(self._sequence), "type": kind, "items": items}
-        )
-        await self._broker.publish_update(body)
+        self._pending.setdefault(kind, []).extend(items)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def flush(self) -> None:
+        """Send what is pending now (at shutdown, and in tests)."""
+        pending, self._pending = self._pending, {}
+        for kind, items in pending.items():
+            for start in range(0, len(items), MAX_ITEMS):
+                body = msgspec.json.encode(
+                    {
+                        "source": self._source,
+                        "seq": next(self._sequence),
+                        "type": kind,
+                        "items": items[start : start + MAX_ITEMS],
+                    }
+                )
+                try:
+                    await self._broker.publish_update(body)
+                except Exception:  # best effort: subscribers resync on the gap
+                    log.warning("could not publish a live update", exc_info=True)
+
+    async def close(self) -> None:
+        if self._flushing is not None:
+            self._flushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flushing
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await self.flush()

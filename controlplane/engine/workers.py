@@ -48,17 +48,22 @@ class Heartbeat:
 class HeartbeatOutcome:
     known_worker: bool
     cancel_job_ids: list[uuid.UUID]
+    # The worker's new state, when this heartbeat changed it (e.g. back from offline).
+    new_state: str | None = None
 
 
+# `before` is the same row as the statement found it: its state is the one before this beat.
 _TOUCH_WORKERS = """
 UPDATE workers w SET
     last_heartbeat_at = now(),
     state = coalesce(h.state, CASE WHEN w.state = 'offline' THEN 'online' ELSE w.state END),
     metrics = coalesce(h.metrics, w.metrics)
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[])
-     AS h(worker_id, application_id, state, metrics)
+     AS h(worker_id, application_id, state, metrics),
+     workers before
 WHERE w.id = h.worker_id AND w.application_id = h.application_id AND w.state <> 'stopped'
-RETURNING w.id
+  AND before.id = w.id
+RETURNING w.id, w.state, before.state AS state_before
 """
 
 # Only jobs still running under the same job id are extended; every other job the worker
@@ -87,15 +92,16 @@ class HeartbeatWriter:
         latest = {b.worker_id: b for b in beats}
         jobs = [(job_id, b.application_id) for b in beats for job_id in b.job_ids]
         async with self._pool.acquire() as connection, connection.transaction():
-            known = {
-                row["id"]
-                for row in await connection.fetch(
-                    _TOUCH_WORKERS,
-                    list(latest),
-                    [b.application_id for b in latest.values()],
-                    [b.state for b in latest.values()],
-                    [b.metrics for b in latest.values()],
-                )
+            touched = await connection.fetch(
+                _TOUCH_WORKERS,
+                list(latest),
+                [b.application_id for b in latest.values()],
+                [b.state for b in latest.values()],
+                [b.metrics for b in latest.values()],
+            )
+            known = {row["id"] for row in touched}
+            changed = {
+                row["id"]: row["state"] for row in touched if row["state"] != row["state_before"]
             }
             alive = (
                 {
@@ -111,7 +117,11 @@ class HeartbeatWriter:
                 else set()
             )
         return [
-            HeartbeatOutcome(b.worker_id in known, [j for j in b.job_ids if j not in alive])
+            HeartbeatOutcome(
+                b.worker_id in known,
+                [j for j in b.job_ids if j not in alive],
+                changed.get(b.worker_id),
+            )
             for b in beats
         ]
 
@@ -157,7 +167,7 @@ UPDATE stages SET status = 'queued', queued_at = now(), published_at = NULL,
                   lease_expiries = lease_expiries + 1, lease_expires_at = NULL,
                   deadline_at = NULL
 WHERE worker_id = $1 AND status = 'running'
-RETURNING id, application_id, handler, attempt
+RETURNING id, pipeline_id, application_id, handler, attempt
 """
 
 

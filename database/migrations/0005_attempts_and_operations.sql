@@ -25,39 +25,42 @@ CREATE TABLE stage_attempts (
 );
 -- A late ack names an old job: "which attempt was that?"
 CREATE UNIQUE INDEX stage_attempts_job ON stage_attempts (job_id);
-CREATE INDEX stage_attempts_finished ON stage_attempts (application_id, finished_at);
+-- Insights read attempts by the time they ended. Rows arrive in that order, so a BRIN index
+-- finds a range for almost nothing, and costs the job path almost nothing to keep.
+CREATE INDEX stage_attempts_finished ON stage_attempts USING brin (finished_at);
 
 -- An attempt ends when its stage leaves `running`, by whichever statement: the ack, the
 -- timeout and lease sweeps, a stopping worker, a cancel, an operator's rerun or skip. The
--- trigger records it for all of them, so no transition can forget to. It fires once per
--- statement with the changed rows as transition tables: one INSERT for a batch of acks.
-CREATE FUNCTION pipelogiq_record_attempts() RETURNS trigger LANGUAGE plpgsql AS $$
+-- trigger records it for all of them, so no transition can forget to. Its WHEN clause is
+-- checked without calling the function, so the job path's other updates (claims, lease
+-- extensions, publish records) do not pay for it.
+CREATE FUNCTION pipelogiq_record_attempt() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO stage_attempts (
         stage_id, attempt, pipeline_id, application_id, stage_name, handler, job_id, worker_id,
         outcome, retried, error, queued_at, started_at, finished_at)
-    SELECT n.id, o.attempt, n.pipeline_id, n.application_id, n.name, n.handler, o.job_id,
-           o.worker_id,
-           CASE
-               WHEN n.status = 'completed' THEN 'completed'
-               WHEN n.status = 'queued' OR n.error->>'code' = 'lease_expired' THEN 'lease_lost'
-               WHEN n.status IN ('failed', 'retry_scheduled') THEN 'failed'
-               ELSE 'cancelled'
-           END,
-           n.status = 'retry_scheduled',
-           CASE WHEN n.status IN ('failed', 'retry_scheduled') THEN n.error END,
-           o.queued_at, o.started_at, coalesce(n.finished_at, now())
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE o.status = 'running' AND n.status <> 'running'
+    VALUES (
+        NEW.id, OLD.attempt, NEW.pipeline_id, NEW.application_id, NEW.name, NEW.handler,
+        OLD.job_id, OLD.worker_id,
+        CASE
+            WHEN NEW.status = 'completed' THEN 'completed'
+            WHEN NEW.status = 'queued' OR NEW.error->>'code' = 'lease_expired' THEN 'lease_lost'
+            WHEN NEW.status IN ('failed', 'retry_scheduled') THEN 'failed'
+            ELSE 'cancelled'
+        END,
+        NEW.status = 'retry_scheduled',
+        CASE WHEN NEW.status IN ('failed', 'retry_scheduled') THEN NEW.error END,
+        OLD.queued_at, OLD.started_at, coalesce(NEW.finished_at, now()))
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER stages_record_attempts
-    AFTER UPDATE ON stages
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION pipelogiq_record_attempts();
+CREATE TRIGGER stages_record_attempt
+    AFTER UPDATE OF status ON stages
+    FOR EACH ROW
+    WHEN (OLD.status = 'running' AND NEW.status <> 'running')
+    EXECUTE FUNCTION pipelogiq_record_attempt();
 
 -- Bumped by every operator action (rerun, skip) on the rows it resets. The engine's advance
 -- reads a revision with the rows it decides on and changes a row only if it is unchanged, so
@@ -65,6 +68,9 @@ CREATE TRIGGER stages_record_attempts
 ALTER TABLE stages ADD COLUMN revision integer NOT NULL DEFAULT 0;
 ALTER TABLE pipelines ADD COLUMN revision integer NOT NULL DEFAULT 0;
 
--- Queue depth and the oldest waiting job per handler.
+-- Queue depth and the oldest waiting job per handler. The predicate names queued_at (always
+-- set on a queued stage) so that only queries that say so can use this index: with
+-- `status = 'queued'` alone, the claim's planner took it for a scan of the whole queue
+-- instead of one primary-key lookup per job, and throughput halved under a backlog.
 CREATE INDEX stages_queued ON stages (application_id, handler, queued_at)
-    WHERE status = 'queued';
+    WHERE status = 'queued' AND queued_at IS NOT NULL;

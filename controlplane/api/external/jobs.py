@@ -58,6 +58,9 @@ class JobController(Controller):
             )
         finally:
             watching.cancel()
+        services.updates.stages_changed(
+            (job.stage_id, job.pipeline_id, application.id, "running") for job in jobs
+        )
         return PullResponse(jobs=jobs)
 
     @post("/jobs/ack", status_code=200, summary="Report job results, in a batch")
@@ -69,6 +72,7 @@ class JobController(Controller):
     ) -> AckResponse:
         outcome = await ack_jobs(services.pool, application.id, data.results)
         await announce_finished(services.broker, outcome.finished_stage_ids)
+        services.updates.stages_changed(outcome.changed)
         return outcome.response
 
     @post("/logs", status_code=200, summary="Append log lines of running jobs")

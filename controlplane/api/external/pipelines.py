@@ -36,6 +36,7 @@ class PipelineController(Controller):
         )
         await services.dispatcher.publish(submitted.queued)
         if submitted.view is not None:
+            services.updates.pipelines_changed([(submitted.pipeline_id, application.id, "running")])
             return Response(submitted.view, status_code=201)
         view = await get_pipeline(services.pool, application.id, submitted.pipeline_id)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})

@@ -35,6 +35,7 @@ class WorkerController(Controller):
         services: NamedDependency[Services],
     ) -> BootstrapResponse:
         worker_id = await register_worker(services.pool, application.id, data)
+        services.updates.workers_changed([(worker_id, application.id, "online")])
         settings = services.settings
         return BootstrapResponse(
             worker_id=worker_id,
@@ -57,6 +58,8 @@ class WorkerController(Controller):
         )
         if not outcome.known_worker:
             raise NotFound("unknown_worker", f"no running worker {data.worker_id}; bootstrap again")
+        if outcome.new_state is not None:
+            services.updates.workers_changed([(data.worker_id, application.id, outcome.new_state)])
         return HeartbeatResponse(cancel_job_ids=outcome.cancel_job_ids)
 
     @post("/events", status_code=200, summary="Record worker events")
@@ -77,5 +80,6 @@ class WorkerController(Controller):
         services: NamedDependency[Services],
     ) -> Accepted:
         released = await stop_worker(services.pool, application.id, data.worker_id, data.reason)
+        services.updates.workers_changed([(data.worker_id, application.id, "stopped")])
         await services.dispatcher.publish(QueuedStage.from_row(row) for row in released)
         return Accepted(accepted=1)

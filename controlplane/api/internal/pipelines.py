@@ -18,10 +18,12 @@ from controlplane.api.internal.schemas import (
     PipelineDetail,
     PipelinePage,
     PipelineSummary,
+    StageWhy,
 )
 from controlplane.api.internal.session import actor_of, current_user, visible_application
 from controlplane.engine.applications import ApplicationRecord
 from controlplane.engine.audit import Actor
+from controlplane.engine.diagnosis import diagnose
 from controlplane.engine.operations import (
     ActionResult,
     carry_out,
@@ -37,6 +39,7 @@ from controlplane.engine.pipeline_queries import (
 )
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
 from controlplane.engine.stage_history import list_attempts
+from controlplane.engine.worker_queries import Liveness
 from controlplane.errors import NotFound, ProblemError
 from controlplane.services import Services
 
@@ -58,11 +61,13 @@ async def pipeline_detail(
 ) -> PipelineDetail:
     view = await get_pipeline(services.pool, application.id, pipeline_id)
     attempts = await list_attempts(services.pool, pipeline_id)
+    diagnoses = await diagnose(services.pool, application.id, view, Liveness.of(services.settings))
     return PipelineDetail(
         application.id,
         application.name,
         view,
         [AttemptView(**vars(a)) for a in attempts],
+        [StageWhy(d.stage_id, d.code, d.message, d.details) for d in diagnoses],
     )
 
 
@@ -72,8 +77,10 @@ async def detail_after(
     """Carry out a committed action, announce the pipeline, and read it back."""
     await carry_out(services.dispatcher, services.broker, result)
     detail = await pipeline_detail(services, application, result.pipeline_id)
-    await services.updates.pipelines_changed(
-        [(result.pipeline_id, application.id, detail.pipeline.status)]
+    pipeline = detail.pipeline
+    services.updates.pipelines_changed([(pipeline.id, application.id, pipeline.status)])
+    services.updates.stages_changed(
+        (s.id, pipeline.id, application.id, s.status) for s in pipeline.stages
     )
     return detail
 

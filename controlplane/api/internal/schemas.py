@@ -180,12 +180,24 @@ class AttemptView(_Response):
     finished_at: dt.datetime | None
 
 
+class StageWhy(_Response):
+    stage_id: uuid.UUID
+    # running, queued: no_worker | waiting_in_queue | waiting_for_worker; not_started:
+    # waiting_for_dependencies | dependency_failed; retry_scheduled; failed; pipeline_failed,
+    # pipeline_cancelled; completed; skipped.
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
 class PipelineDetail(_Response):
     application_id: uuid.UUID
     application_name: str
     pipeline: PipelineView
     # Every attempt of every stage, in the order they started (for a timeline).
     attempts: list[AttemptView]
+    # For each stage, in the pipeline's order: why it is where it is.
+    why: list[StageWhy]
 
 
 class StageRerun(_Request):
@@ -237,3 +249,127 @@ class LogPage(_Response):
     lines: list[LogLineView]
     # Pass as ?after= for the lines that follow (also to tail a running stage).
     next_after: int
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+WorkerState = Literal["online", "degraded", "draining", "offline", "stopped"]
+
+
+class WorkerView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    instance_id: str | None
+    version: str | None
+    host_name: str | None
+    pid: int | None
+    handlers: list[str]
+    # online; degraded: missed heartbeats; draining: finishing its jobs before it stops;
+    # offline: silent past the limit; stopped: said goodbye.
+    state: WorkerState
+    started_at: dt.datetime
+    last_heartbeat_at: dt.datetime
+    stopped_at: dt.datetime | None
+    in_flight_jobs: int
+    # What the worker reported at its last heartbeat (e.g. cpu, memory, slots).
+    metrics: dict[str, Any] | None
+
+
+class WorkerList(_Response):
+    items: list[WorkerView]
+
+
+class HeldJobView(_Response):
+    job_id: uuid.UUID
+    stage_id: uuid.UUID
+    stage_name: str
+    handler: str
+    attempt: int
+    pipeline_id: uuid.UUID
+    pipeline_name: str
+    started_at: dt.datetime
+    lease_expires_at: dt.datetime | None
+    deadline_at: dt.datetime | None
+
+
+class WorkerDetail(_Response):
+    worker: WorkerView
+    jobs: list[HeldJobView]
+
+
+class WorkerEventView(_Response):
+    id: int
+    kind: str
+    message: str
+    data: dict[str, Any]
+    at: dt.datetime
+
+
+class WorkerEventPage(_Response):
+    events: list[WorkerEventView]
+    # Pass as ?before= for the next (older) page; null at the end.
+    next_before: int | None
+
+
+# -- insights --------------------------------------------------------------------------------
+
+
+class StageFiguresView(_Response):
+    application_id: uuid.UUID
+    application_name: str
+    handler: str
+    stage_name: str
+    # Attempts that ended in the range, by how they ended.
+    attempts: int
+    completed: int
+    failed: int
+    # Failures not followed by a retry: the stage failed.
+    failed_for_good: int
+    lease_lost: int
+    # completed / (completed + failed); null without either.
+    success_rate: float | None
+    # Share of attempts that failed and were retried.
+    retry_rate: float
+    # Completed attempts per minute over the range.
+    throughput_per_minute: float
+    # Of attempts the handler finished (completed or failed).
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class HotspotView(_Response):
+    handler: str
+    stage_name: str
+    # The error's code (lease_lost when the worker vanished).
+    code: str
+    message: str
+    occurrences: int
+    last_seen_at: dt.datetime
+
+
+class BucketView(_Response):
+    at: dt.datetime
+    completed: int
+    failed: int
+
+
+class QueueView(_Response):
+    application_id: uuid.UUID
+    application_name: str
+    handler: str
+    depth: int
+    oldest_age_seconds: float
+
+
+class InsightsView(_Response):
+    start: dt.datetime
+    end: dt.datetime
+    stages: list[StageFiguresView]
+    hotspots: list[HotspotView]
+    # Attempts ended per bucket of bucketSeconds, from start (empty buckets left out).
+    series: list[BucketView]
+    bucket_seconds: float
+    # Now, whatever the range.
+    queues: list[QueueView]

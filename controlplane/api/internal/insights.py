@@ -1,0 +1,90 @@
+"""/api/insights: how handlers and stages do over a time range, and the queues now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from controlplane.api.internal.schemas import (
+    BucketView,
+    HotspotView,
+    InsightsView,
+    QueueView,
+    StageFiguresView,
+)
+from controlplane.api.internal.session import current_user
+from controlplane.engine.insights import StageFigures, read_insights
+from controlplane.errors import InvalidRequest
+from controlplane.services import Services
+
+LONGEST_RANGE = dt.timedelta(days=31)
+
+
+def _figures(row: StageFigures, minutes: float) -> StageFiguresView:
+    finished = row.completed + row.failed
+    return StageFiguresView(
+        application_id=row.application_id,
+        application_name=row.application_name,
+        handler=row.handler,
+        stage_name=row.stage_name,
+        attempts=row.attempts,
+        completed=row.completed,
+        failed=row.failed,
+        failed_for_good=row.failed_for_good,
+        lease_lost=row.lease_lost,
+        success_rate=row.completed / finished if finished else None,
+        retry_rate=row.retried / row.attempts,
+        throughput_per_minute=row.completed / minutes,
+        p50_seconds=row.p50_seconds,
+        p95_seconds=row.p95_seconds,
+    )
+
+
+class InsightsController(Controller):
+    path = "/insights"
+    tags = ["insights"]
+
+    @get("/", summary="Throughput, success, durations, retries and errors; queues now")
+    async def read(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        start: Annotated[
+            dt.datetime | None, QueryParameter(name="from", description="default: an hour ago")
+        ] = None,
+        end: Annotated[
+            dt.datetime | None, QueryParameter(name="to", description="default: now")
+        ] = None,
+        application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
+    ) -> InsightsView:
+        end = end or dt.datetime.now(dt.UTC)
+        start = start or end - dt.timedelta(hours=1)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise InvalidRequest("invalid_range", "give from and to with a time zone")
+        if not start < end or end - start > LONGEST_RANGE:
+            raise InvalidRequest(
+                "invalid_range", "from must come before to, at most 31 days before it"
+            )
+        user = current_user(request)
+        insights = await read_insights(
+            services.pool,
+            start=start,
+            end=end,
+            member=None if user.role == "admin" else user.id,
+            application_id=application,
+        )
+        minutes = (end - start).total_seconds() / 60
+        return InsightsView(
+            start=start,
+            end=end,
+            stages=[_figures(row, minutes) for row in insights.stages],
+            hotspots=[HotspotView(**vars(h)) for h in insights.hotspots],
+            series=[BucketView(b.at, b.completed, b.failed) for b in insights.series],
+            bucket_seconds=insights.bucket_seconds,
+            queues=[QueueView(**vars(q)) for q in insights.queues],
+        )

@@ -1,0 +1,116 @@
+"""Insights computed from real attempts: rates, durations, hotspots, queues, scoping."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import pytest
+
+from controlplane.api.app import create_internal_app
+from controlplane.engine.accounts import create_user
+from controlplane.engine.applications import create_application
+from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.system import System
+
+
+@pytest.fixture
+async def users(system: System) -> AsyncIterator[dict[str, Dashboard]]:
+    await create_user(system.pool, "root@example.com", "Root", "admin", PASSWORD)
+    await create_user(system.pool, "dev@example.com", "Dev", "developer", PASSWORD)  # no apps
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    clients = {who: await logged_in(app, f"{who}@example.com") for who in ("root", "dev")}
+    yield {who: Dashboard(client) for who, client in clients.items()}
+    for client in clients.values():
+        await client.aclose()
+
+
+async def test_figures_per_stage_hotspots_and_queues(
+    system: System, users: dict[str, Dashboard]
+) -> None:
+    # Four runs of "resize": three complete, one fails and is retried, then completes.
+    for _ in range(3):
+        await system.submit([{"name": "resize", "handler": "img", "maxRetries": 1}])
+    jobs = await system.pull("img", wait=5)
+    assert len(jobs) == 3
+    await system.ack(
+        {"jobId": jobs[0]["jobId"], "status": "completed"},
+        {"jobId": jobs[1]["jobId"], "status": "completed"},
+        {
+            "jobId": jobs[2]["jobId"],
+            "status": "failed",
+            "error": {"message": "disk full", "code": "enospc"},
+        },
+    )
+    # Durations of 1, 2 and 10 seconds for the three attempts that ended.
+    for seconds, job in zip((1, 2, 10), jobs, strict=True):
+        await system.pool.execute(
+            "UPDATE stage_attempts SET started_at = finished_at - make_interval(secs => $2) "
+            "WHERE job_id = $1::uuid",
+            job["jobId"],
+            seconds,
+        )
+    await system.submit([{"name": "resize", "handler": "img"}])  # waits in the queue
+
+    answer = await users["root"].get("/api/insights")
+    assert answer.status_code == 200, answer.text
+    insights = answer.json()
+    [figures] = insights["stages"]
+    assert (figures["handler"], figures["stageName"]) == ("img", "resize")
+    assert (figures["attempts"], figures["completed"], figures["failed"]) == (3, 2, 1)
+    assert figures["failedForGood"] == 0  # it was retried
+    assert figures["successRate"] == pytest.approx(2 / 3)
+    assert figures["retryRate"] == pytest.approx(1 / 3)
+    assert figures["p50Seconds"] == pytest.approx(2)
+    assert figures["p95Seconds"] == pytest.approx(9.2)  # interpolated between 2 and 10
+    assert figures["throughputPerMinute"] == pytest.approx(2 / 60)
+    [hotspot] = insights["hotspots"]
+    assert (hotspot["code"], hotspot["message"], hotspot["occurrences"]) == (
+        "enospc",
+        "disk full",
+        1,
+    )
+    assert sum(b["completed"] for b in insights["series"]) == 2
+    assert sum(b["failed"] for b in insights["series"]) == 1
+    [queue] = insights["queues"]
+    assert (queue["handler"], queue["depth"]) == ("img", 1)
+    assert queue["oldestAgeSeconds"] >= 0
+
+    # A range before any of it holds nothing; the queues are of now.
+    now = dt.datetime.now(dt.UTC)
+    past = await users["root"].client.get(
+        "/api/insights",
+        params={
+            "from": (now - dt.timedelta(days=2)).isoformat(),
+            "to": (now - dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    assert past.json()["stages"] == []
+    assert past.json()["hotspots"] == []
+    assert len(past.json()["queues"]) == 1
+
+
+async def test_only_the_user_s_applications_count(
+    system: System, users: dict[str, Dashboard]
+) -> None:
+    _, other_key = await create_application(system.pool, "elsewhere")
+    await system.client.post(
+        "/pipelines",
+        json={"name": "p", "stages": [{"name": "s", "handler": "h"}]},
+        headers={"X-API-Key": other_key},
+    )
+    assert len((await users["root"].get("/api/insights")).json()["queues"]) == 1
+    mine = (await users["dev"].get("/api/insights")).json()
+    assert (mine["stages"], mine["queues"]) == ([], [])
+
+
+async def test_a_bad_range_is_refused(users: dict[str, Dashboard]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for start, end in [
+        (now, now - dt.timedelta(hours=1)),
+        (now - dt.timedelta(days=40), now),
+    ]:
+        answer = await users["root"].client.get(
+            "/api/insights", params={"from": start.isoformat(), "to": end.isoformat()}
+        )
+        assert (answer.status_code, answer.json()["code"]) == (422, "invalid_range")

@@ -1,0 +1,123 @@
+"""Workers as the dashboard sees them: live state, held jobs, events, per membership."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from controlplane.api.app import create_internal_app
+from controlplane.engine.accounts import create_user
+from controlplane.engine.applications import create_application
+from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.system import System
+
+
+@pytest.fixture
+async def operator(system: System) -> AsyncIterator[Dashboard]:
+    user = await create_user(system.pool, "op@example.com", "Op", "operator", PASSWORD)
+    await system.pool.execute(
+        "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
+        user.id,
+        system.application.id,
+    )
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    client = await logged_in(app, "op@example.com")
+    yield Dashboard(client)
+    await client.aclose()
+
+
+async def bootstrap(system: System, name: str, key: str | None = None) -> str:
+    headers = {"X-API-Key": key} if key else None
+    response = await system.client.post(
+        "/workers/bootstrap",
+        json={"workerName": name, "handlers": ["w"], "hostName": "box", "pid": 42},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["workerId"]
+
+
+async def heartbeat(system: System, worker_id: str, **extra: Any) -> dict[str, Any]:
+    response = await system.client.post("/workers/heartbeat", json={"workerId": worker_id, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def states(operator: Dashboard) -> dict[str, str]:
+    response = await operator.get("/api/workers")
+    assert response.status_code == 200, response.text
+    return {w["name"]: w["state"] for w in response.json()["items"]}
+
+
+async def age_heartbeat(system: System, worker_id: str, seconds: float) -> None:
+    await system.pool.execute(
+        "UPDATE workers SET last_heartbeat_at = now() - make_interval(secs => $2) WHERE id = $1",
+        uuid.UUID(worker_id),
+        seconds,
+    )
+
+
+async def test_each_worker_shows_its_live_state(system: System, operator: Dashboard) -> None:
+    settings = system.services.settings
+    ids = {name: await bootstrap(system, name) for name in ("fresh", "late", "silent", "leaving")}
+    await age_heartbeat(system, ids["late"], 2.5 * settings.heartbeat_interval_seconds)
+    await age_heartbeat(system, ids["silent"], settings.worker_offline_after_seconds + 1)
+    await heartbeat(system, ids["leaving"], state="draining")
+    assert await states(operator) == {
+        "fresh": "online",
+        "late": "degraded",
+        "silent": "offline",
+        "leaving": "draining",
+    }
+    stop = await system.client.post(
+        "/workers/shutdown", json={"workerId": ids["leaving"], "reason": "deploy"}
+    )
+    assert stop.status_code == 200
+    assert (await states(operator))["leaving"] == "stopped"
+    # Gone long ago: listed only when asked for.
+    await age_heartbeat(system, ids["leaving"], 30 * 3600)
+    assert "leaving" not in await states(operator)
+    listed = await operator.get("/api/workers?goneWithinHours=48")
+    assert "leaving" in {w["name"] for w in listed.json()["items"]}
+
+
+async def test_a_worker_s_jobs_metrics_and_events(system: System, operator: Dashboard) -> None:
+    worker_id = await bootstrap(system, "busy")
+    pipeline = await system.submit([{"name": "s", "handler": "w"}], name="work")
+    [job] = await system.pull("w", wait=5, workerId=worker_id)
+    await heartbeat(system, worker_id, inFlightJobIds=[job["jobId"]], metrics={"cpu": 0.5})
+    events = await system.client.post(
+        "/workers/events",
+        json={"workerId": worker_id, "events": [{"kind": "started", "message": "hello"}]},
+    )
+    assert events.status_code == 200
+    detail = (await operator.get(f"/api/workers/{worker_id}")).json()
+    assert detail["worker"]["inFlightJobs"] == 1
+    assert detail["worker"]["metrics"] == {"cpu": 0.5}
+    assert (detail["worker"]["hostName"], detail["worker"]["pid"]) == ("box", 42)
+    [held] = detail["jobs"]
+    assert (held["jobId"], held["pipelineId"], held["pipelineName"], held["stageName"]) == (
+        job["jobId"],
+        pipeline["id"],
+        "work",
+        "s",
+    )
+    page = (await operator.get(f"/api/workers/{worker_id}/events")).json()
+    assert [(e["kind"], e["message"]) for e in page["events"]] == [("started", "hello")]
+    assert page["nextBefore"] is None
+
+
+async def test_workers_of_other_applications_are_not_shown(
+    system: System, operator: Dashboard
+) -> None:
+    _, other_key = await create_application(system.pool, "elsewhere")
+    theirs = await bootstrap(system, "theirs", other_key)
+    await bootstrap(system, "mine")
+    assert await states(operator) == {"mine": "online"}
+    hidden = await operator.get(f"/api/workers/{theirs}")
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "worker_not_found")
+    hidden = await operator.get(f"/api/workers/{theirs}/events")
+    assert hidden.status_code == 404
