@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from controlplane.broker import ResultBatch
 from controlplane.engine import sweeps
 from controlplane.engine.advance import advance_stages
+from controlplane.engine.gates import release_held
 from controlplane.metrics import (
     JOB_TIMEOUTS,
     JOBS_FAILED,
@@ -44,6 +45,7 @@ class BuiltinWorker:
         loops = [
             self._consume_results(),
             self._every(self._settings.sweep_interval_seconds, self.sweep_leases_and_timeouts),
+            self._every(self._settings.sweep_interval_seconds, self.release_held_stages),
             self._retry_loop(),
             self._every(self._settings.publish_grace_seconds / 2, self.sweep_lost_messages),
             self._every(5.0, self.sweep_workers),
@@ -119,6 +121,10 @@ class BuiltinWorker:
         JOBS_FAILED.labels("timeout").inc(len(failed))
         self.services.updates.stages_changed(lost + timed_out)
         await self.advance([change.stage_id for change in lost + failed])
+
+    async def release_held_stages(self) -> None:
+        """Publish stages a concurrency or rate limit held back, as their policies have room."""
+        await self._dispatcher.publish(await release_held(self._pool), newly_queued=False)
 
     async def queue_due_retries(self) -> None:
         due = await sweeps.queue_due_retries(self._pool, SWEEP_LIMIT)

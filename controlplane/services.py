@@ -12,6 +12,7 @@ import asyncpg
 from controlplane.broker import Broker
 from controlplane.engine.applications import KeyCache
 from controlplane.engine.dispatch import Dispatcher
+from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter
 from controlplane.settings import Settings
@@ -24,6 +25,7 @@ class Services:
     broker: Broker
     dispatcher: Dispatcher = field(init=False)
     keys: KeyCache = field(init=False)
+    policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
     updates: UpdatePublisher = field(init=False)
 
@@ -31,4 +33,5 @@ class Services:
         self.updates = UpdatePublisher(self.broker)
         self.dispatcher = Dispatcher(self.pool, self.broker, self.updates)
         self.keys = KeyCache(self.pool)
+        self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)

@@ -19,6 +19,7 @@ from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
+from controlplane.api.internal.policies import PolicyController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
@@ -70,6 +71,7 @@ def create_internal_app(services: Services) -> Litestar:
             AuditController,
             InternalPipelineController,
             StageController,
+            PolicyController,
             InsightsController,
             InternalWorkerController,
         ],

@@ -73,3 +73,18 @@ ORDER BY id DESC LIMIT $2
 async def read_page(pool: asyncpg.Pool, before: int | None, limit: int) -> list[AuditEntry]:
     """The newest entries older than ``before`` (an entry id), newest first."""
     return [AuditEntry(**dict(row)) for row in await pool.fetch(_PAGE, before, limit)]
+
+
+_TRAIL = """
+SELECT id, at, actor, actor_id, client, action, target_type, target_id, details FROM audit_log
+WHERE target_type = $1 AND target_id = $2
+ORDER BY id DESC LIMIT $3
+"""
+
+
+async def read_trail(
+    pool: asyncpg.Pool, target_type: str, target_id: object, limit: int = 100
+) -> list[AuditEntry]:
+    """The newest entries about one thing (a policy, say), newest first."""
+    rows = await pool.fetch(_TRAIL, target_type, str(target_id), limit)
+    return [AuditEntry(**dict(row)) for row in rows]

@@ -37,6 +37,11 @@ SELECT s.id,
 FROM stages s WHERE s.id = ANY($1::uuid[])
 """
 
+_HELD_BY = """
+SELECT s.id, p.name, p.kind, p.config FROM stages s JOIN policies p ON p.id = s.held_by
+WHERE s.id = ANY($1::uuid[]) AND s.held_by IS NOT NULL
+"""
+
 _RUNNING_ON = """
 SELECT s.id, w.name FROM stages s JOIN workers w ON w.id = s.worker_id
 WHERE s.id = ANY($1::uuid[])
@@ -60,7 +65,9 @@ async def diagnose(
     serving: dict[str, int] = {}
     ahead: dict[uuid.UUID, int] = {}
     workers: dict[uuid.UUID, str] = {}
+    held: dict[uuid.UUID, asyncpg.Record] = {}
     if queued:
+        held = {row["id"]: row for row in await pool.fetch(_HELD_BY, [s.id for s in queued])}
         rows = await pool.fetch(
             _SERVING_WORKERS,
             application_id,
@@ -74,9 +81,25 @@ async def diagnose(
         workers = {row["id"]: row["name"] for row in await pool.fetch(_RUNNING_ON, running)}
     by_name = {s.name: s for s in pipeline.stages}
     return [
-        _diagnose(stage, pipeline, by_name, serving, ahead.get(stage.id, 0), workers)
+        _held(stage, held[stage.id])
+        if stage.id in held
+        else _diagnose(stage, pipeline, by_name, serving, ahead.get(stage.id, 0), workers)
         for stage in pipeline.stages
     ]
+
+
+def _held(stage: StageView, policy: asyncpg.Record) -> Diagnosis:
+    config = policy["config"]
+    if policy["kind"] == "concurrency":
+        limit = f"at most {config['limit']} running at once"
+    else:
+        limit = f"at most {config['limit']} started per {config['windowSeconds']:g} s"
+    return Diagnosis(
+        stage.id,
+        "concurrency_limit" if policy["kind"] == "concurrency" else "rate_limit",
+        f"held back by the policy {policy['name']!r}: {limit}",
+        {"policy": policy["name"], "config": config},
+    )
 
 
 def _diagnose(

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.broker import Broker, TakenJobs
+from controlplane.broker import Broker, JobRef, TakenJobs
+from controlplane.engine.gates import admit
+from controlplane.engine.policies import ActivePolicies
 from controlplane.engine.updates import StageChange
 from controlplane.errors import Unavailable
 from controlplane.metrics import (
@@ -29,7 +31,7 @@ from controlplane.schemas import (
     RejectedResult,
     RejectReason,
 )
-from database.pool import fetch_retrying, json_texts
+from database.pool import fetch_retrying, json_texts, retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ WITH claimed AS (
         attempt = s.attempt + 1,
         job_id = gen_random_uuid(),
         worker_id = $3,
+        held_by = NULL,
         started_at = now(),
         finished_at = NULL,
         lease_expires_at = now() + make_interval(secs => $4),
@@ -75,13 +78,15 @@ async def pull_jobs(
     worker_id: uuid.UUID | None,
     lease_seconds: float,
     hung_up: asyncio.Event | None = None,
+    policies: ActivePolicies | None = None,
 ) -> list[Job]:
     """Long-poll the handler queues and claim up to ``max_jobs`` stages.
 
     Waits on the broker, never on the database. A reference that claims nothing (a
-    duplicate, or a stage cancelled meanwhile) is dropped and the wait goes on. Once
-    ``hung_up`` is set the puller is gone: nothing more is claimed for it, since jobs claimed
-    for nobody would wait out their lease before anyone else could run them.
+    duplicate, or a stage cancelled meanwhile, or held back by a concurrency or rate limit
+    of ``policies``) is dropped and the wait goes on. Once ``hung_up`` is set the puller is
+    gone: nothing more is claimed for it, since jobs claimed for nobody would wait out their
+    lease before anyone else could run them.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
@@ -90,7 +95,9 @@ async def pull_jobs(
         taken = await _take_unless_hung_up(broker, queues, max_jobs, remaining, hung_up)
         if taken is None or not taken.items:
             return []
-        jobs = await _claim_taken(pool, taken, application_id, max_jobs, worker_id, lease_seconds)
+        jobs = await _claim_taken(
+            pool, taken, application_id, max_jobs, worker_id, lease_seconds, policies
+        )
         if jobs or loop.time() >= deadline:
             return jobs
 
@@ -128,20 +135,21 @@ async def _claim_taken(
     max_jobs: int,
     worker_id: uuid.UUID | None,
     lease_seconds: float,
+    policies: ActivePolicies | None,
 ) -> list[Job]:
     wanted, unused = taken.items[:max_jobs], taken.items[max_jobs:]
     # Rows are locked in ascending id order by every batch statement: no lock cycles.
-    wanted = sorted(wanted, key=lambda item: item[1].stage_id)
+    refs = sorted((ref for _, ref in wanted), key=lambda ref: ref.stage_id)
+    claim = (worker_id, lease_seconds, application_id)
     try:
-        claimed = await fetch_retrying(
-            pool,
-            _CLAIM,
-            [ref.stage_id for _, ref in wanted],
-            [ref.attempt for _, ref in wanted],
-            worker_id,
-            lease_seconds,
-            application_id,
-        )
+        if policies is not None and policies.gates:
+            claimed = await retry_on_deadlock(
+                lambda: _claim_gated(pool, refs, application_id, policies, claim)
+            )
+        else:
+            claimed = await fetch_retrying(
+                pool, _CLAIM, [r.stage_id for r in refs], [r.attempt for r in refs], *claim
+            )
     except (asyncpg.PostgresError, OSError) as error:
         await taken.release()
         raise Unavailable("database_unavailable", "could not claim jobs; try again") from error
@@ -179,20 +187,22 @@ WITH acked AS (
     UPDATE stages s SET
         status = CASE
             WHEN r.status = 'completed' THEN 'completed'
-            WHEN r.retryable AND s.failures < s.max_retries THEN 'retry_scheduled'
+            WHEN r.retryable AND s.failures < s.max_retries
+                 AND (s.retry_on IS NULL OR r.code = ANY(s.retry_on)) THEN 'retry_scheduled'
             ELSE 'failed' END,
         output = CASE WHEN r.status = 'completed' THEN r.output::jsonb END,
         error = CASE WHEN r.status = 'failed' THEN r.error END,
         failures = s.failures + (r.status = 'failed')::int,
         retry_at = CASE WHEN r.status = 'failed' AND r.retryable AND s.failures < s.max_retries
+                             AND (s.retry_on IS NULL OR r.code = ANY(s.retry_on))
             THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
                                                s.retry_backoff_max_seconds, s.failures + 1)
             END,
         finished_at = now(),
         lease_expires_at = NULL,
         deadline_at = NULL
-    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[])
-         AS r(job_id, status, output, error, retryable)
+    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[], $13::text[])
+         AS r(job_id, status, output, error, retryable, code)
     WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = $1
     RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
               extract(epoch FROM s.finished_at - s.started_at) AS ran
@@ -272,6 +282,7 @@ async def ack_jobs(
         [job_id for job_id, _, _ in context],
         [key for _, key, _ in context],
         json_texts(value for _, _, value in context),
+        [r.error.code if r.error else None for r in batch],
     )
     accepted = {row["job_id"] for row in updated}
     rejected_ids = [j for j in unique if j not in accepted]
@@ -302,6 +313,21 @@ async def _explain_rejections(
     for row in await pool.fetch(_REJECTION_CAUSES, job_ids, application_id):
         causes.setdefault(row["job_id"], row["cause"])
     return [RejectedResult(j, _rejection_reason(causes.get(j))) for j in job_ids]
+
+
+async def _claim_gated(
+    pool: asyncpg.Pool,
+    refs: list[JobRef],
+    application_id: uuid.UUID,
+    policies: ActivePolicies,
+    claim: tuple[object, ...],
+) -> list[asyncpg.Record]:
+    """Claim what the application's concurrency and rate limits let through; hold the
+    rest. One transaction: a limit is never exceeded by claims racing each other."""
+    attempts = {r.stage_id: r.attempt for r in refs}
+    async with pool.acquire() as connection, connection.transaction():
+        admitted = await admit(connection, application_id, policies, list(attempts))
+        return await connection.fetch(_CLAIM, admitted, [attempts[s] for s in admitted], *claim)
 
 
 def _error_document(result: JobResult) -> dict[str, object] | None:

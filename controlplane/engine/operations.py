@@ -59,7 +59,7 @@ UPDATE stages s SET
     output = NULL, error = NULL, failures = 0, lease_expiries = 0,
     queued_at = NULL, published_at = NULL, started_at = NULL, finished_at = NULL,
     retry_at = NULL, lease_expires_at = NULL, deadline_at = NULL, advanced_at = NULL,
-    revision = s.revision + 1
+    held_by = NULL, revision = s.revision + 1
 WHERE s.pipeline_id = $2 AND (
     s.id = ANY($1::uuid[])
     OR (s.id IN (SELECT id FROM downstream)
@@ -91,7 +91,7 @@ WITH RECURSIVE blocked AS (
 )
 UPDATE stages s SET
     status = 'not_started', finished_at = NULL, advanced_at = NULL, retry_at = NULL,
-    queued_at = NULL, published_at = NULL, revision = s.revision + 1
+    queued_at = NULL, published_at = NULL, held_by = NULL, revision = s.revision + 1
 WHERE s.pipeline_id = $1
   AND (s.status = 'not_started'
        OR (s.status = 'cancelled' AND s.id NOT IN (SELECT id FROM blocked)))

@@ -12,6 +12,7 @@ import msgspec
 
 from controlplane.engine.audit import Actor, record
 from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.policies import ActivePolicies, shape_stages
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
@@ -104,17 +105,19 @@ staged AS (
     INSERT INTO stages (
         id, pipeline_id, application_id, position, name, handler, status, queued_at, input,
         max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
-        timeout_seconds
+        timeout_seconds, retry_on
     )
     SELECT s.id, pipeline.id, $2, s.position, s.name, s.handler, s.status,
            CASE WHEN s.status = 'queued' THEN now() END, s.input::jsonb,
            s.max_retries, s.retry_backoff, s.retry_backoff_seconds,
-           s.retry_backoff_max_seconds, s.timeout_seconds
+           s.retry_backoff_max_seconds, s.timeout_seconds,
+           CASE WHEN s.retry_on IS NOT NULL
+                THEN ARRAY(SELECT jsonb_array_elements_text(s.retry_on::jsonb)) END
     FROM pipeline,
          unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[])
+                $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[], $22::text[])
          AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
-              retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds)
+              retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, retry_on)
 ),
 linked AS (
     INSERT INTO stage_dependencies (stage_id, depends_on_id)
@@ -143,14 +146,20 @@ class Submitted:
 
 
 async def submit_pipeline(
-    pool: asyncpg.Pool, application_id: uuid.UUID, request: PipelineSubmit, max_input_bytes: int
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    request: PipelineSubmit,
+    max_input_bytes: int,
+    policies: ActivePolicies | None = None,
 ) -> Submitted:
-    """Store the pipeline and queue its root stages atomically.
+    """Store the pipeline and queue its root stages atomically, each stage's retries and
+    timeout as the application's active ``policies`` say.
 
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
     """
-    planned = plan_stages(request.stages, max_input_bytes)
+    shaped = shape_stages(policies or ActivePolicies(), request)
+    planned = plan_stages([s.spec for s in shaped], max_input_bytes)
     request_hash = _request_hash(request) if request.idempotency_key else None
     ids = {stage.spec.name: stage.id for stage in planned}
     edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
@@ -178,6 +187,7 @@ async def submit_pipeline(
         [depends_on_id for _, depends_on_id in edges],
         list(request.context.keys()),
         json_texts(request.context.values()),
+        [None if s.retry_on is None else msgspec.json.encode(s.retry_on).decode() for s in shaped],
     )
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)

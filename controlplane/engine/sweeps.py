@@ -50,12 +50,15 @@ WITH late AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE stages s SET
-    status = CASE WHEN s.failures < s.max_retries THEN 'retry_scheduled' ELSE 'failed' END,
+    status = CASE WHEN s.failures < s.max_retries
+                       AND (s.retry_on IS NULL OR 'timeout' = ANY(s.retry_on))
+                  THEN 'retry_scheduled' ELSE 'failed' END,
     failures = s.failures + 1,
     error = jsonb_build_object(
         'code', 'timeout',
         'message', format('the job ran longer than its timeout of %s s', s.timeout_seconds)),
     retry_at = CASE WHEN s.failures < s.max_retries
+                         AND (s.retry_on IS NULL OR 'timeout' = ANY(s.retry_on))
         THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
                                            s.retry_backoff_max_seconds, s.failures + 1)
         END,
@@ -89,7 +92,7 @@ SELECT extract(epoch FROM min(retry_at) - now()) FROM stages WHERE status = 'ret
 # publish, or the broker was down. Publishing again is safe; the claim drops duplicates.
 _UNPUBLISHED = """
 SELECT id, pipeline_id, application_id, handler, attempt FROM stages
-WHERE status = 'queued' AND published_at IS NULL
+WHERE status = 'queued' AND published_at IS NULL AND held_by IS NULL
   AND queued_at < now() - make_interval(secs => $2)
 ORDER BY queued_at LIMIT $1
 """

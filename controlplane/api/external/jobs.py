@@ -55,6 +55,7 @@ class JobController(Controller):
                 worker_id=data.worker_id,
                 lease_seconds=services.settings.lease_seconds,
                 hung_up=hung_up,
+                policies=await services.policies.of(application.id),
             )
         finally:
             watching.cancel()

@@ -32,7 +32,11 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> Response[PipelineView]:
         submitted = await submit_pipeline(
-            services.pool, application.id, data, services.settings.max_input_bytes
+            services.pool,
+            application.id,
+            data,
+            services.settings.max_input_bytes,
+            await services.policies.of(application.id),
         )
         await services.dispatcher.publish(submitted.queued)
         if submitted.view is not None:

@@ -10,7 +10,7 @@ from litestar.params import QueryParameter
 
 from controlplane.api.internal.schemas import AuditEntryView, AuditPage
 from controlplane.api.internal.session import requires
-from controlplane.engine.audit import read_page
+from controlplane.engine.audit import AuditEntry, read_page
 from controlplane.services import Services
 
 
@@ -28,19 +28,20 @@ class AuditController(Controller):
     ) -> AuditPage:
         entries = await read_page(services.pool, before, limit)
         return AuditPage(
-            [
-                AuditEntryView(
-                    e.id,
-                    e.at,
-                    e.actor,
-                    e.actor_id,
-                    e.client,
-                    e.action,
-                    e.target_type,
-                    e.target_id,
-                    e.details,
-                )
-                for e in entries
-            ],
+            [entry_view(e) for e in entries],
             entries[-1].id if len(entries) == limit else None,
         )
+
+
+def entry_view(entry: AuditEntry) -> AuditEntryView:
+    return AuditEntryView(
+        entry.id,
+        entry.at,
+        entry.actor,
+        entry.actor_id,
+        entry.client,
+        entry.action,
+        entry.target_type,
+        entry.target_id,
+        entry.details,
+    )

@@ -373,3 +373,54 @@ class InsightsView(_Response):
     bucket_seconds: float
     # Now, whatever the range.
     queues: list[QueueView]
+
+
+# -- policies --------------------------------------------------------------------------------
+
+PolicyKind = Literal["retry", "timeout", "concurrency", "rate_limit"]
+PolicyStatus = Literal["active", "paused", "disabled"]
+PolicyName = Annotated[str, Meta(min_length=1, max_length=100)]
+
+
+class PolicyTarget(_Request):
+    type: Literal["handler", "pipeline"]
+    # The handler's or the pipeline's name, exactly.
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class PolicyCreate(_Request):
+    application_id: uuid.UUID
+    name: PolicyName
+    kind: PolicyKind
+    target: PolicyTarget
+    # retry: {maxRetries, backoff?, backoffSeconds?, maxBackoffSeconds?, retryOn?};
+    # timeout: {seconds}; concurrency: {limit}; rate_limit: {limit, windowSeconds}.
+    config: dict[str, Any]
+    status: PolicyStatus = "active"
+
+
+class PolicyChange(_Request):
+    name: PolicyName | None = None
+    config: dict[str, Any] | None = None
+    status: PolicyStatus | None = None
+
+
+class PolicyTargetView(_Response):
+    type: str
+    name: str
+
+
+class PolicyView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    name: str
+    kind: str
+    target: PolicyTargetView
+    config: dict[str, Any]
+    status: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class PolicyList(_Response):
+    items: list[PolicyView]
