@@ -6,12 +6,14 @@ import asyncio
 import json
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.processes import create_app, environment, process, run
+from tests.conftest import AMQP_URL, unique_prefix
+from tests.processes import create_app, delete_queues, environment, process, run
 
 pytestmark = pytest.mark.slow
 PASSWORD = "long enough password"
@@ -148,3 +150,58 @@ async def test_the_hub_passes_on_only_a_socket_s_applications_and_flags_gaps() -
         hub.leave(member)
         hub.leave(admin)
         await hub.close()
+
+
+def test_every_api_process_s_sockets_hear_changes_made_through_another(
+    database_url: str,
+) -> None:
+    shared = {"DATABASE_URL": database_url, "AMQP_URL": AMQP_URL}
+    shared["PIPELOGIQ_AMQP_PREFIX"] = unique_prefix()
+    first, second = environment(**shared), environment(**shared)
+    assert (
+        run(
+            "create-admin", "--email", "root@example.com", "--password", PASSWORD, env=first
+        ).returncode
+        == 0
+    )
+    key = create_app(first)
+    internal = f"http://127.0.0.1:{first['PIPELOGIQ_INTERNAL_PORT']}"
+    other_external = f"http://127.0.0.1:{second['PIPELOGIQ_EXTERNAL_PORT']}"
+    try:
+        with (
+            process("api", env=first, ready=f"{internal}/readyz"),
+            process("api", env=second, ready=f"{other_external}/readyz"),
+        ):
+            admin = log_in(internal, "root@example.com")
+            ws_url = f"ws://127.0.0.1:{first['PIPELOGIQ_INTERNAL_PORT']}/api/ws"
+            asyncio.run(_hear_the_other_process(ws_url, other_external, key, admin))
+    finally:
+        asyncio.run(_delete_queues(database_url, shared["PIPELOGIQ_AMQP_PREFIX"]))
+
+
+async def _delete_queues(database_url: str, prefix: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        application = await connection.fetchval("SELECT name FROM applications")
+    finally:
+        await connection.close()
+    await delete_queues(AMQP_URL, prefix, [f"{application}.stage.h", "stage.results"])
+
+
+async def _hear_the_other_process(
+    ws_url: str, external: str, key: str, admin: httpx.Cookies
+) -> None:
+    async with connect(ws_url, additional_headers={"Cookie": cookie_header(admin)}) as socket:
+        assert (await next_event(socket))["type"] == "hello"
+        async with httpx.AsyncClient(base_url=external, headers={"X-API-Key": key}) as api:
+            submitted = await api.post(
+                "/pipelines", json={"name": "far", "stages": [{"name": "a", "handler": "h"}]}
+            )
+            pipeline_id = submitted.json()["id"]
+            assert (await api.post(f"/pipelines/{pipeline_id}/cancel")).status_code == 200
+        statuses = []
+        while "cancelled" not in statuses:
+            event = await next_event(socket)
+            if event["type"] == "pipeline":
+                statuses += [i["status"] for i in event["items"] if i["id"] == pipeline_id]
+        assert statuses == ["running", "cancelled"]
