@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -10,6 +11,7 @@ from litestar import Litestar
 
 from controlplane.broker import Broker
 from controlplane.broker.memory import InMemoryBroker
+from controlplane.engine.accounts import Role, User, create_user
 from controlplane.services import Services
 from controlplane.settings import Settings
 from tests.processes import TEST_JWT_SECRET
@@ -47,3 +49,14 @@ class Dashboard:
     async def send(self, method: str, path: str, body: Any = None) -> httpx.Response:
         headers = {"X-CSRF-Token": self.client.cookies["plq_csrf"]}
         return await self.client.request(method, path, json=body, headers=headers)
+
+
+async def add_member(pool: asyncpg.Pool, application_id: uuid.UUID, email: str, role: Role) -> User:
+    """A user with ``role`` (password PASSWORD) who is a member of the application."""
+    user = await create_user(pool, email, email.split("@")[0], role, PASSWORD)
+    await pool.execute(
+        "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
+        user.id,
+        application_id,
+    )
+    return user

@@ -15,7 +15,7 @@ from controlplane.api.internal.pipelines import Sort
 from controlplane.engine.accounts import create_user
 from controlplane.engine.applications import create_application
 from controlplane.engine.pipeline_queries import SORTS
-from tests.dashboard import PASSWORD, logged_in, services_for
+from tests.dashboard import PASSWORD, add_member, logged_in, services_for
 from tests.system import System
 
 
@@ -35,12 +35,7 @@ async def setup(system: System) -> AsyncIterator[dict[str, Any]]:
     )
     ids["beta-1"] = response.json()["id"]
     await create_user(system.pool, "root@example.com", "Root", "admin", PASSWORD)
-    operator = await create_user(system.pool, "op@example.com", "Op", "operator", PASSWORD)
-    await system.pool.execute(
-        "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
-        operator.id,
-        system.application.id,
-    )
+    await add_member(system.pool, system.application.id, "op@example.com", "operator")
     app = create_internal_app(services_for(system.pool, system.services.broker))
     clients = {who: await logged_in(app, f"{who}@example.com") for who in ("root", "op")}
     yield {

@@ -15,10 +15,9 @@ import asyncpg
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import create_user
 from controlplane.engine.advance import advance_stages
 from controlplane.engine.applications import create_application
-from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System
 
 CHAIN = [
@@ -31,12 +30,7 @@ CHAIN = [
 @pytest.fixture
 async def operator(system: System) -> AsyncIterator[Dashboard]:
     """An operator of the system's application, on the internal API of the same process."""
-    user = await create_user(system.pool, "op@example.com", "Op", "operator", PASSWORD)
-    await system.pool.execute(
-        "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
-        user.id,
-        system.application.id,
-    )
+    await add_member(system.pool, system.application.id, "op@example.com", "operator")
     app = create_internal_app(services_for(system.pool, system.services.broker))
     client = await logged_in(app, "op@example.com")
     yield Dashboard(client)

@@ -9,21 +9,15 @@ from typing import Any
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import create_user
-from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System
 
 
 @pytest.fixture
 async def users(system: System) -> AsyncIterator[dict[str, Dashboard]]:
     """A developer and an operator of the system's application."""
-    for who, role in (("dev", "developer"), ("op", "operator")):
-        user = await create_user(system.pool, f"{who}@example.com", who, role, PASSWORD)
-        await system.pool.execute(
-            "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
-            user.id,
-            system.application.id,
-        )
+    await add_member(system.pool, system.application.id, "dev@example.com", "developer")
+    await add_member(system.pool, system.application.id, "op@example.com", "operator")
     services = services_for(system.pool, system.services.broker)
     # The external API's policy cache: a change made here is seen there at once.
     services.policies = system.services.policies

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import create_user
-from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.dashboard import PASSWORD, Dashboard, add_member, logged_in, services_for
 from tests.system import System
 
 ROLES = ("admin", "developer", "operator")
@@ -25,15 +24,10 @@ DEVELOPERS = {"admin", "developer"}
 
 @pytest.fixture
 async def world(system: System) -> AsyncIterator[dict[str, Any]]:
-    users = {}
-    for role in ROLES:
-        user = await create_user(system.pool, f"{role}@example.com", role, role, PASSWORD)
-        await system.pool.execute(
-            "INSERT INTO memberships (user_id, application_id) VALUES ($1, $2)",
-            user.id,
-            system.application.id,
-        )
-        users[role] = user
+    users = {
+        role: await add_member(system.pool, system.application.id, f"{role}@example.com", role)
+        for role in ROLES
+    }
     app = create_internal_app(services_for(system.pool, system.services.broker))
     clients = {role: await logged_in(app, f"{role}@example.com") for role in ROLES}
     pipeline = await system.submit([{"name": "a", "handler": "h"}])
