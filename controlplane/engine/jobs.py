@@ -231,10 +231,11 @@ SELECT * FROM acked
 # What became of jobs whose results were refused: how their attempt ended, if it did, else
 # where their stage stands now (an attempt's record comes first, as the more precise).
 _REJECTION_CAUSES = """
-SELECT job_id, outcome AS cause FROM stage_attempts
+SELECT job_id, outcome AS cause, 1 AS rank FROM stage_attempts
 WHERE job_id = ANY($1::uuid[]) AND application_id = $2
 UNION ALL
-SELECT job_id, status FROM stages WHERE job_id = ANY($1::uuid[]) AND application_id = $2
+SELECT job_id, status, 2 FROM stages WHERE job_id = ANY($1::uuid[]) AND application_id = $2
+ORDER BY rank
 """
 
 _FINISHED = ("completed", "failed")
