@@ -137,6 +137,21 @@ async def test_rerun_alone_keeps_what_ran_after_and_downstream_runs_it_again(
     assert (await system.pipeline(pipeline["id"]))["status"] == "completed"
 
 
+async def test_rerun_alone_makes_a_queued_dependent_wait_for_the_new_run(
+    system: System, operator: Dashboard
+) -> None:
+    pipeline = await system.submit(CHAIN)
+    await finish(system)
+    await finish(system, output="old")
+    assert statuses(await system.pipeline(pipeline["id"]))["c"] == "queued"
+    rerun = await act(operator, pipeline, "b", "rerun")
+    assert statuses(rerun) == {"a": "completed", "b": "queued", "c": "not_started"}
+    job = await finish(system, output="new")
+    assert job["stageName"] == "b"
+    job = await finish(system)
+    assert (job["stageName"], job["dependencies"]) == ("c", {"b": "new"})
+
+
 async def test_what_cannot_be_rerun_is_refused_and_changes_nothing(
     system: System, operator: Dashboard
 ) -> None:

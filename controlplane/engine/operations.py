@@ -46,7 +46,8 @@ SELECT id FROM stages WHERE pipeline_id = $1 AND status = ANY($2::text[]) ORDER 
 """
 
 # The rerun stages and, with `downstream`, everything after them, back to not_started with
-# nothing of their last run left; without it, only the stages after them that have not run.
+# nothing of their last run left; without it, only the stages after them that have not run
+# (a queued one would otherwise run on the output being replaced). Running ones run on.
 _RESET = """
 WITH RECURSIVE downstream AS (
     SELECT d.stage_id AS id FROM stage_dependencies d WHERE d.depends_on_id = ANY($1::uuid[])
@@ -63,7 +64,7 @@ UPDATE stages s SET
 WHERE s.pipeline_id = $2 AND (
     s.id = ANY($1::uuid[])
     OR (s.id IN (SELECT id FROM downstream)
-        AND ($3 OR s.status IN ('not_started', 'cancelled'))))
+        AND ($3 OR s.status IN ('not_started', 'queued', 'retry_scheduled', 'cancelled'))))
 RETURNING s.id
 """
 
