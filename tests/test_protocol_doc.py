@@ -1,4 +1,5 @@
-"""docs/protocol.md is the contract for raw-HTTP workers: it must match the running API."""
+"""docs/protocol.md is the contract for raw-HTTP workers, docs/internal-api.md the one for
+operators: each must match its running API."""
 
 from __future__ import annotations
 
@@ -6,31 +7,33 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from controlplane.api.app import create_external_app
+from controlplane.api.app import create_external_app, create_internal_app
 from controlplane.services import Services
 from controlplane.settings import Settings
 from tests.processes import create_app, environment, process
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "protocol.md").read_text()
+INTERNAL_DOC = (ROOT / "docs" / "internal-api.md").read_text()
 ENDPOINT = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
 
 
 def normalised(path: str) -> str:
-    return re.sub(r"\{[^}]*\}", "{}", path)
+    return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0].rstrip("/") or "/")
 
 
-def documented() -> set[tuple[str, str]]:
-    return {(method, normalised(path)) for method, path in ENDPOINT.findall(DOC)}
+def documented(doc: str = DOC) -> set[tuple[str, str]]:
+    return {(method, normalised(path)) for method, path in ENDPOINT.findall(doc)}
 
 
-def in_openapi() -> set[tuple[str, str]]:
+def in_openapi(create: Any = create_external_app) -> set[tuple[str, str]]:
     services = Services(Settings(), pool=None, broker=None)  # type: ignore[arg-type]
-    schema = create_external_app(services).openapi_schema.to_schema()
+    schema = create(services).openapi_schema.to_schema()
     return {
         (method.upper(), normalised(path))
         for path, operations in schema["paths"].items()
@@ -41,6 +44,14 @@ def in_openapi() -> set[tuple[str, str]]:
 
 def test_every_documented_endpoint_is_in_the_openapi_document_and_no_other() -> None:
     assert documented() == in_openapi() - {("GET", "/schema/openapi.json")}
+
+
+def test_the_internal_api_doc_names_every_endpoint_under_api_and_no_other() -> None:
+    api = {(m, p) for m, p in in_openapi(create_internal_app) if p.startswith("/api")}
+    # The page also names endpoints of the external API; and the WebSocket is no HTTP
+    # endpoint, so OpenAPI does not list it.
+    named = {(m, p) for m, p in documented(INTERNAL_DOC) if p.startswith("/api")}
+    assert named - {("GET", "/api/ws")} == api
 
 
 def curl_worker() -> str:
