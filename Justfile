@@ -22,20 +22,59 @@ setup:
     fi
 
 # Start everything in one process: both APIs, the built-in worker, the embedded PostgreSQL
-# and the in-process broker (set DATABASE_URL / AMQP_URL to use real servers).
-run: setup
+# and the in-process broker (set DATABASE_URL / AMQP_URL to use real servers). The dashboard
+# is built first when its sources changed, and served at http://127.0.0.1:8080.
+run: setup dashboard
     {{bin}}/pipelogiq dev
+
+# Install the dashboard's npm packages (once, and again when its lock file changes).
+dashboard-setup:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd dashboard
+    if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+        npm ci --no-audit --no-fund --loglevel=error
+        touch node_modules/.installed
+    fi
+
+# Build the dashboard into dashboard/dist, when anything it is built from changed.
+dashboard:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v npm > /dev/null; then
+        echo "npm was not found: the dashboard is not built (the APIs work without it)" >&2
+        exit 0
+    fi
+    just dashboard-setup
+    cd dashboard
+    sources="src index.html package-lock.json vite.config.ts tsconfig.json"
+    if [ ! -f dist/index.html ] || [ -n "$(find $sources -newer dist/index.html -print -quit)" ]; then
+        npm run --silent build
+    fi
+
+# Vite's dev server on http://127.0.0.1:5173, in front of a running `just run`.
+dashboard-dev: dashboard-setup
+    cd dashboard && npm run dev
+
+# Regenerate the dashboard's typed API client from the internal API's OpenAPI document.
+dashboard-types: setup dashboard-setup
+    {{bin}}/python -m controlplane.api.openapi > dashboard/src/api/openapi.json
+    cd dashboard && npm run --silent types
 
 # Create an application and print its API key (works while `just run` is running).
 create-app name: setup
     {{bin}}/pipelogiq create-app {{name}}
 
-# Lint, check formatting, type-check the SDK, and run the whole test suite against the local PostgreSQL and
+# Lint, check formatting, type-check the SDK and the dashboard, and run the whole test suite against the local PostgreSQL and
 # RabbitMQ (see PIPELOGIQ_TEST_DATABASE_URL / PIPELOGIQ_TEST_AMQP_URL in the README).
-test *args: setup
+test *args: setup dashboard-setup
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
     {{bin}}/mypy --strict worker_sdk
+    cd dashboard && npm run --silent typecheck && npm test --silent
+    cd dashboard && npx openapi-typescript src/api/openapi.json -o /tmp/plq-schema.d.ts --silent \
+        && diff -q src/api/schema.d.ts /tmp/plq-schema.d.ts \
+        || (echo "dashboard/src/api/schema.d.ts is stale: run just dashboard-types" && exit 1)
     {{bin}}/pytest {{args}}
 
 # Format the code.

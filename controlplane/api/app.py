@@ -16,6 +16,7 @@ from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
 from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
@@ -26,6 +27,7 @@ from controlplane.api.internal.users import UserController
 from controlplane.api.internal.workers import WorkerController as InternalWorkerController
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.services import Services
+from controlplane.settings import Settings
 
 # Bodies above this are refused with 413 before they are read whole.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -60,6 +62,13 @@ def create_external_app(services: Services) -> Litestar:
     )
 
 
+def internal_openapi() -> dict[str, object]:
+    """The internal API's OpenAPI document, as served at /schema/openapi.json; the dashboard's
+    typed client is generated from it (`just dashboard-types`)."""
+    services = Services(Settings(), pool=None, broker=None)  # type: ignore[arg-type]
+    return create_internal_app(services).openapi_schema.to_schema()
+
+
 def create_internal_app(services: Services) -> Litestar:
     """The dashboard's API, under /api; health, version and metrics at the root."""
     signed_in = Router(
@@ -80,7 +89,7 @@ def create_internal_app(services: Services) -> Litestar:
     api = Router(path="/api", route_handlers=[AuthController, signed_in, live_updates])
     hub = LiveHub(services.broker)
     return Litestar(
-        route_handlers=[api, HealthController],
+        route_handlers=[api, HealthController, dashboard_home, dashboard_page],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         # Guards and the WebSocket cannot take dependencies; they find what they need here.
         state=State({"services": services, "live": hub}),

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+
+import { staleQueries } from "./live";
+
+describe("staleQueries", () => {
+  it("marks the list and each named pipeline stale for a pipeline event", () => {
+    const event = {
+      type: "pipeline" as const,
+      seq: 4,
+      items: [{ id: "p1", applicationId: "a" }],
+    };
+    expect(staleQueries(event, 3)).toEqual([["pipelines"], ["pipeline", "p1"]]);
+  });
+
+  it("marks each pipeline once for the stage events of several of its stages", () => {
+    const event = {
+      type: "stage" as const,
+      seq: 2,
+      items: [
+        { id: "s1", pipelineId: "p1", applicationId: "a" },
+        { id: "s2", pipelineId: "p1", applicationId: "a" },
+      ],
+    };
+    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["pipeline", "p1"]]);
+  });
+
+  it("marks workers stale for a worker event", () => {
+    const event = { type: "worker" as const, seq: 1, items: [{ id: "w", applicationId: "a" }] };
+    expect(staleQueries(event, 0)).toEqual([["workers"], ["worker", "w"]]);
+  });
+
+  it("refetches everything after a gap or a resync", () => {
+    const event = { type: "pipeline" as const, seq: 9, items: [{ id: "p", applicationId: "a" }] };
+    expect(staleQueries(event, 7)).toBe("all");
+    expect(staleQueries({ type: "resync", seq: 8 }, 7)).toBe("all");
+  });
+});

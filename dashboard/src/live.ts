@@ -1,0 +1,76 @@
+// The live updates of /api/ws turned into query invalidations: each event marks exactly the
+// queries it may have changed as stale; a gap in the sequence, or a reconnect, marks them all.
+import type { QueryClient, QueryKey } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
+
+export type LiveEvent =
+  | { type: "hello" | "resync"; seq: number }
+  | {
+      type: "pipeline" | "stage" | "worker";
+      seq: number;
+      items: Array<{ id: string; pipelineId?: string; applicationId: string }>;
+    };
+
+/** The queries an event makes stale, or "all" when anything may have been missed. */
+export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "all" {
+  if (event.type === "resync" || event.seq !== lastSeq + 1) return "all";
+  switch (event.type) {
+    case "hello":
+      return [];
+    case "pipeline":
+      return [["pipelines"], ...event.items.map((item) => ["pipeline", item.id])];
+    case "stage": {
+      const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
+      return [["pipelines"], ...[...pipelines].map((id) => ["pipeline", id])];
+    }
+    case "worker":
+      return [["workers"], ...event.items.map((item) => ["worker", item.id])];
+  }
+}
+
+export type Connection = "connecting" | "live" | "offline";
+
+/** One WebSocket per tab, reconnecting with backoff, invalidating what each event names. */
+export function useLiveUpdates(client: QueryClient, enabled: boolean): Connection {
+  const [state, setState] = useState<Connection>("connecting");
+  useEffect(() => {
+    if (!enabled) return;
+    let socket: WebSocket | null = null;
+    let closed = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connect = () => {
+      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+      socket = new WebSocket(`${scheme}://${window.location.host}/api/ws`);
+      let lastSeq = -1;
+      socket.onmessage = (message) => {
+        const event = JSON.parse(String(message.data)) as LiveEvent;
+        const stale = event.type === "hello" ? [] : staleQueries(event, lastSeq);
+        lastSeq = event.seq;
+        if (event.type === "hello") {
+          attempt = 0;
+          setState("live");
+          // Whatever changed while we were away is refetched.
+          void client.invalidateQueries();
+        } else if (stale === "all") {
+          void client.invalidateQueries();
+        } else {
+          for (const key of stale) void client.invalidateQueries({ queryKey: key });
+        }
+      };
+      socket.onclose = () => {
+        if (closed) return;
+        setState("offline");
+        attempt += 1;
+        timer = setTimeout(connect, Math.min(30_000, 500 * 2 ** attempt));
+      };
+    };
+    connect();
+    return () => {
+      closed = true;
+      clearTimeout(timer);
+      socket?.close();
+    };
+  }, [client, enabled]);
+  return state;
+}

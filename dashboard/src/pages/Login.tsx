@@ -1,0 +1,66 @@
+import { type FormEvent, useState } from "react";
+import { Navigate } from "react-router";
+
+import { Problem } from "../api/client";
+import { useLogin, useMe } from "../session";
+
+const MESSAGES: Record<string, string> = {
+  invalid_credentials: "Wrong email or password.",
+  login_throttled: "Too many failed attempts. Wait a moment, then try again.",
+};
+
+export function Login() {
+  const me = useMe();
+  const login = useLogin();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  if (me.data) return <Navigate to="/pipelines" replace />;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    login.mutate({ email, password });
+  };
+  const error = login.error instanceof Problem ? login.error : null;
+  return (
+    <main className="mx-auto mt-24 max-w-sm p-6">
+      <h1 className="mb-6 text-2xl font-semibold">Pipelogiq</h1>
+      <form onSubmit={submit} className="space-y-4">
+        <label className="block">
+          <span className="text-sm">Email</span>
+          <input
+            name="email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+            className="mt-1 block w-full rounded border border-slate-300 bg-transparent px-3 py-2"
+          />
+        </label>
+        <label className="block">
+          <span className="text-sm">Password</span>
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            className="mt-1 block w-full rounded border border-slate-300 bg-transparent px-3 py-2"
+          />
+        </label>
+        {error && (
+          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+            {MESSAGES[error.code] ?? error.message}
+          </p>
+        )}
+        <button
+          type="submit"
+          disabled={login.isPending}
+          className="w-full rounded bg-slate-900 px-3 py-2 text-white disabled:opacity-50 dark:bg-slate-100 dark:text-slate-900"
+        >
+          {login.isPending ? "Logging in…" : "Log in"}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,122 @@
+// One pipeline: its stages, each with why it is where it is, and the actions on them.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useParams } from "react-router";
+
+import { api, call, Problem } from "../api/client";
+import { StatusBadge, Time } from "../status";
+
+const RERUNNABLE = new Set(["completed", "failed", "cancelled", "skipped"]);
+const SKIPPABLE = new Set(["not_started", "queued", "running", "retry_scheduled", "failed", "cancelled"]);
+
+export function PipelineDetail() {
+  const { id = "" } = useParams();
+  const client = useQueryClient();
+  const detail = useQuery({
+    queryKey: ["pipeline", id],
+    queryFn: () =>
+      call(() => api.GET("/api/pipelines/{pipeline_id}", { params: { path: { pipeline_id: id } } })),
+  });
+  const act = useMutation({
+    mutationFn: ({ stage, action }: { stage?: string; action: "rerun" | "skip" | "cancel" }) => {
+      if (action === "cancel") {
+        return call(() =>
+          api.POST("/api/pipelines/{pipeline_id}/cancel", { params: { path: { pipeline_id: id } } }),
+        );
+      }
+      const path = { pipeline_id: id, stage_id: stage ?? "" };
+      return action === "rerun"
+        ? call(() =>
+            api.POST("/api/pipelines/{pipeline_id}/stages/{stage_id}/rerun", {
+              params: { path },
+              body: { downstream: false },
+            }),
+          )
+        : call(() =>
+            api.POST("/api/pipelines/{pipeline_id}/stages/{stage_id}/skip", {
+              params: { path },
+              body: {},
+            }),
+          );
+    },
+    onSuccess: (fresh) => client.setQueryData(["pipeline", id], fresh),
+  });
+  if (detail.isPending) return <p className="text-slate-500">Loading…</p>;
+  if (detail.isError) return <p role="alert">Could not load the pipeline: {detail.error.message}</p>;
+  const { pipeline, why, applicationName } = detail.data;
+  const reasons = new Map(why.map((w) => [w.stageId, w.message]));
+  const confirmThen = (question: string, run: () => void) => {
+    if (window.confirm(question)) run();
+  };
+  return (
+    <section>
+      <header className="mb-4 flex flex-wrap items-center gap-3">
+        <h1 className="text-xl font-semibold">{pipeline.name}</h1>
+        <StatusBadge status={pipeline.status} />
+        <span className="text-sm text-slate-500">{applicationName}</span>
+        <span className="ml-auto text-sm text-slate-500">
+          created <Time at={pipeline.createdAt} />
+        </span>
+        {pipeline.status === "running" && (
+          <button
+            onClick={() => confirmThen(`Cancel ${pipeline.name}?`, () => act.mutate({ action: "cancel" }))}
+            className="rounded border border-red-300 px-3 py-1 text-sm text-red-800 dark:text-red-200"
+          >
+            Cancel pipeline
+          </button>
+        )}
+      </header>
+      {act.error instanceof Problem && (
+        <p role="alert" className="mb-3 text-sm text-red-700 dark:text-red-300">
+          {act.error.message}
+        </p>
+      )}
+      <table className="w-full text-left text-sm">
+        <thead className="border-b border-slate-300 text-slate-500">
+          <tr>
+            <th className="py-2">Stage</th>
+            <th>Handler</th>
+            <th>Status</th>
+            <th>Attempt</th>
+            <th>Why</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {pipeline.stages.map((stage) => (
+            <tr key={stage.id} data-stage={stage.name} className="border-b border-slate-100 dark:border-slate-800">
+              <td className="py-2 font-medium">{stage.name}</td>
+              <td className="font-mono text-xs">{stage.handler}</td>
+              <td>
+                <StatusBadge status={stage.status} />
+              </td>
+              <td>{stage.attempt}</td>
+              <td className="text-slate-600 dark:text-slate-300">{reasons.get(stage.id)}</td>
+              <td className="space-x-2 text-right">
+                {RERUNNABLE.has(stage.status) && (
+                  <button
+                    onClick={() =>
+                      confirmThen(`Rerun ${stage.name}?`, () => act.mutate({ stage: stage.id, action: "rerun" }))
+                    }
+                    className="rounded border px-2 py-0.5"
+                  >
+                    Rerun
+                  </button>
+                )}
+                {SKIPPABLE.has(stage.status) && (
+                  <button
+                    onClick={() =>
+                      confirmThen(`Skip ${stage.name}?`, () => act.mutate({ stage: stage.id, action: "skip" }))
+                    }
+                    className="rounded border px-2 py-0.5"
+                  >
+                    Skip
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,136 @@
+// The pipelines table. Its filters live in the URL, so a filtered view can be shared and the
+// back button works; the live updates keep it fresh.
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { Link, useSearchParams } from "react-router";
+
+import { api, call } from "../api/client";
+import { StatusBadge, Time } from "../status";
+
+const STATUSES = ["running", "completed", "failed", "cancelled"] as const;
+type Status = (typeof STATUSES)[number];
+const PAGE = 50;
+
+export function Pipelines() {
+  const [params, setParams] = useSearchParams();
+  const status = params.get("status") as Status | null;
+  const search = params.get("search") ?? "";
+  const offset = Number(params.get("offset") ?? 0);
+  const page = useQuery({
+    queryKey: ["pipelines", { status, search, offset }],
+    queryFn: () =>
+      call(() =>
+        api.GET("/api/pipelines", {
+          params: {
+            query: {
+              status: status ? [status] : undefined,
+              search: search || undefined,
+              limit: PAGE,
+              offset,
+            },
+          },
+        }),
+      ),
+    placeholderData: keepPreviousData,
+  });
+  const change = (name: string, value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    next.delete("offset");
+    setParams(next);
+  };
+  return (
+    <section>
+      <div className="mb-4 flex flex-wrap items-end gap-3">
+        <h1 className="mr-auto text-xl font-semibold">Pipelines</h1>
+        <label className="text-sm">
+          Status{" "}
+          <select
+            value={status ?? ""}
+            onChange={(e) => change("status", e.target.value)}
+            className="rounded border border-slate-300 bg-transparent px-2 py-1"
+          >
+            <option value="">any</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          Search{" "}
+          <input
+            type="search"
+            defaultValue={search}
+            placeholder="name, keyword or id"
+            onKeyDown={(e) => {
+              if (e.key === "Enter") change("search", e.currentTarget.value);
+            }}
+            className="rounded border border-slate-300 bg-transparent px-2 py-1"
+          />
+        </label>
+      </div>
+      {page.isError && <p role="alert">Could not load pipelines: {page.error.message}</p>}
+      <table className="w-full text-left text-sm">
+        <thead className="border-b border-slate-300 text-slate-500">
+          <tr>
+            <th className="py-2">Name</th>
+            <th>Application</th>
+            <th>Status</th>
+            <th>Stages</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {page.data?.items.map((p) => (
+            <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
+              <td className="py-2">
+                <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
+                  {p.name}
+                </Link>
+              </td>
+              <td>{p.applicationName}</td>
+              <td>
+                <StatusBadge status={p.status} />
+              </td>
+              <td className="space-x-1">
+                {Object.entries(p.stageCounts).map(([s, n]) => (
+                  <span key={s} title={s}>
+                    <StatusBadge status={s} /> {n}
+                  </span>
+                ))}
+              </td>
+              <td>
+                <Time at={p.createdAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {page.data && page.data.items.length === 0 && (
+        <p className="py-8 text-center text-slate-500">No pipelines match.</p>
+      )}
+      <nav className="mt-4 flex gap-2" aria-label="pages">
+        <button
+          disabled={offset === 0}
+          onClick={() => change("offset", String(Math.max(0, offset - PAGE)))}
+          className="rounded border px-3 py-1 disabled:opacity-40"
+        >
+          Newer
+        </button>
+        <button
+          disabled={!page.data?.hasMore}
+          onClick={() => {
+            const next = new URLSearchParams(params);
+            next.set("offset", String(offset + PAGE));
+            setParams(next);
+          }}
+          className="rounded border px-3 py-1 disabled:opacity-40"
+        >
+          Older
+        </button>
+      </nav>
+    </section>
+  );
+}

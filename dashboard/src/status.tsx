@@ -1,0 +1,30 @@
+// Statuses as people see them: a word and a colour that reads in light and dark.
+const COLOURS: Record<string, string> = {
+  running: "bg-blue-100 text-blue-900 dark:bg-blue-900 dark:text-blue-100",
+  queued: "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
+  not_started: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+  completed: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  failed: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
+  retry_scheduled: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  skipped: "bg-violet-100 text-violet-900 dark:bg-violet-900 dark:text-violet-100",
+  cancelled: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
+};
+
+export function StatusBadge({ status }: { status: string }) {
+  const colour = COLOURS[status] ?? COLOURS.not_started;
+  return (
+    <span
+      data-status={status}
+      className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${colour}`}
+    >
+      {status.replace("_", " ")}
+    </span>
+  );
+}
+
+const FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
+export function Time({ at }: { at: string | null | undefined }) {
+  if (!at) return <span className="text-slate-400">—</span>;
+  return <time dateTime={at}>{FORMAT.format(new Date(at))}</time>;
+}
