@@ -33,7 +33,10 @@ dashboard-setup:
     set -euo pipefail
     cd dashboard
     if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
-        npm ci --no-audit --no-fund --loglevel=error
+        # `npm install`, not `npm ci`: the lock file lacks the native packages of platforms a
+        # registry mirror may not carry (Tailwind's oxide for Android, say), and `npm ci`
+        # refuses such a lock file; `npm install` follows it and skips them.
+        npm install --no-audit --no-fund --loglevel=error
         touch node_modules/.installed
     fi
 
