@@ -48,7 +48,7 @@ dashboard:
         echo "npm was not found: the dashboard is not built (the APIs work without it)" >&2
         exit 0
     fi
-    just dashboard-setup
+    "{{just_executable()}}" dashboard-setup
     cd dashboard
     sources="src index.html package-lock.json vite.config.ts tsconfig.json"
     if [ ! -f dist/index.html ] || [ -n "$(find $sources -newer dist/index.html -print -quit)" ]; then

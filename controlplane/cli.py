@@ -65,7 +65,9 @@ async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool)
         where = []
         if api:
             where.append(f"external API http://{settings.host}:{settings.external_port}")
-            where.append(f"internal API http://{settings.host}:{settings.internal_port}")
+            where.append(
+                f"dashboard and internal API http://{settings.host}:{settings.internal_port}"
+            )
         if worker:
             where.append(f"worker metrics http://{settings.host}:{settings.metrics_port}/metrics")
         log.info("pipelogiq is running: %s", ", ".join(where))

@@ -37,9 +37,11 @@ async def test_pages_get_the_app_and_assets_are_cached_for_good(built: Path) -> 
         page = await get(path)
         assert page.status_code == 200, path
         assert page.text == "<!doctype html><div id=root></div>"
+        assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-cache"
     asset = await get("/assets/index-abc123.js")
     assert asset.text == "console.log('hi')"
+    assert "javascript" in asset.headers["content-type"]
     assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 

@@ -7,6 +7,7 @@ index.html never is, so a new build is seen at the next load.
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from litestar import Response, get
@@ -44,10 +45,15 @@ def _serve(path: str) -> File | Response[str]:
     wanted = (DIST / relative).resolve()
     if relative and wanted.is_file() and wanted.is_relative_to(DIST):
         immutable = wanted.parent.name == "assets"
-        cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
-        return File(wanted, content_disposition_type="inline", headers={"Cache-Control": cache})
+        return _file(wanted, "public, max-age=31536000, immutable" if immutable else "no-cache")
+    return _file(DIST / "index.html", "no-cache")
+
+
+def _file(path: Path, cache: str) -> File:
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return File(
-        DIST / "index.html",
+        path,
+        media_type=media_type,
         content_disposition_type="inline",
-        headers={"Cache-Control": "no-cache"},
+        headers={"Cache-Control": cache},
     )
