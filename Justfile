@@ -70,7 +70,7 @@ create-app name: setup
 
 # Lint, check formatting, type-check the SDK and the dashboard, and run the whole test suite against the local PostgreSQL and
 # RabbitMQ (see PIPELOGIQ_TEST_DATABASE_URL / PIPELOGIQ_TEST_AMQP_URL in the README).
-test *args: setup dashboard-setup
+test *args: setup dashboard
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
     {{bin}}/mypy --strict worker_sdk
@@ -84,6 +84,10 @@ test *args: setup dashboard-setup
 fmt: setup
     {{bin}}/ruff format .
     {{bin}}/ruff check --fix .
+
+# Run the browser test and keep its screenshots in docs/screenshots.
+screenshots: setup dashboard
+    PIPELOGIQ_SCREENSHOTS=docs/screenshots {{bin}}/pytest -q tests/test_dashboard_e2e.py
 
 # Throughput and latency through the real RabbitMQ and PostgreSQL, then the embedded mode.
 bench *args: setup

@@ -1,0 +1,66 @@
+// End to end, in Debian's Chromium, against a running control plane: log in, watch a pipeline
+// submitted by the API appear, run its stage as a worker over HTTP, and see the stage turn
+// completed on screen without a reload. Run by tests/test_dashboard_e2e.py, which starts the
+// control plane and passes where it is in the environment.
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const internal = env("PLQ_INTERNAL");
+const external = env("PLQ_EXTERNAL");
+const key = env("PLQ_KEY");
+const screenshots = process.env.PLQ_SCREENSHOTS;
+
+async function externalApi(path, body) {
+  const response = await fetch(`${external}${path}`, {
+    method: "POST",
+    headers: { "X-API-Key": key, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${internal}/pipelines`);
+  // Not logged in: the app sends us to the login page. A wrong password is told as such.
+  await page.getByLabel("Email").fill(env("PLQ_EMAIL"));
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("alert").getByText("Wrong email or password.").waitFor();
+  await page.getByLabel("Password").fill(env("PLQ_PASSWORD"));
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Pipelines" }).waitFor();
+  await page.locator('[data-live="live"]').waitFor();
+
+  // Submitted while we look: the row appears without a reload.
+  const name = `e2e-${Date.now()}`;
+  await externalApi("/pipelines", { name, stages: [{ name: "greet", handler: "e2e" }] });
+  await page.getByRole("link", { name }).waitFor({ timeout: 5000 });
+  if (screenshots) await page.screenshot({ path: `${screenshots}/pipelines.png` });
+
+  await page.getByRole("link", { name }).click();
+  const stage = page.locator('tr[data-stage="greet"]');
+  await stage.locator('[data-status="queued"]').waitFor();
+
+  // A worker runs the stage; the badge turns completed on its own.
+  const { jobs } = await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5 });
+  if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
+  await externalApi("/jobs/ack", {
+    results: [{ jobId: jobs[0].jobId, status: "completed", output: { hello: "world" } }],
+  });
+  await stage.locator('[data-status="completed"]').waitFor({ timeout: 5000 });
+  if (screenshots) await page.screenshot({ path: `${screenshots}/pipeline.png` });
+  console.log("e2e: ok");
+} finally {
+  await browser.close();
+}
