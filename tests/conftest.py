@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from controlplane.api.app import create_internal_app
 from controlplane.broker.base import Broker
 from controlplane.broker.memory import InMemoryBroker
 from controlplane.broker.rabbitmq import RabbitMQBroker
 from database.migrator import migrate
 from database.pool import create_pool
+from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System, running_system
 
 ADMIN_DSN = os.environ.get(
@@ -112,3 +114,14 @@ async def rabbit_system(pool: asyncpg.Pool, rabbitmq: RabbitMQBroker) -> AsyncIt
     """The whole system on RabbitMQ only, for tests about the database side."""
     async with running_system(pool, rabbitmq) as system:
         yield system
+
+
+@pytest.fixture
+async def operator(system: System) -> AsyncIterator[Dashboard]:
+    """An operator of the system's application, logged in to an internal API of the same
+    process (op@example.com)."""
+    await add_member(system.pool, system.application.id, "op@example.com", "operator")
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    client = await logged_in(app, "op@example.com")
+    yield Dashboard(client)
+    await client.aclose()

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from controlplane.api.app import create_internal_app
 from controlplane.engine.applications import create_application
-from tests.dashboard import Dashboard, add_member, logged_in, services_for
+from tests.dashboard import Dashboard
 from tests.system import System
-
-
-@pytest.fixture
-async def operator(system: System) -> AsyncIterator[Dashboard]:
-    await add_member(system.pool, system.application.id, "op@example.com", "operator")
-    app = create_internal_app(services_for(system.pool, system.services.broker))
-    client = await logged_in(app, "op@example.com")
-    yield Dashboard(client)
-    await client.aclose()
 
 
 async def bootstrap(system: System, name: str, key: str | None = None) -> str:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
 
-from controlplane.api.app import create_internal_app
 from controlplane.engine.advance import advance_stages
 from controlplane.engine.applications import create_application
-from tests.dashboard import Dashboard, add_member, logged_in, services_for
+from tests.dashboard import Dashboard
 from tests.system import System
 
 CHAIN = [
@@ -25,16 +22,6 @@ CHAIN = [
     {"name": "b", "handler": "ops"},
     {"name": "c", "handler": "ops"},
 ]
-
-
-@pytest.fixture
-async def operator(system: System) -> AsyncIterator[Dashboard]:
-    """An operator of the system's application, on the internal API of the same process."""
-    await add_member(system.pool, system.application.id, "op@example.com", "operator")
-    app = create_internal_app(services_for(system.pool, system.services.broker))
-    client = await logged_in(app, "op@example.com")
-    yield Dashboard(client)
-    await client.aclose()
 
 
 async def finish(system: System, status: str = "completed", **extra: Any) -> dict[str, Any]:

@@ -24,30 +24,15 @@ export function Login() {
     <main className="mx-auto mt-24 max-w-sm p-6">
       <h1 className="mb-6 text-2xl font-semibold">Pipelogiq</h1>
       <form onSubmit={submit} className="space-y-4">
-        <label className="block">
-          <span className="text-sm">Email</span>
-          <input
-            name="email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-            className="mt-1 block w-full rounded border border-slate-300 bg-transparent px-3 py-2"
-          />
-        </label>
-        <label className="block">
-          <span className="text-sm">Password</span>
-          <input
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            className="mt-1 block w-full rounded border border-slate-300 bg-transparent px-3 py-2"
-          />
-        </label>
+        <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={setPassword}
+        />
         {error && (
           <p role="alert" className="text-sm text-red-700 dark:text-red-300">
             {MESSAGES[error.code] ?? error.message}
@@ -62,5 +47,31 @@ export function Login() {
         </button>
       </form>
     </main>
+  );
+}
+
+type FieldProps = {
+  label: string;
+  name: string;
+  type: string;
+  autoComplete: string;
+  value: string;
+  onChange: (value: string) => void;
+};
+
+function Field({ label, name, type, autoComplete, value, onChange }: FieldProps) {
+  return (
+    <label className="block">
+      <span className="text-sm">{label}</span>
+      <input
+        name={name}
+        type={type}
+        autoComplete={autoComplete}
+        required
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        className="mt-1 block w-full rounded border border-slate-300 bg-transparent px-3 py-2"
+      />
+    </label>
   );
 }
