@@ -35,7 +35,11 @@ const csrf: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: window.location.origin });
+// fetch is looked up at each call (not once, at import), so a test can stand in for it.
+export const api = createClient<paths>({
+  baseUrl: window.location.origin,
+  fetch: (request) => globalThis.fetch(request),
+});
 api.use(csrf);
 
 let refreshing: Promise<boolean> | null = null;
