@@ -53,13 +53,45 @@ try {
   await stage.locator('[data-status="queued"]').waitFor();
 
   // A worker runs the stage; the badge turns completed on its own.
-  const { jobs } = await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5 });
+  const { workerId } = await externalApi("/workers/bootstrap", {
+    workerName: "e2e-worker",
+    handlers: ["e2e"],
+  });
+  const { jobs } = await externalApi("/jobs/pull", {
+    handlers: ["e2e"],
+    maxJobs: 1,
+    waitSeconds: 5,
+    workerId,
+  });
   if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
   await externalApi("/jobs/ack", {
     results: [{ jobId: jobs[0].jobId, status: "completed", output: { hello: "world" } }],
   });
   await stage.locator('[data-status="completed"]').waitFor({ timeout: 5000 });
   if (screenshots) await page.screenshot({ path: `${screenshots}/pipeline.png` });
+
+  // The worker that registered shows up online.
+  await page.getByRole("link", { name: "Workers" }).click();
+  await page.locator('tr[data-worker="e2e-worker"] [data-status="online"]').waitFor();
+  if (screenshots) await page.screenshot({ path: `${screenshots}/workers.png` });
+
+  // An admin creates a key, sees it once, and revokes it.
+  page.on("dialog", (dialog) => void dialog.accept());
+  await page.getByRole("link", { name: "Applications" }).click();
+  const application = page.getByRole("article").first();
+  await application.getByLabel("New key named").fill("e2e-key");
+  await application.getByRole("button", { name: "Create key" }).click();
+  const shown = await application.locator("[data-key]").textContent();
+  if (!shown?.startsWith("plq_")) throw new Error(`no new key shown: ${shown}`);
+  const row = application.locator('tr[data-key-name="e2e-key"]');
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await row.getByText("revoked").waitFor();
+  const refused = await fetch(`${external}/pipelines`, {
+    method: "POST",
+    headers: { "X-API-Key": shown, "Content-Type": "application/json" },
+    body: JSON.stringify({ name: "never", stages: [{ name: "s", handler: "h" }] }),
+  });
+  if (refused.status !== 401) throw new Error(`a revoked key was let in: ${refused.status}`);
   console.log("e2e: ok");
 } finally {
   await browser.close();

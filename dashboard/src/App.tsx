@@ -2,9 +2,11 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Link, Navigate, Outlet, Route, Routes } from "react-router";
 
 import { useLiveUpdates } from "./live";
+import { Applications } from "./pages/Applications";
 import { Login } from "./pages/Login";
 import { PipelineDetail } from "./pages/PipelineDetail";
 import { Pipelines } from "./pages/Pipelines";
+import { Workers } from "./pages/Workers";
 import { useLogout, useMe } from "./session";
 
 function Layout() {
@@ -21,6 +23,9 @@ function Layout() {
         </Link>
         <nav className="flex gap-4 text-sm">
           <Link to="/pipelines">Pipelines</Link>
+          <Link to="/workers">Workers</Link>
+          {/* The API refuses the rest anyway; what a role may not do is not offered. */}
+          {me.data.role === "admin" && <Link to="/applications">Applications</Link>}
         </nav>
         <span className="ml-auto text-xs text-slate-500" aria-live="polite" data-live={live}>
           {live === "live" ? "● live" : live === "offline" ? "○ reconnecting" : "○ connecting"}
@@ -46,6 +51,8 @@ export function App() {
       <Route element={<Layout />}>
         <Route path="/pipelines" element={<Pipelines />} />
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
+        <Route path="/workers" element={<Workers />} />
+        <Route path="/applications" element={<Applications />} />
         <Route path="*" element={<Navigate to="/pipelines" replace />} />
       </Route>
     </Routes>

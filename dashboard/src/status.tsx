@@ -8,6 +8,12 @@ const COLOURS: Record<string, string> = {
   retry_scheduled: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
   skipped: "bg-violet-100 text-violet-900 dark:bg-violet-900 dark:text-violet-100",
   cancelled: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
+  // Workers.
+  online: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  degraded: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  draining: "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
+  offline: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
+  stopped: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
 };
 
 export function StatusBadge({ status }: { status: string }) {
