@@ -92,6 +92,70 @@ try {
     body: JSON.stringify({ name: "never", stages: [{ name: "s", handler: "h" }] }),
   });
   if (refused.status !== 401) throw new Error(`a revoked key was let in: ${refused.status}`);
+
+  // A stage fails; its page shows the error and the log; rerun with an edited input.
+  const failing = `e2e-fail-${Date.now()}`;
+  await externalApi("/pipelines", {
+    name: failing,
+    stages: [{ name: "flaky", handler: "e2e", input: { n: 1 } }],
+  });
+  const [first] = (await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5 })).jobs;
+  await externalApi("/jobs/ack", {
+    results: [
+      {
+        jobId: first.jobId,
+        status: "failed",
+        error: { message: "n must be even", retryable: false },
+        logs: [{ level: "error", message: "got an odd n" }],
+      },
+    ],
+  });
+  await page.getByRole("link", { name: "Pipelines" }).click();
+  await page.getByRole("link", { name: failing }).click();
+  await page.getByRole("button", { name: "flaky" }).click();
+  const panel = page.getByRole("complementary", { name: "stage flaky" });
+  await panel.getByText("n must be even").first().waitFor();
+  await panel.locator("[data-logs]").getByText("got an odd n").waitFor();
+  await panel.getByLabel("Input for a rerun").fill('{"n": 2}');
+  await panel.getByRole("button", { name: "Rerun with this input" }).click();
+  await page.locator('tr[data-stage="flaky"] [data-status="queued"]').waitFor();
+  const [second] = (await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5 })).jobs;
+  if (second.input.n !== 2 || second.attempt !== 2) {
+    throw new Error(`the rerun got ${JSON.stringify(second)}`);
+  }
+  await externalApi("/jobs/ack", { results: [{ jobId: second.jobId, status: "completed" }] });
+  await page.locator('tr[data-stage="flaky"] [data-status="completed"]').waitFor({ timeout: 5000 });
+  await panel.locator('[data-attempt="2"]').waitFor();
+  if (screenshots) await page.screenshot({ path: `${screenshots}/stage.png`, fullPage: true });
+
+  // An operator sees no admin pages, and the API refuses them what the page does not offer.
+  const csrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
+  const [app] = await (await page.request.get(`${internal}/api/applications`)).json();
+  const operator = { email: "op@example.com", password: "an operator's password" };
+  const made = await page.request.post(`${internal}/api/users`, {
+    headers: { "X-CSRF-Token": csrf },
+    data: { ...operator, name: "Op", role: "operator" },
+  });
+  if (made.status() !== 201) throw new Error(`creating the operator: ${made.status()}`);
+  const { id: operatorId } = await made.json();
+  await page.request.put(`${internal}/api/users/${operatorId}/applications`, {
+    headers: { "X-CSRF-Token": csrf },
+    data: { applicationIds: [app.id] },
+  });
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByLabel("Email").fill(operator.email);
+  await page.getByLabel("Password").fill(operator.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Pipelines" }).waitFor();
+  if (await page.getByRole("link", { name: "Applications" }).count()) {
+    throw new Error("an operator is offered the applications page");
+  }
+  const opCsrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
+  const forbidden = await page.request.post(`${internal}/api/applications/${app.id}/keys`, {
+    headers: { "X-CSRF-Token": opCsrf },
+    data: { name: "sneaky" },
+  });
+  if (forbidden.status() !== 403) throw new Error(`an operator made a key: ${forbidden.status()}`);
   console.log("e2e: ok");
 } finally {
   await browser.close();

@@ -1,15 +1,17 @@
 // One pipeline: its stages, each with why it is where it is, and the actions on them.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useParams } from "react-router";
+import { useParams, useSearchParams } from "react-router";
 
 import { api, call, Problem } from "../api/client";
 import { StatusBadge, Time } from "../status";
+import { StagePanel } from "./StagePanel";
 
 const RERUNNABLE = new Set(["completed", "failed", "cancelled", "skipped"]);
 const SKIPPABLE = new Set(["not_started", "queued", "running", "retry_scheduled", "failed", "cancelled"]);
 
 export function PipelineDetail() {
   const { id = "" } = useParams();
+  const [params, setParams] = useSearchParams();
   const client = useQueryClient();
   const detail = useQuery({
     queryKey: ["pipeline", id],
@@ -42,7 +44,8 @@ export function PipelineDetail() {
   });
   if (detail.isPending) return <p className="text-slate-500">Loading…</p>;
   if (detail.isError) return <p role="alert">Could not load the pipeline: {detail.error.message}</p>;
-  const { pipeline, why, applicationName } = detail.data;
+  const { pipeline, why, applicationName, attempts } = detail.data;
+  const chosen = pipeline.stages.find((s) => s.name === params.get("stage"));
   const reasons = new Map(why.map((w) => [w.stageId, w.message]));
   const confirmThen = (question: string, run: () => void) => {
     if (window.confirm(question)) run();
@@ -84,7 +87,11 @@ export function PipelineDetail() {
         <tbody>
           {pipeline.stages.map((stage) => (
             <tr key={stage.id} data-stage={stage.name} className="border-b border-slate-100 dark:border-slate-800">
-              <td className="py-2 font-medium">{stage.name}</td>
+              <td className="py-2 font-medium">
+                <button onClick={() => setParams({ stage: stage.name })} className="underline-offset-2 hover:underline">
+                  {stage.name}
+                </button>
+              </td>
               <td className="font-mono text-xs">{stage.handler}</td>
               <td>
                 <StatusBadge status={stage.status} />
@@ -117,6 +124,14 @@ export function PipelineDetail() {
           ))}
         </tbody>
       </table>
+      {chosen && (
+        <StagePanel
+          key={chosen.id}
+          pipelineId={pipeline.id}
+          stage={chosen}
+          attempts={attempts.filter((a) => a.stageId === chosen.id)}
+        />
+      )}
     </section>
   );
 }
