@@ -128,6 +128,25 @@ try {
   await panel.locator('[data-attempt="2"]').waitFor();
   if (screenshots) await page.screenshot({ path: `${screenshots}/stage.png`, fullPage: true });
 
+  // Two pipelines selected in the table and cancelled together.
+  const stamp = Date.now();
+  const bulkNames = [`bulk-a-${stamp}`, `bulk-b-${stamp}`];
+  for (const name of bulkNames) {
+    await externalApi("/pipelines", { name, stages: [{ name: "s", handler: "nobody" }] });
+  }
+  await page.getByRole("link", { name: "Pipelines" }).click();
+  for (const name of bulkNames) await page.getByLabel(`select ${name}`).check();
+  await page.getByRole("button", { name: "Cancel", exact: true }).click();
+  await page.getByRole("status").getByText("2 done").waitFor();
+  for (const name of bulkNames) {
+    await page
+      .getByRole("row")
+      .filter({ has: page.getByRole("link", { name }) })
+      .locator('td [data-status="cancelled"]')
+      .first()
+      .waitFor();
+  }
+
   // An operator sees no admin pages, and the API refuses them what the page does not offer.
   const csrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
   const [app] = await (await page.request.get(`${internal}/api/applications`)).json();

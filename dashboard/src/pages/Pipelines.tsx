@@ -1,17 +1,48 @@
 // The pipelines table. Its filters live in the URL, so a filtered view can be shared and the
 // back button works; the live updates keep it fresh.
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
-import { api, call } from "../api/client";
+import { api, call, type Schemas } from "../api/client";
 import { StatusBadge, Time } from "../status";
 
 const STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 type Status = (typeof STATUSES)[number];
 const PAGE = 50;
 
+type BulkAction = Schemas["BulkRequest"]["action"];
+const BULK: Array<[BulkAction, string]> = [
+  ["rerun", "Rerun failed"],
+  ["skip", "Skip failed"],
+  ["cancel", "Cancel"],
+];
+
 export function Pipelines() {
   const [params, setParams] = useSearchParams();
+  const client = useQueryClient();
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [outcome, setOutcome] = useState<string | null>(null);
+  const bulk = useMutation({
+    mutationFn: (action: BulkAction) =>
+      call(() => api.POST("/api/pipelines/bulk", { body: { action, pipelineIds: [...selected] } })),
+    onSuccess: (answer) => {
+      const refused = answer.results.filter((r) => !r.ok);
+      setOutcome(
+        `${answer.results.length - refused.length} done` +
+          (refused.length ? `; ${refused.length} refused (${refused.map((r) => r.code).join(", ")})` : ""),
+      );
+      setSelected(new Set());
+      void client.invalidateQueries({ queryKey: ["pipelines"] });
+    },
+  });
+  const toggle = (id: string) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
   const status = params.get("status") as Status | null;
   const search = params.get("search") ?? "";
   const offset = Number(params.get("offset") ?? 0);
@@ -72,9 +103,28 @@ export function Pipelines() {
         </label>
       </div>
       {page.isError && <p role="alert">Could not load pipelines: {page.error.message}</p>}
+      <div className="mb-2 flex items-center gap-2 text-sm" aria-label="bulk actions">
+        <span className="text-slate-500">{selected.size} selected</span>
+        {BULK.map(([action, label]) => (
+          <button
+            key={action}
+            disabled={selected.size === 0 || bulk.isPending}
+            onClick={() => {
+              if (window.confirm(`${label}: ${selected.size} pipeline(s)?`)) bulk.mutate(action);
+            }}
+            className="rounded border px-2 py-0.5 disabled:opacity-40"
+          >
+            {label}
+          </button>
+        ))}
+        {outcome && <span role="status">{outcome}</span>}
+      </div>
       <table className="w-full text-left text-sm">
         <thead className="border-b border-slate-300 text-slate-500">
           <tr>
+            <th className="w-8">
+              <span className="sr-only">Select</span>
+            </th>
             <th className="py-2">Name</th>
             <th>Application</th>
             <th>Status</th>
@@ -85,6 +135,14 @@ export function Pipelines() {
         <tbody>
           {page.data?.items.map((p) => (
             <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`select ${p.name}`}
+                  checked={selected.has(p.id)}
+                  onChange={() => toggle(p.id)}
+                />
+              </td>
               <td className="py-2">
                 <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
                   {p.name}
