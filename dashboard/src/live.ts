@@ -38,6 +38,7 @@ export function useLiveUpdates(client: QueryClient, enabled: boolean): Connectio
     let socket: WebSocket | null = null;
     let closed = false;
     let attempt = 0;
+    let connectedBefore = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const connect = () => {
       const scheme = window.location.protocol === "https:" ? "wss" : "ws";
@@ -50,8 +51,9 @@ export function useLiveUpdates(client: QueryClient, enabled: boolean): Connectio
         if (event.type === "hello") {
           attempt = 0;
           setState("live");
-          // Whatever changed while we were away is refetched.
-          void client.invalidateQueries();
+          // After a reconnect, whatever changed while we were away is refetched.
+          if (connectedBefore) void client.invalidateQueries();
+          connectedBefore = true;
         } else if (stale === "all") {
           void client.invalidateQueries();
         } else {
