@@ -17,7 +17,7 @@ from controlplane.api.internal.schemas import (
     QueueView,
     StageFiguresView,
 )
-from controlplane.api.internal.session import current_user
+from controlplane.api.internal.session import member_scope
 from controlplane.engine.insights import StageFigures, read_insights
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
@@ -70,12 +70,11 @@ class InsightsController(Controller):
             raise InvalidRequest(
                 "invalid_range", "from must come before to, at most 31 days before it"
             )
-        user = current_user(request)
         insights = await read_insights(
             services.pool,
             start=start,
             end=end,
-            member=None if user.role == "admin" else user.id,
+            member=member_scope(request),
             application_id=application,
         )
         minutes = (end - start).total_seconds() / 60

@@ -20,7 +20,7 @@ from controlplane.api.internal.schemas import (
     PipelineSummary,
     StageWhy,
 )
-from controlplane.api.internal.session import actor_of, current_user, visible_application
+from controlplane.api.internal.session import actor_of, member_scope, visible_application
 from controlplane.engine.applications import ApplicationRecord
 from controlplane.engine.audit import Actor
 from controlplane.engine.diagnosis import diagnose
@@ -139,10 +139,9 @@ class PipelineController(Controller):
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
         offset: Annotated[int, QueryParameter(name="offset", ge=0, le=100_000)] = 0,
     ) -> PipelinePage:
-        user = current_user(request)
         rows, has_more = await list_pipelines(
             services.pool,
-            member=None if user.role == "admin" else user.id,
+            member=member_scope(request),
             where=PipelineFilter(
                 application,
                 list(status) if status else None,

@@ -25,7 +25,7 @@ from controlplane.api.internal.schemas import (
 )
 from controlplane.api.internal.session import (
     actor_of,
-    current_user,
+    member_scope,
     requires,
     visible_application,
 )
@@ -80,10 +80,9 @@ class PolicyController(Controller):
         services: NamedDependency[Services],
         application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
     ) -> PolicyList:
-        user = current_user(request)
         policies = await list_policies(
             services.pool,
-            member=None if user.role == "admin" else user.id,
+            member=member_scope(request),
             application_id=application,
         )
         return PolicyList([_view(p) for p in policies])

@@ -193,6 +193,13 @@ def current_user(request: Request[Any, Any, Any]) -> User:
     return user
 
 
+def member_scope(request: Request[Any, Any, Any]) -> uuid.UUID | None:
+    """Whose memberships limit what the logged-in user sees: theirs, or nobody's (None) for
+    an admin, who sees every application. Listings take it as their ``member``."""
+    user = current_user(request)
+    return None if user.role == "admin" else user.id
+
+
 async def visible_application(
     request: Request[Any, Any, Any], application_id: uuid.UUID | None, not_found: NotFound
 ) -> ApplicationRecord:

@@ -18,7 +18,7 @@ from controlplane.api.internal.schemas import (
     WorkerList,
     WorkerView,
 )
-from controlplane.api.internal.session import current_user
+from controlplane.api.internal.session import member_scope
 from controlplane.engine.worker_queries import (
     Liveness,
     WorkerRow,
@@ -39,11 +39,10 @@ def _view(row: WorkerRow) -> WorkerView:
 async def _visible_worker(
     services: Services, request: Request[Any, Any, Any], worker_id: uuid.UUID
 ) -> WorkerRow:
-    user = current_user(request)
     rows = await list_workers(
         services.pool,
         Liveness.of(services.settings),
-        member=None if user.role == "admin" else user.id,
+        member=member_scope(request),
         worker_id=worker_id,
         seen_since=_EVER,
         limit=1,
@@ -73,12 +72,11 @@ class WorkerController(Controller):
             ),
         ] = 24,
     ) -> WorkerList:
-        user = current_user(request)
         since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=gone_within_hours)
         rows = await list_workers(
             services.pool,
             Liveness.of(services.settings),
-            member=None if user.role == "admin" else user.id,
+            member=member_scope(request),
             application_id=application,
             seen_since=since,
         )
