@@ -41,8 +41,8 @@ ORDER BY s.position
 FOR UPDATE OF s
 """
 
-_STAGES_IN_STATUS = """
-SELECT id FROM stages WHERE pipeline_id = $1 AND status = ANY($2::text[]) ORDER BY position
+_FAILED_STAGES = """
+SELECT id FROM stages WHERE pipeline_id = $1 AND status = 'failed' ORDER BY position
 """
 
 # The rerun stages and, with `downstream`, everything after them, back to not_started with
@@ -240,7 +240,7 @@ async def carry_out(dispatcher: Dispatcher, broker: Broker, result: ActionResult
 
 
 async def failed_stages(pool: asyncpg.Pool, pipeline_id: uuid.UUID) -> list[uuid.UUID]:
-    return [row["id"] for row in await pool.fetch(_STAGES_IN_STATUS, pipeline_id, ["failed"])]
+    return [row["id"] for row in await pool.fetch(_FAILED_STAGES, pipeline_id)]
 
 
 async def resume_pipeline(

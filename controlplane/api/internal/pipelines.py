@@ -41,6 +41,7 @@ from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
 from controlplane.engine.stage_history import list_attempts
 from controlplane.engine.worker_queries import Liveness
 from controlplane.errors import NotFound, ProblemError
+from controlplane.schemas import PipelineView
 from controlplane.services import Services
 
 Sort = Literal["-createdAt", "createdAt", "-updatedAt", "-finishedAt", "name", "status"]
@@ -57,9 +58,14 @@ async def pipeline_application(
 
 
 async def pipeline_detail(
-    services: Services, application: ApplicationRecord, pipeline_id: uuid.UUID
+    services: Services,
+    application: ApplicationRecord,
+    pipeline_id: uuid.UUID,
+    view: PipelineView | None = None,
 ) -> PipelineDetail:
-    view = await get_pipeline(services.pool, application.id, pipeline_id)
+    """The pipeline (``view``, if the caller has just read it), its attempts, and why each
+    stage is where it is."""
+    view = view or await get_pipeline(services.pool, application.id, pipeline_id)
     attempts = await list_attempts(services.pool, pipeline_id)
     diagnoses = await diagnose(services.pool, application.id, view, Liveness.of(services.settings))
     return PipelineDetail(
@@ -96,8 +102,8 @@ async def _act_on_pipeline(
     returns the pipeline as it is after."""
     pool = services.pool
     if action == "cancel":
-        await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
-        return await pipeline_detail(services, application, pipeline_id)
+        view = await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
+        return await pipeline_detail(services, application, pipeline_id, view)
     failed = await failed_stages(pool, pipeline_id)
     if action == "rerun" and failed:
         result = await rerun_stages(
