@@ -2,12 +2,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useParams, useSearchParams } from "react-router";
 
-import { api, call, Problem } from "../api/client";
+import { api, call, Problem, type Schemas } from "../api/client";
 import { StatusBadge, Time } from "../status";
 import { StagePanel } from "./StagePanel";
 
 const RERUNNABLE = new Set(["completed", "failed", "cancelled", "skipped"]);
 const SKIPPABLE = new Set(["not_started", "queued", "running", "retry_scheduled", "failed", "cancelled"]);
+
+type Action = {
+  action: "rerun" | "skip" | "cancel";
+  stage?: string;
+  // A rerun's options (default: the stage alone, with its input as it was).
+  rerun?: Schemas["StageRerun"];
+};
 
 export function PipelineDetail() {
   const { id = "" } = useParams();
@@ -19,7 +26,7 @@ export function PipelineDetail() {
       call(() => api.GET("/api/pipelines/{pipeline_id}", { params: { path: { pipeline_id: id } } })),
   });
   const act = useMutation({
-    mutationFn: ({ stage, action }: { stage?: string; action: "rerun" | "skip" | "cancel" }) => {
+    mutationFn: ({ stage, action, rerun }: Action) => {
       if (action === "cancel") {
         return call(() =>
           api.POST("/api/pipelines/{pipeline_id}/cancel", { params: { path: { pipeline_id: id } } }),
@@ -30,7 +37,7 @@ export function PipelineDetail() {
         ? call(() =>
             api.POST("/api/pipelines/{pipeline_id}/stages/{stage_id}/rerun", {
               params: { path },
-              body: { downstream: false },
+              body: rerun ?? { downstream: false },
             }),
           )
         : call(() =>
@@ -130,6 +137,7 @@ export function PipelineDetail() {
           pipelineId={pipeline.id}
           stage={chosen}
           attempts={attempts.filter((a) => a.stageId === chosen.id)}
+          onRerun={(rerun) => act.mutate({ stage: chosen.id, action: "rerun", rerun })}
         />
       )}
     </section>
