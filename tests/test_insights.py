@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,42 @@ async def test_figures_per_stage_hotspots_and_queues(
     assert len(past.json()["queues"]) == 1
 
 
+async def test_pipelines_counted_by_status(system: System, users: dict[str, Dashboard]) -> None:
+    system.start_builtin_worker()
+    submitted = [await system.submit([{"name": "s", "handler": "h"}]) for _ in range(5)]
+    jobs: dict[str, dict[str, Any]] = {}
+    while len(jobs) < 5:
+        jobs |= {job["pipelineId"]: job for job in await system.pull("h", max_jobs=5, wait=5)}
+    [done1, done2, broken, cancelled, _still_running] = [p["id"] for p in submitted]
+    await system.ack(
+        {"jobId": jobs[done1]["jobId"], "status": "completed"},
+        {"jobId": jobs[done2]["jobId"], "status": "completed"},
+        {"jobId": jobs[broken]["jobId"], "status": "failed", "error": {"message": "no"}},
+    )
+    cancel = await users["root"].send("POST", f"/api/pipelines/{cancelled}/cancel")
+    assert cancel.status_code == 200
+    for pipeline_id, status in [(done1, "completed"), (done2, "completed"), (broken, "failed")]:
+        await system.wait_for_pipeline(pipeline_id, status)
+
+    counts = (await users["root"].get("/api/insights")).json()["pipelines"]
+    assert counts == {"running": 1, "completed": 2, "failed": 1, "cancelled": 1}
+    # Running is counted now, whatever the range; the others by when they finished.
+    now = dt.datetime.now(dt.UTC)
+    earlier = await users["root"].client.get(
+        "/api/insights",
+        params={
+            "from": (now - dt.timedelta(days=2)).isoformat(),
+            "to": (now - dt.timedelta(days=1)).isoformat(),
+        },
+    )
+    assert earlier.json()["pipelines"] == {
+        "running": 1,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
+
+
 async def test_only_the_user_s_applications_count(
     system: System, users: dict[str, Dashboard]
 ) -> None:
@@ -102,6 +139,7 @@ async def test_only_the_user_s_applications_count(
     assert len((await users["root"].get("/api/insights")).json()["queues"]) == 1
     mine = (await users["dev"].get("/api/insights")).json()
     assert (mine["stages"], mine["queues"]) == ([], [])
+    assert set(mine["pipelines"].values()) == {0}
 
 
 async def test_a_bad_range_is_refused(users: dict[str, Dashboard]) -> None:

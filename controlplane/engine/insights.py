@@ -19,6 +19,15 @@ _VISIBLE = """
     AND ($4::uuid IS NULL OR a.application_id = $4)
 """
 
+# Running pipelines are counted now, whatever the range; the others by when they finished.
+# Each side of the OR has its partial index (pipelines_running_name, pipelines_finished).
+_PIPELINES = f"""
+SELECT a.status, count(*) AS pipelines
+FROM pipelines a
+WHERE (a.status = 'running' OR (a.finished_at >= $1 AND a.finished_at < $2)) AND {_VISIBLE}
+GROUP BY a.status
+"""
+
 # Durations count attempts a handler finished (completed or failed), not those whose worker
 # vanished or that were cancelled under it.
 _BY_STAGE = f"""
@@ -123,6 +132,8 @@ class QueueFigures:
 
 @dataclass(frozen=True)
 class Insights:
+    # Pipelines by status: running now, the others finished in the range.
+    pipelines: dict[str, int]
     stages: list[StageFigures]
     hotspots: list[Hotspot]
     series: list[Bucket]
@@ -145,11 +156,13 @@ async def read_insights(
     bucket = dt.timedelta(seconds=max(1, int((end - start).total_seconds() / _BUCKETS)))
     scope = (start, end, member, application_id)
     async with pool.acquire() as connection, connection.transaction(readonly=True):
+        pipelines = await connection.fetch(_PIPELINES, *scope)
         stages = await connection.fetch(_BY_STAGE, *scope)
         hotspots = await connection.fetch(_HOTSPOTS, *scope)
         series = await connection.fetch(_SERIES, *scope, bucket)
         queues = await connection.fetch(_QUEUES, member, application_id)
     return Insights(
+        {row["status"]: row["pipelines"] for row in pipelines},
         [StageFigures(**dict(row)) for row in stages],
         [Hotspot(**dict(row)) for row in hotspots],
         [Bucket(**dict(row)) for row in series],

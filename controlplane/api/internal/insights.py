@@ -14,6 +14,7 @@ from controlplane.api.internal.schemas import (
     BucketView,
     HotspotView,
     InsightsView,
+    PipelineCountsView,
     QueueView,
     StageFiguresView,
 )
@@ -23,6 +24,7 @@ from controlplane.errors import InvalidRequest
 from controlplane.services import Services
 
 LONGEST_RANGE = dt.timedelta(days=31)
+_COUNTED = ("running", "completed", "failed", "cancelled")
 
 
 def _figures(row: StageFigures, minutes: float) -> StageFiguresView:
@@ -81,6 +83,9 @@ class InsightsController(Controller):
         return InsightsView(
             start=start,
             end=end,
+            pipelines=PipelineCountsView(
+                **{status: insights.pipelines.get(status, 0) for status in _COUNTED}
+            ),
             stages=[_figures(row, minutes) for row in insights.stages],
             hotspots=[HotspotView(**vars(h)) for h in insights.hotspots],
             series=[BucketView(b.at, b.completed, b.failed) for b in insights.series],

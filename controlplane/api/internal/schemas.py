@@ -363,9 +363,19 @@ class QueueView(_Response):
     oldest_age_seconds: float
 
 
+class PipelineCountsView(_Response):
+    # Now, whatever the range.
+    running: int
+    # Finished in the range.
+    completed: int
+    failed: int
+    cancelled: int
+
+
 class InsightsView(_Response):
     start: dt.datetime
     end: dt.datetime
+    pipelines: PipelineCountsView
     stages: list[StageFiguresView]
     hotspots: list[HotspotView]
     # Attempts ended per bucket of bucketSeconds, from start (empty buckets left out).

@@ -670,6 +670,7 @@ export interface components {
             /** Format: date-time */
             end: string;
             hotspots: components["schemas"]["HotspotView"][];
+            pipelines: components["schemas"]["PipelineCountsView"];
             queues: components["schemas"]["QueueView"][];
             series: components["schemas"]["BucketView"][];
             stages: components["schemas"]["StageFiguresView"][];
@@ -718,6 +719,13 @@ export interface components {
         /** Memberships */
         Memberships: {
             applicationIds: string[];
+        };
+        /** PipelineCountsView */
+        PipelineCountsView: {
+            cancelled: number;
+            completed: number;
+            failed: number;
+            running: number;
         };
         /** PipelineDetail */
         PipelineDetail: {
