@@ -247,9 +247,13 @@ async def test_heartbeats_keep_a_long_job_s_lease(pool: Any, broker: Any) -> Non
                 )
                 finished = await client.wait(submitted.id, timeout=20)
         expiries = await system.pool.fetchval("SELECT lease_expiries FROM stages")
+        metrics = await system.pool.fetchval("SELECT metrics FROM workers")
     assert finished.status == "completed"
     assert finished.stages[0].attempt == 1
     assert expiries == 0
+    # The heartbeats said what the worker's process uses.
+    assert metrics["cpuPercent"] >= 0
+    assert metrics["memoryBytes"] > 10_000_000
 
 
 async def test_a_handler_past_its_timeout_is_stopped_and_fails_as_a_timeout(

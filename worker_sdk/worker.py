@@ -27,6 +27,7 @@ from worker_sdk.context import JobContext
 from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
 from worker_sdk.transport import AsyncTransport, Backoff
+from worker_sdk.usage import ProcessUsage
 from worker_sdk.wire import (
     AckResponse,
     BootstrapResponse,
@@ -350,6 +351,7 @@ class Worker:
 
     async def _heartbeat_loop(self, transport: AsyncTransport) -> None:
         assert self._stopping is not None
+        usage = ProcessUsage()
         while True:
             await asyncio.sleep(self._heartbeat_interval)
             body = {
@@ -362,6 +364,7 @@ class Worker:
                     "completed": self.stats.completed,
                     "failed": self.stats.failed,
                     "unackedResults": len(self._results),
+                    **usage.sample(),
                 },
             }
             try:
