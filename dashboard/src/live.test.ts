@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { staleQueries } from "./live";
+import { staleQueries, throttle } from "./live";
 
 describe("staleQueries", () => {
   it("marks the list and each named pipeline stale for a pipeline event", () => {
@@ -9,7 +9,7 @@ describe("staleQueries", () => {
       seq: 4,
       items: [{ id: "p1", applicationId: "a" }],
     };
-    expect(staleQueries(event, 3)).toEqual([["pipelines"], ["pipeline", "p1"]]);
+    expect(staleQueries(event, 3)).toEqual([["pipelines"], ["insights"], ["pipeline", "p1"]]);
   });
 
   it("marks each pipeline once for the stage events of several of its stages", () => {
@@ -21,7 +21,7 @@ describe("staleQueries", () => {
         { id: "s2", pipelineId: "p1", applicationId: "a" },
       ],
     };
-    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["pipeline", "p1"]]);
+    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["insights"], ["pipeline", "p1"]]);
   });
 
   it("marks workers stale for a worker event", () => {
@@ -33,5 +33,33 @@ describe("staleQueries", () => {
     const event = { type: "pipeline" as const, seq: 9, items: [{ id: "p", applicationId: "a" }] };
     expect(staleQueries(event, 7)).toBe("all");
     expect(staleQueries({ type: "resync", seq: 8 }, 7)).toBe("all");
+  });
+});
+
+describe("throttle", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("runs at once, then at most once per interval, with the calls in between joined", () => {
+    vi.useFakeTimers();
+    const run = vi.fn();
+    const throttled = throttle(run, 3000);
+    throttled();
+    expect(run).toHaveBeenCalledTimes(1);
+    // Ten more events within the interval: one run, at its end.
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(100);
+      throttled();
+    }
+    expect(run).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1999);
+    expect(run).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(run).toHaveBeenCalledTimes(2);
+    // Quiet for longer than the interval: the next call runs at once again.
+    vi.advanceTimersByTime(5000);
+    throttled();
+    expect(run).toHaveBeenCalledTimes(3);
   });
 });

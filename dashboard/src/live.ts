@@ -18,15 +18,38 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
     case "hello":
       return [];
     case "pipeline":
-      return [["pipelines"], ...event.items.map((item) => ["pipeline", item.id])];
+      return [["pipelines"], ["insights"], ...event.items.map((item) => ["pipeline", item.id])];
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
-      return [["pipelines"], ...[...pipelines].map((id) => ["pipeline", id])];
+      return [["pipelines"], ["insights"], ...[...pipelines].map((id) => ["pipeline", id])];
     }
     case "worker":
       return [["workers"], ...event.items.map((item) => ["worker", item.id])];
   }
 }
+
+/**
+ * `run` at most once per `everyMs`: a call inside the interval is put off to its end, and any
+ * further calls until then join it. For queries too costly to refetch on every event.
+ */
+export function throttle(run: () => void, everyMs: number): () => void {
+  let last = -Infinity;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const fire = () => {
+    timer = undefined;
+    last = Date.now();
+    run();
+  };
+  return () => {
+    if (timer !== undefined) return;
+    const wait = last + everyMs - Date.now();
+    if (wait <= 0) fire();
+    else timer = setTimeout(fire, wait);
+  };
+}
+
+// Insights aggregate over many rows: under a stream of events they refresh every few seconds.
+const THROTTLED: Record<string, number> = { insights: 3000 };
 
 export type Connection = "connecting" | "live" | "offline";
 
@@ -40,6 +63,17 @@ export function useLiveUpdates(client: QueryClient, enabled: boolean): Connectio
     let attempt = 0;
     let connectedBefore = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const throttled = new Map(
+      Object.entries(THROTTLED).map(([key, everyMs]) => [
+        key,
+        throttle(() => void client.invalidateQueries({ queryKey: [key] }), everyMs),
+      ]),
+    );
+    const invalidate = (key: QueryKey) => {
+      const slow = throttled.get(String(key[0]));
+      if (slow) slow();
+      else void client.invalidateQueries({ queryKey: key });
+    };
     const connect = () => {
       const scheme = window.location.protocol === "https:" ? "wss" : "ws";
       socket = new WebSocket(`${scheme}://${window.location.host}/api/ws`);
@@ -57,7 +91,7 @@ export function useLiveUpdates(client: QueryClient, enabled: boolean): Connectio
         } else if (stale === "all") {
           void client.invalidateQueries();
         } else {
-          for (const key of stale) void client.invalidateQueries({ queryKey: key });
+          for (const key of stale) invalidate(key);
         }
       };
       socket.onclose = () => {

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from "react";
-import { Navigate } from "react-router";
+import { Navigate, useLocation } from "react-router";
 
 import { Problem } from "../api/client";
 import { useLogin, useMe } from "../session";
@@ -14,7 +14,9 @@ export function Login() {
   const login = useLogin();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  if (me.data) return <Navigate to="/pipelines" replace />;
+  // Back to the page that sent us here, once logged in.
+  const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
+  if (me.data) return <Navigate to={from} replace />;
   const submit = (event: FormEvent) => {
     event.preventDefault();
     login.mutate({ email, password });

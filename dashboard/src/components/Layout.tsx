@@ -1,0 +1,103 @@
+// The frame around every page once logged in: navigation (only what the role may use), the
+// live connection's state, and the user's menu with the theme and logging out.
+import { useQueryClient } from "@tanstack/react-query";
+import { DropdownMenu } from "radix-ui";
+import { Navigate, NavLink, Outlet, useLocation } from "react-router";
+
+import { useLiveUpdates } from "../live";
+import { may } from "../permissions";
+import { useLogout, useMe } from "../session";
+import { type Theme, useTheme } from "../theme";
+
+const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
+  { to: "/", label: "Overview" },
+  { to: "/pipelines", label: "Pipelines" },
+  { to: "/workers", label: "Workers" },
+  { to: "/insights", label: "Insights" },
+  { to: "/policies", label: "Policies" },
+  { to: "/applications", label: "Applications", admin: true },
+  { to: "/users", label: "Users", admin: true },
+  { to: "/audit", label: "Audit log", admin: true },
+];
+
+const THEMES: Array<[Theme, string]> = [
+  ["light", "Light"],
+  ["dark", "Dark"],
+  ["system", "As the system"],
+];
+
+const LIVE = {
+  live: ["bg-green-500", "Live"],
+  connecting: ["bg-slate-400", "Connecting"],
+  offline: ["bg-amber-500", "Reconnecting"],
+} as const;
+
+export function Layout() {
+  const me = useMe();
+  const logout = useLogout();
+  const [theme, setTheme] = useTheme();
+  const location = useLocation();
+  const live = useLiveUpdates(useQueryClient(), Boolean(me.data));
+  if (me.isPending) return null;
+  if (!me.data) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  const [dot, liveLabel] = LIVE[live];
+  return (
+    <div className="min-h-screen">
+      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:m-2 focus:rounded focus:bg-sky-700 focus:px-3 focus:py-1 focus:text-white">
+        Skip to content
+      </a>
+      <header className="sticky top-0 z-30 flex flex-wrap items-center gap-x-6 gap-y-2 border-b border-slate-200 bg-white/95 px-4 py-2 backdrop-blur lg:px-6 dark:border-slate-800 dark:bg-slate-950/95">
+        <NavLink to="/" className="font-semibold tracking-tight">
+          Pipelogiq
+        </NavLink>
+        <nav aria-label="main" className="-mx-1 flex max-w-full gap-1 overflow-x-auto text-sm">
+          {PAGES.filter((page) => !page.admin || may(me.data?.role, "administer")).map((page) => (
+            <NavLink
+              key={page.to}
+              to={page.to}
+              end={page.to === "/"}
+              className={({ isActive }) =>
+                `rounded px-2 py-1 whitespace-nowrap ${isActive ? "bg-slate-100 font-medium dark:bg-slate-800" : "text-slate-600 hover:text-slate-900 dark:text-slate-300 dark:hover:text-white"}`
+              }
+            >
+              {page.label}
+            </NavLink>
+          ))}
+        </nav>
+        <span className="ml-auto flex items-center gap-1.5 text-xs text-slate-500 dark:text-slate-400" aria-live="polite" data-live={live}>
+          <span aria-hidden className={`inline-block size-2 rounded-full ${dot}`} />
+          {liveLabel}
+        </span>
+        <DropdownMenu.Root>
+          <DropdownMenu.Trigger className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label="Account and theme">
+            {me.data.name} <span className="text-slate-500">({me.data.role})</span> ▾
+          </DropdownMenu.Trigger>
+          <DropdownMenu.Portal>
+            <DropdownMenu.Content align="end" sideOffset={4} className="z-50 min-w-48 rounded-md border border-slate-200 bg-white p-1 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900">
+              <DropdownMenu.Label className="px-2 py-1 text-xs text-slate-500">{me.data.email}</DropdownMenu.Label>
+              <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
+              <DropdownMenu.Label className="px-2 py-1 text-xs text-slate-500">Theme</DropdownMenu.Label>
+              <DropdownMenu.RadioGroup value={theme} onValueChange={(value) => setTheme(value as Theme)}>
+                {THEMES.map(([value, label]) => (
+                  <DropdownMenu.RadioItem key={value} value={value} className="flex cursor-pointer items-center rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800">
+                    <span className="w-4">
+                      <DropdownMenu.ItemIndicator>✓</DropdownMenu.ItemIndicator>
+                    </span>
+                    {label}
+                  </DropdownMenu.RadioItem>
+                ))}
+              </DropdownMenu.RadioGroup>
+              <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
+              <DropdownMenu.Item onSelect={() => logout.mutate()} className="cursor-pointer rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800">
+                Log out
+              </DropdownMenu.Item>
+            </DropdownMenu.Content>
+          </DropdownMenu.Portal>
+        </DropdownMenu.Root>
+      </header>
+      <main id="main" className="mx-auto max-w-screen-2xl px-4 py-4 lg:px-6">
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,18 @@
+// What each role may do, as the internal API decides it (docs/internal-api.md, "Roles"). The
+// dashboard hides or disables what a role may not do; the API refuses it anyway.
+export type Role = "admin" | "developer" | "operator";
+
+export type Permission =
+  | "operate" // cancel, rerun, skip
+  | "change_policies"
+  | "administer"; // applications, keys, users, the audit log
+
+const GRANTS: Record<Role, ReadonlySet<Permission>> = {
+  admin: new Set(["operate", "change_policies", "administer"]),
+  developer: new Set(["operate", "change_policies"]),
+  operator: new Set(["operate"]),
+};
+
+export function may(role: string | undefined, permission: Permission): boolean {
+  return role !== undefined && role in GRANTS && GRANTS[role as Role].has(permission);
+}

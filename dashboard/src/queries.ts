@@ -1,0 +1,40 @@
+// Queries more than one page reads. Their keys are the ones live.ts invalidates.
+import { useQuery } from "@tanstack/react-query";
+
+import { api, call } from "./api/client";
+
+export const RANGES = { "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400 } as const;
+export type Range = keyof typeof RANGES;
+
+export function rangeOf(value: string | null): Range {
+  return value !== null && value in RANGES ? (value as Range) : "1h";
+}
+
+export function useInsights(range: Range, application?: string) {
+  return useQuery({
+    queryKey: ["insights", range, application ?? null],
+    queryFn: () => {
+      // The range ends now, whenever the query runs.
+      const to = new Date();
+      const from = new Date(to.getTime() - RANGES[range] * 1000);
+      return call(() =>
+        api.GET("/api/insights", {
+          params: { query: { from: from.toISOString(), to: to.toISOString(), application } },
+        }),
+      );
+    },
+    placeholderData: (previous) => previous,
+  });
+}
+
+export function useWorkers() {
+  return useQuery({ queryKey: ["workers"], queryFn: () => call(() => api.GET("/api/workers")) });
+}
+
+export function useApplications() {
+  return useQuery({
+    queryKey: ["applications"],
+    queryFn: () => call(() => api.GET("/api/applications")),
+    staleTime: 60_000,
+  });
+}
