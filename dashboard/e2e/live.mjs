@@ -1,7 +1,9 @@
 // End to end, in Debian's Chromium, against a running control plane: log in, watch a pipeline
-// submitted by the API appear, run its stage as a worker over HTTP, and see the stage turn
-// completed on screen without a reload. Run by tests/test_dashboard_e2e.py, which starts the
-// control plane and passes where it is in the environment.
+// submitted by the API appear, run its stages as a worker over HTTP and see them turn completed
+// on screen without a reload, fail a stage and rerun it, manage keys, policies and users, and
+// see what an operator is not offered. Run by tests/test_dashboard_e2e.py, which starts the
+// control plane and passes where it is in the environment. With PLQ_SCREENSHOTS set, it saves
+// the screenshots the README shows.
 import { chromium } from "playwright-core";
 
 const env = (name) => {
@@ -13,6 +15,14 @@ const internal = env("PLQ_INTERNAL");
 const external = env("PLQ_EXTERNAL");
 const key = env("PLQ_KEY");
 const screenshots = process.env.PLQ_SCREENSHOTS;
+const shoot = async (page, name, options = {}) => {
+  if (screenshots) await page.screenshot({ path: `${screenshots}/${name}.png`, ...options });
+};
+// A ConfirmButton: the button, then the confirming button of the dialog it opens.
+const confirm = async (page, scope, label, confirmLabel = label) => {
+  await scope.getByRole("button", { name: label, exact: true }).click();
+  await page.getByRole("alertdialog").getByRole("button", { name: confirmLabel, exact: true }).click();
+};
 
 async function externalApi(path, body) {
   const response = await fetch(`${external}${path}`, {
@@ -44,39 +54,89 @@ try {
 
   // Submitted while we look: the row appears without a reload.
   const name = `e2e-${Date.now()}`;
-  await externalApi("/pipelines", { name, stages: [{ name: "greet", handler: "e2e" }] });
+  await externalApi("/pipelines", {
+    name,
+    stages: [
+      { name: "greet", handler: "e2e" },
+      { name: "shout", handler: "e2e", dependsOn: ["greet"] },
+    ],
+  });
   await page.getByRole("link", { name }).waitFor({ timeout: 5000 });
-  if (screenshots) await page.screenshot({ path: `${screenshots}/pipelines.png` });
+  await shoot(page, "pipelines");
 
   await page.getByRole("link", { name }).click();
   const stage = page.locator('tr[data-stage="greet"]');
   await stage.locator('[data-status="queued"]').waitFor();
+  // The DAG: greet, then shout, which waits for it.
+  await page.locator('[data-node="greet"][data-status="queued"]').waitFor();
+  await page.locator('[data-node="shout"][data-status="not_started"]').waitFor();
 
-  // A worker runs the stage; the badge turns completed on its own.
+  // A worker runs the stages; the badges and the graph turn completed on their own.
   const { workerId } = await externalApi("/workers/bootstrap", {
     workerName: "e2e-worker",
     handlers: ["e2e"],
   });
-  const { jobs } = await externalApi("/jobs/pull", {
-    handlers: ["e2e"],
-    maxJobs: 1,
-    waitSeconds: 5,
-    workerId,
-  });
-  if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
-  await externalApi("/jobs/ack", {
-    results: [{ jobId: jobs[0].jobId, status: "completed", output: { hello: "world" } }],
-  });
+  const runOne = async (output) => {
+    const { jobs } = await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5, workerId });
+    if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
+    await externalApi("/jobs/ack", {
+      results: [{ jobId: jobs[0].jobId, status: "completed", output, context: { [jobs[0].stageName]: output } }],
+    });
+    return jobs[0];
+  };
+  await runOne({ hello: "world" });
   await stage.locator('[data-status="completed"]').waitFor({ timeout: 5000 });
-  if (screenshots) await page.screenshot({ path: `${screenshots}/pipeline.png` });
+  await page.locator('[data-node="greet"][data-status="completed"]').waitFor({ timeout: 5000 });
+  await runOne({ HELLO: "WORLD" });
+  await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
+  await page.getByRole("button", { name: "greet", exact: true }).click();
+  await shoot(page, "pipeline", { fullPage: true });
+  // The timeline has a bar for each attempt; the context holds what the stages shared.
+  await page.getByRole("tab", { name: "Timeline" }).click();
+  await page.locator('[data-timeline="shout"] [data-bar="1"][data-outcome="completed"]').waitFor();
+  await shoot(page, "timeline");
+  await page.getByRole("tab", { name: "Context" }).click();
+  await page.getByRole("tabpanel").getByText('"HELLO": "WORLD"').waitFor();
 
-  // The worker that registered shows up online.
+  // The overview counts it, and its activity feed lists it.
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByRole("list", { name: "recent activity" }).getByRole("link", { name }).waitFor();
+  const kpi = async (label) => (await page.locator("dt", { hasText: label }).locator("xpath=../dd").textContent()).trim();
+  await page.waitForFunction(() => !document.querySelector('[role="status"][aria-label^="Loading"]'));
+  if (Number(await kpi("Completed in 1h")) < 1) throw new Error("the overview counts no completed pipeline");
+  if (Number(await kpi("Workers online")) < 1) throw new Error("the overview counts no worker online");
+  await shoot(page, "overview");
+
+  // The worker that registered shows up online, and its page lists its events.
   await page.getByRole("link", { name: "Workers" }).click();
   await page.locator('tr[data-worker="e2e-worker"] [data-status="online"]').waitFor();
-  if (screenshots) await page.screenshot({ path: `${screenshots}/workers.png` });
+  await shoot(page, "workers");
+
+  // Insights: the stages that ran, with their figures.
+  await page.getByRole("link", { name: "Insights" }).click();
+  await page.locator('tr[data-figures="greet"]').waitFor();
+  await shoot(page, "insights");
+
+  // A policy: created in its form, paused, and its history kept.
+  await page.getByRole("link", { name: "Policies" }).click();
+  await page.getByRole("button", { name: "New policy" }).click();
+  const form = page.getByRole("dialog", { name: "New policy" });
+  await form.getByLabel("Name", { exact: true }).fill("two-at-once");
+  await form.getByLabel("Handler name").fill("e2e");
+  await form.getByLabel("At most this many at once").fill("2");
+  await form.getByRole("button", { name: "Create policy" }).click();
+  const policy = page.locator('tr[data-policy="two-at-once"]');
+  await policy.getByText("at most 2 at once").waitFor();
+  await policy.getByRole("button", { name: "Pause" }).click();
+  await policy.locator('[data-status="paused"]').waitFor();
+  await policy.getByRole("button", { name: "History" }).click();
+  const history = page.getByRole("list", { name: "policy history" });
+  await history.getByText("policy.changed").waitFor();
+  await history.getByText("policy.created").waitFor();
+  await shoot(page, "policies");
+  await page.keyboard.press("Escape");
 
   // An admin creates a key, sees it once, and revokes it.
-  page.on("dialog", (dialog) => void dialog.accept());
   await page.getByRole("link", { name: "Applications" }).click();
   const application = page.getByRole("article").first();
   await application.getByLabel("New key named").fill("e2e-key");
@@ -84,7 +144,7 @@ try {
   const shown = await application.locator("[data-key]").textContent();
   if (!shown?.startsWith("plq_")) throw new Error(`no new key shown: ${shown}`);
   const row = application.locator('tr[data-key-name="e2e-key"]');
-  await row.getByRole("button", { name: "Revoke" }).click();
+  await confirm(page, row, "Revoke");
   await row.getByText("revoked").waitFor();
   const refused = await fetch(`${external}/pipelines`, {
     method: "POST",
@@ -112,12 +172,15 @@ try {
   });
   await page.getByRole("link", { name: "Pipelines" }).click();
   await page.getByRole("link", { name: failing }).click();
-  await page.getByRole("button", { name: "flaky" }).click();
+  await page.getByRole("button", { name: "flaky", exact: true }).click();
   const panel = page.getByRole("complementary", { name: "stage flaky" });
   await panel.getByText("n must be even").first().waitFor();
   await panel.locator("[data-logs]").getByText("got an odd n").waitFor();
   await panel.getByLabel("Input for a rerun").fill('{"n": 2}');
-  await panel.getByRole("button", { name: "Rerun with this input" }).click();
+  await panel.getByLabel("Input for a rerun").fill('{"n": ');
+  await panel.getByRole("alert").getByText("Not JSON").waitFor();
+  await panel.getByLabel("Input for a rerun").fill('{"n": 2}');
+  await confirm(page, panel, "Rerun with this input", "Rerun");
   await page.locator('tr[data-stage="flaky"] [data-status="queued"]').waitFor();
   const [second] = (await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5 })).jobs;
   if (second.input.n !== 2 || second.attempt !== 2) {
@@ -126,7 +189,7 @@ try {
   await externalApi("/jobs/ack", { results: [{ jobId: second.jobId, status: "completed" }] });
   await page.locator('tr[data-stage="flaky"] [data-status="completed"]').waitFor({ timeout: 5000 });
   await panel.locator('[data-attempt="2"]').waitFor();
-  if (screenshots) await page.screenshot({ path: `${screenshots}/stage.png`, fullPage: true });
+  await shoot(page, "stage", { fullPage: true });
 
   // Two pipelines selected in the table and cancelled together.
   const stamp = Date.now();
@@ -136,7 +199,7 @@ try {
   }
   await page.getByRole("link", { name: "Pipelines" }).click();
   for (const name of bulkNames) await page.getByLabel(`select ${name}`).check();
-  await page.getByRole("button", { name: "Cancel", exact: true }).click();
+  await confirm(page, page, "Cancel");
   await page.getByRole("status").getByText("2 done").waitFor();
   for (const name of bulkNames) {
     await page
@@ -147,34 +210,72 @@ try {
       .waitFor();
   }
 
-  // An operator sees no admin pages, and the API refuses them what the page does not offer.
-  const csrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
-  const [app] = await (await page.request.get(`${internal}/api/applications`)).json();
+  // An admin adds an operator and lets them see the application; the audit log says so.
   const operator = { email: "op@example.com", password: "an operator's password" };
-  const made = await page.request.post(`${internal}/api/users`, {
-    headers: { "X-CSRF-Token": csrf },
-    data: { ...operator, name: "Op", role: "operator" },
-  });
-  if (made.status() !== 201) throw new Error(`creating the operator: ${made.status()}`);
-  const { id: operatorId } = await made.json();
-  await page.request.put(`${internal}/api/users/${operatorId}/applications`, {
-    headers: { "X-CSRF-Token": csrf },
-    data: { applicationIds: [app.id] },
-  });
-  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByRole("button", { name: "New user" }).click();
+  const newUser = page.getByRole("dialog", { name: "New user" });
+  await newUser.getByLabel("Email").fill(operator.email);
+  await newUser.getByLabel("Name", { exact: true }).fill("Op");
+  await newUser.getByLabel("Role").selectOption("operator");
+  await newUser.getByLabel("Password").fill(operator.password);
+  await newUser.getByRole("button", { name: "Create user" }).click();
+  const opRow = page.locator(`tr[data-user="${operator.email}"]`);
+  await opRow.getByText("none").waitFor();
+  await opRow.getByRole("button", { name: "Applications" }).click();
+  const memberships = page.getByRole("dialog");
+  await memberships.getByRole("checkbox").first().check();
+  await memberships.getByRole("button", { name: "Save" }).click();
+  await opRow.getByText("none").waitFor({ state: "detached" });
+  await shoot(page, "users");
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await page.locator('tr[data-audit="user.memberships_set"]').first().waitFor();
+
+  // Dark, as the user chose; kept for the next visit.
+  await page.getByRole("button", { name: "Account and theme" }).click();
+  await page.getByRole("menuitemradio", { name: "Dark" }).click();
+  if (!(await page.evaluate(() => document.documentElement.classList.contains("dark")))) {
+    throw new Error("the dark theme was not applied");
+  }
+  await page.getByRole("link", { name: "Overview" }).click();
+  await page.getByRole("list", { name: "recent activity" }).waitFor();
+  await shoot(page, "overview-dark");
+  await page.reload();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  if (!(await page.evaluate(() => document.documentElement.classList.contains("dark")))) {
+    throw new Error("the dark theme was forgotten on reload");
+  }
+
+  // An operator sees no admin pages nor policy changes, and the API refuses them anyway.
+  const [app] = await (await page.request.get(`${internal}/api/applications`)).json();
+  await page.getByRole("button", { name: "Account and theme" }).click();
+  await page.getByRole("menuitem", { name: "Log out" }).click();
   await page.getByLabel("Email").fill(operator.email);
   await page.getByLabel("Password").fill(operator.password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByRole("heading", { name: "Pipelines" }).waitFor();
-  if (await page.getByRole("link", { name: "Applications" }).count()) {
-    throw new Error("an operator is offered the applications page");
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  for (const adminPage of ["Applications", "Users", "Audit log"]) {
+    if (await page.getByRole("link", { name: adminPage }).count()) {
+      throw new Error(`an operator is offered the ${adminPage} page`);
+    }
   }
+  await page.getByRole("link", { name: "Policies" }).click();
+  await page.locator('tr[data-policy="two-at-once"]').waitFor();
+  if (await page.getByRole("button", { name: "New policy" }).count()) throw new Error("an operator is offered a new policy");
+  if (await page.getByRole("button", { name: "Pause" }).count()) throw new Error("an operator is offered a pause");
+  await page.goto(`${internal}/users`);
+  await page.getByRole("alert").getByText("This page is for admins.").waitFor();
   const opCsrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
   const forbidden = await page.request.post(`${internal}/api/applications/${app.id}/keys`, {
     headers: { "X-CSRF-Token": opCsrf },
     data: { name: "sneaky" },
   });
   if (forbidden.status() !== 403) throw new Error(`an operator made a key: ${forbidden.status()}`);
+  const policyRefused = await page.request.post(`${internal}/api/policies`, {
+    headers: { "X-CSRF-Token": opCsrf },
+    data: { applicationId: app.id, name: "sneaky", kind: "concurrency", target: { type: "handler", name: "e2e" }, config: { limit: 1 } },
+  });
+  if (policyRefused.status() !== 403) throw new Error(`an operator made a policy: ${policyRefused.status()}`);
   console.log("e2e: ok");
 } finally {
   await browser.close();

@@ -1,12 +1,32 @@
-import { Navigate, Route, Routes } from "react-router";
+import { Navigate, Outlet, Route, Routes } from "react-router";
 
 import { Layout } from "./components/Layout";
 import { Applications } from "./pages/Applications";
+import { Audit } from "./pages/Audit";
+import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
 import { Overview } from "./pages/Overview";
 import { PipelineDetail } from "./pages/PipelineDetail";
 import { Pipelines } from "./pages/Pipelines";
+import { Policies } from "./pages/Policies";
+import { Users } from "./pages/Users";
+import { WorkerDetail } from "./pages/WorkerDetail";
 import { Workers } from "./pages/Workers";
+import { may } from "./permissions";
+import { useMe } from "./session";
+
+/** Pages for admins: anyone else who finds the address is told so (the API refuses them too). */
+function AdminOnly() {
+  const role = useMe().data?.role;
+  if (!may(role, "administer")) {
+    return (
+      <p role="alert" className="py-10 text-center text-slate-500">
+        This page is for admins.
+      </p>
+    );
+  }
+  return <Outlet />;
+}
 
 export function App() {
   return (
@@ -17,7 +37,14 @@ export function App() {
         <Route path="/pipelines" element={<Pipelines />} />
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
         <Route path="/workers" element={<Workers />} />
-        <Route path="/applications" element={<Applications />} />
+        <Route path="/workers/:id" element={<WorkerDetail />} />
+        <Route path="/insights" element={<Insights />} />
+        <Route path="/policies" element={<Policies />} />
+        <Route element={<AdminOnly />}>
+          <Route path="/applications" element={<Applications />} />
+          <Route path="/users" element={<Users />} />
+          <Route path="/audit" element={<Audit />} />
+        </Route>
         <Route path="*" element={<Navigate to="/" replace />} />
       </Route>
     </Routes>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ago, bytes, count, duration, percent } from "./format";
+import { ago, bytes, count, duration, percent, rate } from "./format";
 
 describe("format", () => {
   it("writes durations in the largest units that matter", () => {
@@ -35,5 +35,9 @@ describe("format", () => {
     expect(bytes(3.5 * 1024 * 1024)).toBe("3.5 MiB");
     expect(count(1234567)).toMatch(/^1.234.567$/);
     expect(count(2.25)).toBe("2.3");
+    // Two jobs in an hour is not "0 per minute".
+    expect(rate(2 / 60)).toBe("< 0.1");
+    expect(rate(0)).toBe("0");
+    expect(rate(12.34)).toBe("12.3");
   });
 });

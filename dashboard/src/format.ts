@@ -8,6 +8,11 @@ export function count(value: number): string {
   return Math.abs(value) >= 100 || Number.isInteger(value) ? INTEGER.format(value) : DECIMAL.format(value);
 }
 
+/** A rate such as jobs per minute: a trickle reads "< 0.1", not "0". */
+export function rate(value: number): string {
+  return value > 0 && value < 0.05 ? "< 0.1" : count(value);
+}
+
 /** A share between 0 and 1 as a percentage; unknown (no data) as a dash. */
 export function percent(share: number | null | undefined): string {
   if (share === null || share === undefined) return "—";

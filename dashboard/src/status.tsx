@@ -8,7 +8,12 @@ const COLOURS: Record<string, string> = {
   retry_scheduled: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
   skipped: "bg-violet-100 text-violet-900 dark:bg-violet-900 dark:text-violet-100",
   cancelled: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
-  // Workers.
+  // Attempts.
+  lease_lost: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  // Workers and policies.
+  active: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  paused: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  disabled: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
   online: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
   degraded: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
   draining: "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
@@ -23,7 +28,7 @@ export function StatusBadge({ status }: { status: string }) {
       data-status={status}
       className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${colour}`}
     >
-      {status.replace("_", " ")}
+      {status.replaceAll("_", " ")}
     </span>
   );
 }

@@ -76,7 +76,12 @@ export function Modal({ open, onOpenChange, title, children }: ModalProps) {
           aria-describedby={undefined}
           className="fixed top-1/2 left-1/2 z-50 max-h-[90vh] w-[min(32rem,92vw)] -translate-x-1/2 -translate-y-1/2 overflow-auto rounded-lg border border-slate-200 bg-white p-5 shadow-xl dark:border-slate-700 dark:bg-slate-900"
         >
-          <Dialog.Title className="mb-4 text-base font-semibold">{title}</Dialog.Title>
+          <div className="mb-4 flex items-start justify-between gap-4">
+            <Dialog.Title className="text-base font-semibold">{title}</Dialog.Title>
+            <Dialog.Close aria-label="Close" className="rounded px-1.5 text-lg leading-none text-slate-500 hover:bg-slate-100 dark:hover:bg-slate-800">
+              ×
+            </Dialog.Close>
+          </div>
           {children}
         </Dialog.Content>
       </Dialog.Portal>

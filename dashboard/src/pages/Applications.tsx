@@ -3,21 +3,82 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
 import { api, call, Problem, type Schemas } from "../api/client";
+import { buttonClass, Card, ConfirmButton, Empty, inputClass, Loaded } from "../components/ui";
+import { useApplications } from "../queries";
 import { Time } from "../status";
 
 export function Applications() {
-  const applications = useQuery({
-    queryKey: ["applications"],
-    queryFn: () => call(() => api.GET("/api/applications")),
-  });
+  const applications = useApplications();
   return (
-    <section className="space-y-8">
-      <h1 className="text-xl font-semibold">Applications and API keys</h1>
-      {applications.isError && <p role="alert">{applications.error.message}</p>}
-      {applications.data?.map((application) => (
-        <Keys key={application.id} application={application} />
-      ))}
+    <section className="space-y-6">
+      <div className="flex flex-wrap items-end gap-3">
+        <h1 className="mr-auto text-xl font-semibold">Applications and API keys</h1>
+        <NewApplication />
+      </div>
+      <Loaded query={applications} what="applications">
+        {(list) =>
+          list.length === 0 ? (
+            <Empty>No applications yet. Create one, then a key for its workers and the services that submit.</Empty>
+          ) : (
+            list.map((application) => <Keys key={application.id} application={application} />)
+          )
+        }
+      </Loaded>
     </section>
+  );
+}
+
+function NewApplication() {
+  const client = useQueryClient();
+  const [name, setName] = useState("");
+  const create = useMutation({
+    mutationFn: () => call(() => api.POST("/api/applications", { body: { name } })),
+    onSuccess: () => {
+      setName("");
+      void client.invalidateQueries({ queryKey: ["applications"] });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="flex flex-wrap items-center gap-2 text-sm">
+      <label>
+        New application{" "}
+        <input
+          required
+          pattern="[a-z0-9][a-z0-9_\-]{0,62}"
+          title="lower-case letters, digits, - and _"
+          placeholder="billing"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          className={`${inputClass} font-mono`}
+        />
+      </label>
+      <button type="submit" disabled={create.isPending} className={buttonClass()}>
+        Create application
+      </button>
+      {create.error instanceof Problem && (
+        <span role="alert" className="text-red-700 dark:text-red-300">
+          {create.error.message}
+        </span>
+      )}
+    </form>
+  );
+}
+
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      onClick={() => {
+        void navigator.clipboard?.writeText(text).then(() => setCopied(true));
+      }}
+      className={buttonClass("default", true)}
+    >
+      {copied ? "Copied" : "Copy"}
+    </button>
   );
 }
 
@@ -32,8 +93,7 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
     queryFn: () => call(() => api.GET("/api/applications/{application_id}/keys", { params: { path } })),
   });
   const create = useMutation({
-    mutationFn: () =>
-      call(() => api.POST("/api/applications/{application_id}/keys", { params: { path }, body: { name } })),
+    mutationFn: () => call(() => api.POST("/api/applications/{application_id}/keys", { params: { path }, body: { name } })),
     onSuccess: (created) => {
       setShown(created.key);
       setName("");
@@ -42,11 +102,7 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
   });
   const revoke = useMutation({
     mutationFn: (keyId: string) =>
-      call(() =>
-        api.POST("/api/applications/{application_id}/keys/{key_id}/revoke", {
-          params: { path: { ...path, key_id: keyId } },
-        }),
-      ),
+      call(() => api.POST("/api/applications/{application_id}/keys/{key_id}/revoke", { params: { path: { ...path, key_id: keyId } } })),
     onSuccess: () => void client.invalidateQueries({ queryKey }),
   });
   const submit = (event: FormEvent) => {
@@ -55,73 +111,82 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
   };
   return (
     <article aria-label={application.name}>
-      <h2 className="mb-2 font-semibold">
-        {application.displayName} <span className="font-mono text-xs text-slate-500">{application.name}</span>
-      </h2>
-      {shown && (
-        <div role="status" className="mb-3 rounded border border-amber-300 p-3 text-sm">
-          <p className="mb-1">This key is shown only now. Store it somewhere safe:</p>
-          <code data-key className="mr-2 break-all">
-            {shown}
-          </code>
-          <button onClick={() => void navigator.clipboard?.writeText(shown)} className="rounded border px-2 py-0.5">
-            Copy
+      <Card>
+        <h2 className="mb-2 font-semibold">
+          {application.displayName} <span className="font-mono text-xs text-slate-500">{application.name}</span>
+        </h2>
+        {shown && (
+          <div role="status" className="mb-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950">
+            <p className="mb-1">This key is shown only now. Store it somewhere safe:</p>
+            <code data-key className="mr-2 break-all">
+              {shown}
+            </code>
+            <CopyButton text={shown} />
+          </div>
+        )}
+        <Loaded query={keys} what="keys" rows={2}>
+          {(list) =>
+            list.length === 0 ? (
+              <p className="mb-3 text-sm text-slate-500">No keys yet.</p>
+            ) : (
+              <div className="overflow-x-auto">
+                <table className="mb-3 w-full min-w-[40rem] text-left text-sm">
+                  <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                    <tr>
+                      <th className="py-2">Key</th>
+                      <th>Prefix</th>
+                      <th>Scopes</th>
+                      <th>Last used</th>
+                      <th>State</th>
+                      <th>
+                        <span className="sr-only">Actions</span>
+                      </th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {list.map((key) => (
+                      <tr key={key.id} data-key-name={key.name} className="border-b border-slate-100 dark:border-slate-800">
+                        <td className="py-2">{key.name}</td>
+                        <td className="font-mono text-xs">{key.prefix}…</td>
+                        <td>{key.scopes.join(", ")}</td>
+                        <td>
+                          <Time at={key.lastUsedAt} />
+                        </td>
+                        <td>{key.revokedAt ? "revoked" : "active"}</td>
+                        <td className="py-1 text-right">
+                          {!key.revokedAt && (
+                            <ConfirmButton
+                              small
+                              kind="danger"
+                              label="Revoke"
+                              title={`Revoke ${key.name}?`}
+                              description="Workers and services using it are refused within 10 seconds."
+                              onConfirm={() => revoke.mutate(key.id)}
+                            />
+                          )}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+        <form onSubmit={submit} className="flex flex-wrap items-center gap-2 text-sm">
+          <label>
+            New key named <input required value={name} onChange={(e) => setName(e.target.value)} className={inputClass} />
+          </label>
+          <button type="submit" disabled={create.isPending} className={buttonClass()}>
+            Create key
           </button>
-        </div>
-      )}
-      <table className="mb-3 w-full text-left text-sm">
-        <thead className="border-b border-slate-300 text-slate-500">
-          <tr>
-            <th className="py-2">Key</th>
-            <th>Prefix</th>
-            <th>Scopes</th>
-            <th>Last used</th>
-            <th>State</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {keys.data?.map((key) => (
-            <tr key={key.id} data-key-name={key.name} className="border-b border-slate-100 dark:border-slate-800">
-              <td className="py-2">{key.name}</td>
-              <td className="font-mono text-xs">{key.prefix}…</td>
-              <td>{key.scopes.join(", ")}</td>
-              <td>
-                <Time at={key.lastUsedAt} />
-              </td>
-              <td>{key.revokedAt ? "revoked" : "active"}</td>
-              <td className="text-right">
-                {!key.revokedAt && (
-                  <button
-                    onClick={() => {
-                      if (window.confirm(`Revoke ${key.name}? Workers using it stop within 10 s.`))
-                        revoke.mutate(key.id);
-                    }}
-                    className="rounded border border-red-300 px-2 py-0.5 text-red-800 dark:text-red-200"
-                  >
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <form onSubmit={submit} className="flex gap-2 text-sm">
-        <label>
-          New key named{" "}
-          <input
-            required
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            className="rounded border border-slate-300 bg-transparent px-2 py-1"
-          />
-        </label>
-        <button type="submit" disabled={create.isPending} className="rounded border px-3 py-1">
-          Create key
-        </button>
-        {create.error instanceof Problem && <span role="alert">{create.error.message}</span>}
-      </form>
+          {create.error instanceof Problem && (
+            <span role="alert" className="text-red-700 dark:text-red-300">
+              {create.error.message}
+            </span>
+          )}
+        </form>
+      </Card>
     </article>
   );
 }

@@ -6,7 +6,7 @@ import { api, call, type Schemas } from "../api/client";
 import { Card, Empty, Loaded } from "../components/ui";
 import { ThroughputChart } from "../components/ThroughputChart";
 import { RangePicker } from "../components/RangePicker";
-import { ago, count, duration, percent } from "../format";
+import { ago, count, duration, percent, rate } from "../format";
 import { useNow } from "../now";
 import { rangeOf, useInsights, useWorkers } from "../queries";
 import { StatusBadge } from "../status";
@@ -58,7 +58,7 @@ export function Overview() {
         <Kpi label="Pipelines running" value={figures ? count(figures.running) : dash} />
         <Kpi label={`Completed in ${range}`} value={figures ? count(figures.completed) : dash} />
         <Kpi label={`Failed in ${range}`} value={figures ? count(figures.failed) : dash} tone={figures?.failed ? "text-red-700 dark:text-red-300" : ""} />
-        <Kpi label="Stage jobs per minute" value={figures ? count(figures.jobsPerMinute) : dash} />
+        <Kpi label="Stage jobs per minute" value={figures ? rate(figures.jobsPerMinute) : dash} />
         <Kpi label="Success rate" value={figures ? percent(figures.successRate) : dash} />
         <Kpi label="Workers online" value={figures ? count(figures.workersOnline) : dash} />
       </dl>

@@ -5,6 +5,8 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
+import { buttonClass, ConfirmButton, Empty, ErrorNote, inputClass, Loading } from "../components/ui";
+import { RANGES, useApplications } from "../queries";
 import { StatusBadge, Time } from "../status";
 
 const STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -43,24 +45,32 @@ export function Pipelines() {
       else next.add(id);
       return next;
     });
+  const applications = useApplications();
   const status = params.get("status") as Status | null;
   const search = params.get("search") ?? "";
+  const application = params.get("application") ?? "";
+  const created = params.get("created") ?? "";
   const offset = Number(params.get("offset") ?? 0);
   const page = useQuery({
-    queryKey: ["pipelines", { status, search, offset }],
-    queryFn: () =>
-      call(() =>
+    queryKey: ["pipelines", { status, search, application, created, offset }],
+    queryFn: () => {
+      // "Created in the last …" counts back from when the query runs.
+      const within = RANGES[created as keyof typeof RANGES] as number | undefined;
+      return call(() =>
         api.GET("/api/pipelines", {
           params: {
             query: {
               status: status ? [status] : undefined,
               search: search || undefined,
+              application: application || undefined,
+              createdFrom: within ? new Date(Date.now() - within * 1000).toISOString() : undefined,
               limit: PAGE,
               offset,
             },
           },
         }),
-      ),
+      );
+    },
     placeholderData: keepPreviousData,
   });
   const change = (name: string, value: string) => {
@@ -76,15 +86,33 @@ export function Pipelines() {
         <h1 className="mr-auto text-xl font-semibold">Pipelines</h1>
         <label className="text-sm">
           Status{" "}
-          <select
-            value={status ?? ""}
-            onChange={(e) => change("status", e.target.value)}
-            className="rounded border border-slate-300 bg-transparent px-2 py-1"
-          >
+          <select value={status ?? ""} onChange={(e) => change("status", e.target.value)} className={inputClass}>
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
                 {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          Application{" "}
+          <select value={application} onChange={(e) => change("application", e.target.value)} className={inputClass}>
+            <option value="">any</option>
+            {applications.data?.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.displayName ?? a.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          Created{" "}
+          <select value={created} onChange={(e) => change("created", e.target.value)} className={inputClass}>
+            <option value="">any time</option>
+            {Object.keys(RANGES).map((range) => (
+              <option key={range} value={range}>
+                in the last {range}
               </option>
             ))}
           </select>
@@ -98,28 +126,29 @@ export function Pipelines() {
             onKeyDown={(e) => {
               if (e.key === "Enter") change("search", e.currentTarget.value);
             }}
-            className="rounded border border-slate-300 bg-transparent px-2 py-1"
+            className={inputClass}
           />
         </label>
       </div>
-      {page.isError && <p role="alert">Could not load pipelines: {page.error.message}</p>}
+      {page.isError && <ErrorNote what="pipelines" error={page.error} />}
       <div className="mb-2 flex items-center gap-2 text-sm" aria-label="bulk actions">
         <span className="text-slate-500">{selected.size} selected</span>
         {BULK.map(([action, label]) => (
-          <button
+          <ConfirmButton
             key={action}
+            small
+            kind={action === "cancel" ? "danger" : "default"}
+            label={label}
             disabled={selected.size === 0 || bulk.isPending}
-            onClick={() => {
-              if (window.confirm(`${label}: ${selected.size} pipeline(s)?`)) bulk.mutate(action);
-            }}
-            className="rounded border px-2 py-0.5 disabled:opacity-40"
-          >
-            {label}
-          </button>
+            title={`${label}: ${selected.size} pipeline${selected.size === 1 ? "" : "s"}?`}
+            description="Each pipeline is acted on by itself; those the action does not fit are left as they are and counted."
+            onConfirm={() => bulk.mutate(action)}
+          />
         ))}
         {outcome && <span role="status">{outcome}</span>}
       </div>
-      <table className="w-full text-left text-sm">
+      <div className="overflow-x-auto">
+      <table className="w-full min-w-[48rem] text-left text-sm">
         <thead className="border-b border-slate-300 text-slate-500">
           <tr>
             <th className="w-8">
@@ -166,14 +195,16 @@ export function Pipelines() {
           ))}
         </tbody>
       </table>
+      </div>
+      {page.isPending && <Loading rows={8} label="Loading pipelines" />}
       {page.data && page.data.items.length === 0 && (
-        <p className="py-8 text-center text-slate-500">No pipelines match.</p>
+        <Empty>{params.size ? "No pipelines match these filters." : "No pipelines yet. Submit one over the external API (README, Quick start)."}</Empty>
       )}
       <nav className="mt-4 flex gap-2" aria-label="pages">
         <button
           disabled={offset === 0}
           onClick={() => change("offset", String(Math.max(0, offset - PAGE)))}
-          className="rounded border px-3 py-1 disabled:opacity-40"
+          className={buttonClass()}
         >
           Newer
         </button>
@@ -184,7 +215,7 @@ export function Pipelines() {
             next.set("offset", String(offset + PAGE));
             setParams(next);
           }}
-          className="rounded border px-3 py-1 disabled:opacity-40"
+          className={buttonClass()}
         >
           Older
         </button>

@@ -1,68 +1,65 @@
-// The chosen stage: what went in and came out, each attempt, its log (tailed while it runs),
-// and a rerun with an edited input.
+// The chosen stage: what went in and came out, each attempt and its worker, its log (tailed
+// while it runs), and a rerun with an edited input.
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
+import { ConfirmButton, inputClass } from "../components/ui";
+import { duration } from "../format";
 import { StatusBadge, Time } from "../status";
 
 type Props = {
   pipelineId: string;
   stage: Schemas["StageView"];
   attempts: Schemas["AttemptView"][];
+  operate: boolean;
   // The pipeline page runs the rerun, and shows what the API answers.
   onRerun: (rerun: Schemas["StageRerun"]) => void;
 };
 
-function Json({ value }: { value: unknown }) {
-  if (value === null || value === undefined) return <p className="text-slate-400">—</p>;
+export function Json({ value }: { value: unknown }) {
+  if (value === null || value === undefined) return <p className="text-sm text-slate-400">—</p>;
   return (
-    <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-900">
-      {JSON.stringify(value, null, 2)}
-    </pre>
+    <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-900">{JSON.stringify(value, null, 2)}</pre>
   );
 }
 
-function seconds(from: string, to: string | null): string {
-  if (!to) return "running";
-  return `${((new Date(to).getTime() - new Date(from).getTime()) / 1000).toFixed(2)} s`;
+/** The edited text as JSON, or why it is not. */
+export function parseJson(text: string): { value: unknown } | { problem: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { problem: `Not JSON: ${(error as Error).message}` };
+  }
 }
 
-export function StagePanel({ pipelineId, stage, attempts, onRerun }: Props) {
+const LEVEL: Record<string, string> = { error: "text-red-300", warning: "text-amber-300", debug: "text-slate-400" };
+
+export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Props) {
   const running = stage.status === "running";
   const path = { pipeline_id: pipelineId, stage_id: stage.id };
   const logs = useQuery({
     queryKey: ["logs", stage.id],
-    queryFn: () =>
-      call(() =>
-        api.GET("/api/pipelines/{pipeline_id}/stages/{stage_id}/logs", {
-          params: { path, query: { limit: 1000 } },
-        }),
-      ),
+    queryFn: () => call(() => api.GET("/api/pipelines/{pipeline_id}/stages/{stage_id}/logs", { params: { path, query: { limit: 1000 } } })),
     // Log lines are not live events: while the stage runs, the tail is read every second.
     refetchInterval: running ? 1000 : false,
   });
   const [input, setInput] = useState(() => JSON.stringify(stage.input ?? null, null, 2));
   const [downstream, setDownstream] = useState(false);
-  const [invalid, setInvalid] = useState<string | null>(null);
-  const submit = () => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(input);
-    } catch (error) {
-      setInvalid(`Not JSON: ${(error as Error).message}`);
-      return;
-    }
-    setInvalid(null);
-    if (window.confirm(`Rerun ${stage.name} with this input?`)) onRerun({ downstream, input: parsed });
-  };
+  const parsed = parseJson(input);
   const finished = ["completed", "failed", "cancelled", "skipped"].includes(stage.status);
+  const latest = attempts.at(-1);
   return (
-    <aside aria-label={`stage ${stage.name}`} className="mt-6 grid gap-4 md:grid-cols-2">
-      <div>
-        <h2 className="mb-2 font-semibold">
+    <aside aria-label={`stage ${stage.name}`} className="grid gap-4 rounded-lg border border-slate-200 p-4 md:grid-cols-2 dark:border-slate-800">
+      <div className="min-w-0">
+        <h2 className="mb-1 flex items-center gap-2 font-semibold">
           {stage.name} <StatusBadge status={stage.status} />
         </h2>
+        <p className="mb-3 text-xs text-slate-500">
+          <span className="font-mono">{stage.handler}</span> · attempt {stage.attempt} of {stage.maxRetries + 1}
+          {latest?.workerName && <> · worker {latest.workerName}</>}
+          {stage.timeoutSeconds !== null && <> · timeout {duration(stage.timeoutSeconds)}</>}
+        </p>
         <h3 className="text-sm text-slate-500">Input</h3>
         <Json value={stage.input} />
         <h3 className="mt-2 text-sm text-slate-500">Output</h3>
@@ -74,30 +71,51 @@ export function StagePanel({ pipelineId, stage, attempts, onRerun }: Props) {
           </>
         )}
       </div>
-      <div>
+      <div className="min-w-0">
         <h3 className="text-sm text-slate-500">Attempts</h3>
-        <table className="mb-3 w-full text-left text-xs">
-          <tbody>
-            {attempts.map((a) => (
-              <tr key={a.jobId} data-attempt={a.attempt}>
-                <td className="py-1">#{a.attempt}</td>
-                <td>
-                  <StatusBadge status={a.outcome === "running" ? "running" : a.outcome} />
-                </td>
-                <td>{a.workerName ?? "—"}</td>
-                <td>
-                  <Time at={a.startedAt} />
-                </td>
-                <td>{seconds(a.startedAt, a.finishedAt)}</td>
+        {attempts.length === 0 ? (
+          <p className="mb-3 text-sm text-slate-400">None yet.</p>
+        ) : (
+          <table className="mb-3 w-full text-left text-xs">
+            <thead className="sr-only">
+              <tr>
+                <th>Attempt</th>
+                <th>Outcome</th>
+                <th>Worker</th>
+                <th>Started</th>
+                <th>Took</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {attempts.map((a) => (
+                <tr key={a.jobId} data-attempt={a.attempt}>
+                  <td className="py-1">#{a.attempt}</td>
+                  <td>
+                    <StatusBadge status={a.outcome} />
+                  </td>
+                  <td>{a.workerName ?? "—"}</td>
+                  <td>
+                    <Time at={a.startedAt} />
+                  </td>
+                  <td className="tabular-nums">
+                    {a.finishedAt ? duration((new Date(a.finishedAt).getTime() - new Date(a.startedAt).getTime()) / 1000) : "running"}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
         <h3 className="text-sm text-slate-500">Log{running ? " (live)" : ""}</h3>
-        <pre className="max-h-64 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100" data-logs>
-          {logs.data?.lines.map((line) => `#${line.attempt} ${line.level} ${line.message}`).join("\n") || "(empty)"}
+        <pre className="max-h-64 min-h-12 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100" data-logs aria-live={running ? "polite" : "off"}>
+          {logs.data?.lines.length
+            ? logs.data.lines.map((line, i) => (
+                <div key={i} className={LEVEL[line.level] ?? ""}>
+                  #{line.attempt} {line.level} {line.message}
+                </div>
+              ))
+            : "(empty)"}
         </pre>
-        {finished && (
+        {operate && finished && (
           <div className="mt-4 space-y-2 text-sm">
             <label className="block">
               <span className="text-slate-500">Input for a rerun</span>
@@ -105,21 +123,29 @@ export function StagePanel({ pipelineId, stage, attempts, onRerun }: Props) {
                 value={input}
                 onChange={(e) => setInput(e.target.value)}
                 rows={5}
-                className="mt-1 block w-full rounded border border-slate-300 bg-transparent p-2 font-mono text-xs"
+                aria-invalid={"problem" in parsed}
+                className={`${inputClass} mt-1 block w-full font-mono text-xs`}
               />
             </label>
-            <label className="mr-3">
-              <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} /> with
-              everything downstream
-            </label>
-            <button onClick={submit} className="rounded border px-3 py-1">
-              Rerun with this input
-            </button>
-            {invalid && (
+            {"problem" in parsed && (
               <p role="alert" className="text-red-700 dark:text-red-300">
-                {invalid}
+                {parsed.problem}
               </p>
             )}
+            <div className="flex flex-wrap items-center gap-3">
+              <label>
+                <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} /> with everything
+                downstream
+              </label>
+              <ConfirmButton
+                label="Rerun with this input"
+                disabled={"problem" in parsed}
+                title={`Rerun ${stage.name}${downstream ? " and what depends on it" : ""}?`}
+                description="The stage is queued again with the input above."
+                confirmLabel="Rerun"
+                onConfirm={() => "value" in parsed && onRerun({ downstream, input: parsed.value })}
+              />
+            </div>
           </div>
         )}
       </div>

@@ -1,71 +1,77 @@
 // Workers with their live state; worker events from /api/ws keep the list current, and the
 // heartbeat's age is counted here, so it ticks between events.
-import { useQuery } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
+import { Link } from "react-router";
 
-import { api, call } from "../api/client";
+import { Empty, Loaded } from "../components/ui";
+import { ago, bytes } from "../format";
+import { useNow } from "../now";
+import { useWorkers } from "../queries";
 import { StatusBadge } from "../status";
 
-function useNow(everyMs: number): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), everyMs);
-    return () => clearInterval(timer);
-  }, [everyMs]);
-  return now;
-}
-
-function age(since: string, now: number): string {
-  const seconds = Math.max(0, Math.round((now - new Date(since).getTime()) / 1000));
-  if (seconds < 90) return `${seconds} s ago`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
-  return `${Math.round(seconds / 3600)} h ago`;
+/** A figure the worker reported with its heartbeat, if it is a number. */
+export function metric(metrics: Record<string, unknown> | null | undefined, name: string): number | null {
+  const value = metrics?.[name];
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 export function Workers() {
   const now = useNow(1000);
-  const workers = useQuery({
-    queryKey: ["workers"],
-    queryFn: () => call(() => api.GET("/api/workers")),
-  });
+  const workers = useWorkers();
   return (
     <section>
       <h1 className="mb-4 text-xl font-semibold">Workers</h1>
-      {workers.isError && <p role="alert">Could not load workers: {workers.error.message}</p>}
-      <table className="w-full text-left text-sm">
-        <thead className="border-b border-slate-300 text-slate-500">
-          <tr>
-            <th className="py-2">Worker</th>
-            <th>Application</th>
-            <th>State</th>
-            <th>Handlers</th>
-            <th>In flight</th>
-            <th>Last heartbeat</th>
-            <th>Host</th>
-          </tr>
-        </thead>
-        <tbody>
-          {workers.data?.items.map((w) => (
-            <tr key={w.id} data-worker={w.name} className="border-b border-slate-100 dark:border-slate-800">
-              <td className="py-2 font-medium">{w.name}</td>
-              <td>{w.applicationName}</td>
-              <td>
-                <StatusBadge status={w.state} />
-              </td>
-              <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
-              <td>{w.inFlightJobs}</td>
-              <td>{age(w.lastHeartbeatAt, now)}</td>
-              <td className="text-slate-500">
-                {w.hostName ?? "—"}
-                {w.pid ? ` (${w.pid})` : ""}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {workers.data && workers.data.items.length === 0 && (
-        <p className="py-8 text-center text-slate-500">No worker has connected lately.</p>
-      )}
+      <Loaded query={workers} what="workers">
+        {(list) =>
+          list.items.length === 0 ? (
+            <Empty>No worker has connected lately. Start one with the SDK (docs/sdk.md) and it appears here.</Empty>
+          ) : (
+            <div className="overflow-x-auto">
+              <table className="w-full min-w-[56rem] text-left text-sm">
+                <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                  <tr>
+                    <th className="py-2">Worker</th>
+                    <th>Application</th>
+                    <th>State</th>
+                    <th>Handlers</th>
+                    <th className="text-right">In flight</th>
+                    <th className="text-right">CPU</th>
+                    <th className="text-right">Memory</th>
+                    <th className="pl-4">Last heartbeat</th>
+                    <th>Host</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.items.map((w) => {
+                    const cpu = metric(w.metrics, "cpuPercent");
+                    return (
+                      <tr key={w.id} data-worker={w.name} className="border-b border-slate-100 dark:border-slate-800">
+                        <td className="py-2 font-medium">
+                          <Link to={`/workers/${w.id}`} className="hover:underline">
+                            {w.name}
+                          </Link>
+                        </td>
+                        <td>{w.applicationName}</td>
+                        <td>
+                          <StatusBadge status={w.state} />
+                        </td>
+                        <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
+                        <td className="text-right tabular-nums">{w.inFlightJobs}</td>
+                        <td className="text-right tabular-nums">{cpu === null ? "—" : `${cpu.toFixed(0)} %`}</td>
+                        <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
+                        <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
+                        <td className="text-slate-500">
+                          {w.hostName ?? "—"}
+                          {w.pid ? ` (${w.pid})` : ""}
+                        </td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </Loaded>
     </section>
   );
 }

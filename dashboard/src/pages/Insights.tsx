@@ -1,0 +1,156 @@
+// How handlers and stages do over a chosen range: the slowest, the least reliable, the most
+// retried, and the errors that come up most.
+import { useSearchParams } from "react-router";
+
+import type { Schemas } from "../api/client";
+import { RangePicker } from "../components/RangePicker";
+import { ThroughputChart } from "../components/ThroughputChart";
+import { Card, Empty, inputClass, Loaded } from "../components/ui";
+import { count, duration, percent, rate } from "../format";
+import { rangeOf, useApplications, useInsights } from "../queries";
+import { Time } from "../status";
+
+type Figures = Schemas["StageFiguresView"];
+type Column = { key: string; label: string; value: (f: Figures) => number | null; show: (f: Figures) => string };
+
+const COLUMNS: Column[] = [
+  { key: "p95", label: "p95", value: (f) => f.p95Seconds, show: (f) => duration(f.p95Seconds) },
+  { key: "p50", label: "p50", value: (f) => f.p50Seconds, show: (f) => duration(f.p50Seconds) },
+  { key: "attempts", label: "Attempts", value: (f) => f.attempts, show: (f) => count(f.attempts) },
+  { key: "throughput", label: "Per minute", value: (f) => f.throughputPerMinute, show: (f) => rate(f.throughputPerMinute) },
+  { key: "success", label: "Success", value: (f) => f.successRate, show: (f) => percent(f.successRate) },
+  { key: "retry", label: "Retried", value: (f) => f.retryRate, show: (f) => percent(f.retryRate) },
+  { key: "failed", label: "Failed for good", value: (f) => f.failedForGood, show: (f) => count(f.failedForGood) },
+  { key: "lost", label: "Leases lost", value: (f) => f.leaseLost, show: (f) => count(f.leaseLost) },
+];
+
+/** Stage figures by one column, largest first (success: smallest first); unknowns last. */
+export function sortFigures(stages: Figures[], key: string): Figures[] {
+  const column = COLUMNS.find((c) => c.key === key) ?? COLUMNS[0]!;
+  const ascending = key === "success";
+  return [...stages].sort((a, b) => {
+    const [x, y] = [column.value(a), column.value(b)];
+    if (x === null || y === null) return x === null ? (y === null ? 0 : 1) : -1;
+    return ascending ? x - y : y - x;
+  });
+}
+
+export function Insights() {
+  const [params, setParams] = useSearchParams();
+  const range = rangeOf(params.get("range"));
+  const application = params.get("application") ?? undefined;
+  const sort = params.get("sort") ?? "p95";
+  const insights = useInsights(range, application);
+  const applications = useApplications();
+  const set = (name: string, value: string | undefined) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    setParams(next, { replace: true });
+  };
+  return (
+    <div className="space-y-4">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="mr-auto text-xl font-semibold">Insights</h1>
+        <label className="text-sm">
+          Application{" "}
+          <select value={application ?? ""} onChange={(e) => set("application", e.target.value)} className={inputClass}>
+            <option value="">all</option>
+            {applications.data?.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.displayName ?? a.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <RangePicker value={range} onChange={(value) => set("range", value)} />
+      </div>
+      <Card title="Attempts ended">
+        <Loaded query={insights} what="throughput" rows={4}>
+          {(data) => <ThroughputChart insights={data} />}
+        </Loaded>
+      </Card>
+      <Card title="Stages">
+        <Loaded query={insights} what="stage figures">
+          {(data) =>
+            data.stages.length === 0 ? (
+              <Empty>No attempt ended in the last {range}.</Empty>
+            ) : (
+              <div className="overflow-x-auto">
+                <table className="w-full min-w-[56rem] text-left text-sm">
+                  <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                    <tr>
+                      <th className="py-2">Stage</th>
+                      <th>Handler</th>
+                      {COLUMNS.map((column) => (
+                        <th key={column.key} className="text-right" aria-sort={sort === column.key ? (column.key === "success" ? "ascending" : "descending") : "none"}>
+                          <button onClick={() => set("sort", column.key)} className={sort === column.key ? "font-semibold text-slate-900 dark:text-white" : ""}>
+                            {column.label}
+                            {sort === column.key ? (column.key === "success" ? " ↑" : " ↓") : ""}
+                          </button>
+                        </th>
+                      ))}
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {sortFigures(data.stages, sort).map((f) => (
+                      <tr key={`${f.applicationId}/${f.handler}/${f.stageName}`} data-figures={f.stageName} className="border-b border-slate-100 dark:border-slate-800">
+                        <td className="py-1.5 font-medium">
+                          {f.stageName}
+                          <span className="ml-2 text-xs text-slate-500">{f.applicationName}</span>
+                        </td>
+                        <td className="font-mono text-xs">{f.handler}</td>
+                        {COLUMNS.map((column) => (
+                          <td key={column.key} className="text-right tabular-nums">
+                            {column.show(f)}
+                          </td>
+                        ))}
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )
+          }
+        </Loaded>
+      </Card>
+      <Card title="Error hotspots">
+        <Loaded query={insights} what="hotspots">
+          {(data) =>
+            data.hotspots.length === 0 ? (
+              <Empty>No failures in the last {range}.</Empty>
+            ) : (
+              <table className="w-full text-left text-sm">
+                <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                  <tr>
+                    <th className="py-2">Error</th>
+                    <th>Stage</th>
+                    <th className="text-right">Times</th>
+                    <th className="pl-4">Last seen</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.hotspots.map((h) => (
+                    <tr key={`${h.handler}/${h.stageName}/${h.code}/${h.message}`} className="border-b border-slate-100 align-top dark:border-slate-800">
+                      <td className="py-1.5">
+                        <span className="font-mono text-xs text-red-700 dark:text-red-300">{h.code}</span>
+                        <div className="text-slate-600 dark:text-slate-300">{h.message}</div>
+                      </td>
+                      <td>
+                        {h.stageName} <span className="font-mono text-xs text-slate-500">{h.handler}</span>
+                      </td>
+                      <td className="text-right tabular-nums">{count(h.occurrences)}</td>
+                      <td className="pl-4 text-xs">
+                        <Time at={h.lastSeenAt} />
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,215 @@
+// Users, for admins: create them, change their role, disable them, and choose the
+// applications a developer or operator sees.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+
+import { api, call, Problem, type Schemas } from "../api/client";
+import { buttonClass, inputClass, Loaded, Modal } from "../components/ui";
+import type { Role } from "../permissions";
+import { useApplications } from "../queries";
+import { useMe } from "../session";
+
+type User = Schemas["UserDetail"];
+const ROLES: Role[] = ["admin", "developer", "operator"];
+
+export function Users() {
+  const me = useMe().data;
+  const client = useQueryClient();
+  const users = useQuery({ queryKey: ["users"], queryFn: () => call(() => api.GET("/api/users")) });
+  const applications = useApplications();
+  const [creating, setCreating] = useState(false);
+  const [members, setMembers] = useState<User | null>(null);
+  const change = useMutation({
+    mutationFn: ({ user, body }: { user: User; body: Schemas["UserChange"] }) =>
+      call(() => api.PATCH("/api/users/{user_id}", { params: { path: { user_id: user.id } }, body })),
+    onSettled: () => client.invalidateQueries({ queryKey: ["users"] }),
+  });
+  const names = new Map(applications.data?.map((a) => [a.id, a.displayName ?? a.name]));
+  return (
+    <section>
+      <div className="mb-4 flex items-center">
+        <h1 className="mr-auto text-xl font-semibold">Users</h1>
+        <button className={buttonClass("primary")} onClick={() => setCreating(true)}>
+          New user
+        </button>
+      </div>
+      {change.error instanceof Problem && (
+        <p role="alert" className="mb-2 text-sm text-red-700 dark:text-red-300">
+          {change.error.message}
+        </p>
+      )}
+      <Loaded query={users} what="users">
+        {(list) => (
+          <div className="overflow-x-auto">
+            <table className="w-full min-w-[48rem] text-left text-sm">
+              <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                <tr>
+                  <th className="py-2">Name</th>
+                  <th>Email</th>
+                  <th>Role</th>
+                  <th>Applications</th>
+                  <th>
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.map((user) => (
+                  <tr key={user.id} data-user={user.email} className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-slate-400" : ""}`}>
+                    <td className="py-2 font-medium">
+                      {user.name}
+                      {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}
+                    </td>
+                    <td>{user.email}</td>
+                    <td>
+                      <select
+                        aria-label={`role of ${user.email}`}
+                        value={user.role}
+                        disabled={change.isPending}
+                        onChange={(e) => change.mutate({ user, body: { role: e.target.value as Role } })}
+                        className={inputClass}
+                      >
+                        {ROLES.map((role) => (
+                          <option key={role}>{role}</option>
+                        ))}
+                      </select>
+                    </td>
+                    <td className="text-xs">
+                      {user.role === "admin" ? "all" : user.applicationIds.map((id) => names.get(id) ?? id).join(", ") || "none"}
+                    </td>
+                    <td className="space-x-2 text-right whitespace-nowrap">
+                      {user.role !== "admin" && (
+                        <button className={buttonClass("default", true)} onClick={() => setMembers(user)}>
+                          Applications
+                        </button>
+                      )}
+                      {user.id !== me?.id && (
+                        <button
+                          className={buttonClass(user.disabled ? "default" : "danger", true)}
+                          disabled={change.isPending}
+                          onClick={() => change.mutate({ user, body: { disabled: !user.disabled } })}
+                        >
+                          {user.disabled ? "Enable" : "Disable"}
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Loaded>
+      {creating && <NewUser onClose={() => setCreating(false)} />}
+      {members && <Memberships user={members} applications={applications.data ?? []} onClose={() => setMembers(null)} />}
+    </section>
+  );
+}
+
+function NewUser({ onClose }: { onClose: () => void }) {
+  const client = useQueryClient();
+  const [form, setForm] = useState({ email: "", name: "", role: "operator" as Role, password: "" });
+  const create = useMutation({
+    mutationFn: () => call(() => api.POST("/api/users", { body: form })),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["users"] });
+      onClose();
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  const field = (key: "email" | "name" | "password", label: string, type = "text") => (
+    <label className="block text-sm">
+      {label}
+      <input
+        type={type}
+        required
+        minLength={key === "password" ? 12 : 1}
+        autoComplete={key === "password" ? "new-password" : "off"}
+        value={form[key]}
+        onChange={(e) => setForm({ ...form, [key]: e.target.value })}
+        className={`${inputClass} mt-1 block w-full`}
+      />
+    </label>
+  );
+  return (
+    <Modal open onOpenChange={(open) => !open && onClose()} title="New user">
+      <form onSubmit={submit} className="space-y-3">
+        {field("email", "Email", "email")}
+        {field("name", "Name")}
+        <label className="block text-sm">
+          Role
+          <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })} className={`${inputClass} mt-1 block w-full`}>
+            {ROLES.map((role) => (
+              <option key={role}>{role}</option>
+            ))}
+          </select>
+        </label>
+        {field("password", "Password (12 characters or more)", "password")}
+        {create.error && (
+          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
+            {create.error.message}
+          </p>
+        )}
+        <div className="flex justify-end gap-2">
+          <button type="button" className={buttonClass()} onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className={buttonClass("primary")} disabled={create.isPending}>
+            Create user
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function Memberships({ user, applications, onClose }: { user: User; applications: Schemas["ApplicationView"][]; onClose: () => void }) {
+  const client = useQueryClient();
+  const [chosen, setChosen] = useState(() => new Set(user.applicationIds));
+  const save = useMutation({
+    mutationFn: () =>
+      call(() => api.PUT("/api/users/{user_id}/applications", { params: { path: { user_id: user.id } }, body: { applicationIds: [...chosen] } })),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: ["users"] });
+      onClose();
+    },
+  });
+  return (
+    <Modal open onOpenChange={(open) => !open && onClose()} title={`Applications ${user.name} sees`}>
+      <fieldset className="max-h-72 space-y-1 overflow-auto text-sm">
+        <legend className="sr-only">Applications</legend>
+        {applications.map((a) => (
+          <label key={a.id} className="flex items-center gap-2">
+            <input
+              type="checkbox"
+              checked={chosen.has(a.id)}
+              onChange={() => {
+                const next = new Set(chosen);
+                if (next.has(a.id)) next.delete(a.id);
+                else next.add(a.id);
+                setChosen(next);
+              }}
+            />
+            {a.displayName ?? a.name}
+          </label>
+        ))}
+      </fieldset>
+      {save.error && (
+        <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300">
+          {save.error.message}
+        </p>
+      )}
+      <div className="mt-4 flex justify-end gap-2">
+        <button type="button" className={buttonClass()} onClick={onClose}>
+          Cancel
+        </button>
+        <button className={buttonClass("primary")} disabled={save.isPending} onClick={() => save.mutate()}>
+          Save
+        </button>
+      </div>
+    </Modal>
+  );
+}
