@@ -4,7 +4,11 @@
 // see what an operator is not offered. Run by tests/test_dashboard_e2e.py, which starts the
 // control plane and passes where it is in the environment. With PLQ_SCREENSHOTS set, it saves
 // the screenshots the README shows.
+import { createRequire } from "node:module";
+
 import { chromium } from "playwright-core";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 const env = (name) => {
   const value = process.env[name];
@@ -15,7 +19,21 @@ const internal = env("PLQ_INTERNAL");
 const external = env("PLQ_EXTERNAL");
 const key = env("PLQ_KEY");
 const screenshots = process.env.PLQ_SCREENSHOTS;
-const shoot = async (page, name, options = {}) => {
+// The page as it stands passes axe's WCAG A and AA rules (labels, contrast, roles) and fits
+// a laptop screen without scrolling sideways; found problems fail the run, naming them.
+const checkPage = async (page, what) => {
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] });
+    return violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+  });
+  if (violations.length) throw new Error(`${what}: accessibility problems:\n${violations.join("\n")}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (overflow > 0) throw new Error(`${what}: ${overflow} px wider than the window`);
+};
+// Each main page is checked, and its screenshot saved when asked for.
+const review = async (page, name, options = {}) => {
+  await checkPage(page, name);
   if (screenshots) await page.screenshot({ path: `${screenshots}/${name}.png`, ...options });
 };
 // A ConfirmButton: the button, then the confirming button of the dialog it opens.
@@ -62,7 +80,7 @@ try {
     ],
   });
   await page.getByRole("link", { name }).waitFor({ timeout: 5000 });
-  await shoot(page, "pipelines");
+  await review(page, "pipelines");
 
   await page.getByRole("link", { name }).click();
   const stage = page.locator('tr[data-stage="greet"]');
@@ -90,11 +108,11 @@ try {
   await runOne({ HELLO: "WORLD" });
   await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
   await page.getByRole("button", { name: "greet", exact: true }).click();
-  await shoot(page, "pipeline", { fullPage: true });
+  await review(page, "pipeline", { fullPage: true });
   // The timeline has a bar for each attempt; the context holds what the stages shared.
   await page.getByRole("tab", { name: "Timeline" }).click();
   await page.locator('[data-timeline="shout"] [data-bar="1"][data-outcome="completed"]').waitFor();
-  await shoot(page, "timeline");
+  await review(page, "timeline");
   await page.getByRole("tab", { name: "Context" }).click();
   await page.getByRole("tabpanel").getByText('"HELLO": "WORLD"').waitFor();
 
@@ -105,17 +123,17 @@ try {
   await page.waitForFunction(() => !document.querySelector('[role="status"][aria-label^="Loading"]'));
   if (Number(await kpi("Completed in 1h")) < 1) throw new Error("the overview counts no completed pipeline");
   if (Number(await kpi("Workers online")) < 1) throw new Error("the overview counts no worker online");
-  await shoot(page, "overview");
+  await review(page, "overview");
 
   // The worker that registered shows up online, and its page lists its events.
   await page.getByRole("link", { name: "Workers" }).click();
   await page.locator('tr[data-worker="e2e-worker"] [data-status="online"]').waitFor();
-  await shoot(page, "workers");
+  await review(page, "workers");
 
   // Insights: the stages that ran, with their figures.
   await page.getByRole("link", { name: "Insights" }).click();
   await page.locator('tr[data-figures="greet"]').waitFor();
-  await shoot(page, "insights");
+  await review(page, "insights");
 
   // A policy: created in its form, paused, and its history kept.
   await page.getByRole("link", { name: "Policies" }).click();
@@ -133,7 +151,7 @@ try {
   const history = page.getByRole("list", { name: "policy history" });
   await history.getByText("policy.changed").waitFor();
   await history.getByText("policy.created").waitFor();
-  await shoot(page, "policies");
+  await review(page, "policies");
   await page.keyboard.press("Escape");
 
   // An admin creates a key, sees it once, and revokes it.
@@ -189,7 +207,7 @@ try {
   await externalApi("/jobs/ack", { results: [{ jobId: second.jobId, status: "completed" }] });
   await page.locator('tr[data-stage="flaky"] [data-status="completed"]').waitFor({ timeout: 5000 });
   await panel.locator('[data-attempt="2"]').waitFor();
-  await shoot(page, "stage", { fullPage: true });
+  await review(page, "stage", { fullPage: true });
 
   // Two pipelines selected in the table and cancelled together.
   const stamp = Date.now();
@@ -227,7 +245,7 @@ try {
   await memberships.getByRole("checkbox").first().check();
   await memberships.getByRole("button", { name: "Save" }).click();
   await opRow.getByText("none").waitFor({ state: "detached" });
-  await shoot(page, "users");
+  await review(page, "users");
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.locator('tr[data-audit="user.memberships_set"]').first().waitFor();
 
@@ -239,7 +257,7 @@ try {
   }
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("list", { name: "recent activity" }).waitFor();
-  await shoot(page, "overview-dark");
+  await review(page, "overview-dark");
   await page.reload();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   if (!(await page.evaluate(() => document.documentElement.classList.contains("dark")))) {

@@ -20,7 +20,7 @@ function AdminOnly() {
   const role = useMe().data?.role;
   if (!may(role, "administer")) {
     return (
-      <p role="alert" className="py-10 text-center text-slate-500">
+      <p role="alert" className="py-10 text-center text-muted">
         This page is for admins.
       </p>
     );

@@ -36,6 +36,6 @@ export function StatusBadge({ status }: { status: string }) {
 const FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 
 export function Time({ at }: { at: string | null | undefined }) {
-  if (!at) return <span className="text-slate-400">—</span>;
+  if (!at) return <span className="text-muted">—</span>;
   return <time dateTime={at}>{FORMAT.format(new Date(at))}</time>;
 }

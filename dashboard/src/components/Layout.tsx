@@ -64,19 +64,19 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
-        <span className="ml-auto flex items-center gap-1.5 text-xs text-slate-500 dark:text-slate-400" aria-live="polite" data-live={live}>
+        <span className="ml-auto flex items-center gap-1.5 text-xs text-muted" aria-live="polite" data-live={live}>
           <span aria-hidden className={`inline-block size-2 rounded-full ${dot}`} />
           {liveLabel}
         </span>
         <DropdownMenu.Root>
           <DropdownMenu.Trigger className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label="Account and theme">
-            {me.data.name} <span className="text-slate-500">({me.data.role})</span> ▾
+            {me.data.name} <span className="text-muted">({me.data.role})</span> ▾
           </DropdownMenu.Trigger>
           <DropdownMenu.Portal>
             <DropdownMenu.Content align="end" sideOffset={4} className="z-50 min-w-48 rounded-md border border-slate-200 bg-white p-1 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900">
-              <DropdownMenu.Label className="px-2 py-1 text-xs text-slate-500">{me.data.email}</DropdownMenu.Label>
+              <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">{me.data.email}</DropdownMenu.Label>
               <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
-              <DropdownMenu.Label className="px-2 py-1 text-xs text-slate-500">Theme</DropdownMenu.Label>
+              <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">Theme</DropdownMenu.Label>
               <DropdownMenu.RadioGroup value={theme} onValueChange={(value) => setTheme(value as Theme)}>
                 {THEMES.map(([value, label]) => (
                   <DropdownMenu.RadioItem key={value} value={value} className="flex cursor-pointer items-center rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800">

@@ -52,7 +52,7 @@ export function ThroughputChart({ insights }: { insights: Schemas["InsightsView"
           </g>
         ))}
       </svg>
-      <figcaption className="mt-1 flex justify-between text-xs text-slate-500 dark:text-slate-400">
+      <figcaption className="mt-1 flex justify-between text-xs text-muted">
         <span>{clock(insights.start)}</span>
         <span>
           <span className="mr-1 inline-block size-2 bg-sky-500" aria-hidden /> completed

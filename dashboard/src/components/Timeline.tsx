@@ -23,10 +23,10 @@ export function Timeline({ stages, attempts, running, onChoose }: Props) {
   // While something runs its bar grows; once all is done the axis stands still.
   const now = useNow(running ? 1000 : 3_600_000);
   const chart = gantt(stages, attempts, now);
-  if (attempts.length === 0) return <p className="py-6 text-center text-sm text-slate-500">No stage has started yet.</p>;
+  if (attempts.length === 0) return <p className="py-6 text-center text-sm text-muted">No stage has started yet.</p>;
   return (
     <div className="text-sm" aria-label="attempts over time">
-      <div className="mb-1 ml-40 flex justify-between text-xs text-slate-500">
+      <div className="mb-1 ml-40 flex justify-between text-xs text-muted">
         <span>0</span>
         <span>{duration(chart.seconds / 2)}</span>
         <span>{duration(chart.seconds)}</span>

@@ -78,7 +78,7 @@ export function Modal({ open, onOpenChange, title, children }: ModalProps) {
         >
           <div className="mb-4 flex items-start justify-between gap-4">
             <Dialog.Title className="text-base font-semibold">{title}</Dialog.Title>
-            <Dialog.Close aria-label="Close" className="rounded px-1.5 text-lg leading-none text-slate-500 hover:bg-slate-100 dark:hover:bg-slate-800">
+            <Dialog.Close aria-label="Close" className="rounded px-1.5 text-lg leading-none text-muted hover:bg-slate-100 dark:hover:bg-slate-800">
               ×
             </Dialog.Close>
           </div>
@@ -109,7 +109,7 @@ export function ErrorNote({ what, error }: { what: string; error: Error }) {
 }
 
 export function Empty({ children }: { children: ReactNode }) {
-  return <p className="py-10 text-center text-sm text-slate-500 dark:text-slate-400">{children}</p>;
+  return <p className="py-10 text-center text-sm text-muted">{children}</p>;
 }
 
 export function Card({ title, children, className = "" }: { title?: string; children: ReactNode; className?: string }) {

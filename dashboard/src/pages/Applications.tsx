@@ -113,7 +113,7 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
     <article aria-label={application.name}>
       <Card>
         <h2 className="mb-2 font-semibold">
-          {application.displayName} <span className="font-mono text-xs text-slate-500">{application.name}</span>
+          {application.displayName} <span className="font-mono text-xs text-muted">{application.name}</span>
         </h2>
         {shown && (
           <div role="status" className="mb-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950">
@@ -127,11 +127,11 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
         <Loaded query={keys} what="keys" rows={2}>
           {(list) =>
             list.length === 0 ? (
-              <p className="mb-3 text-sm text-slate-500">No keys yet.</p>
+              <p className="mb-3 text-sm text-muted">No keys yet.</p>
             ) : (
               <div className="overflow-x-auto">
                 <table className="mb-3 w-full min-w-[40rem] text-left text-sm">
-                  <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                  <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                     <tr>
                       <th className="py-2">Key</th>
                       <th>Prefix</th>

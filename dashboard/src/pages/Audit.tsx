@@ -23,7 +23,7 @@ export function Audit() {
             <>
               <div className="overflow-x-auto">
                 <table className="w-full min-w-[48rem] text-left text-sm">
-                  <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                  <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                     <tr>
                       <th className="py-2">When</th>
                       <th>Who</th>
@@ -38,13 +38,13 @@ export function Audit() {
                         <td className="py-1.5 text-xs whitespace-nowrap">{dateTime(entry.at)}</td>
                         <td>
                           {entry.actor ?? "—"}
-                          {entry.client && <div className="text-xs text-slate-500">{entry.client}</div>}
+                          {entry.client && <div className="text-xs text-muted">{entry.client}</div>}
                         </td>
                         <td className="font-mono text-xs">{entry.action}</td>
                         <td className="text-xs">
-                          {entry.targetType} <span className="font-mono text-slate-500">{entry.targetId?.slice(0, 8)}</span>
+                          {entry.targetType} <span className="font-mono text-muted">{entry.targetId?.slice(0, 8)}</span>
                         </td>
-                        <td className="max-w-md truncate font-mono text-xs text-slate-500" title={JSON.stringify(entry.details)}>
+                        <td className="max-w-md truncate font-mono text-xs text-muted" title={JSON.stringify(entry.details)}>
                           {Object.keys(entry.details).length ? JSON.stringify(entry.details) : ""}
                         </td>
                       </tr>

@@ -78,7 +78,7 @@ export function Insights() {
             ) : (
               <div className="overflow-x-auto">
                 <table className="w-full min-w-[56rem] text-left text-sm">
-                  <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                  <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                     <tr>
                       <th className="py-2">Stage</th>
                       <th>Handler</th>
@@ -97,7 +97,7 @@ export function Insights() {
                       <tr key={`${f.applicationId}/${f.handler}/${f.stageName}`} data-figures={f.stageName} className="border-b border-slate-100 dark:border-slate-800">
                         <td className="py-1.5 font-medium">
                           {f.stageName}
-                          <span className="ml-2 text-xs text-slate-500">{f.applicationName}</span>
+                          <span className="ml-2 text-xs text-muted">{f.applicationName}</span>
                         </td>
                         <td className="font-mono text-xs">{f.handler}</td>
                         {COLUMNS.map((column) => (
@@ -121,7 +121,7 @@ export function Insights() {
               <Empty>No failures in the last {range}.</Empty>
             ) : (
               <table className="w-full text-left text-sm">
-                <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                   <tr>
                     <th className="py-2">Error</th>
                     <th>Stage</th>
@@ -137,7 +137,7 @@ export function Insights() {
                         <div className="text-slate-600 dark:text-slate-300">{h.message}</div>
                       </td>
                       <td>
-                        {h.stageName} <span className="font-mono text-xs text-slate-500">{h.handler}</span>
+                        {h.stageName} <span className="font-mono text-xs text-muted">{h.handler}</span>
                       </td>
                       <td className="text-right tabular-nums">{count(h.occurrences)}</td>
                       <td className="pl-4 text-xs">

@@ -29,7 +29,7 @@ export function kpis(insights: Schemas["InsightsView"], workers: Schemas["Worker
 function Kpi({ label, value, tone }: { label: string; value: string; tone?: string }) {
   return (
     <div className="rounded-lg border border-slate-200 p-3 dark:border-slate-800">
-      <dt className="text-xs text-slate-500 dark:text-slate-400">{label}</dt>
+      <dt className="text-xs text-muted">{label}</dt>
       <dd className={`mt-1 text-2xl font-semibold tabular-nums ${tone ?? ""}`}>{value}</dd>
     </div>
   );
@@ -83,12 +83,12 @@ export function Overview() {
               <ol aria-label="recent activity" className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
                 {page.items.map((p) => (
                   <li key={p.id} className="flex items-center gap-3 py-1.5">
-                    <span className="w-20 shrink-0 text-xs text-slate-500 tabular-nums">{ago(p.updatedAt, now)}</span>
+                    <span className="w-20 shrink-0 text-xs text-muted tabular-nums">{ago(p.updatedAt, now)}</span>
                     <StatusBadge status={p.status} />
                     <Link to={`/pipelines/${p.id}`} className="truncate font-medium hover:underline">
                       {p.name}
                     </Link>
-                    <span className="ml-auto hidden text-xs text-slate-500 sm:inline">{p.applicationName}</span>
+                    <span className="ml-auto hidden text-xs text-muted sm:inline">{p.applicationName}</span>
                   </li>
                 ))}
               </ol>
@@ -120,7 +120,7 @@ function Queues({ queues }: { queues: Schemas["QueueView"][] }) {
               <div className="mt-0.5 h-1.5 rounded bg-sky-500" style={{ width: `${(100 * q.depth) / deepest}%` }} aria-hidden />
             </td>
             <td className="text-right tabular-nums">{count(q.depth)}</td>
-            <td className="pl-2 text-right text-xs text-slate-500" title="age of the oldest waiting job">
+            <td className="pl-2 text-right text-xs text-muted" title="age of the oldest waiting job">
               {duration(q.oldestAgeSeconds)}
             </td>
           </tr>

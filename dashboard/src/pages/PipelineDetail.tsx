@@ -86,8 +86,8 @@ export function PipelineDetail() {
       <header className="flex flex-wrap items-center gap-x-3 gap-y-2">
         <h1 className="text-xl font-semibold break-all">{pipeline.name}</h1>
         <StatusBadge status={pipeline.status} />
-        <span className="text-sm text-slate-500">{applicationName}</span>
-        <span className="text-sm text-slate-500">
+        <span className="text-sm text-muted">{applicationName}</span>
+        <span className="text-sm text-muted">
           created <Time at={pipeline.createdAt} />
           {took !== null && <> · took {duration(took)}</>}
         </span>
@@ -140,7 +140,7 @@ export function PipelineDetail() {
         </Tabs.List>
         <Tabs.Content value="stages" className="overflow-x-auto">
           <table className="w-full min-w-[48rem] text-left text-sm">
-            <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+            <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
               <tr>
                 <th className="py-2">Stage</th>
                 <th>Handler</th>
@@ -199,7 +199,7 @@ export function PipelineDetail() {
           <Timeline stages={pipeline.stages} attempts={attempts} running={pipeline.status === "running"} onChoose={choose} />
         </Tabs.Content>
         <Tabs.Content value="context">
-          <p className="mb-2 text-sm text-slate-500">What the stages shared through their context updates, merged.</p>
+          <p className="mb-2 text-sm text-muted">What the stages shared through their context updates, merged.</p>
           <Json value={Object.keys(pipeline.context).length ? pipeline.context : null} />
           {pipeline.keywords.length > 0 && (
             <p className="mt-2 text-sm">

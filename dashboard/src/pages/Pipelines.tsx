@@ -132,7 +132,7 @@ export function Pipelines() {
       </div>
       {page.isError && <ErrorNote what="pipelines" error={page.error} />}
       <div className="mb-2 flex items-center gap-2 text-sm" aria-label="bulk actions">
-        <span className="text-slate-500">{selected.size} selected</span>
+        <span className="text-muted">{selected.size} selected</span>
         {BULK.map(([action, label]) => (
           <ConfirmButton
             key={action}
@@ -149,7 +149,7 @@ export function Pipelines() {
       </div>
       <div className="overflow-x-auto">
       <table className="w-full min-w-[48rem] text-left text-sm">
-        <thead className="border-b border-slate-300 text-slate-500">
+        <thead className="border-b border-slate-300 text-muted">
           <tr>
             <th className="w-8">
               <span className="sr-only">Select</span>

@@ -56,7 +56,7 @@ export function Policies() {
           ) : (
             <div className="overflow-x-auto">
               <table className="w-full min-w-[52rem] text-left text-sm">
-                <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                   <tr>
                     <th className="py-2">Name</th>
                     <th>Application</th>
@@ -288,9 +288,9 @@ function PolicyHistory({ policy, onClose }: { policy: Policy; onClose: () => voi
                 <li key={entry.id} className="rounded border border-slate-200 p-2 dark:border-slate-700">
                   <div className="flex justify-between gap-2">
                     <span className="font-mono text-xs">{entry.action}</span>
-                    <span className="text-xs text-slate-500">{dateTime(entry.at)}</span>
+                    <span className="text-xs text-muted">{dateTime(entry.at)}</span>
                   </div>
-                  <div className="text-xs text-slate-500">by {entry.actor ?? "—"}</div>
+                  <div className="text-xs text-muted">by {entry.actor ?? "—"}</div>
                   {state.config && state.kind && (
                     <div className="mt-1">
                       {describe(state.kind, state.config)} {state.status && <StatusBadge status={state.status} />}

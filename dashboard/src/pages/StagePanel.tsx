@@ -18,7 +18,7 @@ type Props = {
 };
 
 export function Json({ value }: { value: unknown }) {
-  if (value === null || value === undefined) return <p className="text-sm text-slate-400">—</p>;
+  if (value === null || value === undefined) return <p className="text-sm text-muted">—</p>;
   return (
     <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-900">{JSON.stringify(value, null, 2)}</pre>
   );
@@ -55,26 +55,26 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
         <h2 className="mb-1 flex items-center gap-2 font-semibold">
           {stage.name} <StatusBadge status={stage.status} />
         </h2>
-        <p className="mb-3 text-xs text-slate-500">
+        <p className="mb-3 text-xs text-muted">
           <span className="font-mono">{stage.handler}</span> · attempt {stage.attempt} of {stage.maxRetries + 1}
           {latest?.workerName && <> · worker {latest.workerName}</>}
           {stage.timeoutSeconds !== null && <> · timeout {duration(stage.timeoutSeconds)}</>}
         </p>
-        <h3 className="text-sm text-slate-500">Input</h3>
+        <h3 className="text-sm text-muted">Input</h3>
         <Json value={stage.input} />
-        <h3 className="mt-2 text-sm text-slate-500">Output</h3>
+        <h3 className="mt-2 text-sm text-muted">Output</h3>
         <Json value={stage.output} />
         {stage.error !== null && (
           <>
-            <h3 className="mt-2 text-sm text-slate-500">Error</h3>
+            <h3 className="mt-2 text-sm text-muted">Error</h3>
             <Json value={stage.error} />
           </>
         )}
       </div>
       <div className="min-w-0">
-        <h3 className="text-sm text-slate-500">Attempts</h3>
+        <h3 className="text-sm text-muted">Attempts</h3>
         {attempts.length === 0 ? (
-          <p className="mb-3 text-sm text-slate-400">None yet.</p>
+          <p className="mb-3 text-sm text-muted">None yet.</p>
         ) : (
           <table className="mb-3 w-full text-left text-xs">
             <thead className="sr-only">
@@ -105,7 +105,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
             </tbody>
           </table>
         )}
-        <h3 className="text-sm text-slate-500">Log{running ? " (live)" : ""}</h3>
+        <h3 className="text-sm text-muted">Log{running ? " (live)" : ""}</h3>
         <pre className="max-h-64 min-h-12 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100" data-logs aria-live={running ? "polite" : "off"}>
           {logs.data?.lines.length
             ? logs.data.lines.map((line, i) => (
@@ -118,7 +118,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
         {operate && finished && (
           <div className="mt-4 space-y-2 text-sm">
             <label className="block">
-              <span className="text-slate-500">Input for a rerun</span>
+              <span className="text-muted">Input for a rerun</span>
               <textarea
                 value={input}
                 onChange={(e) => setInput(e.target.value)}

@@ -42,7 +42,7 @@ export function Users() {
         {(list) => (
           <div className="overflow-x-auto">
             <table className="w-full min-w-[48rem] text-left text-sm">
-              <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+              <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                 <tr>
                   <th className="py-2">Name</th>
                   <th>Email</th>
@@ -55,7 +55,7 @@ export function Users() {
               </thead>
               <tbody>
                 {list.map((user) => (
-                  <tr key={user.id} data-user={user.email} className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-slate-400" : ""}`}>
+                  <tr key={user.id} data-user={user.email} className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-muted" : ""}`}>
                     <td className="py-2 font-medium">
                       {user.name}
                       {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}

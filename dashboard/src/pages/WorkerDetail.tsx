@@ -51,7 +51,7 @@ export function WorkerDetail() {
       <dl className="grid grid-cols-2 gap-x-6 gap-y-2 text-sm sm:grid-cols-3">
         {facts.map(([label, value]) => (
           <div key={label}>
-            <dt className="text-xs text-slate-500">{label}</dt>
+            <dt className="text-xs text-muted">{label}</dt>
             <dd className="tabular-nums">{value}</dd>
           </div>
         ))}
@@ -61,7 +61,7 @@ export function WorkerDetail() {
           <Empty>None right now.</Empty>
         ) : (
           <table className="w-full text-left text-sm">
-            <thead className="text-slate-500">
+            <thead className="text-muted">
               <tr>
                 <th className="py-1">Pipeline</th>
                 <th>Stage</th>
@@ -100,7 +100,7 @@ export function WorkerDetail() {
                 <ol className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
                   {all.map((event) => (
                     <li key={event.id} className="flex gap-3 py-1.5">
-                      <span className="w-44 shrink-0 text-xs text-slate-500">{dateTime(event.at)}</span>
+                      <span className="w-44 shrink-0 text-xs text-muted">{dateTime(event.at)}</span>
                       <span className="w-28 shrink-0 font-mono text-xs">{event.kind}</span>
                       <span>{event.message}</span>
                     </li>

@@ -27,7 +27,7 @@ export function Workers() {
           ) : (
             <div className="overflow-x-auto">
               <table className="w-full min-w-[56rem] text-left text-sm">
-                <thead className="border-b border-slate-300 text-slate-500 dark:border-slate-700">
+                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
                   <tr>
                     <th className="py-2">Worker</th>
                     <th>Application</th>
@@ -59,7 +59,7 @@ export function Workers() {
                         <td className="text-right tabular-nums">{cpu === null ? "—" : `${cpu.toFixed(0)} %`}</td>
                         <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
                         <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
-                        <td className="text-slate-500">
+                        <td className="text-muted">
                           {w.hostName ?? "—"}
                           {w.pid ? ` (${w.pid})` : ""}
                         </td>
