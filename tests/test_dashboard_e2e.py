@@ -29,7 +29,7 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
     external = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
     with process("dev", env=env, ready=f"{external}/readyz"):
         key = create_app(env)
-        screenshots = Path(os.environ.get("PIPELOGIQ_SCREENSHOTS", tmp_path))
+        screenshots = Path(os.environ.get("PIPELOGIQ_SCREENSHOTS", tmp_path)).resolve()
         done = subprocess.run(
             [shutil.which("node") or "node", "e2e/live.mjs"],
             cwd=ROOT / "dashboard",

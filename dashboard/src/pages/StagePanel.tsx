@@ -56,7 +56,8 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
           {stage.name} <StatusBadge status={stage.status} />
         </h2>
         <p className="mb-3 text-xs text-muted">
-          <span className="font-mono">{stage.handler}</span> · attempt {stage.attempt} of {stage.maxRetries + 1}
+          <span className="font-mono">{stage.handler}</span> · attempt {stage.attempt}
+          {stage.maxRetries > 0 && <> · retried up to {stage.maxRetries} times</>}
           {latest?.workerName && <> · worker {latest.workerName}</>}
           {stage.timeoutSeconds !== null && <> · timeout {duration(stage.timeoutSeconds)}</>}
         </p>
