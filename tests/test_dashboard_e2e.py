@@ -47,6 +47,7 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
             text=True,
             timeout=120,
         )
+    print(done.stdout)  # what it measured, for `pytest -s`
     assert done.returncode == 0, done.stdout + done.stderr
     assert "e2e: ok" in done.stdout
     assert (screenshots / "pipeline.png").stat().st_size > 10_000

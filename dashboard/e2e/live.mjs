@@ -28,8 +28,13 @@ const checkPage = async (page, what) => {
     return violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
   });
   if (violations.length) throw new Error(`${what}: accessibility problems:\n${violations.join("\n")}`);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  if (overflow > 0) throw new Error(`${what}: ${overflow} px wider than the window`);
+  // On the screen as it is, and on a small laptop's.
+  for (const width of [1280, 1024]) {
+    await page.setViewportSize({ width, height: 800 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 0) throw new Error(`${what}: ${overflow} px wider than a window ${width} px wide`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
 };
 // Each main page is checked, and its screenshot saved when asked for.
 const review = async (page, name, options = {}) => {
@@ -103,7 +108,10 @@ try {
     return jobs[0];
   };
   await runOne({ hello: "world" });
+  const acked = Date.now();
   await stage.locator('[data-status="completed"]').waitFor({ timeout: 5000 });
+  // Reported, not asserted: a shared machine's timing is no test (docs/benchmarks.md).
+  console.log(`e2e: the stage turned completed on screen ${Date.now() - acked} ms after its ack`);
   await page.locator('[data-node="greet"][data-status="completed"]').waitFor({ timeout: 5000 });
   await runOne({ HELLO: "WORLD" });
   await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
