@@ -74,16 +74,17 @@ test *args: setup dashboard
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
     {{bin}}/mypy --strict worker_sdk
-    cd dashboard && npm run --silent typecheck && npm test --silent
+    cd dashboard && npm run --silent format:check && npm run --silent typecheck && npm test --silent
     cd dashboard && npx openapi-typescript src/api/openapi.json -o /tmp/plq-schema.d.ts --silent \
         && diff -q src/api/schema.d.ts /tmp/plq-schema.d.ts \
         || (echo "dashboard/src/api/schema.d.ts is stale: run just dashboard-types" && exit 1)
     {{bin}}/pytest {{args}}
 
 # Format the code.
-fmt: setup
+fmt: setup dashboard-setup
     {{bin}}/ruff format .
     {{bin}}/ruff check --fix .
+    cd dashboard && npm run --silent format
 
 # Run the browser test and keep its screenshots in docs/screenshots.
 screenshots: setup dashboard

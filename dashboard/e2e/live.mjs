@@ -25,7 +25,13 @@ const checkPage = async (page, what) => {
   await page.addScriptTag({ path: axePath });
   const violations = await page.evaluate(async () => {
     const { violations } = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] });
-    return violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    return violations.map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.nodes
+          .map((n) => n.target.join(" "))
+          .slice(0, 3)
+          .join(", ")}`,
+    );
   });
   if (violations.length) throw new Error(`${what}: accessibility problems:\n${violations.join("\n")}`);
   // On the screen as it is, and on a small laptop's.
@@ -100,10 +106,17 @@ try {
     handlers: ["e2e"],
   });
   const runOne = async (output) => {
-    const { jobs } = await externalApi("/jobs/pull", { handlers: ["e2e"], maxJobs: 1, waitSeconds: 5, workerId });
+    const { jobs } = await externalApi("/jobs/pull", {
+      handlers: ["e2e"],
+      maxJobs: 1,
+      waitSeconds: 5,
+      workerId,
+    });
     if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
     await externalApi("/jobs/ack", {
-      results: [{ jobId: jobs[0].jobId, status: "completed", output, context: { [jobs[0].stageName]: output } }],
+      results: [
+        { jobId: jobs[0].jobId, status: "completed", output, context: { [jobs[0].stageName]: output } },
+      ],
     });
     return jobs[0];
   };
@@ -127,7 +140,8 @@ try {
   // The overview counts it, and its activity feed lists it.
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("list", { name: "recent activity" }).getByRole("link", { name }).waitFor();
-  const kpi = async (label) => (await page.locator("dt", { hasText: label }).locator("xpath=../dd").textContent()).trim();
+  const kpi = async (label) =>
+    (await page.locator("dt", { hasText: label }).locator("xpath=../dd").textContent()).trim();
   await page.waitForFunction(() => !document.querySelector('[role="status"][aria-label^="Loading"]'));
   if (Number(await kpi("Completed in 1h")) < 1) throw new Error("the overview counts no completed pipeline");
   if (Number(await kpi("Workers online")) < 1) throw new Error("the overview counts no worker online");
@@ -287,8 +301,10 @@ try {
   }
   await page.getByRole("link", { name: "Policies" }).click();
   await page.locator('tr[data-policy="two-at-once"]').waitFor();
-  if (await page.getByRole("button", { name: "New policy" }).count()) throw new Error("an operator is offered a new policy");
-  if (await page.getByRole("button", { name: "Pause" }).count()) throw new Error("an operator is offered a pause");
+  if (await page.getByRole("button", { name: "New policy" }).count())
+    throw new Error("an operator is offered a new policy");
+  if (await page.getByRole("button", { name: "Pause" }).count())
+    throw new Error("an operator is offered a pause");
   await page.goto(`${internal}/users`);
   await page.getByRole("alert").getByText("This page is for admins.").waitFor();
   const opCsrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
@@ -299,7 +315,13 @@ try {
   if (forbidden.status() !== 403) throw new Error(`an operator made a key: ${forbidden.status()}`);
   const policyRefused = await page.request.post(`${internal}/api/policies`, {
     headers: { "X-CSRF-Token": opCsrf },
-    data: { applicationId: app.id, name: "sneaky", kind: "concurrency", target: { type: "handler", name: "e2e" }, config: { limit: 1 } },
+    data: {
+      applicationId: app.id,
+      name: "sneaky",
+      kind: "concurrency",
+      target: { type: "handler", name: "e2e" },
+      config: { limit: 1 },
+    },
   });
   if (policyRefused.status() !== 403) throw new Error(`an operator made a policy: ${policyRefused.status()}`);
   console.log("e2e: ok");

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import { layoutDag, NODE } from "./dag";
 
-const column = (layout: ReturnType<typeof layoutDag>, name: string) => layout.nodes.find((n) => n.name === name)?.column;
+const column = (layout: ReturnType<typeof layoutDag>, name: string) =>
+  layout.nodes.find((n) => n.name === name)?.column;
 
 describe("layoutDag", () => {
   it("puts each stage one column after the last of its dependencies", () => {
@@ -13,7 +14,9 @@ describe("layoutDag", () => {
       { name: "index", dependsOn: ["parse", "fetch"] },
       { name: "notify", dependsOn: ["index", "thumb"] },
     ]);
-    expect(["fetch", "parse", "thumb", "index", "notify"].map((n) => column(layout, n))).toEqual([0, 1, 1, 2, 3]);
+    expect(["fetch", "parse", "thumb", "index", "notify"].map((n) => column(layout, n))).toEqual([
+      0, 1, 1, 2, 3,
+    ]);
     expect(layout.edges).toHaveLength(6);
     expect(layout.width).toBe(4 * NODE.width + 3 * NODE.gapX);
     expect(layout.height).toBe(2 * NODE.height + NODE.gapY);

@@ -35,7 +35,9 @@ export function layoutDag(stages: DagStage[]): Layout {
     if (index > 0) {
       // The mean row of a stage's dependencies decides its place; ties keep submission order.
       const weight = (name: string) => {
-        const rows = (byName.get(name)?.dependsOn ?? []).map((d) => row.get(d)).filter((r) => r !== undefined);
+        const rows = (byName.get(name)?.dependsOn ?? [])
+          .map((d) => row.get(d))
+          .filter((r) => r !== undefined);
         return rows.length ? rows.reduce((a, b) => a + b, 0) / rows.length : Infinity;
       };
       names.sort((a, b) => weight(a) - weight(b));
@@ -51,7 +53,13 @@ export function layoutDag(stages: DagStage[]): Layout {
     const size = columns[c]?.length ?? 1;
     // Shorter columns are centred against the tallest.
     const offset = (height - (size * NODE.height + (size - 1) * NODE.gapY)) / 2;
-    return { name: stage.name, column: c, row: r, x: c * (NODE.width + NODE.gapX), y: offset + r * (NODE.height + NODE.gapY) };
+    return {
+      name: stage.name,
+      column: c,
+      row: r,
+      x: c * (NODE.width + NODE.gapX),
+      y: offset + r * (NODE.height + NODE.gapY),
+    };
   });
   const at = new Map(nodes.map((n) => [n.name, n]));
   const edges: Edge[] = [];
@@ -63,7 +71,11 @@ export function layoutDag(stages: DagStage[]): Layout {
       const [x1, y1] = [from.x + NODE.width, from.y + NODE.height / 2];
       const [x2, y2] = [to.x, to.y + NODE.height / 2];
       const bend = (x2 - x1) / 2;
-      edges.push({ from: dep, to: stage.name, path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}` });
+      edges.push({
+        from: dep,
+        to: stage.name,
+        path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`,
+      });
     }
   }
   const width = columns.length * NODE.width + (columns.length - 1) * NODE.gapX;

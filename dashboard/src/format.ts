@@ -26,7 +26,12 @@ export function duration(seconds: number | null | undefined): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   if (seconds < 60) return `${DECIMAL.format(seconds)} s`;
   const whole = Math.round(seconds);
-  const [d, h, m, s] = [Math.floor(whole / 86400), Math.floor(whole / 3600) % 24, Math.floor(whole / 60) % 60, whole % 60];
+  const [d, h, m, s] = [
+    Math.floor(whole / 86400),
+    Math.floor(whole / 3600) % 24,
+    Math.floor(whole / 60) % 60,
+    whole % 60,
+  ];
   if (d) return h ? `${d} d ${h} h` : `${d} d`;
   if (h) return m ? `${h} h ${m} min` : `${h} h`;
   return s ? `${m} min ${s} s` : `${m} min`;

@@ -14,15 +14,38 @@ describe("gantt", () => {
         { id: "s3", name: "never" },
       ],
       [
-        { stageId: "s1", attempt: 1, outcome: "completed", queuedAt: at(0), startedAt: at(10), finishedAt: at(30) },
-        { stageId: "s2", attempt: 2, outcome: "completed", queuedAt: at(70), startedAt: at(80), finishedAt: at(100) },
-        { stageId: "s2", attempt: 1, outcome: "failed", queuedAt: at(30), startedAt: at(40), finishedAt: at(50) },
+        {
+          stageId: "s1",
+          attempt: 1,
+          outcome: "completed",
+          queuedAt: at(0),
+          startedAt: at(10),
+          finishedAt: at(30),
+        },
+        {
+          stageId: "s2",
+          attempt: 2,
+          outcome: "completed",
+          queuedAt: at(70),
+          startedAt: at(80),
+          finishedAt: at(100),
+        },
+        {
+          stageId: "s2",
+          attempt: 1,
+          outcome: "failed",
+          queuedAt: at(30),
+          startedAt: at(40),
+          finishedAt: at(50),
+        },
       ],
       T0 + 500_000,
     );
     expect(chart.seconds).toBe(100);
     const [fetch, parse, never] = chart.rows;
-    expect(fetch?.bars).toEqual([{ attempt: 1, outcome: "completed", waitFrom: 0, from: 10, to: 30, seconds: 20 }]);
+    expect(fetch?.bars).toEqual([
+      { attempt: 1, outcome: "completed", waitFrom: 0, from: 10, to: 30, seconds: 20 },
+    ]);
     // Attempts in their order, whatever order they came in.
     expect(parse?.bars.map((b) => [b.attempt, b.outcome, b.from, b.to])).toEqual([
       [1, "failed", 40, 50],

@@ -10,11 +10,22 @@ export type GanttAttempt = {
   startedAt: string;
   finishedAt: string | null;
 };
-export type Bar = { attempt: number; outcome: string; waitFrom: number; from: number; to: number; seconds: number };
+export type Bar = {
+  attempt: number;
+  outcome: string;
+  waitFrom: number;
+  from: number;
+  to: number;
+  seconds: number;
+};
 export type GanttRow = { stageId: string; name: string; bars: Bar[] };
 export type Gantt = { rows: GanttRow[]; start: number; seconds: number };
 
-export function gantt(stages: Array<{ id: string; name: string }>, attempts: GanttAttempt[], now: number): Gantt {
+export function gantt(
+  stages: Array<{ id: string; name: string }>,
+  attempts: GanttAttempt[],
+  now: number,
+): Gantt {
   const time = (at: string | null, otherwise: number) => (at ? new Date(at).getTime() : otherwise);
   const starts = attempts.map((a) => time(a.queuedAt, time(a.startedAt, now)));
   const ends = attempts.map((a) => time(a.finishedAt, now));

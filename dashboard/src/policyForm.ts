@@ -59,13 +59,15 @@ export function configFrom(
     switch (field.type) {
       case "integer": {
         const value = Number(text);
-        if (!Number.isInteger(value) || value < 0) return { problem: `${field.label}: a whole number, 0 or more` };
+        if (!Number.isInteger(value) || value < 0)
+          return { problem: `${field.label}: a whole number, 0 or more` };
         config[field.key] = value;
         break;
       }
       case "seconds": {
         const value = Number(text);
-        if (!Number.isFinite(value) || value <= 0) return { problem: `${field.label}: a number of seconds above 0` };
+        if (!Number.isFinite(value) || value <= 0)
+          return { problem: `${field.label}: a number of seconds above 0` };
         config[field.key] = value;
         break;
       }
@@ -98,7 +100,8 @@ export function describe(kind: string, config: Record<string, unknown>): string 
       const parts = [plural(config.maxRetries, "retry", "retries")];
       if (config.backoff) parts.push(`${String(config.backoff)} backoff`);
       if (config.backoffSeconds) parts.push(`from ${String(config.backoffSeconds)} s`);
-      if (Array.isArray(config.retryOn) && config.retryOn.length) parts.push(`on ${config.retryOn.join(", ")}`);
+      if (Array.isArray(config.retryOn) && config.retryOn.length)
+        parts.push(`on ${config.retryOn.join(", ")}`);
       return parts.join(", ");
     }
     default:

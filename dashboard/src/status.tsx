@@ -24,10 +24,7 @@ const COLOURS: Record<string, string> = {
 export function StatusBadge({ status }: { status: string }) {
   const colour = COLOURS[status] ?? COLOURS.not_started;
   return (
-    <span
-      data-status={status}
-      className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${colour}`}
-    >
+    <span data-status={status} className={`inline-block rounded px-2 py-0.5 text-xs font-medium ${colour}`}>
       {status.replaceAll("_", " ")}
     </span>
   );

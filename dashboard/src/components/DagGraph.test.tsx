@@ -14,7 +14,9 @@ const stages = [
 describe("DagGraph", () => {
   it("draws each stage with its status and an edge per dependency", () => {
     const { container } = render(<DagGraph stages={stages} onChoose={vi.fn()} />);
-    expect(screen.getByRole("button", { name: "parse: running" }).getAttribute("data-status")).toBe("running");
+    expect(screen.getByRole("button", { name: "parse: running" }).getAttribute("data-status")).toBe(
+      "running",
+    );
     expect(screen.getByRole("button", { name: "store: not started" })).toBeTruthy();
     expect(container.querySelectorAll("path[marker-end]")).toHaveLength(2);
   });
@@ -22,7 +24,9 @@ describe("DagGraph", () => {
   it("chooses a stage by click or from the keyboard, and marks the chosen one", () => {
     const onChoose = vi.fn();
     render(<DagGraph stages={stages} chosen="fetch" onChoose={onChoose} />);
-    expect(screen.getByRole("button", { name: "fetch: completed" }).getAttribute("aria-pressed")).toBe("true");
+    expect(screen.getByRole("button", { name: "fetch: completed" }).getAttribute("aria-pressed")).toBe(
+      "true",
+    );
     fireEvent.click(screen.getByRole("button", { name: "parse: running" }));
     fireEvent.keyDown(screen.getByRole("button", { name: "store: not started" }), { key: "Enter" });
     fireEvent.keyDown(screen.getByRole("button", { name: "store: not started" }), { key: "a" });
@@ -31,7 +35,12 @@ describe("DagGraph", () => {
 
   it("redraws a stage in its new colour when its status changes", () => {
     const { rerender } = render(<DagGraph stages={stages} onChoose={vi.fn()} />);
-    rerender(<DagGraph stages={stages.map((s) => (s.name === "parse" ? { ...s, status: "failed" } : s))} onChoose={vi.fn()} />);
+    rerender(
+      <DagGraph
+        stages={stages.map((s) => (s.name === "parse" ? { ...s, status: "failed" } : s))}
+        onChoose={vi.fn()}
+      />,
+    );
     const node = screen.getByRole("button", { name: "parse: failed" });
     expect(node.querySelector("rect")?.getAttribute("class")).toContain("stroke-red-600");
   });

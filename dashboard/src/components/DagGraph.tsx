@@ -15,7 +15,15 @@ const FILL: Record<string, string> = {
 
 type Stage = { id: string; name: string; status: string; handler: string; dependsOn: string[] };
 
-export function DagGraph({ stages, chosen, onChoose }: { stages: Stage[]; chosen?: string; onChoose: (name: string) => void }) {
+export function DagGraph({
+  stages,
+  chosen,
+  onChoose,
+}: {
+  stages: Stage[];
+  chosen?: string;
+  onChoose: (name: string) => void;
+}) {
   const layout = layoutDag(stages);
   const byName = new Map(stages.map((s) => [s.name, s]));
   const pad = 4;
@@ -29,12 +37,27 @@ export function DagGraph({ stages, chosen, onChoose }: { stages: Stage[]; chosen
         role="group"
       >
         <defs>
-          <marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" markerHeight="6" orient="auto">
+          <marker
+            id="arrow"
+            viewBox="0 0 8 8"
+            refX="8"
+            refY="4"
+            markerWidth="6"
+            markerHeight="6"
+            orient="auto"
+          >
             <path d="M0,0 L8,4 L0,8 z" className="fill-slate-400" />
           </marker>
         </defs>
         {layout.edges.map((edge) => (
-          <path key={`${edge.from}>${edge.to}`} d={edge.path} fill="none" markerEnd="url(#arrow)" className="stroke-slate-400" strokeWidth={1.5} />
+          <path
+            key={`${edge.from}>${edge.to}`}
+            d={edge.path}
+            fill="none"
+            markerEnd="url(#arrow)"
+            className="stroke-slate-400"
+            strokeWidth={1.5}
+          />
         ))}
         {layout.nodes.map((node) => {
           const stage = byName.get(node.name);
@@ -70,7 +93,8 @@ export function DagGraph({ stages, chosen, onChoose }: { stages: Stage[]; chosen
                 {stage.name.length > 20 ? `${stage.name.slice(0, 19)}…` : stage.name}
               </text>
               <text x={10} y={36} className="fill-slate-500 text-[11px] dark:fill-slate-400">
-                {stage.status.replace("_", " ")} · {stage.handler.length > 14 ? `${stage.handler.slice(0, 13)}…` : stage.handler}
+                {stage.status.replace("_", " ")} ·{" "}
+                {stage.handler.length > 14 ? `${stage.handler.slice(0, 13)}…` : stage.handler}
               </text>
             </g>
           );

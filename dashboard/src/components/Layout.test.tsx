@@ -31,7 +31,16 @@ describe("Layout", () => {
     stubApi({ "GET /api/auth/me": () => answer(200, users.admin) });
     renderAt("/", "/", <Layout />);
     await screen.findByRole("button", { name: "Account and theme" });
-    expect(links()).toEqual(["Overview", "Pipelines", "Workers", "Insights", "Policies", "Applications", "Users", "Audit log"]);
+    expect(links()).toEqual([
+      "Overview",
+      "Pipelines",
+      "Workers",
+      "Insights",
+      "Policies",
+      "Applications",
+      "Users",
+      "Audit log",
+    ]);
   });
 
   it("offers an operator no admin page", async () => {

@@ -43,7 +43,10 @@ export function Layout() {
   const [dot, liveLabel] = LIVE[live];
   return (
     <div className="min-h-screen">
-      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:m-2 focus:rounded focus:bg-sky-700 focus:px-3 focus:py-1 focus:text-white">
+      <a
+        href="#main"
+        className="sr-only focus:not-sr-only focus:absolute focus:m-2 focus:rounded focus:bg-sky-700 focus:px-3 focus:py-1 focus:text-white"
+      >
         Skip to content
       </a>
       <header className="sticky top-0 z-30 flex flex-wrap items-center gap-x-6 gap-y-2 border-b border-slate-200 bg-white/95 px-4 py-2 backdrop-blur lg:px-6 dark:border-slate-800 dark:bg-slate-950/95">
@@ -64,22 +67,39 @@ export function Layout() {
             </NavLink>
           ))}
         </nav>
-        <span className="ml-auto flex items-center gap-1.5 text-xs text-muted" aria-live="polite" data-live={live}>
+        <span
+          className="ml-auto flex items-center gap-1.5 text-xs text-muted"
+          aria-live="polite"
+          data-live={live}
+        >
           <span aria-hidden className={`inline-block size-2 rounded-full ${dot}`} />
           {liveLabel}
         </span>
         <DropdownMenu.Root>
-          <DropdownMenu.Trigger className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800" aria-label="Account and theme">
+          <DropdownMenu.Trigger
+            className="rounded px-2 py-1 text-sm hover:bg-slate-100 dark:hover:bg-slate-800"
+            aria-label="Account and theme"
+          >
             {me.data.name} <span className="text-muted">({me.data.role})</span> ▾
           </DropdownMenu.Trigger>
           <DropdownMenu.Portal>
-            <DropdownMenu.Content align="end" sideOffset={4} className="z-50 min-w-48 rounded-md border border-slate-200 bg-white p-1 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900">
-              <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">{me.data.email}</DropdownMenu.Label>
+            <DropdownMenu.Content
+              align="end"
+              sideOffset={4}
+              className="z-50 min-w-48 rounded-md border border-slate-200 bg-white p-1 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900"
+            >
+              <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">
+                {me.data.email}
+              </DropdownMenu.Label>
               <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
               <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">Theme</DropdownMenu.Label>
               <DropdownMenu.RadioGroup value={theme} onValueChange={(value) => setTheme(value as Theme)}>
                 {THEMES.map(([value, label]) => (
-                  <DropdownMenu.RadioItem key={value} value={value} className="flex cursor-pointer items-center rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800">
+                  <DropdownMenu.RadioItem
+                    key={value}
+                    value={value}
+                    className="flex cursor-pointer items-center rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800"
+                  >
                     <span className="w-4">
                       <DropdownMenu.ItemIndicator>✓</DropdownMenu.ItemIndicator>
                     </span>
@@ -88,7 +108,10 @@ export function Layout() {
                 ))}
               </DropdownMenu.RadioGroup>
               <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
-              <DropdownMenu.Item onSelect={() => logout.mutate()} className="cursor-pointer rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800">
+              <DropdownMenu.Item
+                onSelect={() => logout.mutate()}
+                className="cursor-pointer rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800"
+              >
                 Log out
               </DropdownMenu.Item>
             </DropdownMenu.Content>

@@ -5,7 +5,12 @@ import { clock, count } from "../format";
 type Bucket = { at: number; completed: number; failed: number };
 
 /** Every bucket of the range, those the API left out (nothing ended in them) as zeros. */
-export function fillBuckets(series: Schemas["BucketView"][], start: string, end: string, bucketSeconds: number): Bucket[] {
+export function fillBuckets(
+  series: Schemas["BucketView"][],
+  start: string,
+  end: string,
+  bucketSeconds: number,
+): Bucket[] {
   const step = bucketSeconds * 1000;
   const first = new Date(start).getTime();
   const last = new Date(end).getTime();
@@ -37,11 +42,23 @@ export function ThroughputChart({ insights }: { insights: Schemas["InsightsView"
         role="img"
         aria-label={`${count(total)} attempts ended in the range, ${count(failed)} of them not completed; at most ${count(highest)} in one bucket of ${insights.bucketSeconds} s`}
       >
-        <line x1={0} x2={WIDTH} y1={HEIGHT - 0.5} y2={HEIGHT - 0.5} className="stroke-slate-300 dark:stroke-slate-700" />
+        <line
+          x1={0}
+          x2={WIDTH}
+          y1={HEIGHT - 0.5}
+          y2={HEIGHT - 0.5}
+          className="stroke-slate-300 dark:stroke-slate-700"
+        />
         {buckets.map((b, i) => (
           <g key={b.at}>
             <title>{`${clock(new Date(b.at).toISOString())}: ${b.completed} completed, ${b.failed} not`}</title>
-            <rect x={i * width + 0.5} width={Math.max(0.5, width - 1)} y={HEIGHT - y(b.completed)} height={y(b.completed)} className="fill-sky-500" />
+            <rect
+              x={i * width + 0.5}
+              width={Math.max(0.5, width - 1)}
+              y={HEIGHT - y(b.completed)}
+              height={y(b.completed)}
+              className="fill-sky-500"
+            />
             <rect
               x={i * width + 0.5}
               width={Math.max(0.5, width - 1)}
@@ -56,8 +73,8 @@ export function ThroughputChart({ insights }: { insights: Schemas["InsightsView"
         <span>{clock(insights.start)}</span>
         <span>
           <span className="mr-1 inline-block size-2 bg-sky-500" aria-hidden /> completed
-          <span className="mr-1 ml-3 inline-block size-2 bg-red-500" aria-hidden /> failed or lost · peak {count(highest)} per{" "}
-          {insights.bucketSeconds} s
+          <span className="mr-1 ml-3 inline-block size-2 bg-red-500" aria-hidden /> failed or lost · peak{" "}
+          {count(highest)} per {insights.bucketSeconds} s
         </span>
         <span>{clock(insights.end)}</span>
       </figcaption>

@@ -23,7 +23,8 @@ export function Timeline({ stages, attempts, running, onChoose }: Props) {
   // While something runs its bar grows; once all is done the axis stands still.
   const now = useNow(running ? 1000 : 3_600_000);
   const chart = gantt(stages, attempts, now);
-  if (attempts.length === 0) return <p className="py-6 text-center text-sm text-muted">No stage has started yet.</p>;
+  if (attempts.length === 0)
+    return <p className="py-6 text-center text-sm text-muted">No stage has started yet.</p>;
   return (
     <div className="text-sm" aria-label="attempts over time">
       <div className="mb-1 ml-40 flex justify-between text-xs text-muted">
@@ -34,7 +35,10 @@ export function Timeline({ stages, attempts, running, onChoose }: Props) {
       <ul className="space-y-1">
         {chart.rows.map((row) => (
           <li key={row.stageId} className="flex items-center" data-timeline={row.name}>
-            <button onClick={() => onChoose(row.name)} className="w-40 shrink-0 truncate pr-2 text-left hover:underline">
+            <button
+              onClick={() => onChoose(row.name)}
+              className="w-40 shrink-0 truncate pr-2 text-left hover:underline"
+            >
               {row.name}
             </button>
             <div className="relative h-5 flex-1 rounded bg-slate-50 dark:bg-slate-900">

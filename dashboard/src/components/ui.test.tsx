@@ -33,11 +33,23 @@ describe("Loaded", () => {
   const base = { isPending: false, isError: false, error: null, data: undefined };
 
   it("shows bars while loading, the error when it failed, and the content once there", () => {
-    const { rerender } = render(<Loaded query={{ ...base, isPending: true }} what="workers">{() => "content"}</Loaded>);
+    const { rerender } = render(
+      <Loaded query={{ ...base, isPending: true }} what="workers">
+        {() => "content"}
+      </Loaded>,
+    );
     expect(screen.getByRole("status", { name: "Loading workers" })).toBeTruthy();
-    rerender(<Loaded query={{ ...base, isError: true, error: new Error("boom") }} what="workers">{() => "content"}</Loaded>);
+    rerender(
+      <Loaded query={{ ...base, isError: true, error: new Error("boom") }} what="workers">
+        {() => "content"}
+      </Loaded>,
+    );
     expect(screen.getByRole("alert").textContent).toBe("Could not load workers: boom");
-    rerender(<Loaded query={{ ...base, data: [1, 2] }} what="workers">{(data) => `${data.length} rows`}</Loaded>);
+    rerender(
+      <Loaded query={{ ...base, data: [1, 2] }} what="workers">
+        {(data) => `${data.length} rows`}
+      </Loaded>,
+    );
     expect(screen.getByText("2 rows")).toBeTruthy();
   });
 });

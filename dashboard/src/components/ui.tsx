@@ -34,7 +34,16 @@ type ConfirmProps = {
 };
 
 /** A button whose action runs only once the dialog it opens is confirmed. */
-export function ConfirmButton({ label, title, description, confirmLabel, onConfirm, kind, small, disabled }: ConfirmProps) {
+export function ConfirmButton({
+  label,
+  title,
+  description,
+  confirmLabel,
+  onConfirm,
+  kind,
+  small,
+  disabled,
+}: ConfirmProps) {
   return (
     <AlertDialog.Root>
       <AlertDialog.Trigger className={buttonClass(kind, small)} disabled={disabled}>
@@ -49,7 +58,10 @@ export function ConfirmButton({ label, title, description, confirmLabel, onConfi
           </AlertDialog.Description>
           <div className="mt-5 flex justify-end gap-2">
             <AlertDialog.Cancel className={buttonClass()}>Keep as it is</AlertDialog.Cancel>
-            <AlertDialog.Action className={buttonClass(kind === "danger" ? "danger" : "primary")} onClick={onConfirm}>
+            <AlertDialog.Action
+              className={buttonClass(kind === "danger" ? "danger" : "primary")}
+              onClick={onConfirm}
+            >
               {confirmLabel ?? label}
             </AlertDialog.Action>
           </div>
@@ -78,7 +90,10 @@ export function Modal({ open, onOpenChange, title, children }: ModalProps) {
         >
           <div className="mb-4 flex items-start justify-between gap-4">
             <Dialog.Title className="text-base font-semibold">{title}</Dialog.Title>
-            <Dialog.Close aria-label="Close" className="rounded px-1.5 text-lg leading-none text-muted hover:bg-slate-100 dark:hover:bg-slate-800">
+            <Dialog.Close
+              aria-label="Close"
+              className="rounded px-1.5 text-lg leading-none text-muted hover:bg-slate-100 dark:hover:bg-slate-800"
+            >
               ×
             </Dialog.Close>
           </div>
@@ -102,7 +117,10 @@ export function Loading({ rows = 5, label = "Loading" }: { rows?: number; label?
 
 export function ErrorNote({ what, error }: { what: string; error: Error }) {
   return (
-    <p role="alert" className="rounded border border-red-200 bg-red-50 p-3 text-sm text-red-900 dark:border-red-900 dark:bg-red-950 dark:text-red-100">
+    <p
+      role="alert"
+      className="rounded border border-red-200 bg-red-50 p-3 text-sm text-red-900 dark:border-red-900 dark:bg-red-950 dark:text-red-100"
+    >
       Could not load {what}: {error.message}
     </p>
   );
@@ -112,7 +130,15 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="py-10 text-center text-sm text-muted">{children}</p>;
 }
 
-export function Card({ title, children, className = "" }: { title?: string; children: ReactNode; className?: string }) {
+export function Card({
+  title,
+  children,
+  className = "",
+}: {
+  title?: string;
+  children: ReactNode;
+  className?: string;
+}) {
   return (
     <section className={`rounded-lg border border-slate-200 p-4 dark:border-slate-800 ${className}`}>
       {title && <h2 className="mb-3 text-sm font-semibold text-slate-600 dark:text-slate-300">{title}</h2>}

@@ -18,7 +18,9 @@ export function Applications() {
       <Loaded query={applications} what="applications">
         {(list) =>
           list.length === 0 ? (
-            <Empty>No applications yet. Create one, then a key for its workers and the services that submit.</Empty>
+            <Empty>
+              No applications yet. Create one, then a key for its workers and the services that submit.
+            </Empty>
           ) : (
             list.map((application) => <Keys key={application.id} application={application} />)
           )
@@ -93,7 +95,8 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
     queryFn: () => call(() => api.GET("/api/applications/{application_id}/keys", { params: { path } })),
   });
   const create = useMutation({
-    mutationFn: () => call(() => api.POST("/api/applications/{application_id}/keys", { params: { path }, body: { name } })),
+    mutationFn: () =>
+      call(() => api.POST("/api/applications/{application_id}/keys", { params: { path }, body: { name } })),
     onSuccess: (created) => {
       setShown(created.key);
       setName("");
@@ -102,7 +105,11 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
   });
   const revoke = useMutation({
     mutationFn: (keyId: string) =>
-      call(() => api.POST("/api/applications/{application_id}/keys/{key_id}/revoke", { params: { path: { ...path, key_id: keyId } } })),
+      call(() =>
+        api.POST("/api/applications/{application_id}/keys/{key_id}/revoke", {
+          params: { path: { ...path, key_id: keyId } },
+        }),
+      ),
     onSuccess: () => void client.invalidateQueries({ queryKey }),
   });
   const submit = (event: FormEvent) => {
@@ -116,7 +123,10 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
           {application.displayName} <span className="font-mono text-xs text-muted">{application.name}</span>
         </h2>
         {shown && (
-          <div role="status" className="mb-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950">
+          <div
+            role="status"
+            className="mb-3 rounded border border-amber-300 bg-amber-50 p-3 text-sm dark:border-amber-700 dark:bg-amber-950"
+          >
             <p className="mb-1">This key is shown only now. Store it somewhere safe:</p>
             <code data-key className="mr-2 break-all">
               {shown}
@@ -145,7 +155,11 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
                   </thead>
                   <tbody>
                     {list.map((key) => (
-                      <tr key={key.id} data-key-name={key.name} className="border-b border-slate-100 dark:border-slate-800">
+                      <tr
+                        key={key.id}
+                        data-key-name={key.name}
+                        className="border-b border-slate-100 dark:border-slate-800"
+                      >
                         <td className="py-2">{key.name}</td>
                         <td className="font-mono text-xs">{key.prefix}…</td>
                         <td>{key.scopes.join(", ")}</td>
@@ -175,7 +189,8 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
         </Loaded>
         <form onSubmit={submit} className="flex flex-wrap items-center gap-2 text-sm">
           <label>
-            New key named <input required value={name} onChange={(e) => setName(e.target.value)} className={inputClass} />
+            New key named{" "}
+            <input required value={name} onChange={(e) => setName(e.target.value)} className={inputClass} />
           </label>
           <button type="submit" disabled={create.isPending} className={buttonClass()}>
             Create key

@@ -8,7 +8,8 @@ import { dateTime } from "../format";
 export function Audit() {
   const audit = useInfiniteQuery({
     queryKey: ["audit"],
-    queryFn: ({ pageParam }) => call(() => api.GET("/api/audit", { params: { query: { limit: 100, before: pageParam } } })),
+    queryFn: ({ pageParam }) =>
+      call(() => api.GET("/api/audit", { params: { query: { limit: 100, before: pageParam } } })),
     initialPageParam: undefined as number | undefined,
     getNextPageParam: (page) => page.nextBefore ?? undefined,
   });
@@ -34,7 +35,11 @@ export function Audit() {
                   </thead>
                   <tbody>
                     {entries.map((entry) => (
-                      <tr key={entry.id} data-audit={entry.action} className="border-b border-slate-100 align-top dark:border-slate-800">
+                      <tr
+                        key={entry.id}
+                        data-audit={entry.action}
+                        className="border-b border-slate-100 align-top dark:border-slate-800"
+                      >
                         <td className="py-1.5 text-xs whitespace-nowrap">{dateTime(entry.at)}</td>
                         <td>
                           {entry.actor ?? "—"}
@@ -42,9 +47,13 @@ export function Audit() {
                         </td>
                         <td className="font-mono text-xs">{entry.action}</td>
                         <td className="text-xs">
-                          {entry.targetType} <span className="font-mono text-muted">{entry.targetId?.slice(0, 8)}</span>
+                          {entry.targetType}{" "}
+                          <span className="font-mono text-muted">{entry.targetId?.slice(0, 8)}</span>
                         </td>
-                        <td className="max-w-md truncate font-mono text-xs text-muted" title={JSON.stringify(entry.details)}>
+                        <td
+                          className="max-w-md truncate font-mono text-xs text-muted"
+                          title={JSON.stringify(entry.details)}
+                        >
                           {Object.keys(entry.details).length ? JSON.stringify(entry.details) : ""}
                         </td>
                       </tr>
@@ -53,7 +62,11 @@ export function Audit() {
                 </table>
               </div>
               {audit.hasNextPage && (
-                <button className={`${buttonClass()} mt-3`} disabled={audit.isFetchingNextPage} onClick={() => void audit.fetchNextPage()}>
+                <button
+                  className={`${buttonClass()} mt-3`}
+                  disabled={audit.isFetchingNextPage}
+                  onClick={() => void audit.fetchNextPage()}
+                >
                   Older entries
                 </button>
               )}

@@ -11,16 +11,31 @@ import { rangeOf, useApplications, useInsights } from "../queries";
 import { Time } from "../status";
 
 type Figures = Schemas["StageFiguresView"];
-type Column = { key: string; label: string; value: (f: Figures) => number | null; show: (f: Figures) => string };
+type Column = {
+  key: string;
+  label: string;
+  value: (f: Figures) => number | null;
+  show: (f: Figures) => string;
+};
 
 const COLUMNS: Column[] = [
   { key: "p95", label: "p95", value: (f) => f.p95Seconds, show: (f) => duration(f.p95Seconds) },
   { key: "p50", label: "p50", value: (f) => f.p50Seconds, show: (f) => duration(f.p50Seconds) },
   { key: "attempts", label: "Attempts", value: (f) => f.attempts, show: (f) => count(f.attempts) },
-  { key: "throughput", label: "Per minute", value: (f) => f.throughputPerMinute, show: (f) => rate(f.throughputPerMinute) },
+  {
+    key: "throughput",
+    label: "Per minute",
+    value: (f) => f.throughputPerMinute,
+    show: (f) => rate(f.throughputPerMinute),
+  },
   { key: "success", label: "Success", value: (f) => f.successRate, show: (f) => percent(f.successRate) },
   { key: "retry", label: "Retried", value: (f) => f.retryRate, show: (f) => percent(f.retryRate) },
-  { key: "failed", label: "Failed for good", value: (f) => f.failedForGood, show: (f) => count(f.failedForGood) },
+  {
+    key: "failed",
+    label: "Failed for good",
+    value: (f) => f.failedForGood,
+    show: (f) => count(f.failedForGood),
+  },
   { key: "lost", label: "Leases lost", value: (f) => f.leaseLost, show: (f) => count(f.leaseLost) },
 ];
 
@@ -54,7 +69,11 @@ export function Insights() {
         <h1 className="mr-auto text-xl font-semibold">Insights</h1>
         <label className="text-sm">
           Application{" "}
-          <select value={application ?? ""} onChange={(e) => set("application", e.target.value)} className={inputClass}>
+          <select
+            value={application ?? ""}
+            onChange={(e) => set("application", e.target.value)}
+            className={inputClass}
+          >
             <option value="">all</option>
             {applications.data?.map((a) => (
               <option key={a.id} value={a.id}>
@@ -83,8 +102,23 @@ export function Insights() {
                       <th className="py-2">Stage</th>
                       <th>Handler</th>
                       {COLUMNS.map((column) => (
-                        <th key={column.key} className="text-right" aria-sort={sort === column.key ? (column.key === "success" ? "ascending" : "descending") : "none"}>
-                          <button onClick={() => set("sort", column.key)} className={sort === column.key ? "font-semibold text-slate-900 dark:text-white" : ""}>
+                        <th
+                          key={column.key}
+                          className="text-right"
+                          aria-sort={
+                            sort === column.key
+                              ? column.key === "success"
+                                ? "ascending"
+                                : "descending"
+                              : "none"
+                          }
+                        >
+                          <button
+                            onClick={() => set("sort", column.key)}
+                            className={
+                              sort === column.key ? "font-semibold text-slate-900 dark:text-white" : ""
+                            }
+                          >
                             {column.label}
                             {sort === column.key ? (column.key === "success" ? " ↑" : " ↓") : ""}
                           </button>
@@ -94,7 +128,11 @@ export function Insights() {
                   </thead>
                   <tbody>
                     {sortFigures(data.stages, sort).map((f) => (
-                      <tr key={`${f.applicationId}/${f.handler}/${f.stageName}`} data-figures={f.stageName} className="border-b border-slate-100 dark:border-slate-800">
+                      <tr
+                        key={`${f.applicationId}/${f.handler}/${f.stageName}`}
+                        data-figures={f.stageName}
+                        className="border-b border-slate-100 dark:border-slate-800"
+                      >
                         <td className="py-1.5 font-medium">
                           {f.stageName}
                           <span className="ml-2 text-xs text-muted">{f.applicationName}</span>
@@ -131,7 +169,10 @@ export function Insights() {
                 </thead>
                 <tbody>
                   {data.hotspots.map((h) => (
-                    <tr key={`${h.handler}/${h.stageName}/${h.code}/${h.message}`} className="border-b border-slate-100 align-top dark:border-slate-800">
+                    <tr
+                      key={`${h.handler}/${h.stageName}/${h.code}/${h.message}`}
+                      className="border-b border-slate-100 align-top dark:border-slate-800"
+                    >
                       <td className="py-1.5">
                         <span className="font-mono text-xs text-red-700 dark:text-red-300">{h.code}</span>
                         <div className="text-slate-600 dark:text-slate-300">{h.message}</div>

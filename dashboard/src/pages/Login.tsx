@@ -26,7 +26,14 @@ export function Login() {
     <main className="mx-auto mt-24 max-w-sm p-6">
       <h1 className="mb-6 text-2xl font-semibold">Pipelogiq</h1>
       <form onSubmit={submit} className="space-y-4">
-        <Field label="Email" name="email" type="email" autoComplete="username" value={email} onChange={setEmail} />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="username"
+          value={email}
+          onChange={setEmail}
+        />
         <Field
           label="Password"
           name="password"

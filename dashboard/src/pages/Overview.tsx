@@ -44,7 +44,8 @@ export function Overview() {
   // The feed: pipelines by their latest change; every pipeline or stage event refreshes it.
   const recent = useQuery({
     queryKey: ["pipelines", { sort: "-updatedAt", limit: 15 }],
-    queryFn: () => call(() => api.GET("/api/pipelines", { params: { query: { sort: "-updatedAt", limit: 15 } } })),
+    queryFn: () =>
+      call(() => api.GET("/api/pipelines", { params: { query: { sort: "-updatedAt", limit: 15 } } })),
   });
   const figures = insights.data && workers.data ? kpis(insights.data, workers.data.items) : null;
   const dash = "—";
@@ -57,7 +58,11 @@ export function Overview() {
       <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 xl:grid-cols-6" aria-label="key figures">
         <Kpi label="Pipelines running" value={figures ? count(figures.running) : dash} />
         <Kpi label={`Completed in ${range}`} value={figures ? count(figures.completed) : dash} />
-        <Kpi label={`Failed in ${range}`} value={figures ? count(figures.failed) : dash} tone={figures?.failed ? "text-red-700 dark:text-red-300" : ""} />
+        <Kpi
+          label={`Failed in ${range}`}
+          value={figures ? count(figures.failed) : dash}
+          tone={figures?.failed ? "text-red-700 dark:text-red-300" : ""}
+        />
         <Kpi label="Stage jobs per minute" value={figures ? rate(figures.jobsPerMinute) : dash} />
         <Kpi label="Success rate" value={figures ? percent(figures.successRate) : dash} />
         <Kpi label="Workers online" value={figures ? count(figures.workersOnline) : dash} />
@@ -80,10 +85,15 @@ export function Overview() {
             page.items.length === 0 ? (
               <Empty>Nothing has run yet. Submit a pipeline and it shows up here as it moves.</Empty>
             ) : (
-              <ol aria-label="recent activity" className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
+              <ol
+                aria-label="recent activity"
+                className="divide-y divide-slate-100 text-sm dark:divide-slate-800"
+              >
                 {page.items.map((p) => (
                   <li key={p.id} className="flex items-center gap-3 py-1.5">
-                    <span className="w-20 shrink-0 text-xs text-muted tabular-nums">{ago(p.updatedAt, now)}</span>
+                    <span className="w-20 shrink-0 text-xs text-muted tabular-nums">
+                      {ago(p.updatedAt, now)}
+                    </span>
                     <StatusBadge status={p.status} />
                     <Link to={`/pipelines/${p.id}`} className="truncate font-medium hover:underline">
                       {p.name}
@@ -117,7 +127,11 @@ function Queues({ queues }: { queues: Schemas["QueueView"][] }) {
           <tr key={`${q.applicationId}/${q.handler}`} data-queue={q.handler}>
             <td className="py-1 pr-2">
               <div className="font-mono text-xs">{q.handler}</div>
-              <div className="mt-0.5 h-1.5 rounded bg-sky-500" style={{ width: `${(100 * q.depth) / deepest}%` }} aria-hidden />
+              <div
+                className="mt-0.5 h-1.5 rounded bg-sky-500"
+                style={{ width: `${(100 * q.depth) / deepest}%` }}
+                aria-hidden
+              />
             </td>
             <td className="text-right tabular-nums">{count(q.depth)}</td>
             <td className="pl-2 text-right text-xs text-muted" title="age of the oldest waiting job">

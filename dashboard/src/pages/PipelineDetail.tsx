@@ -62,7 +62,8 @@ export function PipelineDetail() {
   const role = useMe().data?.role;
   const detail = useQuery({
     queryKey: ["pipeline", id],
-    queryFn: () => call(() => api.GET("/api/pipelines/{pipeline_id}", { params: { path: { pipeline_id: id } } })),
+    queryFn: () =>
+      call(() => api.GET("/api/pipelines/{pipeline_id}", { params: { path: { pipeline_id: id } } })),
   });
   const act = usePipelineAction(id);
   if (detail.isError) return <ErrorNote what="the pipeline" error={detail.error} />;
@@ -104,7 +105,11 @@ export function PipelineDetail() {
           {operate && (pipeline.status === "cancelled" || (pipeline.status === "failed" && hasFailed)) && (
             <ConfirmButton
               label={pipeline.status === "cancelled" ? "Resume pipeline" : "Rerun failed stages"}
-              title={pipeline.status === "cancelled" ? `Resume ${pipeline.name}?` : `Rerun the failed stages of ${pipeline.name}?`}
+              title={
+                pipeline.status === "cancelled"
+                  ? `Resume ${pipeline.name}?`
+                  : `Rerun the failed stages of ${pipeline.name}?`
+              }
               description="They are queued again with their inputs as they were."
               onConfirm={() => act.mutate({ action: "resume" })}
             />
@@ -127,7 +132,10 @@ export function PipelineDetail() {
           setParams(next, { replace: true });
         }}
       >
-        <Tabs.List aria-label="pipeline views" className="mb-2 flex border-b border-slate-200 dark:border-slate-800">
+        <Tabs.List
+          aria-label="pipeline views"
+          className="mb-2 flex border-b border-slate-200 dark:border-slate-800"
+        >
           <Tabs.Trigger value="stages" className={TAB}>
             Stages
           </Tabs.Trigger>
@@ -196,10 +204,17 @@ export function PipelineDetail() {
           </table>
         </Tabs.Content>
         <Tabs.Content value="timeline">
-          <Timeline stages={pipeline.stages} attempts={attempts} running={pipeline.status === "running"} onChoose={choose} />
+          <Timeline
+            stages={pipeline.stages}
+            attempts={attempts}
+            running={pipeline.status === "running"}
+            onChoose={choose}
+          />
         </Tabs.Content>
         <Tabs.Content value="context">
-          <p className="mb-2 text-sm text-muted">What the stages shared through their context updates, merged.</p>
+          <p className="mb-2 text-sm text-muted">
+            What the stages shared through their context updates, merged.
+          </p>
           <Json value={Object.keys(pipeline.context).length ? pipeline.context : null} />
           {pipeline.keywords.length > 0 && (
             <p className="mt-2 text-sm">

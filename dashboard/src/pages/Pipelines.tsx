@@ -86,7 +86,11 @@ export function Pipelines() {
         <h1 className="mr-auto text-xl font-semibold">Pipelines</h1>
         <label className="text-sm">
           Status{" "}
-          <select value={status ?? ""} onChange={(e) => change("status", e.target.value)} className={inputClass}>
+          <select
+            value={status ?? ""}
+            onChange={(e) => change("status", e.target.value)}
+            className={inputClass}
+          >
             <option value="">any</option>
             {STATUSES.map((s) => (
               <option key={s} value={s}>
@@ -97,7 +101,11 @@ export function Pipelines() {
         </label>
         <label className="text-sm">
           Application{" "}
-          <select value={application} onChange={(e) => change("application", e.target.value)} className={inputClass}>
+          <select
+            value={application}
+            onChange={(e) => change("application", e.target.value)}
+            className={inputClass}
+          >
             <option value="">any</option>
             {applications.data?.map((a) => (
               <option key={a.id} value={a.id}>
@@ -148,57 +156,61 @@ export function Pipelines() {
         {outcome && <span role="status">{outcome}</span>}
       </div>
       <div className="overflow-x-auto">
-      <table className="w-full min-w-[48rem] text-left text-sm">
-        <thead className="border-b border-slate-300 text-muted">
-          <tr>
-            <th className="w-8">
-              <span className="sr-only">Select</span>
-            </th>
-            <th className="py-2">Name</th>
-            <th>Application</th>
-            <th>Status</th>
-            <th>Stages</th>
-            <th>Created</th>
-          </tr>
-        </thead>
-        <tbody>
-          {page.data?.items.map((p) => (
-            <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
-              <td>
-                <input
-                  type="checkbox"
-                  aria-label={`select ${p.name}`}
-                  checked={selected.has(p.id)}
-                  onChange={() => toggle(p.id)}
-                />
-              </td>
-              <td className="py-2">
-                <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
-                  {p.name}
-                </Link>
-              </td>
-              <td>{p.applicationName}</td>
-              <td>
-                <StatusBadge status={p.status} />
-              </td>
-              <td className="space-x-1">
-                {Object.entries(p.stageCounts).map(([s, n]) => (
-                  <span key={s} title={s}>
-                    <StatusBadge status={s} /> {n}
-                  </span>
-                ))}
-              </td>
-              <td>
-                <Time at={p.createdAt} />
-              </td>
+        <table className="w-full min-w-[48rem] text-left text-sm">
+          <thead className="border-b border-slate-300 text-muted">
+            <tr>
+              <th className="w-8">
+                <span className="sr-only">Select</span>
+              </th>
+              <th className="py-2">Name</th>
+              <th>Application</th>
+              <th>Status</th>
+              <th>Stages</th>
+              <th>Created</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {page.data?.items.map((p) => (
+              <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
+                <td>
+                  <input
+                    type="checkbox"
+                    aria-label={`select ${p.name}`}
+                    checked={selected.has(p.id)}
+                    onChange={() => toggle(p.id)}
+                  />
+                </td>
+                <td className="py-2">
+                  <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
+                    {p.name}
+                  </Link>
+                </td>
+                <td>{p.applicationName}</td>
+                <td>
+                  <StatusBadge status={p.status} />
+                </td>
+                <td className="space-x-1">
+                  {Object.entries(p.stageCounts).map(([s, n]) => (
+                    <span key={s} title={s}>
+                      <StatusBadge status={s} /> {n}
+                    </span>
+                  ))}
+                </td>
+                <td>
+                  <Time at={p.createdAt} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
       {page.isPending && <Loading rows={8} label="Loading pipelines" />}
       {page.data && page.data.items.length === 0 && (
-        <Empty>{params.size ? "No pipelines match these filters." : "No pipelines yet. Submit one over the external API (README, Quick start)."}</Empty>
+        <Empty>
+          {params.size
+            ? "No pipelines match these filters."
+            : "No pipelines yet. Submit one over the external API (README, Quick start)."}
+        </Empty>
       )}
       <nav className="mt-4 flex gap-2" aria-label="pages">
         <button

@@ -27,8 +27,10 @@ function api(role: keyof typeof users) {
     "GET /api/auth/me": () => answer(200, users[role]),
     "GET /api/applications": () => answer(200, [application]),
     "GET /api/policies": () => answer(200, { items: [policy] }),
-    "POST /api/policies": async (request) => answer(201, { ...policy, ...(await request.clone().json()), id: "p2" }),
-    "PATCH /api/policies/p1": async (request) => answer(200, { ...policy, ...(await request.clone().json()) }),
+    "POST /api/policies": async (request) =>
+      answer(201, { ...policy, ...(await request.clone().json()), id: "p2" }),
+    "PATCH /api/policies/p1": async (request) =>
+      answer(200, { ...policy, ...(await request.clone().json()) }),
   });
 }
 
@@ -63,7 +65,9 @@ describe("Policies", () => {
     fireEvent.change(within(form).getByLabelText("Jobs started"), { target: { value: "1.5" } });
     fireEvent.change(within(form).getByLabelText("Per seconds"), { target: { value: "60" } });
     fireEvent.submit(within(form).getByRole("button", { name: "Create policy" }));
-    expect((await within(form).findByRole("alert")).textContent).toBe("Jobs started: a whole number, 0 or more");
+    expect((await within(form).findByRole("alert")).textContent).toBe(
+      "Jobs started: a whole number, 0 or more",
+    );
     expect(fetch.mock.calls.some(([r]) => r.method === "POST")).toBe(false);
 
     fireEvent.change(within(form).getByLabelText("Jobs started"), { target: { value: "10" } });

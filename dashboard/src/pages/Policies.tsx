@@ -26,7 +26,9 @@ export function Policies() {
     mutationFn: ({ policy, body }: { policy: Policy; body: Schemas["PolicyChange"] | null }) =>
       body === null
         ? call(() => api.DELETE("/api/policies/{policy_id}", { params: { path: { policy_id: policy.id } } }))
-        : call(() => api.PATCH("/api/policies/{policy_id}", { params: { path: { policy_id: policy.id } }, body })),
+        : call(() =>
+            api.PATCH("/api/policies/{policy_id}", { params: { path: { policy_id: policy.id } }, body }),
+          ),
     onSettled: () => client.invalidateQueries({ queryKey: ["policies"] }),
   });
   const names = new Map(applications.data?.map((a) => [a.id, a.displayName ?? a.name]));
@@ -50,8 +52,8 @@ export function Policies() {
         {({ items }) =>
           items.length === 0 ? (
             <Empty>
-              No policies. A policy limits how many jobs of a handler run at once or start per second, or sets the retries
-              and timeout of the stages submitted.
+              No policies. A policy limits how many jobs of a handler run at once or start per second, or sets
+              the retries and timeout of the stages submitted.
             </Empty>
           ) : (
             <div className="overflow-x-auto">
@@ -71,7 +73,11 @@ export function Policies() {
                 </thead>
                 <tbody>
                   {items.map((policy) => (
-                    <tr key={policy.id} data-policy={policy.name} className="border-b border-slate-100 dark:border-slate-800">
+                    <tr
+                      key={policy.id}
+                      data-policy={policy.name}
+                      className="border-b border-slate-100 dark:border-slate-800"
+                    >
                       <td className="py-2 font-medium">{policy.name}</td>
                       <td>{names.get(policy.applicationId) ?? "—"}</td>
                       <td>
@@ -90,14 +96,20 @@ export function Policies() {
                         </button>
                         {writable && (
                           <>
-                            <button className={buttonClass("default", true)} onClick={() => setEditing(policy)}>
+                            <button
+                              className={buttonClass("default", true)}
+                              onClick={() => setEditing(policy)}
+                            >
                               Edit
                             </button>
                             <button
                               className={buttonClass("default", true)}
                               disabled={change.isPending}
                               onClick={() =>
-                                change.mutate({ policy, body: { status: policy.status === "active" ? "paused" : "active" } })
+                                change.mutate({
+                                  policy,
+                                  body: { status: policy.status === "active" ? "paused" : "active" },
+                                })
                               }
                             >
                               {policy.status === "active" ? "Pause" : "Resume"}
@@ -146,17 +158,31 @@ function PolicyEditor({
   const [kind, setKind] = useState<Kind>((policy?.kind as Kind | undefined) ?? "concurrency");
   const [name, setName] = useState(policy?.name ?? "");
   const [applicationId, setApplicationId] = useState(policy?.applicationId ?? applications[0]?.id ?? "");
-  const [targetType, setTargetType] = useState<"handler" | "pipeline">((policy?.target.type as "handler" | undefined) ?? "handler");
+  const [targetType, setTargetType] = useState<"handler" | "pipeline">(
+    (policy?.target.type as "handler" | undefined) ?? "handler",
+  );
   const [target, setTarget] = useState(policy?.target.name ?? "");
   const [values, setValues] = useState<Record<string, string>>(() => valuesOf(kind, policy?.config ?? {}));
   const [problem, setProblem] = useState<string | null>(null);
   const save = useMutation({
     mutationFn: (config: Record<string, unknown>) =>
       policy
-        ? call(() => api.PATCH("/api/policies/{policy_id}", { params: { path: { policy_id: policy.id } }, body: { name, config } }))
+        ? call(() =>
+            api.PATCH("/api/policies/{policy_id}", {
+              params: { path: { policy_id: policy.id } },
+              body: { name, config },
+            }),
+          )
         : call(() =>
             api.POST("/api/policies", {
-              body: { applicationId, name, kind, target: { type: targetType, name: target }, config, status: "active" },
+              body: {
+                applicationId,
+                name,
+                kind,
+                target: { type: targetType, name: target },
+                config,
+                status: "active",
+              },
             }),
           ),
     onSuccess: () => {
@@ -173,17 +199,30 @@ function PolicyEditor({
   };
   const label = "block text-sm";
   return (
-    <Modal open onOpenChange={(open) => !open && onClose()} title={policy ? `Edit ${policy.name}` : "New policy"}>
+    <Modal
+      open
+      onOpenChange={(open) => !open && onClose()}
+      title={policy ? `Edit ${policy.name}` : "New policy"}
+    >
       <form onSubmit={submit} className="space-y-3">
         <label className={label}>
           Name
-          <input required value={name} onChange={(e) => setName(e.target.value)} className={`${inputClass} mt-1 block w-full`} />
+          <input
+            required
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            className={`${inputClass} mt-1 block w-full`}
+          />
         </label>
         {!policy && (
           <>
             <label className={label}>
               Application
-              <select value={applicationId} onChange={(e) => setApplicationId(e.target.value)} className={`${inputClass} mt-1 block w-full`}>
+              <select
+                value={applicationId}
+                onChange={(e) => setApplicationId(e.target.value)}
+                className={`${inputClass} mt-1 block w-full`}
+              >
                 {applications.map((a) => (
                   <option key={a.id} value={a.id}>
                     {a.displayName ?? a.name}
@@ -223,7 +262,12 @@ function PolicyEditor({
               </label>
               <label className={`${label} flex-1`}>
                 {targetType === "handler" ? "Handler" : "Pipeline"} name
-                <input required value={target} onChange={(e) => setTarget(e.target.value)} className={`${inputClass} mt-1 block w-full font-mono`} />
+                <input
+                  required
+                  value={target}
+                  onChange={(e) => setTarget(e.target.value)}
+                  className={`${inputClass} mt-1 block w-full font-mono`}
+                />
               </label>
             </div>
           </>
@@ -274,7 +318,10 @@ function PolicyEditor({
 function PolicyHistory({ policy, onClose }: { policy: Policy; onClose: () => void }) {
   const history = useQuery({
     queryKey: ["policies", policy.id, "history"],
-    queryFn: () => call(() => api.GET("/api/policies/{policy_id}/history", { params: { path: { policy_id: policy.id } } })),
+    queryFn: () =>
+      call(() =>
+        api.GET("/api/policies/{policy_id}/history", { params: { path: { policy_id: policy.id } } }),
+      ),
   });
   return (
     <Modal open onOpenChange={(open) => !open && onClose()} title={`History of ${policy.name}`}>
@@ -283,7 +330,11 @@ function PolicyHistory({ policy, onClose }: { policy: Policy; onClose: () => voi
           <ol className="space-y-2 text-sm" aria-label="policy history">
             {entries.map((entry) => {
               // Each entry keeps the whole policy as the change left it.
-              const state = entry.details as { kind?: string; config?: Record<string, unknown>; status?: string };
+              const state = entry.details as {
+                kind?: string;
+                config?: Record<string, unknown>;
+                status?: string;
+              };
               return (
                 <li key={entry.id} className="rounded border border-slate-200 p-2 dark:border-slate-700">
                   <div className="flex justify-between gap-2">
@@ -293,7 +344,8 @@ function PolicyHistory({ policy, onClose }: { policy: Policy; onClose: () => voi
                   <div className="text-xs text-muted">by {entry.actor ?? "—"}</div>
                   {state.config && state.kind && (
                     <div className="mt-1">
-                      {describe(state.kind, state.config)} {state.status && <StatusBadge status={state.status} />}
+                      {describe(state.kind, state.config)}{" "}
+                      {state.status && <StatusBadge status={state.status} />}
                     </div>
                   )}
                 </li>

@@ -20,7 +20,9 @@ type Props = {
 export function Json({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <p className="text-sm text-muted">—</p>;
   return (
-    <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-900">{JSON.stringify(value, null, 2)}</pre>
+    <pre className="max-h-64 overflow-auto rounded bg-slate-50 p-2 text-xs dark:bg-slate-900">
+      {JSON.stringify(value, null, 2)}
+    </pre>
   );
 }
 
@@ -33,14 +35,23 @@ export function parseJson(text: string): { value: unknown } | { problem: string 
   }
 }
 
-const LEVEL: Record<string, string> = { error: "text-red-300", warning: "text-amber-300", debug: "text-slate-400" };
+const LEVEL: Record<string, string> = {
+  error: "text-red-300",
+  warning: "text-amber-300",
+  debug: "text-slate-400",
+};
 
 export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Props) {
   const running = stage.status === "running";
   const path = { pipeline_id: pipelineId, stage_id: stage.id };
   const logs = useQuery({
     queryKey: ["logs", stage.id],
-    queryFn: () => call(() => api.GET("/api/pipelines/{pipeline_id}/stages/{stage_id}/logs", { params: { path, query: { limit: 1000 } } })),
+    queryFn: () =>
+      call(() =>
+        api.GET("/api/pipelines/{pipeline_id}/stages/{stage_id}/logs", {
+          params: { path, query: { limit: 1000 } },
+        }),
+      ),
     // Log lines are not live events: while the stage runs, the tail is read every second.
     refetchInterval: running ? 1000 : false,
   });
@@ -50,7 +61,10 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
   const finished = ["completed", "failed", "cancelled", "skipped"].includes(stage.status);
   const latest = attempts.at(-1);
   return (
-    <aside aria-label={`stage ${stage.name}`} className="grid gap-4 rounded-lg border border-slate-200 p-4 md:grid-cols-2 dark:border-slate-800">
+    <aside
+      aria-label={`stage ${stage.name}`}
+      className="grid gap-4 rounded-lg border border-slate-200 p-4 md:grid-cols-2 dark:border-slate-800"
+    >
       <div className="min-w-0">
         <h2 className="mb-1 flex items-center gap-2 font-semibold">
           {stage.name} <StatusBadge status={stage.status} />
@@ -99,7 +113,9 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
                     <Time at={a.startedAt} />
                   </td>
                   <td className="tabular-nums">
-                    {a.finishedAt ? duration((new Date(a.finishedAt).getTime() - new Date(a.startedAt).getTime()) / 1000) : "running"}
+                    {a.finishedAt
+                      ? duration((new Date(a.finishedAt).getTime() - new Date(a.startedAt).getTime()) / 1000)
+                      : "running"}
                   </td>
                 </tr>
               ))}
@@ -107,7 +123,11 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
           </table>
         )}
         <h3 className="text-sm text-muted">Log{running ? " (live)" : ""}</h3>
-        <pre className="max-h-64 min-h-12 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100" data-logs aria-live={running ? "polite" : "off"}>
+        <pre
+          className="max-h-64 min-h-12 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100"
+          data-logs
+          aria-live={running ? "polite" : "off"}
+        >
           {logs.data?.lines.length
             ? logs.data.lines.map((line, i) => (
                 <div key={i} className={LEVEL[line.level] ?? ""}>
@@ -135,8 +155,12 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
             )}
             <div className="flex flex-wrap items-center gap-3">
               <label>
-                <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} /> with everything
-                downstream
+                <input
+                  type="checkbox"
+                  checked={downstream}
+                  onChange={(e) => setDownstream(e.target.checked)}
+                />{" "}
+                with everything downstream
               </label>
               <ConfirmButton
                 label="Rerun with this input"

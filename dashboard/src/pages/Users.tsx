@@ -55,7 +55,11 @@ export function Users() {
               </thead>
               <tbody>
                 {list.map((user) => (
-                  <tr key={user.id} data-user={user.email} className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-muted" : ""}`}>
+                  <tr
+                    key={user.id}
+                    data-user={user.email}
+                    className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-muted" : ""}`}
+                  >
                     <td className="py-2 font-medium">
                       {user.name}
                       {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}
@@ -75,7 +79,9 @@ export function Users() {
                       </select>
                     </td>
                     <td className="text-xs">
-                      {user.role === "admin" ? "all" : user.applicationIds.map((id) => names.get(id) ?? id).join(", ") || "none"}
+                      {user.role === "admin"
+                        ? "all"
+                        : user.applicationIds.map((id) => names.get(id) ?? id).join(", ") || "none"}
                     </td>
                     <td className="space-x-2 text-right whitespace-nowrap">
                       {user.role !== "admin" && (
@@ -101,7 +107,9 @@ export function Users() {
         )}
       </Loaded>
       {creating && <NewUser onClose={() => setCreating(false)} />}
-      {members && <Memberships user={members} applications={applications.data ?? []} onClose={() => setMembers(null)} />}
+      {members && (
+        <Memberships user={members} applications={applications.data ?? []} onClose={() => setMembers(null)} />
+      )}
     </section>
   );
 }
@@ -141,7 +149,11 @@ function NewUser({ onClose }: { onClose: () => void }) {
         {field("name", "Name")}
         <label className="block text-sm">
           Role
-          <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })} className={`${inputClass} mt-1 block w-full`}>
+          <select
+            value={form.role}
+            onChange={(e) => setForm({ ...form, role: e.target.value as Role })}
+            className={`${inputClass} mt-1 block w-full`}
+          >
             {ROLES.map((role) => (
               <option key={role}>{role}</option>
             ))}
@@ -166,12 +178,25 @@ function NewUser({ onClose }: { onClose: () => void }) {
   );
 }
 
-function Memberships({ user, applications, onClose }: { user: User; applications: Schemas["ApplicationView"][]; onClose: () => void }) {
+function Memberships({
+  user,
+  applications,
+  onClose,
+}: {
+  user: User;
+  applications: Schemas["ApplicationView"][];
+  onClose: () => void;
+}) {
   const client = useQueryClient();
   const [chosen, setChosen] = useState(() => new Set(user.applicationIds));
   const save = useMutation({
     mutationFn: () =>
-      call(() => api.PUT("/api/users/{user_id}/applications", { params: { path: { user_id: user.id } }, body: { applicationIds: [...chosen] } })),
+      call(() =>
+        api.PUT("/api/users/{user_id}/applications", {
+          params: { path: { user_id: user.id } },
+          body: { applicationIds: [...chosen] },
+        }),
+      ),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ["users"] });
       onClose();

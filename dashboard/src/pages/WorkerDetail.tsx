@@ -21,7 +21,11 @@ export function WorkerDetail() {
   const events = useInfiniteQuery({
     queryKey: ["worker", id, "events"],
     queryFn: ({ pageParam }) =>
-      call(() => api.GET("/api/workers/{worker_id}/events", { params: { path, query: { limit: 50, before: pageParam } } })),
+      call(() =>
+        api.GET("/api/workers/{worker_id}/events", {
+          params: { path, query: { limit: 50, before: pageParam } },
+        }),
+      ),
     initialPageParam: undefined as number | undefined,
     getNextPageParam: (page) => page.nextBefore ?? undefined,
   });
@@ -35,9 +39,15 @@ export function WorkerDetail() {
     ["Started", dateTime(worker.startedAt)],
     ["Host", `${worker.hostName ?? "—"}${worker.pid ? ` (pid ${worker.pid})` : ""}`],
     ["Version", worker.version ?? "—"],
-    ["CPU", metric(worker.metrics, "cpuPercent") === null ? "—" : `${metric(worker.metrics, "cpuPercent")} %`],
+    [
+      "CPU",
+      metric(worker.metrics, "cpuPercent") === null ? "—" : `${metric(worker.metrics, "cpuPercent")} %`,
+    ],
     ["Memory", bytes(metric(worker.metrics, "memoryBytes"))],
-    ["Completed / failed", `${count(metric(worker.metrics, "completed") ?? 0)} / ${count(metric(worker.metrics, "failed") ?? 0)}`],
+    [
+      "Completed / failed",
+      `${count(metric(worker.metrics, "completed") ?? 0)} / ${count(metric(worker.metrics, "failed") ?? 0)}`,
+    ],
   ];
   return (
     <div className="space-y-4">
@@ -74,7 +84,10 @@ export function WorkerDetail() {
               {jobs.map((job) => (
                 <tr key={job.jobId} data-held-job={job.stageName}>
                   <td className="py-1">
-                    <Link to={`/pipelines/${job.pipelineId}?stage=${encodeURIComponent(job.stageName)}`} className="hover:underline">
+                    <Link
+                      to={`/pipelines/${job.pipelineId}?stage=${encodeURIComponent(job.stageName)}`}
+                      className="hover:underline"
+                    >
                       {job.pipelineName}
                     </Link>
                   </td>
@@ -107,7 +120,11 @@ export function WorkerDetail() {
                   ))}
                 </ol>
                 {events.hasNextPage && (
-                  <button className={`${buttonClass()} mt-2`} disabled={events.isFetchingNextPage} onClick={() => void events.fetchNextPage()}>
+                  <button
+                    className={`${buttonClass()} mt-2`}
+                    disabled={events.isFetchingNextPage}
+                    onClick={() => void events.fetchNextPage()}
+                  >
                     Older events
                   </button>
                 )}

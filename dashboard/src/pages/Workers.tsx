@@ -23,7 +23,9 @@ export function Workers() {
       <Loaded query={workers} what="workers">
         {(list) =>
           list.items.length === 0 ? (
-            <Empty>No worker has connected lately. Start one with the SDK (docs/sdk.md) and it appears here.</Empty>
+            <Empty>
+              No worker has connected lately. Start one with the SDK (docs/sdk.md) and it appears here.
+            </Empty>
           ) : (
             <div className="overflow-x-auto">
               <table className="w-full min-w-[56rem] text-left text-sm">
@@ -44,7 +46,11 @@ export function Workers() {
                   {list.items.map((w) => {
                     const cpu = metric(w.metrics, "cpuPercent");
                     return (
-                      <tr key={w.id} data-worker={w.name} className="border-b border-slate-100 dark:border-slate-800">
+                      <tr
+                        key={w.id}
+                        data-worker={w.name}
+                        className="border-b border-slate-100 dark:border-slate-800"
+                      >
                         <td className="py-2 font-medium">
                           <Link to={`/workers/${w.id}`} className="hover:underline">
                             {w.name}
@@ -56,7 +62,9 @@ export function Workers() {
                         </td>
                         <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
                         <td className="text-right tabular-nums">{w.inFlightJobs}</td>
-                        <td className="text-right tabular-nums">{cpu === null ? "—" : `${cpu.toFixed(0)} %`}</td>
+                        <td className="text-right tabular-nums">
+                          {cpu === null ? "—" : `${cpu.toFixed(0)} %`}
+                        </td>
                         <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
                         <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
                         <td className="text-muted">
