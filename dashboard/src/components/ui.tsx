@@ -104,6 +104,68 @@ export function Modal({ open, onOpenChange, title, children }: ModalProps) {
   );
 }
 
+export type Column =
+  | string
+  | { label: ReactNode; className?: string; hidden?: boolean; sort?: "ascending" | "descending" | "none" };
+
+/** A table with a header row of `columns`; `children` is its tbody. Wide ones scroll sideways. */
+export function Table({
+  columns,
+  minWidth,
+  className = "",
+  children,
+}: {
+  columns: Column[];
+  minWidth?: string;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <div className="overflow-x-auto">
+      <table className={`w-full text-left text-sm ${className}`} style={minWidth ? { minWidth } : undefined}>
+        <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
+          <tr>
+            {columns.map((column, index) => {
+              const {
+                label,
+                className = "",
+                hidden,
+                sort,
+              } = typeof column === "string" ? { label: column } : column;
+              return (
+                <th key={index} aria-sort={sort} className={`py-2 font-medium ${className}`}>
+                  {hidden ? <span className="sr-only">{label}</span> : label}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        {children}
+      </table>
+    </div>
+  );
+}
+
+/** The next, older page of an infinite query, while there is one. */
+export function OlderButton({
+  query,
+  label,
+}: {
+  query: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> };
+  label: string;
+}) {
+  if (!query.hasNextPage) return null;
+  return (
+    <button
+      className={`${buttonClass()} mt-3`}
+      disabled={query.isFetchingNextPage}
+      onClick={() => void query.fetchNextPage()}
+    >
+      {label}
+    </button>
+  );
+}
+
 /** Grey bars where rows will be, so the page does not jump when they arrive. */
 export function Loading({ rows = 5, label = "Loading" }: { rows?: number; label?: string }) {
   return (
@@ -122,6 +184,32 @@ export function ErrorNote({ what, error }: { what: string; error: Error }) {
       className="rounded border border-red-200 bg-red-50 p-3 text-sm text-red-900 dark:border-red-900 dark:bg-red-950 dark:text-red-100"
     >
       Could not load {what}: {error.message}
+    </p>
+  );
+}
+
+/** A page's title, with its controls (filters, a "New …" button) to the right. */
+export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="mb-4 flex flex-wrap items-center gap-3">
+      <h1 className="mr-auto text-xl font-semibold">{title}</h1>
+      {children}
+    </div>
+  );
+}
+
+/** What went wrong with an action or a form, said where it happened; nothing when all is well. */
+export function ErrorText({
+  error,
+  className = "",
+}: {
+  error: Error | string | null | undefined;
+  className?: string;
+}) {
+  if (!error) return null;
+  return (
+    <p role="alert" className={`text-sm text-red-700 dark:text-red-300 ${className}`}>
+      {typeof error === "string" ? error : error.message}
     </p>
   );
 }

@@ -2,8 +2,18 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, call, Problem, type Schemas } from "../api/client";
-import { buttonClass, Card, ConfirmButton, Empty, inputClass, Loaded } from "../components/ui";
+import { api, call, type Schemas } from "../api/client";
+import {
+  buttonClass,
+  Card,
+  ConfirmButton,
+  Empty,
+  ErrorText,
+  inputClass,
+  Loaded,
+  PageHeader,
+  Table,
+} from "../components/ui";
 import { useApplications } from "../queries";
 import { Time } from "../status";
 
@@ -11,10 +21,9 @@ export function Applications() {
   const applications = useApplications();
   return (
     <section className="space-y-6">
-      <div className="flex flex-wrap items-end gap-3">
-        <h1 className="mr-auto text-xl font-semibold">Applications and API keys</h1>
+      <PageHeader title="Applications and API keys">
         <NewApplication />
-      </div>
+      </PageHeader>
       <Loaded query={applications} what="applications">
         {(list) =>
           list.length === 0 ? (
@@ -61,11 +70,7 @@ function NewApplication() {
       <button type="submit" disabled={create.isPending} className={buttonClass()}>
         Create application
       </button>
-      {create.error instanceof Problem && (
-        <span role="alert" className="text-red-700 dark:text-red-300">
-          {create.error.message}
-        </span>
-      )}
+      <ErrorText error={create.error} />
     </form>
   );
 }
@@ -139,51 +144,48 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
             list.length === 0 ? (
               <p className="mb-3 text-sm text-muted">No keys yet.</p>
             ) : (
-              <div className="overflow-x-auto">
-                <table className="mb-3 w-full min-w-[40rem] text-left text-sm">
-                  <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                    <tr>
-                      <th className="py-2">Key</th>
-                      <th>Prefix</th>
-                      <th>Scopes</th>
-                      <th>Last used</th>
-                      <th>State</th>
-                      <th>
-                        <span className="sr-only">Actions</span>
-                      </th>
+              <Table
+                columns={[
+                  "Key",
+                  "Prefix",
+                  "Scopes",
+                  "Last used",
+                  "State",
+                  { label: "Actions", hidden: true },
+                ]}
+                minWidth="40rem"
+                className="mb-3"
+              >
+                <tbody>
+                  {list.map((key) => (
+                    <tr
+                      key={key.id}
+                      data-key-name={key.name}
+                      className="border-b border-slate-100 dark:border-slate-800"
+                    >
+                      <td className="py-2">{key.name}</td>
+                      <td className="font-mono text-xs">{key.prefix}…</td>
+                      <td>{key.scopes.join(", ")}</td>
+                      <td>
+                        <Time at={key.lastUsedAt} />
+                      </td>
+                      <td>{key.revokedAt ? "revoked" : "active"}</td>
+                      <td className="py-1 text-right">
+                        {!key.revokedAt && (
+                          <ConfirmButton
+                            small
+                            kind="danger"
+                            label="Revoke"
+                            title={`Revoke ${key.name}?`}
+                            description="Workers and services using it are refused within 10 seconds."
+                            onConfirm={() => revoke.mutate(key.id)}
+                          />
+                        )}
+                      </td>
                     </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((key) => (
-                      <tr
-                        key={key.id}
-                        data-key-name={key.name}
-                        className="border-b border-slate-100 dark:border-slate-800"
-                      >
-                        <td className="py-2">{key.name}</td>
-                        <td className="font-mono text-xs">{key.prefix}…</td>
-                        <td>{key.scopes.join(", ")}</td>
-                        <td>
-                          <Time at={key.lastUsedAt} />
-                        </td>
-                        <td>{key.revokedAt ? "revoked" : "active"}</td>
-                        <td className="py-1 text-right">
-                          {!key.revokedAt && (
-                            <ConfirmButton
-                              small
-                              kind="danger"
-                              label="Revoke"
-                              title={`Revoke ${key.name}?`}
-                              description="Workers and services using it are refused within 10 seconds."
-                              onConfirm={() => revoke.mutate(key.id)}
-                            />
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+                  ))}
+                </tbody>
+              </Table>
             )
           }
         </Loaded>
@@ -195,11 +197,7 @@ function Keys({ application }: { application: Schemas["ApplicationView"] }) {
           <button type="submit" disabled={create.isPending} className={buttonClass()}>
             Create key
           </button>
-          {create.error instanceof Problem && (
-            <span role="alert" className="text-red-700 dark:text-red-300">
-              {create.error.message}
-            </span>
-          )}
+          <ErrorText error={create.error} />
         </form>
       </Card>
     </article>

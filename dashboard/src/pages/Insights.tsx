@@ -3,11 +3,12 @@
 import { useSearchParams } from "react-router";
 
 import type { Schemas } from "../api/client";
+import { ApplicationSelect } from "../components/ApplicationSelect";
 import { RangePicker } from "../components/RangePicker";
 import { ThroughputChart } from "../components/ThroughputChart";
-import { Card, Empty, inputClass, Loaded } from "../components/ui";
+import { Card, Empty, Loaded, PageHeader, Table } from "../components/ui";
 import { count, duration, percent, rate } from "../format";
-import { rangeOf, useApplications, useInsights } from "../queries";
+import { rangeOf, useInsights } from "../queries";
 import { Time } from "../status";
 
 type Figures = Schemas["StageFiguresView"];
@@ -56,7 +57,6 @@ export function Insights() {
   const application = params.get("application") ?? undefined;
   const sort = params.get("sort") ?? "p95";
   const insights = useInsights(range, application);
-  const applications = useApplications();
   const set = (name: string, value: string | undefined) => {
     const next = new URLSearchParams(params);
     if (value) next.set(name, value);
@@ -65,25 +65,17 @@ export function Insights() {
   };
   return (
     <div className="space-y-4">
-      <div className="flex flex-wrap items-center gap-3">
-        <h1 className="mr-auto text-xl font-semibold">Insights</h1>
+      <PageHeader title="Insights">
         <label className="text-sm">
           Application{" "}
-          <select
+          <ApplicationSelect
             value={application ?? ""}
-            onChange={(e) => set("application", e.target.value)}
-            className={inputClass}
-          >
-            <option value="">all</option>
-            {applications.data?.map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.displayName ?? a.name}
-              </option>
-            ))}
-          </select>
+            onChange={(id) => set("application", id)}
+            anyLabel="all"
+          />
         </label>
         <RangePicker value={range} onChange={(value) => set("range", value)} />
-      </div>
+      </PageHeader>
       <Card title="Attempts ended">
         <Loaded query={insights} what="throughput" rows={4}>
           {(data) => <ThroughputChart insights={data} />}
@@ -95,59 +87,51 @@ export function Insights() {
             data.stages.length === 0 ? (
               <Empty>No attempt ended in the last {range}.</Empty>
             ) : (
-              <div className="overflow-x-auto">
-                <table className="w-full min-w-[56rem] text-left text-sm">
-                  <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                    <tr>
-                      <th className="py-2">Stage</th>
-                      <th>Handler</th>
-                      {COLUMNS.map((column) => (
-                        <th
-                          key={column.key}
-                          className="text-right"
-                          aria-sort={
-                            sort === column.key
-                              ? column.key === "success"
-                                ? "ascending"
-                                : "descending"
-                              : "none"
-                          }
+              <Table
+                minWidth="56rem"
+                columns={[
+                  "Stage",
+                  "Handler",
+                  ...COLUMNS.map((column) => {
+                    const sorted = sort === column.key;
+                    const ascending = column.key === "success";
+                    return {
+                      className: "text-right",
+                      sort: sorted ? (ascending ? "ascending" : "descending") : "none",
+                      label: (
+                        <button
+                          onClick={() => set("sort", column.key)}
+                          className={sorted ? "font-semibold text-slate-900 dark:text-white" : ""}
                         >
-                          <button
-                            onClick={() => set("sort", column.key)}
-                            className={
-                              sort === column.key ? "font-semibold text-slate-900 dark:text-white" : ""
-                            }
-                          >
-                            {column.label}
-                            {sort === column.key ? (column.key === "success" ? " ↑" : " ↓") : ""}
-                          </button>
-                        </th>
+                          {column.label}
+                          {sorted ? (ascending ? " ↑" : " ↓") : ""}
+                        </button>
+                      ),
+                    } as const;
+                  }),
+                ]}
+              >
+                <tbody>
+                  {sortFigures(data.stages, sort).map((f) => (
+                    <tr
+                      key={`${f.applicationId}/${f.handler}/${f.stageName}`}
+                      data-figures={f.stageName}
+                      className="border-b border-slate-100 dark:border-slate-800"
+                    >
+                      <td className="py-1.5 font-medium">
+                        {f.stageName}
+                        <span className="ml-2 text-xs text-muted">{f.applicationName}</span>
+                      </td>
+                      <td className="font-mono text-xs">{f.handler}</td>
+                      {COLUMNS.map((column) => (
+                        <td key={column.key} className="text-right tabular-nums">
+                          {column.show(f)}
+                        </td>
                       ))}
                     </tr>
-                  </thead>
-                  <tbody>
-                    {sortFigures(data.stages, sort).map((f) => (
-                      <tr
-                        key={`${f.applicationId}/${f.handler}/${f.stageName}`}
-                        data-figures={f.stageName}
-                        className="border-b border-slate-100 dark:border-slate-800"
-                      >
-                        <td className="py-1.5 font-medium">
-                          {f.stageName}
-                          <span className="ml-2 text-xs text-muted">{f.applicationName}</span>
-                        </td>
-                        <td className="font-mono text-xs">{f.handler}</td>
-                        {COLUMNS.map((column) => (
-                          <td key={column.key} className="text-right tabular-nums">
-                            {column.show(f)}
-                          </td>
-                        ))}
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+                  ))}
+                </tbody>
+              </Table>
             )
           }
         </Loaded>
@@ -158,15 +142,14 @@ export function Insights() {
             data.hotspots.length === 0 ? (
               <Empty>No failures in the last {range}.</Empty>
             ) : (
-              <table className="w-full text-left text-sm">
-                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                  <tr>
-                    <th className="py-2">Error</th>
-                    <th>Stage</th>
-                    <th className="text-right">Times</th>
-                    <th className="pl-4">Last seen</th>
-                  </tr>
-                </thead>
+              <Table
+                columns={[
+                  "Error",
+                  "Stage",
+                  { label: "Times", className: "text-right" },
+                  { label: "Last seen", className: "pl-4" },
+                ]}
+              >
                 <tbody>
                   {data.hotspots.map((h) => (
                     <tr
@@ -187,7 +170,7 @@ export function Insights() {
                     </tr>
                   ))}
                 </tbody>
-              </table>
+              </Table>
             )
           }
         </Loaded>

@@ -2,6 +2,7 @@ import { type FormEvent, useState } from "react";
 import { Navigate, useLocation } from "react-router";
 
 import { Problem } from "../api/client";
+import { ErrorText } from "../components/ui";
 import { useLogin, useMe } from "../session";
 
 const MESSAGES: Record<string, string> = {
@@ -42,11 +43,7 @@ export function Login() {
           value={password}
           onChange={setPassword}
         />
-        {error && (
-          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-            {MESSAGES[error.code] ?? error.message}
-          </p>
-        )}
+        <ErrorText error={error && (MESSAGES[error.code] ?? error.message)} />
         <button
           type="submit"
           disabled={login.isPending}

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
-import { Card, Empty, Loaded } from "../components/ui";
+import { Card, Empty, Loaded, PageHeader } from "../components/ui";
 import { ThroughputChart } from "../components/ThroughputChart";
 import { RangePicker } from "../components/RangePicker";
 import { ago, count, duration, percent, rate } from "../format";
@@ -51,10 +51,9 @@ export function Overview() {
   const dash = "—";
   return (
     <div className="space-y-4">
-      <div className="flex flex-wrap items-center gap-3">
-        <h1 className="mr-auto text-xl font-semibold">Overview</h1>
+      <PageHeader title="Overview">
         <RangePicker value={range} onChange={(value) => setParams({ range: value })} />
-      </div>
+      </PageHeader>
       <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 xl:grid-cols-6" aria-label="key figures">
         <Kpi label="Pipelines running" value={figures ? count(figures.running) : dash} />
         <Kpi label={`Completed in ${range}`} value={figures ? count(figures.completed) : dash} />

@@ -4,10 +4,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Tabs } from "radix-ui";
 import { useParams, useSearchParams } from "react-router";
 
-import { api, call, Problem, type Schemas } from "../api/client";
+import { api, call, type Schemas } from "../api/client";
 import { DagGraph } from "../components/DagGraph";
 import { Timeline } from "../components/Timeline";
-import { Card, ConfirmButton, ErrorNote, Loading } from "../components/ui";
+import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, Table } from "../components/ui";
 import { duration } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
@@ -116,11 +116,7 @@ export function PipelineDetail() {
           )}
         </span>
       </header>
-      {act.error instanceof Problem && (
-        <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-          {act.error.message}
-        </p>
-      )}
+      <ErrorText error={act.error} />
       <Card>
         <DagGraph stages={pipeline.stages} chosen={chosen?.name} onChoose={choose} />
       </Card>
@@ -146,20 +142,11 @@ export function PipelineDetail() {
             Context
           </Tabs.Trigger>
         </Tabs.List>
-        <Tabs.Content value="stages" className="overflow-x-auto">
-          <table className="w-full min-w-[48rem] text-left text-sm">
-            <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-              <tr>
-                <th className="py-2">Stage</th>
-                <th>Handler</th>
-                <th>Status</th>
-                <th>Attempt</th>
-                <th>Why</th>
-                <th>
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+        <Tabs.Content value="stages">
+          <Table
+            columns={["Stage", "Handler", "Status", "Attempt", "Why", { label: "Actions", hidden: true }]}
+            minWidth="48rem"
+          >
             <tbody>
               {pipeline.stages.map((stage) => (
                 <tr
@@ -201,7 +188,7 @@ export function PipelineDetail() {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </Table>
         </Tabs.Content>
         <Tabs.Content value="timeline">
           <Timeline

@@ -5,8 +5,18 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
-import { buttonClass, ConfirmButton, Empty, ErrorNote, inputClass, Loading } from "../components/ui";
-import { RANGES, useApplications } from "../queries";
+import { ApplicationSelect } from "../components/ApplicationSelect";
+import {
+  buttonClass,
+  ConfirmButton,
+  Empty,
+  ErrorNote,
+  inputClass,
+  Loading,
+  PageHeader,
+  Table,
+} from "../components/ui";
+import { RANGES } from "../queries";
 import { StatusBadge, Time } from "../status";
 
 const STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -45,7 +55,6 @@ export function Pipelines() {
       else next.add(id);
       return next;
     });
-  const applications = useApplications();
   const status = params.get("status") as Status | null;
   const search = params.get("search") ?? "";
   const application = params.get("application") ?? "";
@@ -82,8 +91,7 @@ export function Pipelines() {
   };
   return (
     <section>
-      <div className="mb-4 flex flex-wrap items-end gap-3">
-        <h1 className="mr-auto text-xl font-semibold">Pipelines</h1>
+      <PageHeader title="Pipelines">
         <label className="text-sm">
           Status{" "}
           <select
@@ -101,18 +109,11 @@ export function Pipelines() {
         </label>
         <label className="text-sm">
           Application{" "}
-          <select
+          <ApplicationSelect
             value={application}
-            onChange={(e) => change("application", e.target.value)}
-            className={inputClass}
-          >
-            <option value="">any</option>
-            {applications.data?.map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.displayName ?? a.name}
-              </option>
-            ))}
-          </select>
+            onChange={(id) => change("application", id)}
+            anyLabel="any"
+          />
         </label>
         <label className="text-sm">
           Created{" "}
@@ -137,7 +138,7 @@ export function Pipelines() {
             className={inputClass}
           />
         </label>
-      </div>
+      </PageHeader>
       {page.isError && <ErrorNote what="pipelines" error={page.error} />}
       <div className="mb-2 flex items-center gap-2 text-sm" aria-label="bulk actions">
         <span className="text-muted">{selected.size} selected</span>
@@ -155,55 +156,44 @@ export function Pipelines() {
         ))}
         {outcome && <span role="status">{outcome}</span>}
       </div>
-      <div className="overflow-x-auto">
-        <table className="w-full min-w-[48rem] text-left text-sm">
-          <thead className="border-b border-slate-300 text-muted">
-            <tr>
-              <th className="w-8">
-                <span className="sr-only">Select</span>
-              </th>
-              <th className="py-2">Name</th>
-              <th>Application</th>
-              <th>Status</th>
-              <th>Stages</th>
-              <th>Created</th>
+      <Table
+        columns={[{ label: "Select", hidden: true }, "Name", "Application", "Status", "Stages", "Created"]}
+        minWidth="48rem"
+      >
+        <tbody>
+          {page.data?.items.map((p) => (
+            <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`select ${p.name}`}
+                  checked={selected.has(p.id)}
+                  onChange={() => toggle(p.id)}
+                />
+              </td>
+              <td className="py-2">
+                <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
+                  {p.name}
+                </Link>
+              </td>
+              <td>{p.applicationName}</td>
+              <td>
+                <StatusBadge status={p.status} />
+              </td>
+              <td className="space-x-1">
+                {Object.entries(p.stageCounts).map(([s, n]) => (
+                  <span key={s} title={s}>
+                    <StatusBadge status={s} /> {n}
+                  </span>
+                ))}
+              </td>
+              <td>
+                <Time at={p.createdAt} />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {page.data?.items.map((p) => (
-              <tr key={p.id} className="border-b border-slate-100 dark:border-slate-800">
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`select ${p.name}`}
-                    checked={selected.has(p.id)}
-                    onChange={() => toggle(p.id)}
-                  />
-                </td>
-                <td className="py-2">
-                  <Link to={`/pipelines/${p.id}`} className="underline-offset-2 hover:underline">
-                    {p.name}
-                  </Link>
-                </td>
-                <td>{p.applicationName}</td>
-                <td>
-                  <StatusBadge status={p.status} />
-                </td>
-                <td className="space-x-1">
-                  {Object.entries(p.stageCounts).map(([s, n]) => (
-                    <span key={s} title={s}>
-                      <StatusBadge status={s} /> {n}
-                    </span>
-                  ))}
-                </td>
-                <td>
-                  <Time at={p.createdAt} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+          ))}
+        </tbody>
+      </Table>
       {page.isPending && <Loading rows={8} label="Loading pipelines" />}
       {page.data && page.data.items.length === 0 && (
         <Empty>

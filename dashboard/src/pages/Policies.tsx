@@ -4,8 +4,19 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, call, Problem, type Schemas } from "../api/client";
-import { buttonClass, ConfirmButton, Empty, inputClass, Loaded, Modal } from "../components/ui";
+import { api, call, type Schemas } from "../api/client";
+import { ApplicationSelect } from "../components/ApplicationSelect";
+import {
+  buttonClass,
+  ConfirmButton,
+  Empty,
+  ErrorText,
+  inputClass,
+  Loaded,
+  Modal,
+  PageHeader,
+  Table,
+} from "../components/ui";
 import { dateTime } from "../format";
 import { may } from "../permissions";
 import { configFrom, describe, FIELDS, type Kind, KINDS, valuesOf } from "../policyForm";
@@ -35,19 +46,14 @@ export function Policies() {
   const writable = may(role, "change_policies");
   return (
     <section>
-      <div className="mb-4 flex items-center gap-3">
-        <h1 className="mr-auto text-xl font-semibold">Policies</h1>
+      <PageHeader title="Policies">
         {writable && (
           <button className={buttonClass("primary")} onClick={() => setEditing("new")}>
             New policy
           </button>
         )}
-      </div>
-      {change.error instanceof Problem && (
-        <p role="alert" className="mb-2 text-sm text-red-700 dark:text-red-300">
-          {change.error.message}
-        </p>
-      )}
+      </PageHeader>
+      <ErrorText error={change.error} className="mb-2" />
       <Loaded query={policies} what="policies">
         {({ items }) =>
           items.length === 0 ? (
@@ -56,80 +62,73 @@ export function Policies() {
               the retries and timeout of the stages submitted.
             </Empty>
           ) : (
-            <div className="overflow-x-auto">
-              <table className="w-full min-w-[52rem] text-left text-sm">
-                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                  <tr>
-                    <th className="py-2">Name</th>
-                    <th>Application</th>
-                    <th>Applies to</th>
-                    <th>Rule</th>
-                    <th>Status</th>
-                    <th>Changed</th>
-                    <th>
-                      <span className="sr-only">Actions</span>
-                    </th>
+            <Table
+              columns={[
+                "Name",
+                "Application",
+                "Applies to",
+                "Rule",
+                "Status",
+                "Changed",
+                { label: "Actions", hidden: true },
+              ]}
+              minWidth="52rem"
+            >
+              <tbody>
+                {items.map((policy) => (
+                  <tr
+                    key={policy.id}
+                    data-policy={policy.name}
+                    className="border-b border-slate-100 dark:border-slate-800"
+                  >
+                    <td className="py-2 font-medium">{policy.name}</td>
+                    <td>{names.get(policy.applicationId) ?? "—"}</td>
+                    <td>
+                      {policy.target.type} <span className="font-mono text-xs">{policy.target.name}</span>
+                    </td>
+                    <td>{describe(policy.kind, policy.config)}</td>
+                    <td>
+                      <StatusBadge status={policy.status} />
+                    </td>
+                    <td className="text-xs">
+                      <Time at={policy.updatedAt} />
+                    </td>
+                    <td className="space-x-2 py-1 text-right whitespace-nowrap">
+                      <button className={buttonClass("default", true)} onClick={() => setHistory(policy)}>
+                        History
+                      </button>
+                      {writable && (
+                        <>
+                          <button className={buttonClass("default", true)} onClick={() => setEditing(policy)}>
+                            Edit
+                          </button>
+                          <button
+                            className={buttonClass("default", true)}
+                            disabled={change.isPending}
+                            onClick={() =>
+                              change.mutate({
+                                policy,
+                                body: { status: policy.status === "active" ? "paused" : "active" },
+                              })
+                            }
+                          >
+                            {policy.status === "active" ? "Pause" : "Resume"}
+                          </button>
+                          <ConfirmButton
+                            small
+                            kind="danger"
+                            label="Delete"
+                            title={`Delete the policy ${policy.name}?`}
+                            description="It stops acting at once; jobs it held go on. Its history stays in the audit log."
+                            onConfirm={() => change.mutate({ policy, body: null })}
+                          />
+                        </>
+                      )}
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {items.map((policy) => (
-                    <tr
-                      key={policy.id}
-                      data-policy={policy.name}
-                      className="border-b border-slate-100 dark:border-slate-800"
-                    >
-                      <td className="py-2 font-medium">{policy.name}</td>
-                      <td>{names.get(policy.applicationId) ?? "—"}</td>
-                      <td>
-                        {policy.target.type} <span className="font-mono text-xs">{policy.target.name}</span>
-                      </td>
-                      <td>{describe(policy.kind, policy.config)}</td>
-                      <td>
-                        <StatusBadge status={policy.status} />
-                      </td>
-                      <td className="text-xs">
-                        <Time at={policy.updatedAt} />
-                      </td>
-                      <td className="space-x-2 py-1 text-right whitespace-nowrap">
-                        <button className={buttonClass("default", true)} onClick={() => setHistory(policy)}>
-                          History
-                        </button>
-                        {writable && (
-                          <>
-                            <button
-                              className={buttonClass("default", true)}
-                              onClick={() => setEditing(policy)}
-                            >
-                              Edit
-                            </button>
-                            <button
-                              className={buttonClass("default", true)}
-                              disabled={change.isPending}
-                              onClick={() =>
-                                change.mutate({
-                                  policy,
-                                  body: { status: policy.status === "active" ? "paused" : "active" },
-                                })
-                              }
-                            >
-                              {policy.status === "active" ? "Pause" : "Resume"}
-                            </button>
-                            <ConfirmButton
-                              small
-                              kind="danger"
-                              label="Delete"
-                              title={`Delete the policy ${policy.name}?`}
-                              description="It stops acting at once; jobs it held go on. Its history stays in the audit log."
-                              onConfirm={() => change.mutate({ policy, body: null })}
-                            />
-                          </>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+                ))}
+              </tbody>
+            </Table>
           )
         }
       </Loaded>
@@ -218,17 +217,11 @@ function PolicyEditor({
           <>
             <label className={label}>
               Application
-              <select
+              <ApplicationSelect
                 value={applicationId}
-                onChange={(e) => setApplicationId(e.target.value)}
-                className={`${inputClass} mt-1 block w-full`}
-              >
-                {applications.map((a) => (
-                  <option key={a.id} value={a.id}>
-                    {a.displayName ?? a.name}
-                  </option>
-                ))}
-              </select>
+                onChange={setApplicationId}
+                className="mt-1 block w-full"
+              />
             </label>
             <label className={label}>
               Kind
@@ -297,11 +290,7 @@ function PolicyEditor({
             )}
           </label>
         ))}
-        {problem && (
-          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-            {problem}
-          </p>
-        )}
+        <ErrorText error={problem} />
         <div className="flex justify-end gap-2 pt-2">
           <button type="button" className={buttonClass()} onClick={onClose}>
             Cancel

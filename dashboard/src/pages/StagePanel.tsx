@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
-import { ConfirmButton, inputClass } from "../components/ui";
+import { ConfirmButton, ErrorText, inputClass } from "../components/ui";
 import { duration } from "../format";
 import { StatusBadge, Time } from "../status";
 
@@ -148,11 +148,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
                 className={`${inputClass} mt-1 block w-full font-mono text-xs`}
               />
             </label>
-            {"problem" in parsed && (
-              <p role="alert" className="text-red-700 dark:text-red-300">
-                {parsed.problem}
-              </p>
-            )}
+            <ErrorText error={"problem" in parsed ? parsed.problem : null} />
             <div className="flex flex-wrap items-center gap-3">
               <label>
                 <input

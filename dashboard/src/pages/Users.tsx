@@ -3,8 +3,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
-import { api, call, Problem, type Schemas } from "../api/client";
-import { buttonClass, inputClass, Loaded, Modal } from "../components/ui";
+import { api, call, type Schemas } from "../api/client";
+import { buttonClass, ErrorText, inputClass, Loaded, Modal, PageHeader, Table } from "../components/ui";
 import type { Role } from "../permissions";
 import { useApplications } from "../queries";
 import { useMe } from "../session";
@@ -27,83 +27,68 @@ export function Users() {
   const names = new Map(applications.data?.map((a) => [a.id, a.displayName ?? a.name]));
   return (
     <section>
-      <div className="mb-4 flex items-center">
-        <h1 className="mr-auto text-xl font-semibold">Users</h1>
+      <PageHeader title="Users">
         <button className={buttonClass("primary")} onClick={() => setCreating(true)}>
           New user
         </button>
-      </div>
-      {change.error instanceof Problem && (
-        <p role="alert" className="mb-2 text-sm text-red-700 dark:text-red-300">
-          {change.error.message}
-        </p>
-      )}
+      </PageHeader>
+      <ErrorText error={change.error} className="mb-2" />
       <Loaded query={users} what="users">
         {(list) => (
-          <div className="overflow-x-auto">
-            <table className="w-full min-w-[48rem] text-left text-sm">
-              <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                <tr>
-                  <th className="py-2">Name</th>
-                  <th>Email</th>
-                  <th>Role</th>
-                  <th>Applications</th>
-                  <th>
-                    <span className="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((user) => (
-                  <tr
-                    key={user.id}
-                    data-user={user.email}
-                    className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-muted" : ""}`}
-                  >
-                    <td className="py-2 font-medium">
-                      {user.name}
-                      {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}
-                    </td>
-                    <td>{user.email}</td>
-                    <td>
-                      <select
-                        aria-label={`role of ${user.email}`}
-                        value={user.role}
+          <Table
+            columns={["Name", "Email", "Role", "Applications", { label: "Actions", hidden: true }]}
+            minWidth="48rem"
+          >
+            <tbody>
+              {list.map((user) => (
+                <tr
+                  key={user.id}
+                  data-user={user.email}
+                  className={`border-b border-slate-100 dark:border-slate-800 ${user.disabled ? "text-muted" : ""}`}
+                >
+                  <td className="py-2 font-medium">
+                    {user.name}
+                    {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}
+                  </td>
+                  <td>{user.email}</td>
+                  <td>
+                    <select
+                      aria-label={`role of ${user.email}`}
+                      value={user.role}
+                      disabled={change.isPending}
+                      onChange={(e) => change.mutate({ user, body: { role: e.target.value as Role } })}
+                      className={inputClass}
+                    >
+                      {ROLES.map((role) => (
+                        <option key={role}>{role}</option>
+                      ))}
+                    </select>
+                  </td>
+                  <td className="text-xs">
+                    {user.role === "admin"
+                      ? "all"
+                      : user.applicationIds.map((id) => names.get(id) ?? id).join(", ") || "none"}
+                  </td>
+                  <td className="space-x-2 text-right whitespace-nowrap">
+                    {user.role !== "admin" && (
+                      <button className={buttonClass("default", true)} onClick={() => setMembers(user)}>
+                        Applications
+                      </button>
+                    )}
+                    {user.id !== me?.id && (
+                      <button
+                        className={buttonClass(user.disabled ? "default" : "danger", true)}
                         disabled={change.isPending}
-                        onChange={(e) => change.mutate({ user, body: { role: e.target.value as Role } })}
-                        className={inputClass}
+                        onClick={() => change.mutate({ user, body: { disabled: !user.disabled } })}
                       >
-                        {ROLES.map((role) => (
-                          <option key={role}>{role}</option>
-                        ))}
-                      </select>
-                    </td>
-                    <td className="text-xs">
-                      {user.role === "admin"
-                        ? "all"
-                        : user.applicationIds.map((id) => names.get(id) ?? id).join(", ") || "none"}
-                    </td>
-                    <td className="space-x-2 text-right whitespace-nowrap">
-                      {user.role !== "admin" && (
-                        <button className={buttonClass("default", true)} onClick={() => setMembers(user)}>
-                          Applications
-                        </button>
-                      )}
-                      {user.id !== me?.id && (
-                        <button
-                          className={buttonClass(user.disabled ? "default" : "danger", true)}
-                          disabled={change.isPending}
-                          onClick={() => change.mutate({ user, body: { disabled: !user.disabled } })}
-                        >
-                          {user.disabled ? "Enable" : "Disable"}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                        {user.disabled ? "Enable" : "Disable"}
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </Table>
         )}
       </Loaded>
       {creating && <NewUser onClose={() => setCreating(false)} />}
@@ -160,11 +145,7 @@ function NewUser({ onClose }: { onClose: () => void }) {
           </select>
         </label>
         {field("password", "Password (12 characters or more)", "password")}
-        {create.error && (
-          <p role="alert" className="text-sm text-red-700 dark:text-red-300">
-            {create.error.message}
-          </p>
-        )}
+        <ErrorText error={create.error} />
         <div className="flex justify-end gap-2">
           <button type="button" className={buttonClass()} onClick={onClose}>
             Cancel
@@ -222,11 +203,7 @@ function Memberships({
           </label>
         ))}
       </fieldset>
-      {save.error && (
-        <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-300">
-          {save.error.message}
-        </p>
-      )}
+      <ErrorText error={save.error} className="mt-2" />
       <div className="mt-4 flex justify-end gap-2">
         <button type="button" className={buttonClass()} onClick={onClose}>
           Cancel

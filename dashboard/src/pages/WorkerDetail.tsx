@@ -3,7 +3,7 @@ import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 
 import { api, call } from "../api/client";
-import { buttonClass, Card, Empty, ErrorNote, Loaded, Loading } from "../components/ui";
+import { Card, Empty, ErrorNote, Loaded, Loading, OlderButton, Table } from "../components/ui";
 import { ago, bytes, count, dateTime } from "../format";
 import { useNow } from "../now";
 import { StatusBadge, Time } from "../status";
@@ -70,16 +70,15 @@ export function WorkerDetail() {
         {jobs.length === 0 ? (
           <Empty>None right now.</Empty>
         ) : (
-          <table className="w-full text-left text-sm">
-            <thead className="text-muted">
-              <tr>
-                <th className="py-1">Pipeline</th>
-                <th>Stage</th>
-                <th>Attempt</th>
-                <th>Running for</th>
-                <th>Lease until</th>
-              </tr>
-            </thead>
+          <Table
+            columns={[
+              { label: "Pipeline", className: "py-1" },
+              "Stage",
+              "Attempt",
+              "Running for",
+              "Lease until",
+            ]}
+          >
             <tbody>
               {jobs.map((job) => (
                 <tr key={job.jobId} data-held-job={job.stageName}>
@@ -100,7 +99,7 @@ export function WorkerDetail() {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </Table>
         )}
       </Card>
       <Card title="Events">
@@ -119,15 +118,7 @@ export function WorkerDetail() {
                     </li>
                   ))}
                 </ol>
-                {events.hasNextPage && (
-                  <button
-                    className={`${buttonClass()} mt-2`}
-                    disabled={events.isFetchingNextPage}
-                    onClick={() => void events.fetchNextPage()}
-                  >
-                    Older events
-                  </button>
-                )}
+                <OlderButton query={events} label="Older events" />
               </>
             );
           }}

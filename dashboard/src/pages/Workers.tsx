@@ -2,7 +2,7 @@
 // heartbeat's age is counted here, so it ticks between events.
 import { Link } from "react-router";
 
-import { Empty, Loaded } from "../components/ui";
+import { Empty, Loaded, PageHeader, Table } from "../components/ui";
 import { ago, bytes } from "../format";
 import { useNow } from "../now";
 import { useWorkers } from "../queries";
@@ -19,7 +19,7 @@ export function Workers() {
   const workers = useWorkers();
   return (
     <section>
-      <h1 className="mb-4 text-xl font-semibold">Workers</h1>
+      <PageHeader title="Workers" />
       <Loaded query={workers} what="workers">
         {(list) =>
           list.items.length === 0 ? (
@@ -27,56 +27,54 @@ export function Workers() {
               No worker has connected lately. Start one with the SDK (docs/sdk.md) and it appears here.
             </Empty>
           ) : (
-            <div className="overflow-x-auto">
-              <table className="w-full min-w-[56rem] text-left text-sm">
-                <thead className="border-b border-slate-300 text-muted dark:border-slate-700">
-                  <tr>
-                    <th className="py-2">Worker</th>
-                    <th>Application</th>
-                    <th>State</th>
-                    <th>Handlers</th>
-                    <th className="text-right">In flight</th>
-                    <th className="text-right">CPU</th>
-                    <th className="text-right">Memory</th>
-                    <th className="pl-4">Last heartbeat</th>
-                    <th>Host</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.items.map((w) => {
-                    const cpu = metric(w.metrics, "cpuPercent");
-                    return (
-                      <tr
-                        key={w.id}
-                        data-worker={w.name}
-                        className="border-b border-slate-100 dark:border-slate-800"
-                      >
-                        <td className="py-2 font-medium">
-                          <Link to={`/workers/${w.id}`} className="hover:underline">
-                            {w.name}
-                          </Link>
-                        </td>
-                        <td>{w.applicationName}</td>
-                        <td>
-                          <StatusBadge status={w.state} />
-                        </td>
-                        <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
-                        <td className="text-right tabular-nums">{w.inFlightJobs}</td>
-                        <td className="text-right tabular-nums">
-                          {cpu === null ? "—" : `${cpu.toFixed(0)} %`}
-                        </td>
-                        <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
-                        <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
-                        <td className="text-muted">
-                          {w.hostName ?? "—"}
-                          {w.pid ? ` (${w.pid})` : ""}
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              columns={[
+                "Worker",
+                "Application",
+                "State",
+                "Handlers",
+                { label: "In flight", className: "text-right" },
+                { label: "CPU", className: "text-right" },
+                { label: "Memory", className: "text-right" },
+                { label: "Last heartbeat", className: "pl-4" },
+                "Host",
+              ]}
+              minWidth="56rem"
+            >
+              <tbody>
+                {list.items.map((w) => {
+                  const cpu = metric(w.metrics, "cpuPercent");
+                  return (
+                    <tr
+                      key={w.id}
+                      data-worker={w.name}
+                      className="border-b border-slate-100 dark:border-slate-800"
+                    >
+                      <td className="py-2 font-medium">
+                        <Link to={`/workers/${w.id}`} className="hover:underline">
+                          {w.name}
+                        </Link>
+                      </td>
+                      <td>{w.applicationName}</td>
+                      <td>
+                        <StatusBadge status={w.state} />
+                      </td>
+                      <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
+                      <td className="text-right tabular-nums">{w.inFlightJobs}</td>
+                      <td className="text-right tabular-nums">
+                        {cpu === null ? "—" : `${cpu.toFixed(0)} %`}
+                      </td>
+                      <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
+                      <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
+                      <td className="text-muted">
+                        {w.hostName ?? "—"}
+                        {w.pid ? ` (${w.pid})` : ""}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </Table>
           )
         }
       </Loaded>
