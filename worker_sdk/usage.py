@@ -13,7 +13,7 @@ import time
 
 try:
     import resource
-except ImportError:  # Windows: no figures, the heartbeat goes without them.
+except ImportError:  # Windows: no memory figure unless /proc exists, which it does not.
     resource = None  # type: ignore[assignment]
 
 
