@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
@@ -24,6 +25,18 @@ async def users(system: System) -> AsyncIterator[dict[str, Dashboard]]:
     yield {who: Dashboard(client) for who, client in clients.items()}
     for client in clients.values():
         await client.aclose()
+
+
+async def yesterday(user: Dashboard) -> httpx.Response:
+    """The insights of a range that ended a day ago."""
+    now = dt.datetime.now(dt.UTC)
+    return await user.client.get(
+        "/api/insights",
+        params={
+            "from": (now - dt.timedelta(days=2)).isoformat(),
+            "to": (now - dt.timedelta(days=1)).isoformat(),
+        },
+    )
 
 
 async def test_figures_per_stage_hotspots_and_queues(
@@ -78,14 +91,7 @@ async def test_figures_per_stage_hotspots_and_queues(
     assert queue["oldestAgeSeconds"] >= 0
 
     # A range before any of it holds nothing; the queues are of now.
-    now = dt.datetime.now(dt.UTC)
-    past = await users["root"].client.get(
-        "/api/insights",
-        params={
-            "from": (now - dt.timedelta(days=2)).isoformat(),
-            "to": (now - dt.timedelta(days=1)).isoformat(),
-        },
-    )
+    past = await yesterday(users["root"])
     assert past.json()["stages"] == []
     assert past.json()["hotspots"] == []
     assert len(past.json()["queues"]) == 1
@@ -111,14 +117,7 @@ async def test_pipelines_counted_by_status(system: System, users: dict[str, Dash
     counts = (await users["root"].get("/api/insights")).json()["pipelines"]
     assert counts == {"running": 1, "completed": 2, "failed": 1, "cancelled": 1}
     # Running is counted now, whatever the range; the others by when they finished.
-    now = dt.datetime.now(dt.UTC)
-    earlier = await users["root"].client.get(
-        "/api/insights",
-        params={
-            "from": (now - dt.timedelta(days=2)).isoformat(),
-            "to": (now - dt.timedelta(days=1)).isoformat(),
-        },
-    )
+    earlier = await yesterday(users["root"])
     assert earlier.json()["pipelines"] == {
         "running": 1,
         "completed": 0,
