@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from worker_sdk import templates
 from worker_sdk.context import JobContext
 from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
@@ -129,6 +130,16 @@ class Worker:
         if name in self._handlers:
             raise ValueError(f"a handler for {name!r} is already registered")
         self._handlers[name] = Handler.from_function(name, function)
+
+    def use_templates(self, *patterns: str) -> list[str]:
+        """Serve the stage templates that ``patterns`` name: groups (``"core"``) or name
+        patterns (``"http.*"``). Returns their names; the control plane learns their versions
+        at bootstrap, in ``metadata["templates"]``."""
+        chosen = templates.select(patterns)
+        for template in chosen:
+            self.register(template.name, template.function)
+            self.metadata.setdefault("templates", {})[template.name] = template.version
+        return [template.name for template in chosen]
 
     @property
     def handlers(self) -> dict[str, Handler]:
