@@ -93,7 +93,12 @@ def plane_env(database_url: str) -> Iterator[dict[str, str]]:
     application = asyncio.run(_application_name(database_url))
     if application:
         asyncio.run(
-            delete_queues(AMQP_URL, prefix, [f"{application}.stage.sdk.sleep", "stage.results"])
+            delete_queues(
+                AMQP_URL,
+                prefix,
+                [f"{application}.stage.{h}" for h in ("sdk.sleep", "transform")]
+                + ["stage.results"],
+            )
         )
 
 
@@ -205,3 +210,36 @@ def test_the_cli_refuses_what_is_not_a_worker() -> None:
     )
     assert done.returncode != 0
     assert "not a worker_sdk.Worker" in done.stderr
+
+
+CLI = [sys.executable, "-m", "worker_sdk.cli"]
+
+
+def test_the_cli_serves_templates_with_no_code_of_yours(plane: Plane) -> None:
+    stages = [
+        {"name": "a", "handler": "transform", "input": {"output": {"n": "=6 * 7"}}},
+        {"name": "b", "handler": "transform", "input": {"output": "=deps.a.n"}, "dependsOn": ["a"]},
+    ]
+    with process("--templates", "core", env=plane.worker_env(), command=CLI):
+        response = httpx.post(
+            f"{plane.base}/pipelines",
+            json={"name": "templated", "stages": stages},
+            headers={"X-API-Key": plane.key},
+        )
+        finished = plane.wait_finished(response.json()["id"])
+    assert finished["status"] == "completed"
+    assert finished["stages"][1]["output"] == 42
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--templates", "nope"], "no template matches 'nope'"),
+        ([], "give a module:attribute worker, --templates, or both"),
+    ],
+)
+def test_the_cli_says_what_is_missing(args: list[str], said: str) -> None:
+    env = {**environment(), "PIPELOGIQ_API_KEY": "k"}
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env)
+    assert done.returncode != 0
+    assert said in done.stderr

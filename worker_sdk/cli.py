@@ -1,4 +1,9 @@
-"""``pipelogiq-worker module:attribute``: run a Worker object defined in your code."""
+"""``pipelogiq-worker module:attribute``: run a Worker object defined in your code.
+
+``pipelogiq-worker --templates core,dataset`` runs a worker serving stage templates, on its
+own or beside the handlers of a ``module:attribute`` worker. Without one, the worker connects
+to ``PIPELOGIQ_URL`` (default http://127.0.0.1:8081) with ``PIPELOGIQ_API_KEY``.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +33,23 @@ def load_worker(target: str) -> Worker:
     return worker
 
 
+def _templates_worker(name: str) -> Worker:
+    key = os.environ.get("PIPELOGIQ_API_KEY")
+    if not key:
+        raise SystemExit("pipelogiq-worker: set PIPELOGIQ_API_KEY (from `pipelogiq create-app`)")
+    return Worker(os.environ.get("PIPELOGIQ_URL", "http://127.0.0.1:8081"), key, name=name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="pipelogiq-worker", description="Run a Pipelogiq worker until SIGINT or SIGTERM."
     )
-    parser.add_argument("target", help="where the Worker object is, as module:attribute")
+    parser.add_argument("target", nargs="?", help="where the Worker object is, as module:attribute")
+    parser.add_argument(
+        "--templates",
+        help="serve these stage templates too: groups or name patterns, comma-separated",
+    )
+    parser.add_argument("--name", default="templates", help="the worker's name, without a target")
     parser.add_argument("--log-level", default=os.environ.get("PIPELOGIQ_LOG_LEVEL", "INFO"))
     args = parser.parse_args(argv)
     level = logging.getLevelName(args.log_level.upper())
@@ -42,7 +59,18 @@ def main(argv: list[str] | None = None) -> int:
     if level > logging.DEBUG:
         # httpx tells of every request at INFO, a line per long poll: only worth it when debugging.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    worker = load_worker(args.target)
+    if args.target:
+        worker = load_worker(args.target)
+    elif args.templates:
+        worker = _templates_worker(args.name)
+    else:
+        parser.error("give a module:attribute worker, --templates, or both")
+    if args.templates:
+        try:
+            served = worker.use_templates(*args.templates.split(","))
+        except (LookupError, ValueError) as error:
+            raise SystemExit(f"pipelogiq-worker: {error}") from error
+        logging.getLogger("worker_sdk").info("serving templates: %s", ", ".join(served))
     worker.run()
     return 0
 
