@@ -234,5 +234,16 @@ class Accepted(_Response):
     accepted: int
 
 
+class ServedTemplateView(_Response):
+    name: str
+    version: str
+    # How many online workers serve this version.
+    workers: int
+
+
+class TemplateList(_Response):
+    templates: list[ServedTemplateView]
+
+
 def encoded_size(value: Any) -> int:
     return len(msgspec.json.encode(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -179,3 +180,20 @@ async def test_a_pipeline_of_templates_runs_through_the_control_plane(system: Sy
         finished = await client.wait(submitted.id, timeout=20)
     assert finished.status == "completed"
     assert {s.name: s.output for s in finished.stages}["double"] == 42
+
+
+async def test_the_external_api_lists_the_templates_online_workers_serve(system: System) -> None:
+    worker = sdk_worker(system)
+    worker.use_templates("delay", "transform")
+    async with running(worker):
+        for _ in range(100):
+            served = (await system.client.get("/templates")).json()["templates"]
+            if served:
+                break
+            await asyncio.sleep(0.05)
+        assert served == [
+            {"name": "delay", "version": "1", "workers": 1},
+            {"name": "transform", "version": "1", "workers": 1},
+        ]
+    # Stopped, the worker serves nothing any more.
+    assert (await system.client.get("/templates")).json() == {"templates": []}

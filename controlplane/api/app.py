@@ -11,6 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from controlplane.api.auth import authenticate
 from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
+from controlplane.api.external.templates import TemplateController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
@@ -36,7 +37,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def create_external_app(services: Services) -> Litestar:
     authenticated = Router(
         path="/",
-        route_handlers=[PipelineController, JobController, WorkerController],
+        route_handlers=[PipelineController, JobController, WorkerController, TemplateController],
         dependencies={"application": Provide(authenticate)},
         security=[{"apiKey": []}, {"bearer": []}],
     )

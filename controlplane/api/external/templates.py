@@ -1,0 +1,30 @@
+"""GET /templates: the stage templates the application's online workers serve."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+
+from controlplane.engine.applications import Application
+from controlplane.engine.templates import served_templates
+from controlplane.schemas import ServedTemplateView, TemplateList
+from controlplane.services import Services
+
+
+class TemplateController(Controller):
+    path = "/templates"
+    tags = ["workers"]
+    opt = {"scope": "read"}
+
+    @get("/", summary="Stage templates the online workers serve, by name and version")
+    async def served(
+        self, application: NamedDependency[Application], services: NamedDependency[Services]
+    ) -> TemplateList:
+        served = await served_templates(
+            services.pool,
+            application.id,
+            offline_after_seconds=services.settings.worker_offline_after_seconds,
+        )
+        return TemplateList(
+            templates=[ServedTemplateView(t.name, t.version, t.workers) for t in served]
+        )
