@@ -17,7 +17,7 @@ from tests.system import System
 from tests.test_sdk import URL, running, sdk_worker
 from worker_sdk import AsyncClient, Worker
 from worker_sdk.templates import describe, select
-from worker_sdk.templates.core import delay, http_request, transform
+from worker_sdk.templates.core import MAX_BODY_BYTES, delay, http_request, transform
 from worker_sdk.testing import JobEnvironment
 
 
@@ -30,6 +30,15 @@ class _Server(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_PUT(self) -> None:
+        # An endless answer: the template must stop reading it.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            while True:
+                self.wfile.write(b"x" * 65536)
 
     def do_POST(self) -> None:
         received = self.rfile.read(int(self.headers["Content-Length"]))
@@ -94,6 +103,13 @@ def test_http_request_failures_say_whether_to_retry(
     assert outcome.status == "failed"
     assert outcome.error is not None
     assert (outcome.error.code, outcome.error.retryable) == (code, retryable)
+
+
+def test_http_request_keeps_at_most_a_megabyte_of_an_answer(web: str) -> None:
+    outcome = JobEnvironment().run(http_request, {"url": web, "method": "PUT"})
+    assert outcome.status == "completed"
+    assert outcome.output["truncated"] is True
+    assert len(outcome.output["text"]) == MAX_BODY_BYTES
 
 
 def test_http_request_refuses_a_bad_input() -> None:

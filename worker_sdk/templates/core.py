@@ -40,14 +40,18 @@ async def http_request(ctx: JobContext, request: HttpRequest) -> dict[str, Any]:
     if request.json is not None and request.body is not None:
         raise TerminalError("give json or body, not both", code="invalid_input")
     try:
-        async with httpx.AsyncClient(timeout=request.timeout_seconds) as client:
-            response = await client.request(
+        async with (
+            httpx.AsyncClient(timeout=request.timeout_seconds) as client,
+            client.stream(
                 request.method,
                 request.url,
                 headers=request.headers,
                 json=request.json,
                 content=request.body,
-            )
+            ) as response,
+        ):
+            # Read no more than is kept: a huge answer must not fill the worker's memory.
+            content = await _read_at_most(response, MAX_BODY_BYTES + 1)
     except httpx.TransportError as error:
         raise RetryableError(
             f"{request.method} {request.url}: {error!r}", code="network_error"
@@ -58,26 +62,36 @@ async def http_request(ctx: JobContext, request: HttpRequest) -> dict[str, Any]:
         failure = RetryableError if response.status_code >= 500 else TerminalError
         raise failure(
             f"{request.method} {request.url} answered {response.status_code}: "
-            f"{response.text[:300]}",
+            f"{content[:300].decode(errors='replace')}",
             code=f"http_{response.status_code}",
         )
     return {
         "status": response.status_code,
         "headers": dict(response.headers),
-        **_body(response),
+        **_body(content, response.headers.get("content-type", "")),
     }
 
 
-def _body(response: httpx.Response) -> dict[str, Any]:
-    content = response.content
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _body(content: bytes, content_type: str) -> dict[str, Any]:
     if len(content) > MAX_BODY_BYTES:
         return {"text": content[:MAX_BODY_BYTES].decode(errors="replace"), "truncated": True}
-    if "json" in response.headers.get("content-type", ""):
+    if "json" in content_type:
         try:
             return {"json": msgspec.json.decode(content)}
         except msgspec.DecodeError:
             pass
-    return {"text": response.text} if content else {}
+    return {"text": content.decode(errors="replace")} if content else {}
 
 
 class Delay(msgspec.Struct, forbid_unknown_fields=True):
