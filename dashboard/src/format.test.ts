@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ago, bytes, count, duration, percent, rate } from "./format";
+import { ago, bytes, count, cpu, duration, percent, rate, secondsBetween } from "./format";
 
 describe("format", () => {
   it("writes durations in the largest units that matter", () => {
@@ -39,5 +39,11 @@ describe("format", () => {
     expect(rate(2 / 60)).toBe("< 0.1");
     expect(rate(0)).toBe("0");
     expect(rate(12.34)).toBe("12.3");
+  });
+
+  it("measures between two times, and shows a core's share whole", () => {
+    expect(secondsBetween("2026-01-01T00:00:00Z", "2026-01-01T00:01:30.5Z")).toBe(90.5);
+    expect(cpu(12.6)).toBe("13 %");
+    expect(cpu(null)).toBe("—");
   });
 });

@@ -37,6 +37,16 @@ export function duration(seconds: number | null | undefined): string {
   return s ? `${m} min ${s} s` : `${m} min`;
 }
 
+/** Seconds from one ISO time to another. */
+export function secondsBetween(from: string, to: string): number {
+  return (new Date(to).getTime() - new Date(from).getTime()) / 1000;
+}
+
+/** A share of one CPU core, as a worker reports it; unknown as a dash. */
+export function cpu(percent: number | null | undefined): string {
+  return percent === null || percent === undefined ? "—" : `${percent.toFixed(0)} %`;
+}
+
 /** How long ago, from an ISO time: "12 s ago", "4 min ago", "3 h ago", "2 d ago". */
 export function ago(at: string, now: number): string {
   const seconds = Math.max(0, Math.round((now - new Date(at).getTime()) / 1000));

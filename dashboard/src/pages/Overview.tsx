@@ -6,7 +6,7 @@ import { api, call, type Schemas } from "../api/client";
 import { Card, Empty, Loaded, PageHeader } from "../components/ui";
 import { ThroughputChart } from "../components/ThroughputChart";
 import { RangePicker } from "../components/RangePicker";
-import { ago, count, duration, percent, rate } from "../format";
+import { ago, count, duration, percent, rate, secondsBetween } from "../format";
 import { useNow } from "../now";
 import { rangeOf, useInsights, useWorkers } from "../queries";
 import { StatusBadge } from "../status";
@@ -15,7 +15,7 @@ import { StatusBadge } from "../status";
 export function kpis(insights: Schemas["InsightsView"], workers: Schemas["WorkerView"][]) {
   const completed = insights.stages.reduce((sum, s) => sum + s.completed, 0);
   const failed = insights.stages.reduce((sum, s) => sum + s.failed, 0);
-  const minutes = (new Date(insights.end).getTime() - new Date(insights.start).getTime()) / 60_000;
+  const minutes = secondsBetween(insights.start, insights.end) / 60;
   return {
     running: insights.pipelines.running,
     completed: insights.pipelines.completed,

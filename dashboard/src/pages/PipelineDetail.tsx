@@ -8,7 +8,7 @@ import { api, call, type Schemas } from "../api/client";
 import { DagGraph } from "../components/DagGraph";
 import { Timeline } from "../components/Timeline";
 import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, Table } from "../components/ui";
-import { duration } from "../format";
+import { duration, secondsBetween } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
 import { StatusBadge, Time } from "../status";
@@ -78,9 +78,7 @@ export function PipelineDetail() {
   const tab = params.get("tab") ?? "stages";
   const reasons = new Map(why.map((w) => [w.stageId, w.message]));
   const operate = may(role, "operate");
-  const took = pipeline.finishedAt
-    ? (new Date(pipeline.finishedAt).getTime() - new Date(pipeline.createdAt).getTime()) / 1000
-    : null;
+  const took = pipeline.finishedAt ? secondsBetween(pipeline.createdAt, pipeline.finishedAt) : null;
   const hasFailed = pipeline.stages.some((s) => s.status === "failed");
   return (
     <div className="space-y-4">

@@ -5,7 +5,7 @@ import { useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
 import { ConfirmButton, ErrorText, inputClass } from "../components/ui";
-import { duration } from "../format";
+import { duration, secondsBetween } from "../format";
 import { StatusBadge, Time } from "../status";
 
 type Props = {
@@ -113,9 +113,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
                     <Time at={a.startedAt} />
                   </td>
                   <td className="tabular-nums">
-                    {a.finishedAt
-                      ? duration((new Date(a.finishedAt).getTime() - new Date(a.startedAt).getTime()) / 1000)
-                      : "running"}
+                    {a.finishedAt ? duration(secondsBetween(a.startedAt, a.finishedAt)) : "running"}
                   </td>
                 </tr>
               ))}

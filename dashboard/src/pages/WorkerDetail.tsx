@@ -4,7 +4,7 @@ import { Link, useParams } from "react-router";
 
 import { api, call } from "../api/client";
 import { Card, Empty, ErrorNote, Loaded, Loading, OlderButton, Table } from "../components/ui";
-import { ago, bytes, count, dateTime } from "../format";
+import { ago, bytes, count, cpu, dateTime } from "../format";
 import { useNow } from "../now";
 import { StatusBadge, Time } from "../status";
 import { metric } from "./Workers";
@@ -39,10 +39,7 @@ export function WorkerDetail() {
     ["Started", dateTime(worker.startedAt)],
     ["Host", `${worker.hostName ?? "—"}${worker.pid ? ` (pid ${worker.pid})` : ""}`],
     ["Version", worker.version ?? "—"],
-    [
-      "CPU",
-      metric(worker.metrics, "cpuPercent") === null ? "—" : `${metric(worker.metrics, "cpuPercent")} %`,
-    ],
+    ["CPU", cpu(metric(worker.metrics, "cpuPercent"))],
     ["Memory", bytes(metric(worker.metrics, "memoryBytes"))],
     [
       "Completed / failed",

@@ -3,7 +3,7 @@
 import { Link } from "react-router";
 
 import { Empty, Loaded, PageHeader, Table } from "../components/ui";
-import { ago, bytes } from "../format";
+import { ago, bytes, cpu } from "../format";
 import { useNow } from "../now";
 import { useWorkers } from "../queries";
 import { StatusBadge } from "../status";
@@ -43,7 +43,6 @@ export function Workers() {
             >
               <tbody>
                 {list.items.map((w) => {
-                  const cpu = metric(w.metrics, "cpuPercent");
                   return (
                     <tr
                       key={w.id}
@@ -61,9 +60,7 @@ export function Workers() {
                       </td>
                       <td className="font-mono text-xs">{w.handlers.join(", ")}</td>
                       <td className="text-right tabular-nums">{w.inFlightJobs}</td>
-                      <td className="text-right tabular-nums">
-                        {cpu === null ? "—" : `${cpu.toFixed(0)} %`}
-                      </td>
+                      <td className="text-right tabular-nums">{cpu(metric(w.metrics, "cpuPercent"))}</td>
                       <td className="text-right tabular-nums">{bytes(metric(w.metrics, "memoryBytes"))}</td>
                       <td className="pl-4 tabular-nums">{ago(w.lastHeartbeatAt, now)}</td>
                       <td className="text-muted">
