@@ -18,6 +18,10 @@ from controlplane.broker import Broker
 from controlplane.engine.applications import Application, create_application
 from controlplane.services import Services
 from controlplane.settings import Settings
+from worker_sdk import Worker
+
+# The external API of a System, as clients inside the test process address it.
+URL = "http://pipelogiq.test"
 
 
 @dataclass
@@ -122,10 +126,28 @@ async def running_system(
     application, key = await create_application(pool, f"app-{uuid.uuid4().hex[:8]}")
     transport = httpx.ASGITransport(app=create_external_app(services))
     async with httpx.AsyncClient(
-        transport=transport, base_url="http://pipelogiq.test", headers={"X-API-Key": key}
+        transport=transport, base_url=URL, headers={"X-API-Key": key}
     ) as client:
         system = System(services, client, application, key, BuiltinWorker(services), transport)
         try:
             yield system
         finally:
             await system.stop_background()
+
+
+def sdk_worker(system: System, **options: Any) -> Worker:
+    """An SDK worker of the system's application, quick to poll and to stop."""
+    options.setdefault("poll_seconds", 0.5)
+    options.setdefault("shutdown_grace_seconds", 2.0)
+    return Worker(URL, system.api_key, transport=system.transport, **options)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """The worker running in the background for the block, then stopped and drained."""
+    task = asyncio.create_task(worker.run_async(handle_signals=False))
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 import time
@@ -14,7 +13,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.system import System
+from tests.system import URL, System, running, sdk_worker
 from worker_sdk import (
     ApiError,
     AsyncClient,
@@ -25,8 +24,6 @@ from worker_sdk import (
     Worker,
 )
 
-URL = "http://pipelogiq.test"
-
 
 class Order(msgspec.Struct):
     id: str
@@ -36,22 +33,6 @@ class Order(msgspec.Struct):
 @dataclasses.dataclass
 class Greeting:
     name: str
-
-
-def sdk_worker(system: System, **options: Any) -> Worker:
-    options.setdefault("poll_seconds", 0.5)
-    options.setdefault("shutdown_grace_seconds", 2.0)
-    return Worker(URL, system.api_key, transport=system.transport, **options)
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    task = asyncio.create_task(worker.run_async(handle_signals=False))
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

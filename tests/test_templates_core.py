@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.system import System
-from tests.test_sdk import URL, running, sdk_worker
+from tests.system import URL, System, running, sdk_worker
 from worker_sdk import AsyncClient, Worker
 from worker_sdk.templates import describe, select
 from worker_sdk.templates.core import MAX_BODY_BYTES, delay, http_request, transform
