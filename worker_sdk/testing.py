@@ -32,6 +32,8 @@ from worker_sdk.wire import JobError
 class TestOutcome:
     """How the handler ended, with what it logged and the context it wrote."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     status: str
     output: Any = None
     error: JobError | None = None

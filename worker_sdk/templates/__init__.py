@@ -27,6 +27,7 @@ from worker_sdk.handlers import Handler, HandlerFunction
 # Where each group's templates are defined, and what it needs installed beyond the SDK.
 GROUPS: dict[str, tuple[str, str | None]] = {
     "core": ("worker_sdk.templates.core", None),
+    "dataset": ("worker_sdk.templates.dataset", "data"),
 }
 
 

@@ -1,0 +1,463 @@
+"""The dataset templates on small generated files, with Ray running for real on this machine."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import threading
+from pathlib import Path
+from typing import Any
+
+import lance
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import ray
+
+from tests.system import URL, System, running, sdk_worker
+from worker_sdk import AsyncClient
+from worker_sdk.templates import select
+from worker_sdk.templates.dataset import sources
+from worker_sdk.templates.dataset.aggregate import aggregate
+from worker_sdk.templates.dataset.clean import clean
+from worker_sdk.templates.dataset.export import export
+from worker_sdk.templates.dataset.ingest import ingest
+from worker_sdk.templates.dataset.join import join
+from worker_sdk.templates.dataset.quality import FAILED_RULES, quality
+from worker_sdk.testing import JobEnvironment, TestOutcome
+
+COUNTRIES = ["DE", "FR", "NL"]
+# Rows write_orders(bad=True) spoils: n % 37 == 5 for n below 300.
+BAD_ROWS = 8
+
+
+@pytest.fixture(autouse=True)
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
+    # Small pieces, so that even these small files are read by many tasks at once.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 2_000)
+    return tmp_path / "lake"
+
+
+def write_orders(path: Path, rows: int = 300, *, bad: bool = False) -> Path:
+    """Orders; each id from 0 to rows/2 appears twice (a duplicate); ``bad`` spoils a few."""
+    with path.open("w", newline="") as file:
+        out = csv.writer(file)
+        out.writerow(["order_id", "country", "amount", "email", "day"])
+        for n in range(rows):
+            country, amount, email = COUNTRIES[n % 3], f"{n % 50}.5", f"buyer{n}@shop.test"
+            if bad and n % 37 == 5:
+                country, amount, email = "", "-3", "nobody"
+            padded = f"  {country} " if country else ""
+            out.writerow([n % (rows // 2), padded, amount, email, f"2026-01-{n % 5 + 1:02}"])
+    return path
+
+
+def run(template: Any, spec: dict[str, Any], stage: str = "stage", **deps: Any) -> TestOutcome:
+    return JobEnvironment(stage_name=stage, dependencies=deps).run(template, spec)
+
+
+def table_of(output: dict[str, Any], key: str = "dataset") -> pa.Table:
+    reference = output[key]
+    return lance.dataset(reference["uri"], version=reference["version"]).to_table()
+
+
+def completed(outcome: TestOutcome) -> dict[str, Any]:
+    assert outcome.status == "completed", outcome.error
+    return outcome.output
+
+
+def test_ingest_reads_a_csv_in_pieces_into_one_dataset_version(tmp_path: Path) -> None:
+    path = write_orders(tmp_path / "orders.csv")
+    output = completed(run(ingest, {"source": str(path)}))
+    table = table_of(output)
+    # Read by many tasks (one fragment each), yet the same rows as one read of the whole file.
+    assert len(lance.dataset(output["dataset"]["uri"]).get_fragments()) > 3
+    assert ray.is_initialized()
+    expected = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    assert table.sort_by("email").to_pylist() == expected.sort_by("email").to_pylist()
+    assert output["dataset"]["rows"] == 300
+    assert output["dataset"]["version"] == 1
+    assert output["dataset"]["schema"][:3] == [
+        {"name": "order_id", "type": "int64"},
+        {"name": "country", "type": "string"},
+        {"name": "amount", "type": "double"},
+    ]
+    assert output["lineage"] == {
+        "reads": [{"uri": str(path)}],
+        "writes": [{"uri": output["dataset"]["uri"], "version": 1}],
+    }
+
+
+def test_ingest_takes_a_given_schema_and_appends(tmp_path: Path) -> None:
+    path = write_orders(tmp_path / "orders.csv", rows=40)
+    spec = {
+        "source": str(path),
+        "output": "bronze/orders",
+        "schema": [
+            {"name": "amount", "type": "decimal128(8, 2)"},
+            {"name": "day", "type": "string"},
+        ],
+    }
+    first = completed(run(ingest, spec))
+    assert first["dataset"]["uri"].endswith("/lake/bronze/orders.lance")
+    assert {c["name"]: c["type"] for c in first["dataset"]["schema"]}[
+        "amount"
+    ] == "decimal128(8, 2)"
+    second = completed(run(ingest, {**spec, "mode": "append"}))
+    assert (second["dataset"]["version"], second["dataset"]["rows"]) == (2, 80)
+    # The first version still holds what it held.
+    assert table_of(first).num_rows == 40
+    refused = run(ingest, {**spec, "mode": "append", "schema": []})
+    assert refused.error is not None
+    assert (refused.error.code, refused.error.retryable) == ("schema_mismatch", False)
+
+
+def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
+    rows = [{"id": n, "tag": f"t{n % 4}", "score": n / 4} for n in range(200)]
+    jsonl = tmp_path / "rows.jsonl"
+    jsonl.write_text(
+        "".join(f'{{"id": {r["id"]}, "tag": "{r["tag"]}", "score": {r["score"]}}}\n' for r in rows)
+    )
+    assert (
+        table_of(completed(run(ingest, {"source": str(jsonl)}))).sort_by("id").to_pylist() == rows
+    )
+
+    parquet = tmp_path / "parts"
+    parquet.mkdir()
+    for half in (0, 1):
+        pq.write_table(
+            pa.Table.from_pylist(rows[half * 100 : half * 100 + 100]),
+            parquet / f"{half}.parquet",
+            row_group_size=30,
+        )
+    output = completed(run(ingest, {"source": str(parquet / "*.parquet")}))
+    assert table_of(output).sort_by("id").to_pylist() == rows
+    assert len(output["lineage"]["reads"]) == 1  # what was named: the glob
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/rows.jsonl"
+        assert table_of(completed(run(ingest, {"source": url}))).num_rows == 200
+        missing = run(ingest, {"source": url.replace("rows", "nothing")})
+    finally:
+        server.shutdown()
+    assert missing.error is not None
+    assert missing.error.code == "source_not_found"
+
+
+@pytest.mark.parametrize(
+    ("content", "spec", "code"),
+    [
+        (None, {}, "source_not_found"),
+        ("a,b\n1,2\n3,4,5\n", {}, "invalid_data"),
+        ("a,b\n1,x\n", {"schema": [{"name": "b", "type": "int64"}]}, "schema_mismatch"),
+        ("a,b\n1,2\n", {"schema": [{"name": "c", "type": "int64"}]}, "schema_mismatch"),
+        ("a,b\n1,2\n", {"schema": [{"name": "a", "type": "integer-ish"}]}, "invalid_input"),
+        ("a,b\n1,2\n", {"format": "xml"}, None),
+    ],
+)
+def test_ingest_fails_for_good_on_bad_input(
+    tmp_path: Path, content: str | None, spec: dict[str, Any], code: str | None
+) -> None:
+    path = tmp_path / "in.csv"
+    if content is not None:
+        path.write_text(content)
+    outcome = run(ingest, {"source": str(path), **spec})
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.code == (code or "invalid_input")
+    assert outcome.error.retryable is False
+
+
+@pytest.fixture
+def bronze(tmp_path: Path) -> dict[str, Any]:
+    return completed(
+        run(ingest, {"source": str(write_orders(tmp_path / "o.csv", bad=True))}, "bronze")
+    )
+
+
+def test_clean_trims_casts_and_keeps_the_first_row_of_each_key_across_fragments(
+    bronze: dict[str, Any],
+) -> None:
+    spec = {
+        "rename": {"day": "order_day"},
+        "trim": ["country"],
+        "cast": {"order_day": "date32", "amount": "float32"},
+        "fillNulls": {"country": "??"},
+        "dedupe": ["order_id"],
+    }
+    output = completed(run(clean, spec, "silver", bronze=bronze))
+    table = table_of(output)
+    source = table_of(bronze)
+    assert output["removed"] == {"duplicates": 150, "nulls": 0}
+    assert table.num_rows == 150
+    # The first of the two rows of each id (ids repeat every 150 rows) is the one kept.
+    assert sorted(table.column("email").to_pylist()) == sorted(
+        source.column("email").to_pylist()[:150]
+    )
+    assert table.schema.field("order_day").type == pa.date32()
+    assert set(table.column("country").to_pylist()) == {"DE", "FR", "NL", "??"}
+    assert output["lineage"]["reads"] == [{"uri": bronze["dataset"]["uri"], "version": 1}]
+
+
+def test_clean_can_null_what_does_not_cast_or_drop_rows(bronze: dict[str, Any]) -> None:
+    spec = {"cast": {"email": "int64"}, "castErrors": "null", "select": ["order_id", "email"]}
+    output = completed(run(clean, spec, bronze=bronze))
+    assert output["castToNull"] == 300
+    assert table_of(output).column_names == ["order_id", "email"]
+    dropped = completed(run(clean, {"trim": True, "dropNulls": ["country"]}, bronze=bronze))
+    assert dropped["removed"]["nulls"] == BAD_ROWS
+    assert None not in table_of(dropped).column("country").to_pylist()
+    failed = run(clean, {"cast": {"email": "int64"}}, bronze=bronze)
+    assert failed.error is not None
+    assert failed.error.code == "cast_failed"
+    unknown = run(clean, {"rename": {"nope": "x"}}, bronze=bronze)
+    assert unknown.error is not None
+    assert unknown.error.code == "unknown_column"
+
+
+RULES = [
+    {"check": "not_null", "column": "country"},
+    {"check": "unique", "column": "email"},
+    {"check": "range", "column": "amount", "min": 0, "max": 49.5},
+    {"check": "allowed", "column": "country", "values": ["DE", "FR", "NL"]},
+    {"check": "regex", "column": "email", "pattern": "[^@]+@[^@]+"},
+]
+
+
+@pytest.fixture
+def silver(bronze: dict[str, Any]) -> dict[str, Any]:
+    return completed(run(clean, {"trim": True, "dedupe": ["order_id"]}, "silver", bronze=bronze))
+
+
+def test_quality_quarantines_failing_rows_and_warns_below_the_threshold(
+    silver: dict[str, Any],
+) -> None:
+    output = completed(run(quality, {"rules": RULES, "failAbove": 0.05}, "checked", silver=silver))
+    # Four bad rows survive dedupe (ids 5, 42, 79, 116 come first); each fails four rules,
+    # unique(email) among them: all four are "nobody".
+    report = output["report"]
+    assert (report["status"], report["rows"], report["quarantined"]) == ("warned", 150, 4)
+    assert {r["rule"]: r["failed"] for r in report["rules"]} == {
+        "not_null(country)": 4,
+        "unique(email)": 4,
+        "range(amount)": 4,
+        "allowed(country)": 0,  # a null says nothing about allowed values
+        "regex(email)": 4,
+    }
+    quarantined = table_of(output, "quarantine")
+    assert sorted(quarantined.column("order_id").to_pylist()) == [5, 42, 79, 116]
+    assert set(quarantined.column(FAILED_RULES).to_pylist()) == {
+        "not_null(country), unique(email), range(amount), regex(email)"
+    }
+    assert table_of(output).num_rows == 146
+    writes = output["lineage"]["writes"]
+    assert [w["uri"] for w in writes] == [output["dataset"]["uri"], output["quarantine"]["uri"]]
+    assert writes[1]["uri"].endswith("/checked_quarantine.lance")
+
+
+def test_quality_fails_above_the_threshold_and_on_row_count(silver: dict[str, Any]) -> None:
+    failed = run(quality, {"rules": RULES}, silver=silver)
+    assert failed.error is not None
+    assert (failed.error.code, failed.error.retryable) == ("quality_failed", False)
+    assert "4 of 150 rows (2.67%) failed the rules" in failed.error.message
+    assert "_quarantine.lance version 1" in failed.error.message
+    few = run(quality, {"rowCount": {"min": 151}}, silver=silver)
+    assert few.error is not None
+    assert few.error.code == "quality_failed"
+    assert completed(run(quality, {"rowCount": {"min": 150, "max": 150}}, silver=silver))
+
+
+def test_quality_finds_duplicates_across_fragments(bronze: dict[str, Any]) -> None:
+    output = run(quality, {"rules": [{"check": "unique", "column": "order_id"}]}, bronze=bronze)
+    assert output.error is not None
+    assert "300 of 300 rows" in output.error.message  # every id is there twice, far apart
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"check": "regex", "column": "email", "pattern": "("},
+        {"check": "range", "column": "amount", "min": "low"},
+        {"check": "not_null", "column": "missing"},
+        {"check": "sometimes", "column": "email"},
+    ],
+)
+def test_quality_refuses_bad_rules(silver: dict[str, Any], rule: dict[str, Any]) -> None:
+    outcome = run(quality, {"rules": [rule]}, silver=silver)
+    assert outcome.error is not None
+    assert outcome.error.code in {"invalid_input", "unknown_column"}
+    assert outcome.error.retryable is False
+
+
+def test_aggregate_matches_one_group_by_over_all_rows(silver: dict[str, Any]) -> None:
+    spec = {
+        "groupBy": ["day", "country"],
+        "aggregations": [
+            {"fn": "sum", "column": "amount", "as": "revenue"},
+            {"fn": "count", "as": "orders"},
+            {"fn": "mean", "column": "amount"},
+            {"fn": "min", "column": "amount"},
+            {"fn": "max", "column": "amount"},
+        ],
+    }
+    output = completed(run(aggregate, spec, "gold", silver=silver))
+    whole = table_of(silver)
+    expected = (
+        whole.group_by(["day", "country"])
+        .aggregate(
+            [
+                ("amount", "sum"),
+                ([], "count_all"),
+                ("amount", "mean"),
+                ("amount", "min"),
+                ("amount", "max"),
+            ]
+        )
+        .sort_by([("day", "ascending"), ("country", "ascending")])
+    )
+    got = table_of(output)
+    assert got.column_names == [
+        "day",
+        "country",
+        "revenue",
+        "orders",
+        "amount_mean",
+        "amount_min",
+        "amount_max",
+    ]
+    assert got.num_rows == expected.num_rows > 1
+    assert got.column("revenue").to_pylist() == pytest.approx(
+        expected.column("amount_sum").to_pylist()
+    )
+    assert got.column("orders").to_pylist() == expected.column("count_all").to_pylist()
+    assert got.column("amount_mean").to_pylist() == pytest.approx(
+        expected.column("amount_mean").to_pylist()
+    )
+    assert got.column("amount_max").to_pylist() == expected.column("amount_max").to_pylist()
+    total = completed(run(aggregate, {"aggregations": [{"fn": "count"}]}, silver=silver))
+    assert table_of(total).to_pylist() == [{"count": 150}]
+    bad = run(aggregate, {"aggregations": [{"fn": "sum", "column": "email"}]}, silver=silver)
+    assert bad.error is not None
+    assert bad.error.code == "invalid_input"
+
+
+def test_join_broadcasts_the_right_side_to_each_left_fragment(
+    silver: dict[str, Any], lake: Path
+) -> None:
+    names = pa.table({"country": ["DE", "FR"], "name": ["Germany", "France"]})
+    lance.write_dataset(names, str(lake / "countries.lance"))
+    countries = {"uri": str(lake / "countries.lance")}
+    left = table_of(silver)
+    for how, rows in [("inner", 98), ("left", 150), ("anti", 52)]:
+        spec = {"left": "silver", "right": countries, "on": ["country"], "how": how}
+        output = completed(run(join, spec, silver=silver))
+        expected = left.join(
+            names,
+            "country",
+            join_type={"inner": "inner", "left": "left outer", "anti": "left anti"}[how],
+        )
+        assert table_of(output).num_rows == expected.num_rows == rows
+    assert output["lineage"]["reads"][1] == {"uri": countries["uri"], "version": 1}
+    bad = run(join, {"left": "silver", "right": countries, "on": ["day"]}, silver=silver)
+    assert bad.error is not None
+    assert bad.error.code == "unknown_column"
+
+
+def test_export_writes_parquet_and_csv(silver: dict[str, Any], tmp_path: Path) -> None:
+    out = completed(run(export, {"path": str(tmp_path / "out" / "silver.parquet")}, silver=silver))
+    assert pq.read_table(out["file"]["uri"]).to_pylist() == table_of(silver).to_pylist()
+    assert out["file"]["rows"] == 150
+    assert out["file"]["bytes"] > 0
+    as_csv = completed(run(export, {"path": str(tmp_path / "silver.csv")}, silver=silver))
+    assert pacsv.read_csv(as_csv["file"]["uri"]).num_rows == 150
+    assert as_csv["lineage"]["writes"] == [{"uri": str(tmp_path / "silver.csv")}]
+    unknown = run(export, {"path": str(tmp_path / "silver.xlsx")}, silver=silver)
+    assert unknown.error is not None
+    assert unknown.error.code == "invalid_input"
+
+
+def test_sources_are_named_dependencies_or_pinned_datasets(
+    bronze: dict[str, Any], silver: dict[str, Any], tmp_path: Path
+) -> None:
+    both = {"bronze": bronze, "silver": silver}
+    ambiguous = run(export, {"path": str(tmp_path / "x.csv")}, **both)
+    assert ambiguous.error is not None
+    assert ambiguous.error.code == "ambiguous_source"
+    unknown = run(export, {"path": str(tmp_path / "x.csv"), "source": "gold"}, **both)
+    assert unknown.error is not None
+    assert unknown.error.code == "unknown_source"
+    # A version, once read, stays readable: overwriting the dataset makes a new version.
+    uri = bronze["dataset"]["uri"]
+    lance.write_dataset(pa.table({"x": [1]}), uri, mode="overwrite")
+    pinned = completed(run(export, {"path": str(tmp_path / "x.csv"), "source": "bronze"}, **both))
+    assert pinned["file"]["rows"] == 300
+    latest = {"uri": uri}
+    assert (
+        completed(run(export, {"path": str(tmp_path / "y.csv"), "source": latest}))["file"]["rows"]
+        == 1
+    )
+    gone = run(export, {"path": str(tmp_path / "z.csv"), "source": {"uri": uri, "version": 9}})
+    assert gone.error is not None
+    assert gone.error.code == "dataset_not_found"
+
+
+async def test_a_medallion_pipeline_runs_through_the_control_plane(
+    system: System, tmp_path: Path
+) -> None:
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+    assert "dataset.ingest" in worker.use_templates("dataset")
+    stages = [
+        {
+            "name": "bronze",
+            "handler": "dataset.ingest",
+            "input": {"source": str(write_orders(tmp_path / "o.csv", bad=True))},
+        },
+        {
+            "name": "silver",
+            "handler": "dataset.clean",
+            "input": {"trim": True, "dedupe": ["order_id"]},
+        },
+        {
+            "name": "checked",
+            "handler": "dataset.quality",
+            "input": {"rules": RULES, "failAbove": 0.05},
+        },
+        {
+            "name": "gold",
+            "handler": "dataset.aggregate",
+            "input": {"groupBy": ["country"], "aggregations": [{"fn": "sum", "column": "amount"}]},
+        },
+    ]
+    async with (
+        AsyncClient(URL, system.api_key, transport=system.transport) as client,
+        running(worker),
+    ):
+        submitted = await client.create_pipeline({"name": "medallion", "stages": stages})
+        finished = await client.wait(submitted.id, timeout=60)
+    assert finished.status == "completed", [s.error for s in finished.stages]
+    outputs = {s.name: s.output for s in finished.stages}
+    assert outputs["checked"]["report"]["quarantined"] == 4
+    gold = table_of(outputs["gold"])
+    assert gold.column("country").to_pylist() == ["DE", "FR", "NL"]
+    assert outputs["gold"]["lineage"]["reads"] == [
+        {"uri": outputs["checked"]["dataset"]["uri"], "version": 1}
+    ]
+
+
+def test_the_dataset_group_is_all_its_templates() -> None:
+    assert [t.name for t in select(["dataset.*"])] == [
+        "dataset.aggregate",
+        "dataset.clean",
+        "dataset.export",
+        "dataset.ingest",
+        "dataset.join",
+        "dataset.quality",
+    ]

@@ -1,0 +1,173 @@
+"""Source files for ``ingest``: finding them, and cutting them into pieces tasks read alone.
+
+CSV and JSON lines are cut at line ends into byte ranges, Parquet into row groups, so one
+large file is read by many tasks at once. Cutting CSV at line ends assumes no quoted value
+holds a line break (pyarrow's own default assumption); a file whose values do is read whole.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import shutil
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from worker_sdk.errors import RetryableError, TerminalError
+
+Format = Literal["csv", "jsonl", "parquet"]
+
+# The byte range one task parses; large enough that per-task costs do not matter.
+CHUNK_BYTES = 64 << 20
+# Bytes read from the start of the first file to infer the columns' types.
+SAMPLE_BYTES = 1 << 20
+
+_EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of one file that one task reads: a byte range, or some Parquet row groups."""
+
+    location: str
+    start: int = 0
+    end: int = 0
+    row_groups: tuple[int, ...] = ()
+
+
+def open_input(location: str) -> pafs.NativeFile:
+    filesystem, path = _filesystem(location)
+    try:
+        return filesystem.open_input_file(path)
+    except FileNotFoundError:
+        raise TerminalError(f"no such file: {location}", code="source_not_found") from None
+
+
+def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in location:
+        filesystem, path = pafs.FileSystem.from_uri(location)
+        return filesystem, str(path)
+    return pafs.LocalFileSystem(), os.path.abspath(location)
+
+
+def expand(sources: list[str], download_dir: str) -> list[str]:
+    """Every file the sources name: local globs expanded, URLs downloaded first."""
+    found: list[str] = []
+    for source in sources:
+        scheme = urllib.parse.urlsplit(source).scheme
+        if scheme in ("http", "https"):
+            found.append(_download(source, download_dir))
+        elif "://" in source:
+            filesystem, path = _filesystem(source)
+            if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+                raise TerminalError(f"no such file: {source}", code="source_not_found")
+            found.append(source)
+        else:
+            matches = sorted(glob.glob(os.path.expanduser(source)))
+            files = [os.path.abspath(m) for m in matches if os.path.isfile(m)]
+            if not files:
+                raise TerminalError(f"no file matches {source}", code="source_not_found")
+            found.extend(files)
+    return found
+
+
+def _download(url: str, directory: str) -> str:
+    name = os.path.basename(urllib.parse.urlsplit(url).path) or "download"
+    target = os.path.join(tempfile.mkdtemp(dir=directory), name)
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            if response.status_code >= 500:
+                raise RetryableError(f"GET {url}: {response.status_code}", code="network_error")
+            if response.status_code != 200:
+                raise TerminalError(f"GET {url}: {response.status_code}", code="source_not_found")
+            with open(target, "wb") as file:
+                for chunk in response.iter_bytes(1 << 20):
+                    file.write(chunk)
+    except httpx.TransportError as error:
+        raise RetryableError(f"GET {url}: {error!r}", code="network_error") from error
+    return target
+
+
+def format_of(location: str, given: Format | None) -> Format:
+    if given is not None:
+        return given
+    path = urllib.parse.urlsplit(location).path if "://" in location else location
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _EXTENSIONS:
+        raise TerminalError(
+            f"cannot tell the format of {location} from its name; give format "
+            "(csv, jsonl or parquet)",
+            code="invalid_input",
+        )
+    return _EXTENSIONS[extension]
+
+
+def pieces(location: str, format: Format, *, splittable: bool) -> list[Piece]:
+    if format == "parquet":
+        with open_input(location) as file:
+            groups = pq.ParquetFile(file).metadata.num_row_groups
+        # Neighbouring row groups together, about CHUNK_BYTES at a time, would be finer;
+        # Parquet writers usually make row groups of that order already.
+        return [Piece(location, row_groups=(group,)) for group in range(groups)] or [
+            Piece(location)
+        ]
+    with open_input(location) as file:
+        size = file.size()
+        start = _header_end(file) if format == "csv" else 0
+        if not splittable:
+            return [Piece(location, start, size)]
+        cuts = [start]
+        while cuts[-1] < size:
+            cuts.append(_line_end_after(file, min(cuts[-1] + CHUNK_BYTES, size), size))
+    return [Piece(location, a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _header_end(file: pafs.NativeFile) -> int:
+    return _line_end_after(file, 0, file.size())
+
+
+def _line_end_after(file: pafs.NativeFile, position: int, size: int) -> int:
+    """The offset just past the first line break at or after ``position`` (or the end)."""
+    while position < size:
+        file.seek(position)
+        window = file.read(1 << 16)
+        newline = window.find(b"\n")
+        if newline >= 0:
+            return position + int(newline) + 1
+        position += len(window)
+    return size
+
+
+def read_range(piece: Piece) -> bytes:
+    with open_input(piece.location) as file:
+        file.seek(piece.start)
+        data: bytes = file.read(piece.end - piece.start)
+    return data
+
+
+def sample(location: str) -> bytes:
+    """The start of a file, cut at its last whole line."""
+    with open_input(location) as file:
+        head: bytes = file.read(SAMPLE_BYTES)
+    if len(head) == SAMPLE_BYTES and b"\n" in head:
+        head = head[: head.rfind(b"\n") + 1]
+    return head
+
+
+def remove_downloads(directory: str) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
