@@ -126,7 +126,15 @@ try {
   // Reported, not asserted: a shared machine's timing is no test (docs/benchmarks.md).
   console.log(`e2e: the stage turned completed on screen ${Date.now() - acked} ms after its ack`);
   await page.locator('[data-node="greet"][data-status="completed"]').waitFor({ timeout: 5000 });
-  await runOne({ HELLO: "WORLD" });
+  // The second stage reports the datasets it read and wrote, as the dataset templates do.
+  await runOne({
+    HELLO: "WORLD",
+    dataset: { uri: "/lake/shouts.lance", version: 1, rows: 2 },
+    lineage: {
+      reads: [{ uri: "/lake/greetings.lance", version: 3 }],
+      writes: [{ uri: "/lake/shouts.lance", version: 1 }],
+    },
+  });
   await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
   await page.getByRole("button", { name: "greet", exact: true }).click();
   await review(page, "pipeline", { fullPage: true });
@@ -136,6 +144,10 @@ try {
   await review(page, "timeline");
   await page.getByRole("tab", { name: "Context" }).click();
   await page.getByRole("tabpanel").getByText('"HELLO": "WORLD"').waitFor();
+  await page.getByRole("tab", { name: "Lineage" }).click();
+  await page.getByRole("img", { name: "dataset shouts: v1 · 2 rows" }).waitFor();
+  await page.getByRole("img", { name: "dataset greetings: v3" }).waitFor();
+  await review(page, "lineage");
 
   // The overview counts it, and its activity feed lists it.
   await page.getByRole("link", { name: "Overview" }).click();

@@ -24,6 +24,7 @@ from controlplane.api.internal.session import actor_of, member_scope, visible_ap
 from controlplane.engine.applications import ApplicationRecord
 from controlplane.engine.audit import Actor
 from controlplane.engine.diagnosis import diagnose
+from controlplane.engine.lineage import Lineage, lineage_of
 from controlplane.engine.operations import (
     ActionResult,
     carry_out,
@@ -187,6 +188,19 @@ class PipelineController(Controller):
     ) -> PipelineDetail:
         application = await pipeline_application(services, request, pipeline_id)
         return await pipeline_detail(services, application, pipeline_id)
+
+    @get(
+        "/{pipeline_id:uuid}/lineage",
+        summary="The datasets the pipeline's stages read and wrote, as a graph",
+    )
+    async def lineage(
+        self,
+        pipeline_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> Lineage:
+        application = await pipeline_application(services, request, pipeline_id)
+        return lineage_of(await get_pipeline(services.pool, application.id, pipeline_id))
 
     @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
     async def cancel(

@@ -248,6 +248,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/pipelines/{pipeline_id}/lineage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The datasets the pipeline's stages read and wrote, as a graph */
+        get: operations["ApiPipelinesPipelineIdLineageLineage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines/{pipeline_id}/rerun": {
         parameters: {
             query?: never;
@@ -637,6 +654,23 @@ export interface components {
             details: components["schemas"]["KeyView"];
             key: string;
         };
+        /** DatasetNode */
+        DatasetNode: {
+            id: string;
+            /** @enum {string} */
+            kind: "dataset" | "file";
+            name: string;
+            rows?: number | null;
+            uri: string;
+            version: number | null;
+        };
+        /** Edge */
+        Edge: {
+            from: string;
+            /** @enum {string} */
+            kind: "read" | "write";
+            to: string;
+        };
         /** HeldJobView */
         HeldJobView: {
             attempt: number;
@@ -695,6 +729,14 @@ export interface components {
             prefix: string;
             revokedAt: string | null;
             scopes: ("submit" | "read" | "work")[];
+        };
+        /** Lineage */
+        Lineage: {
+            datasets: components["schemas"]["DatasetNode"][];
+            edges: components["schemas"]["Edge"][];
+            /** Format: uuid */
+            pipelineId: string;
+            stages: components["schemas"]["StageNode"][];
         };
         /** LogLineView */
         LogLineView: {
@@ -869,6 +911,14 @@ export interface components {
             stageName: string;
             successRate: number | null;
             throughputPerMinute: number;
+        };
+        /** StageNode */
+        StageNode: {
+            handler: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            status: string;
         };
         /** StageRerun */
         StageRerun: {
@@ -1577,6 +1627,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PipelineDetail"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiPipelinesPipelineIdLineageLineage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Lineage"];
                 };
             };
             /** @description Bad request syntax or unsupported method */

@@ -2,7 +2,7 @@
 // Every box is a button (Tab to it, Enter to choose it).
 import { layoutDag, NODE } from "../dag";
 
-const FILL: Record<string, string> = {
+export const FILL: Record<string, string> = {
   completed: "fill-green-50 stroke-green-600 dark:fill-green-950 dark:stroke-green-500",
   failed: "fill-red-50 stroke-red-600 dark:fill-red-950 dark:stroke-red-500",
   running: "fill-blue-50 stroke-blue-600 dark:fill-blue-950 dark:stroke-blue-400",

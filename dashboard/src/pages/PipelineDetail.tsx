@@ -12,6 +12,7 @@ import { duration, secondsBetween } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
 import { StatusBadge, Time } from "../status";
+import { PipelineLineage } from "./PipelineLineage";
 import { Json, StagePanel } from "./StagePanel";
 
 const RERUNNABLE = new Set(["completed", "failed", "cancelled", "skipped"]);
@@ -139,6 +140,9 @@ export function PipelineDetail() {
           <Tabs.Trigger value="context" className={TAB}>
             Context
           </Tabs.Trigger>
+          <Tabs.Trigger value="lineage" className={TAB}>
+            Lineage
+          </Tabs.Trigger>
         </Tabs.List>
         <Tabs.Content value="stages">
           <Table
@@ -206,6 +210,9 @@ export function PipelineDetail() {
               Keywords: <span className="font-mono text-xs">{pipeline.keywords.join(", ")}</span>
             </p>
           )}
+        </Tabs.Content>
+        <Tabs.Content value="lineage">
+          <PipelineLineage pipelineId={pipeline.id} onChoose={choose} />
         </Tabs.Content>
       </Tabs.Root>
       {chosen && (
