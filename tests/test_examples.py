@@ -54,3 +54,23 @@ def test_example(
         )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines() == expected
+
+
+def test_the_medallion_example_runs_in_one_command(plane: dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "medallion" / "run.py"), "20000"],
+        env={**plane, "PIPELOGIQ_LAKE": str(tmp_path / "lake")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    # The generated file has about 1% duplicates and 1% bad rows: some of each are caught.
+    summary = next(line for line in lines if line.startswith("bronze 20,000 rows → silver"))
+    assert "duplicates removed" in summary
+    assert "quarantined" in summary
+    assert "warned" in summary
+    assert any(line.startswith("gold: 240 rows of revenue per day and country") for line in lines)
+    assert (tmp_path / ".pipelogiq" / "medallion" / "orders-20000.csv").exists()

@@ -7,12 +7,15 @@ new Lance dataset version that it commits once, when every task has finished.
 """
 
 import os
+import warnings
 
 # Lance logs a warning for every fragment written to a dataset that does not exist yet,
-# which is how every parallel write starts.
+# which is how every parallel write starts; and warns at every fork, which Ray does only to
+# exec its own processes.
 os.environ.setdefault("LANCE_LOG", "error")
+warnings.filterwarnings("ignore", message="lance is not fork-safe")
 
-from worker_sdk.templates.dataset import (
+from worker_sdk.templates.dataset import (  # noqa: E402
     aggregate,
     clean,
     export,
