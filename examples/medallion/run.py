@@ -17,72 +17,13 @@ import os
 import sys
 from pathlib import Path
 
-from worker_sdk import AsyncClient, PipelineSpec, Worker
-
-sys.path.insert(0, str(Path(__file__).parent))
+# This script's folder is on the path when it is run.
 from orders import generate
+from pipeline import medallion
+
+from worker_sdk import AsyncClient, Worker
 
 URL = os.environ.get("PIPELOGIQ_URL", "http://127.0.0.1:8081")
-KEY = os.environ["PIPELOGIQ_API_KEY"]
-
-
-def medallion(source: Path) -> PipelineSpec:
-    spec = PipelineSpec("medallion", keywords=["example"])
-    bronze = spec.stage(
-        "bronze",
-        "dataset.ingest",
-        # Bronze keeps amounts as the text they came as: a bad one must not stop the ingest.
-        input={"source": str(source), "schema": [{"name": "amount", "type": "string"}]},
-    )
-    silver = spec.stage(
-        "silver",
-        "dataset.clean",
-        input={
-            "rename": {"ordered_at": "day"},
-            "trim": ["country"],
-            "cast": {"day": "date32", "amount": "float64"},
-            "castErrors": "null",  # "n/a" becomes null, for the quality stage to catch
-            "dedupe": ["order_id"],
-        },
-        depends_on=[bronze],
-    )
-    checked = spec.stage(
-        "checked",
-        "dataset.quality",
-        input={
-            "rules": [
-                {"check": "not_null", "column": "amount"},
-                {"check": "range", "column": "amount", "min": 0},
-                {
-                    "check": "allowed",
-                    "column": "country",
-                    "values": ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US"],
-                },
-                {
-                    "check": "regex",
-                    "column": "customer_email",
-                    "pattern": r"[^@\s]+@[^@\s]+\.[a-z]+",
-                },
-                {"check": "unique", "column": "order_id"},
-            ],
-            "failAbove": 0.02,
-        },
-        depends_on=[silver],
-    )
-    spec.stage(
-        "gold",
-        "dataset.aggregate",
-        input={
-            "groupBy": ["day", "country"],
-            "aggregations": [
-                {"fn": "sum", "column": "amount", "as": "revenue"},
-                {"fn": "count", "as": "orders"},
-                {"fn": "mean", "column": "amount", "as": "average_order"},
-            ],
-        },
-        depends_on=[checked],
-    )
-    return spec
 
 
 async def main(rows: int) -> None:
@@ -90,11 +31,12 @@ async def main(rows: int) -> None:
     if not source.exists():
         print(f"generating {rows:,} orders in {source}")
         generate(source, rows)
-    worker = Worker(URL, KEY, name="medallion", concurrency=1)
+    key = os.environ["PIPELOGIQ_API_KEY"]
+    worker = Worker(URL, key, name="medallion", concurrency=1)
     worker.use_templates("dataset")
     running = asyncio.create_task(worker.run_async(handle_signals=False))
     try:
-        async with AsyncClient(URL, KEY) as client:
+        async with AsyncClient(URL, key) as client:
             submitted = await client.create_pipeline(medallion(source))
             print(f"pipeline {submitted.id}: see it in the dashboard, Lineage tab included")
             pipeline = await client.wait(submitted.id, timeout=900)

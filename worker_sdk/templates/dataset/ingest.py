@@ -167,10 +167,12 @@ def ingest(ctx: JobContext, spec: Ingest) -> dict[str, Any]:
             tuple(spec.null_values) if spec.null_values is not None else None,
             spec.newlines_in_values,
         )
+        chunk = sources.chunk_bytes(files, runtime.parallelism())
+        splittable = not spec.newlines_in_values
         pieces = [
             piece
             for file in files
-            for piece in sources.pieces(file, format, splittable=not spec.newlines_in_values)
+            for piece in sources.pieces(file, format, chunk=chunk, splittable=splittable)
         ]
         uri = output_uri(ctx, spec.output)
         append = spec.mode == "append"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,6 +56,21 @@ def ensure_started() -> None:
         started.wait()
         if failure:
             raise failure[0]
+        _warm_up()
+
+
+@ray.remote
+def _import_templates() -> None:
+    import worker_sdk.templates.dataset  # noqa: F401
+
+    # Held a moment, so that each of these tasks lands in a process of its own.
+    time.sleep(0.2)
+
+
+def _warm_up() -> None:
+    """Have each of Ray's worker processes import pyarrow, Lance and the templates now,
+    rather than in the first job's tasks (about a second of each process's life)."""
+    ray.get([_import_templates.remote() for _ in range(_cpus())])
 
 
 def _init() -> None:
@@ -70,6 +86,10 @@ def _init() -> None:
 def parallelism() -> int:
     """How many tasks can run at once: the number of tasks worth splitting work into."""
     ensure_started()
+    return _cpus()
+
+
+def _cpus() -> int:
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     return max(1, int(resources.get("CPU", 1)))
 

@@ -24,8 +24,11 @@ from worker_sdk.errors import RetryableError, TerminalError
 
 Format = Literal["csv", "jsonl", "parquet"]
 
-# The byte range one task parses; large enough that per-task costs do not matter.
+# The byte ranges tasks parse: about two per CPU, so that the cores stay busy to the end,
+# within these bounds (small enough to bound a task's memory, large enough that the cost of
+# a task does not matter).
 CHUNK_BYTES = 64 << 20
+MIN_CHUNK_BYTES = 1 << 20
 # Bytes read from the start of the first file to infer the columns' types.
 SAMPLE_BYTES = 1 << 20
 
@@ -117,7 +120,15 @@ def format_of(location: str, given: Format | None) -> Format:
     return _EXTENSIONS[extension]
 
 
-def pieces(location: str, format: Format, *, splittable: bool) -> list[Piece]:
+def chunk_bytes(locations: list[str], parallelism: int) -> int:
+    total = 0
+    for location in locations:
+        filesystem, path = _filesystem(location)
+        total += filesystem.get_file_info(path).size or 0
+    return min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, total // (2 * parallelism)))
+
+
+def pieces(location: str, format: Format, *, chunk: int, splittable: bool) -> list[Piece]:
     if format == "parquet":
         with open_input(location) as file:
             groups = pq.ParquetFile(file).metadata.num_row_groups
@@ -133,7 +144,7 @@ def pieces(location: str, format: Format, *, splittable: bool) -> list[Piece]:
             return [Piece(location, start, size)]
         cuts = [start]
         while cuts[-1] < size:
-            cuts.append(_line_end_after(file, min(cuts[-1] + CHUNK_BYTES, size), size))
+            cuts.append(_line_end_after(file, min(cuts[-1] + chunk, size), size))
     return [Piece(location, a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 

@@ -1,0 +1,68 @@
+"""The medallion pipeline: bronze → silver → checked → gold, each a dataset template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worker_sdk import PipelineSpec
+
+COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US"]
+
+
+def medallion(source: Path) -> PipelineSpec:
+    spec = PipelineSpec("medallion", keywords=["example"])
+    bronze = spec.stage(
+        "bronze",
+        "dataset.ingest",
+        # Bronze keeps amounts as the text they came as: a bad one must not stop the ingest.
+        input={"source": str(source), "schema": [{"name": "amount", "type": "string"}]},
+    )
+    silver = spec.stage(
+        "silver",
+        "dataset.clean",
+        input={
+            "rename": {"ordered_at": "day"},
+            "trim": ["country"],
+            "cast": {"day": "date32", "amount": "float64"},
+            "castErrors": "null",  # "n/a" becomes null, for the quality stage to catch
+            "dedupe": ["order_id"],
+        },
+        depends_on=[bronze],
+    )
+    checked = spec.stage(
+        "checked",
+        "dataset.quality",
+        input={
+            "rules": [
+                {"check": "not_null", "column": "amount"},
+                {"check": "range", "column": "amount", "min": 0},
+                {
+                    "check": "allowed",
+                    "column": "country",
+                    "values": COUNTRIES,
+                },
+                {
+                    "check": "regex",
+                    "column": "customer_email",
+                    "pattern": r"[^@\s]+@[^@\s]+\.[a-z]+",
+                },
+                {"check": "unique", "column": "order_id"},
+            ],
+            "failAbove": 0.02,
+        },
+        depends_on=[silver],
+    )
+    spec.stage(
+        "gold",
+        "dataset.aggregate",
+        input={
+            "groupBy": ["day", "country"],
+            "aggregations": [
+                {"fn": "sum", "column": "amount", "as": "revenue"},
+                {"fn": "count", "as": "orders"},
+                {"fn": "mean", "column": "amount", "as": "average_order"},
+            ],
+        },
+        depends_on=[checked],
+    )
+    return spec
