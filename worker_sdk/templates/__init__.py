@@ -28,6 +28,7 @@ from worker_sdk.handlers import Handler, HandlerFunction
 GROUPS: dict[str, tuple[str, str | None]] = {
     "core": ("worker_sdk.templates.core", None),
     "dataset": ("worker_sdk.templates.dataset", "data"),
+    "video": ("worker_sdk.templates.video", "video"),
 }
 
 
