@@ -245,5 +245,28 @@ class TemplateList(_Response):
     templates: list[ServedTemplateView]
 
 
+# -- approvals ---------------------------------------------------------------------------------
+
+
+class ApprovalOpen(_Request):
+    # The job asking: the approval is for its stage.
+    job_id: uuid.UUID
+    message: Annotated[str, Meta(min_length=1, max_length=2000)]
+    # Shown to the people deciding (up to 64 KiB of JSON).
+    details: Any = None
+    deadline_seconds: Annotated[float, Meta(gt=0, le=30 * 86_400)] = 86_400.0
+
+
+class ApprovalState(_Response):
+    id: uuid.UUID
+    # pending, approved, rejected; expired (past the deadline undecided); closed (the run of
+    # the stage it was for is over).
+    status: str
+    deadline: dt.datetime
+    decided_by: str | None
+    comment: str | None
+    decided_at: dt.datetime | None
+
+
 def encoded_size(value: Any) -> int:
     return len(msgspec.json.encode(value))

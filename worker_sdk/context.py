@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from worker_sdk.transport import AsyncTransport
 from worker_sdk.wire import LogEntry
 
 # Entries a single job may send with its ack; the control plane takes up to 1,000.
@@ -67,6 +68,7 @@ class JobContext:
         dependencies: Mapping[str, Any] | None = None,
         lease_expires_at: dt.datetime | None = None,
         timeout_seconds: int | None = None,
+        control_plane: AsyncTransport | None = None,
     ) -> None:
         self.job_id = job_id
         self.stage_id = stage_id
@@ -76,6 +78,9 @@ class JobContext:
         self.attempt = attempt
         self.lease_expires_at = lease_expires_at
         self.timeout_seconds = timeout_seconds
+        #: The worker's connection to the control plane's external API, for templates that
+        #: talk to it (``approval``); None where a handler runs without one (a test).
+        self.control_plane = control_plane
         self.log = JobLog()
         #: Set when the control plane cancelled the job, it timed out, or the worker is
         #: abandoning it at shutdown. A long sync handler should check it and return early.

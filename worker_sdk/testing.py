@@ -25,6 +25,7 @@ import msgspec
 
 from worker_sdk.context import JobContext
 from worker_sdk.handlers import Handler, HandlerFunction
+from worker_sdk.transport import AsyncTransport
 from worker_sdk.wire import JobError
 
 
@@ -52,7 +53,9 @@ class JobEnvironment:
         attempt: int = 1,
         stage_name: str = "stage",
         timeout_seconds: int | None = None,
+        control_plane: AsyncTransport | None = None,
     ) -> None:
+        self.control_plane = control_plane
         self.context = dict(context or {})
         self.dependencies = dict(dependencies or {})
         self.attempt = attempt
@@ -82,6 +85,7 @@ class JobEnvironment:
             context=self.context,
             dependencies=self.dependencies,
             timeout_seconds=self.timeout_seconds,
+            control_plane=self.control_plane,
         )
         outcome = await handler.run(ctx, input, self.timeout_seconds)
         return TestOutcome(

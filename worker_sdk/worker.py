@@ -275,9 +275,9 @@ class Worker:
                 continue
             backoff.reset()
             for job in answer.jobs:
-                self._start(job)
+                self._start(job, transport)
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: Job, transport: AsyncTransport) -> None:
         ctx = JobContext(
             job_id=job.job_id,
             stage_id=job.stage_id,
@@ -289,6 +289,7 @@ class Worker:
             dependencies=job.dependencies,
             lease_expires_at=job.lease_expires_at,
             timeout_seconds=job.timeout_seconds,
+            control_plane=transport,
         )
         running = _Running(job, ctx)
         self._running[job.job_id] = running

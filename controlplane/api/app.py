@@ -9,12 +9,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from controlplane.api.auth import authenticate
+from controlplane.api.external.approvals import ApprovalController
 from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.templates import TemplateController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
+from controlplane.api.internal.approvals import ApprovalController as InternalApprovalController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
@@ -37,7 +39,13 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def create_external_app(services: Services) -> Litestar:
     authenticated = Router(
         path="/",
-        route_handlers=[PipelineController, JobController, WorkerController, TemplateController],
+        route_handlers=[
+            PipelineController,
+            JobController,
+            WorkerController,
+            TemplateController,
+            ApprovalController,
+        ],
         dependencies={"application": Provide(authenticate)},
         security=[{"apiKey": []}, {"bearer": []}],
     )
@@ -84,6 +92,7 @@ def create_internal_app(services: Services) -> Litestar:
             PolicyController,
             InsightsController,
             InternalWorkerController,
+            InternalApprovalController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

@@ -135,3 +135,73 @@ def transform(ctx: JobContext, spec: Transform) -> Any:
     for key, value in updates.items():
         ctx.set_context(key, value)
     return output
+
+
+class Approval(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    # What the people deciding read, and anything that helps them (JSON, up to 64 KiB).
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    details: Any = None
+    deadline_seconds: Annotated[float, msgspec.Meta(gt=0, le=30 * 86_400)] = 86_400.0
+    # What an approval left undecided past its deadline means.
+    on_timeout: Literal["reject", "approve"] = "reject"
+    # How often the decision is looked for.
+    poll_seconds: Annotated[float, msgspec.Meta(ge=0.05, le=60)] = 2.0
+
+
+class _ApprovalState(msgspec.Struct, rename="camel"):
+    id: str
+    status: str
+    deadline: str
+    decided_by: str | None = None
+    comment: str | None = None
+    decided_at: str | None = None
+
+
+@template(
+    "approval",
+    group="core",
+    version="1",
+    summary="Wait for a person to approve (the stage completes) or reject (it fails), "
+    "before a deadline.",
+)
+async def approval(ctx: JobContext, request: Approval) -> dict[str, Any]:
+    if ctx.control_plane is None:
+        raise TerminalError(
+            "the approval template needs a worker connected to the control plane",
+            code="no_control_plane",
+        )
+    opened = {
+        "jobId": ctx.job_id,
+        "message": request.message,
+        "details": request.details,
+        "deadlineSeconds": request.deadline_seconds,
+    }
+    # The same approval again if an earlier job of this stage opened it: its worker vanished.
+    state = await ctx.control_plane.call("POST", "/approvals", _ApprovalState, opened)
+    ctx.log.info("waiting for approval %s until %s", state.id, state.deadline)
+    while state.status == "pending":
+        for _ in range(max(1, round(request.poll_seconds / 0.05))):
+            if ctx.cancelled.is_set():
+                raise TerminalError("cancelled while waiting for approval", code="cancelled")
+            await asyncio.sleep(0.05)
+        state = await ctx.control_plane.call("GET", f"/approvals/{state.id}", _ApprovalState)
+    decided = {
+        "approvalId": state.id,
+        "decidedBy": state.decided_by,
+        "comment": state.comment,
+        "decidedAt": state.decided_at,
+    }
+    if state.status == "approved":
+        ctx.log.info("approved by %s", state.decided_by)
+        return {"approved": True, **decided}
+    if state.status == "rejected":
+        reason = f": {state.comment}" if state.comment else ""
+        raise TerminalError(f"rejected by {state.decided_by}{reason}", code="rejected")
+    if state.status == "expired" and request.on_timeout == "approve":
+        ctx.log.warning("no decision before the deadline %s: approved by default", state.deadline)
+        return {"approved": True, "expired": True, **decided}
+    if state.status == "expired":
+        raise TerminalError(
+            f"no decision before the deadline {state.deadline}", code="approval_expired"
+        )
+    raise TerminalError(f"the approval is {state.status}", code=f"approval_{state.status}")

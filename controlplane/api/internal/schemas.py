@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from controlplane.engine.approvals import Approval
 from controlplane.schemas import PipelineView
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
@@ -434,3 +435,15 @@ class PolicyView(_Response):
 
 class PolicyList(_Response):
     items: list[PolicyView]
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+class ApprovalDecision(_Request):
+    # Why, for the record and for the stage's output or error.
+    comment: Annotated[str, Meta(max_length=2000)] | None = None
+
+
+class ApprovalList(_Response):
+    items: list[Approval]

@@ -1,0 +1,92 @@
+"""/api/approvals: what waits for a person's decision, and the decisions.
+
+Every role may approve or reject, in the applications it sees; each decision is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from controlplane.api.internal.schemas import ApprovalDecision, ApprovalList
+from controlplane.api.internal.session import actor_of, member_scope, visible_application
+from controlplane.engine.approvals import (
+    Approval,
+    Decision,
+    Status,
+    decide,
+    list_approvals,
+    read_approval,
+)
+from controlplane.errors import NotFound
+from controlplane.services import Services
+
+
+async def _visible(
+    services: Services, request: Request[Any, Any, Any], approval_id: uuid.UUID
+) -> Approval:
+    approval = await read_approval(services.pool, approval_id)
+    not_found = NotFound("approval_not_found", f"no approval {approval_id}")
+    await visible_application(request, approval and approval.application_id, not_found)
+    assert approval is not None
+    return approval
+
+
+class ApprovalController(Controller):
+    path = "/approvals"
+    tags = ["approvals"]
+
+    @get("/", summary="Approvals of your applications, newest first")
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        status: Annotated[list[Status] | None, QueryParameter()] = None,
+        application: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        pipeline: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> ApprovalList:
+        items = await list_approvals(
+            services.pool,
+            member=member_scope(request),
+            statuses=status,
+            application_id=application,
+            pipeline_id=pipeline,
+            limit=limit,
+        )
+        return ApprovalList(items)
+
+    async def _decide(
+        self,
+        approval_id: uuid.UUID,
+        decision: Decision,
+        data: ApprovalDecision,
+        request: Request[Any, Any, Any],
+        services: Services,
+    ) -> Approval:
+        approval = await _visible(services, request, approval_id)
+        return await decide(services.pool, approval, decision, data.comment, actor_of(request))
+
+    @post("/{approval_id:uuid}/approve", status_code=200, summary="Approve: the stage completes")
+    async def approve(
+        self,
+        approval_id: FromPath[uuid.UUID],
+        data: JSONBody[ApprovalDecision],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> Approval:
+        return await self._decide(approval_id, "approved", data, request, services)
+
+    @post("/{approval_id:uuid}/reject", status_code=200, summary="Reject: the stage fails")
+    async def reject(
+        self,
+        approval_id: FromPath[uuid.UUID],
+        data: JSONBody[ApprovalDecision],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> Approval:
+        return await self._decide(approval_id, "rejected", data, request, services)
