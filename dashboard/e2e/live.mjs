@@ -149,6 +149,40 @@ try {
   await page.getByRole("img", { name: "dataset greetings: v3" }).waitFor();
   await review(page, "lineage");
 
+  // An approval: a worker asks, a person decides on the Approvals page, the worker sees it.
+  await externalApi("/pipelines", {
+    name: `release-${Date.now()}`,
+    stages: [{ name: "sign-off", handler: "e2e-approval" }],
+  });
+  const { jobs: asking } = await externalApi("/jobs/pull", {
+    handlers: ["e2e-approval"],
+    maxJobs: 1,
+    waitSeconds: 5,
+    workerId,
+  });
+  const asked = await externalApi("/approvals", {
+    jobId: asking[0].jobId,
+    message: "Ship the November report?",
+    details: { rows: 240 },
+    deadlineSeconds: 600,
+  });
+  await page.getByRole("link", { name: /^Approvals/ }).click();
+  const askRow = page.locator('tr[data-approval="sign-off"]');
+  await askRow.waitFor();
+  await review(page, "approvals");
+  await askRow.getByRole("button", { name: "Approve" }).click();
+  const decision = page.getByRole("dialog", { name: "Approve sign-off?" });
+  await decision.getByLabel(/Comment/).fill("numbers checked");
+  await decision.getByRole("button", { name: "Approve" }).click();
+  await decision.waitFor({ state: "detached" });
+  const seen = await (
+    await fetch(`${external}/approvals/${asked.id}`, { headers: { "X-API-Key": key } })
+  ).json();
+  if (seen.status !== "approved" || seen.comment !== "numbers checked") {
+    throw new Error(`the worker sees the approval as ${JSON.stringify(seen)}`);
+  }
+  await page.getByText("Nothing waits for a decision.").waitFor();
+
   // The overview counts it, and its activity feed lists it.
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("list", { name: "recent activity" }).getByRole("link", { name }).waitFor();

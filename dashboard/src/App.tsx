@@ -2,6 +2,7 @@ import { Navigate, Outlet, Route, Routes } from "react-router";
 
 import { Layout } from "./components/Layout";
 import { Applications } from "./pages/Applications";
+import { Approvals } from "./pages/Approvals";
 import { Audit } from "./pages/Audit";
 import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
@@ -36,6 +37,7 @@ export function App() {
         <Route index element={<Overview />} />
         <Route path="/pipelines" element={<Pipelines />} />
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
+        <Route path="/approvals" element={<Approvals />} />
         <Route path="/workers" element={<Workers />} />
         <Route path="/workers/:id" element={<WorkerDetail />} />
         <Route path="/insights" element={<Insights />} />

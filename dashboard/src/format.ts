@@ -56,6 +56,16 @@ export function ago(at: string, now: number): string {
   return `${Math.round(seconds / 86400)} d ago`;
 }
 
+/** How long until an ISO time: "in 40 s", "in 12 min", "in 5 h", "in 3 d"; "passed" after it. */
+export function until(at: string, now: number): string {
+  const seconds = Math.round((new Date(at).getTime() - now) / 1000);
+  if (seconds <= 0) return "passed";
+  if (seconds < 90) return `in ${seconds} s`;
+  if (seconds < 90 * 60) return `in ${Math.round(seconds / 60)} min`;
+  if (seconds < 36 * 3600) return `in ${Math.round(seconds / 3600)} h`;
+  return `in ${Math.round(seconds / 86400)} d`;
+}
+
 /** Bytes in binary units: 512 B, 3.4 MiB. */
 export function bytes(value: number | null | undefined): string {
   if (value === null || value === undefined) return "—";

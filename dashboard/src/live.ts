@@ -21,7 +21,8 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
       return [["pipelines"], ["insights"], ...event.items.map((item) => ["pipeline", item.id])];
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
-      return [["pipelines"], ["insights"], ...[...pipelines].map((id) => ["pipeline", id])];
+      // A stage that starts or stops waiting for approval changes the approvals too.
+      return [["pipelines"], ["insights"], ["approvals"], ...[...pipelines].map((id) => ["pipeline", id])];
     }
     case "worker":
       return [["workers"], ...event.items.map((item) => ["worker", item.id])];

@@ -30,6 +30,16 @@ export function useInsights(range: Range, application?: string) {
   });
 }
 
+/** What waits for someone's decision; counted in the navigation, listed on its page. */
+export function usePendingApprovals() {
+  return useQuery({
+    queryKey: ["approvals", "waiting"],
+    queryFn: () => call(() => api.GET("/api/approvals", { params: { query: { status: ["pending"] } } })),
+    // Deadlines pass without an event saying so.
+    refetchInterval: 30_000,
+  });
+}
+
 export function useWorkers() {
   return useQuery({ queryKey: ["workers"], queryFn: () => call(() => api.GET("/api/workers")) });
 }

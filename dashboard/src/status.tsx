@@ -10,6 +10,12 @@ const COLOURS: Record<string, string> = {
   cancelled: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
   // Attempts.
   lease_lost: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  // Approvals.
+  pending: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  approved: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  rejected: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
+  expired: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
+  closed: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
   // Workers and policies.
   active: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
   paused: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",

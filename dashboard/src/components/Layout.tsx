@@ -6,12 +6,14 @@ import { Navigate, NavLink, Outlet, useLocation } from "react-router";
 
 import { useLiveUpdates } from "../live";
 import { may } from "../permissions";
+import { usePendingApprovals } from "../queries";
 import { useLogout, useMe } from "../session";
 import { type Theme, useTheme } from "../theme";
 
 const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/", label: "Overview" },
   { to: "/pipelines", label: "Pipelines" },
+  { to: "/approvals", label: "Approvals" },
   { to: "/workers", label: "Workers" },
   { to: "/insights", label: "Insights" },
   { to: "/policies", label: "Policies" },
@@ -31,6 +33,20 @@ const LIVE = {
   connecting: ["bg-slate-400", "Connecting"],
   offline: ["bg-amber-500", "Reconnecting"],
 } as const;
+
+/** How many approvals wait for a decision, beside the page's name; nothing when none do. */
+function WaitingCount() {
+  const waiting = usePendingApprovals().data?.items.length ?? 0;
+  if (!waiting) return null;
+  return (
+    <span
+      aria-label={`${waiting} waiting`}
+      className="ml-1 rounded-full bg-amber-500 px-1.5 text-xs font-semibold text-white dark:bg-amber-600"
+    >
+      {waiting}
+    </span>
+  );
+}
 
 export function Layout() {
   const me = useMe();
@@ -64,6 +80,7 @@ export function Layout() {
               }
             >
               {page.label}
+              {page.to === "/approvals" && <WaitingCount />}
             </NavLink>
           ))}
         </nav>
