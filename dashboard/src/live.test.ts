@@ -21,7 +21,7 @@ describe("staleQueries", () => {
         { id: "s2", pipelineId: "p1", applicationId: "a" },
       ],
     };
-    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["insights"], ["pipeline", "p1"]]);
+    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["insights"], ["approvals"], ["pipeline", "p1"]]);
   });
 
   it("marks workers stale for a worker event", () => {

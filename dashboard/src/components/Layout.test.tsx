@@ -34,6 +34,7 @@ describe("Layout", () => {
     expect(links()).toEqual([
       "Overview",
       "Pipelines",
+      "Approvals",
       "Workers",
       "Insights",
       "Policies",
@@ -47,12 +48,22 @@ describe("Layout", () => {
     stubApi({ "GET /api/auth/me": () => answer(200, users.operator) });
     renderAt("/", "/", <Layout />);
     await screen.findByRole("button", { name: "Account and theme" });
-    expect(links()).toEqual(["Overview", "Pipelines", "Workers", "Insights", "Policies"]);
+    expect(links()).toEqual(["Overview", "Pipelines", "Approvals", "Workers", "Insights", "Policies"]);
   });
 
   it("sends someone not logged in to the login page", async () => {
     stubApi({ "GET /api/auth/me": () => answer(401, { code: "not_authenticated", detail: "log in" }) });
     renderAt("/workers", "/workers", <Layout />);
     expect(await screen.findByText("elsewhere")).toBeTruthy();
+  });
+
+  it("counts the approvals waiting for a decision beside their page", async () => {
+    stubApi({
+      "GET /api/auth/me": () => answer(200, users.operator),
+      "GET /api/approvals": () => answer(200, { items: [{ id: "a1" }, { id: "a2" }] }),
+    });
+    renderAt("/", "/", <Layout />);
+    expect(await screen.findByLabelText("2 waiting")).toBeTruthy();
+    expect(links()).toContain("Approvals2");
   });
 });
