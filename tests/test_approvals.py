@@ -255,3 +255,19 @@ async def test_an_approval_of_a_cancelled_pipeline_is_closed(
     assert (item["id"], item["status"]) == (opened.json()["id"], "closed")
     late = await operator.send("POST", f"/api/approvals/{item['id']}/approve", {})
     assert (late.status_code, late.json()["code"]) == (409, "approval_closed")
+
+
+async def test_a_retried_job_waits_on_the_same_approval(system: System) -> None:
+    system.start_builtin_worker()
+    await system.submit(
+        [{**waiting(), "maxRetries": 1, "retryBackoff": "fixed", "retryBackoffSeconds": 0}]
+    )
+    [first] = await system.pull("approval")
+    opened = {"jobId": first["jobId"], "message": "ok?"}
+    approval_id = (await system.client.post("/approvals", json=opened)).json()["id"]
+    failure = {"message": "connection reset", "retryable": True}
+    await system.ack({"jobId": first["jobId"], "status": "failed", "error": failure})
+    [second] = await system.pull("approval", wait=5)
+    assert second["attempt"] == 2
+    again = await system.client.post("/approvals", json={**opened, "jobId": second["jobId"]})
+    assert (again.json()["id"], again.json()["status"]) == (approval_id, "pending")

@@ -5,11 +5,11 @@ people decide through the internal API (and the dashboard); the template sees th
 and ends the stage: completed if approved, failed for good if rejected or left past its
 deadline.
 
-An approval belongs to one run of its stage. If the worker vanishes, the stage is queued
-again and the next job finds the same approval — decided meanwhile, or still pending, with
-the same deadline. Once an attempt of the stage has ended any other way (completed, failed,
-cancelled) after the approval was opened, that run is over: it reads as ``closed``, and a
-rerun of the stage opens a new approval.
+An approval belongs to one run of its stage. If the worker vanishes (or the job fails and is
+retried), the next job of the stage finds the same approval — decided meanwhile, or still
+pending, with the same deadline. Once an attempt has ended any other way (completed, failed
+for good, cancelled) after the approval was opened, that run is over: a pending approval
+reads as ``closed``, and a rerun of the stage opens a new one.
 """
 
 from __future__ import annotations
@@ -48,13 +48,14 @@ class Approval(msgspec.Struct, rename="camel"):
     created_at: dt.datetime
 
 
-# Whether the run of the stage an approval was opened for is over: an attempt that did not
-# just lose its lease ended after the approval was opened, or the stage is not waiting.
+# Whether the run of the stage an approval was opened for is over: the stage no longer waits,
+# or an attempt ended after the approval was opened otherwise than by losing its lease or
+# failing with a retry to follow (the next attempt waits on the same approval).
 _CLOSED = """(
-    s.status NOT IN ('queued', 'running')
+    s.status NOT IN ('queued', 'running', 'retry_scheduled')
     OR EXISTS (SELECT 1 FROM stage_attempts t
-               WHERE t.stage_id = a.stage_id AND t.outcome <> 'lease_lost'
-                 AND t.finished_at >= a.created_at))"""
+               WHERE t.stage_id = a.stage_id AND t.finished_at >= a.created_at
+                 AND t.outcome <> 'lease_lost' AND NOT (t.outcome = 'failed' AND t.retried)))"""
 
 _VIEW = f"""
 SELECT a.id, a.application_id, a.pipeline_id, p.name AS pipeline_name, a.stage_id,
