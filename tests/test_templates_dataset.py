@@ -6,6 +6,7 @@ import csv
 import functools
 import http.server
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ import ray
 
 from tests.system import URL, System, running, sdk_worker
 from worker_sdk import AsyncClient
+from worker_sdk.context import JobContext
+from worker_sdk.errors import TerminalError
 from worker_sdk.templates import select
-from worker_sdk.templates.dataset import sources
+from worker_sdk.templates.dataset import runtime, sources
 from worker_sdk.templates.dataset.aggregate import aggregate
 from worker_sdk.templates.dataset.clean import clean
 from worker_sdk.templates.dataset.export import export
@@ -461,3 +464,41 @@ def test_the_dataset_group_is_all_its_templates() -> None:
         "dataset.join",
         "dataset.quality",
     ]
+
+
+@ray.remote
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@ray.remote
+def _fail() -> None:
+    raise TerminalError("a bad piece", code="invalid_data")
+
+
+def _context() -> JobContext:
+    return JobContext(
+        job_id="j", stage_id="s", pipeline_id="p", handler="h", stage_name="s", attempt=1
+    )
+
+
+def test_the_first_failed_task_stops_the_others() -> None:
+    runtime.ensure_started()
+    slow = _sleep.remote(60)
+    with pytest.raises(TerminalError) as raised:
+        runtime.gather(_context(), [slow, _fail.remote()])
+    assert raised.value.code == "invalid_data"  # the task's own error, unwrapped
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(slow, timeout=30)
+
+
+def test_a_cancelled_job_cancels_its_tasks() -> None:
+    runtime.ensure_started()
+    ctx = _context()
+    ctx.cancelled.set()
+    slow = _sleep.remote(60)
+    with pytest.raises(TerminalError, match="cancelled"):
+        runtime.gather(ctx, [slow])
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        ray.get(slow, timeout=30)

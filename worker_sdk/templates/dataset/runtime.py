@@ -108,20 +108,26 @@ def returns(values: list[Any]) -> Any:
 
 
 def gather(ctx: JobContext, refs: Sequence[Any]) -> list[Any]:
-    """The results of ``refs`` in order, cancelling them all if the job is cancelled."""
+    """The results of ``refs`` in order. The first task to fail, or the job's cancellation,
+    cancels the tasks still running at once, rather than after every one has ended."""
     pending = list(refs)
-    while pending:
-        _, pending = ray.wait(pending, num_returns=len(pending), timeout=0.25)
-        if ctx.cancelled.is_set():
-            for ref in pending:
-                ray.cancel(ref, force=True)
-            raise TerminalError("cancelled", code="cancelled")
     try:
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=0.25)
+            if ready:
+                ray.get(ready)  # raises a failed task's error now
+            if ctx.cancelled.is_set():
+                raise TerminalError("cancelled", code="cancelled")
         return ray.get(list(refs))
     except ray.exceptions.RayTaskError as error:
         # A TerminalError raised in a task arrives wrapped; unwrap it so its code survives.
         cause = error.cause if isinstance(error.cause, Exception) else error
         raise cause from None
+    finally:
+        # Forced: a task inside pyarrow or Lance does not see a gentler interrupt until it is
+        # done. Ray replaces the processes it kills.
+        for ref in pending:
+            ray.cancel(ref, force=True)
 
 
 def write(
