@@ -203,7 +203,10 @@ class RabbitMQBroker(Broker):
                 assert self._consume_channel is not None
                 consumer = _JobConsumer(name, self._arrivals)
                 self._consumers[name] = consumer
+                # Wanted from now, so that the idle janitor leaves it alone while it starts.
+                consumer.last_wanted = asyncio.get_running_loop().time()
                 await consumer.start(self._consume_channel, self._queue_arguments)
+        consumer.last_wanted = asyncio.get_running_loop().time()
         return consumer
 
     async def _cancel_idle_consumers(self) -> None:
@@ -306,20 +309,40 @@ class _JobConsumer:
         self._arrivals = arrivals
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
+        self._stopped = False
 
     async def start(self, channel: AbstractChannel, arguments: dict[str, str]) -> None:
         self._queue = await channel.declare_queue(self.name, durable=True, arguments=arguments)
         self._tag = await self._queue.consume(self._on_message, no_ack=False)
+        if self._stopped:
+            # Stopped while it was starting: stop() found no consumer to cancel then.
+            await self._cancel()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self._stopped:
+            # Sent by the broker before it took the cancel, and handled after stop() emptied
+            # the buffer: hand it back, or it would sit unacknowledged on this channel,
+            # invisible to every other consumer, until the channel closes.
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            return
         self.buffer.append(message)
         async with self._arrivals:
             self._arrivals.notify_all()
 
     async def stop(self) -> None:
+        self._stopped = True
+        await self._cancel()
+
+    async def _cancel(self) -> None:
         if self._queue is not None and self._tag is not None:
-            with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
+            tag, self._tag = self._tag, None
+            try:
+                await self._queue.cancel(tag)
+            except Exception as error:
+                # Its deliveries are nacked as they come (see _on_message) until the channel
+                # closes; say so, for this is a consumer left on the broker.
+                log.warning("could not cancel the consumer of %s: %r", self.name, error)
         while self.buffer:
             message = self.buffer.popleft()
             with contextlib.suppress(Exception):
