@@ -1,6 +1,7 @@
 // A pipeline's DAG: each stage a box in its status's colour, edges from what it depends on.
 // Every box is a button (Tab to it, Enter to choose it).
 import { layoutDag, NODE } from "../dag";
+import { GraphCanvas } from "./GraphCanvas";
 
 export const FILL: Record<string, string> = {
   completed: "fill-green-50 stroke-green-600 dark:fill-green-950 dark:stroke-green-500",
@@ -26,80 +27,48 @@ export function DagGraph({
 }) {
   const layout = layoutDag(stages);
   const byName = new Map(stages.map((s) => [s.name, s]));
-  const pad = 4;
   return (
-    <div className="overflow-x-auto">
-      <svg
-        width={layout.width + 2 * pad}
-        height={layout.height + 2 * pad}
-        viewBox={`${-pad} ${-pad} ${layout.width + 2 * pad} ${layout.height + 2 * pad}`}
-        aria-label="stages as a graph"
-        role="group"
-      >
-        <defs>
-          <marker
-            id="arrow"
-            viewBox="0 0 8 8"
-            refX="8"
-            refY="4"
-            markerWidth="6"
-            markerHeight="6"
-            orient="auto"
+    <GraphCanvas layout={layout} label="stages as a graph" marker="arrow">
+      {layout.nodes.map((node) => {
+        const stage = byName.get(node.name);
+        if (!stage) return null;
+        const picked = chosen === stage.name;
+        return (
+          <g
+            key={stage.id}
+            transform={`translate(${node.x},${node.y})`}
+            role="button"
+            tabIndex={0}
+            aria-pressed={picked}
+            aria-label={`${stage.name}: ${stage.status.replace("_", " ")}`}
+            data-node={stage.name}
+            data-status={stage.status}
+            onClick={() => onChoose(stage.name)}
+            onKeyDown={(event) => {
+              if (event.key === "Enter" || event.key === " ") {
+                event.preventDefault();
+                onChoose(stage.name);
+              }
+            }}
+            className="cursor-pointer outline-none [&:focus-visible>rect]:stroke-sky-500 [&:focus-visible>rect]:stroke-[3]"
           >
-            <path d="M0,0 L8,4 L0,8 z" className="fill-slate-400" />
-          </marker>
-        </defs>
-        {layout.edges.map((edge) => (
-          <path
-            key={`${edge.from}>${edge.to}`}
-            d={edge.path}
-            fill="none"
-            markerEnd="url(#arrow)"
-            className="stroke-slate-400"
-            strokeWidth={1.5}
-          />
-        ))}
-        {layout.nodes.map((node) => {
-          const stage = byName.get(node.name);
-          if (!stage) return null;
-          const picked = chosen === stage.name;
-          return (
-            <g
-              key={stage.id}
-              transform={`translate(${node.x},${node.y})`}
-              role="button"
-              tabIndex={0}
-              aria-pressed={picked}
-              aria-label={`${stage.name}: ${stage.status.replace("_", " ")}`}
-              data-node={stage.name}
-              data-status={stage.status}
-              onClick={() => onChoose(stage.name)}
-              onKeyDown={(event) => {
-                if (event.key === "Enter" || event.key === " ") {
-                  event.preventDefault();
-                  onChoose(stage.name);
-                }
-              }}
-              className="cursor-pointer outline-none [&:focus-visible>rect]:stroke-sky-500 [&:focus-visible>rect]:stroke-[3]"
-            >
-              <rect
-                width={NODE.width}
-                height={NODE.height}
-                rx={6}
-                strokeWidth={picked ? 3 : 1.5}
-                className={`${FILL[stage.status] ?? FILL.not_started} transition-colors duration-300`}
-              />
-              <text x={10} y={19} className="fill-slate-900 text-[13px] font-medium dark:fill-slate-100">
-                {stage.name.length > 20 ? `${stage.name.slice(0, 19)}…` : stage.name}
-              </text>
-              <text x={10} y={36} className="fill-slate-500 text-[11px] dark:fill-slate-400">
-                {stage.status.replace("_", " ")} ·{" "}
-                {stage.handler.length > 14 ? `${stage.handler.slice(0, 13)}…` : stage.handler}
-              </text>
-            </g>
-          );
-        })}
-      </svg>
-    </div>
+            <rect
+              width={NODE.width}
+              height={NODE.height}
+              rx={6}
+              strokeWidth={picked ? 3 : 1.5}
+              className={`${FILL[stage.status] ?? FILL.not_started} transition-colors duration-300`}
+            />
+            <text x={10} y={19} className="fill-slate-900 text-[13px] font-medium dark:fill-slate-100">
+              {stage.name.length > 20 ? `${stage.name.slice(0, 19)}…` : stage.name}
+            </text>
+            <text x={10} y={36} className="fill-slate-500 text-[11px] dark:fill-slate-400">
+              {stage.status.replace("_", " ")} ·{" "}
+              {stage.handler.length > 14 ? `${stage.handler.slice(0, 13)}…` : stage.handler}
+            </text>
+          </g>
+        );
+      })}
+    </GraphCanvas>
   );
 }
