@@ -56,7 +56,7 @@ async def run_pipeline(
     system: System, stages: list[dict[str, Any]], decide: Any = None
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Run the stages with an SDK worker serving the core templates; ``decide`` is awaited
-    while the pipeline runs. Returns the finished pipeline."""
+    while the pipeline runs. Returns the pipeline once it has finished."""
     system.start_builtin_worker()
     worker = sdk_worker(system)
     worker.use_templates("core")
@@ -124,20 +124,22 @@ async def test_a_rejected_stage_fails_for_good_with_the_reason(
     assert finished.stage("sign-off").attempt == 1  # not retried
 
 
-async def test_past_the_deadline_it_is_rejected_or_approved_as_the_stage_says(
+async def test_past_the_deadline_it_is_rejected_by_default(
     system: System, operator: Dashboard
 ) -> None:
-    stages = [
-        {**waiting(deadline=0.3), "name": "strict", "dependsOn": []},
-        {**waiting(deadline=0.3, onTimeout="approve"), "name": "lenient", "dependsOn": []},
-    ]
-    finished = await run_pipeline(system, stages)
-    assert finished.stage("strict").error["code"] == "approval_expired"
-    assert finished.stage("lenient").status == "completed"
-    assert finished.stage("lenient").output["expired"] is True
-    expired = (await operator.get("/api/approvals?status=expired")).json()["items"]
-    late = await operator.send("POST", f"/api/approvals/{expired[0]['id']}/approve", {})
+    finished = await run_pipeline(system, [waiting(deadline=0.3)])
+    assert finished.status == "failed"
+    assert finished.stage("sign-off").error["code"] == "approval_expired"
+    [expired] = (await operator.get("/api/approvals?status=expired")).json()["items"]
+    late = await operator.send("POST", f"/api/approvals/{expired['id']}/approve", {})
     assert (late.status_code, late.json()["code"]) == (409, "approval_expired")
+
+
+async def test_past_the_deadline_it_is_approved_if_the_stage_says_so(system: System) -> None:
+    finished = await run_pipeline(system, [waiting(deadline=0.3, onTimeout="approve")])
+    assert finished.status == "completed"
+    output = finished.stage("sign-off").output
+    assert (output["approved"], output["expired"], output["decidedBy"]) == (True, True, None)
 
 
 async def test_one_approval_per_run_of_the_stage(system: System, operator: Dashboard) -> None:

@@ -155,7 +155,7 @@ def test_transform_fails_for_good_on_a_bad_expression() -> None:
 
 
 def test_templates_are_chosen_by_group_or_name_pattern() -> None:
-    assert [t.name for t in select(["core"])] == ["delay", "http.request", "transform"]
+    assert [t.name for t in select(["core"])] == ["approval", "delay", "http.request", "transform"]
     assert [t.name for t in select(["http.*", "delay"])] == ["delay", "http.request"]
     with pytest.raises(LookupError, match=r"no template matches 'htp\.\*'"):
         select(["htp.*"])
@@ -166,9 +166,14 @@ def test_templates_are_chosen_by_group_or_name_pattern() -> None:
 
 def test_a_worker_serves_templates_and_says_which_versions() -> None:
     worker = Worker(URL, "key")
-    assert worker.use_templates("core") == ["delay", "http.request", "transform"]
-    assert worker.metadata["templates"] == {"delay": "1", "http.request": "1", "transform": "1"}
-    assert set(worker.handlers) == {"delay", "http.request", "transform"}
+    assert worker.use_templates("core") == ["approval", "delay", "http.request", "transform"]
+    assert worker.metadata["templates"] == {
+        "approval": "1",
+        "delay": "1",
+        "http.request": "1",
+        "transform": "1",
+    }
+    assert set(worker.handlers) == {"approval", "delay", "http.request", "transform"}
     with pytest.raises(ValueError, match="already registered"):
         worker.use_templates("delay")
 

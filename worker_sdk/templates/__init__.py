@@ -3,7 +3,7 @@
 A template is registered on a worker like any handler, under its name, and is configured by
 the stage's input::
 
-    worker.use_templates("core")            # http.request, delay, transform
+    worker.use_templates("core")            # http.request, delay, transform, approval
     worker.use_templates("http.*", "delay")  # by name, with shell-style wildcards
 
 Submit a stage with ``"handler": "transform"`` (say) and the input the template's schema

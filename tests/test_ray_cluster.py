@@ -1,0 +1,85 @@
+"""With RAY_ADDRESS set, the dataset templates run on that Ray cluster, not a local Ray.
+
+A one-node cluster started with `ray start --head` stands in for a real one: the worker's
+process joins it as a client, and the tasks run in the cluster's worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.processes import free_port
+
+pytestmark = pytest.mark.slow
+RAY = str(Path(sys.executable).parent / "ray")
+
+# Run in a process of its own: a process joins one Ray, once.
+SCRIPT = """
+import json, os, sys
+import ray
+from worker_sdk.templates.dataset.ingest import ingest
+from worker_sdk.testing import JobEnvironment
+
+outcome = JobEnvironment().run(ingest, {"source": sys.argv[1]})
+assert outcome.status == "completed", outcome.error
+print(json.dumps({
+    "rows": outcome.output["dataset"]["rows"],
+    "gcs": ray.get_runtime_context().gcs_address,
+}))
+"""
+
+
+def test_the_templates_join_the_cluster_at_ray_address(tmp_path: Path) -> None:
+    port = free_port()
+    # A short path of its own: Ray's sockets live under it, and their paths have a length limit.
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    head = subprocess.Popen(
+        [
+            RAY,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            f"--temp-dir={temp}",
+            "--disable-usage-stats",
+            "--block",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        csv = tmp_path / "rows.csv"
+        csv.write_text("id,name\n" + "".join(f"{n},n{n}\n" for n in range(1000)))
+        env = {
+            **os.environ,
+            "RAY_ADDRESS": f"127.0.0.1:{port}",
+            "PIPELOGIQ_LAKE": str(tmp_path / "lake"),
+        }
+        deadline = time.monotonic() + 120
+        while True:
+            done = subprocess.run(
+                [sys.executable, "-c", SCRIPT, str(csv)],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            if done.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(2)  # the head may still be starting
+        assert done.returncode == 0, done.stderr[-3000:]
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        assert answer == {"rows": 1000, "gcs": f"127.0.0.1:{port}"}
+    finally:
+        head.terminate()
+        head.wait(timeout=60)
