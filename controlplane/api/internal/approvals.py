@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from controlplane.api.internal.schemas import ApprovalDecision, ApprovalList
-from controlplane.api.internal.session import actor_of, member_scope, visible_application
+from controlplane.api.internal.session import actor_of, member_scope, visible
 from controlplane.engine.approvals import (
     Approval,
     Decision,
@@ -30,10 +30,9 @@ async def _visible(
     services: Services, request: Request[Any, Any, Any], approval_id: uuid.UUID
 ) -> Approval:
     approval = await read_approval(services.pool, approval_id)
-    not_found = NotFound("approval_not_found", f"no approval {approval_id}")
-    await visible_application(request, approval and approval.application_id, not_found)
-    assert approval is not None
-    return approval
+    return await visible(
+        request, approval, NotFound("approval_not_found", f"no approval {approval_id}")
+    )
 
 
 class ApprovalController(Controller):

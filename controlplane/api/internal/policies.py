@@ -27,6 +27,7 @@ from controlplane.api.internal.session import (
     actor_of,
     member_scope,
     requires,
+    visible,
     visible_application,
 )
 from controlplane.engine.audit import read_trail
@@ -63,10 +64,7 @@ async def _visible_policy(
     services: Services, request: Request[Any, Any, Any], policy_id: uuid.UUID
 ) -> Policy:
     policy = await read_policy(services.pool, policy_id)
-    not_found = NotFound("policy_not_found", f"no policy {policy_id}")
-    await visible_application(request, policy and policy.application_id, not_found)
-    assert policy is not None
-    return policy
+    return await visible(request, policy, NotFound("policy_not_found", f"no policy {policy_id}"))
 
 
 class PolicyController(Controller):

@@ -15,7 +15,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import jwt
 from litestar import Request, Response
@@ -214,6 +214,24 @@ async def visible_application(
     if record is None:
         raise not_found
     return record
+
+
+class _Owned(Protocol):
+    @property
+    def application_id(self) -> uuid.UUID: ...
+
+
+Owned = TypeVar("Owned", bound=_Owned)
+
+
+async def visible(
+    request: Request[Any, Any, Any], thing: Owned | None, not_found: NotFound
+) -> Owned:
+    """``thing`` (a policy, an approval...) if the user sees its application; ``not_found``
+    if not, or if there is no such thing."""
+    await visible_application(request, thing.application_id if thing else None, not_found)
+    assert thing is not None
+    return thing
 
 
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
