@@ -185,7 +185,7 @@ def clean(ctx: JobContext, spec: Clean) -> dict[str, Any]:
     fragments = runtime.fragment_ids(source)
     if spec.dedupe:
         # Split every piece by key, then dedupe each part where all rows of a key meet.
-        parts = max(1, min(len(fragments), 2 * runtime.parallelism()))
+        parts = runtime.shuffle_parts(len(fragments))
         split = runtime.fan_out(
             _clean_and_split,
             [(spec, source.uri, source.version, fragment, parts) for fragment in fragments],
@@ -208,7 +208,9 @@ def clean(ctx: JobContext, spec: Clean) -> dict[str, Any]:
                 for fragment in fragments
             ],
         )
-    dataset = runtime.commit(uri, schema, [f for fragments, _ in written for f in fragments])
+    dataset = runtime.commit(
+        uri, schema, [f for written_by_task, _ in written for f in written_by_task]
+    )
     stats: Counter[str] = sum((stats for _, stats in written), Counter())
     ctx.log.info(
         "%s version %d: %d rows in, %d out",

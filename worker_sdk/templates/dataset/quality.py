@@ -172,7 +172,7 @@ def _find_duplicates(
     if not fragments:
         return {}
     found = {}
-    parts = max(1, min(len(fragments), 2 * runtime.parallelism()))
+    parts = runtime.shuffle_parts(len(fragments))
     for column in columns:
         split = runtime.fan_out(
             _split_keys,

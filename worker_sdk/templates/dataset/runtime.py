@@ -89,6 +89,12 @@ def parallelism() -> int:
     return _cpus()
 
 
+def shuffle_parts(fragments: int) -> int:
+    """Into how many parts rows are split by key: enough for every CPU twice over, never more
+    than the fragments they come from."""
+    return max(1, min(fragments, 2 * parallelism()))
+
+
 def _cpus() -> int:
     resources: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
     return max(1, int(resources.get("CPU", 1)))
@@ -148,7 +154,10 @@ def write(
 
 def check_appendable(uri: str, schema: pa.Schema) -> None:
     """Refuse, before any task runs, to append rows of another schema to a dataset."""
-    existing = _existing(uri)
+    _check_schema(_existing(uri), uri, schema)
+
+
+def _check_schema(existing: lance.LanceDataset | None, uri: str, schema: pa.Schema) -> None:
     if existing is not None and existing.schema != schema:
         raise TerminalError(
             f"cannot append to {uri}: its columns are {_columns(existing.schema)}, the new "
@@ -172,7 +181,7 @@ def commit(
     it. Readers see all of them or none."""
     existing = _existing(uri)
     if append and existing is not None:
-        check_appendable(uri, schema)
+        _check_schema(existing, uri, schema)
         appended = lance.LanceOperation.Append(list(fragments))
         return lance.LanceDataset.commit(uri, appended, read_version=existing.version)
     replaced = lance.LanceOperation.Overwrite(schema, list(fragments))
