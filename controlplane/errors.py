@@ -50,6 +50,11 @@ class Forbidden(ProblemError):
     title = "Forbidden"
 
 
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class TooManyRequests(ProblemError):
     """Carries ``retry_after`` (seconds), sent as the Retry-After header too."""
 

@@ -64,9 +64,26 @@ class StageSpec(_Request):
     timeout_seconds: Annotated[int, Meta(ge=1, le=604_800)] | None = None
 
 
+DefinitionName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Letters, digits and _ . - (up to 100), starting with a letter or digit.",
+    ),
+]
+
+
 class PipelineSubmit(_Request):
-    name: Name
-    stages: Annotated[list[StageSpec], Meta(min_length=1, max_length=1000)]
+    """Either ``name`` and ``stages``, or a ``definition`` to run with its ``params``."""
+
+    name: Name | None = None
+    stages: Annotated[list[StageSpec], Meta(min_length=1, max_length=1000)] | None = None
+    # A published pipeline definition of the application, by name.
+    definition: DefinitionName | None = None
+    # Its version (the latest published one if left out).
+    version: Annotated[int, Meta(ge=1)] | None = None
+    # Checked against the definition's params schema.
+    params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
     context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
     keywords: Annotated[list[Keyword], Meta(max_length=50)] = []
     idempotency_key: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
@@ -90,6 +107,15 @@ class StageView(_Response):
     retry_at: dt.datetime | None
 
 
+class RunOf(_Response):
+    """The definition version a pipeline is a run of, and the params it was given."""
+
+    definition_id: uuid.UUID
+    definition: str
+    version: int
+    params: dict[str, Any]
+
+
 class PipelineView(_Response):
     id: uuid.UUID
     name: str
@@ -100,6 +126,8 @@ class PipelineView(_Response):
     finished_at: dt.datetime | None
     stages: list[StageView]
     context: dict[str, Any]
+    # Null for a pipeline submitted with its stages.
+    run_of: RunOf | None = None
 
 
 # -- jobs ------------------------------------------------------------------------------------
@@ -270,3 +298,48 @@ class ApprovalState(_Response):
 
 def encoded_size(value: Any) -> int:
     return len(msgspec.json.encode(value))
+
+
+# -- pipeline definitions ------------------------------------------------------------------------
+
+
+class DefinitionVersionView(_Response):
+    definition_id: uuid.UUID
+    name: str
+    version: int
+    # draft, in_review, published or archived
+    status: str
+    # The definition document as saved (see docs/definitions.md).
+    document: dict[str, Any]
+    # Everyone who wrote this version.
+    authors: list[str]
+    submitted_at: dt.datetime | None
+    reviewed_by: str | None
+    # The reviewer's comment: why it was rejected, or a note with the approval.
+    review_comment: str | None
+    reviewed_at: dt.datetime | None
+    published_at: dt.datetime | None
+    archived_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class DefinitionSaved(_Response):
+    version: DefinitionVersionView
+    # False when the document equals the latest version: nothing new was stored.
+    changed: bool
+    # True when this created the definition.
+    created: bool
+
+
+class PublishedDefinition(_Response):
+    name: str
+    # The latest published version, which a run gets unless it names another.
+    version: int
+    description: str | None
+    # The JSON Schema of a run's params (null: a run takes none).
+    params: dict[str, Any] | None
+
+
+class PublishedDefinitions(_Response):
+    definitions: list[PublishedDefinition]

@@ -10,6 +10,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from controlplane.api.auth import authenticate
 from controlplane.api.external.approvals import ApprovalController
+from controlplane.api.external.definitions import DefinitionController
 from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.templates import TemplateController
@@ -20,6 +21,9 @@ from controlplane.api.internal.approvals import ApprovalController as InternalAp
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
+from controlplane.api.internal.definitions import (
+    DefinitionController as InternalDefinitionController,
+)
 from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
@@ -45,6 +49,7 @@ def create_external_app(services: Services) -> Litestar:
             WorkerController,
             TemplateController,
             ApprovalController,
+            DefinitionController,
         ],
         dependencies={"application": Provide(authenticate)},
         security=[{"apiKey": []}, {"bearer": []}],
@@ -93,6 +98,7 @@ def create_internal_app(services: Services) -> Litestar:
             InsightsController,
             InternalWorkerController,
             InternalApprovalController,
+            InternalDefinitionController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

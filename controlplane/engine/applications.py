@@ -17,8 +17,8 @@ from controlplane.errors import Conflict, InvalidRequest, NotFound
 
 KEY_PREFIX = "plq_"
 # What a key may do on the external API: create and cancel pipelines; read them; pull, ack,
-# log and make worker calls.
-SCOPES = ("submit", "read", "work")
+# log and make worker calls; save pipeline definitions (drafts, for people to review).
+SCOPES = ("submit", "read", "work", "define")
 
 
 @dataclass(frozen=True)

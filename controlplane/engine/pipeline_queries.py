@@ -23,7 +23,8 @@ SORTS = {
 # together from user input. Only the ORDER BY is chosen, from SORTS.
 _LIST = """
 SELECT p.id, p.application_id, a.name AS application_name, p.name, p.status, p.keywords,
-       p.created_at, p.updated_at, p.finished_at, counts.by_status
+       p.created_at, p.updated_at, p.finished_at, counts.by_status,
+       p.definition_id, p.definition_version
 FROM pipelines p
 JOIN applications a ON a.id = p.application_id
 CROSS JOIN LATERAL (
@@ -41,6 +42,7 @@ WHERE ($1::uuid IS NULL OR p.application_id IN (
   AND ($6::timestamptz IS NULL OR p.created_at < $6)
   AND ($7::timestamptz IS NULL OR p.finished_at >= $7)
   AND ($8::timestamptz IS NULL OR p.finished_at < $8)
+  AND ($11::uuid IS NULL OR p.definition_id = $11)
 ORDER BY {order}
 LIMIT $9 OFFSET $10
 """
@@ -57,6 +59,8 @@ class PipelineFilter:
     created_to: dt.datetime | None = None
     finished_from: dt.datetime | None = None
     finished_to: dt.datetime | None = None
+    # Runs of this pipeline definition only.
+    definition_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class PipelineRow:
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     stage_counts: dict[str, int] = field(default_factory=dict)
+    definition_id: uuid.UUID | None = None
+    definition_version: int | None = None
 
 
 async def list_pipelines(
@@ -99,6 +105,7 @@ async def list_pipelines(
         where.finished_to,
         limit + 1,
         offset,
+        where.definition_id,
     )
     return [_row(r) for r in rows[:limit]], len(rows) > limit
 

@@ -6,11 +6,14 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import msgspec
 
 from controlplane.engine.audit import Actor, record
+from controlplane.engine.definition_documents import check_params, run_stages
+from controlplane.engine.definitions import runnable_version
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.policies import ActivePolicies, shape_stages
 from controlplane.engine.updates import UpdatePublisher
@@ -19,6 +22,7 @@ from controlplane.metrics import PIPELINES_SUBMITTED
 from controlplane.schemas import (
     PipelineSubmit,
     PipelineView,
+    RunOf,
     StageSpec,
     StageStatus,
     StageView,
@@ -96,8 +100,8 @@ def _request_hash(request: PipelineSubmit) -> bytes:
 _INSERT_PIPELINE = """
 WITH pipeline AS (
     INSERT INTO pipelines (id, application_id, name, keywords, idempotency_key,
-                           idempotency_hash)
-    VALUES ($1, $2, $3, $4, $5, $6)
+                           idempotency_hash, definition_id, definition_version, params)
+    VALUES ($1, $2, $3, $4, $5, $6, $23, $24, $25)
     ON CONFLICT (application_id, idempotency_key) DO NOTHING
     RETURNING id, created_at
 ),
@@ -138,6 +142,49 @@ SELECT id, idempotency_hash FROM pipelines WHERE application_id = $1 AND idempot
 
 
 @dataclass(frozen=True)
+class Run:
+    """What a submit asks to run: its own stages, or a definition's."""
+
+    name: str
+    stages: list[StageSpec]
+    context: dict[str, Any]
+    keywords: list[str]
+    of: RunOf | None = None
+
+
+async def resolve_run(
+    pool: asyncpg.Pool, application_id: uuid.UUID, request: PipelineSubmit
+) -> Run:
+    """The stages a submit stands for; 422 for a request that is neither form, 404/409 for a
+    definition that does not exist or has no such published version."""
+    if request.definition is None:
+        if request.name is None or request.stages is None:
+            raise InvalidRequest(
+                "stages_required", "give a name and stages, or a definition to run"
+            )
+        if request.version is not None or request.params:
+            raise InvalidRequest(
+                "definition_required", "version and params go with a definition to run"
+            )
+        return Run(request.name, request.stages, request.context, request.keywords)
+    if request.stages is not None or request.name is not None:
+        raise InvalidRequest(
+            "definition_or_stages",
+            "a run of a definition takes its name and stages from the definition",
+        )
+    version = await runnable_version(pool, application_id, request.definition, request.version)
+    document = version.document()
+    params = check_params(document, request.params)
+    return Run(
+        name=document.name,
+        stages=run_stages(document, params),
+        context={**document.context, **request.context},
+        keywords=list(dict.fromkeys([*document.keywords, *request.keywords])),
+        of=RunOf(version.definition_id, version.name, version.version, params),
+    )
+
+
+@dataclass(frozen=True)
 class Submitted:
     pipeline_id: uuid.UUID
     queued: list[QueuedStage]
@@ -158,7 +205,8 @@ async def submit_pipeline(
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
     """
-    shaped = shape_stages(policies or ActivePolicies(), request)
+    run = await resolve_run(pool, application_id, request)
+    shaped = shape_stages(policies or ActivePolicies(), run.name, run.stages)
     planned = plan_stages([s.spec for s in shaped], max_input_bytes)
     request_hash = _request_hash(request) if request.idempotency_key else None
     ids = {stage.spec.name: stage.id for stage in planned}
@@ -168,8 +216,8 @@ async def submit_pipeline(
         _INSERT_PIPELINE,
         pipeline_id,
         application_id,
-        request.name,
-        request.keywords,
+        run.name,
+        run.keywords,
         request.idempotency_key,
         request_hash,
         [s.id for s in planned],
@@ -185,9 +233,12 @@ async def submit_pipeline(
         [s.spec.timeout_seconds for s in planned],
         [stage_id for stage_id, _ in edges],
         [depends_on_id for _, depends_on_id in edges],
-        list(request.context.keys()),
-        json_texts(request.context.values()),
+        list(run.context.keys()),
+        json_texts(run.context.values()),
         [None if s.retry_on is None else msgspec.json.encode(s.retry_on).decode() for s in shaped],
+        run.of.definition_id if run.of else None,
+        run.of.version if run.of else None,
+        run.of.params if run.of else None,
     )
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)
@@ -197,7 +248,7 @@ async def submit_pipeline(
         for s in planned
         if not s.depends_on
     ]
-    return Submitted(pipeline_id, queued, _new_view(pipeline_id, request, planned, created_at))
+    return Submitted(pipeline_id, queued, _new_view(pipeline_id, run, planned, created_at))
 
 
 def _initial_status(stage: PlannedStage) -> StageStatus:
@@ -206,7 +257,7 @@ def _initial_status(stage: PlannedStage) -> StageStatus:
 
 def _new_view(
     pipeline_id: uuid.UUID,
-    request: PipelineSubmit,
+    run: Run,
     planned: list[PlannedStage],
     created_at: dt.datetime,
 ) -> PipelineView:
@@ -233,14 +284,15 @@ def _new_view(
     ]
     return PipelineView(
         id=pipeline_id,
-        name=request.name,
+        name=run.name,
         status="running",
-        keywords=request.keywords,
+        keywords=run.keywords,
         created_at=created_at,
         updated_at=created_at,
         finished_at=None,
         stages=stages,
-        context=dict(sorted(request.context.items())),
+        context=dict(sorted(run.context.items())),
+        run_of=run.of,
     )
 
 
@@ -261,8 +313,10 @@ async def _replay(
 
 
 _PIPELINE = """
-SELECT id, name, status, keywords, created_at, updated_at, finished_at
-FROM pipelines WHERE id = $1 AND application_id = $2
+SELECT p.id, p.name, p.status, p.keywords, p.created_at, p.updated_at, p.finished_at,
+       p.definition_id, d.name AS definition, p.definition_version, p.params
+FROM pipelines p LEFT JOIN definitions d ON d.id = p.definition_id
+WHERE p.id = $1 AND p.application_id = $2
 """
 
 _STAGES = """
@@ -297,6 +351,17 @@ async def get_pipeline(
         finished_at=pipeline["finished_at"],
         stages=[StageView(**dict(row)) for row in stages],
         context={row["key"]: row["value"] for row in context},
+        run_of=run_of(pipeline),
+    )
+
+
+def run_of(row: asyncpg.Record) -> RunOf | None:
+    """The definition version of a pipeline row (with definition_id, definition,
+    definition_version and params), if it is a run of one."""
+    if row["definition_id"] is None:
+        return None
+    return RunOf(
+        row["definition_id"], row["definition"], row["definition_version"], row["params"] or {}
     )
 
 

@@ -20,7 +20,7 @@ from msgspec import Meta, Struct
 
 from controlplane.engine.audit import Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound
-from controlplane.schemas import PipelineSubmit, StageSpec
+from controlplane.schemas import StageSpec
 
 Kind = Literal["retry", "timeout", "concurrency", "rate_limit"]
 TargetType = Literal["handler", "pipeline"]
@@ -307,12 +307,14 @@ class ShapedStage:
     retry_on: list[str] | None = None
 
 
-def shape_stages(policies: ActivePolicies, request: PipelineSubmit) -> list[ShapedStage]:
-    """The stages as the active retry and timeout policies say they run."""
+def shape_stages(
+    policies: ActivePolicies, pipeline: str, stages: list[StageSpec]
+) -> list[ShapedStage]:
+    """The stages of a ``pipeline`` as the active retry and timeout policies say they run."""
     shaped = []
-    for spec in request.stages:
+    for spec in stages:
         retry_on = None
-        retry = policies.find("retry", spec.handler, request.name)
+        retry = policies.find("retry", spec.handler, pipeline)
         if retry is not None:
             config = retry.parsed()
             assert isinstance(config, RetryConfig)
@@ -324,7 +326,7 @@ def shape_stages(policies: ActivePolicies, request: PipelineSubmit) -> list[Shap
                 retry_backoff_max_seconds=config.max_backoff_seconds,
             )
             retry_on = config.retry_on
-        timeout = policies.find("timeout", spec.handler, request.name)
+        timeout = policies.find("timeout", spec.handler, pipeline)
         if timeout is not None:
             config = timeout.parsed()
             assert isinstance(config, TimeoutConfig)

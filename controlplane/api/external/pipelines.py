@@ -8,8 +8,9 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from controlplane.api.runs import start_pipeline
 from controlplane.engine.applications import Application
-from controlplane.engine.pipelines import cancel_pipeline, get_pipeline, submit_pipeline
+from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services
 
@@ -20,9 +21,10 @@ class PipelineController(Controller):
 
     @post(
         "/",
-        summary="Submit a pipeline",
-        description="201 with the new pipeline; 200 with the first one when the "
-        "idempotencyKey was seen before (header Idempotent-Replayed: true).",
+        summary="Submit a pipeline, or start a run of a pipeline definition",
+        description="Send `name` and `stages`, or `definition` (with `version` and `params`). "
+        "201 with the new pipeline; 200 with the first one when the idempotencyKey was seen "
+        "before (header Idempotent-Replayed: true).",
         opt={"scope": "submit"},
     )
     async def submit(
@@ -31,18 +33,9 @@ class PipelineController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> Response[PipelineView]:
-        submitted = await submit_pipeline(
-            services.pool,
-            application.id,
-            data,
-            services.settings.max_input_bytes,
-            await services.policies.of(application.id),
-        )
-        await services.dispatcher.publish(submitted.queued)
-        if submitted.view is not None:
-            services.updates.pipelines_changed([(submitted.pipeline_id, application.id, "running")])
-            return Response(submitted.view, status_code=201)
-        view = await get_pipeline(services.pool, application.id, submitted.pipeline_id)
+        view, new = await start_pipeline(services, application.id, data)
+        if new:
+            return Response(view, status_code=201)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
 
     @get(

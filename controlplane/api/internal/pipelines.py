@@ -142,6 +142,10 @@ class PipelineController(Controller):
         created_to: Annotated[dt.datetime | None, QueryParameter(name="createdTo")] = None,
         finished_from: Annotated[dt.datetime | None, QueryParameter(name="finishedFrom")] = None,
         finished_to: Annotated[dt.datetime | None, QueryParameter(name="finishedTo")] = None,
+        definition: Annotated[
+            uuid.UUID | None,
+            QueryParameter(name="definition", description="runs of this pipeline definition"),
+        ] = None,
         sort: Annotated[Sort, QueryParameter(name="sort")] = "-createdAt",
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
         offset: Annotated[int, QueryParameter(name="offset", ge=0, le=100_000)] = 0,
@@ -157,6 +161,7 @@ class PipelineController(Controller):
                 created_to,
                 finished_from,
                 finished_to,
+                definition,
             ),
             sort=sort,
             limit=limit,
@@ -174,6 +179,8 @@ class PipelineController(Controller):
                 r.updated_at,
                 r.finished_at,
                 r.stage_counts,
+                r.definition_id,
+                r.definition_version,
             )
             for r in rows
         ]

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from controlplane.engine.approvals import Approval
-from controlplane.schemas import PipelineView
+from controlplane.schemas import DefinitionVersionView, PipelineView
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -44,7 +44,7 @@ class SessionView(_Response):
 
 # -- applications and keys -------------------------------------------------------------------
 
-Scope = Literal["submit", "read", "work"]
+Scope = Literal["submit", "read", "work", "define"]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=200)]
 
 
@@ -81,7 +81,7 @@ class KeyCreate(_Request):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     expires_at: dt.datetime | None = None
     scopes: Annotated[list[Scope], Meta(min_length=1)] = msgspec.field(
-        default_factory=lambda: ["submit", "read", "work"]
+        default_factory=lambda: ["submit", "read", "work", "define"]
     )
 
 
@@ -158,6 +158,9 @@ class PipelineSummary(_Response):
     finished_at: dt.datetime | None
     # How many of its stages are in each status.
     stage_counts: dict[str, int]
+    # Set for a run of a pipeline definition.
+    definition_id: uuid.UUID | None = None
+    definition_version: int | None = None
 
 
 class PipelinePage(_Response):
@@ -447,3 +450,67 @@ class ApprovalDecision(_Request):
 
 class ApprovalList(_Response):
     items: list[Approval]
+
+
+# -- pipeline definitions ------------------------------------------------------------------------
+
+
+class DefinitionView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    description: str | None
+    # The newest version, in whatever status it is.
+    latest_version: int
+    latest_status: str
+    # The newest published version: what a run gets by default (null: none yet).
+    published_version: int | None
+    runs: int
+    last_run_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class DefinitionList(_Response):
+    items: list[DefinitionView]
+
+
+class DefinitionDetail(_Response):
+    definition: DefinitionView
+    # Newest first.
+    versions: list[DefinitionVersionView]
+
+
+MAX_DEFINITION_TEXT = 1_048_576
+
+
+class DefinitionSource(_Request):
+    # The definition file's text.
+    content: Annotated[str, Meta(max_length=MAX_DEFINITION_TEXT)]
+    format: Literal["yaml", "json"] = "yaml"
+
+
+class DefinitionImport(DefinitionSource, kw_only=True):
+    application_id: uuid.UUID
+    # Send the saved draft to review at once.
+    submit: bool = False
+
+
+class DefinitionCheck(_Response):
+    valid: bool
+    # Each problem: path, message, and line and column in the file where known.
+    errors: list[dict[str, Any]]
+
+
+class ReviewNote(_Request):
+    comment: Annotated[str, Meta(max_length=2000)] | None = None
+
+
+class DefinitionRunRequest(_Request):
+    # A published version (the latest if left out).
+    version: Annotated[int, Meta(ge=1)] | None = None
+    params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
+    keywords: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=100)]], Meta(max_length=50)
+    ] = []

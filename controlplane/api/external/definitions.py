@@ -1,0 +1,115 @@
+"""GET /definitions, GET and PUT /definitions/{name}: pipeline definitions from code.
+
+A definition kept in git is pushed with ``PUT`` (as YAML or JSON) by a key with the
+``define`` scope. That saves a draft, never a published version: people review and publish
+on the dashboard or the internal API. Runs start with ``POST /pipelines {definition}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
+from controlplane.engine.applications import Application
+from controlplane.engine.audit import Actor
+from controlplane.engine.definition_documents import parse_file
+from controlplane.engine.definitions import (
+    list_definitions,
+    read_version,
+    runnable_version,
+    save,
+)
+from controlplane.errors import InvalidRequest, NotFound
+from controlplane.schemas import (
+    DefinitionName,
+    DefinitionSaved,
+    DefinitionVersionView,
+    PublishedDefinition,
+    PublishedDefinitions,
+)
+from controlplane.services import Services
+
+
+class DefinitionController(Controller):
+    path = "/definitions"
+    tags = ["definitions"]
+
+    @get("/", summary="The published pipeline definitions", opt={"scope": "read"})
+    async def list(
+        self, application: NamedDependency[Application], services: NamedDependency[Services]
+    ) -> PublishedDefinitions:
+        published = []
+        for definition in await list_definitions(services.pool, application_id=application.id):
+            if definition.published_version is None:
+                continue
+            version = await read_version(services.pool, definition.id, definition.published_version)
+            document = version.document()
+            published.append(
+                PublishedDefinition(
+                    definition.name, version.version, document.description, document.params
+                )
+            )
+        return PublishedDefinitions(published)
+
+    @get(
+        "/{name:str}",
+        summary="A version of a definition",
+        description="The latest published version, or `version` (in any status).",
+        opt={"scope": "read"},
+    )
+    async def read(
+        self,
+        name: FromPath[DefinitionName],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
+        version: Annotated[int | None, QueryParameter(name="version", ge=1)] = None,
+    ) -> DefinitionVersionView:
+        if version is None:
+            return version_view(await runnable_version(services.pool, application.id, name, None))
+        found = await list_definitions(services.pool, application_id=application.id, name=name)
+        if not found:
+            raise NotFound("definition_not_found", f"there is no {name!r}")
+        return version_view(await read_version(services.pool, found[0].id, version))
+
+    @put(
+        "/{name:str}",
+        summary="Save a definition file as a draft (created if new)",
+        description="The body is the definition file, with Content-Type application/yaml or "
+        "application/json. A file equal to the latest version changes nothing "
+        "(`changed: false`). With `submit=true` the draft goes to review at once.",
+        opt={"scope": "define"},
+    )
+    async def save(
+        self,
+        name: FromPath[DefinitionName],
+        request: Request[Any, Any, Any],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
+        submit: Annotated[bool, QueryParameter(name="submit")] = False,
+    ) -> DefinitionSaved:
+        file_format = format_of_media_type(request.headers.get("content-type", ""))
+        parsed = parse_file(await request.body(), file_format)
+        if isinstance(parsed.raw, dict) and parsed.raw.get("name") != name:
+            raise InvalidRequest(
+                "definition_name_mismatch",
+                f"the file defines {parsed.raw.get('name')!r}, not {name!r}",
+            )
+        actor = Actor(f"API key of {application.name}", client=_client(request))
+        saved = await save(
+            services.pool,
+            actor,
+            application.id,
+            parsed.raw,
+            max_input_bytes=services.settings.max_input_bytes,
+            locate=parsed.locate,
+            submit=submit,
+        )
+        return saved_view(saved)
+
+
+def _client(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client else None

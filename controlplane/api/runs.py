@@ -1,0 +1,29 @@
+"""Starting a pipeline, the same way from both APIs: store it, publish its first jobs, and
+announce it."""
+
+from __future__ import annotations
+
+import uuid
+
+from controlplane.engine.pipelines import get_pipeline, submit_pipeline
+from controlplane.schemas import PipelineSubmit, PipelineView
+from controlplane.services import Services
+
+
+async def start_pipeline(
+    services: Services, application_id: uuid.UUID, request: PipelineSubmit
+) -> tuple[PipelineView, bool]:
+    """The pipeline, and whether it is new (False: an earlier submit with the same
+    idempotency key made it)."""
+    submitted = await submit_pipeline(
+        services.pool,
+        application_id,
+        request,
+        services.settings.max_input_bytes,
+        await services.policies.of(application_id),
+    )
+    await services.dispatcher.publish(submitted.queued)
+    if submitted.view is not None:
+        services.updates.pipelines_changed([(submitted.pipeline_id, application_id, "running")])
+        return submitted.view, True
+    return await get_pipeline(services.pool, application_id, submitted.pipeline_id), False

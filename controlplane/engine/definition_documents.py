@@ -1,0 +1,464 @@
+"""The pipeline definition document: its file format, its checks, and the runs made from it.
+
+A document is plain data (the JSON data model), written as YAML or JSON. It is stored as it
+came, in its own key order, so that exporting a version gives back exactly what was imported.
+Checks report every problem at once, each with its path in the document (``stages[2].name``)
+and, for a file, its line and column.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import jsonschema
+import msgspec
+import referencing
+import yaml
+from msgspec import Meta, Struct
+
+from controlplane.errors import InvalidRequest
+from controlplane.schemas import (
+    ContextKey,
+    DefinitionName,
+    HandlerName,
+    Keyword,
+    StageName,
+    StageSpec,
+)
+
+API_VERSION = "pipelogiq/v1"
+KIND = "PipelineDefinition"
+MAX_DOCUMENT_BYTES = 1_048_576
+FileFormat = Literal["yaml", "json"]
+
+
+class _Strict(Struct, rename="camel", forbid_unknown_fields=True):
+    pass
+
+
+class DefinitionStage(_Strict):
+    name: StageName
+    # One of the two: a handler your workers serve, or a stage template (a handler that
+    # ships with the SDK, such as dataset.ingest).
+    handler: HandlerName | None = None
+    template: HandlerName | None = None
+    description: Annotated[str, Meta(max_length=2000)] | None = None
+    # Default input; strings may hold {{ params.name }} references.
+    input: Any = None
+    depends_on: Annotated[list[StageName], Meta(max_length=100)] | None = None
+    max_retries: Annotated[int, Meta(ge=0, le=100)] = 0
+    retry_backoff: Literal["fixed", "exponential"] = "exponential"
+    retry_backoff_seconds: Annotated[float, Meta(ge=0, le=86_400)] = 1.0
+    retry_backoff_max_seconds: Annotated[float, Meta(ge=0, le=86_400)] = 300.0
+    timeout_seconds: Annotated[int, Meta(ge=1, le=604_800)] | None = None
+
+
+class Document(_Strict):
+    api_version: Literal["pipelogiq/v1"]
+    kind: Literal["PipelineDefinition"]
+    name: DefinitionName
+    stages: Annotated[list[DefinitionStage], Meta(min_length=1, max_length=1000)]
+    description: Annotated[str, Meta(max_length=10_000)] | None = None
+    keywords: Annotated[list[Keyword], Meta(max_length=50)] = []
+    # A JSON Schema (draft 2020-12) of type object for the params of each run; none: a run
+    # takes no params.
+    params: dict[str, Any] | None = None
+    # Context every run starts with (a run's own context is merged over it).
+    context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
+
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    message: str
+
+
+def path_text(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+# -- reading and writing files -----------------------------------------------------------------
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML read as JSON data: no anchors or aliases (a few lines must not expand into
+    gigabytes), dates stay strings, and only true/false are booleans (``country: NO`` is a
+    string, as in YAML 1.2)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.MarkedYAMLError(
+                problem="anchors and aliases are not allowed",
+                problem_mark=self.peek_event().start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # Multi-line text as a literal block: readable, and diffs line by line in git.
+    style = "|" if "\n" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_Dumper.add_representer(str, _represent_text)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    raw: Any
+    # Where a path of the document is in the file: (line, column), both from 1.
+    locate: Callable[[Path], tuple[int, int] | None]
+
+
+def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
+    """The document in a YAML or JSON file, as plain data; 422 ``invalid_definition_file``
+    with the line and column of a syntax error."""
+    text = content.decode() if isinstance(content, bytes) else content
+    if len(text.encode()) > MAX_DOCUMENT_BYTES:
+        raise InvalidRequest(
+            "definition_too_large", f"a definition file may hold {MAX_DOCUMENT_BYTES} bytes"
+        )
+    if file_format == "json":
+        try:
+            raw = msgspec.json.decode(text)
+        except msgspec.DecodeError as error:
+            position = _json_position(text, str(error))
+            raise _file_error(f"not valid JSON: {error}", position) from None
+    else:
+        try:
+            documents = list(yaml.load_all(text, Loader=_Loader))
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            position = (mark.line + 1, mark.column + 1) if mark else None
+            raise _file_error(f"not valid YAML: {error.problem or error}", position) from None
+        except yaml.YAMLError as error:
+            raise _file_error(f"not valid YAML: {error}", None) from None
+        if len(documents) != 1:
+            raise _file_error("a file holds exactly one definition", None)
+        # Normalised to the JSON data model: what is stored is what JSON can say.
+        raw = msgspec.json.decode(msgspec.json.encode(documents[0]))
+    return Parsed(raw, _locator(text))
+
+
+def _file_error(message: str, position: tuple[int, int] | None) -> InvalidRequest:
+    problem: dict[str, Any] = {"path": "", "message": message}
+    if position:
+        problem.update(line=position[0], column=position[1])
+    return InvalidRequest("invalid_definition_file", message, errors=[problem])
+
+
+def _json_position(text: str, message: str) -> tuple[int, int] | None:
+    found = re.search(r"byte (\d+)", message)
+    if not found:
+        return None
+    offset = int(found.group(1))
+    before = text.encode()[:offset].decode(errors="replace")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _locator(text: str) -> Callable[[Path], tuple[int, int] | None]:
+    """Finds a path in the file's node tree (YAML is a superset of JSON, so one parser
+    serves both); the nearest existing parent when the path itself is missing."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        root = None
+
+    def locate(path: Path) -> tuple[int, int] | None:
+        node = root
+        if node is None:
+            return None
+        for part in path:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = child
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    return locate
+
+
+def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+        for key, value in node.value:
+            if key.value == part:
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None
+
+
+def dump_file(raw: Any, file_format: FileFormat) -> str:
+    """The document as a file; ``parse_file`` of it gives ``raw`` back exactly."""
+    if file_format == "json":
+        return msgspec.json.format(msgspec.json.encode(raw), indent=2).decode() + "\n"
+    return yaml.dump(
+        raw,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+
+
+# -- checking ---------------------------------------------------------------------------------
+
+
+def check(
+    raw: Any, *, max_input_bytes: int, locate: Callable[[Path], Any] | None = None
+) -> Document:
+    """The document, if it is a valid definition; otherwise 422 ``invalid_definition`` with
+    every problem found, each with its path (and line and column, given ``locate``)."""
+    try:
+        document = msgspec.convert(raw, Document)
+    except msgspec.ValidationError as error:
+        message, _, where = str(error).partition(" - at `$")
+        raise _invalid([Problem(_parse_path(where.rstrip("`")), message)], locate) from None
+    problems = [*_stage_problems(document, max_input_bytes), *_params_problems(document)]
+    if problems:
+        raise _invalid(problems, locate)
+    return document
+
+
+def _parse_path(text: str) -> Path:
+    return tuple(
+        int(index) if index else key for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", text)
+    )
+
+
+def _invalid(problems: list[Problem], locate: Callable[[Path], Any] | None) -> InvalidRequest:
+    errors = []
+    for problem in problems:
+        error: dict[str, Any] = {"path": path_text(problem.path), "message": problem.message}
+        position = locate(problem.path) if locate else None
+        if position:
+            error.update(line=position[0], column=position[1])
+        errors.append(error)
+    detail = "; ".join(
+        f"{e['path']}: {e['message']}" if e["path"] else e["message"] for e in errors
+    )
+    return InvalidRequest("invalid_definition", detail, errors=errors)
+
+
+def _stage_problems(document: Document, max_input_bytes: int) -> Iterator[Problem]:
+    names: dict[str, int] = {}
+    every_name = {stage.name for stage in document.stages}
+    for index, stage in enumerate(document.stages):
+        at: Path = ("stages", index)
+        if (stage.handler is None) == (stage.template is None):
+            yield Problem(at, "give the stage a handler or a template (one of the two)")
+        if stage.name in names:
+            yield Problem((*at, "name"), f"stages[{names[stage.name]}] is named {stage.name!r} too")
+        else:
+            names[stage.name] = index
+        for n, dependency in enumerate(stage.depends_on or []):
+            if dependency == stage.name:
+                yield Problem((*at, "dependsOn", n), "a stage cannot depend on itself")
+            elif dependency not in every_name:
+                yield Problem((*at, "dependsOn", n), f"there is no stage named {dependency!r}")
+        size = len(msgspec.json.encode(stage.input))
+        if size > max_input_bytes:
+            yield Problem(
+                (*at, "input"), f"the input is {size} bytes; the limit is {max_input_bytes}"
+            )
+    if len(names) == len(document.stages):  # with two stages of a name, a cycle is moot
+        yield from _cycle_problems(document)
+
+
+def _dependencies(document: Document) -> dict[str, set[str]]:
+    names = [stage.name for stage in document.stages]
+    return {
+        stage.name: set(
+            ([names[index - 1]] if index else [])
+            if stage.depends_on is None
+            else [d for d in stage.depends_on if d in names and d != stage.name]
+        )
+        for index, stage in enumerate(document.stages)
+    }
+
+
+def _cycle_problems(document: Document) -> Iterator[Problem]:
+    # Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
+    waiting = _dependencies(document)
+    ready = [name for name, deps in waiting.items() if not deps]
+    while ready:
+        done = ready.pop()
+        del waiting[done]
+        for name, deps in waiting.items():
+            if done in deps:
+                deps.discard(done)
+                if not deps:
+                    ready.append(name)
+    if waiting:
+        first = next(i for i, s in enumerate(document.stages) if s.name in waiting)
+        yield Problem(
+            ("stages", first, "dependsOn"),
+            "the stages " + ", ".join(sorted(waiting)) + " depend on each other in a cycle",
+        )
+
+
+_META_SCHEMA = jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA)
+_REFERENCE = re.compile(r"\{\{\s*params((?:\.[A-Za-z_][A-Za-z0-9_-]*)*)\s*\}\}")
+
+
+def _params_problems(document: Document) -> Iterator[Problem]:
+    schema = document.params
+    declared: set[str] = set()
+    if schema is not None:
+        for error in sorted(_META_SCHEMA.iter_errors(schema), key=lambda e: list(e.path)):
+            yield Problem(("params", *error.absolute_path), error.message)
+        if schema.get("type") != "object":
+            yield Problem(("params", "type"), 'the params schema must have "type": "object"')
+        for path, ref in _references(schema, ("params",)):
+            if not ref.startswith("#"):
+                yield Problem(path, "only references within the schema (#/...) are allowed")
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            declared = set(properties)
+    for index, stage in enumerate(document.stages):
+        for path, name in _param_uses(stage.input, ("stages", index, "input")):
+            if name is not None and name not in declared:
+                yield Problem(path, f"params.{name} is not a declared param")
+
+
+def _references(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str):
+                yield (*path, key), item
+            else:
+                yield from _references(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _references(item, (*path, index))
+
+
+def _param_uses(value: Any, path: Path) -> Iterator[tuple[Path, str | None]]:
+    """Each ``{{ params.name... }}`` in the strings of ``value``: its path and the param's
+    name (None for the whole of ``{{ params }}``)."""
+    if isinstance(value, str):
+        for match in _REFERENCE.finditer(value):
+            parts = match.group(1).split(".")[1:]
+            yield path, parts[0] if parts else None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _param_uses(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _param_uses(item, (*path, index))
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+
+def check_params(document: Document, params: dict[str, Any]) -> dict[str, Any]:
+    """The params of a run with the schema's defaults filled in; 422 ``invalid_params`` with
+    the path of every error."""
+    schema = document.params
+    if schema is None:
+        if params:
+            raise InvalidRequest(
+                "invalid_params",
+                "this definition takes no params",
+                errors=[{"path": "params", "message": "this definition takes no params"}],
+            )
+        return {}
+    filled = dict(params)
+    properties = schema.get("properties")
+    for name, spec in (properties or {}).items():
+        if name not in filled and isinstance(spec, dict) and "default" in spec:
+            filled[name] = copy.deepcopy(spec["default"])
+    validator = jsonschema.Draft202012Validator(
+        schema,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+        registry=referencing.Registry(),
+    )
+    errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.path])
+    if errors:
+        found = [
+            {"path": path_text(("params", *e.absolute_path)), "message": e.message} for e in errors
+        ]
+        raise InvalidRequest(
+            "invalid_params",
+            "; ".join(f"{e['path']}: {e['message']}" for e in found),
+            errors=found,
+        )
+    return filled
+
+
+def run_stages(document: Document, params: dict[str, Any]) -> list[StageSpec]:
+    """The stages of a run: the definition's, with params put into their inputs."""
+    return [
+        StageSpec(
+            name=stage.name,
+            handler=stage.handler or stage.template or "",
+            input=_render(stage.input, params),
+            depends_on=stage.depends_on if stage.depends_on is not None else msgspec.UNSET,
+            max_retries=stage.max_retries,
+            retry_backoff=stage.retry_backoff,
+            retry_backoff_seconds=stage.retry_backoff_seconds,
+            retry_backoff_max_seconds=stage.retry_backoff_max_seconds,
+            timeout_seconds=stage.timeout_seconds,
+        )
+        for stage in document.stages
+    ]
+
+
+def _render(value: Any, params: dict[str, Any]) -> Any:
+    """A string that is one reference becomes the param's value, of whatever type; a
+    reference inside longer text becomes text (JSON for anything but a string; nothing for
+    a missing param)."""
+    if isinstance(value, str):
+        whole = _REFERENCE.fullmatch(value)
+        if whole:
+            return copy.deepcopy(_lookup(params, whole.group(1)))
+        return _REFERENCE.sub(lambda m: _as_text(_lookup(params, m.group(1))), value)
+    if isinstance(value, dict):
+        return {key: _render(item, params) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render(item, params) for item in value]
+    return value
+
+
+def _lookup(params: dict[str, Any], dotted: str) -> Any:
+    value: Any = params
+    for part in dotted.split(".")[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()
