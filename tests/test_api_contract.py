@@ -86,7 +86,7 @@ async def test_another_application_s_pipeline_is_not_found(rabbit_system: System
 
 INVALID_PIPELINES: list[tuple[str, dict[str, Any], str, str]] = [
     ("empty stages", {"name": "x", "stages": []}, "invalid_request", "length >= 1"),
-    ("no name", {"stages": [GOOD_STAGE]}, "invalid_request", "name"),
+    ("no name", {"stages": [GOOD_STAGE]}, "stages_required", "name"),
     (
         "unknown dependency",
         {"name": "x", "stages": [{**GOOD_STAGE, "dependsOn": ["ghost"]}]},

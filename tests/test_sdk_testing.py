@@ -135,6 +135,7 @@ PUBLIC = {
     "Pipeline",
     "PipelineSpec",
     "RetryableError",
+    "RunOf",
     "Stage",
     "StageSpec",
     "TerminalError",
@@ -155,6 +156,9 @@ SIGNATURES = {
     "AsyncClient.wait": "(self, pipeline_id: 'str | uuid.UUID', timeout: 'float | None' = None)"
     " -> 'Pipeline'",
     "Client.cancel_pipeline": "(self, pipeline_id: 'str | uuid.UUID') -> 'Pipeline'",
+    "Client.run_definition": "(self, definition: 'str', params: 'dict[str, Any] | None' = None, "
+    "*, version: 'int | None' = None, idempotency_key: 'str | None' = None, "
+    "context: 'dict[str, Any] | None' = None, keywords: 'list[str] | None' = None) -> 'Pipeline'",
     "JobContext.set_context": "(self, key: 'str', value: 'Any') -> 'None'",
 }
 

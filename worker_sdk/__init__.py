@@ -7,7 +7,7 @@ from worker_sdk.builder import PipelineSpec, StageSpec
 from worker_sdk.client import AsyncClient, Client
 from worker_sdk.context import JobContext, JobLog
 from worker_sdk.errors import ApiError, RetryableError, TerminalError, Unavailable
-from worker_sdk.wire import Pipeline, Stage
+from worker_sdk.wire import Pipeline, RunOf, Stage
 from worker_sdk.worker import Worker
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Pipeline",
     "PipelineSpec",
     "RetryableError",
+    "RunOf",
     "Stage",
     "StageSpec",
     "TerminalError",

@@ -17,6 +17,25 @@ from worker_sdk.wire import Pipeline
 PipelineRequest = PipelineSpec | dict[str, Any]
 
 
+def _run(
+    definition: str,
+    params: dict[str, Any] | None,
+    version: int | None,
+    idempotency_key: str | None,
+    context: dict[str, Any] | None,
+    keywords: list[str] | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"definition": definition, "params": params or {}}
+    if version is not None:
+        body["version"] = version
+    if context:
+        body["context"] = context
+    if keywords:
+        body["keywords"] = keywords
+    body["idempotencyKey"] = idempotency_key
+    return _submission(body)
+
+
 def _submission(pipeline: PipelineRequest) -> dict[str, Any]:
     body: dict[str, Any] = (
         msgspec.to_builtins(pipeline) if isinstance(pipeline, PipelineSpec) else dict(pipeline)
@@ -66,6 +85,21 @@ class AsyncClient:
 
     async def create_pipeline(self, pipeline: PipelineRequest) -> Pipeline:
         return await self._transport.call("POST", "/pipelines", Pipeline, _submission(pipeline))
+
+    async def run_definition(
+        self,
+        definition: str,
+        params: dict[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        idempotency_key: str | None = None,
+        context: dict[str, Any] | None = None,
+        keywords: list[str] | None = None,
+    ) -> Pipeline:
+        """Start a run of a published pipeline definition (its newest published version
+        unless ``version`` names one), with ``params`` checked against its schema."""
+        body = _run(definition, params, version, idempotency_key, context, keywords)
+        return await self._transport.call("POST", "/pipelines", Pipeline, body)
 
     async def get_pipeline(self, pipeline_id: str | uuid.UUID) -> Pipeline:
         return await self._transport.call("GET", f"/pipelines/{pipeline_id}", Pipeline)
@@ -117,6 +151,21 @@ class Client:
 
     def create_pipeline(self, pipeline: PipelineRequest) -> Pipeline:
         return self._transport.call("POST", "/pipelines", Pipeline, _submission(pipeline))
+
+    def run_definition(
+        self,
+        definition: str,
+        params: dict[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        idempotency_key: str | None = None,
+        context: dict[str, Any] | None = None,
+        keywords: list[str] | None = None,
+    ) -> Pipeline:
+        """Start a run of a published pipeline definition (see
+        :meth:`AsyncClient.run_definition`)."""
+        body = _run(definition, params, version, idempotency_key, context, keywords)
+        return self._transport.call("POST", "/pipelines", Pipeline, body)
 
     def get_pipeline(self, pipeline_id: str | uuid.UUID) -> Pipeline:
         return self._transport.call("GET", f"/pipelines/{pipeline_id}", Pipeline)

@@ -43,6 +43,15 @@ class Stage(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     retry_at: dt.datetime | None = None
 
 
+class RunOf(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
+    """The pipeline definition version a pipeline is a run of, and its params."""
+
+    definition_id: str
+    definition: str
+    version: int
+    params: dict[str, Any] = {}
+
+
 class Pipeline(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     """A pipeline as the control plane reports it."""
 
@@ -55,6 +64,8 @@ class Pipeline(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     keywords: list[str] = []
     stages: list[Stage] = []
     context: dict[str, Any] = {}
+    # Set when the pipeline is a run of a pipeline definition.
+    run_of: RunOf | None = None
 
     @property
     def finished(self) -> bool:

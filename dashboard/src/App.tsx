@@ -4,6 +4,8 @@ import { Layout } from "./components/Layout";
 import { Applications } from "./pages/Applications";
 import { Approvals } from "./pages/Approvals";
 import { Audit } from "./pages/Audit";
+import { DefinitionDetail } from "./pages/DefinitionDetail";
+import { Definitions } from "./pages/Definitions";
 import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
 import { Overview } from "./pages/Overview";
@@ -37,6 +39,8 @@ export function App() {
         <Route index element={<Overview />} />
         <Route path="/pipelines" element={<Pipelines />} />
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
+        <Route path="/definitions" element={<Definitions />} />
+        <Route path="/definitions/:id" element={<DefinitionDetail />} />
         <Route path="/approvals" element={<Approvals />} />
         <Route path="/workers" element={<Workers />} />
         <Route path="/workers/:id" element={<WorkerDetail />} />

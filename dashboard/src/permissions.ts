@@ -5,11 +5,12 @@ export type Role = "admin" | "developer" | "operator";
 export type Permission =
   | "operate" // cancel, rerun, skip
   | "change_policies"
+  | "write_definitions" // save, import, review and archive pipeline definitions
   | "administer"; // applications, keys, users, the audit log
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set(["operate", "change_policies", "administer"]),
-  developer: new Set(["operate", "change_policies"]),
+  admin: new Set(["operate", "change_policies", "write_definitions", "administer"]),
+  developer: new Set(["operate", "change_policies", "write_definitions"]),
   operator: new Set(["operate"]),
 };
 

@@ -12,6 +12,8 @@ export class Problem extends Error {
     readonly status: number,
     readonly code: string,
     detail: string,
+    // Each problem of a refused document or form: {path, message, line?, column?}.
+    readonly errors: unknown[] = [],
   ) {
     super(detail);
   }
@@ -63,11 +65,12 @@ export async function call<T>(request: () => Promise<Answer<T>>): Promise<T> {
     if (await refresh()) answer = await request();
   }
   if (answer.error !== undefined || !answer.response.ok) {
-    const error = (answer.error ?? {}) as { code?: string; detail?: string };
+    const error = (answer.error ?? {}) as { code?: string; detail?: string; errors?: unknown };
     throw new Problem(
       answer.response.status,
       error.code ?? "unknown",
       error.detail ?? answer.response.statusText,
+      Array.isArray(error.errors) ? error.errors : [],
     );
   }
   return answer.data as T;

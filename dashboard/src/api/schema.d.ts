@@ -211,6 +211,191 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/definitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Pipeline definitions of your applications */
+        get: operations["ApiDefinitionsList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a definition file without saving it
+         * @description Every problem, with its path and its line and column in the file.
+         */
+        post: operations["ApiDefinitionsCheckCheck"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save a definition file: a new definition, or a new draft of one
+         * @description A file equal to the latest version changes nothing (`changed: false`).
+         */
+        post: operations["ApiDefinitionsImportImportFile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A definition and all its versions */
+        get: operations["ApiDefinitionsDefinitionIdRead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/draft": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Edit the definition: its open draft, or a new draft after a published version */
+        put: operations["ApiDefinitionsDefinitionIdDraftEdit"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every change to a definition, newest first */
+        get: operations["ApiDefinitionsDefinitionIdHistoryHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a run of a published version
+         * @description The latest published version unless `version` names another.
+         */
+        post: operations["ApiDefinitionsDefinitionIdRunsRun"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A version of a definition */
+        get: operations["ApiDefinitionsDefinitionIdVersionsVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/versions/{version}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A version as a file (YAML or JSON), to keep in git
+         * @description Importing the file gives the same version back (`changed: false`).
+         */
+        get: operations["ApiDefinitionsDefinitionIdVersionsExportExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/definitions/{definition_id}/versions/{version}/{step}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move a version: submit, withdraw, approve, reject or archive
+         * @description approve: someone who did not write the version; reject needs a comment.
+         */
+        post: operations["ApiDefinitionsDefinitionIdVersionsStepMove"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/insights": {
         parameters: {
             query?: never;
@@ -747,6 +932,99 @@ export interface components {
             uri: string;
             version: number | null;
         };
+        /** DefinitionCheck */
+        DefinitionCheck: {
+            errors: {
+                [key: string]: unknown;
+            }[];
+            valid: boolean;
+        };
+        /** DefinitionDetail */
+        DefinitionDetail: {
+            definition: components["schemas"]["DefinitionView"];
+            versions: components["schemas"]["DefinitionVersionView"][];
+        };
+        /** DefinitionImport */
+        DefinitionImport: {
+            /** Format: uuid */
+            applicationId: string;
+            content: string;
+            /**
+             * @default yaml
+             * @enum {string}
+             */
+            format: "yaml" | "json";
+            /** @default false */
+            submit: boolean;
+        };
+        /** DefinitionList */
+        DefinitionList: {
+            items: components["schemas"]["DefinitionView"][];
+        };
+        /** DefinitionRunRequest */
+        DefinitionRunRequest: {
+            keywords?: string[];
+            params?: {
+                [key: string]: unknown;
+            };
+            version?: number | null;
+        };
+        /** DefinitionSaved */
+        DefinitionSaved: {
+            changed: boolean;
+            created: boolean;
+            version: components["schemas"]["DefinitionVersionView"];
+        };
+        /** DefinitionSource */
+        DefinitionSource: {
+            content: string;
+            /**
+             * @default yaml
+             * @enum {string}
+             */
+            format: "yaml" | "json";
+        };
+        /** DefinitionVersionView */
+        DefinitionVersionView: {
+            archivedAt: string | null;
+            authors: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            definitionId: string;
+            document: {
+                [key: string]: unknown;
+            };
+            name: string;
+            publishedAt: string | null;
+            reviewComment: string | null;
+            reviewedAt: string | null;
+            reviewedBy: string | null;
+            status: string;
+            submittedAt: string | null;
+            /** Format: date-time */
+            updatedAt: string;
+            version: number;
+        };
+        /** DefinitionView */
+        DefinitionView: {
+            /** Format: uuid */
+            applicationId: string;
+            applicationName: string;
+            /** Format: date-time */
+            createdAt: string;
+            description: string | null;
+            /** Format: uuid */
+            id: string;
+            lastRunAt: string | null;
+            latestStatus: string;
+            latestVersion: number;
+            name: string;
+            publishedVersion: number | null;
+            runs: number;
+            /** Format: date-time */
+            updatedAt: string;
+        };
         /** Edge */
         Edge: {
             from: string;
@@ -798,7 +1076,7 @@ export interface components {
         KeyCreate: {
             expiresAt?: string | null;
             name: string;
-            scopes?: ("submit" | "read" | "work")[];
+            scopes?: ("submit" | "read" | "work" | "define")[];
         };
         /** KeyView */
         KeyView: {
@@ -811,7 +1089,7 @@ export interface components {
             name: string;
             prefix: string;
             revokedAt: string | null;
-            scopes: ("submit" | "read" | "work")[];
+            scopes: ("submit" | "read" | "work" | "define")[];
         };
         /** Lineage */
         Lineage: {
@@ -873,6 +1151,8 @@ export interface components {
             applicationName: string;
             /** Format: date-time */
             createdAt: string;
+            definitionId?: string | null;
+            definitionVersion?: number | null;
             finishedAt: string | null;
             /** Format: uuid */
             id: string;
@@ -897,6 +1177,7 @@ export interface components {
             id: string;
             keywords: string[];
             name: string;
+            runOf?: components["schemas"]["RunOf"] | null;
             stages: components["schemas"]["StageView"][];
             /** @enum {string} */
             status: "running" | "completed" | "failed" | "cancelled";
@@ -970,6 +1251,20 @@ export interface components {
             depth: number;
             handler: string;
             oldestAgeSeconds: number;
+        };
+        /** ReviewNote */
+        ReviewNote: {
+            comment?: string | null;
+        };
+        /** RunOf */
+        RunOf: {
+            definition: string;
+            /** Format: uuid */
+            definitionId: string;
+            params: {
+                [key: string]: unknown;
+            };
+            version: number;
         };
         /** SessionView */
         SessionView: {
@@ -1650,6 +1945,398 @@ export interface operations {
             };
         };
     };
+    ApiDefinitionsList: {
+        parameters: {
+            query?: {
+                application?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionList"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsCheckCheck: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionSource"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionCheck"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsImportImportFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionImport"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionSaved"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionDetail"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdDraftEdit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionSource"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionSaved"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdHistoryHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEntryView"][];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdRunsRun: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DefinitionRunRequest"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PipelineDetail"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdVersionsVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionVersionView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdVersionsExportExport: {
+        parameters: {
+            query?: {
+                format?: "yaml" | "json";
+            };
+            header?: never;
+            path: {
+                definition_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiDefinitionsDefinitionIdVersionsStepMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                definition_id: string;
+                version: number;
+                step: "submit" | "withdraw" | "approve" | "reject" | "archive";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReviewNote"] | null;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DefinitionVersionView"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiInsightsRead: {
         parameters: {
             query?: {
@@ -1702,6 +2389,8 @@ export interface operations {
                 createdTo?: string | null;
                 finishedFrom?: string | null;
                 finishedTo?: string | null;
+                /** @description runs of this pipeline definition */
+                definition?: string | null;
                 sort?: "-createdAt" | "createdAt" | "-updatedAt" | "-finishedAt" | "name" | "status";
                 limit?: number;
                 offset?: number;

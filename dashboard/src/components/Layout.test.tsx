@@ -34,6 +34,7 @@ describe("Layout", () => {
     expect(links()).toEqual([
       "Overview",
       "Pipelines",
+      "Definitions",
       "Approvals",
       "Workers",
       "Insights",
@@ -48,7 +49,15 @@ describe("Layout", () => {
     stubApi({ "GET /api/auth/me": () => answer(200, users.operator) });
     renderAt("/", "/", <Layout />);
     await screen.findByRole("button", { name: "Account and theme" });
-    expect(links()).toEqual(["Overview", "Pipelines", "Approvals", "Workers", "Insights", "Policies"]);
+    expect(links()).toEqual([
+      "Overview",
+      "Pipelines",
+      "Definitions",
+      "Approvals",
+      "Workers",
+      "Insights",
+      "Policies",
+    ]);
   });
 
   it("sends someone not logged in to the login page", async () => {

@@ -13,6 +13,7 @@ import { type Theme, useTheme } from "../theme";
 const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/", label: "Overview" },
   { to: "/pipelines", label: "Pipelines" },
+  { to: "/definitions", label: "Definitions" },
   { to: "/approvals", label: "Approvals" },
   { to: "/workers", label: "Workers" },
   { to: "/insights", label: "Insights" },

@@ -2,7 +2,7 @@
 // context, and the actions on it. The chosen stage (in the URL) opens in a panel below.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Tabs } from "radix-ui";
-import { useParams, useSearchParams } from "react-router";
+import { Link, useParams, useSearchParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
 import { DagGraph } from "../components/DagGraph";
@@ -87,6 +87,17 @@ export function PipelineDetail() {
         <h1 className="text-xl font-semibold break-all">{pipeline.name}</h1>
         <StatusBadge status={pipeline.status} />
         <span className="text-sm text-muted">{applicationName}</span>
+        {pipeline.runOf && (
+          <span className="text-sm text-muted">
+            run of{" "}
+            <Link
+              to={`/definitions/${pipeline.runOf.definitionId}?v=${pipeline.runOf.version}`}
+              className="text-sky-700 dark:text-sky-400"
+            >
+              {pipeline.runOf.definition} v{pipeline.runOf.version}
+            </Link>
+          </span>
+        )}
         <span className="text-sm text-muted">
           created <Time at={pipeline.createdAt} />
           {took !== null && <> · took {duration(took)}</>}
