@@ -183,6 +183,67 @@ try {
   }
   await page.getByText("Nothing waits for a decision.").waitFor();
 
+  // A definition pushed from code (a key with the define scope) is reviewed, published and
+  // run from its form; a broken file is shown with the line of each problem.
+  const nightly = [
+    "apiVersion: pipelogiq/v1",
+    "kind: PipelineDefinition",
+    "name: e2e-nightly",
+    "description: Loads a day of orders.",
+    "params:",
+    "  type: object",
+    "  properties:",
+    "    day: {type: string, format: date}",
+    "    limit: {type: integer, default: 10}",
+    "  required: [day]",
+    "stages:",
+    "  - name: load",
+    "    handler: e2e-load",
+    '    input: {day: "{{ params.day }}", limit: "{{ params.limit }}"}',
+    "",
+  ].join("\n");
+  const pushed = await fetch(`${external}/definitions/e2e-nightly?submit=true`, {
+    method: "PUT",
+    headers: { "X-API-Key": key, "Content-Type": "application/yaml" },
+    body: nightly,
+  });
+  if (!pushed.ok) throw new Error(`pushing a definition: ${pushed.status} ${await pushed.text()}`);
+  await page.getByRole("link", { name: "Definitions" }).click();
+  await page.getByRole("button", { name: "Import a file" }).click();
+  const importing = page.getByRole("dialog", { name: "Import a definition file" });
+  await importing.getByLabel(/^Definition/).fill(nightly.replace("{{ params.limit }}", "{{ params.size }}"));
+  await importing
+    .getByRole("list", { name: "problems in the file" })
+    .getByRole("listitem")
+    .filter({ hasText: "line 14: stages[0].input.limit params.size is not a declared param" })
+    .waitFor();
+  await importing.getByRole("button", { name: "Cancel" }).click();
+  await page.locator('tr[data-definition="e2e-nightly"]').getByRole("link", { name: "e2e-nightly" }).click();
+  await page.getByRole("button", { name: "Approve and publish" }).click();
+  await page.getByLabel("review").getByText("Approved by").waitFor();
+  await page.getByLabel("definition history").getByText("definition.published").waitFor();
+  await review(page, "definition");
+  await page.getByRole("button", { name: "Run…" }).click();
+  const runForm = page.getByRole("dialog", { name: "Run e2e-nightly" });
+  await runForm.getByLabel(/^day/).fill("2026-12-01");
+  await runForm.getByRole("button", { name: "Start the run" }).click();
+  await page.getByRole("link", { name: "e2e-nightly v1" }).waitFor();
+  const { jobs: loading } = await externalApi("/jobs/pull", {
+    handlers: ["e2e-load"],
+    maxJobs: 1,
+    waitSeconds: 5,
+    workerId,
+  });
+  if (loading[0]?.input?.day !== "2026-12-01" || loading[0]?.input?.limit !== 10) {
+    throw new Error(`the run's input is ${JSON.stringify(loading[0]?.input)}`);
+  }
+  await externalApi("/jobs/ack", { results: [{ jobId: loading[0].jobId, status: "completed" }] });
+  await page.getByRole("link", { name: "e2e-nightly v1" }).click();
+  await page.getByRole("heading", { name: "e2e-nightly" }).waitFor();
+  await page.getByRole("link", { name: "Definitions" }).click();
+  await page.locator('tr[data-definition="e2e-nightly"]').waitFor();
+  await review(page, "definitions");
+
   // The overview counts it, and its activity feed lists it.
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("list", { name: "recent activity" }).getByRole("link", { name }).waitFor();

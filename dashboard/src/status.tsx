@@ -16,6 +16,11 @@ const COLOURS: Record<string, string> = {
   rejected: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
   expired: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
   closed: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
+  // Definition versions.
+  draft: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
+  in_review: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  published: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  archived: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
   // Workers and policies.
   active: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
   paused: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",

@@ -98,19 +98,17 @@ export function Definitions() {
 export function FileProblems({ problems }: { problems: Problem[] }) {
   if (problems.length === 0) return null;
   return (
-    <ul
-      role="alert"
-      aria-label="problems in the file"
-      className="space-y-1 text-sm text-red-700 dark:text-red-400"
-    >
-      {problems.map((problem, index) => (
-        <li key={index}>
-          {problem.line !== undefined && <span className="font-mono text-xs">line {problem.line}: </span>}
-          {problem.path && <span className="font-mono text-xs">{problem.path} </span>}
-          {problem.message}
-        </li>
-      ))}
-    </ul>
+    <div role="alert">
+      <ul aria-label="problems in the file" className="space-y-1 text-sm text-red-700 dark:text-red-400">
+        {problems.map((problem, index) => (
+          <li key={index}>
+            {problem.line !== undefined && <span className="font-mono text-xs">line {problem.line}: </span>}
+            {problem.path && <span className="font-mono text-xs">{problem.path} </span>}
+            {problem.message}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
