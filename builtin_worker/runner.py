@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from controlplane.broker import ResultBatch
-from controlplane.engine import sweeps
+from controlplane.engine import schedules, sweeps
 from controlplane.engine.advance import advance_stages
 from controlplane.engine.gates import release_held
 from controlplane.metrics import (
@@ -19,8 +19,11 @@ from controlplane.metrics import (
     LEASE_EXPIRIES,
     QUEUE_DEPTH,
     RELAY_REPUBLISHED,
+    SCHEDULE_FIRES,
     WORKERS_ONLINE,
 )
+from controlplane.runs import start_run
+from controlplane.schemas import PipelineSubmit
 from controlplane.services import Services
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ class BuiltinWorker:
             self._every(self._settings.publish_grace_seconds / 2, self.sweep_lost_messages),
             self._every(5.0, self.sweep_workers),
             self._every(QUEUE_DEPTH_INTERVAL_SECONDS, self.report_queue_depths),
+            self._schedule_loop(),
         ]
         await asyncio.gather(*loops)
 
@@ -105,6 +109,35 @@ class BuiltinWorker:
         updates.pipelines_changed(
             (p.id, p.application_id, p.status) for p in advanced.finished_pipelines
         )
+
+    # -- schedules ---------------------------------------------------------------------
+
+    async def fire_schedules(self) -> list[schedules.Fired]:
+        async def start(application_id: uuid.UUID, request: PipelineSubmit) -> uuid.UUID:
+            return await start_run(self.services, application_id, request)
+
+        fired = await schedules.fire_due(self._pool, start)
+        for fire in fired:
+            SCHEDULE_FIRES.labels(fire.kind if fire.error is None else "failed").inc()
+            if fire.error is not None:
+                log.warning("schedule %s could not start a run: %s", fire.schedule_id, fire.error)
+        return fired
+
+    async def _schedule_loop(self) -> None:
+        # Sleeps until the next due time, but at most a sweep interval: a schedule created
+        # or changed by another process is seen within that.
+        interval = self._settings.sweep_interval_seconds
+        while True:
+            try:
+                wait = await schedules.seconds_until_due(self._pool)
+                if wait == 0 and await self.fire_schedules():
+                    continue
+                # Due but fired by nobody here: another built-in worker holds them.
+                wait = 0.05 if wait == 0 else wait
+            except Exception:
+                log.exception("firing schedules failed; trying again in %.1f s", interval)
+                wait = interval
+            await asyncio.sleep(interval if wait is None else min(interval, wait))
 
     # -- sweeps ------------------------------------------------------------------------
 

@@ -42,6 +42,11 @@ STAGES_ADVANCED = Counter("pipelogiq_stages_advanced", "Finished stages whose ef
 RELAY_REPUBLISHED = Counter(
     "pipelogiq_relay_republished", "Queued stages the relay published after a lost publish."
 )
+SCHEDULE_FIRES = Counter(
+    "pipelogiq_schedule_fires",
+    "Schedule fires, by kind: scheduled, catch_up, skipped (missed, not run), failed (no run).",
+    ["kind"],
+)
 DISPATCH_LATENCY = Histogram(
     "pipelogiq_dispatch_latency_seconds",
     "From a stage being queued to a worker claiming it.",

@@ -9,12 +9,13 @@ import asyncpg
 import pytest
 
 from controlplane.broker.rabbitmq import RabbitMQBroker
-from controlplane.engine import gates, sweeps
+from controlplane.engine import gates, schedules, sweeps
 from database.pool import create_pool
 from tests.system import running_system
 
 SWEEPS = {value for name, value in vars(sweeps).items() if name.startswith("_") and name.isupper()}
 SWEEPS.add(gates._HOLDING)  # the release of held stages: one probe per gate policy
+SWEEPS.add(schedules._NEXT_DUE)  # when the next schedule is due
 
 
 @pytest.fixture
@@ -62,7 +63,8 @@ async def test_an_idle_builtin_worker_runs_a_few_bounded_sweeps(
     assert during, "the sweeps should have run in the window"
     # Only the sweeps run, and each is bounded (a page of rows, or one aggregate).
     assert set(during) <= SWEEPS, set(during) - SWEEPS
-    # With the default intervals: leases, timeouts, held stages and the retry check (two
-    # statements) once a second; the relay and the worker watchdog (two each) every five
-    # seconds; queue depths every fifteen. A busy poll would run hundreds.
+    # With the default intervals: leases, timeouts, held stages, the retry check (two
+    # statements) and the next schedule once a second; the relay and the worker watchdog
+    # (two each) every five seconds; queue depths every fifteen. A busy poll would run
+    # hundreds.
     assert len(during) <= 9 * window

@@ -28,6 +28,7 @@ from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.policies import PolicyController
+from controlplane.api.internal.schedules import ScheduleController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
@@ -99,6 +100,7 @@ def create_internal_app(services: Services) -> Litestar:
             InternalWorkerController,
             InternalApprovalController,
             InternalDefinitionController,
+            ScheduleController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

@@ -423,6 +423,8 @@ async def runnable_version(
     status = await pool.fetchval(_ANY_VERSION, application_id, name, number)
     which = f"version {number} of {name!r}" if number else f"{name!r}"
     if status is None:
+        if number is not None and await pool.fetchval(_ANY_VERSION, application_id, name, None):
+            raise NotFound("version_not_found", f"there is no {which}")
         raise NotFound("definition_not_found", f"there is no {which}")
     raise Conflict(
         "version_not_published",

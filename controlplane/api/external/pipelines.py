@@ -8,9 +8,9 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from controlplane.api.runs import start_pipeline
 from controlplane.engine.applications import Application
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
+from controlplane.runs import start_pipeline
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services
 

@@ -37,7 +37,6 @@ from controlplane.api.internal.session import (
     visible,
     visible_application,
 )
-from controlplane.api.runs import start_pipeline
 from controlplane.engine.audit import read_trail
 from controlplane.engine.definition_documents import check, dump_file, parse_file
 from controlplane.engine.definitions import (
@@ -51,6 +50,7 @@ from controlplane.engine.definitions import (
     save,
 )
 from controlplane.errors import InvalidRequest, NotFound
+from controlplane.runs import start_pipeline
 from controlplane.schemas import DefinitionSaved, DefinitionVersionView, PipelineSubmit
 from controlplane.services import Services
 

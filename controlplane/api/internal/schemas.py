@@ -514,3 +514,84 @@ class DefinitionRunRequest(_Request):
     keywords: Annotated[
         list[Annotated[str, Meta(min_length=1, max_length=100)]], Meta(max_length=50)
     ] = []
+
+
+# -- schedules -----------------------------------------------------------------------------------
+
+CronText = Annotated[str, Meta(min_length=1, max_length=200)]
+IntervalSeconds = Annotated[int, Meta(ge=10, le=31_536_000)]
+TimeZone = Annotated[str, Meta(min_length=1, max_length=64)]
+CatchUp = Literal["skip", "once"]
+
+
+class ScheduleCreate(_Request):
+    definition_id: uuid.UUID
+    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    # One of the two: a cron expression (5 fields, in `timezone`), or seconds between runs.
+    cron: CronText | None = None
+    interval_seconds: IntervalSeconds | None = None
+    timezone: TimeZone = "UTC"
+    # A published version; null: the newest published one at each run.
+    version: Annotated[int, Meta(ge=1)] | None = None
+    params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
+    # After downtime: skip the runs missed, or run once for them.
+    catch_up: CatchUp = "skip"
+    status: Literal["active", "paused"] = "active"
+
+
+class ScheduleChange(_Request):
+    name: Annotated[str, Meta(min_length=1, max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    # Setting one of cron and intervalSeconds clears the other.
+    cron: CronText | msgspec.UnsetType = msgspec.UNSET
+    interval_seconds: IntervalSeconds | msgspec.UnsetType = msgspec.UNSET
+    timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
+    version: Annotated[int, Meta(ge=1)] | msgspec.UnsetType | None = msgspec.UNSET
+    params: Annotated[dict[str, Any], Meta(max_length=1000)] | msgspec.UnsetType = msgspec.UNSET
+    catch_up: CatchUp | msgspec.UnsetType = msgspec.UNSET
+
+
+class ScheduleView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    definition_id: uuid.UUID
+    definition: str
+    name: str
+    version: int | None
+    cron: str | None
+    interval_seconds: int | None
+    timezone: str
+    params: dict[str, Any]
+    catch_up: str
+    # active or paused
+    status: str
+    next_fire_at: dt.datetime | None
+    # The next few due times (none while paused).
+    next_runs: list[dt.datetime]
+    last_fired_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ScheduleList(_Response):
+    items: list[ScheduleView]
+
+
+class ScheduleFireView(_Response):
+    id: int
+    due_at: dt.datetime
+    # scheduled, catch_up, skipped or manual
+    kind: str
+    # Due times missed and not run.
+    missed: int
+    pipeline_id: uuid.UUID | None
+    # Why no run started.
+    error: str | None
+    # Who asked, for a manual run.
+    actor: str | None
+    fired_at: dt.datetime
+
+
+class ScheduleDetail(_Response):
+    schedule: ScheduleView
+    # Newest first.
+    fires: list[ScheduleFireView]

@@ -1,5 +1,5 @@
-"""Starting a pipeline, the same way from both APIs: store it, publish its first jobs, and
-announce it."""
+"""Starting a pipeline, the same way from both APIs and from schedules: store it, publish its
+first jobs, and announce it."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ async def start_pipeline(
         services.updates.pipelines_changed([(submitted.pipeline_id, application_id, "running")])
         return submitted.view, True
     return await get_pipeline(services.pool, application_id, submitted.pipeline_id), False
+
+
+async def start_run(
+    services: Services, application_id: uuid.UUID, request: PipelineSubmit
+) -> uuid.UUID:
+    """Start a pipeline (a schedule's run); its id."""
+    view, _ = await start_pipeline(services, application_id, request)
+    return view.id

@@ -1,0 +1,264 @@
+"""/api/schedules: runs of pipeline definitions at cron times or intervals.
+
+Everyone sees the schedules of the applications they see, pauses and resumes them, and runs
+one now; developers and admins create, change and delete them. Each change is audited.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from controlplane.api.internal.audit import entry_view
+from controlplane.api.internal.schemas import (
+    AuditEntryView,
+    ScheduleChange,
+    ScheduleCreate,
+    ScheduleDetail,
+    ScheduleFireView,
+    ScheduleList,
+    ScheduleView,
+)
+from controlplane.api.internal.session import actor_of, member_scope, requires, visible
+from controlplane.engine.audit import read_trail
+from controlplane.engine.definition_documents import check_params
+from controlplane.engine.definitions import read_definition, runnable_version
+from controlplane.engine.schedules import (
+    Schedule,
+    ScheduleFields,
+    change_schedule,
+    create_schedule,
+    delete_schedule,
+    list_schedules,
+    read_schedule,
+    recent_fires,
+    run_now,
+)
+from controlplane.errors import NotFound
+from controlplane.runs import start_run
+from controlplane.services import Services
+
+_WRITERS = [requires("admin", "developer")]
+NEXT_RUNS = 5
+
+
+def schedule_view(schedule: Schedule) -> ScheduleView:
+    upcoming = (
+        list(itertools.islice(schedule.timing.after(schedule.next_fire_at), NEXT_RUNS - 1))
+        if schedule.next_fire_at is not None
+        else []
+    )
+    return ScheduleView(
+        id=schedule.id,
+        application_id=schedule.application_id,
+        definition_id=schedule.definition_id,
+        definition=schedule.definition,
+        name=schedule.name,
+        version=schedule.version,
+        cron=schedule.cron,
+        interval_seconds=schedule.interval_seconds,
+        timezone=schedule.timezone,
+        params=schedule.params,
+        catch_up=schedule.catch_up,
+        status=schedule.status,
+        next_fire_at=schedule.next_fire_at,
+        next_runs=[schedule.next_fire_at, *upcoming] if schedule.next_fire_at else [],
+        last_fired_at=schedule.last_fired_at,
+        created_at=schedule.created_at,
+        updated_at=schedule.updated_at,
+    )
+
+
+async def _visible_schedule(
+    services: Services, request: Request[Any, Any, Any], schedule_id: uuid.UUID
+) -> Schedule:
+    schedule = await read_schedule(services.pool, schedule_id)
+    return await visible(
+        request, schedule, NotFound("schedule_not_found", f"no schedule {schedule_id}")
+    )
+
+
+async def _checked(
+    services: Services, application_id: uuid.UUID, definition: str, fields: ScheduleFields
+) -> ScheduleFields:
+    """The fields, if their timing is one and their params fit the version they run."""
+    fields.timing.check()
+    version = await runnable_version(services.pool, application_id, definition, fields.version)
+    return dataclasses.replace(fields, params=check_params(version.document(), fields.params))
+
+
+class ScheduleController(Controller):
+    path = "/schedules"
+    tags = ["schedules"]
+
+    @get("/", summary="Schedules of your applications")
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
+        definition: Annotated[uuid.UUID | None, QueryParameter(name="definition")] = None,
+    ) -> ScheduleList:
+        found = await list_schedules(
+            services.pool,
+            member=member_scope(request),
+            application_id=application,
+            definition_id=definition,
+        )
+        return ScheduleList([schedule_view(s) for s in found])
+
+    @post("/", guards=_WRITERS, summary="Schedule runs of a definition")
+    async def create(
+        self,
+        data: JSONBody[ScheduleCreate],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleView:
+        definition = await read_definition(services.pool, data.definition_id)
+        not_found = NotFound("definition_not_found", f"no definition {data.definition_id}")
+        definition = await visible(request, definition, not_found)
+        fields = ScheduleFields(
+            name=data.name,
+            version=data.version,
+            cron=data.cron,
+            interval_seconds=data.interval_seconds,
+            timezone=data.timezone,
+            params=data.params,
+            catch_up=data.catch_up,
+            status=data.status,
+        )
+        fields = await _checked(services, definition.application_id, definition.name, fields)
+        schedule = await create_schedule(
+            services.pool, actor_of(request), definition.application_id, definition.id, fields
+        )
+        return schedule_view(schedule)
+
+    @get("/{schedule_id:uuid}", summary="A schedule and its recent fires")
+    async def read(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleDetail:
+        schedule = await _visible_schedule(services, request, schedule_id)
+        fires = await recent_fires(services.pool, schedule.id)
+        return ScheduleDetail(schedule_view(schedule), [ScheduleFireView(**vars(f)) for f in fires])
+
+    @patch("/{schedule_id:uuid}", guards=_WRITERS, summary="Change a schedule")
+    async def change(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        data: JSONBody[ScheduleChange],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleView:
+        schedule = await _visible_schedule(services, request, schedule_id)
+        given = {
+            f.name: getattr(data, f.name)
+            for f in msgspec.structs.fields(data)
+            if getattr(data, f.name) is not msgspec.UNSET
+        }
+        if "cron" in given:
+            given.setdefault("interval_seconds", None)
+        elif "interval_seconds" in given:
+            given["cron"] = None
+        fields = dataclasses.replace(_fields_of(schedule), **given)
+        fields = await _checked(services, schedule.application_id, schedule.definition, fields)
+        changed = await change_schedule(
+            services.pool, actor_of(request), schedule, fields, "schedule.changed"
+        )
+        return schedule_view(changed)
+
+    @post("/{schedule_id:uuid}/pause", status_code=200, summary="Stop firing until resumed")
+    async def pause(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleView:
+        return await _set_status(services, request, schedule_id, "paused")
+
+    @post(
+        "/{schedule_id:uuid}/resume",
+        status_code=200,
+        summary="Fire again, from the next due time (what fell due while paused does not run)",
+    )
+    async def resume(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleView:
+        return await _set_status(services, request, schedule_id, "active")
+
+    @post(
+        "/{schedule_id:uuid}/run",
+        status_code=200,
+        summary="Start a run now, with the schedule's params (recorded as a manual fire)",
+    )
+    async def run(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ScheduleFireView:
+        schedule = await _visible_schedule(services, request, schedule_id)
+
+        async def start(application_id: uuid.UUID, submit: Any) -> uuid.UUID:
+            return await start_run(services, application_id, submit)
+
+        fire = await run_now(services.pool, start, actor_of(request), schedule)
+        return ScheduleFireView(**vars(fire))
+
+    @delete("/{schedule_id:uuid}", guards=_WRITERS, summary="Delete a schedule")
+    async def remove(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> None:
+        schedule = await _visible_schedule(services, request, schedule_id)
+        await delete_schedule(services.pool, actor_of(request), schedule)
+
+    @get("/{schedule_id:uuid}/history", summary="Every change to a schedule, newest first")
+    async def history(
+        self,
+        schedule_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> list[AuditEntryView]:
+        schedule = await _visible_schedule(services, request, schedule_id)
+        return [entry_view(e) for e in await read_trail(services.pool, "schedule", schedule.id)]
+
+
+def _fields_of(schedule: Schedule) -> ScheduleFields:
+    return ScheduleFields(
+        name=schedule.name,
+        version=schedule.version,
+        cron=schedule.cron,
+        interval_seconds=schedule.interval_seconds,
+        timezone=schedule.timezone,
+        params=schedule.params,
+        catch_up=schedule.catch_up,
+        status=schedule.status,
+    )
+
+
+async def _set_status(
+    services: Services, request: Request[Any, Any, Any], schedule_id: uuid.UUID, status: str
+) -> ScheduleView:
+    schedule = await _visible_schedule(services, request, schedule_id)
+    if schedule.status == status:
+        return schedule_view(schedule)
+    fields = dataclasses.replace(_fields_of(schedule), status=status)
+    action = "schedule.paused" if status == "paused" else "schedule.resumed"
+    return schedule_view(
+        await change_schedule(services.pool, actor_of(request), schedule, fields, action)
+    )

@@ -1,0 +1,357 @@
+"""Schedules of pipeline definitions: keeping them, and firing them once per due time.
+
+Firing is safe with any number of built-in workers: due schedules are locked with ``SKIP
+LOCKED`` while one worker fires them, each run is submitted with an idempotency key made of
+the schedule and the due time (a worker that dies mid-fire and is replaced starts the same
+pipeline, not a second one), the fire record is unique per due time, and the next due time
+is moved on by a statement guarded on the one just fired.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from controlplane.engine.audit import Actor, record
+from controlplane.engine.schedule_timing import Timing, plan_fire
+from controlplane.errors import Conflict, NotFound, ProblemError
+from controlplane.schemas import PipelineSubmit
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: uuid.UUID
+    application_id: uuid.UUID
+    definition_id: uuid.UUID
+    definition: str
+    name: str
+    version: int | None
+    cron: str | None
+    interval_seconds: int | None
+    timezone: str
+    params: dict[str, Any]
+    catch_up: str
+    status: str
+    next_fire_at: dt.datetime | None
+    last_fired_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.cron, self.interval_seconds, self.timezone)
+
+    def run_request(self, idempotency_key: str) -> PipelineSubmit:
+        return PipelineSubmit(
+            definition=self.definition,
+            version=self.version,
+            params=self.params,
+            idempotency_key=idempotency_key,
+        )
+
+
+_COLUMNS = """
+s.id, s.application_id, s.definition_id, d.name AS definition, s.name, s.version, s.cron,
+s.interval_seconds, s.timezone, s.params, s.catch_up, s.status, s.next_fire_at,
+s.last_fired_at, s.created_at, s.updated_at
+"""
+
+_BY_ID = f"""
+SELECT {_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id WHERE s.id = $1
+"""
+
+_LIST = f"""
+SELECT {_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id
+WHERE ($1::uuid IS NULL OR EXISTS (
+          SELECT 1 FROM memberships m WHERE m.application_id = s.application_id
+          AND m.user_id = $1))
+  AND ($2::uuid IS NULL OR s.application_id = $2)
+  AND ($3::uuid IS NULL OR s.definition_id = $3)
+ORDER BY s.name
+"""
+
+
+def _schedule(row: asyncpg.Record) -> Schedule:
+    return Schedule(**dict(row))
+
+
+async def read_schedule(pool: asyncpg.Pool, schedule_id: uuid.UUID) -> Schedule | None:
+    row = await pool.fetchrow(_BY_ID, schedule_id)
+    return None if row is None else _schedule(row)
+
+
+async def list_schedules(
+    pool: asyncpg.Pool,
+    *,
+    member: uuid.UUID | None = None,
+    application_id: uuid.UUID | None = None,
+    definition_id: uuid.UUID | None = None,
+) -> list[Schedule]:
+    rows = await pool.fetch(_LIST, member, application_id, definition_id)
+    return [_schedule(row) for row in rows]
+
+
+# -- keeping them -------------------------------------------------------------------------------
+
+_INSERT = """
+INSERT INTO schedules (application_id, definition_id, name, version, cron, interval_seconds,
+                       timezone, params, catch_up, status, next_fire_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (application_id, name) DO NOTHING
+RETURNING id
+"""
+
+_UPDATE = """
+UPDATE schedules SET name = $2, version = $3, cron = $4, interval_seconds = $5, timezone = $6,
+                     params = $7, catch_up = $8, status = $9, next_fire_at = $10,
+                     updated_at = now()
+WHERE id = $1
+RETURNING id
+"""
+
+_DELETE = "DELETE FROM schedules WHERE id = $1 RETURNING id"
+
+
+@dataclass(frozen=True)
+class ScheduleFields:
+    """What a person sets on a schedule."""
+
+    name: str
+    version: int | None
+    cron: str | None
+    interval_seconds: int | None
+    timezone: str
+    params: dict[str, Any]
+    catch_up: str
+    status: str
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.cron, self.interval_seconds, self.timezone)
+
+
+def _details(fields: ScheduleFields) -> dict[str, Any]:
+    return {
+        "name": fields.name,
+        "version": fields.version,
+        "cron": fields.cron,
+        "intervalSeconds": fields.interval_seconds,
+        "timezone": fields.timezone,
+        "params": fields.params,
+        "catchUp": fields.catch_up,
+        "status": fields.status,
+    }
+
+
+async def create_schedule(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    application_id: uuid.UUID,
+    definition_id: uuid.UUID,
+    fields: ScheduleFields,
+) -> Schedule:
+    """The caller has checked the timing and the params against the version."""
+    next_fire_at = _first_due(fields, await _now(pool))
+    async with pool.acquire() as connection, connection.transaction():
+        created = await connection.fetchval(
+            _INSERT,
+            application_id,
+            definition_id,
+            fields.name,
+            fields.version,
+            fields.cron,
+            fields.interval_seconds,
+            fields.timezone,
+            fields.params,
+            fields.catch_up,
+            fields.status,
+            next_fire_at,
+        )
+        if created is None:
+            raise Conflict("schedule_exists", f"a schedule is already named {fields.name!r}")
+        await record(connection, actor, "schedule.created", "schedule", created, _details(fields))
+        return _schedule(await connection.fetchrow(_BY_ID, created))
+
+
+async def change_schedule(
+    pool: asyncpg.Pool, actor: Actor, schedule: Schedule, fields: ScheduleFields, action: str
+) -> Schedule:
+    """Store ``fields``; a change of timing, or a resume, counts due times from now (what
+    was due while paused is not run)."""
+    same_timing = fields.timing == schedule.timing and fields.status == schedule.status
+    next_fire_at = (
+        schedule.next_fire_at
+        if same_timing and schedule.next_fire_at is not None
+        else _first_due(fields, await _now(pool))
+    )
+    async with pool.acquire() as connection, connection.transaction():
+        changed = await connection.fetchval(
+            _UPDATE,
+            schedule.id,
+            fields.name,
+            fields.version,
+            fields.cron,
+            fields.interval_seconds,
+            fields.timezone,
+            fields.params,
+            fields.catch_up,
+            fields.status,
+            next_fire_at,
+        )
+        if changed is None:
+            raise NotFound("schedule_not_found", f"no schedule {schedule.id}")
+        await record(connection, actor, action, "schedule", schedule.id, _details(fields))
+        return _schedule(await connection.fetchrow(_BY_ID, schedule.id))
+
+
+async def delete_schedule(pool: asyncpg.Pool, actor: Actor, schedule: Schedule) -> None:
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.fetchval(_DELETE, schedule.id) is None:
+            raise NotFound("schedule_not_found", f"no schedule {schedule.id}")
+        await record(connection, actor, "schedule.deleted", "schedule", schedule.id)
+
+
+def _first_due(fields: ScheduleFields, now: dt.datetime) -> dt.datetime | None:
+    return fields.timing.next_after(now) if fields.status == "active" else None
+
+
+async def _now(pool: asyncpg.Pool) -> dt.datetime:
+    # The database's clock, as everywhere: due times compare with it.
+    now: dt.datetime = await pool.fetchval("SELECT now()")
+    return now
+
+
+# -- firing -----------------------------------------------------------------------------------
+
+# Starts a run; returns the pipeline's id. Raises a ProblemError when the run cannot start.
+Start = Callable[[uuid.UUID, PipelineSubmit], Awaitable[uuid.UUID]]
+
+_NEXT_DUE = """
+SELECT extract(epoch FROM min(next_fire_at) - now()) FROM schedules WHERE status = 'active'
+"""
+
+_LOCK_DUE = f"""
+SELECT {_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id
+WHERE s.status = 'active' AND s.next_fire_at <= now()
+ORDER BY s.next_fire_at
+LIMIT $1
+FOR UPDATE OF s SKIP LOCKED
+"""
+
+_RECORD_FIRE = """
+INSERT INTO schedule_fires (schedule_id, due_at, kind, missed, pipeline_id, error, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (schedule_id, due_at) WHERE kind <> 'manual' DO NOTHING
+"""
+
+_MOVE_ON = """
+UPDATE schedules SET next_fire_at = $3, last_fired_at = now()
+WHERE id = $1 AND next_fire_at = $2 AND status = 'active'
+"""
+
+
+async def seconds_until_due(pool: asyncpg.Pool) -> float | None:
+    """Until the next schedule is due (0 if one is), or None if none is active."""
+    seconds = await pool.fetchval(_NEXT_DUE)
+    return None if seconds is None else max(0.0, float(seconds))
+
+
+@dataclass(frozen=True)
+class Fired:
+    schedule_id: uuid.UUID
+    due_at: dt.datetime
+    kind: str
+    pipeline_id: uuid.UUID | None
+    error: str | None
+
+
+async def fire_due(pool: asyncpg.Pool, start: Start, limit: int = 50) -> list[Fired]:
+    """Fire the schedules that are due, each once per due time; returns what was fired."""
+    fired = []
+    async with pool.acquire() as connection, connection.transaction():
+        now: dt.datetime = await connection.fetchval("SELECT now()")
+        for row in await connection.fetch(_LOCK_DUE, limit):
+            schedule = _schedule(row)
+            assert schedule.next_fire_at is not None
+            plan = plan_fire(schedule.timing, schedule.next_fire_at, now, schedule.catch_up)
+            pipeline_id, error = None, None
+            if plan.run_for is not None:
+                key = f"schedule-{schedule.id}-{plan.run_for.isoformat()}"
+                pipeline_id, error = await _start(start, schedule, key)
+            await connection.execute(
+                _RECORD_FIRE,
+                schedule.id,
+                plan.recorded,
+                plan.kind,
+                plan.missed,
+                pipeline_id,
+                error,
+                None,
+            )
+            await connection.execute(
+                _MOVE_ON, schedule.id, schedule.next_fire_at, plan.next_fire_at
+            )
+            fired.append(Fired(schedule.id, plan.recorded, plan.kind, pipeline_id, error))
+    return fired
+
+
+async def _start(
+    start: Start, schedule: Schedule, idempotency_key: str
+) -> tuple[uuid.UUID | None, str | None]:
+    try:
+        return await start(schedule.application_id, schedule.run_request(idempotency_key)), None
+    except ProblemError as problem:
+        # Recorded and moved past: a schedule whose version was archived, or whose params
+        # no longer fit a new version, must not fire again every second.
+        return None, f"{problem.code}: {problem.detail}"
+
+
+_RECORD_MANUAL = """
+INSERT INTO schedule_fires (schedule_id, due_at, kind, pipeline_id, error, actor)
+VALUES ($1, now(), 'manual', $2, $3, $4)
+RETURNING id, due_at, kind, missed, pipeline_id, error, actor, fired_at
+"""
+
+
+async def run_now(pool: asyncpg.Pool, start: Start, actor: Actor, schedule: Schedule) -> Fire:
+    """A run with the schedule's params, now, besides its due times; recorded as ``manual``."""
+    key = f"schedule-{schedule.id}-manual-{uuid.uuid4()}"
+    pipeline_id, error = await _start(start, schedule, key)
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(_RECORD_MANUAL, schedule.id, pipeline_id, error, actor.name)
+        await record(
+            connection,
+            actor,
+            "schedule.run",
+            "schedule",
+            schedule.id,
+            {"pipeline": str(pipeline_id) if pipeline_id else None, "error": error},
+        )
+    return Fire(**dict(row))
+
+
+@dataclass(frozen=True)
+class Fire:
+    id: int
+    due_at: dt.datetime
+    kind: str
+    missed: int
+    pipeline_id: uuid.UUID | None
+    error: str | None
+    actor: str | None
+    fired_at: dt.datetime
+
+
+_FIRES = """
+SELECT id, due_at, kind, missed, pipeline_id, error, actor, fired_at FROM schedule_fires
+WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2
+"""
+
+
+async def recent_fires(pool: asyncpg.Pool, schedule_id: uuid.UUID, limit: int = 50) -> list[Fire]:
+    return [Fire(**dict(row)) for row in await pool.fetch(_FIRES, schedule_id, limit)]
