@@ -222,7 +222,6 @@ try {
   await page.getByRole("button", { name: "Approve and publish" }).click();
   await page.getByLabel("review").getByText("Approved by").waitFor();
   await page.getByLabel("definition history").getByText("definition.published").waitFor();
-  await review(page, "definition");
   await page.getByRole("button", { name: "Run…" }).click();
   const runForm = page.getByRole("dialog", { name: "Run e2e-nightly" });
   await runForm.getByLabel(/^day/).fill("2026-12-01");
@@ -240,6 +239,20 @@ try {
   await externalApi("/jobs/ack", { results: [{ jobId: loading[0].jobId, status: "completed" }] });
   await page.getByRole("link", { name: "e2e-nightly v1" }).click();
   await page.getByRole("heading", { name: "e2e-nightly" }).waitFor();
+  // A schedule of it, with its next runs; run now, and its fire links to the run.
+  await page.getByRole("button", { name: "New schedule" }).click();
+  const scheduling = page.getByRole("dialog", { name: "Schedule e2e-nightly" });
+  await scheduling.getByLabel("Name").fill("mornings");
+  await scheduling.getByLabel("Cron expression").fill("30 6 * * 1-5");
+  await scheduling.getByLabel("Time zone").fill("Europe/Oslo");
+  await scheduling.getByLabel(/^day/).fill("2026-12-02");
+  await scheduling.getByRole("button", { name: "Create schedule" }).click();
+  const mornings = page.locator('tr[data-schedule="mornings"]');
+  await mornings.getByRole("list", { name: "next runs of mornings" }).getByRole("listitem").nth(2).waitFor();
+  await mornings.getByRole("button", { name: "Run now" }).click();
+  await mornings.getByRole("button", { name: "Fires" }).click();
+  await page.getByRole("list", { name: "fires of mornings" }).getByText("manual").waitFor();
+  await review(page, "definition", { fullPage: true });
   await page.getByRole("link", { name: "Definitions" }).click();
   await page.locator('tr[data-definition="e2e-nightly"]').waitFor();
   await review(page, "definitions");

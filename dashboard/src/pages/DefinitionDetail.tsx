@@ -19,11 +19,13 @@ import {
   Table,
 } from "../components/ui";
 import { dateTime } from "../format";
+import { ParamFields } from "../components/ParamFields";
 import { fieldsOf, initialValues, paramsFrom, type Values } from "../paramsForm";
 import { may } from "../permissions";
 import { useMe } from "../session";
 import { StatusBadge, Time } from "../status";
 import { DefinitionText, type FileFormat, FileProblems, problemsOf, useFileCheck } from "./Definitions";
+import { DefinitionSchedules } from "./DefinitionSchedules";
 
 type Version = Schemas["DefinitionVersionView"];
 type Step = "submit" | "withdraw" | "approve" | "reject" | "archive";
@@ -113,6 +115,7 @@ export function DefinitionDetail() {
           onEdit={() => setEditing(chosen)}
         />
       </div>
+      <DefinitionSchedules definitionId={definition.id} published={published} writer={writer} />
       <Runs definitionId={definition.id} />
       <History definitionId={definition.id} />
       {editing && <EditDraft base={editing} onClose={() => setEditing(null)} />}
@@ -367,7 +370,6 @@ function RunForm({
       ),
     onSuccess: (detail) => void navigate(`/pipelines/${detail.pipeline.id}`),
   });
-  const errors = problemsOf(start.error);
   const onSubmit = (event: FormEvent) => {
     event.preventDefault();
     const read = paramsFrom(fields, values);
@@ -399,47 +401,7 @@ function RunForm({
             ))}
           </select>
         </label>
-        {fields.length === 0 && <p className="text-sm text-muted">This definition takes no params.</p>}
-        {fields.map((field) => {
-          const error = errors.find((e) => e.path === `params.${field.name}`);
-          return (
-            <label key={field.name} className="block text-sm">
-              {field.label}
-              {field.required && <span aria-hidden> *</span>}
-              {field.kind === "boolean" ? (
-                <input
-                  type="checkbox"
-                  checked={values[field.name] === true}
-                  onChange={(e) => setValues({ ...values, [field.name]: e.target.checked })}
-                  className="ml-2"
-                />
-              ) : field.kind === "choice" ? (
-                <select
-                  required={field.required}
-                  value={String(values[field.name] ?? "")}
-                  onChange={(e) => setValues({ ...values, [field.name]: e.target.value })}
-                  className={`${inputClass} mt-1 block w-full`}
-                >
-                  <option value="">—</option>
-                  {field.options?.map((option) => (
-                    <option key={option}>{option}</option>
-                  ))}
-                </select>
-              ) : (
-                <input
-                  type={field.kind === "date" ? "date" : "text"}
-                  inputMode={field.kind === "number" || field.kind === "integer" ? "decimal" : undefined}
-                  required={field.required}
-                  value={String(values[field.name] ?? "")}
-                  onChange={(e) => setValues({ ...values, [field.name]: e.target.value })}
-                  className={`${inputClass} mt-1 block w-full ${field.kind === "json" ? "font-mono" : ""}`}
-                />
-              )}
-              {field.description && <span className="block text-xs text-muted">{field.description}</span>}
-              {error && <span className="block text-xs text-red-700 dark:text-red-400">{error.message}</span>}
-            </label>
-          );
-        })}
+        <ParamFields fields={fields} values={values} onChange={setValues} errors={problemsOf(start.error)} />
         <ErrorText error={problem ?? start.error} />
         <div className="flex justify-end gap-2">
           <button type="button" className={buttonClass()} onClick={onClose}>
