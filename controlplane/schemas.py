@@ -343,3 +343,23 @@ class PublishedDefinition(_Response):
 
 class PublishedDefinitions(_Response):
     definitions: list[PublishedDefinition]
+
+
+# -- artifacts -----------------------------------------------------------------------------------
+
+# A file's name: up to 200 characters, without slashes or control characters.
+ARTIFACT_NAME = r"^[^/\\\x00-\x1f\x7f]{1,200}$"
+
+
+class ArtifactView(_Response):
+    id: uuid.UUID
+    pipeline_id: uuid.UUID
+    stage_id: uuid.UUID
+    stage_name: str
+    job_id: uuid.UUID
+    attempt: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: dt.datetime

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+from controlplane.artifact_store import LocalStore
 from controlplane.broker import Broker
 from controlplane.engine.applications import KeyCache
 from controlplane.engine.dispatch import Dispatcher
@@ -28,6 +29,7 @@ class Services:
     policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
     updates: UpdatePublisher = field(init=False)
+    artifacts: LocalStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)
@@ -35,3 +37,4 @@ class Services:
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
+        self.artifacts = LocalStore(self.settings.data_dir / "artifacts")

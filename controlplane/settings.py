@@ -40,6 +40,9 @@ class Settings:
     publish_grace_seconds: float = 10.0
     sweep_interval_seconds: float = 1.0
     max_input_bytes: int = 1_048_576
+    # The largest file a job may attach, and how long a download link works.
+    max_artifact_bytes: int = 104_857_600
+    artifact_link_seconds: int = 300
     amqp_queue_type: Literal["classic", "quorum"] = "classic"
     # Prefixes every queue and exchange name; lets several installations (or test runs)
     # share one RabbitMQ virtual host.
@@ -77,6 +80,8 @@ class Settings:
             publish_grace_seconds=read("PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0),
             sweep_interval_seconds=read("PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0),
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
+            max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),
+            artifact_link_seconds=read("PIPELOGIQ_ARTIFACT_LINK_SECONDS", _positive(int), 300),
             amqp_queue_type=read(
                 "PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"), "classic"
             ),

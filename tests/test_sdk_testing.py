@@ -128,6 +128,7 @@ def test_an_async_handler_s_log_is_kept_per_job() -> None:
 # The public surface: a change here is a change for every user, so it is pinned.
 PUBLIC = {
     "ApiError",
+    "Artifact",
     "AsyncClient",
     "Client",
     "JobContext",

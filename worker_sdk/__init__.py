@@ -7,11 +7,12 @@ from worker_sdk.builder import PipelineSpec, StageSpec
 from worker_sdk.client import AsyncClient, Client
 from worker_sdk.context import JobContext, JobLog
 from worker_sdk.errors import ApiError, RetryableError, TerminalError, Unavailable
-from worker_sdk.wire import Pipeline, RunOf, Stage
+from worker_sdk.wire import Artifact, Pipeline, RunOf, Stage
 from worker_sdk.worker import Worker
 
 __all__ = [
     "ApiError",
+    "Artifact",
     "AsyncClient",
     "Client",
     "JobContext",

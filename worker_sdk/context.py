@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import mimetypes
+import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from worker_sdk.transport import AsyncTransport
-from worker_sdk.wire import LogEntry
+from worker_sdk.wire import Artifact, LogEntry
 
 # Entries a single job may send with its ack; the control plane takes up to 1,000.
 MAX_LOG_ENTRIES = 1000
@@ -88,6 +92,7 @@ class JobContext:
         self._context = dict(context or {})
         self._updates: dict[str, Any] = {}
         self._dependencies = dict(dependencies or {})
+        self._attached: dict[str, tuple[str, bytes]] = {}
 
     @property
     def context(self) -> Mapping[str, Any]:
@@ -107,3 +112,33 @@ class JobContext:
     @property
     def context_updates(self) -> dict[str, Any]:
         return dict(self._updates)
+
+    async def attach(
+        self,
+        name: str,
+        data: bytes | str | os.PathLike[str],
+        content_type: str | None = None,
+    ) -> Artifact:
+        """Attach a file to this job's result: ``data`` is its bytes or a path to it.
+
+        It is uploaded at once (the job must still be running) and listed with the stage on
+        the dashboard, which hands out short-lived download links. Sending the same file
+        under the same name again is harmless. Without a control plane (a handler under
+        :class:`~worker_sdk.testing.JobEnvironment`) it is kept in ``attached``.
+        """
+        if isinstance(data, bytes):
+            content = data
+        else:
+            content = await asyncio.to_thread(Path(data).read_bytes)
+        kind = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if self.control_plane is None:
+            self._attached[name] = (kind, content)
+            return Artifact("", name, kind, len(content), "", self.stage_name, self.attempt)
+        return await self.control_plane.send_bytes(
+            f"/jobs/{self.job_id}/artifacts", Artifact, content, kind, {"name": name}
+        )
+
+    @property
+    def attached(self) -> dict[str, tuple[str, bytes]]:
+        """The files this job attached: name -> (content type, bytes)."""
+        return dict(self._attached)

@@ -40,6 +40,8 @@ class TestOutcome:
     error: JobError | None = None
     logs: list[tuple[str, str]] = field(default_factory=list)
     context_updates: dict[str, Any] = field(default_factory=dict)
+    # Files the handler attached: name -> (content type, bytes).
+    attached: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 class JobEnvironment:
@@ -95,4 +97,5 @@ class JobEnvironment:
             outcome.error,
             [(entry.level, entry.message) for entry in ctx.log.finish()],
             ctx.context_updates,
+            ctx.attached,
         )

@@ -130,6 +130,25 @@ class AsyncTransport:
             except Exception as error:
                 await asyncio.sleep(policy.delay_after(error, method, path))
 
+    async def send_bytes(
+        self,
+        path: str,
+        into: type[T],
+        content: bytes,
+        content_type: str,
+        params: dict[str, str] | None = None,
+    ) -> T:
+        """POST ``content`` as the body, as ``content_type``; retried as :meth:`call` is."""
+        policy = Retries(self.retries)
+        while True:
+            try:
+                response = await self.http.post(
+                    path, content=content, params=params, headers={"Content-Type": content_type}
+                )
+                return decode(response, into)
+            except Exception as error:
+                await asyncio.sleep(policy.delay_after(error, "POST", path))
+
     async def close(self) -> None:
         await self.http.aclose()
 

@@ -101,6 +101,18 @@ class LogEntry(_Wire):
     message: str
 
 
+class Artifact(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
+    """A file a job attached to its result, as the control plane recorded it."""
+
+    id: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    stage_name: str = ""
+    attempt: int = 0
+
+
 class JobError(_Wire):
     message: str
     code: str | None = None

@@ -10,6 +10,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from controlplane.api.auth import authenticate
 from controlplane.api.external.approvals import ApprovalController
+from controlplane.api.external.artifacts import ArtifactController
 from controlplane.api.external.definitions import DefinitionController
 from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
@@ -18,6 +19,8 @@ from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController, package_version
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.approvals import ApprovalController as InternalApprovalController
+from controlplane.api.internal.artifacts import ArtifactController as InternalArtifactController
+from controlplane.api.internal.artifacts import DownloadController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
@@ -51,6 +54,7 @@ def create_external_app(services: Services) -> Litestar:
             TemplateController,
             ApprovalController,
             DefinitionController,
+            ArtifactController,
         ],
         dependencies={"application": Provide(authenticate)},
         security=[{"apiKey": []}, {"bearer": []}],
@@ -101,10 +105,14 @@ def create_internal_app(services: Services) -> Litestar:
             InternalApprovalController,
             InternalDefinitionController,
             ScheduleController,
+            InternalArtifactController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )
-    api = Router(path="/api", route_handlers=[AuthController, signed_in, live_updates])
+    api = Router(
+        path="/api",
+        route_handlers=[AuthController, DownloadController, signed_in, live_updates],
+    )
     hub = LiveHub(services.broker)
     return Litestar(
         route_handlers=[api, HealthController, dashboard_home, dashboard_page],

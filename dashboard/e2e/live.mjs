@@ -236,7 +236,26 @@ try {
   if (loading[0]?.input?.day !== "2026-12-01" || loading[0]?.input?.limit !== 10) {
     throw new Error(`the run's input is ${JSON.stringify(loading[0]?.input)}`);
   }
+  // The job attaches a file; the Files tab downloads it through a signed link.
+  const attached = await fetch(`${external}/jobs/${loading[0].jobId}/artifacts?name=summary.csv`, {
+    method: "POST",
+    headers: { "X-API-Key": key, "Content-Type": "text/csv" },
+    body: "day,orders\n2026-12-01,42\n",
+  });
+  if (attached.status !== 201)
+    throw new Error(`attaching a file: ${attached.status} ${await attached.text()}`);
   await externalApi("/jobs/ack", { results: [{ jobId: loading[0].jobId, status: "completed" }] });
+  await page.getByRole("tab", { name: "Files" }).click();
+  const [file] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("button", { name: "Download summary.csv" }).click(),
+  ]);
+  const downloaded = await file.createReadStream();
+  let content = "";
+  for await (const chunk of downloaded) content += chunk;
+  if (file.suggestedFilename() !== "summary.csv" || !content.includes("2026-12-01,42")) {
+    throw new Error(`downloaded ${file.suggestedFilename()}: ${content}`);
+  }
   await page.getByRole("link", { name: "e2e-nightly v1" }).click();
   await page.getByRole("heading", { name: "e2e-nightly" }).waitFor();
   // A schedule of it, with its next runs; run now, and its fire links to the run.

@@ -595,3 +595,12 @@ class ScheduleDetail(_Response):
     schedule: ScheduleView
     # Newest first.
     fires: list[ScheduleFireView]
+
+
+# -- artifacts -----------------------------------------------------------------------------------
+
+
+class ArtifactLink(_Response):
+    # A path on this API that downloads the file without a session, until it expires.
+    url: str
+    expires_at: dt.datetime

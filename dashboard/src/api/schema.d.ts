@@ -126,6 +126,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/artifacts/{artifact_id}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A signed link to download an artifact, valid for a few minutes */
+        post: operations["ApiArtifactsArtifactIdLinkLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/audit": {
         parameters: {
             query?: never;
@@ -396,6 +413,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/downloads/{artifact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an artifact with a signed link (no session needed)
+         * @description 403 invalid_link when any part of the link was changed; 403 link_expired after its time.
+         */
+        get: operations["ApiDownloadsArtifactIdDownload"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/insights": {
         parameters: {
             query?: never;
@@ -459,6 +496,23 @@ export interface paths {
         };
         /** A pipeline with its stages and context */
         get: operations["ApiPipelinesPipelineIdRead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/pipelines/{pipeline_id}/artifacts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The files a pipeline's jobs attached */
+        get: operations["ApiPipelinesPipelineIdArtifactsList"];
         put?: never;
         post?: never;
         delete?: never;
@@ -958,6 +1012,31 @@ export interface components {
         /** ApprovalList */
         ApprovalList: {
             items: components["schemas"]["Approval"][];
+        };
+        /** ArtifactLink */
+        ArtifactLink: {
+            /** Format: date-time */
+            expiresAt: string;
+            url: string;
+        };
+        /** ArtifactView */
+        ArtifactView: {
+            attempt: number;
+            contentType: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            jobId: string;
+            name: string;
+            /** Format: uuid */
+            pipelineId: string;
+            sha256: string;
+            size: number;
+            /** Format: uuid */
+            stageId: string;
+            stageName: string;
         };
         /** AttemptView */
         AttemptView: {
@@ -1997,6 +2076,43 @@ export interface operations {
             };
         };
     };
+    ApiArtifactsArtifactIdLinkLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactLink"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiAuditPage: {
         parameters: {
             query?: {
@@ -2527,6 +2643,46 @@ export interface operations {
             };
         };
     };
+    ApiDownloadsArtifactIdDownload: {
+        parameters: {
+            query: {
+                expires: number;
+                signature: string;
+            };
+            header?: never;
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiInsightsRead: {
         parameters: {
             query?: {
@@ -2674,6 +2830,43 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PipelineDetail"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiPipelinesPipelineIdArtifactsList: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                pipeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactView"][];
                 };
             };
             /** @description Bad request syntax or unsupported method */

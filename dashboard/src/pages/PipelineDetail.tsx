@@ -12,6 +12,7 @@ import { duration, secondsBetween } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
 import { StatusBadge, Time } from "../status";
+import { PipelineArtifacts } from "./PipelineArtifacts";
 import { PipelineLineage } from "./PipelineLineage";
 import { Json, StagePanel } from "./StagePanel";
 
@@ -154,6 +155,9 @@ export function PipelineDetail() {
           <Tabs.Trigger value="lineage" className={TAB}>
             Lineage
           </Tabs.Trigger>
+          <Tabs.Trigger value="artifacts" className={TAB}>
+            Files
+          </Tabs.Trigger>
         </Tabs.List>
         <Tabs.Content value="stages">
           <Table
@@ -224,6 +228,9 @@ export function PipelineDetail() {
         </Tabs.Content>
         <Tabs.Content value="lineage">
           <PipelineLineage pipelineId={pipeline.id} onChoose={choose} />
+        </Tabs.Content>
+        <Tabs.Content value="artifacts">
+          <PipelineArtifacts pipelineId={pipeline.id} />
         </Tabs.Content>
       </Tabs.Root>
       {chosen && (
