@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from controlplane.artifact_store import LocalStore
+from controlplane.artifact_store import ArtifactStore, store_for
 from controlplane.broker import Broker
 from controlplane.engine.applications import KeyCache
 from controlplane.engine.dispatch import Dispatcher
@@ -29,7 +29,7 @@ class Services:
     policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
     updates: UpdatePublisher = field(init=False)
-    artifacts: LocalStore = field(init=False)
+    artifacts: ArtifactStore = field(init=False)
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)
@@ -37,4 +37,7 @@ class Services:
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
-        self.artifacts = LocalStore(self.settings.data_dir / "artifacts")
+        settings = self.settings
+        self.artifacts = store_for(
+            settings.artifact_store, settings.data_dir, settings.s3_endpoint_url
+        )

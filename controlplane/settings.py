@@ -43,6 +43,10 @@ class Settings:
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = 104_857_600
     artifact_link_seconds: int = 300
+    # s3://bucket/prefix to keep artifacts in a bucket (unset: under the data dir), and the
+    # endpoint of an S3-compatible store that is not AWS.
+    artifact_store: str | None = None
+    s3_endpoint_url: str | None = None
     amqp_queue_type: Literal["classic", "quorum"] = "classic"
     # Prefixes every queue and exchange name; lets several installations (or test runs)
     # share one RabbitMQ virtual host.
@@ -82,6 +86,8 @@ class Settings:
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
             max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),
             artifact_link_seconds=read("PIPELOGIQ_ARTIFACT_LINK_SECONDS", _positive(int), 300),
+            artifact_store=read("PIPELOGIQ_ARTIFACT_STORE", _url("s3://"), None),
+            s3_endpoint_url=read("PIPELOGIQ_S3_ENDPOINT_URL", _url("http://", "https://"), None),
             amqp_queue_type=read(
                 "PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"), "classic"
             ),

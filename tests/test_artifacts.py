@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import boto3
 import httpx
 import pytest
 
@@ -18,7 +19,7 @@ from controlplane.api.app import create_internal_app
 from controlplane.engine.artifacts import link
 from controlplane.settings import Settings
 from tests.dashboard import BASE, Dashboard, add_member, logged_in, services_for
-from tests.processes import TEST_JWT_SECRET
+from tests.processes import TEST_JWT_SECRET, free_port
 from tests.system import URL, System, running_system
 from worker_sdk import JobContext
 from worker_sdk.testing import JobEnvironment
@@ -233,3 +234,68 @@ def test_a_handler_under_test_keeps_what_it_attaches() -> None:
 
     outcome = JobEnvironment().run(render)
     assert outcome.attached == {"chart.png": ("image/png", b"\x89PNG...")}
+
+
+# -- an S3-compatible store ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 server on a local port: the S3 HTTP API, without AWS."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    for name, value in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ]:
+        monkeypatch.setenv(name, value)
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="plq-artifacts")
+    yield endpoint
+    server.stop()
+
+
+async def test_artifacts_in_a_bucket_are_downloaded_from_it(
+    pool: asyncpg.Pool, rabbitmq: Any, tmp_path: Path, s3_endpoint: str
+) -> None:
+    settings = {
+        "data_dir": tmp_path,
+        "max_artifact_bytes": LIMIT,
+        "jwt_secret": TEST_JWT_SECRET,
+        "artifact_store": "s3://plq-artifacts/runs",
+        "s3_endpoint_url": s3_endpoint,
+    }
+    async with running_system(pool, rabbitmq, **settings) as system:
+        job = await running_job(system)
+        body = b"day,orders\n2026-12-01,42\n"
+        made = await attach(system, job["jobId"], "orders.csv", body)
+        assert made.status_code == 201, made.text
+        too_big = await attach(system, job["jobId"], "big.bin", b"x" * (LIMIT + 1))
+        assert too_big.status_code == 413
+        bucket = boto3.client("s3", endpoint_url=s3_endpoint)
+        [stored] = bucket.list_objects_v2(Bucket="plq-artifacts")["Contents"]
+        assert stored["Key"].startswith(f"runs/{system.application.id}/")
+        head = bucket.head_object(Bucket="plq-artifacts", Key=stored["Key"])
+        assert (head["ContentLength"], head["ContentType"]) == (len(body), "text/csv")
+        assert not (tmp_path / "artifacts").exists()  # nothing kept locally
+
+        await add_member(system.pool, system.application.id, "dev@example.com", "developer")
+        internal = create_internal_app(services_for(system.pool, **settings))
+        client = await logged_in(internal, "dev@example.com")
+        try:
+            url = await Dashboard(client).send("POST", f"/api/artifacts/{made.json()['id']}/link")
+            download = await client.get(url.json()["url"])
+        finally:
+            await client.aclose()
+        # Sent on to the bucket, which serves it as an attachment from its own origin.
+        assert download.status_code == 302, download.text
+        async with httpx.AsyncClient() as outside:
+            fetched = await outside.get(download.headers["location"])
+        assert fetched.status_code == 200
+        assert fetched.content == body
+        assert fetched.headers["content-disposition"].startswith("attachment")

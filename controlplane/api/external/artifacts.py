@@ -78,7 +78,7 @@ class ArtifactController(Controller):
         content_type = _content_type(request.headers.get("content-type"))
         upload = await start_upload(services.pool, application.id, job_id)
         store = services.artifacts
-        stored = await store.write(upload.storage_key, _chunks(request), limit)
+        stored = await store.write(upload.storage_key, _chunks(request), limit, content_type)
         try:
             artifact, new = await record_artifact(
                 services.pool, upload, job_id, name, content_type, stored.size, stored.sha256

@@ -7,6 +7,7 @@ can be handed to a browser download, curl or a colleague until it expires.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Annotated, Any
 
@@ -14,11 +15,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File
+from litestar.response import Redirect as LitestarRedirect
 
 from controlplane.api.external.artifacts import artifact_view
 from controlplane.api.internal.pipelines import pipeline_application
 from controlplane.api.internal.schemas import ArtifactLink
 from controlplane.api.internal.session import visible
+from controlplane.artifact_store import Redirect
 from controlplane.engine.artifacts import (
     check_link,
     link,
@@ -92,8 +95,15 @@ class DownloadController(Controller):
         artifact = await read_artifact(services.pool, artifact_id)
         if artifact is None:
             raise NotFound("artifact_not_found", f"no artifact {artifact_id}")
+        seconds = expires - int(time.time())
+        where = services.artifacts.download(
+            artifact.storage_key, artifact.name, artifact.content_type, seconds
+        )
+        if isinstance(where, Redirect):
+            # The store serves it, from its own origin, until the link would have expired.
+            return LitestarRedirect(where.url, status_code=302, media_type="text/plain")
         return File(
-            path=services.artifacts.path_of(artifact.storage_key),
+            path=where.path,
             filename=artifact.name,
             media_type=artifact.content_type,
             content_disposition_type="attachment",
