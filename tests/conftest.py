@@ -125,3 +125,20 @@ async def operator(system: System) -> AsyncIterator[Dashboard]:
     client = await logged_in(app, "op@example.com")
     yield Dashboard(client)
     await client.aclose()
+
+
+@pytest.fixture
+async def people(system: System) -> AsyncIterator[dict[str, Dashboard]]:
+    """Two developers (ada and bob) and an operator (olga) of the system's application,
+    logged in to an internal API of the same process."""
+    for email, role in [
+        ("ada@example.com", "developer"),
+        ("bob@example.com", "developer"),
+        ("olga@example.com", "operator"),
+    ]:
+        await add_member(system.pool, system.application.id, email, role)  # type: ignore[arg-type]
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    clients = {name: await logged_in(app, f"{name}@example.com") for name in ("ada", "bob", "olga")}
+    yield {name: Dashboard(client) for name, client in clients.items()}
+    for client in clients.values():
+        await client.aclose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -51,23 +50,6 @@ stages:
 async def system(rabbit_system: System) -> System:
     """Definitions do not depend on the broker; their runs go through the real one."""
     return rabbit_system
-
-
-@pytest.fixture
-async def people(system: System) -> AsyncIterator[dict[str, Dashboard]]:
-    """Two developers (ada and bob) and an operator of the system's application."""
-    for email, role in [
-        ("ada@example.com", "developer"),
-        ("bob@example.com", "developer"),
-        ("olga@example.com", "operator"),
-    ]:
-        await add_member(system.pool, system.application.id, email, role)  # type: ignore[arg-type]
-    services = services_for(system.pool, system.services.broker)
-    app = create_internal_app(services)
-    clients = {name: await logged_in(app, f"{name}@example.com") for name in ("ada", "bob", "olga")}
-    yield {name: Dashboard(client) for name, client in clients.items()}
-    for client in clients.values():
-        await client.aclose()
 
 
 async def imported(

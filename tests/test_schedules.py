@@ -6,19 +6,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from builtin_worker import BuiltinWorker
-from controlplane.api.app import create_internal_app
 from controlplane.engine.schedule_timing import MISFIRE_GRACE, Timing, plan_fire
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
 from database.pool import create_pool
-from tests.dashboard import Dashboard, add_member, logged_in, services_for
+from tests.dashboard import Dashboard
 from tests.system import System
 from tests.test_definitions import NIGHTLY, imported, step
 
@@ -96,21 +94,6 @@ def test_a_late_due_time_runs_and_a_missed_one_follows_the_catch_up_policy() -> 
 @pytest.fixture
 async def system(rabbit_system: System) -> System:
     return rabbit_system
-
-
-@pytest.fixture
-async def people(system: System) -> AsyncIterator[dict[str, Dashboard]]:
-    for email, role in [
-        ("ada@example.com", "developer"),
-        ("bob@example.com", "developer"),
-        ("olga@example.com", "operator"),
-    ]:
-        await add_member(system.pool, system.application.id, email, role)  # type: ignore[arg-type]
-    app = create_internal_app(services_for(system.pool, system.services.broker))
-    clients = {name: await logged_in(app, f"{name}@example.com") for name in ("ada", "bob", "olga")}
-    yield {name: Dashboard(client) for name, client in clients.items()}
-    for client in clients.values():
-        await client.aclose()
 
 
 @pytest.fixture

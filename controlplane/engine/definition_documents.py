@@ -20,6 +20,7 @@ import referencing
 import yaml
 from msgspec import Meta, Struct
 
+from controlplane.engine.dag import unorderable
 from controlplane.errors import InvalidRequest
 from controlplane.schemas import (
     ContextKey,
@@ -307,17 +308,7 @@ def _dependencies(document: Document) -> dict[str, set[str]]:
 
 
 def _cycle_problems(document: Document) -> Iterator[Problem]:
-    # Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
-    waiting = _dependencies(document)
-    ready = [name for name, deps in waiting.items() if not deps]
-    while ready:
-        done = ready.pop()
-        del waiting[done]
-        for name, deps in waiting.items():
-            if done in deps:
-                deps.discard(done)
-                if not deps:
-                    ready.append(name)
+    waiting = unorderable(_dependencies(document))
     if waiting:
         first = next(i for i, s in enumerate(document.stages) if s.name in waiting)
         yield Problem(

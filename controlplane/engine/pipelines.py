@@ -12,6 +12,7 @@ import asyncpg
 import msgspec
 
 from controlplane.engine.audit import Actor, record
+from controlplane.engine.dag import unorderable
 from controlplane.engine.definition_documents import check_params, run_stages
 from controlplane.engine.definitions import runnable_version
 from controlplane.engine.dispatch import QueuedStage
@@ -72,17 +73,7 @@ def plan_stages(stages: list[StageSpec], max_input_bytes: int) -> list[PlannedSt
 
 
 def _check_acyclic(stages: list[PlannedStage]) -> None:
-    # Kahn's algorithm: whatever cannot be ordered lies on or behind a cycle.
-    waiting = {s.spec.name: set(s.depends_on) for s in stages}
-    ready = [name for name, deps in waiting.items() if not deps]
-    while ready:
-        done = ready.pop()
-        del waiting[done]
-        for name, deps in waiting.items():
-            if done in deps:
-                deps.discard(done)
-                if not deps:
-                    ready.append(name)
+    waiting = unorderable({s.spec.name: s.depends_on for s in stages})
     if waiting:
         raise InvalidRequest(
             "dependency_cycle",

@@ -134,6 +134,19 @@ class ScheduleFields:
     def timing(self) -> Timing:
         return Timing(self.cron, self.interval_seconds, self.timezone)
 
+    def columns(self) -> tuple[Any, ...]:
+        """In the order _INSERT and _UPDATE take them, after their ids."""
+        return (
+            self.name,
+            self.version,
+            self.cron,
+            self.interval_seconds,
+            self.timezone,
+            self.params,
+            self.catch_up,
+            self.status,
+        )
+
 
 def _details(fields: ScheduleFields) -> dict[str, Any]:
     return {
@@ -159,18 +172,7 @@ async def create_schedule(
     next_fire_at = _first_due(fields, await _now(pool))
     async with pool.acquire() as connection, connection.transaction():
         created = await connection.fetchval(
-            _INSERT,
-            application_id,
-            definition_id,
-            fields.name,
-            fields.version,
-            fields.cron,
-            fields.interval_seconds,
-            fields.timezone,
-            fields.params,
-            fields.catch_up,
-            fields.status,
-            next_fire_at,
+            _INSERT, application_id, definition_id, *fields.columns(), next_fire_at
         )
         if created is None:
             raise Conflict("schedule_exists", f"a schedule is already named {fields.name!r}")
@@ -190,19 +192,7 @@ async def change_schedule(
         else _first_due(fields, await _now(pool))
     )
     async with pool.acquire() as connection, connection.transaction():
-        changed = await connection.fetchval(
-            _UPDATE,
-            schedule.id,
-            fields.name,
-            fields.version,
-            fields.cron,
-            fields.interval_seconds,
-            fields.timezone,
-            fields.params,
-            fields.catch_up,
-            fields.status,
-            next_fire_at,
-        )
+        changed = await connection.fetchval(_UPDATE, schedule.id, *fields.columns(), next_fire_at)
         if changed is None:
             raise NotFound("schedule_not_found", f"no schedule {schedule.id}")
         await record(connection, actor, action, "schedule", schedule.id, _details(fields))
