@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -149,6 +150,57 @@ async def test_a_version_goes_through_review_and_is_immutable_once_published(
         ("definition.archived", "ada@example.com"),
     ]
     assert history[0]["details"] == {"name": "nightly-orders", "version": 1}
+
+
+# Which moves each status allows; every other is refused with 409 invalid_transition.
+ALLOWED = {
+    "draft": {"submit": "in_review", "archive": "archived"},
+    "in_review": {
+        "withdraw": "draft",
+        "approve": "published",
+        "reject": "draft",
+        "archive": "archived",
+    },
+    "published": {"archive": "archived"},
+    "archived": {},
+}
+
+
+async def version_in(
+    system: System, people: dict[str, Dashboard], status: str, name: str
+) -> dict[str, Any]:
+    """A new definition whose version 1 is in ``status``, written by ada."""
+    content = NIGHTLY.replace("name: nightly-orders", f"name: {name}")
+    version = (await imported(system, people["ada"], content))["version"]
+    steps = {
+        "draft": [],
+        "in_review": [("ada", "submit")],
+        "published": [("ada", "submit"), ("bob", "approve")],
+        "archived": [("ada", "archive")],
+    }[status]
+    for who, move in steps:
+        assert (await step(people[who], version, move)).status_code == 200
+    return version
+
+
+@pytest.mark.parametrize("status", list(ALLOWED))
+async def test_each_status_allows_its_moves_and_refuses_the_rest(
+    system: System, people: dict[str, Dashboard], status: str
+) -> None:
+    for move in ("submit", "withdraw", "approve", "reject", "archive"):
+        version = await version_in(system, people, status, f"{status}-{move}")
+        answer = await step(people["bob"], version, move, "a comment")
+        if move in ALLOWED[status]:
+            assert answer.status_code == 200, (status, move, answer.text)
+            assert answer.json()["status"] == ALLOWED[status][move]
+        else:
+            assert (answer.status_code, answer.json()["code"]) == (409, "invalid_transition")
+            assert answer.json()["versionStatus"] == status
+            stored = await system.pool.fetchval(
+                "SELECT status FROM definition_versions WHERE definition_id = $1",
+                uuid.UUID(version["definitionId"]),
+            )
+            assert stored == status  # refused, and nothing changed
 
 
 async def test_whoever_edited_a_version_may_not_approve_it(

@@ -271,6 +271,7 @@ try {
   await mornings.getByRole("button", { name: "Run now" }).click();
   await mornings.getByRole("button", { name: "Fires" }).click();
   await page.getByRole("list", { name: "fires of mornings" }).getByText("manual").waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky navigation at the top
   await review(page, "definition", { fullPage: true });
   await page.getByRole("link", { name: "Definitions" }).click();
   await page.locator('tr[data-definition="e2e-nightly"]').waitFor();
