@@ -491,6 +491,16 @@ async def test_a_run_with_an_idempotency_key_is_started_once(
     second = await system.client.post("/pipelines", json=body)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
+    # Sent again after its version was archived: still the same pipeline, not a refusal.
+    [version] = (await people["ada"].get("/api/definitions")).json()["items"]
+    archived = await people["ada"].send(
+        "POST", f"/api/definitions/{version['id']}/versions/1/archive"
+    )
+    assert archived.json()["status"] == "archived"
+    third = await system.client.post("/pipelines", json=body)
+    assert (third.status_code, third.json()["id"]) == (200, first.json()["id"])
+    other = await system.client.post("/pipelines", json={**body, "idempotencyKey": "k2"})
+    assert other.json()["code"] == "version_not_published"
 
 
 # -- from code, with an API key -------------------------------------------------------------------

@@ -196,10 +196,18 @@ async def submit_pipeline(
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
     """
+    request_hash = _request_hash(request) if request.idempotency_key else None
+    # A run sent again (its answer lost, or a schedule's fire retried) finds its pipeline
+    # even if its version has been archived since.
+    if (
+        request.definition is not None
+        and request.idempotency_key is not None
+        and await pool.fetchval(_FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key)
+    ):
+        return await _replay(pool, application_id, request, request_hash)
     run = await resolve_run(pool, application_id, request)
     shaped = shape_stages(policies or ActivePolicies(), run.name, run.stages)
     planned = plan_stages([s.spec for s in shaped], max_input_bytes)
-    request_hash = _request_hash(request) if request.idempotency_key else None
     ids = {stage.spec.name: stage.id for stage in planned}
     edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
     pipeline_id = uuid.uuid4()
