@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 
 from controlplane.settings import Settings, SettingsError
+from controlplane.startup import Unreachable
 
 log = logging.getLogger("pipelogiq")
 
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 2
+    except Unreachable as error:
+        print(f"pipelogiq: {error}", file=sys.stderr)
+        return 1
     except Exception as error:
         from controlplane.errors import ProblemError
 

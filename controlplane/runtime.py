@@ -19,6 +19,7 @@ from controlplane.broker.rabbitmq import RabbitMQBroker
 from controlplane.errors import Conflict
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
+from controlplane.startup import when_reachable
 from database.embedded import start_embedded_postgres
 from database.migrator import migrate
 from database.pool import create_pool
@@ -94,10 +95,17 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     broker = make_broker(settings, allow_in_process=allow_in_process_broker)
     dsn = database_url(settings)
-    await migrate(dsn)
+    timeout = settings.startup_timeout_seconds
+    await when_reachable("the database", dsn, lambda: migrate(dsn), timeout_seconds=timeout)
     pool = await create_pool(dsn, max_size=pool_size)
     try:
-        await broker.start()
+        await when_reachable(
+            "the broker",
+            settings.amqp_url or "in-process",
+            broker.start,
+            timeout_seconds=timeout,
+            after_failure=broker.close,
+        )
         services = Services(settings, pool, broker)
         try:
             yield services

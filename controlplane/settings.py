@@ -39,6 +39,8 @@ class Settings:
     # published again by the relay.
     publish_grace_seconds: float = 10.0
     sweep_interval_seconds: float = 1.0
+    # How long a process waits at start for the database and the broker to answer.
+    startup_timeout_seconds: float = 120.0
     max_input_bytes: int = 1_048_576
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = 104_857_600
@@ -83,6 +85,9 @@ class Settings:
             max_lease_expiries=read("PIPELOGIQ_MAX_LEASE_EXPIRIES", _positive(int), 5),
             publish_grace_seconds=read("PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0),
             sweep_interval_seconds=read("PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0),
+            startup_timeout_seconds=read(
+                "PIPELOGIQ_STARTUP_TIMEOUT_SECONDS", _positive(float), 120.0
+            ),
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
             max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),
             artifact_link_seconds=read("PIPELOGIQ_ARTIFACT_LINK_SECONDS", _positive(int), 300),
