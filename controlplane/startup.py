@@ -37,13 +37,14 @@ def without_password(url: str) -> str:
 def _worth_waiting(error: BaseException) -> bool:
     """Down or still starting: worth another try. A wrong password or a missing database
     will not fix itself, so it stops the start at once."""
+    if type(error).__name__ == "ProbableAuthenticationError":  # RabbitMQ refused the login
+        return False
     if isinstance(error, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
         return True
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
         return False
-    if isinstance(error, OSError | TimeoutError):
+    if isinstance(error, OSError | TimeoutError):  # aio-pika's connection errors are OSErrors
         return True
-    # aio-pika's connection errors (refused, reset, broker still booting) are not OSErrors.
     return type(error).__module__.startswith(("aiormq", "aio_pika", "pamqp"))
 
 

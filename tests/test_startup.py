@@ -151,6 +151,21 @@ def test_a_database_that_never_comes_stops_the_start_with_one_line() -> None:
     assert "s3cret" not in done.stderr
 
 
+async def test_a_wrong_broker_password_stops_at_once() -> None:
+    from controlplane.broker.rabbitmq import RabbitMQBroker
+
+    broker = RabbitMQBroker("amqp://guest:not-the-password@127.0.0.1:5672/")
+    with pytest.raises(Unreachable) as stopped:
+        await when_reachable(
+            "the broker",
+            "amqp://guest:x@127.0.0.1:5672/",
+            broker.start,
+            timeout_seconds=30,
+            after_failure=broker.close,
+        )
+    assert "refused the connection: ProbableAuthenticationError" in str(stopped.value)
+
+
 @pytest.mark.slow
 def test_a_broker_that_never_comes_stops_the_start_with_one_line(database_url: str) -> None:
     nowhere = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
