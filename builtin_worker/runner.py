@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,6 @@ from controlplane.metrics import (
     WORKERS_ONLINE,
 )
 from controlplane.runs import start_run
-from controlplane.schemas import PipelineSubmit
 from controlplane.services import Services
 
 log = logging.getLogger(__name__)
@@ -113,10 +113,7 @@ class BuiltinWorker:
     # -- schedules ---------------------------------------------------------------------
 
     async def fire_schedules(self) -> list[schedules.Fired]:
-        async def start(application_id: uuid.UUID, request: PipelineSubmit) -> uuid.UUID:
-            return await start_run(self.services, application_id, request)
-
-        fired = await schedules.fire_due(self._pool, start)
+        fired = await schedules.fire_due(self._pool, functools.partial(start_run, self.services))
         for fire in fired:
             SCHEDULE_FIRES.labels(fire.kind if fire.error is None else "failed").inc()
             if fire.error is not None:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from aiormq.exceptions import ProbableAuthenticationError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,15 +38,14 @@ def without_password(url: str) -> str:
 def _worth_waiting(error: BaseException) -> bool:
     """Down or still starting: worth another try. A wrong password or a missing database
     will not fix itself, so it stops the start at once."""
-    if type(error).__name__ == "ProbableAuthenticationError":  # RabbitMQ refused the login
+    if isinstance(error, ProbableAuthenticationError):  # RabbitMQ refused the login
         return False
     if isinstance(error, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
         return True
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError):
         return False
-    if isinstance(error, OSError | TimeoutError):  # aio-pika's connection errors are OSErrors
-        return True
-    return type(error).__module__.startswith(("aiormq", "aio_pika", "pamqp"))
+    # Refused, reset, timed out: aio-pika's connection errors are OSErrors too.
+    return isinstance(error, OSError | TimeoutError)
 
 
 async def when_reachable(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from controlplane.engine.definition_documents import FileFormat
 from controlplane.engine.definitions import Saved, Version
 from controlplane.errors import UnsupportedMediaType
@@ -46,6 +44,3 @@ def format_of_media_type(content_type: str) -> FileFormat:
     raise UnsupportedMediaType(
         "unsupported_media_type", "send the definition as application/yaml or application/json"
     )
-
-
-Step = Literal["submit", "withdraw", "approve", "reject", "archive"]

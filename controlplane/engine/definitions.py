@@ -374,7 +374,6 @@ WHERE ($1::uuid IS NULL OR EXISTS (
           AND m.user_id = $1))
   AND ($2::uuid IS NULL OR d.application_id = $2)
   AND ($3::uuid IS NULL OR d.id = $3)
-  AND ($4::text IS NULL OR d.name = $4)
 ORDER BY d.name, a.name
 """
 
@@ -385,10 +384,9 @@ async def list_definitions(
     member: uuid.UUID | None = None,
     application_id: uuid.UUID | None = None,
     definition_id: uuid.UUID | None = None,
-    name: str | None = None,
 ) -> list[Definition]:
     """Definitions of the applications ``member`` belongs to (every one for None)."""
-    rows = await pool.fetch(_DEFINITIONS, member, application_id, definition_id, name)
+    rows = await pool.fetch(_DEFINITIONS, member, application_id, definition_id)
     return [Definition(**dict(row)) for row in rows]
 
 
@@ -397,12 +395,13 @@ async def read_definition(pool: asyncpg.Pool, definition_id: uuid.UUID) -> Defin
     return found[0] if found else None
 
 
-# -- the version a run asks for ---------------------------------------------------------------
+# -- versions by name --------------------------------------------------------------------------
 
-_RUNNABLE = f"""
+# The version ``$3`` of the definition named ``$2`` (the newest if NULL), published only if $4.
+_BY_NAME = f"""
 SELECT {_VERSION_COLUMNS} FROM definition_versions v JOIN definitions d ON d.id = v.definition_id
-WHERE d.application_id = $1 AND d.name = $2 AND v.status = 'published'
-  AND ($3::int IS NULL OR v.version = $3)
+WHERE d.application_id = $1 AND d.name = $2
+  AND ($3::int IS NULL OR v.version = $3) AND (NOT $4 OR v.status = 'published')
 ORDER BY v.version DESC LIMIT 1
 """
 
@@ -412,12 +411,42 @@ WHERE d.application_id = $1 AND d.name = $2 AND ($3::int IS NULL OR v.version = 
 ORDER BY v.version DESC LIMIT 1
 """
 
+_NEWEST_PUBLISHED = f"""
+SELECT DISTINCT ON (d.name) {_VERSION_COLUMNS}
+FROM definition_versions v JOIN definitions d ON d.id = v.definition_id
+WHERE v.application_id = $1 AND v.status = 'published'
+ORDER BY d.name, v.version DESC
+"""
+
 
 async def runnable_version(
     pool: asyncpg.Pool, application_id: uuid.UUID, name: str, number: int | None
 ) -> Version:
     """The published version ``number`` of the definition, or its latest published one."""
-    row = await pool.fetchrow(_RUNNABLE, application_id, name, number)
+    return await _by_name(pool, application_id, name, number, published=True)
+
+
+async def version_by_name(
+    pool: asyncpg.Pool, application_id: uuid.UUID, name: str, number: int
+) -> Version:
+    """Version ``number`` of the definition, in whatever status."""
+    return await _by_name(pool, application_id, name, number, published=False)
+
+
+async def newest_published(pool: asyncpg.Pool, application_id: uuid.UUID) -> list[Version]:
+    """The newest published version of each of the application's definitions, by name."""
+    return [_version(row) for row in await pool.fetch(_NEWEST_PUBLISHED, application_id)]
+
+
+async def _by_name(
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    name: str,
+    number: int | None,
+    *,
+    published: bool,
+) -> Version:
+    row = await pool.fetchrow(_BY_NAME, application_id, name, number, published)
     if row is not None:
         return _version(row)
     status = await pool.fetchval(_ANY_VERSION, application_id, name, number)

@@ -199,12 +199,12 @@ async def submit_pipeline(
     request_hash = _request_hash(request) if request.idempotency_key else None
     # A run sent again (its answer lost, or a schedule's fire retried) finds its pipeline
     # even if its version has been archived since.
-    if (
-        request.definition is not None
-        and request.idempotency_key is not None
-        and await pool.fetchval(_FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key)
-    ):
-        return await _replay(pool, application_id, request, request_hash)
+    if request.definition is not None and request.idempotency_key is not None:
+        earlier = await pool.fetchrow(
+            _FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key
+        )
+        if earlier is not None:
+            return _replayed(earlier, request, request_hash)
     run = await resolve_run(pool, application_id, request)
     shaped = shape_stages(policies or ActivePolicies(), run.name, run.stages)
     planned = plan_stages([s.spec for s in shaped], max_input_bytes)
@@ -303,6 +303,14 @@ async def _replay(
 ) -> Submitted:
     row = await pool.fetchrow(_FIND_BY_IDEMPOTENCY_KEY, application_id, request.idempotency_key)
     assert row is not None  # the insert conflicted on exactly this row
+    return _replayed(row, request, request_hash)
+
+
+def _replayed(
+    row: asyncpg.Record, request: PipelineSubmit, request_hash: bytes | None
+) -> Submitted:
+    """The pipeline an earlier submit with this idempotency key made; 409 if that submit
+    asked for something else."""
     if row["idempotency_hash"] != request_hash:
         raise Conflict(
             "idempotency_key_reused",

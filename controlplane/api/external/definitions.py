@@ -18,12 +18,12 @@ from controlplane.engine.applications import Application
 from controlplane.engine.audit import Actor
 from controlplane.engine.definition_documents import parse_file
 from controlplane.engine.definitions import (
-    list_definitions,
-    read_version,
+    newest_published,
     runnable_version,
     save,
+    version_by_name,
 )
-from controlplane.errors import InvalidRequest, NotFound
+from controlplane.errors import InvalidRequest
 from controlplane.schemas import (
     DefinitionName,
     DefinitionSaved,
@@ -43,14 +43,11 @@ class DefinitionController(Controller):
         self, application: NamedDependency[Application], services: NamedDependency[Services]
     ) -> PublishedDefinitions:
         published = []
-        for definition in await list_definitions(services.pool, application_id=application.id):
-            if definition.published_version is None:
-                continue
-            version = await read_version(services.pool, definition.id, definition.published_version)
+        for version in await newest_published(services.pool, application.id):
             document = version.document()
             published.append(
                 PublishedDefinition(
-                    definition.name, version.version, document.description, document.params
+                    version.name, version.version, document.description, document.params
                 )
             )
         return PublishedDefinitions(published)
@@ -70,10 +67,7 @@ class DefinitionController(Controller):
     ) -> DefinitionVersionView:
         if version is None:
             return version_view(await runnable_version(services.pool, application.id, name, None))
-        found = await list_definitions(services.pool, application_id=application.id, name=name)
-        if not found:
-            raise NotFound("definition_not_found", f"there is no {name!r}")
-        return version_view(await read_version(services.pool, found[0].id, version))
+        return version_view(await version_by_name(services.pool, application.id, name, version))
 
     @put(
         "/{name:str}",

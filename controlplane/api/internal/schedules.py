@@ -7,6 +7,7 @@ one now; developers and admins create, change and delete them. Each change is au
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import uuid
 from typing import Annotated, Any
@@ -211,9 +212,7 @@ class ScheduleController(Controller):
     ) -> ScheduleFireView:
         schedule = await _visible_schedule(services, request, schedule_id)
 
-        async def start(application_id: uuid.UUID, submit: Any) -> uuid.UUID:
-            return await start_run(services, application_id, submit)
-
+        start = functools.partial(start_run, services)
         fire = await run_now(services.pool, start, actor_of(request), schedule)
         return ScheduleFireView(**vars(fire))
 

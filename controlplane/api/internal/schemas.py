@@ -10,6 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from controlplane.engine.approvals import Approval
+from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES
 from controlplane.schemas import DefinitionVersionView, PipelineView
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
@@ -482,12 +483,9 @@ class DefinitionDetail(_Response):
     versions: list[DefinitionVersionView]
 
 
-MAX_DEFINITION_TEXT = 1_048_576
-
-
 class DefinitionSource(_Request):
     # The definition file's text.
-    content: Annotated[str, Meta(max_length=MAX_DEFINITION_TEXT)]
+    content: Annotated[str, Meta(max_length=MAX_DOCUMENT_BYTES)]
     format: Literal["yaml", "json"] = "yaml"
 
 

@@ -328,7 +328,7 @@ function EditDraft({ base, onClose }: { base: Version; onClose: () => void }) {
         className="space-y-3"
       >
         <DefinitionText content={shown} format={format} onChange={setContent} onFormat={setFormat} />
-        <FileProblems problems={problems.length > 0 ? problems : problemsOf(save.error)} />
+        <FileProblems checked={problems} refused={save.error} />
         <ErrorText error={save.error} />
         <div className="flex justify-end gap-2">
           <button type="button" className={buttonClass()} onClick={onClose}>

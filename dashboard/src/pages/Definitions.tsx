@@ -95,7 +95,9 @@ export function Definitions() {
 }
 
 /** The problems the API found in a file, each with its line: what an editor shows. */
-export function FileProblems({ problems }: { problems: Problem[] }) {
+export function FileProblems({ checked, refused }: { checked: Problem[]; refused: unknown }) {
+  // What the check as you type found; else what a refused save said.
+  const problems = checked.length > 0 ? checked : problemsOf(refused);
   if (problems.length === 0) return null;
   return (
     <div role="alert">
@@ -183,7 +185,7 @@ function ImportFile({ onClose }: { onClose: () => void }) {
           />
         </label>
         <DefinitionText content={content} format={format} onChange={setContent} onFormat={setFormat} />
-        <FileProblems problems={problems} />
+        <FileProblems checked={problems} refused={save.error} />
         <label className="flex items-center gap-2 text-sm">
           <input type="checkbox" checked={submit} onChange={(e) => setSubmit(e.target.checked)} />
           Send it to review at once
