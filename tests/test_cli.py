@@ -98,14 +98,17 @@ def _run_separate_processes(env: dict[str, str]) -> None:
     key = create_app(env)
     base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
     worker_env = {**env, "PIPELOGIQ_METRICS_PORT": str(free_port())}
+    metrics_url = f"http://127.0.0.1:{env['PIPELOGIQ_METRICS_PORT']}/metrics"
+    second_metrics_url = f"http://127.0.0.1:{worker_env['PIPELOGIQ_METRICS_PORT']}/metrics"
+    # A worker serves metrics once it is connected, so waiting for them waits for both to be up.
     with (
         process("api", env=env, ready=f"{base}/readyz"),
-        process("worker", env=env),
-        process("worker", env=worker_env),
+        process("worker", env=env, ready=metrics_url),
+        process("worker", env=worker_env, ready=second_metrics_url),
     ):
         pipeline = drive_pipeline(base, key)
         assert [s["attempt"] for s in pipeline["stages"]] == [1, 1, 1]
-        metrics = httpx.get(f"http://127.0.0.1:{env['PIPELOGIQ_METRICS_PORT']}/metrics").text
+        metrics = httpx.get(metrics_url).text + httpx.get(second_metrics_url).text
         assert "pipelogiq_stages_advanced_total" in metrics
         internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
         assert httpx.get(f"{internal}/healthz").json() == {"status": "ok"}
