@@ -86,7 +86,12 @@ class BuiltinWorker:
                     log.exception("the result consumer stopped; restarting")
                     await asyncio.sleep(1)
         finally:
-            # Unacked batches are delivered again; advancing twice changes nothing.
+            # Stopping: no more batches are taken, and those being applied may finish (their
+            # advance committed and its jobs published) within the bound. Any cut off is
+            # delivered again, unacked, and advancing twice changes nothing.
+            if applying:
+                # Half the bound: the rest is for closing connections.
+                await asyncio.wait(applying, timeout=self._settings.shutdown_timeout_seconds / 2)
             for task in applying:
                 task.cancel()
             await asyncio.gather(*applying, return_exceptions=True)

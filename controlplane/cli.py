@@ -44,7 +44,8 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
     async def run(stopping: asyncio.Event) -> None:
         task = asyncio.create_task(worker.run())
         await stopping.wait()
-        task.cancel()
+        task.cancel()  # its loops stop taking work and finish what they hold
+        await asyncio.gather(task, return_exceptions=True)
 
     start_http_server(settings.metrics_port, addr=settings.host)
     return [run]
@@ -72,7 +73,9 @@ async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool)
         if worker:
             where.append(f"worker metrics http://{settings.host}:{settings.metrics_port}/metrics")
         log.info("pipelogiq is running: %s", ", ".join(where))
-        await run_until_signal(*parts)
+        await run_until_signal(
+            *parts, stopping=services.stopping, within_seconds=settings.shutdown_timeout_seconds
+        )
 
 
 async def _migrate(settings: Settings) -> None:

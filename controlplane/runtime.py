@@ -130,9 +130,15 @@ async def serve(app: Litestar, host: str, port: int, stopping: asyncio.Event) ->
     await task
 
 
-async def run_until_signal(*parts: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run every part until SIGINT or SIGTERM, then let each stop cleanly."""
-    stopping = asyncio.Event()
+async def run_until_signal(
+    *parts: Callable[[asyncio.Event], Awaitable[None]],
+    stopping: asyncio.Event,
+    within_seconds: float,
+) -> None:
+    """Run every part until SIGINT or SIGTERM sets ``stopping``, then let each stop cleanly.
+
+    A part that has not finished ``within_seconds`` of the signal is cancelled.
+    """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
@@ -143,7 +149,13 @@ async def run_until_signal(*parts: Callable[[asyncio.Event], Awaitable[None]]) -
     for task in done:
         if task is not waiter and task.exception():
             log.error("stopping: a part of the process failed", exc_info=task.exception())
-    await asyncio.wait(tasks, timeout=10)
+    _, late = await asyncio.wait(tasks, timeout=within_seconds)
+    if late:
+        log.warning(
+            "stopping: %d part(s) still busy after %.0f s; cutting them off",
+            len(late),
+            within_seconds,
+        )
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

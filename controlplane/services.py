@@ -5,6 +5,7 @@ Handlers receive it by dependency injection; nothing in the code base reaches fo
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -30,6 +31,8 @@ class Services:
     heartbeats: HeartbeatWriter = field(init=False)
     updates: UpdatePublisher = field(init=False)
     artifacts: ArtifactStore = field(init=False)
+    # Set once the process has been asked to stop: long polls end, readiness fails.
+    stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)

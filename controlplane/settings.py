@@ -41,6 +41,8 @@ class Settings:
     sweep_interval_seconds: float = 1.0
     # How long a process waits at start for the database and the broker to answer.
     startup_timeout_seconds: float = 120.0
+    # How long a process may take, after SIGTERM, to finish what it is doing before it exits.
+    shutdown_timeout_seconds: float = 10.0
     max_input_bytes: int = 1_048_576
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = 104_857_600
@@ -87,6 +89,9 @@ class Settings:
             sweep_interval_seconds=read("PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0),
             startup_timeout_seconds=read(
                 "PIPELOGIQ_STARTUP_TIMEOUT_SECONDS", _positive(float), 120.0
+            ),
+            shutdown_timeout_seconds=read(
+                "PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS", _positive(float), 10.0
             ),
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
             max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -226,6 +227,23 @@ async def test_readyz_fails_when_the_broker_is_gone(rabbit_system: System) -> No
     assert response.status_code == 503
     assert response.json()["code"] == "broker_unavailable"
     await rabbit_system.services.broker.start()  # for the fixture's clean-up
+
+
+async def test_a_stopping_api_ends_long_polls_and_is_not_ready(rabbit_system: System) -> None:
+    waiting = asyncio.create_task(rabbit_system.pull("idle", wait=20))
+    await asyncio.sleep(0.3)  # the pull is waiting on the broker
+    rabbit_system.services.stopping.set()
+    try:
+        # Answered (empty) long before its 20 s are up, so the process can stop.
+        assert await asyncio.wait_for(waiting, 5) == []
+        ready = await rabbit_system.client.get("/readyz")
+        assert (ready.status_code, ready.json()["code"]) == (503, "stopping")
+        # A job queued now stays in its queue for the next process to hand out.
+        await rabbit_system.submit([{"name": "late", "handler": "idle"}])
+        assert await rabbit_system.pull("idle", wait=0.5) == []
+    finally:
+        rabbit_system.services.stopping.clear()
+    assert [job["stageName"] for job in await rabbit_system.pull("idle")] == ["late"]
 
 
 async def test_openapi_lists_every_endpoint(rabbit_system: System) -> None:

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,40 @@ def _run_separate_processes(env: dict[str, str]) -> None:
         assert "pipelogiq_stages_advanced_total" in metrics
         internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
         assert httpx.get(f"{internal}/healthz").json() == {"status": "ok"}
+
+
+def test_sigterm_answers_long_polls_and_stops_within_the_bound(database_url: str) -> None:
+    prefix = unique_prefix()
+    env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
+    key = create_app(env)
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    metrics = f"http://127.0.0.1:{env['PIPELOGIQ_METRICS_PORT']}/metrics"
+    try:
+        with (
+            process("api", env=env, ready=f"{base}/readyz") as api,
+            process("worker", env=env, ready=metrics) as worker,
+            ThreadPoolExecutor(1) as pool,
+        ):
+            body = {"handlers": ["cli"], "maxJobs": 10, "waitSeconds": 60}
+            poll = pool.submit(
+                httpx.post, f"{base}/jobs/pull", json=body, headers={"X-API-Key": key}, timeout=90
+            )
+            time.sleep(0.5)  # the pull is waiting
+            for stopping in (api, worker):
+                stopping.send_signal(signal.SIGTERM)
+            # Well inside PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS (10): nothing waits out its bound.
+            assert api.wait(8) == 0
+            assert worker.wait(8) == 0
+            answer = poll.result(timeout=5)
+            output = (api.stdout.read() if api.stdout else "") + (
+                worker.stdout.read() if worker.stdout else ""
+            )
+        assert (answer.status_code, answer.json()) == (200, {"jobs": []})
+        assert "Traceback" not in output, output
+        assert "cutting them off" not in output, output
+    finally:
+        application = asyncio.run(_only_application(database_url))
+        asyncio.run(delete_queues(AMQP_URL, prefix, [f"{application}.stage.cli", "stage.results"]))
 
 
 def test_dev_runs_everything_embedded(tmp_path: Path) -> None:

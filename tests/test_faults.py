@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 import msgspec
 
 from builtin_worker import BuiltinWorker
@@ -317,3 +318,36 @@ async def test_queue_depths_cover_the_queues_online_workers_pull_from(
     queue = system.services.broker.job_queue(system.application.name, "deep")
     # One submit publishes its three roots as one message.
     assert QUEUE_DEPTH.labels(queue)._value.get() == 1
+
+
+async def test_a_stopping_builtin_worker_finishes_the_advance_it_holds(
+    rabbit_system: System,
+) -> None:
+    system = rabbit_system
+    pipeline = await system.submit(
+        [{"name": "a", "handler": "stop"}, {"name": "b", "handler": "stop", "dependsOn": ["a"]}]
+    )
+    [a] = await system.pull("stop")
+    await system.ack({"jobId": a["jobId"], "status": "completed"})
+    b_id = (await system.pipeline(pipeline["id"]))["stages"][1]["id"]
+    async with system.pool.acquire() as blocker, blocker.transaction():
+        # The advance that queues b now waits on this lock, mid-transaction.
+        await blocker.execute("SELECT 1 FROM stages WHERE id = $1 FOR UPDATE", uuid.UUID(b_id))
+        running = asyncio.create_task(system.worker.run())
+        await _until_blocked(system.pool)
+        running.cancel()  # what SIGTERM does
+        await asyncio.sleep(0.3)
+    # Its lock gone, the advance commits and publishes instead of being cut off.
+    await asyncio.gather(running, return_exceptions=True)
+    assert [job["stageName"] for job in await system.pull("stop", wait=2)] == ["b"]
+
+
+async def _until_blocked(pool: asyncpg.Pool) -> None:
+    for _ in range(100):
+        if await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the advance never reached the lock")

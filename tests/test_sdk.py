@@ -207,6 +207,30 @@ async def test_a_cancelled_pipeline_stops_its_running_handler(pool: Any, broker:
             assert worker.stats.completed == worker.stats.failed == 0
 
 
+async def test_a_stopped_worker_hands_back_what_outlives_its_grace(
+    system: System, client: AsyncClient
+) -> None:
+    worker = sdk_worker(system, shutdown_grace_seconds=0.5)
+    started = asyncio.Event()
+
+    @worker.handler("endless")
+    async def endless(ctx: JobContext, _: Any) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    submitted = await client.create_pipeline(
+        {"name": "h", "stages": [{"name": "e", "handler": "endless"}]}
+    )
+    async with running(worker):
+        await asyncio.wait_for(started.wait(), 10)
+    # Handed back as the worker left, not held for the 30 s lease: the next worker gets it.
+    [job] = await system.pull("endless", wait=2)
+    assert job["pipelineId"] == submitted.id
+    assert worker.stats.dropped == 1
+    stage = await system.pool.fetchrow("SELECT status, lease_expiries FROM stages")
+    assert (stage["status"], stage["lease_expiries"]) == ("running", 1)
+
+
 @pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
 async def test_heartbeats_keep_a_long_job_s_lease(pool: Any, broker: Any) -> None:
     from tests.system import running_system

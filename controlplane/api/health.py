@@ -30,6 +30,8 @@ class HealthController(Controller):
 
     @get("/readyz", summary="The database and the broker are reachable")
     async def readyz(self, services: NamedDependency[Services]) -> Response[Any]:
+        if services.stopping.is_set():  # so that a load balancer sends no new requests
+            return problem(503, "stopping", "Not ready", "the process is shutting down")
         try:
             await services.pool.fetchval("SELECT 1")
         except Exception as error:

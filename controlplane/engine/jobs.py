@@ -77,22 +77,22 @@ async def pull_jobs(
     wait_seconds: float,
     worker_id: uuid.UUID | None,
     lease_seconds: float,
-    hung_up: asyncio.Event | None = None,
+    give_up: asyncio.Event | None = None,
     policies: ActivePolicies | None = None,
 ) -> list[Job]:
     """Long-poll the handler queues and claim up to ``max_jobs`` stages.
 
     Waits on the broker, never on the database. A reference that claims nothing (a
     duplicate, or a stage cancelled meanwhile, or held back by a concurrency or rate limit
-    of ``policies``) is dropped and the wait goes on. Once ``hung_up`` is set the puller is
-    gone: nothing more is claimed for it, since jobs claimed for nobody would wait out their
-    lease before anyone else could run them.
+    of ``policies``) is dropped and the wait goes on. Once ``give_up`` is set (the puller hung
+    up, or this process is stopping) the wait ends and nothing more is claimed: jobs claimed
+    for nobody would wait out their lease before anyone else could run them.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     while True:
         remaining = max(0.0, deadline - loop.time())
-        taken = await _take_unless_hung_up(broker, queues, max_jobs, remaining, hung_up)
+        taken = await _take_unless_given_up(broker, queues, max_jobs, remaining, give_up)
         if taken is None or not taken.items:
             return []
         jobs = await _claim_taken(
@@ -102,27 +102,28 @@ async def pull_jobs(
             return jobs
 
 
-async def _take_unless_hung_up(
+async def _take_unless_given_up(
     broker: Broker,
     queues: Sequence[str],
     max_jobs: int,
     wait_seconds: float,
-    hung_up: asyncio.Event | None,
+    give_up: asyncio.Event | None,
 ) -> TakenJobs | None:
-    if hung_up is None:
+    if give_up is None:
         return await broker.take_jobs(queues, max_jobs, wait_seconds)
     take = asyncio.create_task(broker.take_jobs(queues, max_jobs, wait_seconds))
-    hang_up = asyncio.create_task(hung_up.wait())
+    giving_up = asyncio.create_task(give_up.wait())
     try:
-        await asyncio.wait({take, hang_up}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({take, giving_up}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        hang_up.cancel()
+        giving_up.cancel()
         if not take.done():  # still waiting, so it holds nothing yet
             take.cancel()
+    await asyncio.wait({take})  # a cancelled task is done only once it has run its cancel
     if take.cancelled():
         return None
     taken = take.result()
-    if hung_up.is_set():
+    if give_up.is_set():
         await taken.release()
         return None
     return taken

@@ -22,11 +22,23 @@ from controlplane.schemas import (
 from controlplane.services import Services
 
 
-async def _watch_for_hang_up(request: Request[Any, Any, Any], hung_up: asyncio.Event) -> None:
-    # The body has been read, so the next ASGI message is the client disconnecting.
-    message = await request.receive()
-    if message["type"] == "http.disconnect":
-        hung_up.set()
+async def _give_up_when(
+    request: Request[Any, Any, Any], stopping: asyncio.Event, give_up: asyncio.Event
+) -> None:
+    """Set ``give_up`` once the puller hangs up or this process starts to stop."""
+
+    async def hang_up() -> None:
+        # The body has been read, so the next ASGI message is the client disconnecting.
+        if (await request.receive())["type"] != "http.disconnect":
+            await asyncio.Event().wait()  # not a hang-up: only stopping ends the wait now
+
+    waits = {asyncio.ensure_future(hang_up()), asyncio.ensure_future(stopping.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        give_up.set()
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 class JobController(Controller):
@@ -42,8 +54,8 @@ class JobController(Controller):
         request: Request[Any, Any, Any],
     ) -> PullResponse:
         queues = [services.broker.job_queue(application.name, h) for h in data.handlers]
-        hung_up = asyncio.Event()
-        watching = asyncio.create_task(_watch_for_hang_up(request, hung_up))
+        give_up = asyncio.Event()
+        watching = asyncio.create_task(_give_up_when(request, services.stopping, give_up))
         try:
             jobs = await pull_jobs(
                 services.pool,
@@ -54,7 +66,7 @@ class JobController(Controller):
                 wait_seconds=data.wait_seconds,
                 worker_id=data.worker_id,
                 lease_seconds=services.settings.lease_seconds,
-                hung_up=hung_up,
+                give_up=give_up,
                 policies=await services.policies.of(application.id),
             )
         finally:
