@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from controlplane.broker import ResultBatch
-from controlplane.engine import schedules, sweeps
+from controlplane.engine import retention, schedules, sweeps
 from controlplane.engine.advance import advance_stages
 from controlplane.engine.gates import release_held
 from controlplane.metrics import (
@@ -20,6 +20,7 @@ from controlplane.metrics import (
     LEASE_EXPIRIES,
     QUEUE_DEPTH,
     RELAY_REPUBLISHED,
+    RETENTION_DELETED,
     SCHEDULE_FIRES,
     WORKERS_ONLINE,
 )
@@ -32,6 +33,7 @@ SWEEP_LIMIT = 500
 RESULT_BATCH = 500
 RESULT_BATCHES_IN_FLIGHT = 4
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
+RETENTION_INTERVAL_SECONDS = 300.0
 
 
 class BuiltinWorker:
@@ -54,6 +56,7 @@ class BuiltinWorker:
             self._every(5.0, self.sweep_workers),
             self._every(QUEUE_DEPTH_INTERVAL_SECONDS, self.report_queue_depths),
             self._schedule_loop(),
+            self._every(RETENTION_INTERVAL_SECONDS, self.enforce_retention),
         ]
         await asyncio.gather(*loops)
 
@@ -192,6 +195,22 @@ class BuiltinWorker:
         )
         self.services.updates.workers_changed((w, a, "offline") for w, a in gone)
         WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
+
+    async def enforce_retention(self) -> None:
+        settings = self._settings
+        policy = retention.Retention(
+            pipelines_days=settings.retain_pipelines_days,
+            logs_days=settings.retain_logs_days,
+            workers_days=settings.retain_workers_days,
+            audit_days=settings.retain_audit_days,
+        )
+        made = await retention.add_partitions(self._pool)
+        deleted = await retention.enforce(self._pool, self.services.artifacts, policy)
+        for kind, count in deleted.items():
+            RETENTION_DELETED.labels(kind).inc(count)
+        if made or deleted:
+            gone = "".join(f", {n} {kind}" for kind, n in deleted.items())
+            log.info("retention: %d day partitions made%s", made, gone)
 
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers

@@ -47,6 +47,11 @@ SCHEDULE_FIRES = Counter(
     "Schedule fires, by kind: scheduled, catch_up, skipped (missed, not run), failed (no run).",
     ["kind"],
 )
+RETENTION_DELETED = Counter(
+    "pipelogiq_retention_deleted",
+    "What retention deleted, by kind: pipelines, stage_logs, workers, audit, files, partitions...",
+    ["kind"],
+)
 DISPATCH_LATENCY = Histogram(
     "pipelogiq_dispatch_latency_seconds",
     "From a stage being queued to a worker claiming it.",

@@ -43,6 +43,13 @@ class Settings:
     startup_timeout_seconds: float = 120.0
     # How long a process may take, after SIGTERM, to finish what it is doing before it exits.
     shutdown_timeout_seconds: float = 10.0
+    # Days kept before the built-in worker deletes them (0: kept for ever): finished
+    # pipelines with all of theirs, stage logs, workers gone quiet with their events, the
+    # audit log.
+    retain_pipelines_days: int = 30
+    retain_logs_days: int = 14
+    retain_workers_days: int = 7
+    retain_audit_days: int = 365
     max_input_bytes: int = 1_048_576
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = 104_857_600
@@ -93,6 +100,10 @@ class Settings:
             shutdown_timeout_seconds=read(
                 "PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS", _positive(float), 10.0
             ),
+            retain_pipelines_days=read("PIPELOGIQ_RETAIN_PIPELINES_DAYS", _days, 30),
+            retain_logs_days=read("PIPELOGIQ_RETAIN_LOGS_DAYS", _days, 14),
+            retain_workers_days=read("PIPELOGIQ_RETAIN_WORKERS_DAYS", _days, 7),
+            retain_audit_days=read("PIPELOGIQ_RETAIN_AUDIT_DAYS", _days, 365),
             max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
             max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),
             artifact_link_seconds=read("PIPELOGIQ_ARTIFACT_LINK_SECONDS", _positive(int), 300),
@@ -166,6 +177,12 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse
+
+
+def _days(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError("expected a whole number of days (0 keeps for ever)")
+    return int(raw)
 
 
 MIN_SECRET_LENGTH = 32
