@@ -52,8 +52,11 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
 
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
+    from controlplane.api.health import package_version
+    from controlplane.metrics import BUILD
     from controlplane.runtime import first_admin, jwt_secret, open_services, run_until_signal
 
+    BUILD.info({"version": package_version()})
     if api:
         settings = dataclasses.replace(settings, jwt_secret=jwt_secret(settings, dev=in_process))
     async with open_services(settings, allow_in_process_broker=in_process) as services:

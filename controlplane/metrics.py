@@ -6,7 +6,11 @@ attempts. The APIs serve them on ``/metrics``; the built-in worker on its metric
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, Info, disable_created_metrics
+
+# Each counter would also export a `_created` timestamp series; nothing here reads them, and
+# they double what is scraped.
+disable_created_metrics()
 
 _LATENCY_BUCKETS = (
     0.001,
@@ -27,6 +31,7 @@ _LATENCY_BUCKETS = (
 )
 _DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600)
 
+BUILD = Info("pipelogiq_build", "The running version of Pipelogiq.")
 PIPELINES_SUBMITTED = Counter("pipelogiq_pipelines_submitted", "Pipelines created.")
 JOBS_PUBLISHED = Counter("pipelogiq_jobs_published", "Job references confirmed by the broker.")
 JOBS_PULLED = Counter("pipelogiq_jobs_pulled", "Jobs claimed by workers.")

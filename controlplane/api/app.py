@@ -37,6 +37,7 @@ from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
 from controlplane.api.internal.workers import WorkerController as InternalWorkerController
 from controlplane.api.problems import EXCEPTION_HANDLERS
+from controlplane.api.request_metrics import request_metrics
 from controlplane.services import Services
 from controlplane.settings import Settings
 
@@ -63,6 +64,7 @@ def create_external_app(services: Services) -> Litestar:
         route_handlers=[authenticated, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_metrics("external")],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq external API",
@@ -121,6 +123,7 @@ def create_internal_app(services: Services) -> Litestar:
         state=State({"services": services, "live": hub}),
         on_shutdown=[hub.close],
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_metrics("internal")],
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"
         ),

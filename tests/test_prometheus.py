@@ -1,0 +1,132 @@
+"""A real Prometheus scrapes every process; promtool lints what each one exposes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import AMQP_URL, unique_prefix
+from tests.processes import create_app, delete_queues, environment, free_port, process
+from tests.test_cli import _only_application, drive_pipeline
+
+pytestmark = pytest.mark.slow
+
+PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
+
+
+def scrape_config(targets: dict[str, str]) -> str:
+    jobs = "".join(
+        f"  - job_name: {name}\n    static_configs:\n      - targets: ['{target}']\n"
+        for name, target in targets.items()
+    )
+    return f"global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{jobs}"
+
+
+def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": promql}).json()
+    assert answer["status"] == "success", answer
+    return answer["data"]["result"]
+
+
+def eventually(check: Any, within: float = 30.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
+    database_url: str, tmp_path: Path
+) -> None:
+    assert Path(PROMETHEUS).exists(), "needs Debian's prometheus: apt-get install prometheus"
+    prefix = unique_prefix()
+    env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
+    key = create_app(env)
+    # One target per process: both API ports serve the same process's metrics.
+    targets = {
+        "api": f"127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}",
+        "builtin-worker": f"127.0.0.1:{env['PIPELOGIQ_METRICS_PORT']}",
+    }
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    config = tmp_path / "prometheus.yml"
+    config.write_text(scrape_config(targets))
+    checked = subprocess.run([PROMTOOL, "check", "config", str(config)], capture_output=True)
+    assert checked.returncode == 0, checked
+    web = f"127.0.0.1:{free_port()}"
+    prometheus = f"http://{web}"
+    try:
+        with (
+            process("api", env=env, ready=f"{base}/readyz"),
+            process("worker", env=env, ready=f"http://{targets['builtin-worker']}/metrics"),
+        ):
+            drive_pipeline(base, key)  # three stages, one after another
+            for name, target in {**targets, "external": base.removeprefix("http://")}.items():
+                exposed = httpx.get(f"http://{target}/metrics").text
+                # promtool's lint: names, units, suffixes, help texts.
+                lint = subprocess.run(
+                    [PROMTOOL, "check", "metrics"], input=exposed, capture_output=True, text=True
+                )
+                assert (lint.returncode, lint.stdout + lint.stderr) == (0, ""), name
+            with process(
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address={web}",
+                env=env,
+                ready=f"{prometheus}/-/ready",
+                command=[PROMETHEUS],
+            ):
+
+                def all_up() -> None:
+                    up = {r["metric"]["job"]: r["value"][1] for r in query(prometheus, "up")}
+                    assert up == dict.fromkeys(targets, "1")
+
+                eventually(all_up)
+
+                def totals() -> dict[str, str]:
+                    summed = {
+                        name: query(prometheus, f"sum({name})")
+                        for name in (
+                            "pipelogiq_pipelines_submitted_total",
+                            "pipelogiq_jobs_published_total",
+                            "pipelogiq_jobs_pulled_total",
+                            "pipelogiq_jobs_acked_total",
+                            "pipelogiq_stages_advanced_total",
+                            "pipelogiq_dispatch_latency_seconds_count",
+                        )
+                    }
+                    values = {n: r[0]["value"][1] if r else None for n, r in summed.items()}
+                    assert values == {
+                        "pipelogiq_pipelines_submitted_total": "1",
+                        "pipelogiq_jobs_published_total": "3",
+                        "pipelogiq_jobs_pulled_total": "3",
+                        "pipelogiq_jobs_acked_total": "3",
+                        "pipelogiq_stages_advanced_total": "3",
+                        "pipelogiq_dispatch_latency_seconds_count": "3",
+                    }
+                    return values
+
+                eventually(totals)
+                # Requests are counted by route, never by raw path (one series per route).
+                reads = query(
+                    prometheus,
+                    'pipelogiq_http_requests_total{app_name="external", method="GET"}',
+                )
+                assert [r["metric"]["path"] for r in reads] == ["/pipelines/{pipeline_id}"]
+                [build] = query(prometheus, 'pipelogiq_build_info{job="builtin-worker"}')
+                assert build["metric"]["version"]
+    finally:
+        application = asyncio.run(_only_application(database_url))
+        names = [f"{application}.stage.cli", "stage.results"]
+        asyncio.run(delete_queues(AMQP_URL, prefix, names))
