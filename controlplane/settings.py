@@ -25,6 +25,8 @@ class Settings:
     database_url: str | None = None
     amqp_url: str | None = None
     data_dir: Path = Path(".pipelogiq")
+    # The built dashboard; unset: dashboard/dist of the source checkout.
+    dashboard_dir: Path | None = None
     host: str = "127.0.0.1"
     internal_port: int = 8080
     external_port: int = 8081
@@ -80,6 +82,7 @@ class Settings:
             database_url=read("DATABASE_URL", _url("postgresql://", "postgres://"), None),
             amqp_url=read("AMQP_URL", _url("amqp://", "amqps://"), None),
             data_dir=read("PIPELOGIQ_DATA_DIR", Path, Path(".pipelogiq")),
+            dashboard_dir=read("PIPELOGIQ_DASHBOARD_DIR", Path, None),
             host=read("PIPELOGIQ_HOST", _host, "127.0.0.1"),
             internal_port=read("PIPELOGIQ_INTERNAL_PORT", _port, 8080),
             external_port=read("PIPELOGIQ_EXTERNAL_PORT", _port, 8081),

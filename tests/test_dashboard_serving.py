@@ -64,6 +64,17 @@ async def test_before_a_build_the_page_says_how_to_build(
     assert "just dashboard" in page.text
 
 
+async def test_an_installed_package_is_told_where_the_build_is(
+    built: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("image")
+    (elsewhere / "index.html").write_text("<!doctype html><p>from the image</p>")
+    services = services_for(None, dashboard_dir=elsewhere)  # type: ignore[arg-type]
+    async with browser(app_module.create_internal_app(services)) as client:
+        page = await client.get("/pipelines")
+    assert page.text == "<!doctype html><p>from the image</p>"
+
+
 def test_the_dashboard_s_api_document_is_the_api_s() -> None:
     stored = json.loads((ROOT / "dashboard" / "src" / "api" / "openapi.json").read_text())
     assert stored == json.loads(json.dumps(app_module.internal_openapi())), (

@@ -11,11 +11,14 @@ import mimetypes
 from pathlib import Path
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import File
 
 from controlplane.errors import NotFound
+from controlplane.services import Services
 
+# Where a source checkout builds it; an installed package is told (PIPELOGIQ_DASHBOARD_DIR).
 DIST = Path(__file__).resolve().parents[3] / "dashboard" / "dist"
 
 _NOT_BUILT = """<!doctype html><meta charset="utf-8"><title>Pipelogiq</title>
@@ -27,26 +30,29 @@ _NOT_PAGES = ("api/", "schema")
 
 
 @get("/", include_in_schema=False, sync_to_thread=False)
-def dashboard_home() -> File | Response[str]:
-    return _serve("")
+def dashboard_home(services: NamedDependency[Services]) -> File | Response[str]:
+    return _serve(services.settings.dashboard_dir or DIST, "")
 
 
 @get("/{path:path}", include_in_schema=False, sync_to_thread=False)
-def dashboard_page(path: FromPath[str]) -> File | Response[str]:
-    return _serve(path)
+def dashboard_page(
+    path: FromPath[str], services: NamedDependency[Services]
+) -> File | Response[str]:
+    return _serve(services.settings.dashboard_dir or DIST, path)
 
 
-def _serve(path: str) -> File | Response[str]:
+def _serve(root: Path, path: str) -> File | Response[str]:
     relative = path.lstrip("/")
     if relative.startswith(_NOT_PAGES) or relative == "api":
         raise NotFound("not_found", f"no such endpoint /{relative}")
-    if not (DIST / "index.html").is_file():
+    if not (root / "index.html").is_file():
         return Response(_NOT_BUILT, media_type="text/html", status_code=503)
-    wanted = (DIST / relative).resolve()
-    if relative and wanted.is_file() and wanted.is_relative_to(DIST):
+    root = root.resolve()
+    wanted = (root / relative).resolve()
+    if relative and wanted.is_file() and wanted.is_relative_to(root):
         immutable = wanted.parent.name == "assets"
         return _file(wanted, "public, max-age=31536000, immutable" if immutable else "no-cache")
-    return _file(DIST / "index.html", "no-cache")
+    return _file(root / "index.html", "no-cache")
 
 
 def _file(path: Path, cache: str) -> File:
