@@ -33,9 +33,9 @@ def _api_parts(services: object, settings: Settings) -> list[Part]:
 
 
 def _worker_parts(services: object, settings: Settings) -> list[Part]:
-    from prometheus_client import start_http_server
-
     from builtin_worker import BuiltinWorker
+    from controlplane.api.app import create_health_app
+    from controlplane.runtime import serve
     from controlplane.services import Services
 
     assert isinstance(services, Services)
@@ -47,8 +47,8 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
         task.cancel()  # its loops stop taking work and finish what they hold
         await asyncio.gather(task, return_exceptions=True)
 
-    start_http_server(settings.metrics_port, addr=settings.host)
-    return [run]
+    health = create_health_app(services)
+    return [run, lambda stop: serve(health, settings.host, settings.metrics_port, stop)]
 
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:

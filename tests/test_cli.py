@@ -113,6 +113,10 @@ def _run_separate_processes(env: dict[str, str]) -> None:
         assert "pipelogiq_stages_advanced_total" in metrics
         internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
         assert httpx.get(f"{internal}/healthz").json() == {"status": "ok"}
+        # The built-in worker answers the same probes on its metrics port.
+        worker = metrics_url.removesuffix("/metrics")
+        assert httpx.get(f"{worker}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"{worker}/readyz").json() == {"status": "ready"}
 
 
 def test_sigterm_answers_long_polls_and_stops_within_the_bound(database_url: str) -> None:

@@ -83,6 +83,17 @@ def create_external_app(services: Services) -> Litestar:
     )
 
 
+def create_health_app(services: Services) -> Litestar:
+    """What the built-in worker serves on its metrics port: health, version and metrics."""
+    return Litestar(
+        route_handlers=[HealthController],
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=None,
+        debug=False,
+    )
+
+
 def internal_openapi() -> dict[str, object]:
     """The internal API's OpenAPI document, as served at /schema/openapi.json; the dashboard's
     typed client is generated from it (`just dashboard-types`)."""
