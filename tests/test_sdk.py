@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import httpx
 import msgspec
 import pytest
 
+from tests.processes import free_port
 from tests.system import URL, System, running, sdk_worker
 from worker_sdk import (
     ApiError,
@@ -205,6 +207,45 @@ async def test_a_cancelled_pipeline_stops_its_running_handler(pool: Any, broker:
             assert pipeline.status == "cancelled"
             assert worker.stats.dropped == 1
             assert worker.stats.completed == worker.stats.failed == 0
+
+
+async def test_a_worker_serves_its_own_metrics_when_given_a_port(
+    system: System, client: AsyncClient
+) -> None:
+    system.start_builtin_worker()
+    port = free_port()
+    worker = sdk_worker(system, metrics_port=port)
+
+    @worker.handler("measured")
+    def measured(ctx: JobContext, data: dict[str, Any]) -> None:
+        if data.get("fail"):
+            raise TerminalError("no")
+
+    stages = [
+        {"name": "ok", "handler": "measured", "input": {}},
+        {"name": "bad", "handler": "measured", "input": {"fail": True}, "dependsOn": ["ok"]},
+    ]
+    async with running(worker):
+        submitted = await client.create_pipeline({"name": "m", "stages": stages})
+        await client.wait(submitted.id, timeout=20)
+        async with httpx.AsyncClient() as http:
+            exposed = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert 'pipelogiq_worker_jobs_total{handler="measured",outcome="completed"} 1.0' in exposed
+    assert 'pipelogiq_worker_jobs_total{handler="measured",outcome="failed"} 1.0' in exposed
+    assert 'pipelogiq_worker_job_duration_seconds_count{handler="measured"} 2.0' in exposed
+    assert "pipelogiq_worker_jobs_running 0.0" in exposed
+    lint = await asyncio.to_thread(
+        subprocess.run,
+        ["promtool", "check", "metrics"],
+        input=exposed,
+        capture_output=True,
+        text=True,
+    )
+    assert (lint.returncode, lint.stdout + lint.stderr) == (0, "")
+    # Stopped, the worker no longer listens.
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(f"http://127.0.0.1:{port}/metrics")
 
 
 async def test_a_stopped_worker_hands_back_what_outlives_its_grace(

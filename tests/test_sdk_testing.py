@@ -148,7 +148,8 @@ SIGNATURES = {
     "Worker": "(url: 'str', api_key: 'str', *, name: 'str' = 'worker', concurrency: 'int' = 10, "
     "poll_seconds: 'float' = 20.0, shutdown_grace_seconds: 'float' = 30.0, "
     "version: 'str | None' = None, metadata: 'dict[str, Any] | None' = None, "
-    "transport: 'httpx.AsyncBaseTransport | None' = None) -> 'None'",
+    "metrics_port: 'int | None' = None, transport: 'httpx.AsyncBaseTransport | None' = None)"
+    " -> 'None'",
     "Worker.handler": "(self, name: 'str') -> 'Callable[[F], F]'",
     "Worker.run": "(self) -> 'None'",
     "Worker.run_async": "(self, *, handle_signals: 'bool' = True) -> 'None'",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import os
 import sys
@@ -71,8 +72,20 @@ def main(argv: list[str] | None = None) -> int:
         except (LookupError, ValueError) as error:
             raise SystemExit(f"pipelogiq-worker: {error}") from error
         logging.getLogger("worker_sdk").info("serving templates: %s", ", ".join(served))
+    if port := os.environ.get("PIPELOGIQ_WORKER_METRICS_PORT"):
+        worker.metrics_port = _metrics_port(port)
     worker.run()
     return 0
+
+
+def _metrics_port(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SystemExit(f"pipelogiq-worker: PIPELOGIQ_WORKER_METRICS_PORT={raw!r} is not a port")
+    if importlib.util.find_spec("prometheus_client") is None:
+        raise SystemExit(
+            "pipelogiq-worker: metrics need prometheus-client: pip install 'pipelogiq[metrics]'"
+        )
+    return int(raw)
 
 
 if __name__ == "__main__":

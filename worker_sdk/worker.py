@@ -27,6 +27,7 @@ from worker_sdk import templates
 from worker_sdk.context import JobContext
 from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
+from worker_sdk.metrics import WorkerMetrics
 from worker_sdk.transport import AsyncTransport, Backoff
 from worker_sdk.usage import ProcessUsage
 from worker_sdk.wire import (
@@ -52,6 +53,7 @@ class _Running:
     job: Job
     ctx: JobContext
     task: asyncio.Task[None] | None = None
+    started: float = field(default_factory=time.monotonic)
     # Told by the control plane to stop (cancelled, timed out, or handed to another worker),
     # or abandoned at shutdown: its outcome is not acked.
     dropped: bool = False
@@ -90,6 +92,7 @@ class Worker:
         shutdown_grace_seconds: float = 30.0,
         version: str | None = None,
         metadata: dict[str, Any] | None = None,
+        metrics_port: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if concurrency < 1:
@@ -101,7 +104,9 @@ class Worker:
         self.shutdown_grace_seconds = shutdown_grace_seconds
         self.version = version
         self.metadata = dict(metadata or {})
+        self.metrics_port = metrics_port
         self.stats = WorkerStats()
+        self._metrics: WorkerMetrics | None = None
         self.worker_id: str | None = None
         self._api_key = api_key
         self._http_transport = transport
@@ -164,6 +169,9 @@ class Worker:
         self._stopping = asyncio.Event()
         self._abandon = asyncio.Event()
         self._changed = asyncio.Event()
+        if self.metrics_port is not None:
+            self._metrics = WorkerMetrics(lambda: len(self._running), lambda: len(self._results))
+            self._metrics.serve(self.metrics_port)
         restore = self._install_signal_handlers() if handle_signals else []
         transport = AsyncTransport(
             self.url,
@@ -178,6 +186,8 @@ class Worker:
             for undo in restore:
                 undo()
             await transport.close()
+            if self._metrics is not None:
+                self._metrics.close()
 
     async def _work(self, transport: AsyncTransport) -> None:
         assert self._stopping is not None
@@ -307,7 +317,11 @@ class Worker:
         finally:
             del self._running[job.job_id]
             self._notify()
-        if running.dropped or outcome is None:
+        dropped = running.dropped or outcome is None
+        if self._metrics is not None:
+            kind = "dropped" if dropped or outcome is None else outcome.status
+            self._metrics.finished(job.handler, kind, running.started)
+        if dropped or outcome is None:
             self.stats.dropped += 1
             return
         if outcome.status == "completed":
