@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from controlplane.settings import Settings, SettingsError
 from controlplane.startup import Unreachable
+from worker_sdk.logs import configure_logging
 
 log = logging.getLogger("pipelogiq")
 
@@ -160,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # The embedded PostgreSQL narrates every start and exit at INFO; only its problems matter.
     logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.root.level))
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

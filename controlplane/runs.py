@@ -6,12 +6,16 @@ from __future__ import annotations
 import uuid
 
 from controlplane.engine.pipelines import get_pipeline, submit_pipeline
+from controlplane.engine.tracing import TraceParent
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services
 
 
 async def start_pipeline(
-    services: Services, application_id: uuid.UUID, request: PipelineSubmit
+    services: Services,
+    application_id: uuid.UUID,
+    request: PipelineSubmit,
+    trace: TraceParent | None = None,
 ) -> tuple[PipelineView, bool]:
     """The pipeline, and whether it is new (False: an earlier submit with the same
     idempotency key made it)."""
@@ -21,6 +25,7 @@ async def start_pipeline(
         request,
         services.settings.max_input_bytes,
         await services.policies.of(application_id),
+        trace,
     )
     await services.dispatcher.publish(submitted.queued)
     if submitted.view is not None:

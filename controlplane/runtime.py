@@ -82,10 +82,13 @@ async def first_admin(pool: asyncpg.Pool) -> None:
         user = await create_user(pool, "admin@localhost", "Administrator", "admin", password)
     except Conflict:  # another process made it first
         return
-    print(
-        f"\n  An admin was created for this first start: {user.email} / {password}\n"
-        "  It is shown only this once; `pipelogiq create-admin` makes more.\n",
-        flush=True,
+    # Through the log, so that JSON logs stay one object per line; `dev` runs on a laptop,
+    # where the log is the console.
+    log.warning(
+        "an admin was created for this first start: %s / %s (shown only this once; "
+        "`pipelogiq create-admin` makes more)",
+        user.email,
+        password,
     )
 
 
@@ -116,12 +119,31 @@ async def open_services(
         await pool.close()
 
 
+# Granian's own lines go through the root logger (and so the process's format); its start and
+# stop narration, twice per server, is left out.
+GRANIAN_LOGGING = {
+    "loggers": {
+        "_granian": {"propagate": True},
+        "granian.access": {"propagate": True},
+    }
+}
+
+
 async def serve(app: Litestar, host: str, port: int, stopping: asyncio.Event) -> None:
     """Serve an app with Granian inside this event loop until ``stopping`` is set."""
     from granian.constants import Interfaces
+    from granian.log import LogLevels
     from granian.server.embed import Server
 
-    server = Server(app, address=host, port=port, interface=Interfaces.ASGI, log_access=False)
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        log_access=False,
+        log_level=LogLevels.warning,
+        log_dictconfig=GRANIAN_LOGGING,
+    )
     task = asyncio.create_task(server.serve())
     stop = asyncio.create_task(stopping.wait())
     await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)

@@ -128,6 +128,8 @@ class PipelineView(_Response):
     context: dict[str, Any]
     # Null for a pipeline submitted with its stages.
     run_of: RunOf | None = None
+    # The W3C trace it belongs to (32 hex digits); null for pipelines older than traces.
+    trace_id: str | None = None
 
 
 # -- jobs ------------------------------------------------------------------------------------
@@ -152,6 +154,8 @@ class Job(_Response):
     dependencies: dict[str, Any]
     lease_expires_at: dt.datetime
     timeout_seconds: int | None
+    # W3C trace context: this job as a span of its pipeline's trace.
+    traceparent: str | None = None
 
 
 class PullResponse(_Response):

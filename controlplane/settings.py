@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from worker_sdk.logs import LogFormat, log_format
+
 T = TypeVar("T")
 
 
@@ -65,6 +67,11 @@ class Settings:
     # share one RabbitMQ virtual host.
     amqp_prefix: str = ""
     log_level: str = "INFO"
+    # json: one JSON object per line, with the pipeline, stage, job and trace ids as fields.
+    log_format: LogFormat = "text"
+    # A link to a trace in your tracing UI, with {traceId} where its id goes; the dashboard
+    # links each pipeline to its trace with it.
+    trace_url: str | None = None
     # Signs the internal API's session tokens. `pipelogiq dev` makes one and keeps it in the
     # data dir; every other process refuses to start without a strong one.
     jwt_secret: str | None = None
@@ -119,6 +126,8 @@ class Settings:
             log_level=read(
                 "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            log_format=read("PIPELOGIQ_LOG_FORMAT", log_format, "text"),
+            trace_url=read("PIPELOGIQ_TRACE_URL", _trace_url, None),
             jwt_secret=read("PIPELOGIQ_JWT_SECRET", _strong_secret, None, secret=True),
             access_token_seconds=read("PIPELOGIQ_ACCESS_TOKEN_SECONDS", _positive(int), 900),
             session_days=read("PIPELOGIQ_SESSION_DAYS", _positive(int), 7),
@@ -180,6 +189,12 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse
+
+
+def _trace_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")) or "{traceId}" not in raw:
+        raise ValueError("expected an http(s) URL with {traceId} where the trace id goes")
+    return raw
 
 
 def _days(raw: str) -> int:

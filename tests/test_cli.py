@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -151,6 +152,39 @@ def test_sigterm_answers_long_polls_and_stops_within_the_bound(database_url: str
     finally:
         application = asyncio.run(_only_application(database_url))
         asyncio.run(delete_queues(AMQP_URL, prefix, [f"{application}.stage.cli", "stage.results"]))
+
+
+def test_json_logs_are_one_object_per_line_with_the_ids(database_url: str) -> None:
+    env = environment(
+        DATABASE_URL=database_url,
+        PIPELOGIQ_LOG_FORMAT="json",
+        PIPELOGIQ_LOG_LEVEL="DEBUG",
+        PIPELOGIQ_LEASE_SECONDS="1",
+        PIPELOGIQ_SWEEP_INTERVAL_SECONDS="0.2",
+    )
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    with process("dev", env=env, ready=f"{base}/readyz") as dev:
+        key = create_app(env)
+        headers = {"X-API-Key": key}
+        stages = [{"name": "lost", "handler": "json"}]
+        submitted = httpx.post(
+            f"{base}/pipelines", json={"name": "j", "stages": stages}, headers=headers
+        ).json()
+        pull = {"handlers": ["json"], "maxJobs": 1, "waitSeconds": 5}
+        [job] = httpx.post(f"{base}/jobs/pull", json=pull, headers=headers).json()["jobs"]
+        time.sleep(2.5)  # its worker never heartbeats: the lease expires, and is logged
+        dev.send_signal(signal.SIGTERM)
+        assert dev.wait(30) == 0
+        output = dev.stdout.read() if dev.stdout else ""
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line["message"].startswith("pipelogiq is running") for line in lines)
+    [expired] = [line for line in lines if "lease expired" in line["message"]]
+    assert (expired["pipeline_id"], expired["job_id"], expired["trace_id"]) == (
+        submitted["id"],
+        job["jobId"],
+        submitted["traceId"],
+    )
 
 
 def test_dev_runs_everything_embedded(tmp_path: Path) -> None:

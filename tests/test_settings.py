@@ -28,6 +28,11 @@ def test_values_are_read_and_parsed() -> None:
             "PIPELOGIQ_HOST": "0.0.0.0",
             "PIPELOGIQ_LEASE_SECONDS": "12.5",
             "PIPELOGIQ_AMQP_QUEUE_TYPE": "quorum",
+            "PIPELOGIQ_LOG_FORMAT": "JSON",
+            "PIPELOGIQ_TRACE_URL": "https://jaeger.example.com/trace/{traceId}",
+            "PIPELOGIQ_RETAIN_LOGS_DAYS": "0",
+            "PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS": "25",
+            "PIPELOGIQ_DASHBOARD_DIR": "/app/dashboard",
         }
     )
     assert settings.database_url == "postgresql://u@db/x"
@@ -36,6 +41,11 @@ def test_values_are_read_and_parsed() -> None:
     assert settings.host == "0.0.0.0"
     assert settings.lease_seconds == 12.5
     assert settings.amqp_queue_type == "quorum"
+    assert settings.log_format == "json"
+    assert settings.trace_url == "https://jaeger.example.com/trace/{traceId}"
+    assert (settings.retain_logs_days, settings.retain_pipelines_days) == (0, 30)
+    assert settings.shutdown_timeout_seconds == 25
+    assert settings.dashboard_dir == Path("/app/dashboard")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +59,10 @@ def test_values_are_read_and_parsed() -> None:
         ("AMQP_URL", "http://rabbit"),
         ("PIPELOGIQ_LEASE_SECONDS", "0"),
         ("PIPELOGIQ_AMQP_QUEUE_TYPE", "stream"),
+        ("PIPELOGIQ_LOG_FORMAT", "xml"),
+        ("PIPELOGIQ_TRACE_URL", "https://jaeger.example.com/trace/"),
+        ("PIPELOGIQ_RETAIN_PIPELINES_DAYS", "-3"),
+        ("PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS", "0"),
     ],
 )
 def test_a_malformed_setting_fails_with_one_line_naming_it(name: str, value: str) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from worker_sdk.logs import configure_logging, log_format
 from worker_sdk.worker import Worker
 
 
@@ -56,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.getLevelName(args.log_level.upper())
     if not isinstance(level, int):
         raise SystemExit(f"pipelogiq-worker: unknown log level {args.log_level!r}")
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        fmt = log_format(os.environ.get("PIPELOGIQ_LOG_FORMAT"))
+    except ValueError:
+        raise SystemExit("pipelogiq-worker: PIPELOGIQ_LOG_FORMAT must be text or json") from None
+    configure_logging(level, fmt)
     if level > logging.DEBUG:
         # httpx tells of every request at INFO, a line per long poll: only worth it when debugging.
         logging.getLogger("httpx").setLevel(logging.WARNING)

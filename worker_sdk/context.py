@@ -72,6 +72,7 @@ class JobContext:
         dependencies: Mapping[str, Any] | None = None,
         lease_expires_at: dt.datetime | None = None,
         timeout_seconds: int | None = None,
+        traceparent: str | None = None,
         control_plane: AsyncTransport | None = None,
     ) -> None:
         self.job_id = job_id
@@ -82,6 +83,9 @@ class JobContext:
         self.attempt = attempt
         self.lease_expires_at = lease_expires_at
         self.timeout_seconds = timeout_seconds
+        #: W3C trace context naming this job as a span of its pipeline's trace: pass it on
+        #: (as the ``traceparent`` header) to what the handler calls, to continue the trace.
+        self.traceparent = traceparent
         #: The worker's connection to the control plane's external API, for templates that
         #: talk to it (``approval``); None where a handler runs without one (a test).
         self.control_plane = control_plane
@@ -93,6 +97,16 @@ class JobContext:
         self._updates: dict[str, Any] = {}
         self._dependencies = dict(dependencies or {})
         self._attached: dict[str, tuple[str, bytes]] = {}
+
+    @property
+    def trace_id(self) -> str | None:
+        """The trace this job belongs to (32 hex digits), from :attr:`traceparent`."""
+        return self.traceparent.split("-")[1] if self.traceparent else None
+
+    @property
+    def span_id(self) -> str | None:
+        """This job's span id (16 hex digits), from :attr:`traceparent`."""
+        return self.traceparent.split("-")[2] if self.traceparent else None
 
     @property
     def context(self) -> Mapping[str, Any]:

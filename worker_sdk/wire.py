@@ -66,6 +66,8 @@ class Pipeline(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     context: dict[str, Any] = {}
     # Set when the pipeline is a run of a pipeline definition.
     run_of: RunOf | None = None
+    # The W3C trace the pipeline belongs to (32 hex digits).
+    trace_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -90,6 +92,7 @@ class Job(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     context: dict[str, Any] = {}
     dependencies: dict[str, Any] = {}
     timeout_seconds: int | None = None
+    traceparent: str | None = None
 
 
 class PullResponse(_Wire):

@@ -27,6 +27,7 @@ from worker_sdk import templates
 from worker_sdk.context import JobContext
 from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
+from worker_sdk.logs import log_context
 from worker_sdk.metrics import WorkerMetrics
 from worker_sdk.transport import AsyncTransport, Backoff
 from worker_sdk.usage import ProcessUsage
@@ -299,6 +300,7 @@ class Worker:
             dependencies=job.dependencies,
             lease_expires_at=job.lease_expires_at,
             timeout_seconds=job.timeout_seconds,
+            traceparent=job.traceparent,
             control_plane=transport,
         )
         running = _Running(job, ctx)
@@ -313,7 +315,14 @@ class Worker:
             if handler is None:  # only this worker's handlers are pulled; defensive
                 outcome = Outcome.failed(RuntimeError(f"no handler for {job.handler!r}"))
             else:
-                outcome = await self._outcome(handler, running)
+                with log_context(
+                    pipeline_id=job.pipeline_id,
+                    stage_id=job.stage_id,
+                    job_id=job.job_id,
+                    trace_id=ctx.trace_id,
+                    span_id=ctx.span_id,
+                ):
+                    outcome = await self._outcome(handler, running)
         finally:
             del self._running[job.job_id]
             self._notify()

@@ -64,6 +64,7 @@ def create_external_app(services: Services) -> Litestar:
         route_handlers=[authenticated, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=None,  # the process's own (see worker_sdk.logs)
         middleware=[request_metrics("external")],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
@@ -89,6 +90,7 @@ def create_health_app(services: Services) -> Litestar:
         route_handlers=[HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=None,  # the process's own (see worker_sdk.logs)
         openapi_config=None,
         debug=False,
     )
@@ -134,6 +136,7 @@ def create_internal_app(services: Services) -> Litestar:
         state=State({"services": services, "live": hub}),
         on_shutdown=[hub.close],
         exception_handlers=EXCEPTION_HANDLERS,
+        logging_config=None,  # the process's own (see worker_sdk.logs)
         middleware=[request_metrics("internal")],
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"

@@ -13,6 +13,7 @@ import asyncpg
 from controlplane.broker import Broker, JobRef, TakenJobs
 from controlplane.engine.gates import admit
 from controlplane.engine.policies import ActivePolicies
+from controlplane.engine.tracing import job_traceparent
 from controlplane.engine.updates import StageChange
 from controlplane.errors import Unavailable
 from controlplane.metrics import (
@@ -54,7 +55,7 @@ WITH claimed AS (
     WHERE s.id = w.id AND s.attempt = w.attempt AND s.status = 'queued'
       AND s.application_id = $5
     RETURNING s.id, s.job_id, s.pipeline_id, s.handler, s.name, s.attempt, s.input,
-              s.lease_expires_at, s.timeout_seconds,
+              s.lease_expires_at, s.timeout_seconds, s.trace_id,
               extract(epoch FROM s.started_at - s.queued_at) AS waited
 )
 SELECT c.*,
@@ -174,6 +175,7 @@ async def _claim_taken(
             dependencies=row["dependencies"],
             lease_expires_at=row["lease_expires_at"],
             timeout_seconds=row["timeout_seconds"],
+            traceparent=job_traceparent(row["trace_id"], row["job_id"]),
         )
         for row in claimed
     ]

@@ -17,6 +17,7 @@ from controlplane.engine.definition_documents import check_params, run_stages
 from controlplane.engine.definitions import runnable_version
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.policies import ActivePolicies, shape_stages
+from controlplane.engine.tracing import TraceParent
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
@@ -91,8 +92,9 @@ def _request_hash(request: PipelineSubmit) -> bytes:
 _INSERT_PIPELINE = """
 WITH pipeline AS (
     INSERT INTO pipelines (id, application_id, name, keywords, idempotency_key,
-                           idempotency_hash, definition_id, definition_version, params)
-    VALUES ($1, $2, $3, $4, $5, $6, $23, $24, $25)
+                           idempotency_hash, definition_id, definition_version, params,
+                           trace_id, parent_span_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $23, $24, $25, $26, $27)
     ON CONFLICT (application_id, idempotency_key) DO NOTHING
     RETURNING id, created_at
 ),
@@ -100,14 +102,15 @@ staged AS (
     INSERT INTO stages (
         id, pipeline_id, application_id, position, name, handler, status, queued_at, input,
         max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
-        timeout_seconds, retry_on
+        timeout_seconds, retry_on, trace_id
     )
     SELECT s.id, pipeline.id, $2, s.position, s.name, s.handler, s.status,
            CASE WHEN s.status = 'queued' THEN now() END, s.input::jsonb,
            s.max_retries, s.retry_backoff, s.retry_backoff_seconds,
            s.retry_backoff_max_seconds, s.timeout_seconds,
            CASE WHEN s.retry_on IS NOT NULL
-                THEN ARRAY(SELECT jsonb_array_elements_text(s.retry_on::jsonb)) END
+                THEN ARRAY(SELECT jsonb_array_elements_text(s.retry_on::jsonb)) END,
+           $26
     FROM pipeline,
          unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
                 $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[], $22::text[])
@@ -189,9 +192,11 @@ async def submit_pipeline(
     request: PipelineSubmit,
     max_input_bytes: int,
     policies: ActivePolicies | None = None,
+    trace: TraceParent | None = None,
 ) -> Submitted:
     """Store the pipeline and queue its root stages atomically, each stage's retries and
-    timeout as the application's active ``policies`` say.
+    timeout as the application's active ``policies`` say. The pipeline joins the caller's
+    ``trace``, or starts a trace of its own.
 
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
@@ -211,6 +216,7 @@ async def submit_pipeline(
     ids = {stage.spec.name: stage.id for stage in planned}
     edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
     pipeline_id = uuid.uuid4()
+    trace_id = trace.trace_id if trace else uuid.uuid4()
     created_at = await pool.fetchval(
         _INSERT_PIPELINE,
         pipeline_id,
@@ -238,6 +244,8 @@ async def submit_pipeline(
         run.of.definition_id if run.of else None,
         run.of.version if run.of else None,
         run.of.params if run.of else None,
+        trace_id,
+        trace.span_id if trace else None,
     )
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)
@@ -247,7 +255,8 @@ async def submit_pipeline(
         for s in planned
         if not s.depends_on
     ]
-    return Submitted(pipeline_id, queued, _new_view(pipeline_id, run, planned, created_at))
+    view = _new_view(pipeline_id, run, planned, created_at, trace_id)
+    return Submitted(pipeline_id, queued, view)
 
 
 def _initial_status(stage: PlannedStage) -> StageStatus:
@@ -259,6 +268,7 @@ def _new_view(
     run: Run,
     planned: list[PlannedStage],
     created_at: dt.datetime,
+    trace_id: uuid.UUID,
 ) -> PipelineView:
     """The stored pipeline, as a read would return it, without reading it back."""
     stages = [
@@ -292,6 +302,7 @@ def _new_view(
         stages=stages,
         context=dict(sorted(run.context.items())),
         run_of=run.of,
+        trace_id=trace_id.hex,
     )
 
 
@@ -321,7 +332,7 @@ def _replayed(
 
 _PIPELINE = """
 SELECT p.id, p.name, p.status, p.keywords, p.created_at, p.updated_at, p.finished_at,
-       p.definition_id, d.name AS definition, p.definition_version, p.params
+       p.definition_id, d.name AS definition, p.definition_version, p.params, p.trace_id
 FROM pipelines p LEFT JOIN definitions d ON d.id = p.definition_id
 WHERE p.id = $1 AND p.application_id = $2
 """
@@ -359,6 +370,7 @@ async def get_pipeline(
         stages=[StageView(**dict(row)) for row in stages],
         context={row["key"]: row["value"] for row in context},
         run_of=run_of(pipeline),
+        trace_id=pipeline["trace_id"].hex if pipeline["trace_id"] else None,
     )
 
 

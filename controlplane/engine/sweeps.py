@@ -6,12 +6,15 @@ and every transition is guarded, so no row is moved twice.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import asyncpg
 
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.updates import StageChange
+
+log = logging.getLogger(__name__)
 
 # running -> queued (the worker is gone; not a failure of the handler) or, once a stage has
 # lost more leases than allowed, -> failed. The job id is kept so that a late ack from the
@@ -37,7 +40,8 @@ UPDATE stages s SET
     deadline_at = NULL
 FROM expired
 WHERE s.id = expired.id AND s.status = 'running'
-RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt, s.status
+RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt, s.status, s.name,
+          s.job_id, s.trace_id
 """
 
 # running -> retry_scheduled | failed: the handler ran past its timeout. Counts as a failure,
@@ -67,7 +71,7 @@ UPDATE stages s SET
     deadline_at = NULL
 FROM late
 WHERE s.id = late.id AND s.status = 'running'
-RETURNING s.id, s.pipeline_id, s.application_id, s.status
+RETURNING s.id, s.pipeline_id, s.application_id, s.status, s.name, s.job_id, s.trace_id
 """
 
 # retry_scheduled -> queued, once the backoff has passed.
@@ -136,13 +140,28 @@ async def expire_leases(
 ) -> tuple[list[QueuedStage], list[StageChange]]:
     """Returns the stages queued again and the stages that failed for good."""
     rows = await pool.fetch(_EXPIRE_LEASES, limit, max_lease_expiries)
+    _log_each(rows, "lease expired on stage %r (its worker stopped heartbeating): now %s")
     requeued = [QueuedStage.from_row(row) for row in rows if row["status"] == "queued"]
     return requeued, [StageChange.from_row(row) for row in rows if row["status"] == "failed"]
 
 
 async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> list[StageChange]:
     """Returns the stages whose job timed out: now retry_scheduled, or failed for good."""
-    return [StageChange.from_row(row) for row in await pool.fetch(_TIME_OUT, limit)]
+    rows = await pool.fetch(_TIME_OUT, limit)
+    _log_each(rows, "job of stage %r ran past its timeout: now %s")
+    return [StageChange.from_row(row) for row in rows]
+
+
+def _log_each(rows: list[asyncpg.Record], message: str) -> None:
+    """One line per stage (these are rare, and each is worth finding by its ids)."""
+    for row in rows:
+        ids = {
+            "pipeline_id": row["pipeline_id"],
+            "stage_id": row["id"],
+            "job_id": row["job_id"],
+            "trace_id": row["trace_id"].hex if row["trace_id"] else None,
+        }
+        log.warning(message, row["name"], row["status"], extra=ids)
 
 
 async def queue_due_retries(pool: asyncpg.Pool, limit: int) -> list[QueuedStage]:

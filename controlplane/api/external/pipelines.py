@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from controlplane.engine.applications import Application
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
+from controlplane.engine.tracing import parse_traceparent
 from controlplane.runs import start_pipeline
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services
@@ -32,8 +34,16 @@ class PipelineController(Controller):
         data: JSONBody[PipelineSubmit],
         application: NamedDependency[Application],
         services: NamedDependency[Services],
+        traceparent: Annotated[
+            str | None,
+            HeaderParameter(
+                name="traceparent",
+                description="W3C trace context: the pipeline joins the caller's trace",
+            ),
+        ] = None,
     ) -> Response[PipelineView]:
-        view, new = await start_pipeline(services, application.id, data)
+        trace = parse_traceparent(traceparent)
+        view, new = await start_pipeline(services, application.id, data, trace)
         if new:
             return Response(view, status_code=201)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})

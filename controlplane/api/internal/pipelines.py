@@ -40,6 +40,7 @@ from controlplane.engine.pipeline_queries import (
 )
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
 from controlplane.engine.stage_history import list_attempts
+from controlplane.engine.tracing import trace_url
 from controlplane.engine.worker_queries import Liveness
 from controlplane.errors import NotFound, ProblemError
 from controlplane.schemas import PipelineView
@@ -75,6 +76,7 @@ async def pipeline_detail(
         view,
         [AttemptView(**vars(a)) for a in attempts],
         [StageWhy(d.stage_id, d.code, d.message, d.details) for d in diagnoses],
+        trace_url=trace_url(services.settings.trace_url, view.trace_id),
     )
 
 

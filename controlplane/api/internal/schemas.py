@@ -203,6 +203,8 @@ class PipelineDetail(_Response):
     attempts: list[AttemptView]
     # For each stage, in the pipeline's order: why it is where it is.
     why: list[StageWhy]
+    # The pipeline's trace in the tracing UI (PIPELOGIQ_TRACE_URL), when one is configured.
+    trace_url: str | None = None
 
 
 class StageRerun(_Request):
