@@ -1321,6 +1321,7 @@ export interface components {
             applicationName: string;
             attempts: components["schemas"]["AttemptView"][];
             pipeline: components["schemas"]["PipelineView"];
+            traceUrl?: string | null;
             why: components["schemas"]["StageWhy"][];
         };
         /** PipelinePage */
@@ -1365,6 +1366,7 @@ export interface components {
             stages: components["schemas"]["StageView"][];
             /** @enum {string} */
             status: "running" | "completed" | "failed" | "cancelled";
+            traceId?: string | null;
             /** Format: date-time */
             updatedAt: string;
         };

@@ -7,6 +7,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { DagGraph } from "../components/DagGraph";
 import { Timeline } from "../components/Timeline";
+import { TraceLink } from "../components/TraceLink";
 import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, Table } from "../components/ui";
 import { duration, secondsBetween } from "../format";
 import { may } from "../permissions";
@@ -70,7 +71,7 @@ export function PipelineDetail() {
   const act = usePipelineAction(id);
   if (detail.isError) return <ErrorNote what="the pipeline" error={detail.error} />;
   if (detail.isPending) return <Loading rows={8} label="Loading the pipeline" />;
-  const { pipeline, why, applicationName, attempts } = detail.data;
+  const { pipeline, why, applicationName, attempts, traceUrl } = detail.data;
   const chosen = pipeline.stages.find((s) => s.name === params.get("stage"));
   const choose = (name: string) => {
     const next = new URLSearchParams(params);
@@ -103,6 +104,7 @@ export function PipelineDetail() {
           created <Time at={pipeline.createdAt} />
           {took !== null && <> · took {duration(took)}</>}
         </span>
+        {pipeline.traceId && <TraceLink traceId={pipeline.traceId} url={traceUrl} />}
         <span className="ml-auto flex gap-2">
           {operate && pipeline.status === "running" && (
             <ConfirmButton
