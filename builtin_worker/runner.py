@@ -117,6 +117,8 @@ class BuiltinWorker:
         updates.pipelines_changed(
             (p.id, p.application_id, p.status) for p in advanced.finished_pipelines
         )
+        if self.services.traces is not None:
+            self.services.traces.pipelines_finished(p.id for p in advanced.finished_pipelines)
 
     # -- schedules ---------------------------------------------------------------------
 
@@ -147,13 +149,15 @@ class BuiltinWorker:
     # -- sweeps ------------------------------------------------------------------------
 
     async def sweep_leases_and_timeouts(self) -> None:
-        requeued, lost = await sweeps.expire_leases(
+        requeued, lost, expired = await sweeps.expire_leases(
             self._pool, SWEEP_LIMIT, self._settings.max_lease_expiries
         )
         LEASE_EXPIRIES.inc(len(requeued) + len(lost))
         JOBS_FAILED.labels("lease_expired").inc(len(lost))
         await self._dispatcher.publish(requeued)
-        timed_out = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
+        timed_out, late = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
+        if self.services.traces is not None:
+            self.services.traces.jobs_finished(expired + late)
         failed = [change for change in timed_out if change.status == "failed"]
         JOB_TIMEOUTS.inc(len(timed_out))
         JOBS_FAILED.labels("timeout").inc(len(failed))

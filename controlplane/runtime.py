@@ -114,6 +114,8 @@ async def open_services(
             yield services
         finally:
             await services.updates.close()
+            if services.traces is not None:
+                await services.traces.close()
             await broker.close()
     finally:
         await pool.close()

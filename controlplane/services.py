@@ -18,6 +18,7 @@ from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter
 from controlplane.settings import Settings
+from controlplane.trace_export import TraceExport
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Services:
     heartbeats: HeartbeatWriter = field(init=False)
     updates: UpdatePublisher = field(init=False)
     artifacts: ArtifactStore = field(init=False)
+    # Pipelines and jobs as OpenTelemetry spans; None unless an OTLP endpoint is set.
+    traces: TraceExport | None = field(init=False)
     # Set once the process has been asked to stop: long polls end, readiness fails.
     stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
@@ -43,4 +46,7 @@ class Services:
         settings = self.settings
         self.artifacts = store_for(
             settings.artifact_store, settings.data_dir, settings.s3_endpoint_url
+        )
+        self.traces = TraceExport.configured(
+            self.pool, settings.otel_traces_endpoint, settings.otel_service_name
         )

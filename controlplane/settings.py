@@ -72,6 +72,10 @@ class Settings:
     # A link to a trace in your tracing UI, with {traceId} where its id goes; the dashboard
     # links each pipeline to its trace with it.
     trace_url: str | None = None
+    # Where spans of pipelines and jobs go (OTLP over HTTP), from OpenTelemetry's own
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; unset: no export.
+    otel_traces_endpoint: str | None = None
+    otel_service_name: str = "pipelogiq"
     # Signs the internal API's session tokens. `pipelogiq dev` makes one and keeps it in the
     # data dir; every other process refuses to start without a strong one.
     jwt_secret: str | None = None
@@ -128,6 +132,8 @@ class Settings:
             ),
             log_format=read("PIPELOGIQ_LOG_FORMAT", log_format, "text"),
             trace_url=read("PIPELOGIQ_TRACE_URL", _trace_url, None),
+            otel_traces_endpoint=_otlp_traces_endpoint(read),
+            otel_service_name=read("OTEL_SERVICE_NAME", str, "pipelogiq"),
             jwt_secret=read("PIPELOGIQ_JWT_SECRET", _strong_secret, None, secret=True),
             access_token_seconds=read("PIPELOGIQ_ACCESS_TOKEN_SECONDS", _positive(int), 900),
             session_days=read("PIPELOGIQ_SESSION_DAYS", _positive(int), 7),
@@ -189,6 +195,17 @@ def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
         return value
 
     return parse
+
+
+def _otlp_traces_endpoint(read: _Reader) -> str | None:
+    # As OpenTelemetry's exporters read them: the traces endpoint as it is, or the base
+    # endpoint with the traces path added.
+    http = _url("http://", "https://")
+    traces = read("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", http, None)
+    if traces is not None:
+        return traces
+    base = read("OTEL_EXPORTER_OTLP_ENDPOINT", http, None)
+    return None if base is None else base.rstrip("/") + "/v1/traces"
 
 
 def _trace_url(raw: str) -> str:

@@ -29,6 +29,7 @@ from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
 from worker_sdk.logs import log_context
 from worker_sdk.metrics import WorkerMetrics
+from worker_sdk.tracing import handler_span, set_outcome
 from worker_sdk.transport import AsyncTransport, Backoff
 from worker_sdk.usage import ProcessUsage
 from worker_sdk.wire import (
@@ -315,14 +316,21 @@ class Worker:
             if handler is None:  # only this worker's handlers are pulled; defensive
                 outcome = Outcome.failed(RuntimeError(f"no handler for {job.handler!r}"))
             else:
-                with log_context(
-                    pipeline_id=job.pipeline_id,
-                    stage_id=job.stage_id,
-                    job_id=job.job_id,
-                    trace_id=ctx.trace_id,
-                    span_id=ctx.span_id,
+                ids = {
+                    "pipeline_id": job.pipeline_id,
+                    "stage_id": job.stage_id,
+                    "job_id": job.job_id,
+                }
+                with (
+                    log_context(**ids, trace_id=ctx.trace_id, span_id=ctx.span_id),
+                    handler_span(
+                        job.handler, job.traceparent, {f"pipelogiq.{k}": v for k, v in ids.items()}
+                    ) as span,
                 ):
                     outcome = await self._outcome(handler, running)
+                    if outcome is not None:
+                        error = outcome.error.message if outcome.error else None
+                        set_outcome(span, outcome.status, error)
         finally:
             del self._running[job.job_id]
             self._notify()

@@ -137,19 +137,24 @@ UPDATE stages SET published_at = NULL WHERE status = 'queued' AND published_at I
 
 async def expire_leases(
     pool: asyncpg.Pool, limit: int, max_lease_expiries: int
-) -> tuple[list[QueuedStage], list[StageChange]]:
-    """Returns the stages queued again and the stages that failed for good."""
+) -> tuple[list[QueuedStage], list[StageChange], list[uuid.UUID]]:
+    """Returns the stages queued again, the stages that failed for good, and the jobs that
+    ended (one per stage: its lost attempt)."""
     rows = await pool.fetch(_EXPIRE_LEASES, limit, max_lease_expiries)
     _log_each(rows, "lease expired on stage %r (its worker stopped heartbeating): now %s")
     requeued = [QueuedStage.from_row(row) for row in rows if row["status"] == "queued"]
-    return requeued, [StageChange.from_row(row) for row in rows if row["status"] == "failed"]
+    lost = [StageChange.from_row(row) for row in rows if row["status"] == "failed"]
+    return requeued, lost, [row["job_id"] for row in rows]
 
 
-async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> list[StageChange]:
-    """Returns the stages whose job timed out: now retry_scheduled, or failed for good."""
+async def time_out_jobs(
+    pool: asyncpg.Pool, limit: int
+) -> tuple[list[StageChange], list[uuid.UUID]]:
+    """Returns the stages whose job timed out (now retry_scheduled, or failed for good), and
+    those jobs."""
     rows = await pool.fetch(_TIME_OUT, limit)
     _log_each(rows, "job of stage %r ran past its timeout: now %s")
-    return [StageChange.from_row(row) for row in rows]
+    return [StageChange.from_row(row) for row in rows], [row["job_id"] for row in rows]
 
 
 def _log_each(rows: list[asyncpg.Record], message: str) -> None:

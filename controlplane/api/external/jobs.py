@@ -85,6 +85,8 @@ class JobController(Controller):
     ) -> AckResponse:
         outcome = await ack_jobs(services.pool, application.id, data.results)
         await announce_finished(services.broker, outcome.finished_stage_ids)
+        if services.traces is not None:
+            services.traces.jobs_finished(outcome.response.accepted)
         services.updates.stages_changed(outcome.changed)
         return outcome.response
 

@@ -73,4 +73,7 @@ class PipelineController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> PipelineView:
-        return await cancel_pipeline(services.pool, services.updates, application.id, pipeline_id)
+        view = await cancel_pipeline(services.pool, services.updates, application.id, pipeline_id)
+        if services.traces is not None:
+            services.traces.pipelines_finished([view.id])
+        return view

@@ -106,6 +106,8 @@ async def _act_on_pipeline(
     pool = services.pool
     if action == "cancel":
         view = await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
+        if services.traces is not None:
+            services.traces.pipelines_finished([view.id])
         return await pipeline_detail(services, application, pipeline_id, view)
     failed = await failed_stages(pool, pipeline_id)
     if action == "rerun" and failed:
