@@ -35,9 +35,9 @@ def _api_parts(services: object, settings: Settings) -> list[Part]:
 
 def _worker_parts(services: object, settings: Settings) -> list[Part]:
     from builtin_worker import BuiltinWorker
-    from controlplane.api.app import create_health_app
-    from controlplane.runtime import serve
+    from controlplane.health_server import HealthServer
     from controlplane.services import Services
+    from controlplane.version import package_version
 
     assert isinstance(services, Services)
     worker = BuiltinWorker(services)
@@ -48,14 +48,21 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
         task.cancel()  # its loops stop taking work and finish what they hold
         await asyncio.gather(task, return_exceptions=True)
 
-    health = create_health_app(services)
-    return [run, lambda stop: serve(health, settings.host, settings.metrics_port, stop)]
+    async def serve_health(stopping: asyncio.Event) -> None:
+        health = HealthServer(services, package_version())
+        health.start(settings.host, settings.metrics_port)
+        try:
+            await stopping.wait()
+        finally:
+            health.stop()
+
+    return [run, serve_health]
 
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
-    from controlplane.api.health import package_version
     from controlplane.metrics import BUILD
     from controlplane.runtime import first_admin, jwt_secret, open_services, run_until_signal
+    from controlplane.version import package_version
 
     BUILD.info({"version": package_version()})
     if api:

@@ -126,6 +126,8 @@ def sdk_worker_process(base: str, key: str, concurrency: int) -> None:
 
 # -- the control plane under test ----------------------------------------------------------
 
+PORTS = ("PIPELOGIQ_EXTERNAL_PORT", "PIPELOGIQ_INTERNAL_PORT", "PIPELOGIQ_METRICS_PORT")
+
 
 @dataclass
 class ControlPlane:
@@ -283,19 +285,28 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     plane = ControlPlane()
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
+    bases = [f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"]
     if broker == "rabbitmq":
         env.update(AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
-        plane.start("api", ["api"], env)
-        plane.start("worker", ["worker"], env)
+        # --replicas N: N API processes and N built-in workers, each on ports of its own;
+        # the raw-HTTP workers spread over the APIs.
+        for n in range(1, args.replicas + 1):
+            replica_env = env if n == 1 else {**env, **{port: str(free_port()) for port in PORTS}}
+            suffix = "" if args.replicas == 1 else f"-{n}"
+            plane.start(f"api{suffix}", ["api"], replica_env)
+            plane.start(f"worker{suffix}", ["worker"], replica_env)
+            if n > 1:
+                bases.append(f"http://127.0.0.1:{replica_env['PIPELOGIQ_EXTERNAL_PORT']}")
     else:
         plane.start("dev", ["dev"], env)
-    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    base = bases[0]
     workers: list[multiprocessing.Process] = []
     ctx = multiprocessing.get_context("spawn")
     stop, go = ctx.Event(), ctx.Event()
     go.set()
     try:
-        wait_ready(f"{base}/readyz")
+        for each in bases:
+            wait_ready(f"{each}/readyz")
         created = subprocess.run(  # noqa: ASYNC221 - nothing else runs yet
             [sys.executable, "-m", "controlplane.cli", "create-app", f"bench-{broker}"],
             env=env,
@@ -312,11 +323,11 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         ) as client:
             # Warm up: queues, consumers and connections exist before anything is timed.
             await submit(client, 20)
-            for _ in range(args.workers):
+            for n in range(args.workers):
                 ready = ctx.Event()
                 process = ctx.Process(
                     target=worker_process,
-                    args=(base, key, args.loops, args.batch, go, stop, ready),
+                    args=(bases[n % len(bases)], key, args.loops, args.batch, go, stop, ready),
                 )
                 process.start()
                 ready.wait(30)
@@ -457,7 +468,8 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print()
     print(
         f"machine: {os.cpu_count()} cores; {args.pipelines} pipelines x 3 stages; "
-        f"{args.workers} worker processes x {args.loops} pull loops, batches of {args.batch}"
+        f"{args.workers} worker processes x {args.loops} pull loops, batches of {args.batch}; "
+        f"{args.replicas} API and built-in worker process(es) each"
     )
     print(f"{'broker':<10}{'jobs/s':>10}{'submits/s':>11}")
     for r in results:
@@ -514,6 +526,12 @@ def main() -> None:
         help="steady loads for latency in stage jobs per second, instead of shares",
     )
     parser.add_argument("--broker", choices=["rabbitmq", "memory", "both"], default="both")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="API processes and built-in workers each (RabbitMQ only; default 1)",
+    )
     parser.add_argument(
         "--no-sdk",
         dest="sdk",

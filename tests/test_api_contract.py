@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 
 from controlplane.engine.applications import create_application
@@ -267,3 +268,27 @@ async def test_openapi_lists_every_endpoint(rabbit_system: System) -> None:
     } <= paths
     schemas = document["components"]["schemas"]
     assert "dependsOn" in schemas["StageSpec"]["properties"]
+
+
+async def test_the_builtin_worker_answers_the_same_probes(rabbit_system: System) -> None:
+    from controlplane.health_server import HealthServer
+    from tests.processes import free_port
+
+    port = free_port()
+    health = HealthServer(rabbit_system.services, "9.9.9")
+    health.start("127.0.0.1", port)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            assert (await client.get("/healthz")).json() == {"status": "ok"}
+            assert (await client.get("/version")).json() == {"version": "9.9.9"}
+            assert (await client.get("/readyz")).json() == {"status": "ready"}
+            assert "pipelogiq_jobs_pulled_total" in (await client.get("/metrics")).text
+            missing = await client.get("/nothing")
+            assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+            assert missing.headers["content-type"] == "application/problem+json"
+            rabbit_system.services.stopping.set()
+            stopping = await client.get("/readyz")
+            assert (stopping.status_code, stopping.json()["code"]) == (503, "stopping")
+    finally:
+        rabbit_system.services.stopping.clear()
+        health.stop()

@@ -16,7 +16,7 @@ from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.templates import TemplateController
 from controlplane.api.external.workers import WorkerController
-from controlplane.api.health import HealthController, package_version
+from controlplane.api.health import HealthController
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.approvals import ApprovalController as InternalApprovalController
 from controlplane.api.internal.artifacts import ArtifactController as InternalArtifactController
@@ -40,6 +40,7 @@ from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.api.request_metrics import request_metrics
 from controlplane.services import Services
 from controlplane.settings import Settings
+from controlplane.version import package_version
 
 # Bodies above this are refused with 413 before they are read whole.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -80,18 +81,6 @@ def create_external_app(services: Services) -> Litestar:
                 }
             ),
         ),
-        debug=False,
-    )
-
-
-def create_health_app(services: Services) -> Litestar:
-    """What the built-in worker serves on its metrics port: health, version and metrics."""
-    return Litestar(
-        route_handlers=[HealthController],
-        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
-        exception_handlers=EXCEPTION_HANDLERS,
-        logging_config=None,  # the process's own (see worker_sdk.logs)
-        openapi_config=None,
         debug=False,
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from litestar import Controller, Response, get
@@ -10,14 +9,9 @@ from litestar.di import NamedDependency
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from controlplane.api.problems import problem
+from controlplane.readiness import readiness
 from controlplane.services import Services
-
-
-def package_version() -> str:
-    try:
-        return version("pipelogiq")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+from controlplane.version import package_version
 
 
 class HealthController(Controller):
@@ -30,16 +24,9 @@ class HealthController(Controller):
 
     @get("/readyz", summary="The database and the broker are reachable")
     async def readyz(self, services: NamedDependency[Services]) -> Response[Any]:
-        if services.stopping.is_set():  # so that a load balancer sends no new requests
-            return problem(503, "stopping", "Not ready", "the process is shutting down")
-        try:
-            await services.pool.fetchval("SELECT 1")
-        except Exception as error:
-            return problem(503, "database_unavailable", "Not ready", str(error))
-        try:
-            await services.broker.ping()
-        except Exception as error:
-            return problem(503, "broker_unavailable", "Not ready", str(error))
+        not_ready = await readiness(services)
+        if not_ready is not None:
+            return problem(503, not_ready.code, "Not ready", not_ready.detail)
         return Response({"status": "ready"})
 
     @get("/version", summary="The running version")

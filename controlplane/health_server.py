@@ -1,0 +1,88 @@
+"""The built-in worker's small HTTP server: ``/healthz``, ``/readyz``, ``/version`` and
+``/metrics``, as the APIs answer them.
+
+It is prometheus-client's threaded WSGI server with three more paths: the worker has no web
+framework to carry (the APIs' costs it 30 MiB), and a probe or a scrape never waits on the
+worker's event loop except for the readiness check, which runs there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+
+from controlplane.readiness import readiness
+from controlplane.services import Services
+
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # every scrape is not news
+        pass
+
+
+class HealthServer:
+    def __init__(self, services: Services, version: str) -> None:
+        self._services = services
+        self._version = version
+        self._metrics = make_wsgi_app(REGISTRY)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: ThreadingWSGIServer | None = None
+
+    def start(self, host: str, port: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._server = make_server(host, port, self._app, ThreadingWSGIServer, handler_class=_Quiet)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return self._metrics(environ, start_response)  # type: ignore[no-any-return]
+        if path == "/healthz":
+            return _answer(start_response, "200 OK", _JSON, {"status": "ok"})
+        if path == "/version":
+            return _answer(start_response, "200 OK", _JSON, {"version": self._version})
+        if path == "/readyz":
+            return self._readyz(start_response)
+        return _answer(start_response, "404 Not Found", _PROBLEM, _problem(404, "not_found", path))
+
+    def _readyz(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert self._loop is not None
+        check = asyncio.run_coroutine_threadsafe(readiness(self._services), self._loop)
+        try:
+            not_ready = check.result(timeout=5)
+        except Exception as error:  # the loop is stuck or gone: not ready either way
+            check.cancel()
+            body = _problem(503, "not_ready", f"the readiness check failed: {error!r}")
+            return _answer(start_response, "503 Service Unavailable", _PROBLEM, body)
+        if not_ready is None:
+            return _answer(start_response, "200 OK", _JSON, {"status": "ready"})
+        body = _problem(503, not_ready.code, not_ready.detail)
+        return _answer(start_response, "503 Service Unavailable", _PROBLEM, body)
+
+
+def _problem(status: int, code: str, detail: str) -> dict[str, Any]:
+    title = "Not ready" if status == 503 else "Not found"
+    return {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail}
+
+
+def _answer(
+    start_response: Callable[..., Any], status: str, media_type: str, body: dict[str, Any]
+) -> Iterable[bytes]:
+    encoded = json.dumps(body).encode()
+    start_response(status, [("Content-Type", media_type), ("Content-Length", str(len(encoded)))])
+    return [encoded]
