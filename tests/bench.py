@@ -55,6 +55,31 @@ def peak_rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def cpu_by_part(plane: ControlPlane, workers: list[Any]) -> dict[str, float]:
+    """CPU seconds used so far, by part of the system: each control-plane process, the raw
+    workers together, PostgreSQL's processes and RabbitMQ's."""
+    parts = {name: cpu_seconds(p.pid) for name, p in plane.processes.items()}
+    parts["http-workers"] = sum(cpu_seconds(p.pid) for p in workers if p.pid)
+    parts["postgres"] = sum(cpu_seconds(pid) for pid in pids_named("postgres"))
+    parts["rabbitmq"] = sum(cpu_seconds(pid) for pid in pids_named("beam.smp"))
+    return parts
+
+
 # -- raw HTTP workers (separate processes) -----------------------------------------------
 
 
@@ -345,10 +370,17 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             started = time.monotonic()
             submit_rate = args.pipelines / (started - submit_began)
             print(f"[{broker}] submitted {submit_rate:,.0f} pipelines/s (16 at once)", flush=True)
+            cpu_before = cpu_by_part(plane, workers)
             go.set()
             await wait_all_completed(dsn, args.pipelines + 20, 600)
+            cpu_after = cpu_by_part(plane, workers)
             throughput = await drain_rate(dsn, backlog_since, args.pipelines)
             print(f"[{broker}] {throughput:,.0f} stage jobs/s", flush=True)
+            jobs = 3 * args.pipelines
+            cpu_per_1000 = {
+                part: (cpu_after[part] - cpu_before.get(part, 0.0)) * 1000 / jobs
+                for part in cpu_after
+            }
 
             # Phase 2: steady loads, for latency, each run until its pipelines complete.
             rates = args.latency_jobs_per_second or [throughput * f for f in args.latency_loads]
@@ -377,6 +409,7 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
                 "jobs_per_second": throughput,
                 "submitted_per_second": submit_rate,
                 "loads": loads,
+                "cpu_per_1000_jobs": cpu_per_1000,
             }
 
             # Phase 3: the same backlog drained by SDK workers with as many jobs in flight.
@@ -501,6 +534,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for r in results:
         peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in r["peak_rss_mib"].items() if mib)
         print(f"peak memory [{r['broker']}]: {peaks}")
+    for r in results:
+        cpu = r["cpu_per_1000_jobs"]
+        parts = ", ".join(f"{part} {seconds:.2f}" for part, seconds in cpu.items())
+        print(
+            f"CPU seconds per 1,000 stage jobs while draining [{r['broker']}]: {parts}; "
+            f"in all {sum(cpu.values()):.2f}"
+        )
 
 
 def _rates(text: str) -> list[float]:
