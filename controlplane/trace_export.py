@@ -91,13 +91,17 @@ class TraceExport:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _export_jobs(self, job_ids: list[uuid.UUID]) -> None:
+    async def _rows(self, query: str, ids: list[uuid.UUID], what: str) -> list[asyncpg.Record]:
+        """The rows spans are made of; none if the database cannot be read (spans are best
+        effort: a missing one is a gap in a trace, never a failure of the job path)."""
         try:
-            rows = await self._pool.fetch(_FINISHED_JOBS, job_ids)
+            return await self._pool.fetch(query, ids)
         except (asyncpg.PostgresError, OSError):
-            log.warning("could not read %d finished jobs for their spans", len(job_ids))
-            return
-        for row in rows:
+            log.warning("could not read %d finished %s for their spans", len(ids), what)
+            return []
+
+    async def _export_jobs(self, job_ids: list[uuid.UUID]) -> None:
+        for row in await self._rows(_FINISHED_JOBS, job_ids, "jobs"):
             attributes = {
                 "pipelogiq.pipeline_id": str(row["pipeline_id"]),
                 "pipelogiq.stage_id": str(row["stage_id"]),
@@ -122,12 +126,7 @@ class TraceExport:
             )
 
     async def _export_pipelines(self, pipeline_ids: list[uuid.UUID]) -> None:
-        try:
-            rows = await self._pool.fetch(_FINISHED_PIPELINES, pipeline_ids)
-        except (asyncpg.PostgresError, OSError):
-            log.warning("could not read %d finished pipelines for their spans", len(pipeline_ids))
-            return
-        for row in rows:
+        for row in await self._rows(_FINISHED_PIPELINES, pipeline_ids, "pipelines"):
             self._end(
                 f"pipeline {row['name']}",
                 row["trace_id"],
