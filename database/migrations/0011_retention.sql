@@ -115,7 +115,11 @@ CREATE TABLE artifact_deletions (
     queued_at   timestamptz NOT NULL DEFAULT now()
 );
 
--- What retention looks rows up by.
+-- What retention looks rows up by, and what deleting a pipeline cascades to (without these,
+-- each deleted pipeline would scan the whole of these tables).
+CREATE INDEX approvals_pipeline ON approvals (pipeline_id);
+CREATE INDEX artifacts_stage ON artifacts (stage_id);
+CREATE INDEX schedule_fires_pipeline ON schedule_fires (pipeline_id) WHERE pipeline_id IS NOT NULL;
 CREATE INDEX workers_last_heartbeat ON workers (last_heartbeat_at);
 CREATE INDEX schedule_fires_fired ON schedule_fires USING brin (fired_at);
 CREATE INDEX sessions_expires ON sessions (expires_at);
