@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import asyncpg
 import httpx
 
 PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
@@ -50,6 +52,25 @@ async def delete_queues(amqp_url: str, prefix: str, names: list[str]) -> None:
         await broker.delete_queues([prefix + name for name in names])
     finally:
         await broker.close()
+
+
+def delete_application_queues(
+    database_url: str, amqp_url: str, prefix: str, handlers: list[str]
+) -> None:
+    """Delete the queues of the database's one application (for ``handlers``) and its results
+    queue, which processes under ``prefix`` declared; nothing if no application was made."""
+
+    async def delete() -> None:
+        connection = await asyncpg.connect(database_url)
+        try:
+            application = await connection.fetchval("SELECT name FROM applications")
+        finally:
+            await connection.close()
+        if application is not None:
+            names = [f"{application}.stage.{handler}" for handler in handlers]
+            await delete_queues(amqp_url, prefix, [*names, "stage.results"])
+
+    asyncio.run(delete())
 
 
 def environment(**values: str) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import signal
@@ -12,14 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
 from tests.processes import (
     create_app,
-    delete_queues,
+    delete_application_queues,
     environment,
     free_port,
     process,
@@ -84,16 +82,7 @@ def test_separate_api_and_two_workers_on_rabbitmq(database_url: str) -> None:
     try:
         _run_separate_processes(env)
     finally:
-        application = asyncio.run(_only_application(database_url))
-        asyncio.run(delete_queues(AMQP_URL, prefix, [f"{application}.stage.cli", "stage.results"]))
-
-
-async def _only_application(database_url: str) -> str:
-    connection = await asyncpg.connect(database_url)
-    try:
-        return await connection.fetchval("SELECT name FROM applications")
-    finally:
-        await connection.close()
+        delete_application_queues(database_url, AMQP_URL, prefix, ["cli"])
 
 
 def _run_separate_processes(env: dict[str, str]) -> None:
@@ -150,8 +139,7 @@ def test_sigterm_answers_long_polls_and_stops_within_the_bound(database_url: str
         assert "Traceback" not in output, output
         assert "cutting them off" not in output, output
     finally:
-        application = asyncio.run(_only_application(database_url))
-        asyncio.run(delete_queues(AMQP_URL, prefix, [f"{application}.stage.cli", "stage.results"]))
+        delete_application_queues(database_url, AMQP_URL, prefix, ["cli"])
 
 
 def test_json_logs_are_one_object_per_line_with_the_ids(database_url: str) -> None:

@@ -6,14 +6,13 @@ import asyncio
 import json
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.conftest import AMQP_URL, unique_prefix
-from tests.processes import create_app, delete_queues, environment, process, run
+from tests.processes import create_app, delete_application_queues, environment, process, run
 
 pytestmark = pytest.mark.slow
 PASSWORD = "long enough password"
@@ -176,16 +175,8 @@ def test_every_api_process_s_sockets_hear_changes_made_through_another(
             ws_url = f"ws://127.0.0.1:{first['PIPELOGIQ_INTERNAL_PORT']}/api/ws"
             asyncio.run(_hear_the_other_process(ws_url, other_external, key, admin))
     finally:
-        asyncio.run(_delete_queues(database_url, shared["PIPELOGIQ_AMQP_PREFIX"]))
-
-
-async def _delete_queues(database_url: str, prefix: str) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        application = await connection.fetchval("SELECT name FROM applications")
-    finally:
-        await connection.close()
-    await delete_queues(AMQP_URL, prefix, [f"{application}.stage.h", "stage.results"])
+        prefix = shared["PIPELOGIQ_AMQP_PREFIX"]
+        delete_application_queues(database_url, AMQP_URL, prefix, ["h"])
 
 
 async def _hear_the_other_process(

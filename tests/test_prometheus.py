@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import time
@@ -13,8 +12,14 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
-from tests.processes import create_app, delete_queues, environment, free_port, process
-from tests.test_cli import _only_application, drive_pipeline
+from tests.processes import (
+    create_app,
+    delete_application_queues,
+    environment,
+    free_port,
+    process,
+)
+from tests.test_cli import drive_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +132,4 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
                 [build] = query(prometheus, 'pipelogiq_build_info{job="builtin-worker"}')
                 assert build["metric"]["version"]
     finally:
-        application = asyncio.run(_only_application(database_url))
-        names = [f"{application}.stage.cli", "stage.results"]
-        asyncio.run(delete_queues(AMQP_URL, prefix, names))
+        delete_application_queues(database_url, AMQP_URL, prefix, ["cli"])

@@ -16,8 +16,13 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
-from tests.processes import create_app, delete_queues, environment, free_port, process
-from tests.test_cli import _only_application
+from tests.processes import (
+    create_app,
+    delete_application_queues,
+    environment,
+    free_port,
+    process,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -128,10 +133,7 @@ def test_two_apis_and_two_builtin_workers_lose_nothing_and_add_up(database_url: 
             scraped = [httpx.get(url).text for url in scrape]
         pipelines, attempts, history = asyncio.run(statuses(database_url))
     finally:
-        application = asyncio.run(_only_application(database_url))
-        asyncio.run(
-            delete_queues(AMQP_URL, prefix, [f"{application}.stage.scale", "stage.results"])
-        )
+        delete_application_queues(database_url, AMQP_URL, prefix, ["scale"])
 
     total = PIPELINES * STAGES
     # Nothing lost: every pipeline completed, every stage ran once.

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
-from tests.processes import create_app, delete_queues, environment, process
+from tests.processes import create_app, delete_application_queues, environment, process
 
 pytestmark = pytest.mark.slow
 WORKER = [sys.executable, "-m", "worker_sdk.cli", "tests.sdk_worker_app:worker"]
@@ -90,24 +90,7 @@ def plane_env(database_url: str) -> Iterator[dict[str, str]]:
         PIPELOGIQ_SWEEP_INTERVAL_SECONDS="0.5",
     )
     yield env
-    application = asyncio.run(_application_name(database_url))
-    if application:
-        asyncio.run(
-            delete_queues(
-                AMQP_URL,
-                prefix,
-                [f"{application}.stage.{h}" for h in ("sdk.sleep", "transform")]
-                + ["stage.results"],
-            )
-        )
-
-
-async def _application_name(database_url: str) -> str | None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        return await connection.fetchval("SELECT name FROM applications")
-    finally:
-        await connection.close()
+    delete_application_queues(database_url, AMQP_URL, prefix, ["sdk.sleep", "transform"])
 
 
 @pytest.fixture
