@@ -334,11 +334,10 @@ class Worker:
         finally:
             del self._running[job.job_id]
             self._notify()
-        dropped = running.dropped or outcome is None
         if self._metrics is not None:
-            kind = "dropped" if dropped or outcome is None else outcome.status
+            kind = "dropped" if running.dropped or outcome is None else outcome.status
             self._metrics.finished(job.handler, kind, running.started)
-        if dropped or outcome is None:
+        if running.dropped or outcome is None:
             self.stats.dropped += 1
             return
         if outcome.status == "completed":
