@@ -8,6 +8,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem document's fields, as every endpoint of every process answers them."""
+    return {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+
 
 class ProblemError(Exception):
     status: ClassVar[int] = 400

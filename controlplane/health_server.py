@@ -18,11 +18,11 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
 
+from controlplane.errors import PROBLEM_JSON, problem_body
 from controlplane.readiness import readiness
 from controlplane.services import Services
 
 _JSON = "application/json"
-_PROBLEM = "application/problem+json"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -58,7 +58,12 @@ class HealthServer:
             return _answer(start_response, "200 OK", _JSON, {"version": self._version})
         if path == "/readyz":
             return self._readyz(start_response)
-        return _answer(start_response, "404 Not Found", _PROBLEM, _problem(404, "not_found", path))
+        return _answer(
+            start_response,
+            "404 Not Found",
+            PROBLEM_JSON,
+            problem_body(404, "not_found", "Not found", f"no such endpoint {path}"),
+        )
 
     def _readyz(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         assert self._loop is not None
@@ -67,17 +72,14 @@ class HealthServer:
             not_ready = check.result(timeout=5)
         except Exception as error:  # the loop is stuck or gone: not ready either way
             check.cancel()
-            body = _problem(503, "not_ready", f"the readiness check failed: {error!r}")
-            return _answer(start_response, "503 Service Unavailable", _PROBLEM, body)
+            body = problem_body(
+                503, "not_ready", "Not ready", f"the readiness check failed: {error!r}"
+            )
+            return _answer(start_response, "503 Service Unavailable", PROBLEM_JSON, body)
         if not_ready is None:
             return _answer(start_response, "200 OK", _JSON, {"status": "ready"})
-        body = _problem(503, not_ready.code, not_ready.detail)
-        return _answer(start_response, "503 Service Unavailable", _PROBLEM, body)
-
-
-def _problem(status: int, code: str, detail: str) -> dict[str, Any]:
-    title = "Not ready" if status == 503 else "Not found"
-    return {"type": "about:blank", "title": title, "status": status, "code": code, "detail": detail}
+        body = problem_body(503, not_ready.code, "Not ready", not_ready.detail)
+        return _answer(start_response, "503 Service Unavailable", PROBLEM_JSON, body)
 
 
 def _answer(

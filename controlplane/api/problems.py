@@ -9,11 +9,9 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from controlplane.errors import ProblemError
+from controlplane.errors import PROBLEM_JSON, ProblemError, problem_body
 
 log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -43,14 +41,7 @@ _TITLES = {
 def problem(
     status: int, code: str, title: str, detail: str, **extra: Any
 ) -> Response[dict[str, Any]]:
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "code": code,
-        "detail": detail,
-        **extra,
-    }
+    body = problem_body(status, code, title, detail, **extra)
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
