@@ -9,9 +9,10 @@ import getpass
 import logging
 import sys
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from controlplane.settings import Settings, SettingsError
+from controlplane.settings import EventLoop, Settings, SettingsError
 from controlplane.startup import Unreachable
 from worker_sdk.logs import configure_logging
 
@@ -161,6 +162,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_event_loop(choice: EventLoop, coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run the process's coroutine on uvloop where chosen or, with ``auto``, installed.
+
+    An API process spends much of its time in the event loop's own plumbing (socket reads
+    and writes, callbacks woken from Granian's threads); uvloop does that in C.
+    """
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":  # checked with the settings; only a broken install gets here
+                raise
+        else:
+            uvloop.run(coroutine)
+            return
+    asyncio.run(coroutine)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -185,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             coroutine = _create_admin(settings, args.email, args.name, args.password)
         else:
             coroutine = _create_app(settings, args.name)
-        asyncio.run(coroutine)
+        run_event_loop(settings.event_loop, coroutine)
     except SettingsError as error:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ typo in a deployment fails at once and not at the first request.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from typing import Literal, TypeVar
 from worker_sdk.logs import LogFormat, log_format
 
 T = TypeVar("T")
+EventLoop = Literal["auto", "asyncio", "uvloop"]
 
 
 class SettingsError(Exception):
@@ -69,6 +71,8 @@ class Settings:
     log_level: str = "INFO"
     # json: one JSON object per line, with the pipeline, stage, job and trace ids as fields.
     log_format: LogFormat = "text"
+    # uvloop when it is installed (the server extra brings it), else the standard loop.
+    event_loop: EventLoop = "auto"
     # A link to a trace in your tracing UI, with {traceId} where its id goes; the dashboard
     # links each pipeline to its trace with it.
     trace_url: str | None = None
@@ -131,6 +135,7 @@ class Settings:
                 "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
             log_format=read("PIPELOGIQ_LOG_FORMAT", log_format, "text"),
+            event_loop=read("PIPELOGIQ_EVENT_LOOP", _event_loop, "auto"),
             trace_url=read("PIPELOGIQ_TRACE_URL", _trace_url, None),
             otel_traces_endpoint=_otlp_traces_endpoint(read),
             otel_service_name=read("OTEL_SERVICE_NAME", str, "pipelogiq"),
@@ -238,6 +243,14 @@ def _boolean(raw: str) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true or false")
+
+
+def _event_loop(raw: str) -> EventLoop:
+    if raw not in ("auto", "asyncio", "uvloop"):
+        raise ValueError("expected one of auto, asyncio, uvloop")
+    if raw == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ValueError("uvloop is not installed (pip install 'pipelogiq[server]')")
+    return raw  # type: ignore[return-value]
 
 
 def _choice(*choices: str) -> Callable[[str], str]:

@@ -1,8 +1,12 @@
+import asyncio
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-from controlplane.settings import Settings, SettingsError
+from controlplane.cli import run_event_loop
+from controlplane.settings import EventLoop, Settings, SettingsError
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -33,6 +37,7 @@ def test_values_are_read_and_parsed() -> None:
             "PIPELOGIQ_RETAIN_LOGS_DAYS": "0",
             "PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS": "25",
             "PIPELOGIQ_DASHBOARD_DIR": "/app/dashboard",
+            "PIPELOGIQ_EVENT_LOOP": "asyncio",
         }
     )
     assert settings.database_url == "postgresql://u@db/x"
@@ -46,6 +51,7 @@ def test_values_are_read_and_parsed() -> None:
     assert (settings.retain_logs_days, settings.retain_pipelines_days) == (0, 30)
     assert settings.shutdown_timeout_seconds == 25
     assert settings.dashboard_dir == Path("/app/dashboard")
+    assert settings.event_loop == "asyncio"
 
 
 @pytest.mark.parametrize(
@@ -63,6 +69,7 @@ def test_values_are_read_and_parsed() -> None:
         ("PIPELOGIQ_TRACE_URL", "https://jaeger.example.com/trace/"),
         ("PIPELOGIQ_RETAIN_PIPELINES_DAYS", "-3"),
         ("PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS", "0"),
+        ("PIPELOGIQ_EVENT_LOOP", "trio"),
     ],
 )
 def test_a_malformed_setting_fails_with_one_line_naming_it(name: str, value: str) -> None:
@@ -71,3 +78,34 @@ def test_a_malformed_setting_fails_with_one_line_naming_it(name: str, value: str
     message = str(raised.value)
     assert message.startswith(f"{name}=")
     assert "\n" not in message
+
+
+def test_uvloop_is_refused_where_it_is_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # what an import then finds: nothing
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SettingsError, match=r"PIPELOGIQ_EVENT_LOOP='uvloop' .*not installed"):
+        Settings.from_env({"PIPELOGIQ_EVENT_LOOP": "uvloop"})
+    assert Settings.from_env({}).event_loop == "auto"
+
+
+@pytest.mark.parametrize(
+    ("choice", "installed", "expected"),
+    [
+        ("auto", True, "uvloop"),
+        ("auto", False, "asyncio"),
+        ("asyncio", True, "asyncio"),
+        ("uvloop", True, "uvloop"),
+    ],
+)
+def test_the_process_runs_on_the_event_loop_chosen(
+    monkeypatch: pytest.MonkeyPatch, choice: EventLoop, installed: bool, expected: str
+) -> None:
+    if not installed:
+        monkeypatch.setitem(sys.modules, "uvloop", None)
+    seen: list[str] = []
+
+    async def which_loop() -> None:
+        seen.append(type(asyncio.get_running_loop()).__module__.partition(".")[0])
+
+    run_event_loop(choice, which_loop())
+    assert seen == [expected]
