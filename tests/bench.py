@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import secrets
@@ -114,11 +115,17 @@ async def _post(session: aiohttp.ClientSession, path: str, body: Any) -> Any:
 async def _worker_main(
     base: str, key: str, loops: int, batch: int, go: Any, stop: Any, ready: Any
 ) -> None:
+    """Pull loops that hand their jobs to one ack loop, as the SDK worker does: a pull waits
+    at the control plane while the last batch is being acked, so a job that is published
+    finds a puller already waiting and dispatch latency measures the control plane, not the
+    worker's own round trips."""
     pull = {"handlers": [HANDLER], "maxJobs": batch, "waitSeconds": 0.5}
-    async with _session(base, key, loops) as session:
+    done: list[dict[str, str]] = []
+    finished = asyncio.Event()
+    async with _session(base, key, loops + 1) as session:
         ready.set()
 
-        async def loop() -> None:
+        async def pull_loop() -> None:
             while not stop.is_set():
                 if not go.is_set():  # held back while a backlog is being built
                     await asyncio.sleep(0.01)
@@ -129,11 +136,25 @@ async def _worker_main(
                     print(error, flush=True)
                     await asyncio.sleep(0.1)
                     continue
+                done.extend({"jobId": j["jobId"], "status": "completed"} for j in jobs)
                 if jobs:
-                    results = [{"jobId": j["jobId"], "status": "completed"} for j in jobs]
-                    await _post(session, "/jobs/ack", {"results": results})
+                    finished.set()
 
-        await asyncio.gather(*(loop() for _ in range(loops)))
+        async def ack_loop() -> None:
+            while not stop.is_set() or done:
+                if not done:
+                    finished.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(finished.wait(), 0.1)
+                    continue
+                results = done[:_MAX_RESULTS_PER_ACK]
+                del done[: len(results)]
+                await _post(session, "/jobs/ack", {"results": results})
+
+        await asyncio.gather(*(pull_loop() for _ in range(loops)), ack_loop())
+
+
+_MAX_RESULTS_PER_ACK = 500
 
 
 def sdk_worker_process(base: str, key: str, concurrency: int) -> None:
@@ -388,14 +409,21 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             expected = args.pipelines + 20
             for jobs_per_second in rates:
                 since = time.time()
+                cpu_before = cpu_by_part(plane, workers)
                 sent, achieved = await asyncio.to_thread(
                     submit_at_rate, ctx, base, key, jobs_per_second / 3, args
                 )
+                cpu_after, elapsed = cpu_by_part(plane, workers), time.time() - since
                 expected += sent
                 await wait_all_completed(dsn, expected, 300)
                 load = {
                     "target": jobs_per_second,
                     "achieved": achieved * 3,
+                    # Cores busy on average while the load was being sent.
+                    "cores": {
+                        part: (cpu_after[part] - cpu_before.get(part, 0.0)) / elapsed
+                        for part in cpu_after
+                    },
                     **await latencies(dsn, since),
                 }
                 print(
@@ -522,6 +550,10 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 f"{load['pipeline_p50_ms']:>12.1f}ms{load['pipeline_p99_ms']:>7.1f}ms"
             )
     print("load: the achieved rate as a share of the throughput above")
+    for r in results:
+        for load in r["loads"]:
+            cores = ", ".join(f"{part} {used:.2f}" for part, used in load["cores"].items())
+            print(f"cores busy [{r['broker']}] at {load['achieved']:,.0f} jobs/s: {cores}")
     for r in results:
         if "sdk" in r:
             sdk, before, after = r["sdk"]["sdk"], r["sdk"]["raw_before"], r["sdk"]["raw_after"]
