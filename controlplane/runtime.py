@@ -121,13 +121,22 @@ async def open_services(
         await pool.close()
 
 
+class _WithoutEmbedNotice(logging.Filter):
+    """Drops Granian's "Embedded server is experimental!", logged as a warning at every start
+    of every server: embedding is how these processes serve, not news to their operators."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Embedded server is experimental!"
+
+
 # Granian's own lines go through the root logger (and so the process's format); its start and
 # stop narration, twice per server, is left out.
 GRANIAN_LOGGING = {
+    "filters": {"without_embed_notice": {"()": _WithoutEmbedNotice}},
     "loggers": {
-        "_granian": {"propagate": True},
+        "_granian": {"propagate": True, "filters": ["without_embed_notice"]},
         "granian.access": {"propagate": True},
-    }
+    },
 }
 
 

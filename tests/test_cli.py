@@ -167,6 +167,10 @@ def test_json_logs_are_one_object_per_line_with_the_ids(database_url: str) -> No
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     assert any(line["message"].startswith("pipelogiq is running") for line in lines)
+    # The warnings are the admin banner and the lease: Granian's notice that embedding is
+    # experimental, at every start of each server, is not one.
+    warned = [line["message"] for line in lines if line["level"] == "WARNING"]
+    assert [message.split(" ")[0] for message in warned] == ["an", "lease"], warned
     [expired] = [line for line in lines if "lease expired" in line["message"]]
     assert (expired["pipeline_id"], expired["job_id"], expired["trace_id"]) == (
         submitted["id"],
