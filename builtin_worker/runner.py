@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from controlplane.broker import ResultBatch
-from controlplane.engine import retention, schedules, sweeps
+from controlplane.engine import retention, schedules, statistics, sweeps
 from controlplane.engine.advance import advance_stages
 from controlplane.engine.gates import release_held
 from controlplane.metrics import (
@@ -34,6 +34,7 @@ RESULT_BATCH = 500
 RESULT_BATCHES_IN_FLIGHT = 4
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 RETENTION_INTERVAL_SECONDS = 300.0
+STATISTICS_INTERVAL_SECONDS = 5.0
 
 
 class BuiltinWorker:
@@ -57,6 +58,7 @@ class BuiltinWorker:
             self._every(QUEUE_DEPTH_INTERVAL_SECONDS, self.report_queue_depths),
             self._schedule_loop(),
             self._every(RETENTION_INTERVAL_SECONDS, self.enforce_retention),
+            self._every(STATISTICS_INTERVAL_SECONDS, self.refresh_statistics),
         ]
         await asyncio.gather(*loops)
 
@@ -215,6 +217,9 @@ class BuiltinWorker:
         if made or deleted:
             gone = "".join(f", {n} {kind}" for kind, n in deleted.items())
             log.info("retention: %d day partitions made%s", made, gone)
+
+    async def refresh_statistics(self) -> list[str]:
+        return await statistics.refresh_outgrown(self._pool)
 
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers
