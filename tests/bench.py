@@ -229,24 +229,31 @@ async def submit(client: httpx.AsyncClient, count: int, concurrency: int = 16) -
     await asyncio.gather(*(submitter() for _ in range(concurrency)))
 
 
-def submitter_process(base: str, key: str, per_second: float, seconds: float, out: Any) -> None:
-    out.put(asyncio.run(_submit_at_rate(base, key, per_second, seconds)))
+def submitter_process(
+    bases: list[str], key: str, per_second: float, seconds: float, out: Any
+) -> None:
+    out.put(asyncio.run(_submit_at_rate(bases, key, per_second, seconds)))
 
 
 async def _submit_at_rate(
-    base: str, key: str, per_second: float, seconds: float
+    bases: list[str], key: str, per_second: float, seconds: float
 ) -> tuple[int, float]:
-    """Open-loop load: submissions start on schedule whether or not earlier ones returned."""
+    """Open-loop load: submissions start on schedule whether or not earlier ones returned,
+    taking turns among the API processes."""
     loop = asyncio.get_running_loop()
     sent = 0
     pending: set[asyncio.Task[Any]] = set()
-    async with _session(base, key, _MAX_IN_FLIGHT) as session:
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [
+            await stack.enter_async_context(_session(base, key, _MAX_IN_FLIGHT)) for base in bases
+        ]
         start = loop.time()
         while loop.time() - start < seconds:
             due = int((loop.time() - start) * per_second) + 1
             # Past this many in flight the system is not keeping up; sending more would only
             # measure the client's queue. The achieved rate is reported.
             while sent < due and len(pending) < _MAX_IN_FLIGHT:
+                session = sessions[sent % len(sessions)]
                 task = asyncio.create_task(_post(session, "/pipelines", PIPELINE))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
@@ -261,12 +268,12 @@ _MAX_IN_FLIGHT = 200
 
 
 def submit_at_rate(
-    ctx: Any, base: str, key: str, per_second: float, args: argparse.Namespace
+    ctx: Any, bases: list[str], key: str, per_second: float, args: argparse.Namespace
 ) -> tuple[int, float]:
     """Submit open-loop from a separate process; returns (submitted, achieved per second)."""
     out = ctx.Queue()
     process = ctx.Process(
-        target=submitter_process, args=(base, key, per_second, args.latency_seconds, out)
+        target=submitter_process, args=(bases, key, per_second, args.latency_seconds, out)
     )
     process.start()
     try:
@@ -411,7 +418,7 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
                 since = time.time()
                 cpu_before = cpu_by_part(plane, workers)
                 sent, achieved = await asyncio.to_thread(
-                    submit_at_rate, ctx, base, key, jobs_per_second / 3, args
+                    submit_at_rate, ctx, bases, key, jobs_per_second / 3, args
                 )
                 cpu_after, elapsed = cpu_by_part(plane, workers), time.time() - since
                 expected += sent
