@@ -113,6 +113,7 @@ async def open_services(
         try:
             yield services
         finally:
+            await services.dispatcher.close()
             await services.updates.close()
             if services.traces is not None:
                 await services.traces.close()

@@ -13,7 +13,7 @@ import asyncpg
 from controlplane.artifact_store import ArtifactStore, store_for
 from controlplane.broker import Broker
 from controlplane.engine.applications import KeyCache
-from controlplane.engine.dispatch import Dispatcher
+from controlplane.engine.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter
@@ -39,7 +39,12 @@ class Services:
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)
-        self.dispatcher = Dispatcher(self.pool, self.broker, self.updates)
+        self.dispatcher = Dispatcher(
+            self.pool,
+            self.broker,
+            self.updates,
+            record_delay=min(RECORD_DELAY_SECONDS, self.settings.publish_grace_seconds / 4),
+        )
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)

@@ -133,6 +133,7 @@ async def running_system(
             yield system
         finally:
             await system.stop_background()
+            await services.dispatcher.close()
 
 
 def sdk_worker(system: System, **options: Any) -> Worker:

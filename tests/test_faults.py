@@ -14,6 +14,7 @@ import msgspec
 
 from builtin_worker import BuiltinWorker
 from controlplane.broker import JobRef
+from controlplane.engine.dispatch import RECORD_DELAY_SECONDS
 from controlplane.engine.pipelines import submit_pipeline
 from controlplane.metrics import QUEUE_DEPTH
 from controlplane.schemas import PipelineSubmit
@@ -163,10 +164,29 @@ async def test_a_publish_lost_after_commit_is_recovered_by_the_relay(system: Sys
     assert await system.pull("relay", wait=0.3) == []
     await system.pool.execute("UPDATE stages SET queued_at = now() - interval '1 hour'")
     await system.worker.sweep_lost_messages()
-    [job] = await system.pull("relay", wait=5)
-    assert job["pipelineId"] == str(submitted.pipeline_id)
+    # The relay's publish is recorded (soon after; here at once), so it is not sent again.
+    await system.services.dispatcher.record_publishes()
     published = await system.pool.fetchval("SELECT published_at IS NOT NULL FROM stages")
     assert published is True
+    [job] = await system.pull("relay", wait=5)
+    assert job["pipelineId"] == str(submitted.pipeline_id)
+
+
+async def test_a_publish_is_recorded_in_the_background_and_at_stop(system: System) -> None:
+    recorded = "SELECT count(*) FROM stages WHERE published_at IS NOT NULL"
+    await system.submit([{"name": "a", "handler": "rec"}])
+    for _ in range(50):  # the record follows on its own, a moment after the confirm
+        if await system.pool.fetchval(recorded) == 1:
+            break
+        await asyncio.sleep(0.05)
+    waited = await system.pool.fetchval(
+        "SELECT extract(epoch FROM published_at - queued_at) FROM stages"
+    )
+    assert waited >= RECORD_DELAY_SECONDS
+    # A stopping process records what is still waiting before it goes.
+    await system.submit([{"name": "b", "handler": "rec"}])
+    await system.services.dispatcher.close()
+    assert await system.pool.fetchval(recorded) == 2
 
 
 async def test_a_lost_result_event_is_recovered_by_the_sweep(rabbit_system: System) -> None:

@@ -8,6 +8,7 @@ stage still unpublished and publishes it again; a duplicate message claims nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -39,6 +40,13 @@ class QueuedStage:
         )
 
 
+# Publishes are recorded a moment after their confirm, many together. By then most of those
+# stages have been claimed, and a claimed stage needs no record (the relay looks only at
+# queued ones), so the record usually changes no row and commits nothing; recorded at once,
+# it was a commit per publish and the submit's answer waited for it.
+RECORD_DELAY_SECONDS = 0.25
+MAX_RECORDS_PER_STATEMENT = 1000
+
 # Publishes to one queue that may await their confirms at once. More than one keeps a publish
 # from waiting out another's confirm at moderate load; under heavy load, what arrives while
 # all are in flight goes out together in one message.
@@ -66,18 +74,26 @@ class Dispatcher:
 
     While publishes to a queue wait for their confirms, the stages that other requests queue
     for it gather and go out together: one message for many requests under load, and no
-    added delay when idle. Recording the publishes is coalesced the same way, apart from
-    publishing, so that a queue's next publish never waits for the last one's record.
+    added delay when idle. Publishes are recorded in the background, ``record_delay`` after
+    their confirm (keep it well under the relay's grace period).
     """
 
-    def __init__(self, pool: asyncpg.Pool, broker: Broker, updates: UpdatePublisher) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: Broker,
+        updates: UpdatePublisher,
+        record_delay: float = RECORD_DELAY_SECONDS,
+    ) -> None:
         self._pool = pool
         self._broker = broker
         self._updates = updates
         # Application names never change, so a name once read is good forever.
         self._names: dict[uuid.UUID, str] = {}
         self._queues: dict[str, GroupCommit[list[QueuedStage], bool]] = {}
-        self._records: GroupCommit[list[QueuedStage], None] = GroupCommit(self._record)
+        self._record_delay = record_delay
+        self._unrecorded: list[QueuedStage] = []
+        self._recording: asyncio.Task[None] | None = None
 
     @property
     def queues(self) -> set[str]:
@@ -92,10 +108,12 @@ class Dispatcher:
         return self._names
 
     async def publish(self, stages: Iterable[QueuedStage], *, newly_queued: bool = True) -> int:
-        """Publish the stages; returns how many were confirmed by the broker and recorded.
+        """Publish the stages; returns how many the broker confirmed (recorded soon after).
 
         A broker failure is logged and swallowed: the stages stay unpublished in the database
-        and the relay sweep tries again. The caller's transaction is already committed.
+        and the relay sweep tries again. The caller's transaction is already committed; if
+        this process dies before the record, the relay publishes a duplicate, which claims
+        nothing.
         ``newly_queued`` stages are announced on the live updates (a republish is not news).
         """
         stages = list(stages)
@@ -121,8 +139,29 @@ class Dispatcher:
             for stage in group
         ]
         if published:
-            await self._records.submit(published)
+            self._unrecorded.extend(published)
+            if self._recording is None or self._recording.done():
+                self._recording = asyncio.create_task(self._record_after_delay())
         return len(published)
+
+    async def record_publishes(self) -> None:
+        """Record now the publishes still waiting for their record."""
+        while self._unrecorded:
+            batch = self._unrecorded[:MAX_RECORDS_PER_STATEMENT]
+            del self._unrecorded[: len(batch)]
+            await self._record(batch)
+
+    async def close(self) -> None:
+        """Record what is waiting, so that a clean stop leaves the relay nothing to redo."""
+        if self._recording is not None:
+            self._recording.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recording
+        await self.record_publishes()
+
+    async def _record_after_delay(self) -> None:
+        await asyncio.sleep(self._record_delay)
+        await self.record_publishes()
 
     def _publisher(self, queue: str) -> GroupCommit[list[QueuedStage], bool]:
         publisher = self._queues.get(queue)
@@ -146,8 +185,7 @@ class Dispatcher:
         JOBS_PUBLISHED.inc(len(stages))
         return [True] * len(groups)
 
-    async def _record(self, groups: list[list[QueuedStage]]) -> list[None]:
-        stages = [stage for group in groups for stage in group]
+    async def _record(self, stages: list[QueuedStage]) -> None:
         try:
             await fetch_retrying(
                 self._pool,
@@ -157,6 +195,5 @@ class Dispatcher:
             )
         except Exception:
             # Published but not recorded: the relay will publish a duplicate, which claims
-            # nothing. Better than failing a request whose work is already committed.
+            # nothing.
             log.warning("recording %d publishes failed", len(stages), exc_info=True)
-        return [None] * len(groups)
