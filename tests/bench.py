@@ -232,7 +232,8 @@ async def submit(client: httpx.AsyncClient, count: int, concurrency: int = 16) -
 def submitter_process(
     bases: list[str], key: str, per_second: float, seconds: float, out: Any
 ) -> None:
-    out.put(asyncio.run(_submit_at_rate(bases, key, per_second, seconds)))
+    sent, rate = asyncio.run(_submit_at_rate(bases, key, per_second, seconds))
+    out.put((sent, rate, cpu_seconds(os.getpid())))
 
 
 async def _submit_at_rate(
@@ -269,8 +270,9 @@ _MAX_IN_FLIGHT = 200
 
 def submit_at_rate(
     ctx: Any, bases: list[str], key: str, per_second: float, args: argparse.Namespace
-) -> tuple[int, float]:
-    """Submit open-loop from a separate process; returns (submitted, achieved per second)."""
+) -> tuple[int, float, float]:
+    """Submit open-loop from a separate process; returns (submitted, achieved per second,
+    the submitter's CPU seconds)."""
     out = ctx.Queue()
     process = ctx.Process(
         target=submitter_process, args=(bases, key, per_second, args.latency_seconds, out)
@@ -417,10 +419,11 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             for jobs_per_second in rates:
                 since = time.time()
                 cpu_before = cpu_by_part(plane, workers)
-                sent, achieved = await asyncio.to_thread(
+                sent, achieved, submitter_cpu = await asyncio.to_thread(
                     submit_at_rate, ctx, bases, key, jobs_per_second / 3, args
                 )
                 cpu_after, elapsed = cpu_by_part(plane, workers), time.time() - since
+                cpu_after["submitter"] = submitter_cpu
                 expected += sent
                 await wait_all_completed(dsn, expected, 300)
                 load = {
