@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,25 +231,27 @@ async def submit(client: httpx.AsyncClient, count: int, concurrency: int = 16) -
 
 
 def submitter_process(
-    bases: list[str], key: str, per_second: float, seconds: float, out: Any
+    bases: list[str], key: str, per_second: float, seconds: float, window: Any, out: Any
 ) -> None:
-    sent, rate = asyncio.run(_submit_at_rate(bases, key, per_second, seconds))
-    out.put((sent, rate, cpu_seconds(os.getpid())))
+    out.put(asyncio.run(_submit_at_rate(bases, key, per_second, seconds, window)))
 
 
 async def _submit_at_rate(
-    bases: list[str], key: str, per_second: float, seconds: float
-) -> tuple[int, float]:
+    bases: list[str], key: str, per_second: float, seconds: float, window: Any
+) -> tuple[int, float, float]:
     """Open-loop load: submissions start on schedule whether or not earlier ones returned,
-    taking turns among the API processes."""
+    taking turns among the API processes. Sets ``window``'s events as sending starts and
+    ends; returns (submitted, per second, this process's CPU seconds while sending)."""
     loop = asyncio.get_running_loop()
     sent = 0
     pending: set[asyncio.Task[Any]] = set()
+    started, ended = window
     async with contextlib.AsyncExitStack() as stack:
         sessions = [
             await stack.enter_async_context(_session(base, key, _MAX_IN_FLIGHT)) for base in bases
         ]
-        start = loop.time()
+        started.set()
+        cpu_before, start = cpu_seconds(os.getpid()), loop.time()
         while loop.time() - start < seconds:
             due = int((loop.time() - start) * per_second) + 1
             # Past this many in flight the system is not keeping up; sending more would only
@@ -260,28 +263,50 @@ async def _submit_at_rate(
                 task.add_done_callback(pending.discard)
                 sent += 1
             await asyncio.sleep(0.002)
-        elapsed = loop.time() - start
+        elapsed, cpu = loop.time() - start, cpu_seconds(os.getpid()) - cpu_before
+        ended.set()
         await asyncio.gather(*pending)
-    return sent, sent / elapsed
+    return sent, sent / elapsed, cpu
 
 
 _MAX_IN_FLIGHT = 200
 
 
+@dataclass
+class SteadyLoad:
+    submitted: int
+    per_second: float
+    # Cores each part kept busy on average while the load was being sent.
+    cores: dict[str, float]
+
+
 def submit_at_rate(
-    ctx: Any, bases: list[str], key: str, per_second: float, args: argparse.Namespace
-) -> tuple[int, float, float]:
-    """Submit open-loop from a separate process; returns (submitted, achieved per second,
-    the submitter's CPU seconds)."""
+    ctx: Any,
+    bases: list[str],
+    key: str,
+    per_second: float,
+    args: argparse.Namespace,
+    cpu_now: Callable[[], dict[str, float]],
+) -> SteadyLoad:
+    """Submit open-loop from a separate process, reading what each part spent meanwhile."""
     out = ctx.Queue()
+    window = (ctx.Event(), ctx.Event())
     process = ctx.Process(
-        target=submitter_process, args=(bases, key, per_second, args.latency_seconds, out)
+        target=submitter_process,
+        args=(bases, key, per_second, args.latency_seconds, window, out),
     )
     process.start()
     try:
-        return out.get(timeout=args.latency_seconds + 120)
+        window[0].wait(60)
+        before, start = cpu_now(), time.monotonic()
+        window[1].wait(args.latency_seconds + 60)
+        after, elapsed = cpu_now(), time.monotonic() - start
+        submitted, achieved, submitter_cpu = out.get(timeout=args.latency_seconds + 120)
     finally:
         process.join(10)
+    cores = {part: (after[part] - before.get(part, 0.0)) / elapsed for part in after}
+    cores["submitter"] = submitter_cpu / elapsed
+    return SteadyLoad(submitted, achieved, cores)
 
 
 async def wait_all_completed(dsn: str, expected: int, within: float) -> float:
@@ -418,22 +443,21 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             expected = args.pipelines + 20
             for jobs_per_second in rates:
                 since = time.time()
-                cpu_before = cpu_by_part(plane, workers)
-                sent, achieved, submitter_cpu = await asyncio.to_thread(
-                    submit_at_rate, ctx, bases, key, jobs_per_second / 3, args
+                steady = await asyncio.to_thread(
+                    submit_at_rate,
+                    ctx,
+                    bases,
+                    key,
+                    jobs_per_second / 3,
+                    args,
+                    lambda: cpu_by_part(plane, workers),
                 )
-                cpu_after, elapsed = cpu_by_part(plane, workers), time.time() - since
-                cpu_after["submitter"] = submitter_cpu
-                expected += sent
+                expected += steady.submitted
                 await wait_all_completed(dsn, expected, 300)
                 load = {
                     "target": jobs_per_second,
-                    "achieved": achieved * 3,
-                    # Cores busy on average while the load was being sent.
-                    "cores": {
-                        part: (cpu_after[part] - cpu_before.get(part, 0.0)) / elapsed
-                        for part in cpu_after
-                    },
+                    "achieved": steady.per_second * 3,
+                    "cores": steady.cores,
                     **await latencies(dsn, since),
                 }
                 print(
