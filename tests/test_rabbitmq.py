@@ -8,13 +8,15 @@ import uuid
 from controlplane.broker.base import JobRef
 from controlplane.broker.rabbitmq import RabbitMQBroker
 from tests.conftest import AMQP_URL, unique_prefix
+from tests.processes import delete_queues
 
 
 async def test_jobs_delivered_to_a_consumer_being_cancelled_are_not_stranded() -> None:
     # Idle consumers are cancelled every few milliseconds, so deliveries keep arriving at
     # consumers that are stopping. Each must come back to the queue: one left unacknowledged
     # on the channel would be invisible to every puller for as long as the process lives.
-    broker = RabbitMQBroker(AMQP_URL, prefix=unique_prefix(), idle_seconds=0.01)
+    prefix = unique_prefix()
+    broker = RabbitMQBroker(AMQP_URL, prefix=prefix, idle_seconds=0.01)
     await broker.start()
     queue = broker.job_queue("app", "churn")
     published: set[JobRef] = set()
@@ -34,6 +36,7 @@ async def test_jobs_delivered_to_a_consumer_being_cancelled_are_not_stranded() -
             taken.update(r for _, r in batch.items)
             await batch.settle()
     finally:
-        await broker.delete_queues(sorted(broker._declared))
+        # Deleted once the broker is closed: a consumer still starting would declare it again.
         await broker.close()
+        await delete_queues(AMQP_URL, prefix, ["app.stage.churn"])
     assert taken == published

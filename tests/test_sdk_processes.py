@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import AMQP_URL, unique_prefix
 from tests.processes import create_app, delete_application_queues, environment, process
+from worker_sdk.templates import select
 
 pytestmark = pytest.mark.slow
 WORKER = [sys.executable, "-m", "worker_sdk.cli", "tests.sdk_worker_app:worker"]
@@ -90,7 +91,9 @@ def plane_env(database_url: str) -> Iterator[dict[str, str]]:
         PIPELOGIQ_SWEEP_INTERVAL_SECONDS="0.5",
     )
     yield env
-    delete_application_queues(database_url, AMQP_URL, prefix, ["sdk.sleep", "transform"])
+    # The template worker declares a queue for every core template it serves.
+    core = [template.name for template in select(["core"])]
+    delete_application_queues(database_url, AMQP_URL, prefix, ["sdk.sleep", *core])
 
 
 @pytest.fixture
