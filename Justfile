@@ -91,9 +91,11 @@ screenshots: setup dashboard
     PIPELOGIQ_SCREENSHOTS=docs/screenshots {{bin}}/pytest -q tests/test_dashboard_e2e.py
 
 # Throughput and latency through the real RabbitMQ and PostgreSQL, then the embedded mode;
-# then the dataset templates on Ray beside plain pyarrow (just bench-data alone).
+# what a job costs while many long polls wait; then the dataset templates on Ray beside plain
+# pyarrow (just bench-data alone).
 bench *args: setup
     {{bin}}/python -m tests.bench {{args}}
+    {{bin}}/python -m tests.bench_polls
     {{bin}}/python -m tests.bench_dataset
 
 # The dataset templates on Ray beside plain pyarrow, on a generated orders CSV.

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from controlplane.broker.base import Broker, JobRef, ResultBatch, TakenJobs, chunk_refs
+from controlplane.broker.waiting import Waiting
 
 _UPDATE_BACKLOG = 1000
 
@@ -24,7 +25,7 @@ class InMemoryBroker(Broker):
     def __init__(self, prefix: str = "") -> None:
         super().__init__(prefix)
         self._queues: dict[str, deque[list[JobRef]]] = {}
-        self._jobs_published = asyncio.Condition()
+        self._waiting = Waiting()
         self._results: deque[list[uuid.UUID]] = deque()
         self._results_published = asyncio.Condition()
         self._subscribers: set[asyncio.Queue[bytes]] = set()
@@ -38,9 +39,9 @@ class InMemoryBroker(Broker):
     async def publish_jobs(self, queue: str, refs: Sequence[JobRef]) -> None:
         if not refs:
             return
-        self._queue(queue).extend(chunk_refs(refs))
-        async with self._jobs_published:
-            self._jobs_published.notify_all()
+        messages = chunk_refs(refs)
+        self._queue(queue).extend(messages)
+        self._waiting.wake(queue, len(messages))
 
     def _take_now(self, queues: Sequence[str], max_refs: int) -> list[tuple[str, list[JobRef]]]:
         taken: list[tuple[str, list[JobRef]]] = []
@@ -66,13 +67,11 @@ class InMemoryBroker(Broker):
         if not taken and wait_seconds > 0:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait_seconds
-            async with self._jobs_published:
-                while not (taken := self._take_now(queues, max_refs)):
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._jobs_published.wait(), remaining)
+            while not (taken := self._take_now(queues, max_refs)):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                await self._waiting.wait(queues, remaining)
         return _TakenMessages(self, taken)
 
     async def publish_results(self, stage_ids: Sequence[uuid.UUID]) -> None:
@@ -116,8 +115,8 @@ class InMemoryBroker(Broker):
     async def _requeue_front(self, messages: list[tuple[str, list[JobRef]]]) -> None:
         for name, message in reversed(messages):
             self._queue(name).appendleft(message)
-        async with self._jobs_published:
-            self._jobs_published.notify_all()
+        for name, _ in messages:
+            self._waiting.wake(name)
 
 
 class _TakenMessages(TakenJobs):

@@ -41,6 +41,7 @@ from controlplane.broker.base import (
     encode_ids,
     encode_refs,
 )
+from controlplane.broker.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class RabbitMQBroker(Broker):
         self._declare_lock = asyncio.Lock()
         self._consume_channel: AbstractChannel | None = None
         self._consumers: dict[str, _JobConsumer] = {}
-        self._arrivals = asyncio.Condition()
+        self._waiting = Waiting()
         self._updates: AbstractExchange | None = None
         self._janitor: asyncio.Task[None] | None = None
         # Channels of open consume_results / subscribe_updates streams, closed with the broker.
@@ -163,13 +164,11 @@ class RabbitMQBroker(Broker):
             for consumer in consumers:
                 consumer.waiters += 1
             try:
-                async with self._arrivals:
-                    while not (taken := self._take_now(consumers, max_refs)):
-                        remaining = deadline - loop.time()
-                        if remaining <= 0:
-                            break
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._arrivals.wait(), remaining)
+                while not (taken := self._take_now(consumers, max_refs)):
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    await self._waiting.wait(queues, remaining)
             finally:
                 for consumer in consumers:
                     consumer.waiters -= 1
@@ -201,7 +200,7 @@ class RabbitMQBroker(Broker):
             consumer = self._consumers.get(name)
             if consumer is None:
                 assert self._consume_channel is not None
-                consumer = _JobConsumer(name, self._arrivals)
+                consumer = _JobConsumer(name, self._waiting)
                 self._consumers[name] = consumer
                 # Wanted from now, so that the idle janitor leaves it alone while it starts.
                 consumer.last_wanted = asyncio.get_running_loop().time()
@@ -301,12 +300,12 @@ def _decode_job_message(message: AbstractIncomingMessage) -> list[JobRef]:
 
 
 class _JobConsumer:
-    def __init__(self, name: str, arrivals: asyncio.Condition) -> None:
+    def __init__(self, name: str, waiting: Waiting) -> None:
         self.name = name
         self.buffer: deque[AbstractIncomingMessage] = deque()
         self.waiters = 0
         self.last_wanted = 0.0
-        self._arrivals = arrivals
+        self._waiting = waiting
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._stopped = False
@@ -327,8 +326,7 @@ class _JobConsumer:
                 await message.nack(requeue=True)
             return
         self.buffer.append(message)
-        async with self._arrivals:
-            self._arrivals.notify_all()
+        self._waiting.wake(self.name)
 
     async def stop(self) -> None:
         self._stopped = True
