@@ -37,6 +37,7 @@ import httpx
 import msgspec
 
 from tests.processes import delete_queues, free_port, wait_ready
+from worker_sdk.worker import MAX_RESULTS_PER_ACK
 
 ADMIN_DSN = os.environ.get(
     "PIPELOGIQ_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -148,14 +149,11 @@ async def _worker_main(
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(finished.wait(), 0.1)
                     continue
-                results = done[:_MAX_RESULTS_PER_ACK]
+                results = done[:MAX_RESULTS_PER_ACK]
                 del done[: len(results)]
                 await _post(session, "/jobs/ack", {"results": results})
 
         await asyncio.gather(*(pull_loop() for _ in range(loops)), ack_loop())
-
-
-_MAX_RESULTS_PER_ACK = 500
 
 
 def sdk_worker_process(base: str, key: str, concurrency: int) -> None:

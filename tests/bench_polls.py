@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
+import os
 import statistics
 import time
 import uuid
@@ -18,15 +18,10 @@ import uuid
 from controlplane.broker import Broker, JobRef
 from controlplane.broker.memory import InMemoryBroker
 from controlplane.broker.rabbitmq import RabbitMQBroker
-from tests.bench import AMQP_URL
+from tests.bench import AMQP_URL, cpu_seconds
 from tests.processes import delete_queues
 
 JOBS = 300
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def measure(kind: str, polls: int, same_queue: bool) -> tuple[float, float]:
@@ -53,13 +48,13 @@ async def measure(kind: str, polls: int, same_queue: bool) -> tuple[float, float
     try:
         await asyncio.sleep(1)  # every poll is waiting, every consumer started
         latencies = []
-        cpu = _cpu_seconds()
+        cpu = cpu_seconds(os.getpid())
         for _ in range(JOBS):
             published = time.perf_counter()
             await broker.publish_jobs(measured, [JobRef(uuid.uuid4(), 0)])
             latencies.append((await taken_at.get() - published) * 1000)
             await asyncio.sleep(0.002)
-        cpu = (_cpu_seconds() - cpu) * 1000 / JOBS
+        cpu = (cpu_seconds(os.getpid()) - cpu) * 1000 / JOBS
     finally:
         stopping.set()
         await asyncio.gather(*tasks, return_exceptions=True)
