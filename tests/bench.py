@@ -6,8 +6,12 @@ For each broker (RabbitMQ, then the in-process one), against the real PostgreSQL
    processes pull and ack in batches until every pipeline completes. Completed stage jobs
    per second = 3N / drain time.
 2. Latency under steady load: pipelines are submitted open-loop at shares of that throughput
-   (10%, 25% and 50% by default); dispatch latency (stage queued -> claimed by a worker) and
-   pipeline end-to-end time are read from the database's own timestamps.
+   (10%, 25% and 50% by default) and at half the throughput target; dispatch latency (stage
+   queued -> claimed by a worker) and pipeline end-to-end time are read from the database's
+   own timestamps.
+
+The report ends with the targets: at least 1,800 stage jobs/s, and a dispatch p50 under 5 ms
+at half that load (900 jobs/s), each met or not on this run.
 
 Peak memory (VmHWM) of every process is read from /proc at the end. Numbers depend on the
 machine; compare them as ratios, on the same machine.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import multiprocessing
 import os
 import secrets
@@ -44,6 +49,9 @@ ADMIN_DSN = os.environ.get(
 )
 AMQP_URL = os.environ.get("PIPELOGIQ_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 HANDLER = "noop"
+# The job path's targets on a 2-core machine: throughput, and dispatch p50 at half of it.
+TARGET_JOBS_PER_SECOND = 1800.0
+TARGET_DISPATCH_P50_MS = 5.0
 LOG_DIR = Path(".pipelogiq/bench-logs")
 
 
@@ -436,7 +444,9 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             }
 
             # Phase 2: steady loads, for latency, each run until its pipelines complete.
-            rates = args.latency_jobs_per_second or [throughput * f for f in args.latency_loads]
+            rates = args.latency_jobs_per_second or sorted(
+                [throughput * f for f in args.latency_loads] + [args.target_jobs_per_second / 2]
+            )
             loads = []
             expected = args.pipelines + 20
             for jobs_per_second in rates:
@@ -605,6 +615,25 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             f"CPU seconds per 1,000 stage jobs while draining [{r['broker']}]: {parts}; "
             f"in all {sum(cpu.values()):.2f}"
         )
+    for r in results:
+        print(f"targets [{r['broker']}]: {targets(r, args.target_jobs_per_second)}")
+
+
+def targets(result: dict[str, Any], target_jobs_per_second: float) -> str:
+    """One broker's run against the targets: throughput, and dispatch p50 at half of it."""
+    throughput = result["jobs_per_second"]
+    met = "met" if throughput >= target_jobs_per_second else "not met"
+    verdict = f"{throughput:,.0f} stage jobs/s (>= {target_jobs_per_second:,.0f}: {met})"
+    half = target_jobs_per_second / 2
+    at_half = [load for load in result["loads"] if math.isclose(load["target"], half)]
+    if not at_half:
+        return f"{verdict}; dispatch at {half:,.0f} jobs/s not measured"
+    p50 = at_half[0]["dispatch_p50_ms"]
+    met = "met" if p50 < TARGET_DISPATCH_P50_MS else "not met"
+    return (
+        f"{verdict}; dispatch p50 {p50:.1f} ms at {at_half[0]['achieved']:,.0f} jobs/s "
+        f"(< {TARGET_DISPATCH_P50_MS:.0f} ms at {half:,.0f}: {met})"
+    )
 
 
 def _rates(text: str) -> list[float]:
@@ -628,6 +657,13 @@ def main() -> None:
         "--latency-jobs-per-second",
         type=_rates,
         help="steady loads for latency in stage jobs per second, instead of shares",
+    )
+    parser.add_argument(
+        "--target-jobs-per-second",
+        type=float,
+        default=TARGET_JOBS_PER_SECOND,
+        help="the throughput target; the steady loads include half of it, where dispatch p50 "
+        f"should be under {TARGET_DISPATCH_P50_MS:.0f} ms (default {TARGET_JOBS_PER_SECOND:.0f})",
     )
     parser.add_argument("--broker", choices=["rabbitmq", "memory", "both"], default="both")
     parser.add_argument(
