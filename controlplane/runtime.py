@@ -114,6 +114,7 @@ async def open_services(
             yield services
         finally:
             await services.dispatcher.close()
+            await services.announcer.close()
             await services.updates.close()
             if services.traces is not None:
                 await services.traces.close()

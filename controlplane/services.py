@@ -12,6 +12,7 @@ import asyncpg
 
 from controlplane.artifact_store import ArtifactStore, store_for
 from controlplane.broker import Broker
+from controlplane.engine.announcements import ResultAnnouncer
 from controlplane.engine.applications import KeyCache
 from controlplane.engine.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.engine.policies import PolicyCache
@@ -27,6 +28,7 @@ class Services:
     pool: asyncpg.Pool
     broker: Broker
     dispatcher: Dispatcher = field(init=False)
+    announcer: ResultAnnouncer = field(init=False)
     keys: KeyCache = field(init=False)
     policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
@@ -45,6 +47,7 @@ class Services:
             self.updates,
             record_delay=min(RECORD_DELAY_SECONDS, self.settings.publish_grace_seconds / 4),
         )
+        self.announcer = ResultAnnouncer(self.broker)
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)

@@ -134,6 +134,7 @@ async def running_system(
         finally:
             await system.stop_background()
             await services.dispatcher.close()
+            await services.announcer.close()
 
 
 def sdk_worker(system: System, **options: Any) -> Worker:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +32,6 @@ from controlplane.schemas import (
     RejectReason,
 )
 from database.pool import fetch_retrying, json_texts, retry_on_deadlock
-
-log = logging.getLogger(__name__)
 
 # queued -> running, and everything the worker needs, in one statement (one round trip).
 # The attempt in the broker message must still be the stage's attempt: a duplicate or stale
@@ -377,13 +374,3 @@ async def append_logs(
     known = {row["job_id"] for row in stored}
     unknown = list(dict.fromkeys(e.job_id for e in entries if e.job_id not in known))
     return LogsResponse(accepted=len(stored), unknown_job_ids=unknown)
-
-
-async def announce_finished(broker: Broker, stage_ids: list[uuid.UUID]) -> None:
-    """Tell the result consumer; if this is lost, the unadvanced sweep catches up."""
-    if not stage_ids:
-        return
-    try:
-        await broker.publish_results(stage_ids)
-    except Exception:
-        log.warning("could not announce %d finished stages", len(stage_ids), exc_info=True)

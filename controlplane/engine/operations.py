@@ -19,10 +19,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from controlplane.broker import Broker
+from controlplane.engine.announcements import ResultAnnouncer
 from controlplane.engine.audit import Actor, record
 from controlplane.engine.dispatch import Dispatcher, QueuedStage
-from controlplane.engine.jobs import announce_finished
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 
 _LOCK_PIPELINE = """
@@ -232,11 +231,13 @@ async def skip_stages(
     return ActionResult(pipeline_id, queued, [row["id"] for row in skipped])
 
 
-async def carry_out(dispatcher: Dispatcher, broker: Broker, result: ActionResult) -> None:
+async def carry_out(
+    dispatcher: Dispatcher, announcer: ResultAnnouncer, result: ActionResult
+) -> None:
     """After the commit: publish what the action queued, have the engine advance what it
     finished. Either, if lost, is caught up by the built-in worker's sweeps."""
     await dispatcher.publish(result.queued)
-    await announce_finished(broker, result.finished)
+    announcer.announce(result.finished)
 
 
 async def failed_stages(pool: asyncpg.Pool, pipeline_id: uuid.UUID) -> list[uuid.UUID]:

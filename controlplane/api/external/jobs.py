@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from controlplane.engine.applications import Application
-from controlplane.engine.jobs import ack_jobs, announce_finished, append_logs, pull_jobs
+from controlplane.engine.jobs import ack_jobs, append_logs, pull_jobs
 from controlplane.schemas import (
     AckRequest,
     AckResponse,
@@ -84,7 +84,8 @@ class JobController(Controller):
         services: NamedDependency[Services],
     ) -> AckResponse:
         outcome = await ack_jobs(services.pool, application.id, data.results)
-        await announce_finished(services.broker, outcome.finished_stage_ids)
+        # Accepted is durable already; the built-in worker hears of it in the background.
+        services.announcer.announce(outcome.finished_stage_ids)
         if services.traces is not None:
             services.traces.jobs_finished(outcome.response.accepted)
         services.updates.stages_changed(outcome.changed)

@@ -84,7 +84,7 @@ async def detail_after(
     services: Services, application: ApplicationRecord, result: ActionResult
 ) -> PipelineDetail:
     """Carry out a committed action, announce the pipeline, and read it back."""
-    await carry_out(services.dispatcher, services.broker, result)
+    await carry_out(services.dispatcher, services.announcer, result)
     detail = await pipeline_detail(services, application, result.pipeline_id)
     pipeline = detail.pipeline
     services.updates.pipelines_changed([(pipeline.id, application.id, pipeline.status)])
