@@ -64,6 +64,10 @@ class RabbitMQBroker(Broker):
         self._result_prefetch = result_prefetch
         self._idle_seconds = idle_seconds
         self._connection: AbstractRobustConnection | None = None
+        # Consumers get a connection of their own, as RabbitMQ advises: a connection the
+        # broker blocks for publishing too fast (flow control, a memory or disk alarm) can
+        # still deliver and take acks, so the queues keep draining.
+        self._consume_connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._declared: set[str] = set()
         self._declare_lock = asyncio.Lock()
@@ -79,8 +83,9 @@ class RabbitMQBroker(Broker):
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(self._url)
+        self._consume_connection = await aio_pika.connect_robust(self._url)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        self._consume_channel = await self._connection.channel(publisher_confirms=False)
+        self._consume_channel = await self._consume_connection.channel(publisher_confirms=False)
         await self._consume_channel.set_qos(prefetch_count=self._job_prefetch)
         updates_channel = await self._connection.channel(publisher_confirms=False)
         self._updates = await updates_channel.declare_exchange(
@@ -99,13 +104,15 @@ class RabbitMQBroker(Broker):
         for channel in list(self._stream_channels):
             with contextlib.suppress(Exception):
                 await channel.close()
-        if self._connection:
-            await self._connection.close()
-            self._connection = None
+        for connection in (self._consume_connection, self._connection):
+            if connection is not None:
+                await connection.close()
+        self._connection = self._consume_connection = None
 
     async def ping(self) -> None:
-        if self._connection is None or self._connection.is_closed:
-            raise ConnectionError("not connected to RabbitMQ")
+        for connection in (self._connection, self._consume_connection):
+            if connection is None or connection.is_closed:
+                raise ConnectionError("not connected to RabbitMQ")
         assert self._publish_channel is not None
         if self._publish_channel.is_closed:
             raise ConnectionError("the RabbitMQ channel is closed")
@@ -227,8 +234,8 @@ class RabbitMQBroker(Broker):
         await self._publish(self.results_queue, encode_ids(list(stage_ids)))
 
     async def consume_results(self, max_batch: int) -> AsyncIterator[ResultBatch]:
-        assert self._connection is not None
-        channel = await self._connection.channel()
+        assert self._consume_connection is not None
+        channel = await self._consume_connection.channel()
         self._stream_channels.add(channel)
         await channel.set_qos(prefetch_count=self._result_prefetch)
         queue = await channel.declare_queue(
@@ -265,8 +272,8 @@ class RabbitMQBroker(Broker):
             log.debug("live update dropped", exc_info=True)
 
     async def subscribe_updates(self) -> AsyncIterator[bytes]:
-        assert self._connection is not None
-        channel = await self._connection.channel()
+        assert self._consume_connection is not None
+        channel = await self._consume_connection.channel()
         self._stream_channels.add(channel)
         try:
             exchange = await channel.declare_exchange(
