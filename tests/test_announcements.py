@@ -93,6 +93,20 @@ async def test_a_failed_publish_is_logged_and_the_next_goes_out(
     assert broker.published == [later]
 
 
+async def test_what_waits_for_a_stuck_broker_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    broker = HeldBroker()
+    announcer = ResultAnnouncer(cast(Broker, broker), in_flight=1, max_waiting=3)
+    sent, older, newer = ids(1), ids(2), ids(3)
+    announcer.announce(sent)  # in flight, held
+    with caplog.at_level(logging.WARNING, "controlplane.engine.announcements"):
+        announcer.announce(older)
+        announcer.announce(newer)  # five wait, over the bound of three: the oldest two go
+    assert "dropped 2 finished stages' announcements" in caplog.text
+    broker.go.set()
+    await announcer.close()
+    assert broker.published == [sent, newer]
+
+
 async def test_an_ack_answers_before_its_result_event_is_confirmed(
     rabbit_system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:

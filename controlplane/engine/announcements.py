@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 # Publishes that may await their confirms at once, as for job publishes.
 ANNOUNCEMENTS_IN_FLIGHT = 4
 MAX_STAGES_PER_MESSAGE = 1000
+# Acks do not wait for their announcements, so while the broker takes no publishes (an alarm,
+# a hung connection) what waits is bounded: beyond this the oldest are dropped, for the
+# unadvanced sweep to find.
+MAX_WAITING = 100_000
 
 
 class ResultAnnouncer:
@@ -30,10 +34,12 @@ class ResultAnnouncer:
         broker: Broker,
         in_flight: int = ANNOUNCEMENTS_IN_FLIGHT,
         max_stages: int = MAX_STAGES_PER_MESSAGE,
+        max_waiting: int = MAX_WAITING,
     ) -> None:
         self._broker = broker
         self._in_flight = in_flight
         self._max_stages = max_stages
+        self._max_waiting = max_waiting
         self._pending: list[uuid.UUID] = []
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -41,6 +47,14 @@ class ResultAnnouncer:
         """Queue the stages' event and return; it goes out as soon as a publish is free."""
         self._pending.extend(stage_ids)
         self._send_some()
+        excess = len(self._pending) - self._max_waiting
+        if excess > 0:
+            del self._pending[:excess]
+            log.warning(
+                "dropped %d finished stages' announcements: the broker takes no publishes; "
+                "the unadvanced sweep will advance them",
+                excess,
+            )
 
     async def close(self) -> None:
         """Send what is waiting and wait for every confirm (a clean stop loses nothing)."""
