@@ -107,6 +107,18 @@ async def test_what_waits_for_a_stuck_broker_is_bounded(caplog: pytest.LogCaptur
     assert broker.published == [sent, newer]
 
 
+async def test_a_stuck_broker_does_not_hold_up_a_stop(caplog: pytest.LogCaptureFixture) -> None:
+    broker = HeldBroker()  # never lets a publish through
+    announcer = ResultAnnouncer(cast(Broker, broker), in_flight=1)
+    announcer.announce(ids(1))
+    announcer.announce(ids(2))
+    with caplog.at_level(logging.WARNING, "controlplane.engine.announcements"):
+        await asyncio.wait_for(announcer.close(within_seconds=0.2), 5)
+    assert "2 finished stages' announcements not sent" in caplog.text
+    await asyncio.sleep(0.05)
+    assert broker.in_flight == 0  # the held publish was called off
+
+
 async def test_an_ack_answers_before_its_result_event_is_confirmed(
     rabbit_system: System, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,11 +56,21 @@ class ResultAnnouncer:
                 excess,
             )
 
-    async def close(self) -> None:
-        """Send what is waiting and wait for every confirm (a clean stop loses nothing)."""
-        while self._sending or self._pending:
-            self._send_some()
-            await asyncio.wait(set(self._sending))
+    async def close(self, within_seconds: float = 10.0) -> None:
+        """Send what is waiting and wait for every confirm (a clean stop loses nothing), for
+        at most ``within_seconds``: a broker that takes no publishes must not hold up a stop;
+        what is left then is the unadvanced sweep's."""
+        try:
+            async with asyncio.timeout(within_seconds):
+                while self._sending or self._pending:
+                    self._send_some()
+                    await asyncio.wait(set(self._sending))
+        except TimeoutError:
+            left = len(self._pending)
+            for task in self._sending:
+                task.cancel()
+            self._pending.clear()
+            log.warning("stopping: %d finished stages' announcements not sent", left)
 
     def _send_some(self) -> None:
         while self._pending and len(self._sending) < self._in_flight:
