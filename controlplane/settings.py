@@ -246,8 +246,7 @@ def _boolean(raw: str) -> bool:
 
 
 def _event_loop(raw: str) -> EventLoop:
-    if raw not in ("auto", "asyncio", "uvloop"):
-        raise ValueError("expected one of auto, asyncio, uvloop")
+    _choice("auto", "asyncio", "uvloop")(raw)
     if raw == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ValueError("uvloop is not installed (pip install 'pipelogiq[server]')")
     return raw  # type: ignore[return-value]
