@@ -64,6 +64,11 @@ class Forbidden(ProblemError):
     title = "Forbidden"
 
 
+class TooLarge(ProblemError):
+    status = 413
+    title = "Request too large"
+
+
 class UnsupportedMediaType(ProblemError):
     status = 415
     title = "Unsupported media type"

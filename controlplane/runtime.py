@@ -17,6 +17,7 @@ from controlplane.broker import Broker
 from controlplane.broker.memory import InMemoryBroker
 from controlplane.broker.rabbitmq import RabbitMQBroker
 from controlplane.errors import Conflict
+from controlplane.loop_lag import loop_lag_watched
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
 from controlplane.startup import when_reachable
@@ -111,11 +112,13 @@ async def open_services(
         )
         services = Services(settings, pool, broker)
         try:
-            yield services
+            async with loop_lag_watched():
+                yield services
         finally:
             await services.dispatcher.close()
             await services.announcer.close()
             await services.updates.close()
+            await services.outages.close()
             if services.traces is not None:
                 await services.traces.close()
             await broker.close()

@@ -14,6 +14,13 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+# The largest values of PostgreSQL's integer and bigint: a number past its column is refused
+# at the edge (the database would refuse it too, as a server error).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+# A version of a pipeline definition.
+Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
+
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 StageName = Annotated[str, Meta(min_length=1, max_length=100)]
 HandlerName = Annotated[
@@ -81,7 +88,7 @@ class PipelineSubmit(_Request):
     # A published pipeline definition of the application, by name.
     definition: DefinitionName | None = None
     # Its version (the latest published one if left out).
-    version: Annotated[int, Meta(ge=1)] | None = None
+    version: Version | None = None
     # Checked against the definition's params schema.
     params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
     context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
@@ -186,12 +193,18 @@ class AckRequest(_Request):
     results: Annotated[list[JobResult], Meta(min_length=1, max_length=500)]
 
 
-RejectReason = Literal["unknown_job", "already_finished", "lease_lost", "cancelled", "duplicate"]
+RejectReason = Literal[
+    "unknown_job", "already_finished", "lease_lost", "cancelled", "duplicate", "invalid_result"
+]
 
 
-class RejectedResult(_Response):
+class RejectedResult(_Response, omit_defaults=True):
     job_id: uuid.UUID
     reason: RejectReason
+    # For invalid_result: why it was refused (nul_character...), and where in the result.
+    # Such a result is refused for good: sending it again cannot help.
+    code: str | None = None
+    detail: str | None = None
 
 
 class AckResponse(_Response):
@@ -223,7 +236,7 @@ class BootstrapRequest(_Request):
     instance_id: ShortText | None = None
     version: ShortText | None = None
     host_name: ShortText | None = None
-    pid: Annotated[int, Meta(ge=0)] | None = None
+    pid: Annotated[int, Meta(ge=0, le=INT32_MAX)] | None = None
     metadata: Annotated[dict[str, Any], Meta(max_length=100)] = {}
 
 

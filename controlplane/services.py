@@ -18,6 +18,7 @@ from controlplane.engine.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter
+from controlplane.outages import Outages
 from controlplane.settings import Settings
 from controlplane.trace_export import TraceExport
 
@@ -38,6 +39,8 @@ class Services:
     traces: TraceExport | None = field(init=False)
     # Set once the process has been asked to stop: long polls end, readiness fails.
     stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    # Logs the start and end of each outage of the database or the broker, once.
+    outages: Outages = field(init=False)
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)
@@ -54,6 +57,9 @@ class Services:
         settings = self.settings
         self.artifacts = store_for(
             settings.artifact_store, settings.data_dir, settings.s3_endpoint_url
+        )
+        self.outages = Outages(
+            {"database": lambda: self.pool.fetchval("SELECT 1"), "broker": self.broker.ping}
         )
         self.traces = TraceExport.configured(
             self.pool, settings.otel_traces_endpoint, settings.otel_service_name

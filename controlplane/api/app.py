@@ -8,7 +8,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from controlplane.api.auth import authenticate
+from controlplane.api.auth import application_of, authenticate
+from controlplane.api.boundary import CheckedRequest, refuse_nul_in_url
 from controlplane.api.external.approvals import ApprovalController
 from controlplane.api.external.artifacts import ArtifactController
 from controlplane.api.external.definitions import DefinitionController
@@ -58,15 +59,19 @@ def create_external_app(services: Services) -> Litestar:
             DefinitionController,
             ArtifactController,
         ],
-        dependencies={"application": Provide(authenticate)},
+        guards=[authenticate],
+        dependencies={"application": Provide(application_of, sync_to_thread=False)},
         security=[{"apiKey": []}, {"bearer": []}],
     )
     return Litestar(
         route_handlers=[authenticated, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        # The exception handlers find the services here (outages are noted there).
+        state=State({"services": services}),
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # the process's own (see worker_sdk.logs)
-        middleware=[request_metrics("external")],
+        middleware=[request_metrics("external"), refuse_nul_in_url],
+        request_class=CheckedRequest,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq external API",
@@ -126,7 +131,8 @@ def create_internal_app(services: Services) -> Litestar:
         on_shutdown=[hub.close],
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # the process's own (see worker_sdk.logs)
-        middleware=[request_metrics("internal")],
+        middleware=[request_metrics("internal"), refuse_nul_in_url],
+        request_class=CheckedRequest,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"
         ),

@@ -10,6 +10,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from controlplane.errors import PROBLEM_JSON, ProblemError, problem_body
+from controlplane.input_limits import too_deep
+from controlplane.outages import Dependency, outage_of, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,30 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def _problem_error(_: Request[Any, Any, Any], error: ProblemError) -> Response[dict[str, Any]]:
+_UNAVAILABLE_CODES: dict[str, Dependency] = {
+    "database_unavailable": "database",
+    "broker_unavailable": "broker",
+}
+
+
+def _problem_error(
+    request: Request[Any, Any, Any], error: ProblemError
+) -> Response[dict[str, Any]]:
+    dependency = _UNAVAILABLE_CODES.get(error.code)
+    if dependency is not None:
+        _note_outage(request, dependency, error.__cause__ or error)
     response = problem(error.status, error.code, error.title, error.detail, **error.extra)
     if "retry_after" in error.extra:
         response.headers["Retry-After"] = str(max(1, math.ceil(error.extra["retry_after"])))
     return response
+
+
+def _note_outage(
+    request: Request[Any, Any, Any], dependency: Dependency, error: BaseException
+) -> None:
+    services = getattr(request.app.state, "services", None)
+    if services is not None:
+        services.outages.down(dependency, error)
 
 
 def _validation(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
@@ -69,6 +90,13 @@ def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str,
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    dependency = outage_of(error)
+    if dependency is not None:  # not a bug: said once by the outage log, not per request
+        outage = unavailable(dependency)
+        outage.__cause__ = error
+        return _problem_error(request, outage)
+    if isinstance(error, RecursionError):  # input nested past what a decoder could follow
+        return _problem_error(request, too_deep())
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
 

@@ -152,7 +152,9 @@ def link(secret: str, artifact_id: uuid.UUID, seconds: int) -> tuple[str, int]:
 
 def check_link(secret: str, artifact_id: uuid.UUID, expires: int, signature: str) -> None:
     """403 ``invalid_link`` for a link changed in any part, ``link_expired`` past its time."""
-    if not hmac.compare_digest(sign(secret, artifact_id, expires), signature):
+    # As bytes: compare_digest refuses text that is not ASCII, and a link may hold anything.
+    expected = sign(secret, artifact_id, expires).encode()
+    if not hmac.compare_digest(expected, signature.encode(errors="replace")):
         raise Forbidden("invalid_link", "this download link is not valid")
     if time.time() > expires:
         raise Forbidden("link_expired", "this download link has expired; ask for a new one")

@@ -8,8 +8,10 @@ and, for a file, its line and column.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -21,7 +23,14 @@ import yaml
 from msgspec import Meta, Struct
 
 from controlplane.engine.dag import unorderable
-from controlplane.errors import InvalidRequest
+from controlplane.errors import InvalidRequest, ProblemError
+from controlplane.input_limits import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_VALUES,
+    NUL_MESSAGE,
+    check_json_shape,
+    nul_path,
+)
 from controlplane.schemas import (
     ContextKey,
     DefinitionName,
@@ -93,25 +102,23 @@ def path_text(path: Path) -> str:
 
 _BOOL = "tag:yaml.org,2002:bool"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# libyaml's parser when PyYAML was built with it (the wheels are): several times faster.
+_Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+# A file is read in at most this long (checked as its nodes are walked; libyaml's own part is
+# linear in the file's size, which is bounded).
+PARSE_SECONDS = 2.0
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML read as JSON data: no anchors or aliases (a few lines must not expand into
-    gigabytes), dates stay strings, and only true/false are booleans (``country: NO`` is a
-    string, as in YAML 1.2)."""
+class _Loader(_Parser):  # type: ignore[misc,valid-type]
+    """YAML read as JSON data: dates stay strings, and only true/false are booleans
+    (``country: NO`` is a string, as in YAML 1.2). Anchors and aliases are refused by
+    :func:`_checked`: a few lines must not expand into gigabytes."""
 
     yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.MarkedYAMLError(
-                problem="anchors and aliases are not allowed",
-                problem_mark=self.peek_event().start_mark,
-            )
-        return super().compose_node(parent, index)
 
 
 _Loader.add_implicit_resolver(
@@ -139,34 +146,147 @@ class Parsed:
     locate: Callable[[Path], tuple[int, int] | None]
 
 
+async def read_file(content: str | bytes, file_format: FileFormat) -> Parsed:
+    """:func:`parse_file` off the event loop: a large file takes a good part of a second."""
+    async with _READING:
+        return await asyncio.to_thread(parse_file, content, file_format)
+
+
+async def check_file(content: str | bytes, file_format: FileFormat, max_input_bytes: int) -> None:
+    """Read and check a file off the event loop; raises as :func:`parse_file` and
+    :func:`check` do."""
+
+    def read_and_check() -> None:
+        parsed = parse_file(content, file_format)
+        check(parsed.raw, max_input_bytes=max_input_bytes, locate=parsed.locate)
+
+    async with _READING:
+        await asyncio.to_thread(read_and_check)
+
+
+# Files read at once by a process: each holds a thread and a share of the CPU.
+_READING = asyncio.Semaphore(2)
+
+
 def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
     """The document in a YAML or JSON file, as plain data; 422 ``invalid_definition_file``
-    with the line and column of a syntax error."""
-    text = content.decode() if isinstance(content, bytes) else content
+    with the line and column of a syntax error, or of text past the limits of any input
+    (NUL characters, nesting deeper than MAX_JSON_DEPTH, more than MAX_JSON_VALUES values)."""
+    text = _text(content)
     if len(text.encode()) > MAX_DOCUMENT_BYTES:
         raise InvalidRequest(
             "definition_too_large", f"a definition file may hold {MAX_DOCUMENT_BYTES} bytes"
         )
     if file_format == "json":
-        try:
-            raw = msgspec.json.decode(text)
-        except msgspec.DecodeError as error:
-            position = _json_position(text, str(error))
-            raise _file_error(f"not valid JSON: {error}", position) from None
-    else:
-        try:
-            documents = list(yaml.load_all(text, Loader=_Loader))
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            position = (mark.line + 1, mark.column + 1) if mark else None
-            raise _file_error(f"not valid YAML: {error.problem or error}", position) from None
-        except yaml.YAMLError as error:
-            raise _file_error(f"not valid YAML: {error}", None) from None
-        if len(documents) != 1:
-            raise _file_error("a file holds exactly one definition", None)
+        return _parse_json(text)
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        _checked(root, time.monotonic() + PARSE_SECONDS)
         # Normalised to the JSON data model: what is stored is what JSON can say.
-        raw = msgspec.json.decode(msgspec.json.encode(documents[0]))
-    return Parsed(raw, _locator(text))
+        raw = msgspec.json.decode(msgspec.json.encode(loader.construct_document(root)))
+    except _AliasFound:
+        raise _file_error("anchors and aliases are not allowed", _first_alias(text)) from None
+    except yaml.composer.ComposerError as error:
+        if "single document" in str(error):
+            raise _file_error("a file holds exactly one definition", None) from None
+        raise _yaml_error(error) from None
+    except yaml.YAMLError as error:
+        raise _yaml_error(error) from None
+    finally:
+        loader.dispose()
+    return Parsed(raw, _locator(root))
+
+
+def _text(content: str | bytes) -> str:
+    if isinstance(content, str):
+        return content
+    try:
+        return content.decode()
+    except UnicodeDecodeError as error:
+        raise _file_error(f"the file is not UTF-8 text (byte {error.start})", None) from None
+
+
+def _parse_json(text: str) -> Parsed:
+    encoded = text.encode()
+    try:
+        check_json_shape(encoded)
+        raw = msgspec.json.decode(encoded)
+    except msgspec.DecodeError as error:
+        position = _json_position(text, str(error))
+        raise _file_error(f"not valid JSON: {error}", position) from None
+    except ProblemError as error:  # too deep, too many values
+        raise _file_error(error.detail, None) from None
+    where = nul_path(raw)
+    # The file's positions are looked up only when a problem needs them.
+    locate = _locator_of_text(text)
+    if where is not None:
+        raise _file_error(f"{where}: {NUL_MESSAGE}", locate(_parse_path("." + where)))
+    return Parsed(raw, locate)
+
+
+def _yaml_error(error: yaml.YAMLError) -> InvalidRequest:
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        position = (mark.line + 1, mark.column + 1) if mark else None
+        return _file_error(f"not valid YAML: {error.problem or error}", position)
+    return _file_error(f"not valid YAML: {error}", None)
+
+
+def _checked(root: yaml.Node | None, deadline: float) -> None:
+    """Refuse what the file may not hold, walking its nodes once (without recursion, so that
+    the walk itself cannot be too deep): aliases, NUL characters, nesting deeper than
+    MAX_JSON_DEPTH, more than MAX_JSON_VALUES values, and more than PARSE_SECONDS of work."""
+    if root is None:
+        return
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Path, int]] = [(root, (), 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if id(node) in seen:  # libyaml gives an alias the node of its anchor
+            raise _AliasFound
+        seen.add(id(node))
+        if len(seen) > MAX_JSON_VALUES:
+            raise _node_error(node, path, f"a file may hold {MAX_JSON_VALUES:,} values")
+        if len(seen) % 1024 == 0 and time.monotonic() > deadline:
+            raise _node_error(node, path, f"the file takes more than {PARSE_SECONDS} s to read")
+        if isinstance(node, yaml.ScalarNode):
+            if "\x00" in node.value:
+                raise _node_error(node, path, NUL_MESSAGE)
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _node_error(node, path, f"nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, (*path, n), depth + 1) for n, child in enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child_path = (*path, str(key.value))
+                stack.append((key, child_path, depth + 1))
+                stack.append((value, child_path, depth + 1))
+
+
+class _AliasFound(Exception):
+    pass
+
+
+def _first_alias(text: str) -> tuple[int, int] | None:
+    """Where the first alias is: the composed nodes no longer tell an alias from its anchor."""
+    for token in yaml.scan(text, Loader=_Loader):
+        if isinstance(token, yaml.AliasToken):
+            return token.start_mark.line + 1, token.start_mark.column + 1
+    return None
+
+
+def _node_error(node: yaml.Node, path: Path, message: str) -> InvalidRequest:
+    mark = node.start_mark
+    problem: dict[str, Any] = {
+        "path": path_text(path),
+        "message": message,
+        "line": mark.line + 1,
+        "column": mark.column + 1,
+    }
+    where = f"{problem['path']}: " if path else ""
+    return InvalidRequest("invalid_definition_file", where + message, errors=[problem])
 
 
 def _file_error(message: str, position: tuple[int, int] | None) -> InvalidRequest:
@@ -185,13 +305,25 @@ def _json_position(text: str, message: str) -> tuple[int, int] | None:
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
-def _locator(text: str) -> Callable[[Path], tuple[int, int] | None]:
-    """Finds a path in the file's node tree (YAML is a superset of JSON, so one parser
-    serves both); the nearest existing parent when the path itself is missing."""
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        root = None
+def _locator_of_text(text: str) -> Callable[[Path], tuple[int, int] | None]:
+    """For a JSON file: its nodes are read (as YAML, a superset of JSON) at the first look-up."""
+    located: list[Callable[[Path], tuple[int, int] | None]] = []
+
+    def locate(path: Path) -> tuple[int, int] | None:
+        if not located:
+            try:
+                root = yaml.compose(text, Loader=_Loader)
+            except yaml.YAMLError:
+                root = None
+            located.append(_locator(root))
+        return located[0](path)
+
+    return locate
+
+
+def _locator(root: yaml.Node | None) -> Callable[[Path], tuple[int, int] | None]:
+    """Finds a path in the file's node tree; the nearest existing parent when the path itself
+    is missing."""
 
     def locate(path: Path) -> tuple[int, int] | None:
         node = root

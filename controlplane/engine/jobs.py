@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -14,7 +15,6 @@ from controlplane.engine.gates import admit
 from controlplane.engine.policies import ActivePolicies
 from controlplane.engine.tracing import job_traceparent
 from controlplane.engine.updates import StageChange
-from controlplane.errors import Unavailable
 from controlplane.metrics import (
     ACKS_REJECTED,
     DISPATCH_LATENCY,
@@ -22,11 +22,13 @@ from controlplane.metrics import (
     JOBS_PULLED,
     STAGE_DURATION,
 )
+from controlplane.outages import unavailable
 from controlplane.schemas import (
     AckResponse,
     Job,
     JobLogEntry,
     JobResult,
+    LogEntry,
     LogsResponse,
     RejectedResult,
     RejectReason,
@@ -151,7 +153,7 @@ async def _claim_taken(
             )
     except (asyncpg.PostgresError, OSError) as error:
         await taken.release()
-        raise Unavailable("database_unavailable", "could not claim jobs; try again") from error
+        raise unavailable("database") from error
     # Postgres holds the claim now, so the broker can forget the messages at once: no
     # delivery stays open while a handler runs.
     await taken.settle(unused)
@@ -249,9 +251,13 @@ class AckOutcome:
 
 
 async def ack_jobs(
-    pool: asyncpg.Pool, application_id: uuid.UUID, results: list[JobResult]
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    results: list[JobResult],
+    refused: Sequence[RejectedResult] = (),
 ) -> AckOutcome:
-    """Record a batch of results atomically; accepted means committed.
+    """Record a batch of results atomically; accepted means committed. ``refused``: results
+    of the batch already refused at the edge, answered among the rejected.
 
     The caller then announces ``finished_stage_ids`` on ``stage.results``.
     """
@@ -268,7 +274,36 @@ async def ack_jobs(
     in_order = list(unique.values())
     logs = [(r.job_id, entry) for r in in_order for entry in r.logs]
     context = [(r.job_id, key, value) for r in in_order for key, value in r.context.items()]
-    updated = await fetch_retrying(
+    updated = await _record_results(pool, application_id, batch, logs, context) if batch else []
+    accepted = {row["job_id"] for row in updated}
+    rejected_ids = [j for j in unique if j not in accepted]
+    rejected = await _explain_rejections(pool, application_id, rejected_ids)
+    rejected += [RejectedResult(j, "duplicate") for j in duplicates]
+    rejected += refused
+    for row in updated:
+        JOBS_ACKED.labels(row["status"]).inc()
+        if row["ran"] is not None:
+            STAGE_DURATION.observe(float(row["ran"]))
+    for item in rejected:
+        ACKS_REJECTED.labels(item.reason).inc()
+    return AckOutcome(
+        AckResponse(
+            accepted=[r.job_id for r in in_order if r.job_id in accepted],
+            rejected=rejected,
+        ),
+        [row["id"] for row in updated if row["status"] in _FINISHED],
+        [StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated],
+    )
+
+
+async def _record_results(
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    batch: list[JobResult],
+    logs: list[tuple[uuid.UUID, LogEntry]],
+    context: list[tuple[uuid.UUID, str, Any]],
+) -> list[asyncpg.Record]:
+    return await fetch_retrying(
         pool,
         _ACK,
         application_id,
@@ -284,24 +319,6 @@ async def ack_jobs(
         [key for _, key, _ in context],
         json_texts(value for _, _, value in context),
         [r.error.code if r.error else None for r in batch],
-    )
-    accepted = {row["job_id"] for row in updated}
-    rejected_ids = [j for j in unique if j not in accepted]
-    rejected = await _explain_rejections(pool, application_id, rejected_ids)
-    rejected += [RejectedResult(j, "duplicate") for j in duplicates]
-    for row in updated:
-        JOBS_ACKED.labels(row["status"]).inc()
-        if row["ran"] is not None:
-            STAGE_DURATION.observe(float(row["ran"]))
-    for item in rejected:
-        ACKS_REJECTED.labels(item.reason).inc()
-    return AckOutcome(
-        AckResponse(
-            accepted=[r.job_id for r in in_order if r.job_id in accepted],
-            rejected=rejected,
-        ),
-        [row["id"] for row in updated if row["status"] in _FINISHED],
-        [StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated],
     )
 
 

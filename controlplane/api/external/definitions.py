@@ -16,7 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
 from controlplane.engine.applications import Application
 from controlplane.engine.audit import Actor
-from controlplane.engine.definition_documents import parse_file
+from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES, read_file
 from controlplane.engine.definitions import (
     newest_published,
     runnable_version,
@@ -25,6 +25,7 @@ from controlplane.engine.definitions import (
 )
 from controlplane.errors import InvalidRequest
 from controlplane.schemas import (
+    INT32_MAX,
     DefinitionName,
     DefinitionSaved,
     DefinitionVersionView,
@@ -63,7 +64,7 @@ class DefinitionController(Controller):
         name: FromPath[DefinitionName],
         application: NamedDependency[Application],
         services: NamedDependency[Services],
-        version: Annotated[int | None, QueryParameter(name="version", ge=1)] = None,
+        version: Annotated[int | None, QueryParameter(name="version", ge=1, le=INT32_MAX)] = None,
     ) -> DefinitionVersionView:
         if version is None:
             return version_view(await runnable_version(services.pool, application.id, name, None))
@@ -76,6 +77,7 @@ class DefinitionController(Controller):
         "application/json. A file equal to the latest version changes nothing "
         "(`changed: false`). With `submit=true` the draft goes to review at once.",
         opt={"scope": "define"},
+        request_max_body_size=MAX_DOCUMENT_BYTES,
     )
     async def save(
         self,
@@ -86,7 +88,7 @@ class DefinitionController(Controller):
         submit: Annotated[bool, QueryParameter(name="submit")] = False,
     ) -> DefinitionSaved:
         file_format = format_of_media_type(request.headers.get("content-type", ""))
-        parsed = parse_file(await request.body(), file_format)
+        parsed = await read_file(await request.body(), file_format)
         if isinstance(parsed.raw, dict) and parsed.raw.get("name") != name:
             raise InvalidRequest(
                 "definition_name_mismatch",

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from controlplane.engine.applications import Application
 from controlplane.engine.jobs import ack_jobs, append_logs, pull_jobs
+from controlplane.input_limits import NUL_MESSAGE, holds_nul_escape, nul_path
 from controlplane.schemas import (
     AckRequest,
     AckResponse,
+    JobResult,
     LogsRequest,
     LogsResponse,
     PullRequest,
     PullResponse,
+    RejectedResult,
 )
 from controlplane.services import Services
 
@@ -76,14 +80,24 @@ class JobController(Controller):
         )
         return PullResponse(jobs=jobs)
 
-    @post("/jobs/ack", status_code=200, summary="Report job results, in a batch")
+    @post(
+        "/jobs/ack",
+        status_code=200,
+        summary="Report job results, in a batch",
+        # A result holding NUL is refused alone, in `rejected`; the rest are applied.
+        opt={"nul": "per_item"},
+    )
     async def ack(
         self,
         data: JSONBody[AckRequest],
         application: NamedDependency[Application],
         services: NamedDependency[Services],
+        request: Request[Any, Any, Any],
     ) -> AckResponse:
-        outcome = await ack_jobs(services.pool, application.id, data.results)
+        results, refused = data.results, []
+        if holds_nul_escape(await request.body()):
+            results, refused = _without_nul(results)
+        outcome = await ack_jobs(services.pool, application.id, results, refused)
         # Accepted is durable already; the built-in worker hears of it in the background.
         services.announcer.announce(outcome.finished_stage_ids)
         if services.traces is not None:
@@ -99,3 +113,16 @@ class JobController(Controller):
         services: NamedDependency[Services],
     ) -> LogsResponse:
         return await append_logs(services.pool, application.id, data.entries)
+
+
+def _without_nul(results: list[JobResult]) -> tuple[list[JobResult], list[RejectedResult]]:
+    """The results the database can store, and the refusals of those holding NUL."""
+    kept, refused = [], []
+    for n, result in enumerate(results):
+        where = nul_path(msgspec.to_builtins(result), f"results[{n}]")
+        if where is None:
+            kept.append(result)
+        else:
+            detail = f"{where}: {NUL_MESSAGE}"
+            refused.append(RejectedResult(result.job_id, "invalid_result", "nul_character", detail))
+    return kept, refused

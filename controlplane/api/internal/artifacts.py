@@ -29,7 +29,7 @@ from controlplane.engine.artifacts import (
     read_artifact,
 )
 from controlplane.errors import NotFound
-from controlplane.schemas import ArtifactView
+from controlplane.schemas import INT64_MAX, ArtifactView
 from controlplane.services import Services
 
 
@@ -88,7 +88,7 @@ class DownloadController(Controller):
         self,
         artifact_id: FromPath[uuid.UUID],
         services: NamedDependency[Services],
-        expires: Annotated[int, QueryParameter(name="expires")],
+        expires: Annotated[int, QueryParameter(name="expires", ge=0, le=INT64_MAX)],
         signature: Annotated[str, QueryParameter(name="signature", max_length=128)],
     ) -> Response[Any]:
         check_link(_secret(services), artifact_id, expires, signature)

@@ -11,6 +11,7 @@ from litestar.params import QueryParameter
 from controlplane.api.internal.schemas import AuditEntryView, AuditPage
 from controlplane.api.internal.session import requires
 from controlplane.engine.audit import AuditEntry, read_page
+from controlplane.schemas import INT64_MAX
 from controlplane.services import Services
 
 
@@ -23,7 +24,9 @@ class AuditController(Controller):
     async def page(
         self,
         services: NamedDependency[Services],
-        before: Annotated[int | None, QueryParameter(ge=1, description="an entry id")] = None,
+        before: Annotated[
+            int | None, QueryParameter(ge=1, le=INT64_MAX, description="an entry id")
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:
         entries = await read_page(services.pool, before, limit)

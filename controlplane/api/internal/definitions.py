@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from controlplane.api.definition_views import MEDIA_TYPES, saved_view, version_view
 from controlplane.api.internal.audit import entry_view
@@ -38,7 +38,7 @@ from controlplane.api.internal.session import (
     visible_application,
 )
 from controlplane.engine.audit import read_trail
-from controlplane.engine.definition_documents import check, dump_file, parse_file
+from controlplane.engine.definition_documents import check_file, dump_file, read_file
 from controlplane.engine.definitions import (
     Definition,
     Move,
@@ -51,7 +51,12 @@ from controlplane.engine.definitions import (
 )
 from controlplane.errors import InvalidRequest, NotFound
 from controlplane.runs import start_pipeline
-from controlplane.schemas import DefinitionSaved, DefinitionVersionView, PipelineSubmit
+from controlplane.schemas import (
+    INT32_MAX,
+    DefinitionSaved,
+    DefinitionVersionView,
+    PipelineSubmit,
+)
 from controlplane.services import Services
 
 _WRITERS = [requires("admin", "developer")]
@@ -95,12 +100,7 @@ class DefinitionController(Controller):
         self, data: JSONBody[DefinitionSource], services: NamedDependency[Services]
     ) -> DefinitionCheck:
         try:
-            parsed = parse_file(data.content, data.format)
-            check(
-                parsed.raw,
-                max_input_bytes=services.settings.max_input_bytes,
-                locate=parsed.locate,
-            )
+            await check_file(data.content, data.format, services.settings.max_input_bytes)
         except InvalidRequest as error:
             return DefinitionCheck(False, error.extra.get("errors", []))
         return DefinitionCheck(True, [])
@@ -152,7 +152,7 @@ class DefinitionController(Controller):
     async def version(
         self,
         definition_id: FromPath[uuid.UUID],
-        version: FromPath[int],
+        version: Annotated[int, PathParameter(ge=1, le=INT32_MAX)],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> DefinitionVersionView:
@@ -168,7 +168,7 @@ class DefinitionController(Controller):
     async def export(
         self,
         definition_id: FromPath[uuid.UUID],
-        version: FromPath[int],
+        version: Annotated[int, PathParameter(ge=1, le=INT32_MAX)],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         file_format: Annotated[Literal["yaml", "json"], QueryParameter(name="format")] = "yaml",
@@ -192,7 +192,7 @@ class DefinitionController(Controller):
     async def move(
         self,
         definition_id: FromPath[uuid.UUID],
-        version: FromPath[int],
+        version: Annotated[int, PathParameter(ge=1, le=INT32_MAX)],
         step: FromPath[Move],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
@@ -250,7 +250,7 @@ async def _save(
     *,
     submit: bool = False,
 ) -> DefinitionSaved:
-    parsed = parse_file(source.content, source.format)
+    parsed = await read_file(source.content, source.format)
     saved = await save(
         services.pool,
         actor_of(request),

@@ -11,7 +11,7 @@ from msgspec import Meta, Struct
 
 from controlplane.engine.approvals import Approval
 from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES
-from controlplane.schemas import DefinitionVersionView, PipelineView
+from controlplane.schemas import DefinitionVersionView, PipelineView, Version
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -509,7 +509,7 @@ class ReviewNote(_Request):
 
 class DefinitionRunRequest(_Request):
     # A published version (the latest if left out).
-    version: Annotated[int, Meta(ge=1)] | None = None
+    version: Version | None = None
     params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
     keywords: Annotated[
         list[Annotated[str, Meta(min_length=1, max_length=100)]], Meta(max_length=50)
@@ -532,7 +532,7 @@ class ScheduleCreate(_Request):
     interval_seconds: IntervalSeconds | None = None
     timezone: TimeZone = "UTC"
     # A published version; null: the newest published one at each run.
-    version: Annotated[int, Meta(ge=1)] | None = None
+    version: Version | None = None
     params: Annotated[dict[str, Any], Meta(max_length=1000)] = {}
     # After downtime: skip the runs missed, or run once for them.
     catch_up: CatchUp = "skip"
@@ -545,7 +545,7 @@ class ScheduleChange(_Request):
     cron: CronText | msgspec.UnsetType = msgspec.UNSET
     interval_seconds: IntervalSeconds | msgspec.UnsetType = msgspec.UNSET
     timezone: TimeZone | msgspec.UnsetType = msgspec.UNSET
-    version: Annotated[int, Meta(ge=1)] | msgspec.UnsetType | None = msgspec.UNSET
+    version: Version | msgspec.UnsetType | None = msgspec.UNSET
     params: Annotated[dict[str, Any], Meta(max_length=1000)] | msgspec.UnsetType = msgspec.UNSET
     catch_up: CatchUp | msgspec.UnsetType = msgspec.UNSET
 

@@ -127,6 +127,8 @@ def session_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> uuid.UUID:
         claims = jwt.decode(
             token, _secret(services), algorithms=[_ALGORITHM], options={"require": ["exp", "sid"]}
         )
+        if not isinstance(claims["sid"], str):  # a token of ours names it as text, always
+            raise ValueError("sid is not text")
         return uuid.UUID(claims["sid"])
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token_expired", "refresh the session at /api/auth/refresh") from None

@@ -21,6 +21,7 @@ from controlplane.api.internal.session import actor_of
 from controlplane.engine.operations import rerun_stages, skip_stages
 from controlplane.engine.stage_history import read_logs
 from controlplane.errors import NotFound
+from controlplane.schemas import INT32_MAX, INT64_MAX
 from controlplane.services import Services
 
 _STAGE_OF_PIPELINE = "SELECT 1 FROM stages WHERE id = $1 AND pipeline_id = $2"
@@ -91,8 +92,8 @@ class StageController(Controller):
         stage_id: FromPath[uuid.UUID],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        after: Annotated[int, QueryParameter(name="after", ge=0)] = 0,
-        attempt: Annotated[int | None, QueryParameter(name="attempt", ge=1)] = None,
+        after: Annotated[int, QueryParameter(name="after", ge=0, le=INT64_MAX)] = 0,
+        attempt: Annotated[int | None, QueryParameter(name="attempt", ge=1, le=INT32_MAX)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 500,
     ) -> LogPage:
         await pipeline_application(services, request, pipeline_id)

@@ -27,6 +27,7 @@ from controlplane.engine.worker_queries import (
     worker_events,
 )
 from controlplane.errors import NotFound
+from controlplane.schemas import INT64_MAX
 from controlplane.services import Services
 
 _EVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -99,7 +100,9 @@ class WorkerController(Controller):
         worker_id: FromPath[uuid.UUID],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        before: Annotated[int | None, QueryParameter(ge=1, description="an event id")] = None,
+        before: Annotated[
+            int | None, QueryParameter(ge=1, le=INT64_MAX, description="an event id")
+        ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> WorkerEventPage:
         await _visible_worker(services, request, worker_id)

@@ -1,0 +1,37 @@
+"""What a request must be before any handler sees it (see controlplane.input_limits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+
+from controlplane.input_limits import check_json_shape, holds_nul_escape, nul_refused
+
+
+class CheckedRequest(Request[Any, Any, Any]):
+    """Every JSON body is checked before it is decoded. A route that refuses NUL per item
+    itself (``opt={"nul": "per_item"}``) gets the body with its NULs."""
+
+    async def json(self) -> Any:
+        if self._json is Empty and self._connection_state.json is Empty:
+            body = await self.body()
+            check_json_shape(body)
+            if self.route_handler.opt.get("nul") != "per_item" and holds_nul_escape(body):
+                raise nul_refused("the body")
+        return await super().json()
+
+
+def refuse_nul_in_url(app: ASGIApp) -> ASGIApp:
+    """An ASGI middleware: 422 for a path or query string holding NUL (the database would
+    refuse it in a search, a name...)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            raise nul_refused("the URL")
+        await app(scope, receive, send)
+
+    return middleware

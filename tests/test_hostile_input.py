@@ -1,0 +1,323 @@
+"""Hostile input gets a clear 4xx with a stable code, and changes nothing: NUL characters,
+deep nesting, too many values, numbers past what a column holds, bytes that are not UTF-8."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from controlplane.api.app import create_internal_app
+from controlplane.input_limits import MAX_JSON_DEPTH, MAX_JSON_VALUES
+from tests.dashboard import Dashboard, add_member, browser, logged_in, services_for
+from tests.processes import TEST_JWT_SECRET
+from tests.system import System
+
+NUL = "a\u0000b"
+
+
+def deep(levels: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def nested_text(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+async def _count(system: System, table: str) -> int:
+    return int(await system.pool.fetchval(f"SELECT count(*) FROM {table}"))
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    return body
+
+
+# -- NUL characters ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        {"name": NUL, "stages": [{"name": "a", "handler": "h"}]},
+        {"name": "x", "stages": [{"name": "a", "handler": "h", "input": {"k": NUL}}]},
+        {"name": "x", "stages": [{"name": "a", "handler": "h", "input": {NUL: 1}}]},
+        {"name": "x", "stages": [{"name": "a", "handler": "h"}], "context": {"k": [NUL]}},
+        {"name": "x", "stages": [{"name": "a", "handler": "h"}], "keywords": [NUL]},
+    ],
+    ids=["name", "input", "key", "context", "keyword"],
+)
+async def test_a_nul_anywhere_in_a_submit_is_refused_and_nothing_is_stored(
+    rabbit_system: System, pipeline: dict[str, Any]
+) -> None:
+    response = await rabbit_system.client.post("/pipelines", json=pipeline)
+    assert_problem(response, 422, "nul_character")
+    assert await _count(rabbit_system, "pipelines") == 0
+
+
+async def test_an_escaped_backslash_before_u0000_is_plain_text(rabbit_system: System) -> None:
+    # In JSON, "\\u0000" is a backslash followed by u0000: six characters, no NUL.
+    body = b'{"name": "x\\\\u0000", "stages": [{"name": "a", "handler": "h"}]}'
+    response = await rabbit_system.client.post(
+        "/pipelines", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "x\\u0000"
+
+
+async def test_one_result_holding_nul_is_refused_alone_and_the_rest_applied(
+    rabbit_system: System,
+) -> None:
+    system = rabbit_system
+    first = await system.submit([{"name": "a", "handler": "nul"}])
+    second = await system.submit([{"name": "a", "handler": "nul"}])
+    third = await system.submit([{"name": "a", "handler": "nul"}])
+    jobs = {job["pipelineId"]: job for job in await system.pull("nul", max_jobs=3)}
+    bad_output = jobs[first["id"]]["jobId"]
+    bad_log = jobs[second["id"]]["jobId"]
+    good = jobs[third["id"]]["jobId"]
+    answer = await system.ack(
+        {"jobId": bad_output, "status": "completed", "output": {"text": NUL}},
+        {
+            "jobId": bad_log,
+            "status": "failed",
+            "error": {"message": "boom"},
+            "logs": [{"level": "info", "message": NUL}],
+        },
+        {"jobId": good, "status": "completed", "output": {"text": "fine"}},
+    )
+    assert answer["accepted"] == [good]
+    refused = {item["jobId"]: item for item in answer["rejected"]}
+    assert refused.keys() == {bad_output, bad_log}
+    assert refused[bad_output]["reason"] == "invalid_result"
+    assert refused[bad_output]["code"] == "nul_character"
+    assert refused[bad_output]["detail"].startswith("results[0].output.text:")
+    assert refused[bad_log]["detail"].startswith("results[1].logs[0].message:")
+    # Refused results change nothing: their stages still run, waiting for a good result.
+    assert (await system.pipeline(first["id"]))["stages"][0]["status"] == "running"
+    assert (await system.pipeline(second["id"]))["stages"][0]["status"] == "running"
+    assert (await system.pipeline(third["id"]))["stages"][0]["status"] == "completed"
+    # The same job can still report a result the database can hold.
+    again = await system.ack({"jobId": bad_output, "status": "completed", "output": "ok"})
+    assert again["accepted"] == [bad_output]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/logs",
+            {
+                "entries": [
+                    {
+                        "jobId": "00000000-0000-4000-8000-000000000000",
+                        "level": "info",
+                        "message": NUL,
+                    }
+                ]
+            },
+        ),
+        ("/workers/bootstrap", {"workerName": NUL}),
+        ("/workers/bootstrap", {"workerName": "w", "metadata": {"k": NUL}}),
+        ("/jobs/ack", {"results": [{"jobId": NUL, "status": "completed"}]}),
+    ],
+    ids=["log-line", "worker-name", "worker-metadata", "job-id"],
+)
+async def test_a_nul_in_worker_requests_is_refused(
+    rabbit_system: System, path: str, body: dict[str, Any]
+) -> None:
+    response = await rabbit_system.client.post(path, json=body)
+    assert response.status_code in (400, 422), response.text
+    if path != "/jobs/ack":
+        assert_problem(response, 422, "nul_character")
+    assert await _count(rabbit_system, "workers") == 0
+    assert await _count(rabbit_system, "stage_logs") == 0
+
+
+async def test_a_nul_in_a_query_string_or_path_is_refused(rabbit_system: System) -> None:
+    response = await rabbit_system.client.get("/definitions/a%00b")
+    assert_problem(response, 422, "nul_character")
+    response = await rabbit_system.client.get("/definitions/x", params={"version": "1\x00"})
+    assert_problem(response, 422, "nul_character")
+
+
+@pytest.fixture
+async def developer(rabbit_system: System) -> Dashboard:
+    await add_member(
+        rabbit_system.pool, rabbit_system.application.id, "dev@example.com", "developer"
+    )
+    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
+    return Dashboard(await logged_in(app, "dev@example.com"))
+
+
+async def test_a_nul_in_a_dashboard_search_is_refused(developer: Dashboard) -> None:
+    response = await developer.get("/api/pipelines?search=a%00b")
+    assert_problem(response, 422, "nul_character")
+
+
+YAML_WITH_NUL = """\
+apiVersion: pipelogiq/v1
+kind: PipelineDefinition
+name: nul
+description: "a\\0b"
+stages:
+  - name: greet
+    handler: echo
+"""
+
+
+async def test_a_yaml_nul_escape_is_refused_with_its_place(
+    rabbit_system: System, developer: Dashboard
+) -> None:
+    response = await rabbit_system.client.put(
+        "/definitions/nul", content=YAML_WITH_NUL, headers={"content-type": "application/yaml"}
+    )
+    body = assert_problem(response, 422, "invalid_definition_file")
+    [error] = body["errors"]
+    assert error["path"] == "description"
+    assert (error["line"], error["column"]) == (4, 14)
+    assert "NUL" in error["message"]
+    assert await _count(rabbit_system, "definitions") == 0
+    # The dashboard's check says the same, as a problem of the file.
+    check = await developer.send(
+        "POST", "/api/definitions/check", {"content": YAML_WITH_NUL, "format": "yaml"}
+    )
+    assert check.status_code == 200, check.text
+    assert check.json()["valid"] is False
+    assert check.json()["errors"][0]["path"] == "description"
+    listing = await developer.get("/api/definitions")
+    assert listing.status_code == 200, listing.text
+
+
+# -- deep nesting and many values -----------------------------------------------------------------
+
+
+async def test_json_nested_past_the_limit_is_refused_without_a_traceback(
+    rabbit_system: System, caplog: pytest.LogCaptureFixture
+) -> None:
+    at_limit = {"name": "x", "stages": [{"name": "a", "handler": "h", "input": deep(60)}]}
+    response = await rabbit_system.client.post("/pipelines", json=at_limit)
+    assert response.status_code == 201, response.text
+    for levels in (MAX_JSON_DEPTH + 1, 1_000, 100_000):
+        body = b'{"name": "x", "stages": [{"name": "a", "handler": "h", "input": '
+        body += nested_text(levels) + b"}]}"
+        response = await rabbit_system.client.post(
+            "/pipelines", content=body, headers={"content-type": "application/json"}
+        )
+        assert_problem(response, 422, "too_deep")
+    assert await _count(rabbit_system, "pipelines") == 1
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_brackets_inside_strings_do_not_count_as_nesting(rabbit_system: System) -> None:
+    text = "[{" * 5_000 + '\\"[' * 100
+    pipeline = {"name": "x", "stages": [{"name": "a", "handler": "h", "input": {"t": text}}]}
+    response = await rabbit_system.client.post("/pipelines", json=pipeline)
+    assert response.status_code == 201, response.text
+    assert response.json()["stages"][0]["input"]["t"] == text
+
+
+async def test_a_body_of_too_many_values_is_refused(rabbit_system: System) -> None:
+    many = {"name": "x", "stages": [{"name": "a", "handler": "h", "input": [0] * MAX_JSON_VALUES}]}
+    response = await rabbit_system.client.post("/pipelines", json=many)
+    assert_problem(response, 413, "too_many_values")
+    assert await _count(rabbit_system, "pipelines") == 0
+
+
+async def test_deep_yaml_is_refused_without_a_traceback(
+    rabbit_system: System, developer: Dashboard, caplog: pytest.LogCaptureFixture
+) -> None:
+    for levels in (MAX_JSON_DEPTH + 1, 400, 5_000):
+        document = (
+            "apiVersion: pipelogiq/v1\nkind: PipelineDefinition\nname: deep\n"
+            "stages:\n  - name: a\n    handler: h\n    input: " + "[" * levels + "]" * levels + "\n"
+        )
+        response = await rabbit_system.client.put(
+            "/definitions/deep", content=document, headers={"content-type": "application/yaml"}
+        )
+        body = assert_problem(response, 422, "invalid_definition_file")
+        assert "deep" in body["detail"] or "nesting" in body["detail"]
+        check = await developer.send(
+            "POST", "/api/definitions/check", {"content": document, "format": "yaml"}
+        )
+        assert check.status_code == 200
+        assert check.json()["valid"] is False
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+# -- other inputs that answered 500 ---------------------------------------------------------------
+
+
+async def test_a_definition_that_is_not_utf8_is_refused(rabbit_system: System) -> None:
+    response = await rabbit_system.client.put(
+        "/definitions/x", content=b"name: \xff\xfe", headers={"content-type": "application/yaml"}
+    )
+    body = assert_problem(response, 422, "invalid_definition_file")
+    assert "UTF-8" in body["detail"]
+
+
+@pytest.fixture
+async def admin(rabbit_system: System) -> Dashboard:
+    await add_member(rabbit_system.pool, rabbit_system.application.id, "root@example.com", "admin")
+    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
+    return Dashboard(await logged_in(app, "root@example.com"))
+
+
+@pytest.mark.parametrize("value", [10**30, 2**63, 2**31, -1])
+async def test_integers_past_an_integer_column_are_refused(
+    rabbit_system: System, admin: Dashboard, value: int
+) -> None:
+    response = await rabbit_system.client.get(f"/definitions/x?version={value}")
+    assert_problem(response, 422, "invalid_request")
+    some = "00000000-0000-4000-8000-000000000000"
+    for path in (
+        f"/api/definitions/{some}/versions/{value}",
+        f"/api/pipelines/{some}/stages/{some}/logs?attempt={value}",
+    ):
+        response = await admin.get(path)
+        assert response.status_code in (400, 422), (path, response.text)
+    submit = {"definition": "x", "version": value}
+    response = await rabbit_system.client.post("/pipelines", json=submit)
+    assert response.status_code in (400, 422), response.text
+
+
+@pytest.mark.parametrize("value", [10**30, 2**63, 0])
+async def test_ids_past_a_bigint_column_are_refused(admin: Dashboard, value: int) -> None:
+    some = "00000000-0000-4000-8000-000000000000"
+    for path in ("/api/audit", f"/api/workers/{some}/events"):
+        response = await admin.get(f"{path}?before={value}")
+        assert_problem(response, 422, "invalid_request")
+    assert (await admin.get(f"/api/audit?before={2**63 - 1}")).status_code == 200
+
+
+async def test_a_download_link_with_a_signature_that_is_not_ascii_is_refused(
+    rabbit_system: System,
+) -> None:
+    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
+    client = browser(app)
+    artifact = "00000000-0000-4000-8000-000000000000"
+    response = await client.get(
+        f"/api/downloads/{artifact}", params={"expires": "1", "signature": "é"}
+    )
+    assert_problem(response, 403, "invalid_link")
+
+
+@pytest.mark.parametrize("sid", [123, None, ["x"], {"a": 1}, "not-a-uuid"])
+async def test_a_token_whose_session_is_not_text_is_refused(
+    rabbit_system: System, sid: Any
+) -> None:
+    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
+    client = browser(app)
+    claims = {"sub": "x", "sid": sid, "exp": int(time.time()) + 60}
+    client.cookies.set("plq_access", jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256"))
+    assert_problem(await client.get("/api/auth/me"), 401, "not_authenticated")
