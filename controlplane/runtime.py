@@ -119,6 +119,7 @@ async def open_services(
             await services.announcer.close()
             await services.updates.close()
             await services.outages.close()
+            await services.sandbox.close()
             if services.traces is not None:
                 await services.traces.close()
             await broker.close()

@@ -19,6 +19,7 @@ from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter
 from controlplane.outages import Outages
+from controlplane.sandbox import Sandbox
 from controlplane.settings import Settings
 from controlplane.trace_export import TraceExport
 
@@ -41,6 +42,8 @@ class Services:
     stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     # Logs the start and end of each outage of the database or the broker, once.
     outages: Outages = field(init=False)
+    # A child process for CPU-heavy work on untrusted input (definition files).
+    sandbox: Sandbox = field(init=False, default_factory=Sandbox)
 
     def __post_init__(self) -> None:
         self.updates = UpdatePublisher(self.broker)

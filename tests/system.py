@@ -135,6 +135,8 @@ async def running_system(
             await system.stop_background()
             await services.dispatcher.close()
             await services.announcer.close()
+            await services.sandbox.close()
+            await services.outages.close()
 
 
 def sdk_worker(system: System, **options: Any) -> Worker:

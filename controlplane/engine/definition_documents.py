@@ -8,10 +8,8 @@ and, for a file, its line and column.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -31,6 +29,7 @@ from controlplane.input_limits import (
     check_json_shape,
     nul_path,
 )
+from controlplane.sandbox import Crashed, Sandbox, TookTooLong
 from controlplane.schemas import (
     ContextKey,
     DefinitionName,
@@ -105,10 +104,6 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # libyaml's parser when PyYAML was built with it (the wheels are): several times faster.
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# A file is read in at most this long (checked as its nodes are walked; libyaml's own part is
-# linear in the file's size, which is bounded).
-PARSE_SECONDS = 2.0
-
 
 class _Loader(_Parser):  # type: ignore[misc,valid-type]
     """YAML read as JSON data: dates stay strings, and only true/false are booleans
@@ -146,26 +141,47 @@ class Parsed:
     locate: Callable[[Path], tuple[int, int] | None]
 
 
-async def read_file(content: str | bytes, file_format: FileFormat) -> Parsed:
-    """:func:`parse_file` off the event loop: a large file takes a good part of a second."""
-    async with _READING:
-        return await asyncio.to_thread(parse_file, content, file_format)
+# A file is read and checked within this many seconds, or refused.
+READ_SECONDS = 5.0
 
 
-async def check_file(content: str | bytes, file_format: FileFormat, max_input_bytes: int) -> None:
-    """Read and check a file off the event loop; raises as :func:`parse_file` and
-    :func:`check` do."""
+@dataclass(frozen=True)
+class CheckedFile:
+    raw: Any
+    document: Document
 
-    def read_and_check() -> None:
+
+async def read_checked(
+    sandbox: Sandbox, content: str | bytes, file_format: FileFormat, max_input_bytes: int
+) -> CheckedFile:
+    """The document of a file, read and checked in the sandbox's child process: a large file
+    takes a good part of a second of CPU, which must not stall the event loop. Raises as
+    :func:`parse_file` and :func:`check` do, and for a file that takes past READ_SECONDS."""
+    try:
+        answer = await sandbox.run(
+            READ_SECONDS, _read_and_check, content, file_format, max_input_bytes
+        )
+    except TookTooLong:
+        raise _file_error(f"the file takes more than {READ_SECONDS:g} s to read", None) from None
+    except Crashed:
+        raise _file_error("the file could not be read (it needs too much memory)", None) from None
+    if isinstance(answer, tuple):  # a refusal, as plain data: it crossed a process boundary
+        code, detail, extra = answer
+        raise InvalidRequest(code, detail, **extra)
+    raw = msgspec.json.decode(answer)
+    return CheckedFile(raw, msgspec.convert(raw, Document))
+
+
+def _read_and_check(
+    content: str | bytes, file_format: FileFormat, max_input_bytes: int
+) -> bytes | tuple[str, str, dict[str, Any]]:
+    """In the child: the document as JSON, or why it is refused."""
+    try:
         parsed = parse_file(content, file_format)
         check(parsed.raw, max_input_bytes=max_input_bytes, locate=parsed.locate)
-
-    async with _READING:
-        await asyncio.to_thread(read_and_check)
-
-
-# Files read at once by a process: each holds a thread and a share of the CPU.
-_READING = asyncio.Semaphore(2)
+    except InvalidRequest as error:
+        return error.code, error.detail, error.extra
+    return msgspec.json.encode(parsed.raw)
 
 
 def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
@@ -182,7 +198,7 @@ def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
-        _checked(root, time.monotonic() + PARSE_SECONDS)
+        _checked(root)
         # Normalised to the JSON data model: what is stored is what JSON can say.
         raw = msgspec.json.decode(msgspec.json.encode(loader.construct_document(root)))
     except _AliasFound:
@@ -233,10 +249,10 @@ def _yaml_error(error: yaml.YAMLError) -> InvalidRequest:
     return _file_error(f"not valid YAML: {error}", None)
 
 
-def _checked(root: yaml.Node | None, deadline: float) -> None:
+def _checked(root: yaml.Node | None) -> None:
     """Refuse what the file may not hold, walking its nodes once (without recursion, so that
     the walk itself cannot be too deep): aliases, NUL characters, nesting deeper than
-    MAX_JSON_DEPTH, more than MAX_JSON_VALUES values, and more than PARSE_SECONDS of work."""
+    MAX_JSON_DEPTH, more than MAX_JSON_VALUES values."""
     if root is None:
         return
     seen: set[int] = set()
@@ -248,8 +264,6 @@ def _checked(root: yaml.Node | None, deadline: float) -> None:
         seen.add(id(node))
         if len(seen) > MAX_JSON_VALUES:
             raise _node_error(node, path, f"a file may hold {MAX_JSON_VALUES:,} values")
-        if len(seen) % 1024 == 0 and time.monotonic() > deadline:
-            raise _node_error(node, path, f"the file takes more than {PARSE_SECONDS} s to read")
         if isinstance(node, yaml.ScalarNode):
             if "\x00" in node.value:
                 raise _node_error(node, path, NUL_MESSAGE)

@@ -10,7 +10,6 @@ version may approve it.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -133,6 +132,7 @@ async def save(
     raw: Any,
     *,
     max_input_bytes: int,
+    document: Document | None = None,
     definition_id: uuid.UUID | None = None,
     locate: Callable[[Path], tuple[int, int] | None] | None = None,
     submit: bool = False,
@@ -142,10 +142,13 @@ async def save(
     archived version. A document the same as the latest version changes nothing.
 
     ``definition_id``, when given, must be the document's definition (a rename is refused).
-    ``locate`` finds a path of the document in its file, for the positions of problems.
+    ``document``: ``raw``, checked already (see read_checked); otherwise it is checked here,
+    and ``locate`` finds a path of the document in its file, for the positions of problems.
     With ``submit``, a draft goes on to review.
     """
-    saved = await _save(pool, actor, application_id, raw, max_input_bytes, definition_id, locate)
+    if document is None:
+        document = check(raw, max_input_bytes=max_input_bytes, locate=locate)
+    saved = await _save(pool, actor, application_id, raw, document, definition_id)
     if submit and saved.version.status == "draft":
         version = await move(pool, actor, saved.version, "submit")
         saved = Saved(version, changed=True, created=saved.created)
@@ -157,12 +160,9 @@ async def _save(
     actor: Actor,
     application_id: uuid.UUID,
     raw: Any,
-    max_input_bytes: int,
+    document: Document,
     definition_id: uuid.UUID | None,
-    locate: Callable[[Path], tuple[int, int] | None] | None,
 ) -> Saved:
-    # A large document takes a tenth of a second to check: off the event loop.
-    document = await asyncio.to_thread(check, raw, max_input_bytes=max_input_bytes, locate=locate)
     async with pool.acquire() as connection, connection.transaction():
         # One writer per definition at a time: edits never race into two drafts.
         locked = await connection.fetchval(_LOCK_BY_NAME, application_id, document.name)

@@ -16,7 +16,7 @@ from litestar.params import FromPath, QueryParameter
 from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
 from controlplane.engine.applications import Application
 from controlplane.engine.audit import Actor
-from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES, read_file
+from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES, read_checked
 from controlplane.engine.definitions import (
     newest_published,
     runnable_version,
@@ -88,20 +88,25 @@ class DefinitionController(Controller):
         submit: Annotated[bool, QueryParameter(name="submit")] = False,
     ) -> DefinitionSaved:
         file_format = format_of_media_type(request.headers.get("content-type", ""))
-        parsed = await read_file(await request.body(), file_format)
-        if isinstance(parsed.raw, dict) and parsed.raw.get("name") != name:
+        checked = await read_checked(
+            services.sandbox,
+            await request.body(),
+            file_format,
+            services.settings.max_input_bytes,
+        )
+        if checked.document.name != name:
             raise InvalidRequest(
                 "definition_name_mismatch",
-                f"the file defines {parsed.raw.get('name')!r}, not {name!r}",
+                f"the file defines {checked.document.name!r}, not {name!r}",
             )
         actor = Actor(f"API key of {application.name}", client=_client(request))
         saved = await save(
             services.pool,
             actor,
             application.id,
-            parsed.raw,
+            checked.raw,
             max_input_bytes=services.settings.max_input_bytes,
-            locate=parsed.locate,
+            document=checked.document,
             submit=submit,
         )
         return saved_view(saved)

@@ -38,7 +38,7 @@ from controlplane.api.internal.session import (
     visible_application,
 )
 from controlplane.engine.audit import read_trail
-from controlplane.engine.definition_documents import check_file, dump_file, read_file
+from controlplane.engine.definition_documents import dump_file, read_checked
 from controlplane.engine.definitions import (
     Definition,
     Move,
@@ -100,7 +100,9 @@ class DefinitionController(Controller):
         self, data: JSONBody[DefinitionSource], services: NamedDependency[Services]
     ) -> DefinitionCheck:
         try:
-            await check_file(data.content, data.format, services.settings.max_input_bytes)
+            await read_checked(
+                services.sandbox, data.content, data.format, services.settings.max_input_bytes
+            )
         except InvalidRequest as error:
             return DefinitionCheck(False, error.extra.get("errors", []))
         return DefinitionCheck(True, [])
@@ -250,15 +252,17 @@ async def _save(
     *,
     submit: bool = False,
 ) -> DefinitionSaved:
-    parsed = await read_file(source.content, source.format)
+    checked = await read_checked(
+        services.sandbox, source.content, source.format, services.settings.max_input_bytes
+    )
     saved = await save(
         services.pool,
         actor_of(request),
         application_id,
-        parsed.raw,
+        checked.raw,
         max_input_bytes=services.settings.max_input_bytes,
+        document=checked.document,
         definition_id=definition_id,
-        locate=parsed.locate,
         submit=submit,
     )
     return saved_view(saved)
