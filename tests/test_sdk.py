@@ -433,6 +433,8 @@ async def test_a_result_the_control_plane_refuses_fails_its_job_and_spares_the_r
         refused = await client.wait(bad.id, timeout=20)
         fine = await client.wait(good.id, timeout=20)
     assert refused.status == "failed"
-    assert refused.stages[0].error["message"].startswith("the control plane refused")
+    error = refused.stages[0].error
+    assert error["message"].startswith("the control plane refused this job's result (")
+    assert error["code"] == "result_refused"  # whatever the control plane's own code was
     assert fine.status == "completed"
     assert fine.context == {"k": 1}

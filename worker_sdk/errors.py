@@ -47,4 +47,15 @@ class ApiError(Exception):
 
 
 class Unavailable(Exception):
-    """The control plane could not be reached, or answered 5xx/429, after every retry."""
+    """The control plane could not be reached, or answered 5xx/429, after every retry.
+
+    ``status`` is the last answer's HTTP status (None when there was no answer), and
+    ``retry_after`` the seconds its ``Retry-After`` header asked to wait (None without one).
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after

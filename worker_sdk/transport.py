@@ -1,13 +1,17 @@
 """HTTP to the control plane: authentication, problem documents, retries with backoff.
 
 A request that fails on the network, or is answered 429 or 5xx, is retried with capped
-exponential backoff and full jitter; a 4xx answer raises :class:`ApiError` at once, since
-sending the same request again cannot help.
+exponential backoff and full jitter (or after the answer's ``Retry-After``, up to
+``MAX_RETRY_AFTER``); a 4xx answer raises :class:`ApiError` at once, since sending the same
+request again cannot help.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
+import math
 import random
 import time
 from typing import Any, TypeVar
@@ -20,6 +24,10 @@ from worker_sdk.errors import ApiError, Unavailable
 T = TypeVar("T")
 
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# The longest wait a Retry-After header gets: a worker's results must not wait past the leases
+# of their jobs (30 s by default) on the word of one answer.
+MAX_RETRY_AFTER = 30.0
 
 
 class Backoff:
@@ -49,10 +57,31 @@ def decode(response: httpx.Response, into: type[T]) -> T:
     Raises :class:`ApiError` for a 4xx answer and :class:`_Retryable` for one worth retrying.
     """
     if response.status_code in _RETRYABLE_STATUSES:
-        raise _Retryable(f"{response.status_code} from {response.request.url.path}")
+        raise _Retryable(response)
     if response.status_code >= 400:
         raise _api_error(response)
     return msgspec.json.decode(response.content, type=into)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds the answer's ``Retry-After`` asks to wait, at most ``MAX_RETRY_AFTER``;
+    None without the header, or with one that is neither a number nor an HTTP date."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _api_error(response: httpx.Response) -> ApiError:
@@ -71,7 +100,12 @@ def _api_error(response: httpx.Response) -> ApiError:
 
 
 class _Retryable(Exception):
-    pass
+    """An answer worth sending the request again for (429 or a 5xx)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.status_code} from {response.request.url.path}")
+        self.status = response.status_code
+        self.retry_after = retry_after(response)
 
 
 class Retries:
@@ -85,10 +119,17 @@ class Retries:
         """The delay before the next try; raises when the error is final or tries are spent."""
         if not isinstance(error, _Retryable | httpx.TransportError):
             raise error
+        status: int | None = None
+        asked: float | None = None  # by the answer's Retry-After
+        if isinstance(error, _Retryable):
+            status, asked = error.status, error.retry_after
         if self._left == 0:
-            raise Unavailable(f"{method} {path}: {error}") from error
+            raise Unavailable(
+                f"{method} {path}: {error}", status=status, retry_after=asked
+            ) from error
         self._left -= 1
-        return self._backoff.next_delay()
+        delay = self._backoff.next_delay()
+        return delay if asked is None else asked
 
 
 def _body(body: Any) -> bytes | None:

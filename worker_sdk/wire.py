@@ -131,14 +131,20 @@ class JobResult(_Wire):
     context: dict[str, Any] = {}
 
 
-class Rejected(_Wire):
+class RejectedResult(_Wire):
+    """A result the control plane did not apply. ``reason`` says why (``lease_lost``,
+    ``invalid_result``...); for ``invalid_result``, ``code`` and ``detail`` say what is wrong
+    with it (older control planes send neither)."""
+
     job_id: str
     reason: str
+    code: str | None = None
+    detail: str | None = None
 
 
 class AckResponse(_Wire):
     accepted: list[str]
-    rejected: list[Rejected] = []
+    rejected: list[RejectedResult] = []
 
 
 class BootstrapResponse(_Wire):

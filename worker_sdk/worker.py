@@ -2,8 +2,9 @@
 
 One asyncio task per concern: the pull loop (long-polls for as many jobs as there are free
 slots), the heartbeat loop (keeps leases alive and learns which jobs to stop), the ack loop
-(sends finished results in batches and keeps them until the control plane has them), and one
-task per running job. A sync handler runs in a daemon thread of its own.
+(sends finished results in batches and keeps them until the control plane has them: see
+:mod:`worker_sdk.acks`), and one task per running job. A sync handler runs in a daemon thread
+of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from typing import Any, TypeVar
 import httpx
 
 from worker_sdk import templates
+from worker_sdk.acks import MAX_RESULTS_PER_ACK as MAX_RESULTS_PER_ACK  # where it was
+from worker_sdk.acks import Acks
 from worker_sdk.context import JobContext
 from worker_sdk.errors import ApiError, Unavailable
 from worker_sdk.handlers import Handler, HandlerFunction, Outcome
@@ -32,22 +35,13 @@ from worker_sdk.metrics import WorkerMetrics
 from worker_sdk.tracing import handler_span, set_outcome
 from worker_sdk.transport import AsyncTransport, Backoff
 from worker_sdk.usage import ProcessUsage
-from worker_sdk.wire import (
-    AckResponse,
-    BootstrapResponse,
-    HeartbeatResponse,
-    Job,
-    JobError,
-    JobResult,
-    PullResponse,
-)
+from worker_sdk.wire import BootstrapResponse, HeartbeatResponse, Job, JobResult, PullResponse
 
 log = logging.getLogger("worker_sdk")
 
 F = TypeVar("F", bound=HandlerFunction)
 
 MAX_JOBS_PER_PULL = 100
-MAX_RESULTS_PER_ACK = 500
 
 
 @dataclass
@@ -67,6 +61,10 @@ class WorkerStats:
     failed: int = 0
     dropped: int = 0
     rejected: int = 0
+    # Results the control plane refused for good (their jobs were reported failed instead).
+    refused: int = 0
+    # Results given up on: set aside until their leases could have run out, or at shutdown.
+    undelivered: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
 
@@ -115,7 +113,7 @@ class Worker:
         self._handlers: dict[str, Handler] = {}
         self._instance_id = str(uuid.uuid4())
         self._running: dict[str, _Running] = {}
-        self._results: list[JobResult] = []
+        self._acks: Acks | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._abandon: asyncio.Event | None = None
@@ -172,7 +170,7 @@ class Worker:
         self._abandon = asyncio.Event()
         self._changed = asyncio.Event()
         if self.metrics_port is not None:
-            self._metrics = WorkerMetrics(lambda: len(self._running), lambda: len(self._results))
+            self._metrics = WorkerMetrics(lambda: len(self._running), self._unacked)
             self._metrics.serve(self.metrics_port)
         restore = self._install_signal_handlers() if handle_signals else []
         transport = AsyncTransport(
@@ -181,6 +179,7 @@ class Worker:
             timeout=self.poll_seconds + 15,
             transport=self._http_transport,
         )
+        self._acks = Acks(transport, self.stats)
         try:
             if await self._bootstrap(transport):
                 await self._work(transport)
@@ -193,9 +192,10 @@ class Worker:
 
     async def _work(self, transport: AsyncTransport) -> None:
         assert self._stopping is not None
+        assert self._acks is not None
         pulling = asyncio.create_task(self._pull_loop(transport))
         heartbeats = asyncio.create_task(self._heartbeat_loop(transport))
-        acks = asyncio.create_task(self._ack_loop(transport))
+        acks = asyncio.create_task(self._acks.run())
         await self._stopping.wait()
         log.info("stopping: no more pulls; finishing %d running jobs", len(self._running))
         pulling.cancel()
@@ -204,7 +204,7 @@ class Worker:
         heartbeats.cancel()
         acks.cancel()
         await asyncio.gather(heartbeats, acks, return_exceptions=True)
-        await self._flush_results(transport, deadline=time.monotonic() + 10)
+        await self._acks.flush(seconds=10)
         with contextlib.suppress(Exception):
             await transport.call(
                 "POST",
@@ -259,6 +259,8 @@ class Worker:
                 continue
             self.worker_id = answer.worker_id
             self._heartbeat_interval = answer.heartbeat_interval_seconds
+            if self._acks is not None:
+                self._acks.lease_seconds = answer.lease_seconds
             log.info("worker %s registered as %s", self.name, self.worker_id)
             return True
         return False
@@ -344,7 +346,8 @@ class Worker:
             self.stats.completed += 1
         else:
             self.stats.failed += 1
-        self._results.append(
+        assert self._acks is not None
+        self._acks.add(
             JobResult(
                 job.job_id,
                 outcome.status,
@@ -354,7 +357,6 @@ class Worker:
                 ctx.context_updates,
             )
         )
-        self._notify()
 
     async def _outcome(self, handler: Handler, running: _Running) -> Outcome | None:
         try:
@@ -405,7 +407,7 @@ class Worker:
                     "concurrency": self.concurrency,
                     "completed": self.stats.completed,
                     "failed": self.stats.failed,
-                    "unackedResults": len(self._results),
+                    "unackedResults": self._unacked(),
                     **usage.sample(),
                 },
             }
@@ -426,90 +428,10 @@ class Worker:
             for job_id in answer.cancel_job_ids:
                 self._drop(job_id, "the control plane cancelled it")
 
-    # -- acks ------------------------------------------------------------------------------
-
-    async def _ack_loop(self, transport: AsyncTransport) -> None:
-        backoff = Backoff()
-        while True:
-            if not self._results:
-                await self._wait_for_change()
-                continue
-            try:
-                sent = await self._send_results(transport)
-            except Exception:  # an answer it could not read, say: the results are kept
-                log.exception("ack failed; %d results kept", len(self._results))
-                sent = False
-            if sent:
-                backoff.reset()
-            else:
-                await asyncio.sleep(backoff.next_delay())
-
-    async def _send_results(self, transport: AsyncTransport) -> bool:
-        """Ack one batch; False if the control plane could not be reached (kept for later)."""
-        batch = self._results[:MAX_RESULTS_PER_ACK]
-        try:
-            answer = await self._ack(transport, batch)
-        except (Unavailable, httpx.TransportError) as error:
-            log.warning("ack failed (%s); %d results kept", error, len(self._results))
-            return False
-        except ApiError as error:
-            if len(batch) == 1 or error.status not in (413, 422):
-                raise  # kept: the ack loop logs it and tries again later
-            # One bad result must not hold back the others: send them one at a time.
-            for result in batch:
-                try:
-                    await self._ack(transport, [result])
-                except (Unavailable, httpx.TransportError):
-                    return False
-                self._results.remove(result)
-            return True
-        del self._results[: len(batch)]
-        self._note_rejections(answer)
-        return True
-
-    async def _ack(self, transport: AsyncTransport, batch: list[JobResult]) -> AckResponse:
-        try:
-            answer = await transport.call(
-                "POST", "/jobs/ack", AckResponse, {"results": batch}, retries=0
-            )
-        except ApiError as error:
-            if len(batch) > 1 or error.status not in (413, 422):
-                raise  # not about this result (a revoked key, say): kept, and tried again
-            # The result itself is invalid (an output over the size limit, say): the job
-            # fails with the refusal as its error, so that it does not stay running.
-            [result] = batch
-            log.error("the result of job %s was refused: %s", result.job_id, error)
-            detail = f"the control plane refused this job's result: {error.detail}"
-            failure = JobResult(result.job_id, "failed", error=JobError(detail, error.code, False))
-            answer = await transport.call(
-                "POST", "/jobs/ack", AckResponse, {"results": [failure]}, retries=0
-            )
-        if len(batch) == 1:
-            self._note_rejections(answer)
-        return answer
-
-    def _note_rejections(self, answer: AckResponse) -> None:
-        for rejected in answer.rejected:
-            self.stats.rejected += 1
-            log.warning("result for job %s rejected: %s", rejected.job_id, rejected.reason)
-
-    async def _flush_results(self, transport: AsyncTransport, deadline: float) -> None:
-        backoff = Backoff()
-        while self._results and time.monotonic() < deadline:
-            try:
-                sent = await self._send_results(transport)
-            except Exception:
-                log.exception("ack failed at shutdown")
-                sent = False
-            if not sent:
-                await asyncio.sleep(min(backoff.next_delay(), max(0, deadline - time.monotonic())))
-        if self._results:
-            log.error(
-                "%d results could not be delivered before shutdown; their jobs will run again",
-                len(self._results),
-            )
-
     # -- small helpers ---------------------------------------------------------------------
+
+    def _unacked(self) -> int:
+        return 0 if self._acks is None else len(self._acks)
 
     def _notify(self) -> None:
         if self._changed is not None:
