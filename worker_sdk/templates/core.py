@@ -10,7 +10,7 @@ import msgspec
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import RetryableError, TerminalError
-from worker_sdk.templates import template
+from worker_sdk.templates import network, template
 from worker_sdk.templates.expressions import ExpressionError, render
 
 # An answer's body is kept in the output up to this many bytes (outputs are stored in
@@ -40,16 +40,16 @@ async def http_request(ctx: JobContext, request: HttpRequest) -> dict[str, Any]:
     if request.json is not None and request.body is not None:
         raise TerminalError("give json or body, not both", code="invalid_input")
     try:
-        async with (
-            httpx.AsyncClient(timeout=request.timeout_seconds) as client,
-            client.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                json=request.json,
-                content=request.body,
-            ) as response,
-        ):
+        # To a checked address only: see worker_sdk.templates.network. A redirect is not
+        # followed: it is the answer (a failure, unless expectedStatus lists it).
+        async with network.send(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            content=request.body,
+            timeout_seconds=request.timeout_seconds,
+        ) as response:
             # Read no more than is kept: a huge answer must not fill the worker's memory.
             content = await _read_at_most(response, MAX_BODY_BYTES + 1)
     except httpx.TransportError as error:
