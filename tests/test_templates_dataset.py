@@ -118,7 +118,9 @@ def test_ingest_takes_a_given_schema_and_appends(tmp_path: Path) -> None:
     assert (refused.error.code, refused.error.retryable) == ("schema_mismatch", False)
 
 
-def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
+def test_ingest_reads_json_lines_parquet_globs_and_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = [{"id": n, "tag": f"t{n % 4}", "score": n / 4} for n in range(200)]
     jsonl = tmp_path / "rows.jsonl"
     jsonl.write_text(
@@ -140,6 +142,7 @@ def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
     assert table_of(output).sort_by("id").to_pylist() == rows
     assert len(output["lineage"]["reads"]) == 1  # what was named: the glob
 
+    monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", "127.0.0.1")  # the test's server: loopback
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -152,6 +155,66 @@ def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
         server.shutdown()
     assert missing.error is not None
     assert missing.error.code == "source_not_found"
+
+
+class _Redirects(http.server.BaseHTTPRequestHandler):
+    """``/rows.jsonl`` is a file; ``/to?<url>`` redirects there; ``/loop`` to itself."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        _Redirects.paths.append(f"{self.server.server_address[0]}{self.path}")
+        if self.path == "/rows.jsonl":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"id": 1}\n{"id": 2}\n')
+            return
+        self.send_response(302)
+        self.send_header("Location", self.path.partition("?")[2] or "/loop")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_ingest_downloads_only_from_allowed_addresses_on_every_redirect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two servers: 127.0.0.1 is allowed (as a worker's allow-list may), 127.0.0.2 is not.
+    servers = [
+        http.server.ThreadingHTTPServer((a, 0), _Redirects) for a in ("127.0.0.1", "127.0.0.2")
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    allowed, other = (f"http://{s.server_address[0]}:{s.server_address[1]}" for s in servers)
+    try:
+        monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", "127.0.0.1")
+        # Redirects are followed, to an allowed address...
+        followed = {"source": f"{allowed}/to?{allowed}/rows.jsonl", "format": "jsonl"}
+        hops = completed(run(ingest, followed))
+        assert hops["dataset"]["rows"] == 2
+        # ...but never to one that is not, nor on and on.
+        for source, code in [
+            (f"{allowed}/to?{other}/rows.jsonl", "address_not_allowed"),
+            (f"{other}/rows.jsonl", "address_not_allowed"),
+            (f"{allowed}/loop", "too_many_redirects"),
+            (f"{allowed}/to?file:///etc/passwd", "invalid_redirect"),
+        ]:
+            refused = run(ingest, {"source": source, "format": "jsonl"})
+            assert refused.error is not None
+            assert (refused.error.code, refused.error.retryable) == (code, False), source
+        assert not [p for p in _Redirects.paths if p.startswith("127.0.0.2")]
+        assert _Redirects.paths.count("127.0.0.1/loop") == 6  # the first, then 5 redirects
+        # Without the allow-list, loopback is not reached at all.
+        monkeypatch.delenv("PIPELOGIQ_HTTP_ALLOW")
+        _Redirects.paths.clear()
+        unallowed = run(ingest, {"source": f"{allowed}/rows.jsonl"})
+        assert unallowed.error is not None
+        assert unallowed.error.code == "address_not_allowed"
+        assert _Redirects.paths == []
+    finally:
+        for server in servers:
+            server.shutdown()
 
 
 @pytest.mark.parametrize(
