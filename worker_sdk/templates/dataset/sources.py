@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from worker_sdk.errors import RetryableError, TerminalError
 from worker_sdk.templates import network
+from worker_sdk.templates.dataset.roots import allowed
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -71,20 +72,25 @@ def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
 
 
 def expand(sources: list[str], download_dir: str) -> list[str]:
-    """Every file the sources name: local globs expanded, URLs downloaded first."""
+    """Every file the sources name, each under a data root: local globs expanded, URLs
+    downloaded first."""
     found: list[str] = []
     for source in sources:
         scheme = urllib.parse.urlsplit(source).scheme
         if scheme in ("http", "https"):
             found.append(_download(source, download_dir))
         elif "://" in source:
-            filesystem, path = _filesystem(source)
+            location = allowed(source)
+            filesystem, path = _filesystem(location)
             if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
                 raise TerminalError(f"no such file: {source}", code="source_not_found")
-            found.append(source)
+            found.append(location)
         else:
-            matches = sorted(glob.glob(os.path.expanduser(source)))
-            files = [os.path.abspath(m) for m in matches if os.path.isfile(m)]
+            pattern = os.path.expanduser(source)
+            allowed(pattern)  # before looking: what exists outside the roots is not told
+            matches = sorted(glob.glob(pattern))
+            # Each match is checked again: a symlink inside a root may point out of it.
+            files = [allowed(m) for m in matches if os.path.isfile(m)]
             if not files:
                 raise TerminalError(f"no file matches {source}", code="source_not_found")
             found.extend(files)
