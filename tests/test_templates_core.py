@@ -197,9 +197,13 @@ def test_which_addresses_are_refused(address: str, kind: str | None) -> None:
 def test_http_request_reaches_what_the_allow_list_allows(
     web: str, allowed: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", allowed)
     port = web.rsplit(":", 1)[1]
-    outcome = JobEnvironment().run(http_request, {"url": f"http://localhost:{port}/200/a"})
+    spec = {"url": f"http://localhost:{port}/200/a"}
+    refused = JobEnvironment().run(http_request, spec)
+    assert refused.error is not None
+    assert refused.error.code == "address_not_allowed"
+    monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", allowed)
+    outcome = JobEnvironment().run(http_request, spec)
     assert outcome.status == "completed", outcome.error
     assert outcome.output["json"] == {"path": "/200/a"}
     # Connected to the address checked, but the server still hears the name it was asked by.
