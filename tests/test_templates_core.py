@@ -346,6 +346,28 @@ def test_transform_fails_for_good_on_a_bad_expression() -> None:
     assert "no function 'open'" in outcome.error.message
 
 
+@pytest.mark.parametrize(
+    ("spec", "code"),
+    [
+        ({"output": "=1e308 * 10 // 1"}, "number_out_of_range"),
+        ({"output": "=join(['a' * 1000000] * 1000, '')"}, "expression_too_large"),
+        # What the context's expressions and the output's produce counts together.
+        (
+            {"context": {"a": "=data", "b": "=data"}, "output": "=data", "data": "x" * 400_000},
+            "expression_too_large",
+        ),
+    ],
+)
+def test_transform_fails_for_good_with_the_expression_s_code(
+    spec: dict[str, Any], code: str
+) -> None:
+    outcome = JobEnvironment().run(transform, spec)
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert (outcome.error.code, outcome.error.retryable) == (code, False)
+    assert outcome.context_updates == {}
+
+
 def test_templates_are_chosen_by_group_or_name_pattern() -> None:
     assert [t.name for t in select(["core"])] == ["approval", "delay", "http.request", "transform"]
     assert [t.name for t in select(["http.*", "delay"])] == ["delay", "http.request"]

@@ -128,10 +128,10 @@ class Transform(msgspec.Struct, forbid_unknown_fields=True):
 def transform(ctx: JobContext, spec: Transform) -> Any:
     names = {"data": spec.data, "deps": dict(ctx.dependencies), "context": dict(ctx.context)}
     try:
-        updates = {key: render(value, names) for key, value in spec.context.items()}
-        output = render(spec.output, names)
+        # In one render, so that the sizes of all the values produced count together.
+        updates, output = render([spec.context, spec.output], names)
     except ExpressionError as error:
-        raise TerminalError(str(error), code="invalid_expression") from error
+        raise TerminalError(str(error), code=error.code) from error
     for key, value in updates.items():
         ctx.set_context(key, value)
     return output
