@@ -45,6 +45,7 @@ def _example(name: str) -> Any:
 
 def with_templates(source: Path, lake: Path) -> tuple[dict[str, float], pa.Table]:
     os.environ["PIPELOGIQ_LAKE"] = str(lake)
+    os.environ["PIPELOGIQ_DATA_ROOTS"] = f"{lake},{source.parent}"
     from worker_sdk.templates import select
     from worker_sdk.testing import JobEnvironment
 

@@ -73,4 +73,4 @@ def test_the_medallion_example_runs_in_one_command(plane: dict[str, str], tmp_pa
     assert "quarantined" in summary
     assert "warned" in summary
     assert any(line.startswith("gold: 240 rows of revenue per day and country") for line in lines)
-    assert (tmp_path / ".pipelogiq" / "medallion" / "orders-20000.csv").exists()
+    assert (tmp_path / "lake" / "landing" / "orders-20000.csv").exists()

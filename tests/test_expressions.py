@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -95,3 +97,96 @@ def test_render_fills_a_json_template() -> None:
         "escaped": "=not an expression",
         "list": ["A-1", 1, None],
     }
+
+
+# Each would build a gigabyte or more; all are refused having built almost nothing.
+@pytest.mark.parametrize(
+    ("source", "data"),
+    [
+        ("join(['a' * 1000000] * 1000, '')", {}),  # 1,000 copies of a million characters
+        ("join(['a'] * 1000, 'b' * 1000000)", {}),  # 999 separators of a million characters
+        ("replace('a' * 1000000, 'a', 'b' * 1000)", {}),  # a million places, each 999 longer
+        ("replace('a' * 1000, '', 'b' * 1000000)", {}),  # 1,001 places, between and around
+        ("[[['x'] * 1000] * 1000] * 1000", {}),  # 1,000 items, a billion written out
+        ("[data.rows] * 1000", {"rows": list(range(1_000_000))}),
+        ("split(data.commas, ',')", {"commas": "," * 1_000_000}),  # a million and one items
+        ("len(data.text + data.text)", {"text": "a" * 600_000}),
+    ],
+)
+def test_sizes_are_checked_before_the_value_is_built(source: str, data: dict[str, Any]) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError, match=f"more than {MAX_SIZE:,}") as refused:
+            evaluate(source, {"data": data})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "expression_too_large"
+    assert peak < 4_000_000  # bytes: the largest part built, 'a' * 1000000, is a million
+
+
+def test_the_cap_counts_what_a_value_holds_written_out() -> None:
+    # A list of a thousand lists of a thousand: a million items and more, though only 1,000
+    # are the outer list's.
+    with pytest.raises(ExpressionError, match="more than"):
+        evaluate("[[1] * 1000] * 1000")
+    assert len(evaluate("[[1] * 1000] * 500")) == 500  # 500,500 items written out
+    assert len(evaluate("join(['a'] * 1000, 'c' * 1000)")) == MAX_SIZE  # the cap, exactly
+    with pytest.raises(ExpressionError, match="more than"):
+        evaluate("join(['a'] * 1001, 'c' * 1000)")
+    assert evaluate("replace('aXa', 'X', '--')") == "a--a"
+    assert evaluate("replace('ab', '', '-')") == "-a-b-"
+    assert evaluate("split('a--b', '--')") == ["a", "b"]
+
+
+def test_what_a_template_s_expressions_produce_counts_together() -> None:
+    # One large value, named a thousand times: small in memory, a thousand times its size
+    # once the output is encoded.
+    names = {"data": {"big": "x" * 10_000}}
+    assert render(["=data.big"] * 100, names) == ["x" * 10_000] * 100
+    with pytest.raises(ExpressionError) as refused:
+        render(["=data.big"] * 1000, names)
+    assert refused.value.code == "expression_too_large"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "1e308 * 10 // 1",  # inf, which floor() cannot make whole
+        "1e308 * 10",
+        "-1e308 - 1e308",
+        "1e999",
+        "sum([1e308, 1e308])",
+        "number('1e999')",
+        "number('nan')",
+        "number('9' * 5000)",
+        "round(1e308)",  # a whole number of 309 digits
+        "9223372036854775807 + 1",
+        "-(-9223372036854775807 - 1)",
+        "abs(-9223372036854775807 - 1)",
+        "data.huge * 1.5",  # too large to become a float
+        "data.huge / 3",
+        "string(data.huge)",  # more digits than Python turns into text
+    ],
+)
+def test_numbers_stay_within_what_json_holds(source: str) -> None:
+    with pytest.raises(ExpressionError) as refused:
+        evaluate(source, {"data": {"huge": 10**5000}})
+    assert refused.value.code == "number_out_of_range"
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("round(5, -100000)", "round() takes -100 to 100 digits"),  # 10 ** 100000 otherwise
+        ("split('abc', '')", "a separator that is not empty"),
+        ("get({}, [1])", "unhashable type"),  # not a complaint about its arguments
+        ("1\x00", "not an expression"),
+    ],
+)
+def test_every_failure_is_an_expression_error(source: str, why: str) -> None:
+    with pytest.raises(ExpressionError, match=re.escape(why)) as refused:
+        evaluate(source)
+    assert refused.value.code == "invalid_expression"
+    assert evaluate("round(1234.5678, -2)") == 1200
+    assert evaluate("round(1.23456, 3)") == 1.235

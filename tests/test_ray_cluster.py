@@ -69,6 +69,7 @@ def test_the_templates_join_the_cluster_at_ray_address(tmp_path: Path) -> None:
             **auth,
             "RAY_ADDRESS": f"127.0.0.1:{port}",
             "PIPELOGIQ_LAKE": str(tmp_path / "lake"),
+            "PIPELOGIQ_DATA_ROOTS": str(tmp_path),
         }
         deadline = time.monotonic() + 120
         while True:

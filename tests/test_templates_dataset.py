@@ -22,7 +22,7 @@ from worker_sdk import AsyncClient
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import select
-from worker_sdk.templates.dataset import runtime, sources
+from worker_sdk.templates.dataset import roots, runtime, sources
 from worker_sdk.templates.dataset.aggregate import aggregate
 from worker_sdk.templates.dataset.clean import clean
 from worker_sdk.templates.dataset.export import export
@@ -39,6 +39,8 @@ BAD_ROWS = 8
 @pytest.fixture(autouse=True)
 def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
+    # The source files are written beside the lake: the test's directory is the data root.
+    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
     # Small pieces, so that even these small files are read by many tasks at once.
     monkeypatch.setattr(sources, "CHUNK_BYTES", 2_000)
     return tmp_path / "lake"
@@ -118,7 +120,9 @@ def test_ingest_takes_a_given_schema_and_appends(tmp_path: Path) -> None:
     assert (refused.error.code, refused.error.retryable) == ("schema_mismatch", False)
 
 
-def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
+def test_ingest_reads_json_lines_parquet_globs_and_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rows = [{"id": n, "tag": f"t{n % 4}", "score": n / 4} for n in range(200)]
     jsonl = tmp_path / "rows.jsonl"
     jsonl.write_text(
@@ -140,6 +144,7 @@ def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
     assert table_of(output).sort_by("id").to_pylist() == rows
     assert len(output["lineage"]["reads"]) == 1  # what was named: the glob
 
+    monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", "127.0.0.1")  # the test's server: loopback
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -152,6 +157,66 @@ def test_ingest_reads_json_lines_parquet_globs_and_urls(tmp_path: Path) -> None:
         server.shutdown()
     assert missing.error is not None
     assert missing.error.code == "source_not_found"
+
+
+class _Redirects(http.server.BaseHTTPRequestHandler):
+    """``/rows.jsonl`` is a file; ``/to?<url>`` redirects there; ``/loop`` to itself."""
+
+    paths: list[str] = []
+
+    def do_GET(self) -> None:
+        _Redirects.paths.append(f"{self.server.server_address[0]}{self.path}")
+        if self.path == "/rows.jsonl":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"id": 1}\n{"id": 2}\n')
+            return
+        self.send_response(302)
+        self.send_header("Location", self.path.partition("?")[2] or "/loop")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_ingest_downloads_only_from_allowed_addresses_on_every_redirect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two servers: 127.0.0.1 is allowed (as a worker's allow-list may), 127.0.0.2 is not.
+    servers = [
+        http.server.ThreadingHTTPServer((a, 0), _Redirects) for a in ("127.0.0.1", "127.0.0.2")
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    allowed, other = (f"http://{s.server_address[0]}:{s.server_address[1]}" for s in servers)
+    try:
+        monkeypatch.setenv("PIPELOGIQ_HTTP_ALLOW", "127.0.0.1")
+        # Redirects are followed, to an allowed address...
+        followed = {"source": f"{allowed}/to?{allowed}/rows.jsonl", "format": "jsonl"}
+        hops = completed(run(ingest, followed))
+        assert hops["dataset"]["rows"] == 2
+        # ...but never to one that is not, nor on and on.
+        for source, code in [
+            (f"{allowed}/to?{other}/rows.jsonl", "address_not_allowed"),
+            (f"{other}/rows.jsonl", "address_not_allowed"),
+            (f"{allowed}/loop", "too_many_redirects"),
+            (f"{allowed}/to?file:///etc/passwd", "invalid_redirect"),
+        ]:
+            refused = run(ingest, {"source": source, "format": "jsonl"})
+            assert refused.error is not None
+            assert (refused.error.code, refused.error.retryable) == (code, False), source
+        assert not [p for p in _Redirects.paths if p.startswith("127.0.0.2")]
+        assert _Redirects.paths.count("127.0.0.1/loop") == 6  # the first, then 5 redirects
+        # Without the allow-list, loopback is not reached at all.
+        monkeypatch.delenv("PIPELOGIQ_HTTP_ALLOW")
+        _Redirects.paths.clear()
+        unallowed = run(ingest, {"source": f"{allowed}/rows.jsonl"})
+        assert unallowed.error is not None
+        assert unallowed.error.code == "address_not_allowed"
+        assert _Redirects.paths == []
+    finally:
+        for server in servers:
+            server.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -409,6 +474,88 @@ def test_sources_are_named_dependencies_or_pinned_datasets(
     gone = run(export, {"path": str(tmp_path / "z.csv"), "source": {"uri": uri, "version": 9}})
     assert gone.error is not None
     assert gone.error.code == "dataset_not_found"
+
+
+def test_reads_and_writes_outside_the_data_roots_are_refused(
+    bronze: dict[str, Any], tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The root is tmp_path (see the lake fixture); beside it, a directory that is not one.
+    outside = tmp_path_factory.mktemp("outside")
+    secret = write_orders(outside / "secret.csv", rows=10)
+    lance.write_dataset(pa.table({"x": [1]}), str(outside / "d.lance"))
+    (tmp_path / "link.csv").symlink_to(secret)
+    (tmp_path / "linked").symlink_to(outside)
+    inside = str(tmp_path / "o.csv")  # bronze's source
+    forged = {"dataset": {"uri": str(outside / "d.lance"), "version": 1}}
+    cases: list[tuple[Any, dict[str, Any], dict[str, Any]]] = [
+        (ingest, {"source": str(secret)}, {}),
+        (ingest, {"source": "/etc/passwd", "format": "csv"}, {}),
+        (ingest, {"source": f"file://{secret}"}, {}),
+        (ingest, {"source": str(tmp_path / ".." / outside.name / "secret.csv")}, {}),
+        (ingest, {"source": str(tmp_path / "link.csv")}, {}),  # a symlink out of the root
+        (ingest, {"source": str(tmp_path / "linked" / "*.csv")}, {}),  # ...globbed through
+        (ingest, {"source": str(outside / "*.csv")}, {}),
+        (ingest, {"source": inside, "output": str(outside / "new")}, {}),
+        (ingest, {"source": inside, "output": "../../escaped"}, {}),  # under the lake, or not
+        (ingest, {"source": inside, "output": "s3://another-bucket/x.lance"}, {}),
+        (clean, {"trim": True, "output": str(outside / "cleaned")}, {"bronze": bronze}),
+        (export, {"path": str(outside / "out.csv")}, {"bronze": bronze}),
+        (
+            export,
+            {"path": str(tmp_path / "x.csv"), "source": {"uri": str(outside / "d.lance")}},
+            {},
+        ),
+        # A dependency's output is input too: any stage (a transform) can output a reference.
+        (export, {"path": str(tmp_path / "x.csv")}, {"forged": forged}),
+    ]
+    for template, spec, deps in cases:
+        outcome = run(template, spec, **deps)
+        assert outcome.error is not None, spec
+        assert (outcome.error.code, outcome.error.retryable) == ("path_not_allowed", False), spec
+        assert "PIPELOGIQ_DATA_ROOTS" in outcome.error.message
+    assert sorted(p.name for p in outside.iterdir()) == ["d.lance", "secret.csv"]
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_data_roots_are_the_lake_by_default_or_the_directories_and_buckets_named(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIPELOGIQ_DATA_ROOTS")
+    beside = run(ingest, {"source": str(write_orders(tmp_path / "beside.csv", rows=10))})
+    assert beside.error is not None
+    assert beside.error.code == "path_not_allowed"
+    lake.mkdir(parents=True)
+    landed = write_orders(lake / "landing.csv", rows=10)
+    assert completed(run(ingest, {"source": str(landed)}))["dataset"]["rows"] == 10
+    monkeypatch.chdir(lake)  # a relative path is relative to the worker's directory
+    assert completed(run(ingest, {"source": "landing.csv"}))["dataset"]["rows"] == 10
+
+    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", f"{tmp_path}, s3://lake/team-a, gs://whole")
+    for uri, expected in [
+        ("s3://lake/team-a/x.lance", "s3://lake/team-a/x.lance"),
+        ("S3://lake/team-a", "s3://lake/team-a"),
+        ("gs://whole/any/thing.csv", "gs://whole/any/thing.csv"),
+        (f"file://{tmp_path}/a/../b.csv", f"{tmp_path}/b.csv"),
+    ]:
+        assert roots.allowed(uri) == expected
+    for uri in [
+        "s3://lake/team-ab/x",
+        "s3://lake/x",
+        "s3://other/team-a/x",
+        "gs://whole2/x",
+        "memory://lake/team-a/x",
+        "s3://lake/team-a/../team-b/x",
+        "s3://lake/team-a/%2e%2e/team-b/x",
+        "s3://key:secret@lake/team-a/x",
+        "s3://lake/team-a/x?endpoint_override=169.254.169.254",
+    ]:
+        with pytest.raises(TerminalError, match=r"PIPELOGIQ_DATA_ROOTS|not a plain URI") as caught:
+            roots.allowed(uri)
+        assert caught.value.code == "path_not_allowed", uri
+    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", "s3://lake/x?region=eu")
+    with pytest.raises(TerminalError) as bad:
+        roots.allowed("s3://lake/x/y")
+    assert bad.value.code == "invalid_setting"
 
 
 async def test_a_medallion_pipeline_runs_through_the_control_plane(

@@ -20,6 +20,7 @@ SECONDS, RATE = 4, 10
 @pytest.fixture(autouse=True)
 def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))  # the clips are written there
 
 
 def red_of_second(second: int) -> int:
@@ -99,6 +100,18 @@ def test_a_missing_or_broken_video_fails_for_good(
         outcome = JobEnvironment().run(template, {"source": str(path)})
         assert outcome.error is not None
         assert (outcome.error.code, outcome.error.retryable) == (code, False)
+
+
+def test_videos_outside_the_data_roots_are_refused(
+    clip: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside") / "clip.mp4"
+    outside.write_bytes(clip.read_bytes())
+    for source in (str(outside), f"http://169.254.169.254/{clip.name}", f"concat:{clip}|{clip}"):
+        for template in (probe, sample_frames):
+            outcome = JobEnvironment().run(template, {"source": source})
+            assert outcome.error is not None
+            assert (outcome.error.code, outcome.error.retryable) == ("path_not_allowed", False)
 
 
 def test_the_video_group() -> None:

@@ -22,12 +22,14 @@ from orders import generate
 from pipeline import medallion
 
 from worker_sdk import AsyncClient, Worker
+from worker_sdk.templates.dataset.roots import lake
 
 URL = os.environ.get("PIPELOGIQ_URL", "http://127.0.0.1:8081")
 
 
 async def main(rows: int) -> None:
-    source = Path(".pipelogiq/medallion") / f"orders-{rows}.csv"
+    # In the lake, where the templates may read by default (PIPELOGIQ_DATA_ROOTS).
+    source = Path(lake()) / "landing" / f"orders-{rows}.csv"
     if not source.exists():
         print(f"generating {rows:,} orders in {source}")
         generate(source, rows)

@@ -10,7 +10,7 @@ import msgspec
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import RetryableError, TerminalError
-from worker_sdk.templates import template
+from worker_sdk.templates import network, template
 from worker_sdk.templates.expressions import ExpressionError, render
 
 # An answer's body is kept in the output up to this many bytes (outputs are stored in
@@ -40,16 +40,16 @@ async def http_request(ctx: JobContext, request: HttpRequest) -> dict[str, Any]:
     if request.json is not None and request.body is not None:
         raise TerminalError("give json or body, not both", code="invalid_input")
     try:
-        async with (
-            httpx.AsyncClient(timeout=request.timeout_seconds) as client,
-            client.stream(
-                request.method,
-                request.url,
-                headers=request.headers,
-                json=request.json,
-                content=request.body,
-            ) as response,
-        ):
+        # To a checked address only: see worker_sdk.templates.network. A redirect is not
+        # followed: it is the answer (a failure, unless expectedStatus lists it).
+        async with network.send(
+            request.method,
+            request.url,
+            headers=request.headers,
+            json=request.json,
+            content=request.body,
+            timeout_seconds=request.timeout_seconds,
+        ) as response:
             # Read no more than is kept: a huge answer must not fill the worker's memory.
             content = await _read_at_most(response, MAX_BODY_BYTES + 1)
     except httpx.TransportError as error:
@@ -128,10 +128,10 @@ class Transform(msgspec.Struct, forbid_unknown_fields=True):
 def transform(ctx: JobContext, spec: Transform) -> Any:
     names = {"data": spec.data, "deps": dict(ctx.dependencies), "context": dict(ctx.context)}
     try:
-        updates = {key: render(value, names) for key, value in spec.context.items()}
-        output = render(spec.output, names)
+        # In one render, so that the sizes of all the values produced count together.
+        updates, output = render([spec.context, spec.output], names)
     except ExpressionError as error:
-        raise TerminalError(str(error), code="invalid_expression") from error
+        raise TerminalError(str(error), code=error.code) from error
     for key, value in updates.items():
         ctx.set_context(key, value)
     return output

@@ -5,12 +5,20 @@ Expressions look like Python (``price * quantity``, ``upper(customer.name)``,
 parsed with :mod:`ast` and only the node types below are evaluated, by this module. There are
 no attribute lookups on objects (``a.b`` reads the key ``b`` of the JSON object ``a``), no
 imports, no lambdas, no comprehensions, no ``**``, and only the functions in ``FUNCTIONS``.
-Sizes are capped so that an expression cannot exhaust memory or time.
+
+Sizes are capped so that an expression cannot exhaust memory or time, and each is checked
+before the value is built: a string or list that ``*``, ``+``, ``join``, ``replace`` or
+``split`` would make is measured from its parts first. A list counts with everything in it,
+written out, since one list can hold another many times over (``[[1] * 1000] * 1000`` is a
+million items once encoded as JSON); and the values all of one template's expressions
+produce count together. Numbers stay JSON's: whole numbers within 64 bits, floats finite.
+Every failure is an :class:`ExpressionError` with a ``code``.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -18,11 +26,39 @@ from typing import Any
 
 MAX_LENGTH = 2_000  # characters of one expression
 MAX_DEPTH = 50  # nesting of its syntax tree
-MAX_SIZE = 1_000_000  # items of a list, or characters of a string, an expression may build
+# Items and characters of what expressions build: of a string, of a list or object with all
+# it holds, and of all a template's expressions produce together.
+MAX_SIZE = 1_000_000
+_INT64 = range(-(2**63), 2**63)
+MAX_ROUND_DIGITS = 100
 
 
 class ExpressionError(ValueError):
-    """The expression is not one this language has, or it failed on this data."""
+    """The expression is not one this language has, or it failed on this data.
+
+    ``code`` says which: ``invalid_expression``, ``expression_too_large`` (past
+    ``MAX_SIZE``) or ``number_out_of_range`` (past 64 bits, or a float overflow)."""
+
+    def __init__(self, message: str, *, code: str = "invalid_expression") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _within(size: int) -> None:
+    """Refuse a value of ``size`` items and characters, before it is built, past the cap."""
+    if size > MAX_SIZE:
+        raise ExpressionError(
+            f"a result of more than {MAX_SIZE:,} items or characters", code="expression_too_large"
+        )
+
+
+def _in_range(value: Any) -> Any:
+    """``value``, if it is not a number JSON (or the control plane) cannot hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpressionError("a number too large for a float", code="number_out_of_range")
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        raise ExpressionError("a whole number past 64 bits", code="number_out_of_range")
+    return value
 
 
 def _number(value: Any, what: str) -> int | float:
@@ -45,26 +81,25 @@ def _kind(value: Any) -> str:
     return "an object"
 
 
-def _capped(value: Any) -> Any:
-    if isinstance(value, str | list) and len(value) > MAX_SIZE:
-        raise ExpressionError(f"a result of more than {MAX_SIZE:,} items or characters")
-    return value
+def _joins(left: Any, right: Any) -> bool:
+    """Whether ``left + right`` concatenates (strings or lists) rather than adds."""
+    return isinstance(left, str | list) and type(left) is type(right)
+
+
+def _repeats(left: Any, right: Any) -> bool:
+    """Whether ``left * right`` repeats a string or list ("ab" * 3)."""
+    return isinstance(left, str | list) and isinstance(right, int) and not isinstance(right, bool)
 
 
 def _add(left: Any, right: Any) -> Any:
-    if isinstance(left, str) and isinstance(right, str):
-        return _capped(left + right)
-    if isinstance(left, list) and isinstance(right, list):
-        return _capped(left + right)
+    if _joins(left, right):
+        return left + right  # its size was checked before (_Evaluator._check_size)
     return _number(left, "+") + _number(right, "+")
 
 
 def _multiply(left: Any, right: Any) -> Any:
-    # "ab" * 3 is allowed, within the size cap, checked before the string is built.
-    if isinstance(left, str | list) and isinstance(right, int) and not isinstance(right, bool):
-        if len(left) * max(right, 0) > MAX_SIZE:
-            raise ExpressionError(f"a result of more than {MAX_SIZE:,} items or characters")
-        return left * right
+    if _repeats(left, right):
+        return left * right  # its size was checked before (_Evaluator._check_size)
     return _number(left, "*") * _number(right, "*")
 
 
@@ -72,7 +107,8 @@ def _divide(left: Any, right: Any) -> float:
     divisor = _number(right, "/")
     if divisor == 0:
         raise ExpressionError("division by zero")
-    return _number(left, "/") / divisor
+    # A float past the largest one is inf (1e308 * 10), which floor() would raise on.
+    return float(_in_range(_number(left, "/") / divisor))
 
 
 def _arithmetic(symbol: str, function: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
@@ -151,7 +187,7 @@ def _to_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(value)
+        return repr(_in_range(value))  # a huge whole number from the data has no digits here
     raise ExpressionError(f"string() needs a scalar, got {_kind(value)}")
 
 
@@ -164,21 +200,56 @@ def _get(value: Any, key: Any, default: Any = None) -> Any:
 
 
 def _round(value: Any, digits: Any = 0) -> int | float:
-    places = int(_number(digits, "round"))
+    places = _number(digits, "round")
+    # round(5, -10**9) would compute 10**(10**9).
+    if not -MAX_ROUND_DIGITS <= places <= MAX_ROUND_DIGITS:
+        raise ExpressionError(f"round() takes -{MAX_ROUND_DIGITS} to {MAX_ROUND_DIGITS} digits")
     number = _number(value, "round")
-    return round(number) if places == 0 else round(number, places)
+    return round(number) if int(places) == 0 else round(number, int(places))
+
+
+def _join(items: Any, separator: Any = "") -> str:
+    joined = items if isinstance(items, list) else []
+    between = _text(separator)
+    # Measured first (each part is already there, or a number's few digits), then built.
+    _within(sum(len(_to_string(i)) for i in joined) + len(between) * max(len(joined) - 1, 0))
+    return between.join(_to_string(i) for i in joined)
+
+
+def _replace(value: Any, old_value: Any, new_value: Any) -> str:
+    text, old, new = _text(value), _text(old_value), _text(new_value)
+    # count("") is len + 1, as many places as replace("", ...) fills.
+    _within(len(text) + text.count(old) * (len(new) - len(old)))
+    return text.replace(old, new)
+
+
+def _split(value: Any, separator_value: Any = ",") -> list[str]:
+    text, separator = _text(value), _text(separator_value)
+    if not separator:
+        raise ExpressionError("split() needs a separator that is not empty")
+    pieces = text.count(separator) + 1
+    _within(pieces + len(text) - (pieces - 1) * len(separator))
+    return text.split(separator)
+
+
+def _cased(change: Callable[[str], str]) -> Callable[[Any], str]:
+    def apply(value: Any) -> str:
+        # At most three times as long ("ﬃ".upper() is "FFI"), from a string that exists.
+        changed = change(_text(value))
+        _within(len(changed))
+        return changed
+
+    return apply
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": _length,
-    "upper": lambda s: _text(s).upper(),
-    "lower": lambda s: _text(s).lower(),
+    "upper": _cased(str.upper),
+    "lower": _cased(str.lower),
     "trim": lambda s: _text(s).strip(),
-    "split": lambda s, separator=",": _capped(_text(s).split(_text(separator))),
-    "join": lambda items, separator="": _capped(
-        _text(separator).join(_to_string(i) for i in (items if isinstance(items, list) else []))
-    ),
-    "replace": lambda s, old, new: _capped(_text(s).replace(_text(old), _text(new))),
+    "split": _split,
+    "join": _join,
+    "replace": _replace,
     "startswith": lambda s, prefix: _text(s).startswith(_text(prefix)),
     "endswith": lambda s, suffix: _text(s).endswith(_text(suffix)),
     "round": _round,
@@ -194,6 +265,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "values": lambda o: list(o.values()) if isinstance(o, dict) else [],
 }
 
+_SIGNATURES = {name: inspect.signature(function) for name, function in FUNCTIONS.items()}
+
 _CONSTANTS = {"true": True, "false": False, "null": None}
 
 
@@ -207,11 +280,13 @@ class Expression:
             self._tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as error:
             raise ExpressionError(f"not an expression: {error.msg}") from None
+        except (ValueError, RecursionError) as error:  # a NUL character; too many brackets
+            raise ExpressionError(f"not an expression: {error}") from None
         self.source = source
         _check(self._tree.body, 0)
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
-        return _Evaluator(names).visit(self._tree.body)
+        return _Evaluator(names).result(self)
 
 
 _ALLOWED = (
@@ -262,12 +337,56 @@ def _check(node: ast.AST, depth: int) -> None:
 class _Evaluator:
     def __init__(self, names: Mapping[str, Any]) -> None:
         self.names = names
+        # The sizes of lists and objects already measured, by id (each kept alive with its
+        # size, so that no id is reused meanwhile): a list that holds another many times
+        # over is measured in the time its distinct parts take.
+        self._sizes: dict[int, tuple[Any, int]] = {}
+        self._produced = 0
+
+    def result(self, expression: Expression) -> Any:
+        """The expression's value, which counts towards what all expressions evaluated by
+        this evaluator may produce together."""
+        try:
+            value = self.visit(expression._tree.body)
+            self._produced += self._size(value)
+        except ExpressionError:
+            raise
+        except OverflowError as error:  # an int too large for a float: data * 1.5
+            raise ExpressionError(str(error), code="number_out_of_range") from None
+        except (ArithmeticError, ValueError, TypeError, LookupError, RecursionError) as error:
+            # What no check above foresaw still fails as the expression's error, for good.
+            raise ExpressionError(f"{expression.source[:100]}: {error}") from None
+        _within(self._produced)
+        return value
+
+    def _size(self, value: Any) -> int:
+        """Items and characters in ``value``, written out: a list or object counts its
+        items, and what they hold, each time it holds them."""
+        if isinstance(value, str):
+            return len(value)
+        if not isinstance(value, list | dict):
+            return 0
+        if id(value) in self._sizes:
+            return self._sizes[id(value)][1]
+        if isinstance(value, dict):
+            size = sum(1 + len(key) + self._size(item) for key, item in value.items())
+        else:
+            size = sum(1 + self._size(item) for item in value)
+        self._sizes[id(value)] = (value, size)
+        return size
+
+    def _check_size(self, op: ast.operator, left: Any, right: Any) -> None:
+        """Refuse a concatenation or repetition too large, before it is built."""
+        if isinstance(op, ast.Add) and _joins(left, right):
+            _within(self._size(left) + self._size(right))
+        if isinstance(op, ast.Mult) and _repeats(left, right):
+            _within(self._size(left) * max(right, 0))
 
     def visit(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant):
             if not isinstance(node.value, str | int | float | bool | None):
                 raise ExpressionError(f"a {type(node.value).__name__} literal is not JSON")
-            return node.value
+            return _in_range(node.value)  # 1e999 is read as inf
         if isinstance(node, ast.Name):
             return self._name(node.id)
         if isinstance(node, ast.Attribute):
@@ -278,17 +397,21 @@ class _Evaluator:
         if isinstance(node, ast.Subscript):
             return self._subscript(self.visit(node.value), node.slice)
         if isinstance(node, ast.List):
-            return _capped([self.visit(item) for item in node.elts])
+            items = [self.visit(item) for item in node.elts]
+            _within(sum(1 + self._size(item) for item in items))
+            return items
         if isinstance(node, ast.Dict):
             return self._object(node)
         if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+            left, right = self.visit(node.left), self.visit(node.right)
+            self._check_size(node.op, left, right)
+            return _in_range(_BINARY[type(node.op)](left, right))
         if isinstance(node, ast.UnaryOp):
             operand = self.visit(node.operand)
             if isinstance(node.op, ast.Not):
                 return not operand
             number = _number(operand, "-")
-            return -number if isinstance(node.op, ast.USub) else number
+            return _in_range(-number if isinstance(node.op, ast.USub) else number)
         if isinstance(node, ast.BoolOp):
             # As in Python: the first falsy value for `and`, the first truthy one for `or`.
             last: Any = None
@@ -304,11 +427,12 @@ class _Evaluator:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             arguments = [self.visit(argument) for argument in node.args]
             try:
-                return FUNCTIONS[node.func.id](*arguments)
+                _SIGNATURES[node.func.id].bind(*arguments)
             except TypeError:
                 raise ExpressionError(
                     f"{node.func.id}() does not take {len(arguments)} arguments"
                 ) from None
+            return _in_range(FUNCTIONS[node.func.id](*arguments))
         raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
 
     def _name(self, name: str) -> Any:
@@ -327,6 +451,7 @@ class _Evaluator:
             if not isinstance(name, str):
                 raise ExpressionError("object keys are strings")
             built[name] = self.visit(value)
+        _within(sum(1 + len(key) + self._size(item) for key, item in built.items()))
         return built
 
     def _compare(self, node: ast.Compare) -> bool:
@@ -367,15 +492,20 @@ class _Evaluator:
 
 def render(template: Any, names: Mapping[str, Any]) -> Any:
     """A JSON template with every string that starts with ``=`` replaced by its expression's
-    value (``"=="`` at the start stands for a literal ``=``)."""
+    value (``"=="`` at the start stands for a literal ``=``). What all its expressions produce
+    counts together: a thousand copies of one large value are a thousand times its size."""
+    return _render(template, _Evaluator(names))
+
+
+def _render(template: Any, evaluator: _Evaluator) -> Any:
     if isinstance(template, str):
         if template.startswith("=="):
             return template[1:]
         if template.startswith("="):
-            return Expression(template[1:]).evaluate(names)
+            return evaluator.result(Expression(template[1:]))
         return template
     if isinstance(template, list):
-        return [render(item, names) for item in template]
+        return [_render(item, evaluator) for item in template]
     if isinstance(template, dict):
-        return {key: render(value, names) for key, value in template.items()}
+        return {key: _render(value, evaluator) for key, value in template.items()}
     return template

@@ -2,7 +2,8 @@
 every N seconds as images in a Lance dataset. Decoding is FFmpeg's, through PyAV.
 
 ``pip install 'pipelogiq[video]'``; sources are local paths, object store URIs are not read
-here (FFmpeg opens http(s) URLs itself).
+here (FFmpeg opens http(s) URLs itself). Every source is under a data root (see
+:mod:`worker_sdk.templates.dataset.roots`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from worker_sdk.errors import TerminalError
 from worker_sdk.templates import template
 from worker_sdk.templates.dataset import runtime
 from worker_sdk.templates.dataset.refs import output_uri, result
+from worker_sdk.templates.dataset.roots import allowed
 
 FRAMES_SCHEMA = pa.schema(
     [
@@ -36,11 +38,20 @@ FRAMES_SCHEMA = pa.schema(
 _ENCODERS = {"jpeg": ("mjpeg", "yuvj420p"), "png": ("png", "rgb24")}
 
 
-def _open(source: str) -> av.container.InputContainer:
-    if "://" not in source and not os.path.isfile(source):
+def _checked(source: str) -> str:
+    """Where ``source`` is, if it is under a data root (an http(s) URL too: FFmpeg fetches
+    it itself, so only URL prefixes listed in PIPELOGIQ_DATA_ROOTS are read)."""
+    location = allowed(source)
+    if "://" not in location and not os.path.isfile(location):
         raise TerminalError(f"no such file: {source}", code="source_not_found")
+    return location
+
+
+def _open(source: str, location: str) -> av.container.InputContainer:
+    """``location`` (checked) opened; ``source`` is how errors name it."""
     try:
-        return av.open(source)
+        # A local location is an absolute path: FFmpeg reads no "proto:" prefix into it.
+        return av.open(location)
     except av.error.FileNotFoundError:
         raise TerminalError(f"no such file: {source}", code="source_not_found") from None
     except (av.error.InvalidDataError, av.error.FFmpegError) as error:
@@ -66,7 +77,7 @@ class Probe(msgspec.Struct, forbid_unknown_fields=True):
     summary="Describe a video: duration, frame rate, size, codec, and its audio if any.",
 )
 def probe(ctx: JobContext, spec: Probe) -> dict[str, Any]:
-    with _open(spec.source) as container:
+    with _open(spec.source, _checked(spec.source)) as container:
         video = _video_stream(container, spec.source)
         duration = container.duration / av.time_base if container.duration else None
         if duration is None and video.duration is not None and video.time_base is not None:
@@ -106,11 +117,12 @@ class SampleFrames(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     output: str | None = None
 
 
-def sample(source: str, spec: SampleFrames) -> pa.Table:
-    """The frames of one video at 0, N, 2N… seconds (the first frame at or after each)."""
+def sample(source: str, location: str, spec: SampleFrames) -> pa.Table:
+    """The frames of one video (``source``, checked as ``location``) at 0, N, 2N… seconds
+    (the first frame at or after each)."""
     codec, pixels = _ENCODERS[spec.format]
     rows: dict[str, list[Any]] = {field.name: [] for field in FRAMES_SCHEMA}
-    with _open(source) as container:
+    with _open(source, location) as container:
         video = _video_stream(container, source)
         video.thread_type = "AUTO"
         encoder: Any = None  # a video encoder; PyAV types it as any codec's context
@@ -146,8 +158,10 @@ def sample(source: str, spec: SampleFrames) -> pa.Table:
 
 
 @ray.remote
-def _sample_video(source: str, spec: SampleFrames, uri: str) -> tuple[list[Any], int]:
-    frames = sample(source, spec)
+def _sample_video(
+    source: str, location: str, spec: SampleFrames, uri: str
+) -> tuple[list[Any], int]:
+    frames = sample(source, location, spec)
     return runtime.write(frames, uri, FRAMES_SCHEMA), frames.num_rows
 
 
@@ -162,10 +176,15 @@ def sample_frames(ctx: JobContext, spec: SampleFrames) -> dict[str, Any]:
     sources = [spec.source] if isinstance(spec.source, str) else spec.source
     if not sources:
         raise TerminalError("source names no video", code="invalid_input")
-    for source in sources:
-        _open(source).close()  # a missing or unreadable video fails before any task runs
+    # Checked here, where the worker's settings are, not in the tasks.
+    locations = [_checked(source) for source in sources]
+    for source, location in zip(sources, locations, strict=True):
+        _open(source, location).close()  # an unreadable video fails before any task runs
     uri = output_uri(ctx, spec.output)
-    written = runtime.gather(ctx, [_sample_video.remote(s, spec, uri) for s in sources])
+    written = runtime.gather(
+        ctx,
+        [_sample_video.remote(s, at, spec, uri) for s, at in zip(sources, locations, strict=True)],
+    )
     dataset = runtime.commit(uri, FRAMES_SCHEMA, [f for fragments, _ in written for f in fragments])
     counts = {source: count for source, (_, count) in zip(sources, written, strict=True)}
     ctx.log.info("%d frames from %d videos into %s", sum(counts.values()), len(sources), uri)

@@ -15,10 +15,11 @@ from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import template
 from worker_sdk.templates.dataset.refs import SourceSpec, lineage, open_source
+from worker_sdk.templates.dataset.roots import allowed
 
 
 class Export(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    # A local path or an object store URI (s3://...); replaced if it exists.
+    # A local path or an object store URI (s3://...), under a data root; replaced if it exists.
     path: str
     source: SourceSpec = None
     # By default, from the path's extension.
@@ -48,10 +49,11 @@ def _format(spec: Export) -> str:
 def export(ctx: JobContext, spec: Export) -> dict[str, Any]:
     source = open_source(ctx, spec.source)
     format = _format(spec)
-    if "://" in spec.path:
-        filesystem, path = pafs.FileSystem.from_uri(spec.path)
+    written = allowed(spec.path)
+    if "://" in written:
+        filesystem, path = pafs.FileSystem.from_uri(written)
     else:
-        filesystem, path = pafs.LocalFileSystem(), os.path.abspath(spec.path)
+        filesystem, path = pafs.LocalFileSystem(), written
         os.makedirs(os.path.dirname(path), exist_ok=True)
     rows = 0
     with filesystem.open_output_stream(path) as stream:
@@ -68,7 +70,6 @@ def export(ctx: JobContext, spec: Export) -> dict[str, Any]:
                 rows += batch.num_rows
     size = filesystem.get_file_info(path).size
     ctx.log.info("wrote %d rows (%d bytes) to %s", rows, size, spec.path)
-    written = spec.path if "://" in spec.path else path
     return {
         "file": {"uri": written, "format": format, "rows": rows, "bytes": size},
         "lineage": lineage([source], [written]),

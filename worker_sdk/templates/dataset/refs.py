@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import lance
@@ -25,11 +24,7 @@ import pyarrow as pa
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
-
-# Where datasets named by a relative name (or by no name) are written. On a Ray cluster it must
-# be storage every node sees: a shared path or an object store URI (s3://bucket/lake).
-LAKE_ENV = "PIPELOGIQ_LAKE"
-DEFAULT_LAKE = ".pipelogiq/lake"
+from worker_sdk.templates.dataset.roots import allowed, lake
 
 
 class Source(msgspec.Struct, forbid_unknown_fields=True):
@@ -50,23 +45,18 @@ class Column(msgspec.Struct, forbid_unknown_fields=True):
     type: str
 
 
-def lake() -> str:
-    root = os.environ.get(LAKE_ENV, DEFAULT_LAKE)
-    return root if "://" in root else str(Path(root).resolve())
-
-
 def output_uri(ctx: JobContext, name: str | None, *, suffix: str = "") -> str:
     """Where a template writes: a URI or absolute path as given, a relative name under the
     lake, and by default ``<lake>/<pipeline id>/<stage name><suffix>.lance`` (one per run, so
-    runs never overwrite each other)."""
+    runs never overwrite each other). Always under a data root."""
     if name is None:
         stage = re.sub(r"[^A-Za-z0-9._-]", "_", ctx.stage_name)
         name = f"{ctx.pipeline_id}/{stage}{suffix}"
     if "://" in name or os.path.isabs(name):
-        return name
+        return allowed(name)
     if not name.endswith(".lance"):
         name += ".lance"
-    return f"{lake()}/{name}"
+    return allowed(f"{lake()}/{name}")
 
 
 def open_source(ctx: JobContext, spec: SourceSpec, *, role: str = "source") -> lance.LanceDataset:
@@ -99,8 +89,10 @@ def open_source(ctx: JobContext, spec: SourceSpec, *, role: str = "source") -> l
 
 
 def _open(uri: str, version: int | None) -> lance.LanceDataset:
+    # A dependency's output is input too (a transform stage can output any reference).
+    location = allowed(uri)
     try:
-        return lance.dataset(uri, version=version)
+        return lance.dataset(location, version=version)
     except (ValueError, OSError, RuntimeError) as error:
         at = f" version {version}" if version is not None else ""
         raise TerminalError(

@@ -7,6 +7,7 @@ holds a line break (pyarrow's own default assumption); a file whose values do is
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import itertools
 import os
@@ -21,6 +22,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from worker_sdk.errors import RetryableError, TerminalError
+from worker_sdk.templates import network
+from worker_sdk.templates.dataset.roots import allowed
 
 Format = Literal["csv", "jsonl", "parquet"]
 
@@ -69,20 +72,25 @@ def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
 
 
 def expand(sources: list[str], download_dir: str) -> list[str]:
-    """Every file the sources name: local globs expanded, URLs downloaded first."""
+    """Every file the sources name, each under a data root: local globs expanded, URLs
+    downloaded first."""
     found: list[str] = []
     for source in sources:
         scheme = urllib.parse.urlsplit(source).scheme
         if scheme in ("http", "https"):
             found.append(_download(source, download_dir))
         elif "://" in source:
-            filesystem, path = _filesystem(source)
+            location = allowed(source)
+            filesystem, path = _filesystem(location)
             if filesystem.get_file_info(path).type == pafs.FileType.NotFound:
                 raise TerminalError(f"no such file: {source}", code="source_not_found")
-            found.append(source)
+            found.append(location)
         else:
-            matches = sorted(glob.glob(os.path.expanduser(source)))
-            files = [os.path.abspath(m) for m in matches if os.path.isfile(m)]
+            pattern = os.path.expanduser(source)
+            allowed(pattern)  # before looking: what exists outside the roots is not told
+            matches = sorted(glob.glob(pattern))
+            # Each match is checked again: a symlink inside a root may point out of it.
+            files = [allowed(m) for m in matches if os.path.isfile(m)]
             if not files:
                 raise TerminalError(f"no file matches {source}", code="source_not_found")
             found.extend(files)
@@ -92,18 +100,25 @@ def expand(sources: list[str], download_dir: str) -> list[str]:
 def _download(url: str, directory: str) -> str:
     name = os.path.basename(urllib.parse.urlsplit(url).path) or "download"
     target = os.path.join(tempfile.mkdtemp(dir=directory), name)
+    # The job runs on a thread of its own, with no event loop: the download gets one.
+    asyncio.run(_fetch(url, target))
+    return target
+
+
+async def _fetch(url: str, target: str) -> None:
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+        # Checked, pinned and redirected as http.request is: see worker_sdk.templates.network.
+        async with network.send("GET", url, timeout_seconds=60, max_redirects=5) as response:
             if response.status_code >= 500:
                 raise RetryableError(f"GET {url}: {response.status_code}", code="network_error")
             if response.status_code != 200:
                 raise TerminalError(f"GET {url}: {response.status_code}", code="source_not_found")
-            with open(target, "wb") as file:
-                for chunk in response.iter_bytes(1 << 20):
+            # Blocking writes are fine: this loop is the job thread's own (see _download).
+            with open(target, "wb") as file:  # noqa: ASYNC230
+                async for chunk in response.aiter_bytes(1 << 20):
                     file.write(chunk)
     except httpx.TransportError as error:
         raise RetryableError(f"GET {url}: {error!r}", code="network_error") from error
-    return target
 
 
 def format_of(location: str, given: Format | None) -> Format:
