@@ -17,7 +17,7 @@ from controlplane.engine.applications import KeyCache
 from controlplane.engine.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.engine.policies import PolicyCache
 from controlplane.engine.updates import UpdatePublisher
-from controlplane.engine.workers import HeartbeatWriter
+from controlplane.engine.workers import HeartbeatWriter, WorkerOwners
 from controlplane.outages import Outages
 from controlplane.sandbox import Sandbox
 from controlplane.settings import Settings
@@ -34,6 +34,7 @@ class Services:
     keys: KeyCache = field(init=False)
     policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
+    worker_owners: WorkerOwners = field(init=False)
     updates: UpdatePublisher = field(init=False)
     artifacts: ArtifactStore = field(init=False)
     # Pipelines and jobs as OpenTelemetry spans; None unless an OTLP endpoint is set.
@@ -57,6 +58,7 @@ class Services:
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
+        self.worker_owners = WorkerOwners(self.pool)
         settings = self.settings
         self.artifacts = store_for(
             settings.artifact_store, settings.data_dir, settings.s3_endpoint_url

@@ -102,3 +102,40 @@ async def test_workers_of_other_applications_are_not_shown(
     assert (hidden.status_code, hidden.json()["code"]) == (404, "worker_not_found")
     hidden = await operator.get(f"/api/workers/{theirs}/events")
     assert hidden.status_code == 404
+
+
+async def test_a_key_cannot_name_another_application_s_worker(
+    rabbit_system: System,
+) -> None:
+    system = rabbit_system
+    _, other_key = await create_application(system.pool, "intruder")
+    mine = await bootstrap(system, "mine")
+    theirs = {"X-API-Key": other_key}
+    # The other application has a job of its own to pull...
+    response = await system.client.post(
+        "/pipelines", json={"name": "p", "stages": [{"name": "a", "handler": "w"}]}, headers=theirs
+    )
+    assert response.status_code == 201, response.text
+    # ...but not as this application's worker: refused before anything is taken.
+    pull = {"handlers": ["w"], "maxJobs": 1, "waitSeconds": 1, "workerId": mine}
+    refused = await system.client.post("/jobs/pull", json=pull, headers=theirs)
+    assert (refused.status_code, refused.json()["code"]) == (404, "unknown_worker")
+    for path, body in [
+        ("/workers/heartbeat", {"workerId": mine}),
+        ("/workers/events", {"workerId": mine, "events": [{"kind": "x"}]}),
+        ("/workers/shutdown", {"workerId": mine}),
+    ]:
+        response = await system.client.post(path, json=body, headers=theirs)
+        assert (response.status_code, response.json()["code"]) == (404, "unknown_worker"), path
+    # Its own worker takes the job; this application's worker holds nothing of it, and its
+    # shutdown requeues nothing of the other application.
+    own = await bootstrap(system, "own", other_key)
+    pull["workerId"] = own
+    taken = await system.client.post("/jobs/pull", json=pull, headers=theirs)
+    [job] = taken.json()["jobs"]
+    stopped = await system.client.post("/workers/shutdown", json={"workerId": mine})
+    assert stopped.status_code == 200
+    status = await system.pool.fetchval(
+        "SELECT status FROM stages WHERE job_id = $1", uuid.UUID(job["jobId"])
+    )
+    assert status == "running"

@@ -32,8 +32,9 @@ SELECT w.id, w.application_id, a.name AS application_name, w.name, w.instance_id
 FROM workers w
 JOIN applications a ON a.id = w.application_id
 LEFT JOIN (
-    SELECT worker_id, count(*) AS jobs FROM stages WHERE status = 'running' GROUP BY worker_id
-) running ON running.worker_id = w.id
+    SELECT worker_id, application_id, count(*) AS jobs FROM stages WHERE status = 'running'
+    GROUP BY worker_id, application_id
+) running ON running.worker_id = w.id AND running.application_id = w.application_id
 WHERE ($3::uuid IS NULL OR w.application_id IN (
           SELECT m.application_id FROM memberships m WHERE m.user_id = $3))
   AND ($4::uuid IS NULL OR w.application_id = $4)
@@ -47,6 +48,7 @@ _JOBS = """
 SELECT s.job_id, s.id AS stage_id, s.name AS stage_name, s.handler, s.attempt,
        s.pipeline_id, p.name AS pipeline_name, s.started_at, s.lease_expires_at, s.deadline_at
 FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
+JOIN workers w ON w.id = s.worker_id AND w.application_id = s.application_id
 WHERE s.status = 'running' AND s.worker_id = $1
 ORDER BY s.started_at
 LIMIT 1000

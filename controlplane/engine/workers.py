@@ -126,6 +126,35 @@ class HeartbeatWriter:
         ]
 
 
+_OWNER = "SELECT application_id FROM workers WHERE id = $1"
+
+
+class WorkerOwners:
+    """Which application each worker belongs to, remembered (a worker never changes hands),
+    so that a pull naming a worker costs a lookup only the first time.
+
+    A key may only name workers of its own application: a worker id is not a secret, and
+    with another application's id a key could make that worker hold (and, at its shutdown,
+    requeue) jobs that are not its application's.
+    """
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._owners: dict[uuid.UUID, uuid.UUID] = {}
+
+    async def check(self, application_id: uuid.UUID, worker_id: uuid.UUID) -> None:
+        """404 ``unknown_worker`` unless the worker is the application's."""
+        owner = self._owners.get(worker_id)
+        if owner is None:
+            owner = await self._pool.fetchval(_OWNER, worker_id)
+            if owner is not None:
+                if len(self._owners) > 100_000:
+                    self._owners.clear()
+                self._owners[worker_id] = owner
+        if owner != application_id:
+            raise NotFound("unknown_worker", f"no worker {worker_id}; bootstrap again")
+
+
 _INSERT_EVENTS = """
 INSERT INTO worker_events (worker_id, application_id, kind, message, data)
 SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::jsonb[])
@@ -166,7 +195,7 @@ _RELEASE_JOBS = """
 UPDATE stages SET status = 'queued', queued_at = now(), published_at = NULL,
                   lease_expiries = lease_expiries + 1, lease_expires_at = NULL,
                   deadline_at = NULL
-WHERE worker_id = $1 AND status = 'running'
+WHERE worker_id = $1 AND application_id = $2 AND status = 'running'
 RETURNING id, pipeline_id, application_id, handler, attempt
 """
 
@@ -181,4 +210,4 @@ async def stop_worker(
         await connection.execute(
             _INSERT_EVENTS, worker_id, application_id, ["shutdown"], [reason], [{}]
         )
-        return await connection.fetch(_RELEASE_JOBS, worker_id)
+        return await connection.fetch(_RELEASE_JOBS, worker_id, application_id)

@@ -57,6 +57,8 @@ class JobController(Controller):
         services: NamedDependency[Services],
         request: Request[Any, Any, Any],
     ) -> PullResponse:
+        if data.worker_id is not None:
+            await services.worker_owners.check(application.id, data.worker_id)
         queues = [services.broker.job_queue(application.name, h) for h in data.handlers]
         give_up = asyncio.Event()
         watching = asyncio.create_task(_give_up_when(request, services.stopping, give_up))
