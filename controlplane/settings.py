@@ -88,6 +88,17 @@ class Settings:
     # Mark session cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does
     # not send X-Forwarded-Proto). Requests over HTTPS always get Secure cookies.
     secure_cookies: bool = False
+    # Proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed; from anyone else the peer address is the client's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Requests per second, and bursts, one API key (external API), one user (internal API)
+    # and one client address (either) may send to one API process; 0 turns a limit off.
+    rate_per_key: float = 2_000.0
+    burst_per_key: int = 4_000
+    rate_per_user: float = 100.0
+    burst_per_user: int = 400
+    rate_per_client: float = 4_000.0
+    burst_per_client: int = 8_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +154,13 @@ class Settings:
             access_token_seconds=read("PIPELOGIQ_ACCESS_TOKEN_SECONDS", _positive(int), 900),
             session_days=read("PIPELOGIQ_SESSION_DAYS", _positive(int), 7),
             secure_cookies=read("PIPELOGIQ_SECURE_COOKIES", _boolean, False),
+            trusted_proxies=read("PIPELOGIQ_TRUSTED_PROXIES", _networks, ()),
+            rate_per_key=read("PIPELOGIQ_RATE_PER_KEY", _not_negative, 2_000.0),
+            burst_per_key=read("PIPELOGIQ_BURST_PER_KEY", _positive(int), 4_000),
+            rate_per_user=read("PIPELOGIQ_RATE_PER_USER", _not_negative, 100.0),
+            burst_per_user=read("PIPELOGIQ_BURST_PER_USER", _positive(int), 400),
+            rate_per_client=read("PIPELOGIQ_RATE_PER_CLIENT", _not_negative, 4_000.0),
+            burst_per_client=read("PIPELOGIQ_BURST_PER_CLIENT", _positive(int), 8_000),
         )
 
 
@@ -235,6 +253,27 @@ def _strong_secret(raw: str) -> str:
             "(for example: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
     return raw
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    try:
+        return tuple(
+            str(ipaddress.ip_network(part.strip())) for part in raw.split(",") if part.strip()
+        )
+    except ValueError:
+        raise ValueError(
+            "expected addresses or networks separated by commas, such as 10.0.0.0/8,127.0.0.1"
+        ) from None
+
+
+def _not_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of requests per second (0: no limit)") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("expected a number of requests per second (0: no limit)")
+    return value
 
 
 def _boolean(raw: str) -> bool:

@@ -11,8 +11,14 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import FREE_FAILURES, create_user
+from controlplane.engine.accounts import (
+    FREE_FAILURES_PER_ACCOUNT_AND_CLIENT,
+    FREE_FAILURES_PER_CLIENT,
+    create_user,
+)
 from tests.dashboard import BASE, PASSWORD, browser, services_for
+
+LOOPBACK = ("127.0.0.0/8",)
 
 
 async def internal_client(pool: asyncpg.Pool, **settings: Any) -> httpx.AsyncClient:
@@ -64,7 +70,12 @@ async def test_login_sets_the_session_cookies_and_me_answers(api: httpx.AsyncCli
 
 
 async def test_cookies_are_secure_over_https(pool: asyncpg.Pool, api: httpx.AsyncClient) -> None:
+    # Only a trusted proxy is believed when it says the client came over HTTPS.
     response = await login(api, headers={"X-Forwarded-Proto": "https"})
+    assert not any("secure" in c.lower() for c in response.headers.get_list("set-cookie"))
+    async with await internal_client(pool, trusted_proxies=LOOPBACK) as behind_a_proxy:
+        response = await login(behind_a_proxy, headers={"X-Forwarded-Proto": "https"})
+    assert response.status_code == 200
     assert all("secure" in c.lower() for c in response.headers.get_list("set-cookie"))
 
 
@@ -79,8 +90,10 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
     assert (await api.get("/api/auth/me")).json()["code"] == "not_authenticated"
 
 
-async def test_failed_logins_are_throttled_per_account(api: httpx.AsyncClient) -> None:
-    for _ in range(FREE_FAILURES + 1):
+async def test_failed_logins_are_throttled_per_account_and_client(
+    api: httpx.AsyncClient,
+) -> None:
+    for _ in range(FREE_FAILURES_PER_ACCOUNT_AND_CLIENT + 1):
         assert (await login(api, password="guess")).status_code == 401
     throttled = await login(api)  # even the right password waits now
     assert throttled.status_code == 429
@@ -92,9 +105,53 @@ async def test_failed_logins_are_throttled_per_account(api: httpx.AsyncClient) -
 
 async def test_failed_logins_are_throttled_per_client(api: httpx.AsyncClient) -> None:
     # One client trying many accounts is locked out, whichever account it tries next.
-    for n in range(FREE_FAILURES + 1):
+    for n in range(FREE_FAILURES_PER_CLIENT + 1):
         assert (await login(api, f"user{n}@example.com")).status_code == 401
     assert (await login(api)).status_code == 429
+
+
+async def test_failed_logins_made_at_once_are_counted_one_by_one(
+    api: httpx.AsyncClient,
+) -> None:
+    # Forty wrong passwords at once: each is counted before it is checked, so only the free
+    # failures (and the one that locks) are checked at all; the rest wait for the lock.
+    answers = await asyncio.gather(*(login(api, password="guess") for _ in range(40)))
+    checked = [a for a in answers if a.status_code == 401]
+    throttled = [a for a in answers if a.status_code == 429]
+    assert len(checked) + len(throttled) == 40
+    # The first lock lasts one second: a slow machine may let one or two more through.
+    assert FREE_FAILURES_PER_ACCOUNT_AND_CLIENT + 1 <= len(checked) <= 9, len(checked)
+
+
+async def test_an_attacker_elsewhere_cannot_lock_a_person_out(pool: asyncpg.Pool) -> None:
+    await create_user(pool, "root@example.com", "Root", "admin", PASSWORD)
+    async with await internal_client(pool, trusted_proxies=LOOPBACK) as proxy:
+        attacker = {"X-Forwarded-For": "203.0.113.9"}
+        for _ in range(FREE_FAILURES_PER_ACCOUNT_AND_CLIENT + 1):
+            answer = await login(proxy, "root@example.com", password="guess", headers=attacker)
+            assert answer.status_code == 401
+        locked = await login(proxy, "root@example.com", headers=attacker)
+        assert locked.status_code == 429
+        # The admin, from their own address, logs in.
+        admin = {"X-Forwarded-For": "198.51.100.7"}
+        assert (await login(proxy, "root@example.com", headers=admin)).status_code == 200
+
+
+async def test_a_forwarded_address_is_believed_only_from_a_trusted_proxy(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    # From an untrusted peer, a new X-Forwarded-For per attempt does not dodge the throttle.
+    for n in range(FREE_FAILURES_PER_ACCOUNT_AND_CLIENT + 1):
+        spoofed = {"X-Forwarded-For": f"203.0.113.{n}"}
+        assert (await login(api, password="guess", headers=spoofed)).status_code == 401
+    spoofed = {"X-Forwarded-For": "203.0.113.200"}
+    assert (await login(api, password="guess", headers=spoofed)).status_code == 429
+    # Through a trusted proxy, the client is the nearest address it does not trust.
+    async with await internal_client(pool, trusted_proxies=LOOPBACK) as proxy:
+        chain = {"X-Forwarded-For": "198.51.100.1, 203.0.113.250, 127.0.0.1"}
+        assert (await login(proxy, headers=chain)).status_code == 200
+    client = await pool.fetchval("SELECT client FROM sessions ORDER BY created_at DESC LIMIT 1")
+    assert client == "203.0.113.250"
 
 
 async def test_logout_ends_the_session_at_once(pool: asyncpg.Pool, api: httpx.AsyncClient) -> None:

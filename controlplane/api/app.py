@@ -38,6 +38,7 @@ from controlplane.api.internal.stages import StageController
 from controlplane.api.internal.users import UserController
 from controlplane.api.internal.workers import WorkerController as InternalWorkerController
 from controlplane.api.problems import EXCEPTION_HANDLERS
+from controlplane.api.rate_limits import RateLimits
 from controlplane.api.request_metrics import request_metrics
 from controlplane.services import Services
 from controlplane.settings import Settings
@@ -48,6 +49,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def create_external_app(services: Services) -> Litestar:
+    limits = RateLimits("external", services.settings)
     authenticated = Router(
         path="/",
         route_handlers=[
@@ -66,11 +68,11 @@ def create_external_app(services: Services) -> Litestar:
     return Litestar(
         route_handlers=[authenticated, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
-        # The exception handlers find the services here (outages are noted there).
-        state=State({"services": services}),
+        # The guards and exception handlers find what they need here.
+        state=State({"services": services, "limits": limits}),
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # the process's own (see worker_sdk.logs)
-        middleware=[request_metrics("external"), refuse_nul_in_url],
+        middleware=[request_metrics("external"), limits.middleware, refuse_nul_in_url],
         request_class=CheckedRequest,
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=OpenAPIConfig(
@@ -123,15 +125,16 @@ def create_internal_app(services: Services) -> Litestar:
         route_handlers=[AuthController, DownloadController, signed_in, live_updates],
     )
     hub = LiveHub(services.broker)
+    limits = RateLimits("internal", services.settings)
     return Litestar(
         route_handlers=[api, HealthController, dashboard_home, dashboard_page],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         # Guards and the WebSocket cannot take dependencies; they find what they need here.
-        state=State({"services": services, "live": hub}),
+        state=State({"services": services, "live": hub, "limits": limits}),
         on_shutdown=[hub.close],
         exception_handlers=EXCEPTION_HANDLERS,
         logging_config=None,  # the process's own (see worker_sdk.logs)
-        middleware=[request_metrics("internal"), refuse_nul_in_url],
+        middleware=[request_metrics("internal"), limits.middleware, refuse_nul_in_url],
         request_class=CheckedRequest,
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"

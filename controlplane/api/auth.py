@@ -11,7 +11,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from controlplane.engine.applications import Application
+from controlplane.engine.applications import Application, hash_api_key
 from controlplane.errors import Forbidden, Unauthorized
 from controlplane.services import Services
 
@@ -37,6 +37,7 @@ async def authenticate(
     holder = await services.keys.authenticate(key)
     if holder is None:
         raise Unauthorized("invalid_api_key", "the API key is not valid, or revoked or expired")
+    request.app.state.limits.check_caller(hash_api_key(key))
     scope = route_handler.opt.get("scope")
     if scope is not None and scope not in holder.scopes:
         raise Forbidden("insufficient_scope", f"this API key lacks the scope {scope!r}")

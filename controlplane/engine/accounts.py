@@ -21,9 +21,12 @@ from controlplane.errors import Conflict, InvalidRequest, NotFound, TooManyReque
 Role = Literal["admin", "developer", "operator"]
 ROLES: tuple[Role, ...] = ("admin", "developer", "operator")
 
-# Failures allowed per account and per client before each further one locks the login for
-# 1, 2, 4 … seconds, up to 15 minutes. A quiet hour forgets the run.
-FREE_FAILURES = 5
+# A login is throttled per account and client together, and per client across accounts —
+# never per account alone, so that nobody can lock a person out from elsewhere. Past its free
+# failures in an hour, each further failure of a key locks it for 1, 2, 4 … seconds, up to
+# MAX_LOCK_SECONDS. A quiet hour forgets the run.
+FREE_FAILURES_PER_ACCOUNT_AND_CLIENT = 5
+FREE_FAILURES_PER_CLIENT = 20
 MAX_LOCK_SECONDS = 900
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
@@ -107,40 +110,57 @@ async def count_users(pool: asyncpg.Pool) -> int:
 
 # -- logging in ------------------------------------------------------------------------------
 
-_LOCKED_FOR = """
-SELECT extract(epoch FROM max(locked_until) - now()) FROM login_failures
-WHERE key = ANY($1::text[]) AND locked_until > now()
-"""
-_RECORD_FAILURE = """
-INSERT INTO login_failures AS f (key, failures)
-SELECT key, 1 FROM unnest($1::text[]) AS key
+# Every attempt is counted when it starts, before its password is checked, so that attempts
+# made at once cannot all pass a check made before any failure was written: the counter
+# serializes them, and the attempt that passes the free failures locks the ones after it. A
+# locked key does not count (or lengthen its lock) an attempt it refuses; such an attempt
+# leaves last_at as it was, which tells it apart from a counted one (last_at = now()).
+_COUNT_ATTEMPT = """
+INSERT INTO login_failures AS f (key, free_failures, failures, last_at)
+SELECT key, free, 1, now() FROM unnest($1::text[], $2::int[]) AS k(key, free)
 ON CONFLICT (key) DO UPDATE SET
-    failures = CASE WHEN f.last_at < now() - interval '1 hour' THEN 1 ELSE f.failures + 1 END,
+    free_failures = excluded.free_failures,
+    failures = CASE WHEN f.locked_until > now() THEN f.failures
+                    WHEN f.last_at < now() - interval '1 hour' THEN 1
+                    ELSE f.failures + 1 END,
     locked_until = CASE
-        WHEN f.last_at >= now() - interval '1 hour' AND f.failures + 1 > $2
-        THEN now() + make_interval(secs => least(power(2, f.failures - $2), $3))
+        WHEN f.locked_until > now() THEN f.locked_until
+        WHEN f.last_at >= now() - interval '1 hour' AND f.failures + 1 > excluded.free_failures
+        THEN now() + make_interval(
+            secs => least(power(2, f.failures - excluded.free_failures), $3::float8))
         END,
-    last_at = now()
+    last_at = CASE WHEN f.locked_until > now() THEN f.last_at ELSE now() END
+RETURNING key, last_at = now() AS counted,
+          extract(epoch FROM f.locked_until - now()) AS locked_for
 """
-_FORGET_FAILURES = "DELETE FROM login_failures WHERE key = $1"
+# A success takes back its attempt: the account and client start afresh, and the client's
+# count of failures loses the one counted for it.
+_FORGET_ACCOUNT_FAILURES = "DELETE FROM login_failures WHERE key = $1"
+_UNCOUNT_CLIENT_ATTEMPT = """
+UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE key = $1
+"""
 
 
 async def log_in(pool: asyncpg.Pool, email: str, password: str, client: str) -> User:
     """The user with these credentials; the same refusal whether the email exists or not."""
-    keys = [f"account:{email.strip().lower()}", f"client:{client}"]
-    locked_for = await pool.fetchval(_LOCKED_FOR, keys)
-    if locked_for is not None:
+    account_and_client = f"account:{email.strip().lower()}|client:{client}"
+    keys = [account_and_client, f"client:{client}"]
+    free = [FREE_FAILURES_PER_ACCOUNT_AND_CLIENT, FREE_FAILURES_PER_CLIENT]
+    counted = await pool.fetch(_COUNT_ATTEMPT, keys, free, MAX_LOCK_SECONDS)
+    refused = [row["locked_for"] for row in counted if not row["counted"]]
+    if refused:
         raise TooManyRequests(
             "login_throttled",
             "too many failed logins; try again later",
-            retry_after=float(locked_for),
+            retry_after=float(max(refused)),
         )
     row = await pool.fetchrow(_USER_FOR_LOGIN, email.strip())
     matches = await verify_password(row["password_hash"] if row else _decoy_hash(), password)
     if row is None or not matches or row["disabled"]:
-        await pool.execute(_RECORD_FAILURE, keys, FREE_FAILURES, MAX_LOCK_SECONDS)
         raise Unauthorized("invalid_credentials", "the email or the password is not right")
-    await pool.execute(_FORGET_FAILURES, keys[0])
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(_FORGET_ACCOUNT_FAILURES, account_and_client)
+        await connection.execute(_UNCOUNT_CLIENT_ATTEMPT, keys[1])
     return User.from_row(row)
 
 

@@ -13,6 +13,7 @@ from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from controlplane.api.clients import client_address
 from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
 from controlplane.engine.applications import Application
 from controlplane.engine.audit import Actor
@@ -99,7 +100,7 @@ class DefinitionController(Controller):
                 "definition_name_mismatch",
                 f"the file defines {checked.document.name!r}, not {name!r}",
             )
-        actor = Actor(f"API key of {application.name}", client=_client(request))
+        actor = Actor(f"API key of {application.name}", client=client_address(request))
         saved = await save(
             services.pool,
             actor,
@@ -110,7 +111,3 @@ class DefinitionController(Controller):
             submit=submit,
         )
         return saved_view(saved)
-
-
-def _client(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client else None

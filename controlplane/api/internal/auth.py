@@ -8,12 +8,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from controlplane.api.clients import client_address
 from controlplane.api.internal.schemas import LoginRequest, SessionView, UserView
 from controlplane.api.internal.session import (
     REFRESH_COOKIE,
     actor_of,
     clear_session_cookies,
-    client_address,
     current_user,
     new_csrf_token,
     same_origin,

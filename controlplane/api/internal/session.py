@@ -23,6 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 
+from controlplane.api.clients import client_address, forwarded_proto
 from controlplane.engine.accounts import Role, Session, User, same_secret, session_user
 from controlplane.engine.applications import ApplicationRecord
 from controlplane.engine.applications import visible_application as find_visible_application
@@ -44,13 +45,9 @@ def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
     return services
 
 
-def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    return connection.client.host if connection.client else "unknown"
-
-
 def _over_https(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    forwarded = connection.headers.get("x-forwarded-proto", "")
-    return connection.url.scheme == "https" or forwarded.split(",")[0].strip() == "https"
+    trusted = services_of(connection).settings.trusted_proxies
+    return connection.url.scheme == "https" or forwarded_proto(connection.scope, trusted) == "https"
 
 
 # -- tokens and cookies ----------------------------------------------------------------------
@@ -148,6 +145,7 @@ async def authenticated(
     user = await session_user(services_of(connection).pool, session_id)
     if user is None:
         raise Unauthorized("session_expired", "log in again")
+    connection.app.state.limits.check_caller(user.id)
     connection.state.user = user
     connection.state.session_id = session_id
 
