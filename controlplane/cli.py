@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from controlplane.settings import EventLoop, Settings, SettingsError
-from controlplane.startup import CannotStart
 from worker_sdk.logs import configure_logging
 
 log = logging.getLogger("pipelogiq")
@@ -225,8 +224,25 @@ def run_event_loop(choice: EventLoop, coroutine: Coroutine[Any, Any, None]) -> N
     asyncio.run(coroutine)
 
 
+# This module and controlplane.settings import nothing beyond the base install (the SDK's
+# dependencies), so that without the [server] extra the command can say so.
+OWN_PACKAGES = {"controlplane", "builtin_worker", "database", "worker_sdk"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        import controlplane.runtime  # noqa: F401  (imports what every command needs)
+        from controlplane.startup import CannotStart
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] in OWN_PACKAGES:
+            raise  # a broken install or a bug, not a missing extra
+        print(
+            "pipelogiq: the server commands need the server extra: "
+            f"pip install 'pipelogiq[server]' ({error})",
+            file=sys.stderr,
+        )
+        return 2
     try:
         settings = Settings.from_env()
     except SettingsError as error:
