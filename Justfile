@@ -80,6 +80,12 @@ test *args: setup dashboard
         || (echo "dashboard/src/api/schema.d.ts is stale: run just dashboard-types" && exit 1)
     {{bin}}/pytest {{args}}
 
+# Build the distributions into dist/: pipelogiq and pipelogiq-sdk, each an sdist and a wheel.
+build: setup
+    rm -rf dist
+    {{bin}}/python -m build --outdir dist .
+    {{bin}}/python -m build --outdir dist worker_sdk
+
 # Format the code.
 fmt: setup dashboard-setup
     {{bin}}/ruff format .

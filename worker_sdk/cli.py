@@ -102,7 +102,8 @@ def _metrics_port(raw: str) -> int:
         raise SystemExit(f"pipelogiq-worker: PIPELOGIQ_WORKER_METRICS_PORT={raw!r} is not a port")
     if importlib.util.find_spec("prometheus_client") is None:
         raise SystemExit(
-            "pipelogiq-worker: metrics need prometheus-client: pip install 'pipelogiq[metrics]'"
+            "pipelogiq-worker: metrics need prometheus-client, the SDK's metrics extra "
+            "(pipelogiq-sdk[metrics]): pip install prometheus-client"
         )
     return int(raw)
 
