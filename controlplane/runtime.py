@@ -186,9 +186,12 @@ def _granian_on(listener: socket.socket) -> type[Any]:
     class OnListener(Server):
         def _init_shared_socket(self) -> None:
             fd = listener.detach()  # Granian closes it when it stops
+            # Its constructor differs by platform, as in Granian's src/net.rs.
             self._ssp = None
             if sys.platform in ("linux", "freebsd"):
                 self._shd = SocketHolder(fd, False, self.backlog)
+            elif sys.platform == "win32":
+                self._shd = SocketHolder(fd)
             else:
                 self._shd = SocketHolder(fd, False)
             self._sfd = fd
