@@ -35,7 +35,8 @@ def test_the_sdk_distribution_declares_what_the_server_one_does_for_the_sdk() ->
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both wheels, built as `just build` builds them (hatchling, from the build index)."""
+    """Both wheels, by the build backend `just build` uses (which goes through the sdists;
+    CI runs it too)."""
     out = tmp_path_factory.mktemp("wheels")
     for source in (ROOT, ROOT / "worker_sdk"):
         pip("wheel", "--no-deps", "--wheel-dir", str(out), str(source))
