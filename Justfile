@@ -1,4 +1,5 @@
-# Pipelogiq developer commands. `just --list` shows them all.
+# Pipelogiq developer commands. `just --list` shows them all, each with the line right above
+# it (or its [doc] attribute).
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
@@ -9,8 +10,8 @@ bin := venv / "bin"
 default:
     @just --list
 
-# Create .venv and install Pipelogiq with its server and development extras (once, and again
-# whenever pyproject.toml changes).
+# Once, and again whenever pyproject.toml changes.
+[doc("Create .venv and install Pipelogiq with its server and development extras.")]
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -21,9 +22,10 @@ setup:
         touch {{venv}}/.installed
     fi
 
-# Start everything in one process: both APIs, the built-in worker, the embedded PostgreSQL
-# and the in-process broker (set DATABASE_URL / AMQP_URL to use real servers). The dashboard
-# is built first when its sources changed, and served at http://127.0.0.1:8080.
+# Both APIs, the built-in worker, the embedded PostgreSQL and the in-process broker (set
+# DATABASE_URL / AMQP_URL to use real servers). The dashboard is built first when its sources
+# changed, and served at http://127.0.0.1:8080.
+[doc("Start everything in one process (pipelogiq dev), with the dashboard.")]
 run: setup dashboard
     {{bin}}/pipelogiq dev
 
@@ -68,8 +70,9 @@ dashboard-types: setup dashboard-setup
 create-app name: setup
     {{bin}}/pipelogiq create-app {{name}}
 
-# Lint, check formatting, type-check the SDK and the dashboard, and run the whole test suite against the local PostgreSQL and
-# RabbitMQ (see PIPELOGIQ_TEST_DATABASE_URL / PIPELOGIQ_TEST_AMQP_URL in the README).
+# The tests use the local PostgreSQL and RabbitMQ (see PIPELOGIQ_TEST_DATABASE_URL /
+# PIPELOGIQ_TEST_AMQP_URL in the README). ARGS go to pytest.
+[doc("What CI checks: lint, formats, types, the dashboard's checks and tests, then pytest.")]
 test *args: setup dashboard
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
@@ -78,6 +81,16 @@ test *args: setup dashboard
     cd dashboard && npx openapi-typescript src/api/openapi.json -o /tmp/plq-schema.d.ts --silent \
         && diff -q src/api/schema.d.ts /tmp/plq-schema.d.ts \
         || (echo "dashboard/src/api/schema.d.ts is stale: run just dashboard-types" && exit 1)
+    {{bin}}/pytest {{args}}
+
+# Build the distributions into dist/: pipelogiq and pipelogiq-sdk, each an sdist and a wheel.
+build: setup
+    rm -rf dist
+    {{bin}}/python -m build --outdir dist .
+    {{bin}}/python -m build --outdir dist worker_sdk
+
+# Only pytest, with its arguments, for a quick run: just pytest tests/test_dag.py -k retry
+pytest *args: setup
     {{bin}}/pytest {{args}}
 
 # Format the code.
@@ -93,6 +106,7 @@ screenshots: setup dashboard
 # Throughput and latency through the real RabbitMQ and PostgreSQL, then the embedded mode;
 # what a job costs while many long polls wait; then the dataset templates on Ray beside plain
 # pyarrow (just bench-data alone).
+[doc("The benchmarks: the job path's throughput and latency, long polls, dataset templates.")]
 bench *args: setup
     {{bin}}/python -m tests.bench {{args}}
     {{bin}}/python -m tests.bench_polls

@@ -7,34 +7,46 @@ import asyncio
 import dataclasses
 import getpass
 import logging
+import socket
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from controlplane.settings import EventLoop, Settings, SettingsError
-from controlplane.startup import Unreachable
 from worker_sdk.logs import configure_logging
 
 log = logging.getLogger("pipelogiq")
 
 Part = Callable[[asyncio.Event], Awaitable[None]]
 
+INTERNAL, EXTERNAL, METRICS = (
+    "PIPELOGIQ_INTERNAL_PORT",
+    "PIPELOGIQ_EXTERNAL_PORT",
+    "PIPELOGIQ_METRICS_PORT",
+)
 
-def _api_parts(services: object, settings: Settings) -> list[Part]:
+
+def _api_parts(
+    services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
+) -> list[Part]:
     from controlplane.api.app import create_external_app, create_internal_app
     from controlplane.runtime import serve
     from controlplane.services import Services
 
     assert isinstance(services, Services)
     external, internal = create_external_app(services), create_internal_app(services)
+    external_started, internal_started = asyncio.Event(), asyncio.Event()
+    started += [external_started, internal_started]
     return [
-        lambda stop: serve(external, settings.host, settings.external_port, stop),
-        lambda stop: serve(internal, settings.host, settings.internal_port, stop),
+        lambda stop: serve(external, sockets[EXTERNAL], stop, external_started),
+        lambda stop: serve(internal, sockets[INTERNAL], stop, internal_started),
     ]
 
 
-def _worker_parts(services: object, settings: Settings) -> list[Part]:
+def _worker_parts(
+    services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
+) -> list[Part]:
     from builtin_worker import BuiltinWorker
     from controlplane.health_server import HealthServer
     from controlplane.services import Services
@@ -42,6 +54,8 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
 
     assert isinstance(services, Services)
     worker = BuiltinWorker(services)
+    health_started = asyncio.Event()
+    started.append(health_started)
 
     async def run(stopping: asyncio.Event) -> None:
         task = asyncio.create_task(worker.run())
@@ -51,7 +65,8 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
 
     async def serve_health(stopping: asyncio.Event) -> None:
         health = HealthServer(services, package_version())
-        health.start(settings.host, settings.metrics_port)
+        health.start(sockets[METRICS])
+        health_started.set()
         try:
             await stopping.wait()
         finally:
@@ -60,34 +75,63 @@ def _worker_parts(services: object, settings: Settings) -> list[Part]:
     return [run, serve_health]
 
 
+def _announce(
+    services: object, where: list[str], started: list[asyncio.Event], *, first_admin: bool
+) -> Part:
+    """Says the process is running once every server is and then, on a first start of
+    `pipelogiq dev`, makes the admin and shows its password: shown earlier, it would sit above
+    the error of a start that failed, and be lost with it."""
+    from controlplane.runtime import first_admin as make_first_admin
+    from controlplane.services import Services
+
+    assert isinstance(services, Services)
+
+    async def announce(stopping: asyncio.Event) -> None:
+        everything = asyncio.gather(*(event.wait() for event in started))
+        stop = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({everything, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not stopping.is_set():
+            log.info("pipelogiq is running: %s", ", ".join(where))
+            if first_admin:
+                await make_first_admin(services.pool)
+        everything.cancel()
+        await stop
+
+    return announce
+
+
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
     from controlplane.metrics import BUILD
-    from controlplane.runtime import first_admin, jwt_secret, open_services, run_until_signal
+    from controlplane.runtime import jwt_secret, open_services, run_until_signal
+    from controlplane.startup import listening
     from controlplane.version import package_version
 
     BUILD.info({"version": package_version()})
+    ports: dict[str, int] = {}
+    where: list[str] = []
     if api:
-        settings = dataclasses.replace(settings, jwt_secret=jwt_secret(settings, dev=in_process))
-    async with open_services(settings, allow_in_process_broker=in_process) as services:
-        if in_process:
-            await first_admin(services.pool)
-        parts: list[Part] = []
+        ports |= {EXTERNAL: settings.external_port, INTERNAL: settings.internal_port}
+        where.append(f"external API http://{settings.host}:{settings.external_port}")
+        where.append(f"dashboard and internal API http://{settings.host}:{settings.internal_port}")
+    if worker:
+        ports[METRICS] = settings.metrics_port
+        where.append(f"worker metrics http://{settings.host}:{settings.metrics_port}/metrics")
+    # Every port first: one in use stops the start before anything else is started.
+    with listening(settings.host, ports) as sockets:
         if api:
-            parts += _api_parts(services, settings)
-        if worker:
-            parts += _worker_parts(services, settings)
-        where = []
-        if api:
-            where.append(f"external API http://{settings.host}:{settings.external_port}")
-            where.append(
-                f"dashboard and internal API http://{settings.host}:{settings.internal_port}"
+            secret = jwt_secret(settings, dev=in_process)
+            settings = dataclasses.replace(settings, jwt_secret=secret)
+        async with open_services(settings, allow_in_process_broker=in_process) as services:
+            started: list[asyncio.Event] = []
+            parts: list[Part] = []
+            if api:
+                parts += _api_parts(services, sockets, started)
+            if worker:
+                parts += _worker_parts(services, sockets, started)
+            parts.append(_announce(services, where, started, first_admin=in_process))
+            await run_until_signal(
+                *parts, stopping=services.stopping, within_seconds=settings.shutdown_timeout_seconds
             )
-        if worker:
-            where.append(f"worker metrics http://{settings.host}:{settings.metrics_port}/metrics")
-        log.info("pipelogiq is running: %s", ", ".join(where))
-        await run_until_signal(
-            *parts, stopping=services.stopping, within_seconds=settings.shutdown_timeout_seconds
-        )
 
 
 async def _migrate(settings: Settings) -> None:
@@ -180,8 +224,25 @@ def run_event_loop(choice: EventLoop, coroutine: Coroutine[Any, Any, None]) -> N
     asyncio.run(coroutine)
 
 
+# This module and controlplane.settings import nothing beyond the base install (the SDK's
+# dependencies), so that without the [server] extra the command can say so.
+OWN_PACKAGES = {"controlplane", "builtin_worker", "database", "worker_sdk"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        import controlplane.runtime  # noqa: F401  (imports what every command needs)
+        from controlplane.startup import CannotStart
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] in OWN_PACKAGES:
+            raise  # a broken install or a bug, not a missing extra
+        print(
+            "pipelogiq: the server commands need the server extra: "
+            f"pip install 'pipelogiq[server]' ({error})",
+            file=sys.stderr,
+        )
+        return 2
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -208,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 2
-    except Unreachable as error:
+    except CannotStart as error:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 1
     except Exception as error:

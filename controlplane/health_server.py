@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler
 
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
@@ -30,6 +31,21 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+class _Server(ThreadingWSGIServer):
+    """The WSGI server on a socket bound and listening already, instead of one of its own."""
+
+    def __init__(self, listener: socket.socket, app: Callable[..., Iterable[bytes]]) -> None:
+        address = listener.getsockname()[:2]
+        super().__init__(address, _Quiet, bind_and_activate=False)
+        self.socket.close()
+        self.socket = socket.socket(fileno=listener.detach())  # ours now, closed at stop
+        # What server_bind() would have set, without its reverse DNS lookup of the host.
+        self.server_address = address
+        self.server_name, self.server_port = address
+        self.setup_environ()
+        self.set_app(app)
+
+
 class HealthServer:
     def __init__(self, services: Services, version: str) -> None:
         self._services = services
@@ -38,9 +54,11 @@ class HealthServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: ThreadingWSGIServer | None = None
 
-    def start(self, host: str, port: int) -> None:
+    def start(self, listener: socket.socket) -> None:
+        """Serve on ``listener``, a listening socket (see controlplane.startup.listening),
+        which it takes over."""
         self._loop = asyncio.get_running_loop()
-        self._server = make_server(host, port, self._app, ThreadingWSGIServer, handler_class=_Quiet)
+        self._server = _Server(listener, self._app)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

@@ -8,7 +8,10 @@ import logging
 import os
 import secrets
 import signal
+import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from litestar import Litestar
@@ -20,7 +23,7 @@ from controlplane.errors import Conflict
 from controlplane.loop_lag import loop_lag_watched
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
-from controlplane.startup import when_reachable
+from controlplane.startup import CannotStart, when_reachable
 from database.embedded import start_embedded_postgres
 from database.migrator import migrate
 from database.pool import create_pool
@@ -146,13 +149,17 @@ GRANIAN_LOGGING = {
 }
 
 
-async def serve(app: Litestar, host: str, port: int, stopping: asyncio.Event) -> None:
-    """Serve an app with Granian inside this event loop until ``stopping`` is set."""
+async def serve(
+    app: Litestar, listener: socket.socket, stopping: asyncio.Event, started: asyncio.Event
+) -> None:
+    """Serve an app with Granian inside this event loop on ``listener`` (which it takes over)
+    until ``stopping`` is set; ``started`` is set once the app's startup hooks have run."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
-    from granian.server.embed import Server
 
-    server = Server(
+    app.on_startup.append(started.set)
+    host, port = listener.getsockname()[:2]
+    server = _granian_on(listener)(
         app,
         address=host,
         port=port,
@@ -169,6 +176,33 @@ async def serve(app: Litestar, host: str, port: int, stopping: asyncio.Event) ->
     await task
 
 
+def _granian_on(listener: socket.socket) -> type[Any]:
+    """Granian's embedded server, serving ``listener`` instead of a socket of its own.
+
+    Granian binds with SO_REUSEPORT (see :func:`controlplane.startup.listening`); this hands
+    it our socket the way it hands its own to its workers. That is Granian's internal
+    interface (as of 2.8): tests/test_cli.py catches a change, a second start on the same
+    port being refused no more.
+    """
+    from granian._granian import SocketHolder
+    from granian.server.embed import Server
+
+    class OnListener(Server):
+        def _init_shared_socket(self) -> None:
+            fd = listener.detach()  # Granian closes it when it stops
+            # Its constructor differs by platform, as in Granian's src/net.rs.
+            self._ssp = None
+            if sys.platform in ("linux", "freebsd"):
+                self._shd = SocketHolder(fd, False, self.backlog)
+            elif sys.platform == "win32":
+                self._shd = SocketHolder(fd)
+            else:
+                self._shd = SocketHolder(fd, False)
+            self._sfd = fd
+
+    return OnListener
+
+
 async def run_until_signal(
     *parts: Callable[[asyncio.Event], Awaitable[None]],
     stopping: asyncio.Event,
@@ -176,7 +210,8 @@ async def run_until_signal(
 ) -> None:
     """Run every part until SIGINT or SIGTERM sets ``stopping``, then let each stop cleanly.
 
-    A part that has not finished ``within_seconds`` of the signal is cancelled.
+    A part that has not finished ``within_seconds`` of the signal is cancelled. A part that
+    ends before the signal stops the others, and the process with status 1.
     """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -184,6 +219,7 @@ async def run_until_signal(
     tasks = [asyncio.create_task(part(stopping)) for part in parts]
     waiter = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({waiter, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    failed = not stopping.is_set()  # a part ended on its own: the process cannot go on
     stopping.set()
     for task in done:
         if task is not waiter and task.exception():
@@ -198,3 +234,5 @@ async def run_until_signal(
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if failed:
+        raise CannotStart("a part of the process stopped on its own (see the log above)")

@@ -1,14 +1,19 @@
-"""Waiting at start for the database and the broker, which may come up after us (a
-container orchestrator starts everything at once). Each is tried with capped exponential
-backoff and a log line per try, up to PIPELOGIQ_STARTUP_TIMEOUT_SECONDS; then the process
-stops with one line saying what it could not reach."""
+"""What stops a start with one line: a port that is taken, and the database or the broker,
+which may come up after us (a container orchestrator starts everything at once). Each of
+those is tried with capped exponential backoff and a log line per try, up to
+PIPELOGIQ_STARTUP_TIMEOUT_SECONDS; then the process stops with one line saying what it could
+not reach."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
+import os
 import random
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,10 +25,15 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.5
 MAX_DELAY = 10.0
+BACKLOG = 128
 
 
-class Unreachable(Exception):
-    """The one line to stop with."""
+class CannotStart(Exception):
+    """The one line to stop with, exit status 1."""
+
+
+class Unreachable(CannotStart):
+    """The database or the broker never answered, or refused us."""
 
 
 def without_password(url: str) -> str:
@@ -81,3 +91,51 @@ async def when_reachable(
             )
             await asyncio.sleep(wait)
             delay = min(delay * 2, MAX_DELAY)
+
+
+@contextlib.contextmanager
+def listening(host: str, ports: Mapping[str, int]) -> Iterator[dict[str, socket.socket]]:
+    """A listening socket for each of ``ports`` (keyed by the setting that chose it), made
+    before anything else starts: a port in use stops the start with one line, before the
+    embedded PostgreSQL starts or a first admin is made.
+
+    The servers are handed these sockets rather than binding their own. Granian's own have
+    SO_REUSEPORT, with which a second process on the same port starts without a word and takes
+    every other connection. Each socket is closed at the end, unless a server took it over.
+    """
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for setting, port in ports.items():
+            taken = next((name for name in sockets if ports[name] == port), None)
+            if taken is not None:
+                raise CannotStart(f"{taken} and {setting} are both {port}: each needs its own port")
+            sockets[setting] = _listen(host, port, setting)
+        yield sockets
+    finally:
+        for listener in sockets.values():
+            listener.close()
+
+
+def _listen(host: str, port: int, setting: str) -> socket.socket:
+    family, kind, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    listener = socket.socket(family, kind)
+    try:
+        if os.name == "posix":
+            # Lets a restart bind while the last run's connections linger in TIME_WAIT; on
+            # POSIX it never lets two sockets listen on one port (on Windows it would).
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(BACKLOG)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise CannotStart(
+                f"port {port} ({setting}) on {host} is in use; "
+                "stop what holds it or choose another port"
+            ) from None
+        raise CannotStart(
+            f"cannot listen on port {port} ({setting}) on {host}: {error.strerror}"
+        ) from None
+    return listener

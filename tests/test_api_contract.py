@@ -272,11 +272,13 @@ async def test_openapi_lists_every_endpoint(rabbit_system: System) -> None:
 
 async def test_the_builtin_worker_answers_the_same_probes(rabbit_system: System) -> None:
     from controlplane.health_server import HealthServer
+    from controlplane.startup import listening
     from tests.processes import free_port
 
     port = free_port()
     health = HealthServer(rabbit_system.services, "9.9.9")
-    health.start("127.0.0.1", port)
+    with listening("127.0.0.1", {"PIPELOGIQ_METRICS_PORT": port}) as sockets:
+        health.start(sockets["PIPELOGIQ_METRICS_PORT"])
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}

@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -263,3 +264,78 @@ def test_a_long_poll_whose_client_hung_up_claims_nothing(database_url: str) -> N
             ).json()["jobs"]
     # Without the hang-up check the dead pull would have claimed it, for a lease's length.
     assert [(job["stageName"], job["attempt"]) for job in pulled] == [("a", 1)]
+
+
+IN_USE = re.compile(
+    r"pipelogiq: port (\d+) \((PIPELOGIQ_\w+_PORT)\) on 127\.0\.0\.1 is in use; "
+    r"stop what holds it or choose another port"
+)
+
+
+def refused_port(done: subprocess.CompletedProcess[str]) -> tuple[int, str]:
+    """The port and setting a refused start named, in its one line and nothing else."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    [line] = done.stderr.splitlines()
+    match = IN_USE.fullmatch(line)
+    assert match, line
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "pipelogiq is running" not in done.stdout + done.stderr
+    return int(match[1]), match[2]
+
+
+def test_a_second_dev_on_the_same_ports_is_refused(tmp_path: Path) -> None:
+    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path / "data"))
+    internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
+    with process("dev", env=env, ready=f"{internal}/readyz"):
+        second = run("dev", env=env)
+        # Not started beside the first, sharing its ports (SO_REUSEPORT) and its database.
+        assert refused_port(second) == (
+            int(env["PIPELOGIQ_EXTERNAL_PORT"]),
+            "PIPELOGIQ_EXTERNAL_PORT",
+        )
+        assert httpx.get(f"{internal}/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "setting", ["PIPELOGIQ_INTERNAL_PORT", "PIPELOGIQ_EXTERNAL_PORT", "PIPELOGIQ_METRICS_PORT"]
+)
+def test_a_port_another_program_holds_is_refused_before_anything_starts(
+    tmp_path: Path, setting: str
+) -> None:
+    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path / "data"))
+    with socket.create_server(("127.0.0.1", int(env[setting]))):
+        done = run("dev", env=env)
+    assert refused_port(done) == (int(env[setting]), setting)
+    assert not (tmp_path / "data").exists()  # no embedded PostgreSQL, no secret, no admin
+
+
+def test_two_settings_on_one_port_are_refused(tmp_path: Path) -> None:
+    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path / "data"))
+    env["PIPELOGIQ_INTERNAL_PORT"] = env["PIPELOGIQ_EXTERNAL_PORT"]
+    done = run("dev", env=env)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"pipelogiq: PIPELOGIQ_EXTERNAL_PORT and PIPELOGIQ_INTERNAL_PORT are both "
+        f"{env['PIPELOGIQ_EXTERNAL_PORT']}: each needs its own port"
+    ]
+
+
+def test_a_first_start_refused_keeps_the_admin_password_for_the_next(tmp_path: Path) -> None:
+    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path / "data"))
+    with socket.create_server(("127.0.0.1", int(env["PIPELOGIQ_METRICS_PORT"]))):
+        refused = run("dev", env=env)
+    refused_port(refused)
+    assert "admin@localhost" not in refused.stdout + refused.stderr
+    internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
+    with process("dev", env=env, ready=f"{internal}/readyz") as dev:
+        assert dev.stdout is not None
+        output = ""
+        while "admin@localhost / " not in output and (line := dev.stdout.readline()):
+            output += line
+        # Shown once the start succeeded, after the line saying so.
+        [password] = re.findall(r"admin@localhost / (\S+)", output)
+        assert output.index("pipelogiq is running") < output.index(password)
+        login = httpx.post(
+            f"{internal}/api/auth/login", json={"email": "admin@localhost", "password": password}
+        )
+    assert login.status_code == 200, login.text

@@ -229,3 +229,23 @@ def test_the_cli_says_what_is_missing(args: list[str], said: str) -> None:
     done = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env)
     assert done.returncode != 0
     assert said in done.stderr
+
+
+def test_a_wrong_api_key_stops_the_cli_with_one_line_naming_the_fix(database_url: str) -> None:
+    env = environment(DATABASE_URL=database_url)
+    base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    with process("dev", env=env, ready=f"{base}/readyz"):
+        wrong = {**env, "PIPELOGIQ_URL": base, "PIPELOGIQ_API_KEY": "plq_wrong"}
+        done = subprocess.run(
+            [*CLI, "--templates", "core", "--log-level", "WARNING"],
+            capture_output=True,
+            text=True,
+            env=wrong,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"pipelogiq-worker: {base} refused the API key (the API key is not valid, or revoked "
+        "or expired): use a key of the application, from `pipelogiq create-app NAME` or the "
+        "dashboard's Applications and keys page (PIPELOGIQ_API_KEY for --templates)"
+    ]

@@ -3,6 +3,8 @@
 Depends only on httpx and msgspec, so it fits in any service.
 """
 
+__version__ = "0.1.0"  # of both distributions, pipelogiq and pipelogiq-sdk
+
 from worker_sdk.builder import PipelineSpec, StageSpec
 from worker_sdk.client import AsyncClient, Client
 from worker_sdk.context import JobContext, JobLog

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from worker_sdk.errors import ApiError
 from worker_sdk.logs import configure_logging, log_format
 from worker_sdk.worker import Worker
 
@@ -79,8 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("worker_sdk").info("serving templates: %s", ", ".join(served))
     if port := os.environ.get("PIPELOGIQ_WORKER_METRICS_PORT"):
         worker.metrics_port = _metrics_port(port)
-    worker.run()
+    try:
+        worker.run()
+    except ApiError as error:  # at registration: no retry can fix it
+        raise SystemExit(_refused(worker.url, error)) from None
     return 0
+
+
+def _refused(url: str, error: ApiError) -> str:
+    if error.status == 401:
+        return (
+            f"pipelogiq-worker: {url} refused the API key ({error.detail}): use a key of the "
+            "application, from `pipelogiq create-app NAME` or the dashboard's Applications "
+            "and keys page (PIPELOGIQ_API_KEY for --templates)"
+        )
+    return f"pipelogiq-worker: {url} refused the worker: {error}"
 
 
 def _metrics_port(raw: str) -> int:
@@ -88,7 +102,8 @@ def _metrics_port(raw: str) -> int:
         raise SystemExit(f"pipelogiq-worker: PIPELOGIQ_WORKER_METRICS_PORT={raw!r} is not a port")
     if importlib.util.find_spec("prometheus_client") is None:
         raise SystemExit(
-            "pipelogiq-worker: metrics need prometheus-client: pip install 'pipelogiq[metrics]'"
+            "pipelogiq-worker: metrics need prometheus-client, the SDK's metrics extra "
+            "(pipelogiq-sdk[metrics]): pip install prometheus-client"
         )
     return int(raw)
 
