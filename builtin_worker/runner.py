@@ -62,12 +62,17 @@ class BuiltinWorker:
         ]
         await asyncio.gather(*loops)
 
+    def _failed(self, error: BaseException, message: str, *args: object) -> None:
+        """A loop's step failed: an outage is said once, anything else with its traceback.
+        Either way the loop tries again."""
+        self.services.outages.failed(error, log, message, *args)
+
     async def _every(self, seconds: float, step: Callable[[], Awaitable[object]]) -> None:
         while True:
             try:
                 await step()
-            except Exception:
-                log.exception("%s failed; trying again in %.1f s", step.__name__, seconds)
+            except Exception as error:
+                self._failed(error, "%s failed; trying again in %.1f s", step.__name__, seconds)
             await asyncio.sleep(seconds)
 
     # -- results -----------------------------------------------------------------------
@@ -87,8 +92,8 @@ class BuiltinWorker:
                         applying.add(task)
                         task.add_done_callback(applying.discard)
                         task.add_done_callback(lambda _: in_flight.release())
-                except Exception:
-                    log.exception("the result consumer stopped; restarting")
+                except Exception as error:
+                    self._failed(error, "the result consumer stopped; restarting")
                     await asyncio.sleep(1)
         finally:
             # Stopping: no more batches are taken, and those being applied may finish (their
@@ -104,8 +109,8 @@ class BuiltinWorker:
     async def _apply_results(self, batch: ResultBatch) -> None:
         try:
             await self.advance(batch.stage_ids)
-        except Exception:
-            log.exception("advancing %d stages failed", len(batch.stage_ids))
+        except Exception as error:
+            self._failed(error, "advancing %d stages failed", len(batch.stage_ids))
             await batch.release()
             await asyncio.sleep(1)
         else:
@@ -143,8 +148,8 @@ class BuiltinWorker:
                     continue
                 # Due but fired by nobody here: another built-in worker holds them.
                 wait = 0.05 if wait == 0 else wait
-            except Exception:
-                log.exception("firing schedules failed; trying again in %.1f s", interval)
+            except Exception as error:
+                self._failed(error, "firing schedules failed; trying again in %.1f s", interval)
                 wait = interval
             await asyncio.sleep(interval if wait is None else min(interval, wait))
 
@@ -182,8 +187,8 @@ class BuiltinWorker:
             try:
                 await self.queue_due_retries()
                 wait = await sweeps.seconds_until_next_retry(self._pool)
-            except Exception:
-                log.exception("queueing due retries failed")
+            except Exception as error:
+                self._failed(error, "queueing due retries failed")
                 wait = None
             interval = self._settings.sweep_interval_seconds
             await asyncio.sleep(interval if wait is None else min(interval, max(wait, 0.01)))

@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         import controlplane.runtime  # noqa: F401  (imports what every command needs)
+        from controlplane.outages import quiet_drivers
         from controlplane.startup import CannotStart
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] in OWN_PACKAGES:
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipelogiq: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    quiet_drivers()
     # The embedded PostgreSQL narrates every start and exit at INFO; only its problems matter.
     logging.getLogger("pgserver").setLevel(max(logging.WARNING, logging.root.level))
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")

@@ -87,16 +87,16 @@ class HealthServer:
         assert self._loop is not None
         check = asyncio.run_coroutine_threadsafe(readiness(self._services), self._loop)
         try:
-            not_ready = check.result(timeout=5)
+            ready = check.result(timeout=5)
         except Exception as error:  # the loop is stuck or gone: not ready either way
             check.cancel()
             body = problem_body(
                 503, "not_ready", "Not ready", f"the readiness check failed: {error!r}"
             )
             return _answer(start_response, "503 Service Unavailable", PROBLEM_JSON, body)
-        if not_ready is None:
-            return _answer(start_response, "200 OK", _JSON, {"status": "ready"})
-        body = problem_body(503, not_ready.code, "Not ready", not_ready.detail)
+        if ready.code is None:
+            return _answer(start_response, "200 OK", _JSON, ready.body())
+        body = problem_body(503, ready.code, "Not ready", ready.detail, checks=ready.checks)
         return _answer(start_response, "503 Service Unavailable", PROBLEM_JSON, body)
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 import asyncpg
 
+from controlplane.broker.base import BrokerUnavailable
 from controlplane.errors import Unavailable
 
 log = logging.getLogger("pipelogiq.outages")
@@ -51,6 +52,8 @@ def unavailable(dependency: Dependency) -> Unavailable:
 def outage_of(error: BaseException) -> Dependency | None:
     """Which dependency ``error`` shows to be unreachable, or None if it is something else."""
     for cause in _chain(error):
+        if isinstance(cause, BrokerUnavailable):
+            return "broker"
         if isinstance(cause, asyncpg.PostgresError):
             state = getattr(cause, "sqlstate", "") or ""
             if state.startswith(_DATABASE_STATES):
@@ -90,6 +93,36 @@ def _raised_by(error: BaseException) -> Dependency | None:
     return None
 
 
+def log_with_traceback(
+    error: BaseException, logger: logging.Logger, message: str, *args: object
+) -> None:
+    """How a failure is reported where no outage tracker is at hand."""
+    logger.warning(message, *args, exc_info=error)
+
+
+_DRIVERS = ("asyncpg", "aio_pika", "aiormq")
+
+
+class DriverNoise(logging.Filter):
+    """The database and broker drivers report every lost connection and every attempt to
+    reconnect, many with a traceback; the outage log says it once. Their other records pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(_DRIVERS):
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and outage_of(error) is not None:
+            return False
+        message = record.getMessage().lower()
+        return not any(word in message for word in ("connect", "closed"))
+
+
+def quiet_drivers() -> None:
+    """Keep the drivers' connection noise out of the process's log (see DriverNoise)."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(DriverNoise())
+
+
 class Outages:
     """One line when a dependency becomes unreachable, one when it is back.
 
@@ -105,6 +138,17 @@ class Outages:
 
     def is_down(self, dependency: Dependency) -> bool:
         return dependency in self._since
+
+    def failed(
+        self, error: BaseException, logger: logging.Logger, message: str, *args: object
+    ) -> None:
+        """What to do with a failure of a loop or a background task: an outage is said once
+        (here); anything else is logged, with its traceback."""
+        dependency = outage_of(error)
+        if dependency is not None:
+            self.down(dependency, error)
+        else:
+            log_with_traceback(error, logger, message, *args)
 
     def down(self, dependency: Dependency, error: BaseException) -> None:
         if dependency in self._since:

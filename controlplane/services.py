@@ -47,14 +47,21 @@ class Services:
     sandbox: Sandbox = field(init=False, default_factory=Sandbox)
 
     def __post_init__(self) -> None:
+        self.outages = Outages(
+            {"database": lambda: self.pool.fetchval("SELECT 1"), "broker": self.broker.ping}
+        )
+        # A lost connection is an outage from the moment it is lost, not from the next
+        # failure of something that needs it.
+        self.broker.when_lost(lambda error: self.outages.down("broker", error))
         self.updates = UpdatePublisher(self.broker)
         self.dispatcher = Dispatcher(
             self.pool,
             self.broker,
             self.updates,
             record_delay=min(RECORD_DELAY_SECONDS, self.settings.publish_grace_seconds / 4),
+            outages=self.outages,
         )
-        self.announcer = ResultAnnouncer(self.broker)
+        self.announcer = ResultAnnouncer(self.broker, outages=self.outages)
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
         self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
@@ -62,9 +69,6 @@ class Services:
         settings = self.settings
         self.artifacts = store_for(
             settings.artifact_store, settings.data_dir, settings.s3_endpoint_url
-        )
-        self.outages = Outages(
-            {"database": lambda: self.pool.fetchval("SELECT 1"), "broker": self.broker.ping}
         )
         self.traces = TraceExport.configured(
             self.pool, settings.otel_traces_endpoint, settings.otel_service_name

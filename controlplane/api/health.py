@@ -24,10 +24,10 @@ class HealthController(Controller):
 
     @get("/readyz", summary="The database and the broker are reachable")
     async def readyz(self, services: NamedDependency[Services]) -> Response[Any]:
-        not_ready = await readiness(services)
-        if not_ready is not None:
-            return problem(503, not_ready.code, "Not ready", not_ready.detail)
-        return Response({"status": "ready"})
+        ready = await readiness(services)
+        if ready.code is not None:
+            return problem(503, ready.code, "Not ready", ready.detail, checks=ready.checks)
+        return Response(ready.body())
 
     @get("/version", summary="The running version")
     async def version(self) -> dict[str, str]:

@@ -4,6 +4,6 @@ The truth is always in PostgreSQL, so every message here may be lost, duplicated
 without harm; the engine's guarded statements drop what no longer applies.
 """
 
-from controlplane.broker.base import Broker, JobRef, ResultBatch, TakenJobs
+from controlplane.broker.base import Broker, BrokerUnavailable, JobRef, ResultBatch, TakenJobs
 
-__all__ = ["Broker", "JobRef", "ResultBatch", "TakenJobs"]
+__all__ = ["Broker", "BrokerUnavailable", "JobRef", "ResultBatch", "TakenJobs"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import msgspec
 
@@ -13,6 +13,10 @@ UPDATES_EXCHANGE = "stage.updated"
 # A message never carries more references than this: enough to amortise the broker's
 # per-message cost, few enough that a small pull rarely has to return a remainder.
 MAX_REFS_PER_MESSAGE = 50
+
+
+class BrokerUnavailable(ConnectionError):
+    """The broker cannot be reached now: raised at once rather than waiting for it."""
 
 
 class JobRef(msgspec.Struct, array_like=True, frozen=True):
@@ -76,6 +80,15 @@ class Broker(abc.ABC):
 
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix
+        self._lost_listeners: list[Callable[[BaseException], None]] = []
+
+    def when_lost(self, listener: Callable[[BaseException], None]) -> None:
+        """Call ``listener`` whenever a connection to the broker is lost (not at close)."""
+        self._lost_listeners.append(listener)
+
+    def _connection_lost(self, error: BaseException) -> None:
+        for listener in self._lost_listeners:
+            listener(error)
 
     def job_queue(self, application: str, handler: str) -> str:
         return job_queue_name(self.prefix, application, handler)

@@ -32,6 +32,7 @@ from aio_pika.abc import (
 
 from controlplane.broker.base import (
     Broker,
+    BrokerUnavailable,
     JobRef,
     ResultBatch,
     TakenJobs,
@@ -92,8 +93,16 @@ class RabbitMQBroker(Broker):
             self.updates_exchange, aio_pika.ExchangeType.FANOUT, durable=False
         )
         self._janitor = asyncio.create_task(self._cancel_idle_consumers())
+        for connection in (self._connection, self._consume_connection):
+            connection.close_callbacks.add(self._on_close)
+
+    def _on_close(self, _: object, error: BaseException | None = None) -> None:
+        if self._connection is not None:  # not closed by close(): lost
+            self._connection_lost(error or BrokerUnavailable("the connection to RabbitMQ closed"))
 
     async def close(self) -> None:
+        connections = (self._consume_connection, self._connection)
+        self._connection = None  # from here on a closing connection is no loss
         if self._janitor:
             self._janitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,18 +113,24 @@ class RabbitMQBroker(Broker):
         for channel in list(self._stream_channels):
             with contextlib.suppress(Exception):
                 await channel.close()
-        for connection in (self._consume_connection, self._connection):
+        for connection in connections:
             if connection is not None:
                 await connection.close()
-        self._connection = self._consume_connection = None
+        self._consume_connection = None
 
     async def ping(self) -> None:
-        for connection in (self._connection, self._consume_connection):
-            if connection is None or connection.is_closed:
-                raise ConnectionError("not connected to RabbitMQ")
+        self._connected()
         assert self._publish_channel is not None
         if self._publish_channel.is_closed:
-            raise ConnectionError("the RabbitMQ channel is closed")
+            raise BrokerUnavailable("the RabbitMQ channel is closed")
+
+    def _connected(self) -> None:
+        """Raise at once while a connection is down: aio-pika would wait for it to come back,
+        and a request waiting out an outage helps nobody (the caller answers 503, the relay
+        and the sweeps catch up once RabbitMQ is back)."""
+        for connection in (self._connection, self._consume_connection):
+            if connection is None or connection.is_closed or not connection.connected.is_set():
+                raise BrokerUnavailable("not connected to RabbitMQ")
 
     async def delete_queues(self, queues: Sequence[str]) -> None:
         """Delete queues (used by tests to clean up after themselves)."""
@@ -154,6 +169,7 @@ class RabbitMQBroker(Broker):
     async def publish_jobs(self, queue: str, refs: Sequence[JobRef]) -> None:
         if not refs:
             return
+        self._connected()
         await self._ensure_declared(queue)
         # Confirms are pipelined: all chunks are in flight at once.
         await asyncio.gather(*(self._publish(queue, encode_refs(c)) for c in chunk_refs(refs)))
@@ -161,6 +177,7 @@ class RabbitMQBroker(Broker):
     async def take_jobs(
         self, queues: Sequence[str], max_refs: int, wait_seconds: float
     ) -> TakenJobs:
+        self._connected()
         consumers = [await self._consumer(name) for name in queues]
         loop = asyncio.get_running_loop()
         for consumer in consumers:
@@ -230,10 +247,12 @@ class RabbitMQBroker(Broker):
     async def publish_results(self, stage_ids: Sequence[uuid.UUID]) -> None:
         if not stage_ids:
             return
+        self._connected()
         await self._ensure_declared(self.results_queue)
         await self._publish(self.results_queue, encode_ids(list(stage_ids)))
 
     async def consume_results(self, max_batch: int) -> AsyncIterator[ResultBatch]:
+        self._connected()
         assert self._consume_connection is not None
         channel = await self._consume_connection.channel()
         self._stream_channels.add(channel)
@@ -263,6 +282,7 @@ class RabbitMQBroker(Broker):
         if self._updates is None:
             return
         try:
+            self._connected()
             await self._updates.publish(
                 aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT),
                 routing_key="",
@@ -289,6 +309,7 @@ class RabbitMQBroker(Broker):
                 await channel.close()
 
     async def queue_depths(self, queues: Sequence[str]) -> dict[str, int]:
+        self._connected()
         depths = {}
         for name in queues:
             declared = await self._declare(name)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 
 from controlplane.broker import Broker
+from controlplane.outages import Outages, log_with_traceback
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ class ResultAnnouncer:
         in_flight: int = ANNOUNCEMENTS_IN_FLIGHT,
         max_stages: int = MAX_STAGES_PER_MESSAGE,
         max_waiting: int = MAX_WAITING,
+        outages: Outages | None = None,
     ) -> None:
+        self._failed = outages.failed if outages is not None else log_with_traceback
         self._broker = broker
         self._in_flight = in_flight
         self._max_stages = max_stages
@@ -87,5 +90,5 @@ class ResultAnnouncer:
     async def _send(self, stage_ids: list[uuid.UUID]) -> None:
         try:
             await self._broker.publish_results(stage_ids)
-        except Exception:
-            log.warning("could not announce %d finished stages", len(stage_ids), exc_info=True)
+        except Exception as error:  # the unadvanced sweep advances them
+            self._failed(error, log, "could not announce %d finished stages", len(stage_ids))

@@ -20,6 +20,7 @@ from controlplane.broker import Broker, JobRef
 from controlplane.engine.batching import GroupCommit
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.metrics import JOBS_PUBLISHED
+from controlplane.outages import Outages, log_with_traceback
 from database.pool import fetch_retrying
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,11 @@ class Dispatcher:
         broker: Broker,
         updates: UpdatePublisher,
         record_delay: float = RECORD_DELAY_SECONDS,
+        outages: Outages | None = None,
     ) -> None:
+        # A failed publish or record is caught up by the relay: during an outage of the
+        # broker or the database it is said once, not once per publish.
+        self._failed = outages.failed if outages is not None else log_with_traceback
         self._pool = pool
         self._broker = broker
         self._updates = updates
@@ -179,8 +184,8 @@ class Dispatcher:
         stages = [stage for group in groups for stage in group]  # in the order they came
         try:
             await self._broker.publish_jobs(queue, [JobRef(s.stage_id, s.attempt) for s in stages])
-        except Exception:
-            log.warning("publish to %s failed; the relay will retry", queue, exc_info=True)
+        except Exception as error:
+            self._failed(error, log, "publish to %s failed; the relay will retry", queue)
             return [False] * len(groups)
         JOBS_PUBLISHED.inc(len(stages))
         return [True] * len(groups)
@@ -193,7 +198,7 @@ class Dispatcher:
                 [s.stage_id for s in stages],
                 [s.attempt for s in stages],
             )
-        except Exception:
+        except Exception as error:
             # Published but not recorded: the relay will publish a duplicate, which claims
             # nothing.
-            log.warning("recording %d publishes failed", len(stages), exc_info=True)
+            self._failed(error, log, "recording %d publishes failed", len(stages))
