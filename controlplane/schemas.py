@@ -71,13 +71,9 @@ class StageSpec(_Request):
     timeout_seconds: Annotated[int, Meta(ge=1, le=604_800)] | None = None
 
 
-DefinitionName = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
-        description="Letters, digits and _ . - (up to 100), starting with a letter or digit.",
-    ),
-]
+DEFINITION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+DEFINITION_NAME_RULE = "Letters, digits and _ . - (up to 100), starting with a letter or digit."
+DefinitionName = Annotated[str, Meta(pattern=DEFINITION_NAME, description=DEFINITION_NAME_RULE)]
 
 
 class PipelineSubmit(_Request):

@@ -11,6 +11,9 @@ import pytest
 from controlplane.engine.applications import create_application
 from tests.system import System
 
+READY = {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
 GOOD_STAGE = {"name": "a", "handler": "h"}
 
 
@@ -214,7 +217,7 @@ async def test_malformed_json_is_a_400(rabbit_system: System) -> None:
 async def test_health_version_and_metrics(rabbit_system: System) -> None:
     client = rabbit_system.client
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    assert (await client.get("/readyz")).json() == {"status": "ready"}
+    assert (await client.get("/readyz")).json() == READY
     assert (await client.get("/version")).json()["version"]
     await rabbit_system.submit([GOOD_STAGE])
     metrics = (await client.get("/metrics")).text
@@ -283,7 +286,7 @@ async def test_the_builtin_worker_answers_the_same_probes(rabbit_system: System)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             assert (await client.get("/healthz")).json() == {"status": "ok"}
             assert (await client.get("/version")).json() == {"version": "9.9.9"}
-            assert (await client.get("/readyz")).json() == {"status": "ready"}
+            assert (await client.get("/readyz")).json() == READY
             assert "pipelogiq_jobs_pulled_total" in (await client.get("/metrics")).text
             missing = await client.get("/nothing")
             assert (missing.status_code, missing.json()["code"]) == (404, "not_found")

@@ -28,6 +28,9 @@ from tests.processes import (
 pytestmark = pytest.mark.slow
 
 
+READY = {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}
+
+
 def drive_pipeline(base: str, key: str, stages: int = 3) -> dict[str, Any]:
     """Submit a pipeline and run it with a raw-HTTP worker until it completes."""
     headers = {"X-API-Key": key}
@@ -107,7 +110,7 @@ def _run_separate_processes(env: dict[str, str]) -> None:
         # The built-in worker answers the same probes on its metrics port.
         worker = metrics_url.removesuffix("/metrics")
         assert httpx.get(f"{worker}/healthz").json() == {"status": "ok"}
-        assert httpx.get(f"{worker}/readyz").json() == {"status": "ready"}
+        assert httpx.get(f"{worker}/readyz").json() == READY
 
 
 def test_sigterm_answers_long_polls_and_stops_within_the_bound(database_url: str) -> None:

@@ -321,3 +321,28 @@ async def test_a_token_whose_session_is_not_text_is_refused(
     claims = {"sub": "x", "sid": sid, "exp": int(time.time()) + 60}
     client.cookies.set("plq_access", jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256"))
     assert_problem(await client.get("/api/auth/me"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize("content", [b"", b"# only a comment\n", b"---\n"])
+async def test_an_empty_definition_file_is_refused(rabbit_system: System, content: bytes) -> None:
+    response = await rabbit_system.client.put(
+        "/definitions/x", content=content, headers={"content-type": "application/yaml"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] in ("invalid_definition_file", "invalid_definition")
+
+
+async def test_json_bodies_are_read_strictly(rabbit_system: System) -> None:
+    # A number in a string, or 0 for false, is not what the document says: refused.
+    pull = {"handlers": ["h"], "maxJobs": "5"}
+    body = assert_problem(
+        await rabbit_system.client.post("/jobs/pull", json=pull), 422, "invalid_request"
+    )
+    assert body["errors"][0]["key"] == "maxJobs"
+    result = {
+        "jobId": "00000000-0000-4000-8000-000000000000",
+        "status": "failed",
+        "error": {"message": "m", "retryable": 0},
+    }
+    answer = await rabbit_system.client.post("/jobs/ack", json={"results": [result]})
+    assert_problem(answer, 422, "invalid_request")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -10,6 +12,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from controlplane.api.auth import application_of, authenticate
 from controlplane.api.boundary import CheckedRequest, refuse_nul_in_url
+from controlplane.api.contract import RequestStructs, document_errors
 from controlplane.api.external.approvals import ApprovalController
 from controlplane.api.external.artifacts import ArtifactController
 from controlplane.api.external.definitions import DefinitionController
@@ -40,6 +43,7 @@ from controlplane.api.internal.workers import WorkerController as InternalWorker
 from controlplane.api.problems import EXCEPTION_HANDLERS
 from controlplane.api.rate_limits import RateLimits
 from controlplane.api.request_metrics import request_metrics
+from controlplane.broker.memory import InMemoryBroker
 from controlplane.services import Services
 from controlplane.settings import Settings
 from controlplane.version import package_version
@@ -65,7 +69,7 @@ def create_external_app(services: Services) -> Litestar:
         dependencies={"application": Provide(application_of, sync_to_thread=False)},
         security=[{"apiKey": []}, {"bearer": []}],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[authenticated, HealthController],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         # The guards and exception handlers find what they need here.
@@ -75,6 +79,7 @@ def create_external_app(services: Services) -> Litestar:
         middleware=[request_metrics("external"), limits.middleware, refuse_nul_in_url],
         request_class=CheckedRequest,
         request_max_body_size=MAX_BODY_BYTES,
+        plugins=[RequestStructs()],
         openapi_config=OpenAPIConfig(
             title="Pipelogiq external API",
             version=package_version(),
@@ -90,13 +95,21 @@ def create_external_app(services: Services) -> Litestar:
         ),
         debug=False,
     )
+    document_errors(app, authenticated_by=authenticate)
+    return app
 
 
-def internal_openapi() -> dict[str, object]:
-    """The internal API's OpenAPI document, as served at /schema/openapi.json; the dashboard's
-    typed client is generated from it (`just dashboard-types`)."""
-    services = Services(Settings(), pool=None, broker=None)  # type: ignore[arg-type]
-    return create_internal_app(services).openapi_schema.to_schema()
+def openapi_document(api: Literal["external", "internal"]) -> dict[str, Any]:
+    """An API's OpenAPI document, as served at /schema/openapi.json, without a running
+    process; the dashboard's typed client is generated from the internal one (`just
+    dashboard-types`)."""
+    services = Services(Settings(), pool=None, broker=InMemoryBroker())  # type: ignore[arg-type]
+    create = create_external_app if api == "external" else create_internal_app
+    return create(services).openapi_schema.to_schema()
+
+
+def internal_openapi() -> dict[str, Any]:
+    return openapi_document("internal")
 
 
 def create_internal_app(services: Services) -> Litestar:
@@ -126,7 +139,7 @@ def create_internal_app(services: Services) -> Litestar:
     )
     hub = LiveHub(services.broker)
     limits = RateLimits("internal", services.settings)
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, HealthController, dashboard_home, dashboard_page],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         # Guards and the WebSocket cannot take dependencies; they find what they need here.
@@ -136,8 +149,11 @@ def create_internal_app(services: Services) -> Litestar:
         logging_config=None,  # the process's own (see worker_sdk.logs)
         middleware=[request_metrics("internal"), limits.middleware, refuse_nul_in_url],
         request_class=CheckedRequest,
+        plugins=[RequestStructs()],
         openapi_config=OpenAPIConfig(
             title="Pipelogiq internal API", version=package_version(), path="/schema"
         ),
         debug=False,
     )
+    document_errors(app, authenticated_by=authenticated)
+    return app

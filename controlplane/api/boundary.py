@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request
+from litestar.exceptions import ClientException, SerializationException, ValidationException
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 
 from controlplane.input_limits import check_json_shape, holds_nul_escape, nul_refused
 
 
 class CheckedRequest(Request[Any, Any, Any]):
-    """Every JSON body is checked before it is decoded. A route that refuses NUL per item
-    itself (``opt={"nul": "per_item"}``) gets the body with its NULs."""
+    """Every JSON body is checked before it is decoded, then decoded straight into the type
+    the handler takes, strictly: ``"5"`` is no number and ``0`` no boolean, as the OpenAPI
+    document says (Litestar's own conversion would coerce them). A route that refuses NUL
+    per item itself (``opt={"nul": "per_item"}``) gets the body with its NULs."""
 
     async def json(self) -> Any:
         if self._json is Empty and self._connection_state.json is Empty:
@@ -20,7 +24,30 @@ class CheckedRequest(Request[Any, Any, Any]):
             check_json_shape(body)
             if self.route_handler.opt.get("nul") != "per_item" and holds_nul_escape(body):
                 raise nul_refused("the body")
+            into = _body_type(self.route_handler)
+            if into is not None:
+                self._json = self._connection_state.json = _decoded(body or b"null", into)
         return await super().json()
+
+
+def _body_type(handler: Any) -> Any:
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return None if data is None else data.annotation
+
+
+def _decoded(body: bytes, into: Any) -> Any:
+    try:
+        return msgspec.json.decode(body, type=into, strict=True)
+    except msgspec.ValidationError as error:
+        message, _, where = str(error).partition(" - at `$")
+        key = where.rstrip("`").lstrip(".")
+        raise ValidationException(
+            detail=message, extra=[{"message": message, "key": key, "source": "body"}]
+        ) from None
+    except msgspec.DecodeError as error:
+        raise ClientException(f"the body is not valid JSON: {error}") from SerializationException(
+            str(error)
+        )
 
 
 def refuse_nul_in_url(app: ASGIApp) -> ASGIApp:

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from controlplane.errors import PROBLEM_JSON, ProblemError, problem_body
 from controlplane.input_limits import too_deep
@@ -82,11 +82,13 @@ def _validation(_: Request[Any, Any, Any], error: ValidationException) -> Respon
 
 
 def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
-    if error.status_code == 400 and "malformed" in error.detail.lower():
+    if error.status_code == 400 and isinstance(error.__cause__, SerializationException):
         return problem(400, "malformed_json", "The body is not valid JSON", error.detail)
     code = _CODES_BY_STATUS.get(error.status_code, "http_error")
     title = _TITLES.get(error.status_code, "Error")
-    return problem(error.status_code, code, title, error.detail)
+    response = problem(error.status_code, code, title, error.detail)
+    response.headers.update(error.headers or {})  # Allow, for a 405
+    return response
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:

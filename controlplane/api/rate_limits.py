@@ -25,7 +25,7 @@ REQUESTS_LIMITED = Counter(
     ["api", "by"],
 )
 
-_NOT_LIMITED = frozenset({"/healthz", "/readyz", "/metrics", "/version"})
+NOT_LIMITED = frozenset({"/healthz", "/readyz", "/metrics", "/version"})
 
 
 class TokenBuckets:
@@ -87,7 +87,7 @@ class RateLimits:
         """An ASGI middleware: the limit per client address, before anything else is done."""
 
         async def limit(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["path"] not in _NOT_LIMITED:
+            if scope["type"] == "http" and scope["path"] not in NOT_LIMITED:
                 wait = self.per_client.take(client_of(scope, self.trusted_proxies))
                 if wait:
                     raise self._limited("client", wait)

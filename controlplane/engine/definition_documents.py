@@ -198,6 +198,8 @@ def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
+        if root is None:
+            raise _file_error("the file holds no definition", None)
         _checked(root)
         # Normalised to the JSON data model: what is stored is what JSON can say.
         raw = msgspec.json.decode(msgspec.json.encode(loader.construct_document(root)))

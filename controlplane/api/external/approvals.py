@@ -37,6 +37,7 @@ class ApprovalController(Controller):
         "/",
         status_code=200,
         summary="Open the approval the job's stage waits for (or find the one it has)",
+        opt={"errors": [409]},  # job_not_running
     )
     async def open(
         self,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from controlplane.artifact_store import TooLarge
@@ -52,7 +53,19 @@ class ArtifactController(Controller):
         summary="Attach a file to a running job's result",
         description="The body is the file; `name` names it (unique per job). 201 with the "
         "artifact; 200 with the first one when the same file was sent before under the name.",
-        opt={"scope": "work"},
+        opt={
+            "scope": "work",
+            "raw_body": {"*/*": "The file, as it is; its Content-Type is kept with it."},
+            "errors": [409],  # job_not_running, artifact_exists
+        },
+        responses={
+            200: ResponseSpec(
+                ArtifactView,
+                description="The artifact first attached under this name, when the same file "
+                "was sent again.",
+                generate_examples=False,
+            )
+        },
         # PIPELOGIQ_MAX_ARTIFACT_BYTES is the limit here, checked as the bytes arrive.
         request_max_body_size=None,
     )

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from controlplane.api.clients import client_address
 from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
@@ -26,8 +26,9 @@ from controlplane.engine.definitions import (
 )
 from controlplane.errors import InvalidRequest
 from controlplane.schemas import (
+    DEFINITION_NAME,
+    DEFINITION_NAME_RULE,
     INT32_MAX,
-    DefinitionName,
     DefinitionSaved,
     DefinitionVersionView,
     PublishedDefinition,
@@ -58,11 +59,13 @@ class DefinitionController(Controller):
         "/{name:str}",
         summary="A version of a definition",
         description="The latest published version, or `version` (in any status).",
-        opt={"scope": "read"},
+        opt={"scope": "read", "errors": [409]},  # no published version
     )
     async def read(
         self,
-        name: FromPath[DefinitionName],
+        name: Annotated[
+            str, PathParameter(pattern=DEFINITION_NAME, description=DEFINITION_NAME_RULE)
+        ],
         application: NamedDependency[Application],
         services: NamedDependency[Services],
         version: Annotated[int | None, QueryParameter(name="version", ge=1, le=INT32_MAX)] = None,
@@ -77,12 +80,21 @@ class DefinitionController(Controller):
         description="The body is the definition file, with Content-Type application/yaml or "
         "application/json. A file equal to the latest version changes nothing "
         "(`changed: false`). With `submit=true` the draft goes to review at once.",
-        opt={"scope": "define"},
+        opt={
+            "scope": "define",
+            "raw_body": {
+                "application/yaml": "The definition file, as YAML.",
+                "application/json": "The definition file, as JSON.",
+            },
+            "errors": [409, 415],
+        },
         request_max_body_size=MAX_DOCUMENT_BYTES,
     )
     async def save(
         self,
-        name: FromPath[DefinitionName],
+        name: Annotated[
+            str, PathParameter(pattern=DEFINITION_NAME, description=DEFINITION_NAME_RULE)
+        ],
         request: Request[Any, Any, Any],
         application: NamedDependency[Application],
         services: NamedDependency[Services],

@@ -49,7 +49,12 @@ class JobController(Controller):
     tags = ["jobs"]
     opt = {"scope": "work"}
 
-    @post("/jobs/pull", status_code=200, summary="Long-poll for jobs of some handlers")
+    @post(
+        "/jobs/pull",
+        status_code=200,
+        summary="Long-poll for jobs of some handlers",
+        opt={"errors": [404]},  # unknown_worker: a workerId not of this application
+    )
     async def pull(
         self,
         data: JSONBody[PullRequest],

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from controlplane.engine.applications import Application
@@ -27,7 +28,15 @@ class PipelineController(Controller):
         description="Send `name` and `stages`, or `definition` (with `version` and `params`). "
         "201 with the new pipeline; 200 with the first one when the idempotencyKey was seen "
         "before (header Idempotent-Replayed: true).",
-        opt={"scope": "submit"},
+        opt={"scope": "submit", "errors": [404, 409]},
+        responses={
+            200: ResponseSpec(
+                PipelineView,
+                description="The pipeline first submitted with this idempotencyKey "
+                "(header Idempotent-Replayed: true).",
+                generate_examples=False,
+            )
+        },
     )
     async def submit(
         self,

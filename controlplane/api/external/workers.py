@@ -44,7 +44,12 @@ class WorkerController(Controller):
             lease_seconds=settings.lease_seconds,
         )
 
-    @post("/heartbeat", status_code=200, summary="Keep leases alive; learn of cancelled jobs")
+    @post(
+        "/heartbeat",
+        status_code=200,
+        summary="Keep leases alive; learn of cancelled jobs",
+        opt={"errors": [404]},
+    )
     async def heartbeat(
         self,
         data: JSONBody[HeartbeatRequest],
@@ -62,7 +67,7 @@ class WorkerController(Controller):
             services.updates.workers_changed([(data.worker_id, application.id, outcome.new_state)])
         return HeartbeatResponse(cancel_job_ids=outcome.cancel_job_ids)
 
-    @post("/events", status_code=200, summary="Record worker events")
+    @post("/events", status_code=200, summary="Record worker events", opt={"errors": [404]})
     async def events(
         self,
         data: JSONBody[WorkerEventsRequest],
@@ -72,7 +77,12 @@ class WorkerController(Controller):
         await record_events(services.pool, application.id, data.worker_id, data.events)
         return Accepted(accepted=len(data.events))
 
-    @post("/shutdown", status_code=200, summary="A worker stops; its held jobs are requeued")
+    @post(
+        "/shutdown",
+        status_code=200,
+        summary="A worker stops; its held jobs are requeued",
+        opt={"errors": [404]},
+    )
     async def shutdown(
         self,
         data: JSONBody[ShutdownRequest],
