@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from database.migrator import MigrationError, load_migrations, migrate
+from database.migrator import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
 from tests.conftest import ADMIN_DSN, dsn_for
 
 
@@ -60,5 +60,43 @@ async def test_a_failed_migration_leaves_nothing_behind(
     try:
         assert await connection.fetchval("SELECT max(version) FROM schema_migrations") == 1
         assert await connection.fetchval("SELECT to_regclass('half')") is None
+    finally:
+        await connection.close()
+
+
+async def test_definitions_saved_with_a_nul_before_it_was_refused_are_repaired(
+    empty_database: str, tmp_path: Path
+) -> None:
+    # The schema as it was before the repair, holding what such a definition left behind.
+    for migration in MIGRATIONS_DIR.glob("*.sql"):
+        if int(migration.name[:4]) < 14:
+            (tmp_path / migration.name).write_text(migration.read_text())
+    await migrate(empty_database, tmp_path)
+    connection = await asyncpg.connect(empty_database)
+    try:
+        application = await connection.fetchval(
+            "INSERT INTO applications (name) VALUES ('old') RETURNING id"
+        )
+        definition = await connection.fetchval(
+            "INSERT INTO definitions (application_id, name) VALUES ($1, 'nul') RETURNING id",
+            application,
+        )
+        spec = r'{"name": "nul", "description": "a\u0000b", "note": "\\u0000 is text"}'
+        await connection.execute(
+            "INSERT INTO definition_versions (definition_id, application_id, version, spec) "
+            "VALUES ($1, $2, 1, $3::json)",
+            definition,
+            application,
+            spec,
+        )
+        with pytest.raises(asyncpg.UntranslatableCharacterError):
+            await connection.fetchval("SELECT spec->>'description' FROM definition_versions")
+        await migrate(empty_database)
+        row = await connection.fetchrow(
+            "SELECT spec->>'description' AS description, spec->>'note' AS note "
+            "FROM definition_versions"
+        )
+        assert row["description"] == "a\ufffdb"
+        assert row["note"] == "\\u0000 is text"
     finally:
         await connection.close()

@@ -93,10 +93,43 @@ async def test_a_rerun_failed_stage_runs_again_and_completes_the_pipeline(
     assert audit["details"]["stage"] == "b"
 
 
-async def test_a_rerun_may_bring_a_new_input(system: System, operator: Dashboard) -> None:
+async def test_a_rerun_may_bring_a_new_input(system: System, people: dict[str, Dashboard]) -> None:
     pipeline = await system.submit([{"name": "a", "handler": "ops", "input": {"n": 1}}])
     await finish(system, "failed")
-    await act(operator, pipeline, "a", "rerun", input={"n": 2})
+    detail = (await people["ada"].get(f"/api/pipelines/{pipeline['id']}")).json()
+    assert detail["inputEditable"] == [stage_id(pipeline, "a")]
+    await act(people["ada"], pipeline, "a", "rerun", input={"n": 2})
+    [job] = await system.pull("ops", wait=5)
+    assert job["input"] == {"n": 2}
+
+
+async def test_an_operator_changes_an_input_only_where_a_policy_allows_it(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    # A stage's input is what its code runs on (a URL to fetch, a path to read): by default
+    # an operator reruns a stage as it was.
+    pipeline = await system.submit([{"name": "a", "handler": "ops", "input": {"n": 1}}])
+    await finish(system, "failed")
+    olga = people["olga"]
+    detail = (await olga.get(f"/api/pipelines/{pipeline['id']}")).json()
+    assert detail["inputEditable"] == []
+    path = f"/api/pipelines/{pipeline['id']}/stages/{stage_id(pipeline, 'a')}/rerun"
+    refused = await olga.send("POST", path, {"input": {"n": 2}})
+    assert (refused.status_code, refused.json()["code"]) == (403, "input_change_not_allowed")
+    after = await olga.get(f"/api/pipelines/{pipeline['id']}")
+    assert statuses(after.json()) == {"a": "failed"}
+    policy = {
+        "applicationId": str(system.application.id),
+        "name": "operators-may-fix-inputs",
+        "kind": "operator_input",
+        "target": {"type": "handler", "name": "ops"},
+        "config": {},
+    }
+    created = await people["ada"].send("POST", "/api/policies", policy)
+    assert created.status_code == 201, created.text
+    detail = (await olga.get(f"/api/pipelines/{pipeline['id']}")).json()
+    assert detail["inputEditable"] == [stage_id(pipeline, "a")]
+    await act(olga, pipeline, "a", "rerun", input={"n": 2})
     [job] = await system.pull("ops", wait=5)
     assert job["input"] == {"n": 2}
 

@@ -22,7 +22,8 @@ import msgspec
 from controlplane.engine.announcements import ResultAnnouncer
 from controlplane.engine.audit import Actor, record
 from controlplane.engine.dispatch import Dispatcher, QueuedStage
-from controlplane.errors import Conflict, InvalidRequest, NotFound
+from controlplane.engine.policies import inputs_editable
+from controlplane.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 _LOCK_PIPELINE = """
 SELECT status FROM pipelines WHERE id = $1 AND application_id = $2 FOR UPDATE
@@ -134,11 +135,13 @@ async def rerun_stages(
     actor: Actor,
     new_input: Any = msgspec.UNSET,
     max_input_bytes: int | None = None,
+    role: str | None = None,
 ) -> ActionResult:
     """Run finished stages again (every dependency of theirs must have completed).
 
-    ``new_input`` replaces the input of the (single) stage. Raises NotFound, Conflict or
-    InvalidRequest and then changes nothing.
+    ``new_input`` replaces the input of the (single) stage, if someone of the person's ``role``
+    may (see policies.inputs_editable; None: not a person's request). Raises NotFound,
+    Conflict, Forbidden or InvalidRequest and then changes nothing.
     """
     input_text = None
     if new_input is not msgspec.UNSET:
@@ -152,6 +155,16 @@ async def rerun_stages(
     async with pool.acquire() as connection, connection.transaction():
         await _lock_pipeline(connection, application_id, pipeline_id)
         targets = await _targets(connection, pipeline_id, stage_ids)
+        if (
+            input_text is not None
+            and role is not None
+            and not await inputs_editable(connection, application_id, role, stage_ids)
+        ):
+            raise Forbidden(
+                "input_change_not_allowed",
+                "an operator reruns a stage with its input as it was, unless an operator_input "
+                "policy of its handler or pipeline allows a new one",
+            )
         for target in targets:
             if target["status"] not in _RERUNNABLE:
                 raise Conflict(

@@ -3,7 +3,9 @@
 A policy belongs to an application and aims at a handler or a pipeline by name. ``retry``
 and ``timeout`` override the settings of the stages submitted while they are active (a
 handler's policy wins over its pipeline's); ``concurrency`` and ``rate_limit`` gate claims
-(see :mod:`controlplane.engine.gates`). At most one active policy of a kind per target.
+(see :mod:`controlplane.engine.gates`); ``operator_input`` lets operators rerun the target's
+stages with a new input (by default only developers and admins may). At most one active
+policy of a kind per target.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from controlplane.engine.audit import Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.schemas import StageSpec
 
-Kind = Literal["retry", "timeout", "concurrency", "rate_limit"]
+Kind = Literal["retry", "timeout", "concurrency", "rate_limit", "operator_input"]
 TargetType = Literal["handler", "pipeline"]
 Status = Literal["active", "paused", "disabled"]
 GATES = ("concurrency", "rate_limit")
@@ -58,12 +60,17 @@ class RateLimitConfig(_Config):
     window_seconds: Annotated[float, Meta(ge=0.001, le=86_400)]
 
 
-Config = RetryConfig | TimeoutConfig | ConcurrencyConfig | RateLimitConfig
+class OperatorInputConfig(_Config):
+    """Nothing to set: the policy being active is what allows it."""
+
+
+Config = RetryConfig | TimeoutConfig | ConcurrencyConfig | RateLimitConfig | OperatorInputConfig
 CONFIGS: dict[str, type[Config]] = {
     "retry": RetryConfig,
     "timeout": TimeoutConfig,
     "concurrency": ConcurrencyConfig,
     "rate_limit": RateLimitConfig,
+    "operator_input": OperatorInputConfig,
 }
 
 
@@ -298,6 +305,32 @@ class PolicyCache:
     def forget(self, application_id: uuid.UUID) -> None:
         """After a change made in this process: no waiting out the TTL here."""
         self._known.pop(application_id, None)
+
+
+# Who may rerun a stage with an input of their choosing: the input is what the stage's code
+# runs on (a URL the http.request template fetches, a path a dataset template reads...).
+_OPERATOR_INPUT_STAGES = """
+SELECT s.id FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
+WHERE s.id = ANY($2::uuid[]) AND s.application_id = $1
+  AND EXISTS (
+      SELECT 1 FROM policies o
+      WHERE o.application_id = $1 AND o.kind = 'operator_input' AND o.status = 'active'
+        AND ((o.target_type = 'handler' AND o.target = s.handler)
+             OR (o.target_type = 'pipeline' AND o.target = p.name)))
+"""
+
+
+async def inputs_editable(
+    connection: asyncpg.Pool | asyncpg.Connection,
+    application_id: uuid.UUID,
+    role: str,
+    stage_ids: list[uuid.UUID],
+) -> set[uuid.UUID]:
+    """The stages among ``stage_ids`` that someone of ``role`` may rerun with a new input."""
+    if role != "operator":
+        return set(stage_ids)
+    rows = await connection.fetch(_OPERATOR_INPUT_STAGES, application_id, stage_ids)
+    return {row["id"] for row in rows}
 
 
 @dataclass(frozen=True)

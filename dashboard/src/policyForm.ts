@@ -1,12 +1,13 @@
 // What each kind of policy is configured with, how a form's text becomes that config, and
 // how a config reads in a sentence. The API checks the config again (422 invalid_policy_config).
 
-export type Kind = "retry" | "timeout" | "concurrency" | "rate_limit";
+export type Kind = "retry" | "timeout" | "concurrency" | "rate_limit" | "operator_input";
 export const KINDS: Array<[Kind, string]> = [
   ["concurrency", "Concurrency limit"],
   ["rate_limit", "Rate limit"],
   ["retry", "Retries"],
   ["timeout", "Timeout"],
+  ["operator_input", "Operators may rerun with a new input"],
 ];
 
 type Field = {
@@ -31,6 +32,8 @@ export const FIELDS: Record<Kind, Field[]> = {
     { key: "retryOn", label: "Only for these error codes (comma-separated)", type: "codes" },
   ],
   timeout: [{ key: "seconds", label: "Seconds", type: "seconds", required: true }],
+  // Nothing to set: the policy being active is what allows it.
+  operator_input: [],
 };
 
 /** The form's text of a config, for editing it. */
@@ -96,6 +99,8 @@ export function describe(kind: string, config: Record<string, unknown>): string 
       return `${String(config.limit)} per ${String(config.windowSeconds)} s`;
     case "timeout":
       return `stopped after ${String(config.seconds)} s`;
+    case "operator_input":
+      return "operators may rerun with a new input";
     case "retry": {
       const parts = [plural(config.maxRetries, "retry", "retries")];
       if (config.backoff) parts.push(`${String(config.backoff)} backoff`);

@@ -229,7 +229,7 @@ class DefinitionController(Controller):
         )
         view, _ = await start_pipeline(services, definition.application_id, submit)
         application = await pipeline_application(services, request, view.id)
-        return await pipeline_detail(services, application, view.id, view)
+        return await pipeline_detail(services, request, application, view.id, view)
 
     @get("/{definition_id:uuid}/history", summary="Every change to a definition, newest first")
     async def history(

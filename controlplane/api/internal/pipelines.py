@@ -20,9 +20,13 @@ from controlplane.api.internal.schemas import (
     PipelineSummary,
     StageWhy,
 )
-from controlplane.api.internal.session import actor_of, member_scope, visible_application
+from controlplane.api.internal.session import (
+    actor_of,
+    current_user,
+    member_scope,
+    visible_application,
+)
 from controlplane.engine.applications import ApplicationRecord
-from controlplane.engine.audit import Actor
 from controlplane.engine.diagnosis import diagnose
 from controlplane.engine.lineage import Lineage, lineage_of
 from controlplane.engine.operations import (
@@ -39,6 +43,7 @@ from controlplane.engine.pipeline_queries import (
     list_pipelines,
 )
 from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
+from controlplane.engine.policies import inputs_editable
 from controlplane.engine.stage_history import list_attempts
 from controlplane.engine.tracing import trace_url
 from controlplane.engine.worker_queries import Liveness
@@ -61,15 +66,19 @@ async def pipeline_application(
 
 async def pipeline_detail(
     services: Services,
+    request: Request[Any, Any, Any],
     application: ApplicationRecord,
     pipeline_id: uuid.UUID,
     view: PipelineView | None = None,
 ) -> PipelineDetail:
-    """The pipeline (``view``, if the caller has just read it), its attempts, and why each
-    stage is where it is."""
+    """The pipeline (``view``, if the caller has just read it), its attempts, why each stage
+    is where it is, and which stages' input the user may change on a rerun."""
     view = view or await get_pipeline(services.pool, application.id, pipeline_id)
     attempts = await list_attempts(services.pool, pipeline_id)
     diagnoses = await diagnose(services.pool, application.id, view, Liveness.of(services.settings))
+    stage_ids = [stage.id for stage in view.stages]
+    role = current_user(request).role
+    editable = await inputs_editable(services.pool, application.id, role, stage_ids)
     return PipelineDetail(
         application.id,
         application.name,
@@ -77,15 +86,19 @@ async def pipeline_detail(
         [AttemptView(**vars(a)) for a in attempts],
         [StageWhy(d.stage_id, d.code, d.message, d.details) for d in diagnoses],
         trace_url=trace_url(services.settings.trace_url, view.trace_id),
+        input_editable=[stage_id for stage_id in stage_ids if stage_id in editable],
     )
 
 
 async def detail_after(
-    services: Services, application: ApplicationRecord, result: ActionResult
+    services: Services,
+    request: Request[Any, Any, Any],
+    application: ApplicationRecord,
+    result: ActionResult,
 ) -> PipelineDetail:
     """Carry out a committed action, announce the pipeline, and read it back."""
     await carry_out(services.dispatcher, services.announcer, result)
-    detail = await pipeline_detail(services, application, result.pipeline_id)
+    detail = await pipeline_detail(services, request, application, result.pipeline_id)
     pipeline = detail.pipeline
     services.updates.pipelines_changed([(pipeline.id, application.id, pipeline.status)])
     services.updates.stages_changed(
@@ -96,19 +109,20 @@ async def detail_after(
 
 async def _act_on_pipeline(
     services: Services,
+    request: Request[Any, Any, Any],
     application: ApplicationRecord,
     pipeline_id: uuid.UUID,
     action: str,
-    actor: Actor,
 ) -> PipelineDetail:
     """Cancel a pipeline, rerun its failed stages (or resume it), or skip its failed stages;
     returns the pipeline as it is after."""
     pool = services.pool
+    actor = actor_of(request)
     if action == "cancel":
         view = await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
         if services.traces is not None:
             services.traces.pipelines_finished([view.id])
-        return await pipeline_detail(services, application, pipeline_id, view)
+        return await pipeline_detail(services, request, application, pipeline_id, view)
     failed = await failed_stages(pool, pipeline_id)
     if action == "rerun" and failed:
         result = await rerun_stages(
@@ -120,7 +134,7 @@ async def _act_on_pipeline(
         result = await skip_stages(pool, application.id, pipeline_id, failed, actor=actor)
     else:
         raise NotFound("no_failed_stage", "the pipeline has no failed stage to skip")
-    return await detail_after(services, application, result)
+    return await detail_after(services, request, application, result)
 
 
 class PipelineController(Controller):
@@ -198,7 +212,7 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> PipelineDetail:
         application = await pipeline_application(services, request, pipeline_id)
-        return await pipeline_detail(services, application, pipeline_id)
+        return await pipeline_detail(services, request, application, pipeline_id)
 
     @get(
         "/{pipeline_id:uuid}/lineage",
@@ -221,9 +235,7 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> PipelineDetail:
         application = await pipeline_application(services, request, pipeline_id)
-        return await _act_on_pipeline(
-            services, application, pipeline_id, "cancel", actor_of(request)
-        )
+        return await _act_on_pipeline(services, request, application, pipeline_id, "cancel")
 
     @post(
         "/{pipeline_id:uuid}/rerun",
@@ -237,9 +249,7 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> PipelineDetail:
         application = await pipeline_application(services, request, pipeline_id)
-        return await _act_on_pipeline(
-            services, application, pipeline_id, "rerun", actor_of(request)
-        )
+        return await _act_on_pipeline(services, request, application, pipeline_id, "rerun")
 
     @post(
         "/bulk",
@@ -254,13 +264,12 @@ class PipelineController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> BulkResult:
-        actor = actor_of(request)
         results = []
         for pipeline_id in dict.fromkeys(data.pipeline_ids):
             try:
                 application = await pipeline_application(services, request, pipeline_id)
                 detail = await _act_on_pipeline(
-                    services, application, pipeline_id, data.action, actor
+                    services, request, application, pipeline_id, data.action
                 )
             except ProblemError as problem:
                 results.append(

@@ -11,6 +11,7 @@ from msgspec import Meta, Struct
 
 from controlplane.engine.approvals import Approval
 from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES
+from controlplane.engine.policies import Kind
 from controlplane.schemas import DefinitionVersionView, PipelineView, Version
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
@@ -205,6 +206,9 @@ class PipelineDetail(_Response):
     why: list[StageWhy]
     # The pipeline's trace in the tracing UI (PIPELOGIQ_TRACE_URL), when one is configured.
     trace_url: str | None = None
+    # The stages whose input the logged-in user may replace when rerunning them: every stage
+    # for developers and admins; for operators, those an operator_input policy covers.
+    input_editable: list[uuid.UUID] = []
 
 
 class StageRerun(_Request):
@@ -394,7 +398,7 @@ class InsightsView(_Response):
 
 # -- policies --------------------------------------------------------------------------------
 
-PolicyKind = Literal["retry", "timeout", "concurrency", "rate_limit"]
+PolicyKind = Kind
 PolicyStatus = Literal["active", "paused", "disabled"]
 PolicyName = Annotated[str, Meta(min_length=1, max_length=100)]
 

@@ -17,7 +17,7 @@ from controlplane.api.internal.schemas import (
     StageRerun,
     StageSkip,
 )
-from controlplane.api.internal.session import actor_of
+from controlplane.api.internal.session import actor_of, current_user
 from controlplane.engine.operations import rerun_stages, skip_stages
 from controlplane.engine.stage_history import read_logs
 from controlplane.errors import NotFound
@@ -56,8 +56,9 @@ class StageController(Controller):
             actor=actor_of(request),
             new_input=data.input,
             max_input_bytes=services.settings.max_input_bytes,
+            role=current_user(request).role,
         )
-        return await detail_after(services, application, result)
+        return await detail_after(services, request, application, result)
 
     @post(
         "/skip",
@@ -83,7 +84,7 @@ class StageController(Controller):
             actor=actor_of(request),
             output=data.output,
         )
-        return await detail_after(services, application, result)
+        return await detail_after(services, request, application, result)
 
     @get("/logs", summary="A stage's log lines, oldest first")
     async def logs(

@@ -1320,6 +1320,7 @@ export interface components {
             applicationId: string;
             applicationName: string;
             attempts: components["schemas"]["AttemptView"][];
+            inputEditable?: string[];
             pipeline: components["schemas"]["PipelineView"];
             traceUrl?: string | null;
             why: components["schemas"]["StageWhy"][];
@@ -1387,7 +1388,7 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @enum {string} */
-            kind: "retry" | "timeout" | "concurrency" | "rate_limit";
+            kind: "retry" | "timeout" | "concurrency" | "rate_limit" | "operator_input";
             name: string;
             /**
              * @default active
@@ -1428,6 +1429,14 @@ export interface components {
             target: components["schemas"]["PolicyTargetView"];
             /** Format: date-time */
             updatedAt: string;
+        };
+        /** ProblemDocument */
+        ProblemDocument: {
+            code: string;
+            detail: string;
+            status: number;
+            title: string;
+            type: string;
         };
         /** QueueView */
         QueueView: {
@@ -1721,6 +1730,51 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"][];
                 };
             };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
         };
     };
     ApiApplicationsCreate: {
@@ -1745,19 +1799,67 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1782,19 +1884,58 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1823,19 +1964,76 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1860,19 +2058,58 @@ export interface operations {
                     "application/json": components["schemas"]["KeyView"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1901,19 +2138,76 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedKey"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1939,19 +2233,58 @@ export interface operations {
                     "application/json": components["schemas"]["KeyView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -1979,19 +2312,49 @@ export interface operations {
                     "application/json": components["schemas"]["ApprovalList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2020,19 +2383,76 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2061,19 +2481,76 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2098,19 +2575,58 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactLink"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2137,19 +2653,49 @@ export interface operations {
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2176,19 +2722,58 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2211,6 +2796,51 @@ export interface operations {
                     "application/json": null;
                 };
             };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
         };
     };
     ApiAuthMeMe: {
@@ -2231,6 +2861,51 @@ export interface operations {
                     "application/json": components["schemas"]["UserView"];
                 };
             };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
         };
     };
     ApiAuthRefreshRefresh: {
@@ -2249,6 +2924,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2273,19 +2984,49 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2312,19 +3053,67 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionCheck"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2351,19 +3140,67 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionSaved"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2388,19 +3225,58 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2429,19 +3305,76 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionSaved"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2466,19 +3399,58 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntryView"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2507,19 +3479,76 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2545,19 +3574,58 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionVersionView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2585,19 +3653,58 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2628,19 +3735,76 @@ export interface operations {
                     "application/json": components["schemas"]["DefinitionVersionView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2668,19 +3832,40 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2709,19 +3894,49 @@ export interface operations {
                     "application/json": components["schemas"]["InsightsView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2758,19 +3973,49 @@ export interface operations {
                     "application/json": components["schemas"]["PipelinePage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2797,19 +4042,67 @@ export interface operations {
                     "application/json": components["schemas"]["BulkResult"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2834,19 +4127,58 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2871,19 +4203,58 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactView"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2908,19 +4279,58 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2945,19 +4355,58 @@ export interface operations {
                     "application/json": components["schemas"]["Lineage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -2982,19 +4431,58 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3024,19 +4512,58 @@ export interface operations {
                     "application/json": components["schemas"]["LogPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3066,19 +4593,76 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3108,19 +4692,76 @@ export interface operations {
                     "application/json": components["schemas"]["PipelineDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3145,19 +4786,49 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3184,19 +4855,67 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3221,19 +4940,58 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3256,19 +5014,58 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3297,19 +5094,76 @@ export interface operations {
                     "application/json": components["schemas"]["PolicyView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3334,19 +5188,58 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntryView"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3372,19 +5265,49 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3411,19 +5334,67 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3448,19 +5419,58 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3483,19 +5493,58 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3524,19 +5573,76 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3561,19 +5667,58 @@ export interface operations {
                     "application/json": components["schemas"]["AuditEntryView"][];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3598,19 +5743,58 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3635,19 +5819,58 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3672,19 +5895,58 @@ export interface operations {
                     "application/json": components["schemas"]["ScheduleFireView"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3705,6 +5967,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserDetail"][];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3731,19 +6038,67 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3772,19 +6127,76 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3813,19 +6225,76 @@ export interface operations {
                     "application/json": components["schemas"]["UserDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3852,19 +6321,49 @@ export interface operations {
                     "application/json": components["schemas"]["WorkerList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3889,19 +6388,58 @@ export interface operations {
                     "application/json": components["schemas"]["WorkerDetail"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3930,19 +6468,58 @@ export interface operations {
                     "application/json": components["schemas"]["WorkerEventPage"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
-            400: {
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -3967,6 +6544,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
         };
     };
     MetricsMetrics: {
@@ -3985,6 +6571,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=1.0.0; charset=utf-8": string;
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };
@@ -4007,6 +6602,24 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
         };
     };
     VersionVersion: {
@@ -4027,6 +6640,15 @@ export interface operations {
                     "application/json": {
                         [key: string]: string;
                     };
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
         };

@@ -71,7 +71,7 @@ export function PipelineDetail() {
   const act = usePipelineAction(id);
   if (detail.isError) return <ErrorNote what="the pipeline" error={detail.error} />;
   if (detail.isPending) return <Loading rows={8} label="Loading the pipeline" />;
-  const { pipeline, why, applicationName, attempts, traceUrl } = detail.data;
+  const { pipeline, why, applicationName, attempts, traceUrl, inputEditable } = detail.data;
   const chosen = pipeline.stages.find((s) => s.name === params.get("stage"));
   const choose = (name: string) => {
     const next = new URLSearchParams(params);
@@ -242,6 +242,7 @@ export function PipelineDetail() {
           stage={chosen}
           attempts={attempts.filter((a) => a.stageId === chosen.id)}
           operate={operate}
+          inputEditable={(inputEditable ?? []).includes(chosen.id)}
           onRerun={(rerun) => act.mutate({ action: "rerun", stage: chosen.id, rerun })}
         />
       )}

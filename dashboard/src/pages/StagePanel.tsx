@@ -13,6 +13,9 @@ type Props = {
   stage: Schemas["StageView"];
   attempts: Schemas["AttemptView"][];
   operate: boolean;
+  // Whether the user may give the stage a new input when rerunning it (for an operator, only
+  // where an operator_input policy allows it).
+  inputEditable: boolean;
   // The pipeline page runs the rerun, and shows what the API answers.
   onRerun: (rerun: Schemas["StageRerun"]) => void;
 };
@@ -41,7 +44,7 @@ const LEVEL: Record<string, string> = {
   debug: "text-slate-400",
 };
 
-export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Props) {
+export function StagePanel({ pipelineId, stage, attempts, operate, inputEditable, onRerun }: Props) {
   const running = stage.status === "running";
   const path = { pipeline_id: pipelineId, stage_id: stage.id };
   const logs = useQuery({
@@ -134,7 +137,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
               ))
             : "(empty)"}
         </pre>
-        {operate && finished && (
+        {operate && finished && inputEditable && (
           <div className="mt-4 space-y-2 text-sm">
             <label className="block">
               <span className="text-muted">Input for a rerun</span>
@@ -165,6 +168,21 @@ export function StagePanel({ pipelineId, stage, attempts, operate, onRerun }: Pr
                 onConfirm={() => "value" in parsed && onRerun({ downstream, input: parsed.value })}
               />
             </div>
+          </div>
+        )}
+        {operate && finished && !inputEditable && (
+          <div className="mt-4 flex flex-wrap items-center gap-3 text-sm">
+            <label>
+              <input type="checkbox" checked={downstream} onChange={(e) => setDownstream(e.target.checked)} />{" "}
+              with everything downstream
+            </label>
+            <ConfirmButton
+              label="Rerun"
+              title={`Rerun ${stage.name}${downstream ? " and what depends on it" : ""}?`}
+              description="The stage is queued again with its input as it was (a new input needs an operator_input policy)."
+              confirmLabel="Rerun"
+              onConfirm={() => onRerun({ downstream })}
+            />
           </div>
         )}
       </div>
