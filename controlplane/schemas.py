@@ -14,10 +14,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-# The largest values of PostgreSQL's integer and bigint: a number past its column is refused
-# at the edge (the database would refuse it too, as a server error).
+# A number past its column is refused at the edge (the database would refuse it too, as a
+# server error): PostgreSQL's integer, and for bigint ids the largest integer a JSON client
+# (JavaScript's double) holds exactly.
 INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
+MAX_ID = 2**53 - 1
 # A version of a pipeline definition.
 Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 

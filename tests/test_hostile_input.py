@@ -291,13 +291,13 @@ async def test_integers_past_an_integer_column_are_refused(
     assert response.status_code in (400, 422), response.text
 
 
-@pytest.mark.parametrize("value", [10**30, 2**63, 0])
+@pytest.mark.parametrize("value", [10**30, 2**63, 2**53, 0])
 async def test_ids_past_a_bigint_column_are_refused(admin: Dashboard, value: int) -> None:
     some = "00000000-0000-4000-8000-000000000000"
     for path in ("/api/audit", f"/api/workers/{some}/events"):
         response = await admin.get(f"{path}?before={value}")
         assert_problem(response, 422, "invalid_request")
-    assert (await admin.get(f"/api/audit?before={2**63 - 1}")).status_code == 200
+    assert (await admin.get(f"/api/audit?before={2**53 - 1}")).status_code == 200
 
 
 async def test_a_download_link_with_a_signature_that_is_not_ascii_is_refused(

@@ -126,9 +126,9 @@ def error_statuses(handler: HTTPRouteHandler, path: str, authenticated_by: Any) 
         statuses.add(429)
     if path not in _NEEDS_NOTHING:
         statuses.add(503)
-    statuses.update(handler.opt.get("errors", ()))
     if not guards and not methods & UNSAFE_METHODS:
         statuses.discard(403)
+    statuses.update(handler.opt.get("errors", ()))
     return sorted(statuses)
 
 

@@ -74,7 +74,7 @@ class PipelineController(Controller):
         "/{pipeline_id:uuid}/cancel",
         status_code=200,
         summary="Cancel a pipeline",
-        opt={"scope": "submit"},
+        opt={"scope": "submit", "errors": [409]},  # pipeline_finished
     )
     async def cancel(
         self,

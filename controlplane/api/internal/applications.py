@@ -84,7 +84,12 @@ class ApplicationController(Controller):
             await visible_application(request, application_id, _not_found(application_id))
         )
 
-    @post("/", guards=[requires("admin")], summary="Create an application (no key yet)")
+    @post(
+        "/",
+        guards=[requires("admin")],
+        summary="Create an application (no key yet)",
+        opt={"errors": [409]},
+    )
     async def create(
         self,
         data: JSONBody[ApplicationCreate],
@@ -97,7 +102,12 @@ class ApplicationController(Controller):
             )
         return _application(record)
 
-    @patch("/{application_id:uuid}", guards=[requires("admin")], summary="Rename")
+    @patch(
+        "/{application_id:uuid}",
+        guards=[requires("admin")],
+        summary="Rename",
+        opt={"errors": [409]},
+    )
     async def rename(
         self,
         application_id: FromPath[uuid.UUID],

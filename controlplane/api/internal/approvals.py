@@ -70,7 +70,12 @@ class ApprovalController(Controller):
         approval = await _visible(services, request, approval_id)
         return await decide(services.pool, approval, decision, data.comment, actor_of(request))
 
-    @post("/{approval_id:uuid}/approve", status_code=200, summary="Approve: the stage completes")
+    @post(
+        "/{approval_id:uuid}/approve",
+        status_code=200,
+        summary="Approve: the stage completes",
+        opt={"errors": [409]},
+    )
     async def approve(
         self,
         approval_id: FromPath[uuid.UUID],
@@ -80,7 +85,12 @@ class ApprovalController(Controller):
     ) -> Approval:
         return await self._decide(approval_id, "approved", data, request, services)
 
-    @post("/{approval_id:uuid}/reject", status_code=200, summary="Reject: the stage fails")
+    @post(
+        "/{approval_id:uuid}/reject",
+        status_code=200,
+        summary="Reject: the stage fails",
+        opt={"errors": [409]},
+    )
     async def reject(
         self,
         approval_id: FromPath[uuid.UUID],

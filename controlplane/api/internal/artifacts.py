@@ -29,7 +29,7 @@ from controlplane.engine.artifacts import (
     read_artifact,
 )
 from controlplane.errors import NotFound
-from controlplane.schemas import INT64_MAX, ArtifactView
+from controlplane.schemas import MAX_ID, ArtifactView
 from controlplane.services import Services
 
 
@@ -83,12 +83,13 @@ class DownloadController(Controller):
         description="403 invalid_link when any part of the link was changed; 403 "
         "link_expired after its time.",
         media_type="application/octet-stream",
+        opt={"errors": [403]},  # invalid_link, link_expired
     )
     async def download(
         self,
         artifact_id: FromPath[uuid.UUID],
         services: NamedDependency[Services],
-        expires: Annotated[int, QueryParameter(name="expires", ge=0, le=INT64_MAX)],
+        expires: Annotated[int, QueryParameter(name="expires", ge=0, le=MAX_ID)],
         signature: Annotated[str, QueryParameter(name="signature", max_length=128)],
     ) -> Response[Any]:
         check_link(_secret(services), artifact_id, expires, signature)

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 from controlplane.api.internal.schemas import AuditEntryView, AuditPage
 from controlplane.api.internal.session import requires
 from controlplane.engine.audit import AuditEntry, read_page
-from controlplane.schemas import INT64_MAX
+from controlplane.schemas import MAX_ID
 from controlplane.services import Services
 
 
@@ -25,7 +25,7 @@ class AuditController(Controller):
         self,
         services: NamedDependency[Services],
         before: Annotated[
-            int | None, QueryParameter(ge=1, le=INT64_MAX, description="an entry id")
+            int | None, QueryParameter(ge=1, le=MAX_ID, description="an entry id")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> AuditPage:

@@ -51,7 +51,9 @@ class AuthController(Controller):
     tags = ["auth"]
     guards = [same_origin]
 
-    @post("/login", summary="Log in; sets the session cookies")
+    @post(
+        "/login", summary="Log in; sets the session cookies", opt={"errors": [401]}, status_code=200
+    )
     async def login(
         self,
         data: JSONBody[LoginRequest],
@@ -69,7 +71,12 @@ class AuthController(Controller):
         )
         return _session_response(request, services, user, session)
 
-    @post("/refresh", summary="A new access token for the session (the refresh cookie)")
+    @post(
+        "/refresh",
+        summary="A new access token for the session (the refresh cookie)",
+        opt={"errors": [401]},
+        status_code=200,
+    )
     async def refresh(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[SessionView]:

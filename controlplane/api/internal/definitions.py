@@ -113,6 +113,7 @@ class DefinitionController(Controller):
         status_code=200,
         summary="Save a definition file: a new definition, or a new draft of one",
         description="A file equal to the latest version changes nothing (`changed: false`).",
+        opt={"errors": [404, 409]},
     )
     async def import_file(
         self,
@@ -139,6 +140,7 @@ class DefinitionController(Controller):
         "/{definition_id:uuid}/draft",
         guards=_WRITERS,
         summary="Edit the definition: its open draft, or a new draft after a published version",
+        opt={"errors": [409]},
     )
     async def edit(
         self,
@@ -189,6 +191,7 @@ class DefinitionController(Controller):
         guards=_WRITERS,
         status_code=200,
         summary="Move a version: submit, withdraw, approve, reject or archive",
+        opt={"errors": [409]},
         description="approve: someone who did not write the version; reject needs a comment.",
     )
     async def move(
@@ -211,6 +214,7 @@ class DefinitionController(Controller):
     @post(
         "/{definition_id:uuid}/runs",
         summary="Start a run of a published version",
+        opt={"errors": [409]},
         description="The latest published version unless `version` names another.",
     )
     async def run(

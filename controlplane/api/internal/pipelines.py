@@ -227,7 +227,12 @@ class PipelineController(Controller):
         application = await pipeline_application(services, request, pipeline_id)
         return lineage_of(await get_pipeline(services.pool, application.id, pipeline_id))
 
-    @post("/{pipeline_id:uuid}/cancel", status_code=200, summary="Cancel a pipeline")
+    @post(
+        "/{pipeline_id:uuid}/cancel",
+        status_code=200,
+        summary="Cancel a pipeline",
+        opt={"errors": [409]},
+    )
     async def cancel(
         self,
         pipeline_id: FromPath[uuid.UUID],
@@ -241,6 +246,7 @@ class PipelineController(Controller):
         "/{pipeline_id:uuid}/rerun",
         status_code=200,
         summary="Rerun a pipeline's failed stages, or resume a cancelled pipeline",
+        opt={"errors": [404, 409]},  # no_failed_stage; a running pipeline
     )
     async def rerun(
         self,

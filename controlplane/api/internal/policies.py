@@ -85,7 +85,7 @@ class PolicyController(Controller):
         )
         return PolicyList([_view(p) for p in policies])
 
-    @post("/", guards=_CHANGERS, summary="Create a policy")
+    @post("/", guards=_CHANGERS, summary="Create a policy", opt={"errors": [404, 409]})
     async def create(
         self,
         data: JSONBody[PolicyCreate],
@@ -128,6 +128,7 @@ class PolicyController(Controller):
         "/{policy_id:uuid}",
         guards=_CHANGERS,
         summary="Change a policy: rename, new config, or pause / resume / disable",
+        opt={"errors": [409]},
     )
     async def change(
         self,

@@ -115,7 +115,12 @@ class ScheduleController(Controller):
         )
         return ScheduleList([schedule_view(s) for s in found])
 
-    @post("/", guards=_WRITERS, summary="Schedule runs of a definition")
+    @post(
+        "/",
+        guards=_WRITERS,
+        summary="Schedule runs of a definition",
+        opt={"errors": [404, 409]},
+    )
     async def create(
         self,
         data: JSONBody[ScheduleCreate],
@@ -152,7 +157,12 @@ class ScheduleController(Controller):
         fires = await recent_fires(services.pool, schedule.id)
         return ScheduleDetail(schedule_view(schedule), [ScheduleFireView(**vars(f)) for f in fires])
 
-    @patch("/{schedule_id:uuid}", guards=_WRITERS, summary="Change a schedule")
+    @patch(
+        "/{schedule_id:uuid}",
+        guards=_WRITERS,
+        summary="Change a schedule",
+        opt={"errors": [409]},
+    )
     async def change(
         self,
         schedule_id: FromPath[uuid.UUID],
@@ -203,6 +213,7 @@ class ScheduleController(Controller):
         "/{schedule_id:uuid}/run",
         status_code=200,
         summary="Start a run now, with the schedule's params (recorded as a manual fire)",
+        opt={"errors": [409]},
     )
     async def run(
         self,

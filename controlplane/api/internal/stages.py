@@ -21,7 +21,7 @@ from controlplane.api.internal.session import actor_of, current_user
 from controlplane.engine.operations import rerun_stages, skip_stages
 from controlplane.engine.stage_history import read_logs
 from controlplane.errors import NotFound
-from controlplane.schemas import INT32_MAX, INT64_MAX
+from controlplane.schemas import INT32_MAX, MAX_ID
 from controlplane.services import Services
 
 _STAGE_OF_PIPELINE = "SELECT 1 FROM stages WHERE id = $1 AND pipeline_id = $2"
@@ -37,6 +37,7 @@ class StageController(Controller):
         summary="Run a finished stage again",
         description="Alone (what depends on it and has not run waits for it again), or with "
         "everything downstream; optionally with a new input. Reopens a finished pipeline.",
+        opt={"errors": [409]},
     )
     async def rerun(
         self,
@@ -66,6 +67,7 @@ class StageController(Controller):
         summary="Skip a stage",
         description="Its dependents go on as if it had completed, with the given output. "
         "A running job is stopped at its next heartbeat. Reopens a failed pipeline.",
+        opt={"errors": [409]},
     )
     async def skip(
         self,
@@ -93,7 +95,7 @@ class StageController(Controller):
         stage_id: FromPath[uuid.UUID],
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
-        after: Annotated[int, QueryParameter(name="after", ge=0, le=INT64_MAX)] = 0,
+        after: Annotated[int, QueryParameter(name="after", ge=0, le=MAX_ID)] = 0,
         attempt: Annotated[int | None, QueryParameter(name="attempt", ge=1, le=INT32_MAX)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 500,
     ) -> LogPage:

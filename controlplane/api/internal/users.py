@@ -37,7 +37,7 @@ class UserController(Controller):
     async def list(self, services: NamedDependency[Services]) -> list[UserDetail]:
         return [_detail(record) for record in await list_users(services.pool)]
 
-    @post("/", summary="Create a user")
+    @post("/", summary="Create a user", opt={"errors": [409]})
     async def create(
         self,
         data: JSONBody[UserCreate],
@@ -52,6 +52,7 @@ class UserController(Controller):
     @patch(
         "/{user_id:uuid}",
         summary="Change a user's name, role, or disable them (which ends their sessions)",
+        opt={"errors": [409]},
     )
     async def change(
         self,

@@ -27,7 +27,7 @@ from controlplane.engine.worker_queries import (
     worker_events,
 )
 from controlplane.errors import NotFound
-from controlplane.schemas import INT64_MAX
+from controlplane.schemas import MAX_ID
 from controlplane.services import Services
 
 _EVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -101,7 +101,7 @@ class WorkerController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         before: Annotated[
-            int | None, QueryParameter(ge=1, le=INT64_MAX, description="an event id")
+            int | None, QueryParameter(ge=1, le=MAX_ID, description="an event id")
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> WorkerEventPage:

@@ -1826,6 +1826,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -1993,6 +2002,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2419,6 +2437,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -2510,6 +2537,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2713,8 +2749,8 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Document created, URL follows */
-            201: {
+            /** @description Request fulfilled, document follows */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2724,6 +2760,15 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2917,13 +2962,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Document created, URL follows */
-            201: {
+            /** @description Request fulfilled, document follows */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
@@ -3167,6 +3221,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -3341,6 +3413,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -3508,6 +3589,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3771,6 +3861,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -3830,6 +3929,15 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": unknown;
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
@@ -4306,6 +4414,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
             422: {
                 headers: {
@@ -4451,6 +4568,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4629,6 +4755,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -4721,6 +4856,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4875,6 +5019,24 @@ export interface operations {
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5130,6 +5292,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -5354,6 +5525,24 @@ export interface operations {
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5602,6 +5791,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5922,6 +6120,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
             422: {
                 headers: {
@@ -6065,6 +6272,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
             /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
             413: {
                 headers: {
@@ -6156,6 +6372,15 @@ export interface operations {
             };
             /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
