@@ -93,6 +93,12 @@ build: setup
 pytest *args: setup
     {{bin}}/pytest {{args}}
 
+# Schemathesis sends EXAMPLES requests per operation (just test sends 5), from both OpenAPI
+# documents, to a real `pipelogiq api` and `worker`, with a new seed each run.
+[doc("Fuzz both APIs from their OpenAPI documents: no server error, no undocumented status.")]
+fuzz examples="100": setup
+    PIPELOGIQ_FUZZ_EXAMPLES={{examples}} PIPELOGIQ_FUZZ_RANDOM=1 {{bin}}/pytest -q -s tests/test_fuzz.py
+
 # Format the code.
 fmt: setup dashboard-setup
     {{bin}}/ruff format .
