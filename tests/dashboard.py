@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
 from litestar import Litestar
 
+from controlplane.api.app import create_internal_app
 from controlplane.broker import Broker
 from controlplane.broker.memory import InMemoryBroker
 from controlplane.engine.accounts import Role, User, create_user
 from controlplane.services import Services
 from controlplane.settings import Settings
 from tests.processes import TEST_JWT_SECRET
+
+if TYPE_CHECKING:
+    from tests.system import System
 
 PASSWORD = "correct horse battery"
 BASE = "http://dashboard.test"
@@ -60,3 +64,11 @@ async def add_member(pool: asyncpg.Pool, application_id: uuid.UUID, email: str, 
         application_id,
     )
     return user
+
+
+async def member_of(system: System, email: str, role: Role) -> Dashboard:
+    """A browser logged in as a new member of the system's application with ``role``, on an
+    internal API of the same process."""
+    await add_member(system.pool, system.application.id, email, role)
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    return Dashboard(await logged_in(app, email))

@@ -10,9 +10,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from controlplane.api.app import create_internal_app
 from controlplane.loop_lag import LOOP_LAG, watch_loop_lag
-from tests.dashboard import Dashboard, add_member, logged_in, services_for
+from tests.dashboard import Dashboard, member_of
 from tests.system import System
 
 
@@ -63,11 +62,7 @@ async def longest_lag() -> AsyncIterator[list[float]]:
 
 @pytest.fixture
 async def developer(rabbit_system: System) -> Dashboard:
-    await add_member(
-        rabbit_system.pool, rabbit_system.application.id, "dev@example.com", "developer"
-    )
-    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
-    return Dashboard(await logged_in(app, "dev@example.com"))
+    return await member_of(rabbit_system, "dev@example.com", "developer")
 
 
 async def test_a_large_definition_is_read_and_checked_off_the_event_loop(

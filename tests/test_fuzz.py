@@ -101,7 +101,9 @@ def running() -> Iterator[Running]:
                 json={"email": "fuzz@example.com", "password": PASSWORD},
             )
             assert login.status_code == 200, login.text
-            cookies = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+            # Not the refresh cookie: the fuzzer's refreshes would rotate it, and the next one
+            # with the old token would end the session (as a copied token must).
+            cookies = "; ".join(f"{k}={v}" for k, v in login.cookies.items() if k != "plq_refresh")
             session = {"Cookie": cookies, "X-CSRF-Token": login.cookies["plq_csrf"]}
             yield Running(external, internal, key, session)
         handlers = ["0", "A", "a"]

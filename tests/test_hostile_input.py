@@ -11,7 +11,7 @@ import pytest
 
 from controlplane.api.app import create_internal_app
 from controlplane.input_limits import MAX_JSON_DEPTH, MAX_JSON_VALUES
-from tests.dashboard import Dashboard, add_member, browser, logged_in, services_for
+from tests.dashboard import Dashboard, browser, member_of, services_for
 from tests.processes import TEST_JWT_SECRET
 from tests.system import System
 
@@ -151,11 +151,7 @@ async def test_a_nul_in_a_query_string_or_path_is_refused(rabbit_system: System)
 
 @pytest.fixture
 async def developer(rabbit_system: System) -> Dashboard:
-    await add_member(
-        rabbit_system.pool, rabbit_system.application.id, "dev@example.com", "developer"
-    )
-    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
-    return Dashboard(await logged_in(app, "dev@example.com"))
+    return await member_of(rabbit_system, "dev@example.com", "developer")
 
 
 async def test_a_nul_in_a_dashboard_search_is_refused(developer: Dashboard) -> None:
@@ -268,9 +264,7 @@ async def test_a_definition_that_is_not_utf8_is_refused(rabbit_system: System) -
 
 @pytest.fixture
 async def admin(rabbit_system: System) -> Dashboard:
-    await add_member(rabbit_system.pool, rabbit_system.application.id, "root@example.com", "admin")
-    app = create_internal_app(services_for(rabbit_system.pool, rabbit_system.services.broker))
-    return Dashboard(await logged_in(app, "root@example.com"))
+    return await member_of(rabbit_system, "root@example.com", "admin")
 
 
 @pytest.mark.parametrize("value", [10**30, 2**63, 2**31, -1])
