@@ -340,3 +340,12 @@ async def test_json_bodies_are_read_strictly(rabbit_system: System) -> None:
     }
     answer = await rabbit_system.client.post("/jobs/ack", json={"results": [result]})
     assert_problem(answer, 422, "invalid_request")
+
+
+async def test_a_method_an_operation_does_not_take_is_answered_405_with_allow(
+    rabbit_system: System,
+) -> None:
+    for method in ("TRACE", "PATCH", "DELETE"):
+        response = await rabbit_system.client.request(method, "/jobs/pull")
+        body = assert_problem(response, 405, "method_not_allowed")
+        assert "POST" in response.headers["allow"].split(", "), body

@@ -95,6 +95,9 @@ def document_errors(app: Litestar, *, authenticated_by: Any) -> None:
                 operation.responses.pop("400", None)
             if (path, method) in raw_bodies:
                 operation.request_body = _raw_body(raw_bodies[(path, method)])
+            for parameter in operation.parameters or ():
+                if isinstance(parameter.schema, Schema):
+                    _bounds_into_branch(parameter.schema)
 
 
 def _raw_body(media_types: dict[str, str]) -> RequestBody:
@@ -170,6 +173,7 @@ class RequestStructs(OpenAPISchemaPlugin):
             if isinstance(prop, Schema):
                 _bounds_into_branch(prop)
                 _bound_items(prop, field.type)
+                _bound_numbers(prop, field.type)
         if field_definition.type_.__name__ == "PipelineSubmit":
             schema.one_of = _STAGES_OR_DEFINITION
         return schema
@@ -219,6 +223,28 @@ def _bound_items(prop: Schema, kind: msgspec.inspect.Type) -> None:
         _bound_text(names, kind.key_type)
         if names.pattern or names.min_length or names.max_length:
             prop.property_names = names
+
+
+def _bound_numbers(prop: Schema, kind: msgspec.inspect.Type) -> None:
+    """Write a number's bounds from the Struct itself: the generator drops a bound of 0 on
+    an optional field (``pid``'s minimum, say)."""
+    if isinstance(kind, msgspec.inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, msgspec.inspect.UnionType):
+        others = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
+        branches = [s for s in prop.one_of or () if isinstance(s, Schema) and s.type != "null"]
+        if len(others) == 1 and len(branches) == 1:
+            _bound_numbers(branches[0], others[0])
+        return
+    if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        for bound, value in (
+            ("minimum", kind.ge),
+            ("maximum", kind.le),
+            ("exclusive_minimum", kind.gt),
+            ("exclusive_maximum", kind.lt),
+        ):
+            if value is not None:
+                setattr(prop, bound, value)
 
 
 def _bound_text(schema: Schema, kind: msgspec.inspect.Type) -> None:
