@@ -26,6 +26,7 @@ async def start_pipeline(
         services.settings.max_input_bytes,
         await services.policies.of(application_id),
         trace,
+        services.sandbox,
     )
     await services.dispatcher.publish(submitted.queued)
     if submitted.view is not None:

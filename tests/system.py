@@ -155,3 +155,26 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
+
+
+@contextlib.asynccontextmanager
+async def longest_lag() -> AsyncIterator[list[float]]:
+    """The longest time the loop was held while the block ran (in a list, filled at exit)."""
+    lags: list[float] = []
+
+    async def measure() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.005
+            await asyncio.sleep(0.005)
+            lags.append(loop.time() - due)
+
+    watching = asyncio.create_task(measure())
+    longest: list[float] = []
+    try:
+        yield longest
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        longest.append(max(lags, default=0.0))

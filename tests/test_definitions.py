@@ -13,7 +13,7 @@ from controlplane.engine.applications import create_key
 from controlplane.engine.audit import CLI
 from controlplane.engine.definition_documents import dump_file, parse_file
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
-from tests.system import System
+from tests.system import System, longest_lag
 
 NIGHTLY = """\
 apiVersion: pipelogiq/v1
@@ -550,3 +550,38 @@ async def test_a_key_without_the_define_scope_cannot_push(system: System) -> Non
         headers={"Content-Type": "application/yaml", "X-API-Key": key},
     )
     assert (response.status_code, response.json()["code"]) == (403, "insufficient_scope")
+
+
+BACKTRACKING = """\
+apiVersion: pipelogiq/v1
+kind: PipelineDefinition
+name: greedy
+params:
+  type: object
+  properties:
+    word: {type: string, pattern: "^(a+)+$"}
+stages:
+  - name: greet
+    handler: echo
+    input: {word: "{{ params.word }}"}
+"""
+
+
+async def test_a_params_pattern_that_backtracks_is_cut_off_without_holding_the_api(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    # A reviewed schema with a careless regex, and a submitter who sends the input that makes
+    # it backtrack: Python's regex would run for hours on the event loop.
+    version = (await imported(system, people["ada"], BACKTRACKING))["version"]
+    assert (await step(people["ada"], version, "submit")).status_code == 200
+    assert (await step(people["bob"], version, "approve", "fine")).status_code == 200
+    assert (await run(system, definition="greedy", params={"word": "aaaa"}))["name"] == "greedy"
+    async with longest_lag() as held:
+        response = await system.client.post(
+            "/pipelines", json={"definition": "greedy", "params": {"word": "a" * 40 + "!"}}
+        )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
+    assert "more than 1 s" in response.json()["errors"][0]["message"]
+    assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s"
+    # The next check of the same schema gets a child process of its own, and passes.
+    assert (await run(system, definition="greedy", params={"word": "aa"}))["name"] == "greedy"

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from controlplane.loop_lag import LOOP_LAG, watch_loop_lag
 from tests.dashboard import Dashboard, member_of
-from tests.system import System
+from tests.system import System, longest_lag
 
 
 def large_definition(stages: int = 1_000) -> str:
@@ -35,29 +34,6 @@ def large_definition(stages: int = 1_000) -> str:
             f'      text: "{"y" * 800}"',
         ]
     return "\n".join(lines) + "\n"
-
-
-@contextlib.asynccontextmanager
-async def longest_lag() -> AsyncIterator[list[float]]:
-    """The longest time the loop was held while the block ran (in a list, filled at exit)."""
-    lags: list[float] = []
-
-    async def measure() -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            due = loop.time() + 0.005
-            await asyncio.sleep(0.005)
-            lags.append(loop.time() - due)
-
-    watching = asyncio.create_task(measure())
-    longest: list[float] = []
-    try:
-        yield longest
-    finally:
-        watching.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watching
-        longest.append(max(lags, default=0.0))
 
 
 @pytest.fixture

@@ -438,3 +438,36 @@ async def test_a_result_the_control_plane_refuses_fails_its_job_and_spares_the_r
     assert error["code"] == "result_refused"  # whatever the control plane's own code was
     assert fine.status == "completed"
     assert fine.context == {"k": 1}
+
+
+async def test_a_result_holding_nul_fails_its_job_alone_through_the_real_server(
+    system: System, client: AsyncClient
+) -> None:
+    # The whole way: the handler returns text the database cannot hold; the control plane
+    # refuses that result alone (invalid_result) and applies the others of the same ack; the
+    # SDK reports the job failed for good instead of sending the result again.
+    system.start_builtin_worker()
+    worker = sdk_worker(system)
+
+    @worker.handler("echoer")
+    def echoer(ctx: JobContext, text: str) -> dict[str, str]:
+        return {"text": text.replace("{{nul}}", "\x00")}  # a submit could not carry it
+
+    async with running(worker):
+        bad = await client.create_pipeline(
+            {"name": "bad", "stages": [{"name": "e", "handler": "echoer", "input": "a{{nul}}b"}]}
+        )
+        goods = [
+            await client.create_pipeline(
+                {"name": "good", "stages": [{"name": "e", "handler": "echoer", "input": "fine"}]}
+            )
+            for _ in range(3)
+        ]
+        refused = await client.wait(bad.id, timeout=20)
+        fine = [await client.wait(good.id, timeout=20) for good in goods]
+    assert refused.status == "failed"
+    error = refused.stages[0].error
+    assert error["code"] == "result_refused"
+    assert "nul_character" in error["message"]
+    assert refused.stages[0].attempt == 1  # refused for good: not run again
+    assert [p.status for p in fine] == ["completed"] * 3

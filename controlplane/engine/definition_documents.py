@@ -519,10 +519,58 @@ def _param_uses(value: Any, path: Path) -> Iterator[tuple[Path, str | None]]:
 # -- runs ---------------------------------------------------------------------------------------
 
 
-def check_params(document: Document, params: dict[str, Any]) -> dict[str, Any]:
+# A params schema's regexes (`pattern`, `patternProperties`, `format: regex`) run on what a
+# run's submitter sends, and a regex may backtrack for minutes on a few dozen characters;
+# Python's cannot be interrupted. Params checked against such a schema are checked in the
+# sandbox's child process, cut off after this long.
+PARAMS_SECONDS = 1.0
+
+
+async def checked_params(
+    sandbox: Sandbox | None, document: Document, params: dict[str, Any]
+) -> dict[str, Any]:
+    """:func:`check_params`, in the sandbox when the schema holds a regex (and a sandbox is
+    given); 422 ``invalid_params`` when that takes more than PARAMS_SECONDS."""
+    if sandbox is None or not _holds_regex(document.params):
+        return check_params(document.params, params)
+    try:
+        answer = await sandbox.run(PARAMS_SECONDS, _params_or_refusal, document.params, params)
+    except (TookTooLong, Crashed):
+        message = f"the params take more than {PARAMS_SECONDS:g} s to check against the schema"
+        problem = {"path": "params", "message": message}
+        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
+    if isinstance(answer, tuple):
+        code, detail, extra = answer
+        raise InvalidRequest(code, detail, **extra)
+    return answer
+
+
+def _params_or_refusal(
+    schema: dict[str, Any] | None, params: dict[str, Any]
+) -> dict[str, Any] | tuple[str, str, dict[str, Any]]:
+    """In the child: the checked params, or why they are refused (as plain data)."""
+    try:
+        return check_params(schema, params)
+    except InvalidRequest as error:
+        return error.code, error.detail, error.extra
+
+
+def _holds_regex(schema: Any) -> bool:
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "pattern" in item or "patternProperties" in item or item.get("format") == "regex":
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
     """The params of a run with the schema's defaults filled in; 422 ``invalid_params`` with
     the path of every error."""
-    schema = document.params
     if schema is None:
         if params:
             raise InvalidRequest(

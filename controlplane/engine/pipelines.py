@@ -13,7 +13,7 @@ import msgspec
 
 from controlplane.engine.audit import Actor, record
 from controlplane.engine.dag import unorderable
-from controlplane.engine.definition_documents import check_params, run_stages
+from controlplane.engine.definition_documents import checked_params, run_stages
 from controlplane.engine.definitions import runnable_version
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.policies import ActivePolicies, shape_stages
@@ -21,6 +21,7 @@ from controlplane.engine.tracing import TraceParent
 from controlplane.engine.updates import UpdatePublisher
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
+from controlplane.sandbox import Sandbox
 from controlplane.schemas import (
     PipelineSubmit,
     PipelineView,
@@ -147,7 +148,10 @@ class Run:
 
 
 async def resolve_run(
-    pool: asyncpg.Pool, application_id: uuid.UUID, request: PipelineSubmit
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    request: PipelineSubmit,
+    sandbox: Sandbox | None = None,
 ) -> Run:
     """The stages a submit stands for; 422 for a request that is neither form, 404/409 for a
     definition that does not exist or has no such published version."""
@@ -168,7 +172,7 @@ async def resolve_run(
         )
     version = await runnable_version(pool, application_id, request.definition, request.version)
     document = version.document()
-    params = check_params(document, request.params)
+    params = await checked_params(sandbox, document, request.params)
     return Run(
         name=document.name,
         stages=run_stages(document, params),
@@ -193,10 +197,12 @@ async def submit_pipeline(
     max_input_bytes: int,
     policies: ActivePolicies | None = None,
     trace: TraceParent | None = None,
+    sandbox: Sandbox | None = None,
 ) -> Submitted:
     """Store the pipeline and queue its root stages atomically, each stage's retries and
     timeout as the application's active ``policies`` say. The pipeline joins the caller's
-    ``trace``, or starts a trace of its own.
+    ``trace``, or starts a trace of its own. A run's params are checked in ``sandbox`` when
+    they must be (see definition_documents.checked_params).
 
     The caller publishes ``queued`` after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
@@ -210,7 +216,7 @@ async def submit_pipeline(
         )
         if earlier is not None:
             return _replayed(earlier, request, request_hash)
-    run = await resolve_run(pool, application_id, request)
+    run = await resolve_run(pool, application_id, request, sandbox)
     shaped = shape_stages(policies or ActivePolicies(), run.name, run.stages)
     planned = plan_stages([s.spec for s in shaped], max_input_bytes)
     ids = {stage.spec.name: stage.id for stage in planned}

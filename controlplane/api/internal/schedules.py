@@ -29,7 +29,7 @@ from controlplane.api.internal.schemas import (
 )
 from controlplane.api.internal.session import actor_of, member_scope, requires, visible
 from controlplane.engine.audit import read_trail
-from controlplane.engine.definition_documents import check_params
+from controlplane.engine.definition_documents import checked_params
 from controlplane.engine.definitions import read_definition, runnable_version
 from controlplane.engine.schedules import (
     Schedule,
@@ -92,7 +92,8 @@ async def _checked(
     """The fields, if their timing is one and their params fit the version they run."""
     fields.timing.check()
     version = await runnable_version(services.pool, application_id, definition, fields.version)
-    return dataclasses.replace(fields, params=check_params(version.document(), fields.params))
+    params = await checked_params(services.sandbox, version.document(), fields.params)
+    return dataclasses.replace(fields, params=params)
 
 
 class ScheduleController(Controller):
