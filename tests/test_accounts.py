@@ -99,6 +99,10 @@ async def test_failed_logins_are_throttled_per_account_and_client(
     assert throttled.status_code == 429
     assert throttled.json()["code"] == "login_throttled"
     assert int(throttled.headers["Retry-After"]) >= 1
+    # From another address, the same account logs in: the lock is this client's.
+    elsewhere = httpx.ASGITransport(app=api._transport.app, client=("192.0.2.1", 1))  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=elsewhere, base_url=BASE) as other:
+        assert (await login(other)).status_code == 200
     await asyncio.sleep(1.1)  # the first lock is one second; then it doubles
     assert (await login(api)).status_code == 200
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -577,8 +578,12 @@ async def test_a_params_pattern_that_backtracks_is_cut_off_without_holding_the_a
     assert (await step(people["bob"], version, "approve", "fine")).status_code == 200
     assert (await run(system, definition="greedy", params={"word": "aaaa"}))["name"] == "greedy"
     async with longest_lag() as held:
-        response = await system.client.post(
-            "/pipelines", json={"definition": "greedy", "params": {"word": "a" * 40 + "!"}}
+        # (A bound, so that a regression fails rather than hangs the suite.)
+        response = await asyncio.wait_for(
+            system.client.post(
+                "/pipelines", json={"definition": "greedy", "params": {"word": "a" * 40 + "!"}}
+            ),
+            timeout=30,
         )
     assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
     assert "more than 1 s" in response.json()["errors"][0]["message"]

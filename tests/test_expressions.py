@@ -110,7 +110,7 @@ def test_render_fills_a_json_template() -> None:
         ("[[['x'] * 1000] * 1000] * 1000", {}),  # 1,000 items, a billion written out
         ("[data.rows] * 1000", {"rows": list(range(1_000_000))}),
         ("split(data.commas, ',')", {"commas": "," * 1_000_000}),  # a million and one items
-        ("len(data.text + data.text)", {"text": "a" * 600_000}),
+        ("len(data.text + data.text)", {"text": "a" * 2_500_000}),  # 5 MB if it were built
     ],
 )
 def test_sizes_are_checked_before_the_value_is_built(source: str, data: dict[str, Any]) -> None:

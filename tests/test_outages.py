@@ -111,7 +111,8 @@ async def test_a_broker_outage_answers_503_and_is_logged_once(
     await outage.broker.cut()
     pull = {"handlers": ["out"], "maxJobs": 1, "waitSeconds": 0}
     for _ in range(3):
-        answer = await system.client.post("/jobs/pull", json=pull)
+        # (A bound, so that a pull waiting out the outage fails rather than hangs the suite.)
+        answer = await asyncio.wait_for(system.client.post("/jobs/pull", json=pull), 10)
         assert answer.status_code == 503, answer.text
         assert answer.json()["code"] == "broker_unavailable"
         assert int(answer.headers["Retry-After"]) >= 1

@@ -84,6 +84,8 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
                     [PROMTOOL, "check", "metrics"], input=exposed, capture_output=True, text=True
                 )
                 assert (lint.returncode, lint.stdout + lint.stderr) == (0, ""), name
+                # Every process watches how late its event loop runs.
+                assert "pipelogiq_event_loop_lag_seconds_count " in exposed, name
             with process(
                 f"--config.file={config}",
                 f"--storage.tsdb.path={tmp_path / 'data'}",

@@ -39,6 +39,7 @@ class AckStandIn(httpx.AsyncBaseTransport):
         self.down = False
         self.acks: list[Results] = []  # the results of each ack that got through, in order
         self.statuses: list[int] = []  # and the status each was answered
+        self.times: list[float] = []  # and when it arrived (the loop's clock)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != "/jobs/ack":
@@ -47,6 +48,7 @@ class AckStandIn(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("control plane unreachable", request=request)
         results = json.loads(await request.aread())["results"]
         self.acks.append(results)
+        self.times.append(asyncio.get_running_loop().time())
         response = await self.answer(results, request) if self.answer else None
         if response is None:
             response = await self.inner.handle_async_request(request)
@@ -395,6 +397,12 @@ async def test_an_outage_keeps_the_batch_and_waits_as_told(
         await until(lambda: worker.stats.completed == 3)
         stand_in.down = False
         await until(lambda: f"3 results kept, sent again in {waits} s" in caplog.text)
+        if status == 503:  # sent again once Retry-After has passed, not before
+            await until(lambda: len(stand_in.acks) == 2, within=10)
+            assert stand_in.times[1] - stand_in.times[0] >= 1.9
+        else:  # Retry-After: 3600, capped at 30 s: nothing goes out a second later
+            await asyncio.sleep(1)
+            assert len(stand_in.acks) == 1  # a stop then sends it at once
     finished = await client.wait(submitted.id, timeout=20)
     assert finished.status == "completed"
     assert stand_in.statuses == [status, 200]

@@ -214,6 +214,10 @@ def test_http_request_allow_list_in_code_and_its_mistakes(
     web: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(network, "_allowed_in_code", [])
+    monkeypatch.delenv("PIPELOGIQ_HTTP_ALLOW", raising=False)
+    refused = JobEnvironment().run(http_request, {"url": f"{web}/200"})
+    assert refused.error is not None
+    assert refused.error.code == "address_not_allowed"
     network.allow("127.0.0.1/32")
     assert JobEnvironment().run(http_request, {"url": f"{web}/200"}).status == "completed"
     with pytest.raises(TerminalError, match="neither a host name nor an address"):
