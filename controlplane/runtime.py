@@ -23,7 +23,7 @@ from controlplane.errors import Conflict
 from controlplane.loop_lag import loop_lag_watched
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
-from controlplane.startup import CannotStart, when_reachable
+from controlplane.startup import BACKLOG, CannotStart, when_reachable
 from database.embedded import start_embedded_postgres
 from database.migrator import migrate
 from database.pool import create_pool
@@ -149,6 +149,9 @@ GRANIAN_LOGGING = {
 }
 
 
+REQUESTS_IN_FLIGHT = 4096
+
+
 async def serve(
     app: Litestar, listener: socket.socket, stopping: asyncio.Event, started: asyncio.Event
 ) -> None:
@@ -164,6 +167,12 @@ async def serve(
         address=host,
         port=port,
         interface=Interfaces.ASGI,
+        backlog=BACKLOG,
+        # Requests served at once: Granian's default (its backlog, 128) is soon reached by
+        # workers' long polls, each waiting up to a minute, and then every other request of
+        # the process (acks, heartbeats, probes) waits behind them. A long poll costs a few
+        # kilobytes while it waits; one key holds at most MAX_POLLS_PER_KEY of these.
+        backpressure=REQUESTS_IN_FLIGHT,
         log_access=False,
         log_level=LogLevels.warning,
         log_dictconfig=GRANIAN_LOGGING,

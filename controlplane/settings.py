@@ -99,6 +99,8 @@ class Settings:
     burst_per_user: int = 400
     rate_per_client: float = 4_000.0
     burst_per_client: int = 8_000
+    # Long polls one API key may have waiting at once on one API process.
+    max_polls_per_key: int = 512
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -161,6 +163,7 @@ class Settings:
             burst_per_user=read("PIPELOGIQ_BURST_PER_USER", _positive(int), 400),
             rate_per_client=read("PIPELOGIQ_RATE_PER_CLIENT", _not_negative, 4_000.0),
             burst_per_client=read("PIPELOGIQ_BURST_PER_CLIENT", _positive(int), 8_000),
+            max_polls_per_key=read("PIPELOGIQ_MAX_POLLS_PER_KEY", _positive(int), 512),
         )
 
 

@@ -25,7 +25,8 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.5
 MAX_DELAY = 10.0
-BACKLOG = 128
+# Connections the kernel holds for the server to accept (a burst of workers starting at once).
+BACKLOG = 1024
 
 
 class CannotStart(Exception):

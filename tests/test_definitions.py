@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
@@ -590,3 +591,49 @@ async def test_a_params_pattern_that_backtracks_is_cut_off_without_holding_the_a
     assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s"
     # The next check of the same schema gets a child process of its own, and passes.
     assert (await run(system, definition="greedy", params={"word": "aa"}))["name"] == "greedy"
+
+
+@pytest.mark.parametrize("pattern", [r"\p{L}+", "(?<n>a)", "[", "a{2,1}"])
+async def test_a_params_pattern_python_cannot_run_is_refused_when_saved(
+    system: System, people: dict[str, Dashboard], pattern: str
+) -> None:
+    document = BACKTRACKING.replace('"^(a+)+$"', json.dumps(pattern))
+    body = {"applicationId": str(system.application.id), "content": document}
+    response = await people["ada"].send("POST", "/api/definitions/import", body)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_definition")
+    [error] = response.json()["errors"]
+    assert error["path"] == "params.properties.word.pattern"
+
+
+UNIQUE = """\
+apiVersion: pipelogiq/v1
+kind: PipelineDefinition
+name: unique
+params:
+  type: object
+  properties:
+    tags: {type: array, uniqueItems: true}
+stages:
+  - name: greet
+    handler: echo
+"""
+
+
+async def test_params_that_take_long_to_check_without_a_regex_are_cut_off_too(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    # uniqueItems compares the items pairwise: thousands of objects take minutes.
+    version = (await imported(system, people["ada"], UNIQUE))["version"]
+    assert (await step(people["ada"], version, "submit")).status_code == 200
+    assert (await step(people["bob"], version, "approve", "fine")).status_code == 200
+    tags = [{"tag": n} for n in range(5_000)]
+    async with longest_lag() as held:
+        response = await asyncio.wait_for(
+            system.client.post(
+                "/pipelines", json={"definition": "unique", "params": {"tags": tags}}
+            ),
+            timeout=30,
+        )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
+    assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s"
+    assert (await run(system, definition="unique", params={"tags": [1, 2]}))["name"] == "unique"

@@ -355,3 +355,34 @@ async def test_a_method_an_operation_does_not_take_is_answered_405_with_allow(
         response = await rabbit_system.client.request(method, "/jobs/pull")
         body = assert_problem(response, 405, "method_not_allowed")
         assert "POST" in response.headers["allow"].split(", "), body
+
+
+@pytest.mark.parametrize(
+    "value", ["{null: 1}", "{true: 1}", "0x" + "f" * 5_000, "9" * 4_400], ids=str.__len__
+)
+async def test_yaml_that_is_no_json_data_is_refused(rabbit_system: System, value: str) -> None:
+    document = (
+        "apiVersion: pipelogiq/v1\nkind: PipelineDefinition\nname: y\n"
+        f"stages:\n  - name: a\n    handler: echo\n    input: {value}\n"
+    )
+    response = await rabbit_system.client.put(
+        "/definitions/y", content=document, headers={"content-type": "application/yaml"}
+    )
+    assert_problem(response, 422, "invalid_definition_file")
+
+
+async def test_times_past_what_the_database_holds_are_refused(admin: Dashboard) -> None:
+    for query in (
+        "/api/pipelines?createdFrom=0001-01-01T00:00:00%2B23:59",
+        "/api/pipelines?finishedTo=9999-12-31T23:59:59-23:59",
+        "/api/insights?from=9999-12-31T23:00:00-23:59&to=9999-12-31T23:59:59-23:59",
+    ):
+        response = await admin.get(query)
+        assert response.status_code == 422, (query, response.text)
+
+
+async def test_a_key_s_expiry_needs_its_time_zone(rabbit_system: System, admin: Dashboard) -> None:
+    path = f"/api/applications/{rabbit_system.application.id}/keys"
+    for expiry in ("2030-01-01T00:00:00", "9999-12-31T23:59:59-01:00"):
+        response = await admin.send("POST", path, {"name": "k", "expiresAt": expiry})
+        assert response.status_code == 422, (expiry, response.text)

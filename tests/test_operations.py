@@ -205,6 +205,12 @@ async def test_what_cannot_be_rerun_is_refused_and_changes_nothing(
 
 
 async def test_a_skipped_stage_lets_the_pipeline_go_on(system: System, operator: Dashboard) -> None:
+    # An operator stands in with an output where a policy lets operators choose inputs.
+    await system.pool.execute(
+        "INSERT INTO policies (application_id, name, kind, target_type, target, config) "
+        "VALUES ($1, 'operators choose', 'operator_input', 'handler', 'ops', '{}')",
+        system.application.id,
+    )
     pipeline = await system.submit(CHAIN)
     await finish(system, "failed")
     skipped = await act(operator, pipeline, "a", "skip", output={"stand": "in"})
@@ -366,3 +372,16 @@ async def test_an_advance_that_read_before_a_rerun_leaves_the_rerun_alone(
     advanced = await advancing
     assert advanced.queued == []
     assert statuses(await system.pipeline(pipeline["id"]))["c"] == "not_started"
+
+
+async def test_an_operator_skips_with_an_output_only_where_a_policy_allows_it(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    # What a skipped stage stands in with is what its dependents run on.
+    pipeline = await system.submit(CHAIN)
+    await finish(system, "failed")
+    path = f"/api/pipelines/{pipeline['id']}/stages/{stage_id(pipeline, 'a')}/skip"
+    refused = await people["olga"].send("POST", path, {"output": {"uri": "/elsewhere"}})
+    assert (refused.status_code, refused.json()["code"]) == (403, "input_change_not_allowed")
+    assert (await people["olga"].send("POST", path, {})).status_code == 200  # as it stands
+    await people["ada"].send("POST", path, {"output": {"uri": "/lake/ok"}})

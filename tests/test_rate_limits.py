@@ -3,6 +3,8 @@ Retry-After and counted; probes are never limited."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import httpx
 import pytest
@@ -84,3 +86,29 @@ async def test_a_dashboard_user_past_their_rate_gets_429(
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[-1].json()["code"] == "rate_limited"
     await client.aclose()
+
+
+async def test_one_key_holds_at_most_its_share_of_waiting_long_polls(
+    pool: asyncpg.Pool, rabbitmq: RabbitMQBroker
+) -> None:
+    async with running_system(pool, rabbitmq, max_polls_per_key=3) as system:
+        pull = {"handlers": ["idle"], "maxJobs": 1, "waitSeconds": 5}
+        waiting = [
+            asyncio.create_task(system.client.post("/jobs/pull", json=pull)) for _ in range(3)
+        ]
+        await asyncio.sleep(0.5)  # all three are waiting now
+        refused = await system.client.post("/jobs/pull", json=pull)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["code"] == "too_many_polls"
+        assert refused.headers["Retry-After"] == "1"
+        # A pull that does not wait, and another key's poll, still go through.
+        assert (
+            await system.client.post("/jobs/pull", json={**pull, "waitSeconds": 0})
+        ).status_code == 200
+        _, other = await create_application(pool, "other-poller")
+        quick = {**pull, "waitSeconds": 0.1}
+        answer = await system.client.post("/jobs/pull", json=quick, headers={"X-API-Key": other})
+        assert answer.status_code == 200
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)

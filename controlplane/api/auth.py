@@ -37,7 +37,8 @@ async def authenticate(
     holder = await services.keys.authenticate(key)
     if holder is None:
         raise Unauthorized("invalid_api_key", "the API key is not valid, or revoked or expired")
-    request.app.state.limits.check_caller(hash_api_key(key))
+    request.state.key = hash_api_key(key)
+    request.app.state.limits.check_caller(request.state.key)
     scope = route_handler.opt.get("scope")
     if scope is not None and scope not in holder.scopes:
         raise Forbidden("insufficient_scope", f"this API key lacks the scope {scope!r}")

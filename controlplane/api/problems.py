@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import traceback
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
@@ -91,6 +93,16 @@ def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str,
     return response
 
 
+def _refused_by_the_database(error: BaseException) -> bool:
+    return isinstance(error, asyncpg.DataError) or (
+        isinstance(error, OverflowError)
+        and any(
+            frame.f_globals.get("__name__", "").startswith("asyncpg")
+            for frame, _ in traceback.walk_tb(error.__traceback__)
+        )
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     dependency = outage_of(error)
     if dependency is not None:  # not a bug: said once by the outage log, not per request
@@ -99,6 +111,10 @@ def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[d
         return _problem_error(request, outage)
     if isinstance(error, RecursionError):  # input nested past what a decoder could follow
         return _problem_error(request, too_deep())
+    if _refused_by_the_database(error):  # a value past what its column holds (a date, say)
+        return problem(
+            422, "invalid_value", "The request is not valid", f"a value is out of range: {error}"
+        )
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
 

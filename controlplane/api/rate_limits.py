@@ -8,8 +8,10 @@ API processes each one limits what it sees. Probes and scrapes are never limited
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -70,6 +72,7 @@ class RateLimits:
 
     def __init__(self, api: str, settings: Settings) -> None:
         self.api = api
+        self.polls = WaitingPolls(settings.max_polls_per_key)
         self.trusted_proxies = settings.trusted_proxies
         self.per_client = TokenBuckets(settings.rate_per_client, settings.burst_per_client)
         if api == "external":
@@ -102,3 +105,33 @@ class RateLimits:
             f"too many requests from this {by}; slow down",
             retry_after=max(1, math.ceil(wait)),
         )
+
+
+class WaitingPolls:
+    """How many long polls each API key has waiting in this process: one key may not hold
+    every request slot of the process (the others' acks and heartbeats would wait behind)."""
+
+    def __init__(self, per_key: int) -> None:
+        self._per_key = per_key
+        self._waiting: dict[Any, int] = {}
+
+    @contextlib.contextmanager
+    def waiting(self, key: Any) -> Iterator[None]:
+        """429 ``too_many_polls`` when the key already has its fill waiting."""
+        count = self._waiting.get(key, 0)
+        if count >= self._per_key:
+            REQUESTS_LIMITED.labels("external", "polls").inc()
+            raise TooManyRequests(
+                "too_many_polls",
+                f"this key already has {count} long polls waiting here; wait for one to end",
+                retry_after=1,
+            )
+        self._waiting[key] = count + 1
+        try:
+            yield
+        finally:
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]

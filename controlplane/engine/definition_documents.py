@@ -12,7 +12,7 @@ import copy
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import jsonschema
 import msgspec
@@ -21,7 +21,7 @@ import yaml
 from msgspec import Meta, Struct
 
 from controlplane.engine.dag import unorderable
-from controlplane.errors import InvalidRequest, ProblemError
+from controlplane.errors import InvalidRequest, ProblemError, Unavailable
 from controlplane.input_limits import (
     MAX_JSON_DEPTH,
     MAX_JSON_VALUES,
@@ -29,7 +29,7 @@ from controlplane.input_limits import (
     check_json_shape,
     nul_path,
 )
-from controlplane.sandbox import Crashed, Sandbox, TookTooLong
+from controlplane.sandbox import Busy, Crashed, Sandbox, TookTooLong
 from controlplane.schemas import (
     ContextKey,
     DefinitionName,
@@ -38,6 +38,8 @@ from controlplane.schemas import (
     StageName,
     StageSpec,
 )
+
+T = TypeVar("T")
 
 API_VERSION = "pipelogiq/v1"
 KIND = "PipelineDefinition"
@@ -157,19 +159,35 @@ async def read_checked(
     """The document of a file, read and checked in the sandbox's child process: a large file
     takes a good part of a second of CPU, which must not stall the event loop. Raises as
     :func:`parse_file` and :func:`check` do, and for a file that takes past READ_SECONDS."""
-    try:
-        answer = await sandbox.run(
-            READ_SECONDS, _read_and_check, content, file_format, max_input_bytes
-        )
-    except TookTooLong:
-        raise _file_error(f"the file takes more than {READ_SECONDS:g} s to read", None) from None
-    except Crashed:
-        raise _file_error("the file could not be read (it needs too much memory)", None) from None
-    if isinstance(answer, tuple):  # a refusal, as plain data: it crossed a process boundary
-        code, detail, extra = answer
-        raise InvalidRequest(code, detail, **extra)
+    too_long = _file_error(f"the file takes more than {READ_SECONDS:g} s to read", None)
+    answer = await _apart(
+        sandbox, READ_SECONDS, too_long, _read_and_check, content, file_format, max_input_bytes
+    )
     raw = msgspec.json.decode(answer)
     return CheckedFile(raw, msgspec.convert(raw, Document))
+
+
+async def _apart(
+    sandbox: Sandbox,
+    seconds: float,
+    too_long: InvalidRequest,
+    function: Callable[..., T | tuple[str, str, dict[str, Any]]],
+    *args: Any,
+) -> T:
+    """``function(*args)`` in the sandbox; it answers what it made, or a refusal as plain data
+    (an exception would not cross the process boundary whole), which is raised here."""
+    try:
+        answer = await sandbox.run(seconds, function, *args)
+    except (TookTooLong, Crashed):
+        raise too_long from None
+    except Busy:
+        raise Unavailable(
+            "busy", "too many files and params are being checked at once", retry_after=1
+        ) from None
+    if isinstance(answer, tuple):
+        code, detail, extra = answer
+        raise InvalidRequest(code, detail, **extra)
+    return answer
 
 
 def _read_and_check(
@@ -202,7 +220,7 @@ def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
             raise _file_error("the file holds no definition", None)
         _checked(root)
         # Normalised to the JSON data model: what is stored is what JSON can say.
-        raw = msgspec.json.decode(msgspec.json.encode(loader.construct_document(root)))
+        raw = _as_json(loader.construct_document(root))
     except _AliasFound:
         raise _file_error("anchors and aliases are not allowed", _first_alias(text)) from None
     except yaml.composer.ComposerError as error:
@@ -211,9 +229,19 @@ def parse_file(content: str | bytes, file_format: FileFormat) -> Parsed:
         raise _yaml_error(error) from None
     except yaml.YAMLError as error:
         raise _yaml_error(error) from None
+    except ValueError as error:  # an integer of more digits than Python reads, say
+        raise _file_error(f"not valid YAML: {error}", None) from None
     finally:
         loader.dispose()
     return Parsed(raw, _locator(root))
+
+
+def _as_json(data: Any) -> Any:
+    try:
+        return msgspec.json.decode(msgspec.json.encode(data))
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as error:
+        # A key that is not text (`null: 1`), a number no JSON reader holds...
+        raise _file_error(f"not JSON data: {error}", None) from None
 
 
 def _text(content: str | bytes) -> str:
@@ -480,6 +508,7 @@ def _params_problems(document: Document) -> Iterator[Problem]:
         for path, ref in _references(schema, ("params",)):
             if not ref.startswith("#"):
                 yield Problem(path, "only references within the schema (#/...) are allowed")
+        yield from _regex_problems(schema, ("params",))
         properties = schema.get("properties")
         if isinstance(properties, dict):
             declared = set(properties)
@@ -487,6 +516,29 @@ def _params_problems(document: Document) -> Iterator[Problem]:
         for path, name in _param_uses(stage.input, ("stages", index, "input")):
             if name is not None and name not in declared:
                 yield Problem(path, f"params.{name} is not a declared param")
+
+
+def _regex_problems(schema: Any, at: Path) -> Iterator[Problem]:
+    """Patterns the params are checked with that this server cannot run (JSON Schema's regex
+    dialect is ECMA 262's; Python's differs, in \\p{...} and named groups, say)."""
+    stack: list[tuple[Any, Path]] = [(schema, at)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, list):
+            stack.extend((child, (*path, n)) for n, child in enumerate(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        patterns = [(("pattern",), item.get("pattern"))]
+        if isinstance(item.get("patternProperties"), dict):
+            patterns += [(("patternProperties", key), key) for key in item["patternProperties"]]
+        for where, pattern in patterns:
+            if isinstance(pattern, str):
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    yield Problem((*path, *where), f"not a regular expression it can run: {error}")
+        stack.extend((child, (*path, key)) for key, child in item.items())
 
 
 def _references(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -519,30 +571,27 @@ def _param_uses(value: Any, path: Path) -> Iterator[tuple[Path, str | None]]:
 # -- runs ---------------------------------------------------------------------------------------
 
 
-# A params schema's regexes (`pattern`, `patternProperties`, `format: regex`) run on what a
-# run's submitter sends, and a regex may backtrack for minutes on a few dozen characters;
-# Python's cannot be interrupted. Params checked against such a schema are checked in the
-# sandbox's child process, cut off after this long.
+# A params schema runs on what a run's submitter sends, and can take as long as the schema
+# makes it: a regex that backtracks (Python's cannot be interrupted), `uniqueItems` over
+# thousands of objects, `anyOf` nested in `allOf`. So params are checked in the sandbox's
+# child process, cut off after this long (the child's start is not counted).
 PARAMS_SECONDS = 1.0
 
 
 async def checked_params(
     sandbox: Sandbox | None, document: Document, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """:func:`check_params`, in the sandbox when the schema holds a regex (and a sandbox is
-    given); 422 ``invalid_params`` when that takes more than PARAMS_SECONDS."""
-    if sandbox is None or not _holds_regex(document.params):
+    """:func:`check_params`, in the sandbox (when one is given and the definition has a
+    params schema); 422 ``invalid_params`` when that takes more than PARAMS_SECONDS."""
+    if sandbox is None or document.params is None:
         return check_params(document.params, params)
-    try:
-        answer = await sandbox.run(PARAMS_SECONDS, _params_or_refusal, document.params, params)
-    except (TookTooLong, Crashed):
-        message = f"the params take more than {PARAMS_SECONDS:g} s to check against the schema"
-        problem = {"path": "params", "message": message}
-        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
-    if isinstance(answer, tuple):
-        code, detail, extra = answer
-        raise InvalidRequest(code, detail, **extra)
-    return answer
+    message = f"the params take more than {PARAMS_SECONDS:g} s to check against the schema"
+    too_long = InvalidRequest(
+        "invalid_params", message, errors=[{"path": "params", "message": message}]
+    )
+    return await _apart(
+        sandbox, PARAMS_SECONDS, too_long, _params_or_refusal, document.params, params
+    )
 
 
 def _params_or_refusal(
@@ -553,19 +602,6 @@ def _params_or_refusal(
         return check_params(schema, params)
     except InvalidRequest as error:
         return error.code, error.detail, error.extra
-
-
-def _holds_regex(schema: Any) -> bool:
-    stack = [schema]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "pattern" in item or "patternProperties" in item or item.get("format") == "regex":
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[str, Any]:
@@ -589,7 +625,12 @@ def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
         registry=referencing.Registry(),
     )
-    errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.path])
+    try:
+        errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.path])
+    except re.error as error:  # a version saved before its patterns were checked
+        message = f"the schema holds a pattern this server cannot run: {error}"
+        problem = {"path": "params", "message": message}
+        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
     if errors:
         found = [
             {"path": path_text(("params", *e.absolute_path)), "message": e.message} for e in errors

@@ -211,12 +211,25 @@ async def skip_stages(
     *,
     actor: Actor,
     output: Any = None,
+    role: str | None = None,
 ) -> ActionResult:
     """Mark stages skipped, so that what depends on them goes on; ``output`` stands in for
-    theirs. Skipping a skipped stage again changes nothing; a completed one cannot be."""
+    theirs. Skipping a skipped stage again changes nothing; a completed one cannot be.
+
+    An output is what the dependents run on, as an input is: someone of the person's
+    ``role`` gives one only where they may give the stages a new input (None: not a
+    person's request)."""
     async with pool.acquire() as connection, connection.transaction():
         await _lock_pipeline(connection, application_id, pipeline_id)
         targets = await _targets(connection, pipeline_id, stage_ids)
+        if output is not None and role is not None:
+            editable = await inputs_editable(connection, application_id, role, stage_ids)
+            if set(stage_ids) - editable:
+                raise Forbidden(
+                    "input_change_not_allowed",
+                    "an operator skips a stage without an output of their choosing, unless an "
+                    "operator_input policy of its handler or pipeline allows one",
+                )
         for target in targets:
             if target["status"] == "completed":
                 raise Conflict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import nullcontext
 from typing import Any
 
 import msgspec
@@ -65,23 +66,26 @@ class JobController(Controller):
         if data.worker_id is not None:
             await services.worker_owners.check(application.id, data.worker_id)
         queues = [services.broker.job_queue(application.name, h) for h in data.handlers]
-        give_up = asyncio.Event()
-        watching = asyncio.create_task(_give_up_when(request, services.stopping, give_up))
-        try:
-            jobs = await pull_jobs(
-                services.pool,
-                services.broker,
-                application_id=application.id,
-                queues=list(dict.fromkeys(queues)),
-                max_jobs=data.max_jobs,
-                wait_seconds=data.wait_seconds,
-                worker_id=data.worker_id,
-                lease_seconds=services.settings.lease_seconds,
-                give_up=give_up,
-                policies=await services.policies.of(application.id),
-            )
-        finally:
-            watching.cancel()
+        polls = request.app.state.limits.polls
+        waiting = polls.waiting(request.state.key) if data.wait_seconds else nullcontext()
+        with waiting:
+            give_up = asyncio.Event()
+            watching = asyncio.create_task(_give_up_when(request, services.stopping, give_up))
+            try:
+                jobs = await pull_jobs(
+                    services.pool,
+                    services.broker,
+                    application_id=application.id,
+                    queues=list(dict.fromkeys(queues)),
+                    max_jobs=data.max_jobs,
+                    wait_seconds=data.wait_seconds,
+                    worker_id=data.worker_id,
+                    lease_seconds=services.settings.lease_seconds,
+                    give_up=give_up,
+                    policies=await services.policies.of(application.id),
+                )
+            finally:
+                watching.cancel()
         services.updates.stages_changed(
             (job.stage_id, job.pipeline_id, application.id, "running") for job in jobs
         )

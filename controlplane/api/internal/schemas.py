@@ -81,7 +81,8 @@ class KeyView(_Response):
 
 class KeyCreate(_Request):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
-    expires_at: dt.datetime | None = None
+    # With its time zone (or Z): a time without one names no moment.
+    expires_at: Annotated[dt.datetime, Meta(tz=True)] | None = None
     scopes: Annotated[list[Scope], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: ["submit", "read", "work", "define"]
     )

@@ -85,6 +85,7 @@ class StageController(Controller):
             [stage_id],
             actor=actor_of(request),
             output=data.output,
+            role=current_user(request).role,
         )
         return await detail_after(services, request, application, result)
 
