@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from itertools import accumulate
 from typing import Any
 
+import msgspec
+
 from controlplane.errors import InvalidRequest, TooLarge
 
 MAX_JSON_DEPTH = 64
@@ -62,14 +64,18 @@ def check_json_shape(body: bytes) -> None:
     unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
     if unescaped.count(b'"') // 2 > MAX_JSON_VALUES:
         raise _too_many_values()
-    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    # Each string becomes a 0, so that what is left is the structure with its scalars.
+    outside_strings = b"0".join(unescaped.split(b'"')[::2]).translate(None, b" \t\r\n")
     structure = outside_strings.translate(None, _NOT_STRUCTURE)
     brackets = structure.replace(b",", b"")
     # Depth first, as the more telling refusal; over a bounded prefix, to bound the work.
     prefix = brackets[: 2 * MAX_JSON_VALUES]
     if max(accumulate(map(_NESTING_STEP.__getitem__, prefix)), default=0) > MAX_JSON_DEPTH:
         raise too_deep()
-    if structure.count(b",") + len(brackets) // 2 >= MAX_JSON_VALUES:
+    # Every value but the top one is the first in its container or follows a comma.
+    containers = len(brackets) // 2
+    empty = outside_strings.count(b"[]") + outside_strings.count(b"{}")
+    if 1 + structure.count(b",") + containers - empty > MAX_JSON_VALUES:
         raise _too_many_values()
 
 
@@ -107,3 +113,18 @@ def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
                 stack.append((child, child_path))
         elif isinstance(item, list | tuple):
             stack.extend((child, f"{where}[{n}]") for n, child in enumerate(item))
+
+
+# What a worker reports about itself (bootstrap metadata, heartbeat metrics, an event's data)
+# is shown on the dashboard's worker pages: a few kilobytes, never megabytes.
+MAX_WORKER_REPORT_BYTES = 65_536
+
+
+def check_report_size(value: Any, what: str) -> None:
+    """422 ``report_too_large`` for a worker's report over MAX_WORKER_REPORT_BYTES of JSON."""
+    size = len(msgspec.json.encode(value))
+    if size > MAX_WORKER_REPORT_BYTES:
+        raise InvalidRequest(
+            "report_too_large",
+            f"{what} is {size:,} bytes of JSON; the limit is {MAX_WORKER_REPORT_BYTES:,}",
+        )

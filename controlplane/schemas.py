@@ -361,8 +361,10 @@ class PublishedDefinitions(_Response):
 
 # -- artifacts -----------------------------------------------------------------------------------
 
-# A file's name: up to 200 characters, without slashes or control characters.
-ARTIFACT_NAME = r"^[^/\\\x00-\x1f\x7f]{1,200}$"
+# A file's name: up to 200 characters, without slashes, control characters (C0 and C1), line
+# or paragraph separators, or the marks that turn text around (a "report\u202Efdp.exe" shows
+# as "reportexe.pdf"); not "." or "..".
+ARTIFACT_NAME = r"^(?!\.\.?$)[^/\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]{1,200}$"
 
 
 class ArtifactView(_Response):

@@ -26,6 +26,11 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
         )
 
 
+def json_text(value: Any) -> str:
+    """A JSON value as text (None becomes JSON null)."""
+    return _encode(value).decode()
+
+
 def json_texts(values: Iterable[Any]) -> list[str]:
     """JSON values as text, for an array parameter cast with ``::jsonb`` in SQL.
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 import jwt
+import msgspec
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.input_limits import MAX_JSON_DEPTH, MAX_JSON_VALUES
+from controlplane.errors import TooLarge
+from controlplane.input_limits import MAX_JSON_DEPTH, MAX_JSON_VALUES, check_json_shape
 from tests.dashboard import Dashboard, browser, member_of, services_for
 from tests.processes import TEST_JWT_SECRET
 from tests.system import System
@@ -386,3 +389,76 @@ async def test_a_key_s_expiry_needs_its_time_zone(rabbit_system: System, admin: 
     for expiry in ("2030-01-01T00:00:00", "9999-12-31T23:59:59-01:00"):
         response = await admin.send("POST", path, {"name": "k", "expiresAt": expiry})
         assert response.status_code == 422, (expiry, response.text)
+
+
+async def test_a_result_too_large_to_hand_on_is_refused_alone(rabbit_system: System) -> None:
+    # Every dependent job carries its dependencies' outputs: an output is held to the limit
+    # of an input (1 MiB by default).
+    system = rabbit_system
+    for _ in range(3):
+        await system.submit([{"name": "a", "handler": "big"}])
+    jobs = [job["jobId"] for job in await system.pull("big", max_jobs=3)]
+    huge = "x" * 1_100_000
+    answer = await system.ack(
+        {"jobId": jobs[0], "status": "completed", "output": huge},
+        {"jobId": jobs[1], "status": "completed", "context": {"a": huge}},
+        {"jobId": jobs[2], "status": "completed", "output": "small"},
+    )
+    assert answer["accepted"] == [jobs[2]]
+    codes = {item["jobId"]: item["code"] for item in answer["rejected"]}
+    assert codes == {jobs[0]: "output_too_large", jobs[1]: "context_too_large"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/workers/bootstrap", {"workerName": "w", "metadata": {"a": "x" * 70_000}}),
+        (
+            "/workers/heartbeat",
+            {"workerId": "00000000-0000-4000-8000-000000000000", "metrics": {"a": "x" * 70_000}},
+        ),
+    ],
+    ids=["metadata", "metrics"],
+)
+async def test_a_worker_s_report_is_kept_small(
+    rabbit_system: System, path: str, body: dict[str, Any]
+) -> None:
+    response = await rabbit_system.client.post(path, json=body)
+    assert_problem(response, 422, "report_too_large")
+    assert await _count(rabbit_system, "workers") == 0
+
+
+async def test_a_search_is_text_not_a_pattern(rabbit_system: System, admin: Dashboard) -> None:
+    for name in ("100%_done", "other"):
+        await rabbit_system.submit([{"name": "a", "handler": "h"}], name=name)
+    for search, found in (("_", ["100%_done"]), ("%", ["100%_done"]), ("other", ["other"])):
+        response = await admin.get(f"/api/pipelines?search={quote(search)}")
+        assert [p["name"] for p in response.json()["items"]] == found, search
+
+
+@pytest.mark.parametrize("name", ["..", ".", "x\u202eexe.pdf", "a\u0085b", "a\u2028b"])
+async def test_an_artifact_name_that_could_mislead_is_refused(
+    rabbit_system: System, name: str
+) -> None:
+    some_job = "00000000-0000-4000-8000-000000000000"
+    response = await rabbit_system.client.post(
+        f"/jobs/{some_job}/artifacts", params={"name": name}, content=b"x"
+    )
+    assert_problem(response, 422, "invalid_request")
+
+
+async def test_a_file_of_many_problems_answers_the_first_hundred(rabbit_system: System) -> None:
+    stages = "".join(f"  - name: s{n}\n    handler: h\n    dependsOn: [nope]\n" for n in range(500))
+    document = f"apiVersion: pipelogiq/v1\nkind: PipelineDefinition\nname: many\nstages:\n{stages}"
+    response = await rabbit_system.client.put(
+        "/definitions/many", content=document, headers={"content-type": "application/yaml"}
+    )
+    body = assert_problem(response, 422, "invalid_definition")
+    assert len(body["errors"]) == 100
+    assert body["detail"].startswith("500 problems; the first 100:")
+
+
+def test_empty_containers_are_no_values() -> None:
+    check_json_shape(msgspec.json.encode([{} for _ in range(60_000)]))  # 60,001 values
+    with pytest.raises(TooLarge):
+        check_json_shape(msgspec.json.encode([[0] for _ in range(60_000)]))  # 120,001

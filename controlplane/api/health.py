@@ -26,7 +26,9 @@ class HealthController(Controller):
     async def readyz(self, services: NamedDependency[Services]) -> Response[Any]:
         ready = await readiness(services)
         if ready.code is not None:
-            return problem(503, ready.code, "Not ready", ready.detail, checks=ready.checks)
+            not_ready = problem(503, ready.code, "Not ready", ready.detail, checks=ready.checks)
+            not_ready.headers["Retry-After"] = "1"
+            return not_ready
         return Response(ready.body())
 
     @get("/version", summary="The running version")

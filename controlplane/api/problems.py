@@ -61,9 +61,11 @@ def _problem_error(
     dependency = _UNAVAILABLE_CODES.get(error.code)
     if dependency is not None:
         _note_outage(request, dependency, error.__cause__ or error)
-    response = problem(error.status, error.code, error.title, error.detail, **error.extra)
-    if "retry_after" in error.extra:
-        response.headers["Retry-After"] = str(max(1, math.ceil(error.extra["retry_after"])))
+    extra = dict(error.extra)
+    retry_after = extra.pop("retry_after", None)
+    response = problem(error.status, error.code, error.title, error.detail, **extra)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
 
 

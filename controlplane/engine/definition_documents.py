@@ -44,6 +44,8 @@ T = TypeVar("T")
 API_VERSION = "pipelogiq/v1"
 KIND = "PipelineDefinition"
 MAX_DOCUMENT_BYTES = 1_048_576
+# Problems of a document answered at most (the count says how many there were).
+MAX_PROBLEMS = 100
 FileFormat = Literal["yaml", "json"]
 
 
@@ -434,7 +436,8 @@ def _parse_path(text: str) -> Path:
 
 def _invalid(problems: list[Problem], locate: Callable[[Path], Any] | None) -> InvalidRequest:
     errors = []
-    for problem in problems:
+    # A crafted file must not make a far larger answer: the first MAX_PROBLEMS, and how many.
+    for problem in problems[:MAX_PROBLEMS]:
         error: dict[str, Any] = {"path": path_text(problem.path), "message": problem.message}
         position = locate(problem.path) if locate else None
         if position:
@@ -443,6 +446,8 @@ def _invalid(problems: list[Problem], locate: Callable[[Path], Any] | None) -> I
     detail = "; ".join(
         f"{e['path']}: {e['message']}" if e["path"] else e["message"] for e in errors
     )
+    if len(problems) > MAX_PROBLEMS:
+        detail = f"{len(problems):,} problems; the first {MAX_PROBLEMS}: {detail}"
     return InvalidRequest("invalid_definition", detail, errors=errors)
 
 

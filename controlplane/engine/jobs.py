@@ -33,7 +33,7 @@ from controlplane.schemas import (
     RejectedResult,
     RejectReason,
 )
-from database.pool import fetch_retrying, json_texts, retry_on_deadlock
+from database.pool import fetch_retrying, json_text, json_texts, retry_on_deadlock
 
 # queued -> running, and everything the worker needs, in one statement (one round trip).
 # The attempt in the broker message must still be the stage's attempt: a duplicate or stale
@@ -255,30 +255,45 @@ async def ack_jobs(
     application_id: uuid.UUID,
     results: list[JobResult],
     refused: Sequence[RejectedResult] = (),
+    max_output_bytes: int | None = None,
 ) -> AckOutcome:
     """Record a batch of results atomically; accepted means committed. ``refused``: results
-    of the batch already refused at the edge, answered among the rejected.
+    of the batch already refused at the edge, answered among the rejected. A result whose
+    output (or context, all its values together) is over ``max_output_bytes`` of JSON is
+    refused alone: every dependent job carries its dependencies' outputs, so one huge output
+    would be copied into each.
 
     The caller then announces ``finished_stage_ids`` on ``stage.results``.
     """
     unique: dict[uuid.UUID, JobResult] = {}
     duplicates: list[uuid.UUID] = []
+    outputs: dict[uuid.UUID, str] = {}
+    too_large: list[RejectedResult] = []
     for result in results:
         if result.job_id in unique:
             duplicates.append(result.job_id)
-        else:
-            unique[result.job_id] = result
+            continue
+        output = json_text(result.output if result.status == "completed" else None)
+        over = _over_the_limit(result, output, max_output_bytes)
+        if over is not None:
+            too_large.append(over)
+            continue
+        unique[result.job_id] = result
+        outputs[result.job_id] = output
     # Rows are updated in job id order (a fixed lock order); logs and context keep the order
     # of the request, which decides which value of a key written twice wins.
     batch = sorted(unique.values(), key=lambda r: r.job_id)
     in_order = list(unique.values())
     logs = [(r.job_id, entry) for r in in_order for entry in r.logs]
     context = [(r.job_id, key, value) for r in in_order for key, value in r.context.items()]
-    updated = await _record_results(pool, application_id, batch, logs, context) if batch else []
+    updated = (
+        await _record_results(pool, application_id, batch, outputs, logs, context) if batch else []
+    )
     accepted = {row["job_id"] for row in updated}
     rejected_ids = [j for j in unique if j not in accepted]
     rejected = await _explain_rejections(pool, application_id, rejected_ids)
     rejected += [RejectedResult(j, "duplicate") for j in duplicates]
+    rejected += too_large
     rejected += refused
     for row in updated:
         JOBS_ACKED.labels(row["status"]).inc()
@@ -300,6 +315,7 @@ async def _record_results(
     pool: asyncpg.Pool,
     application_id: uuid.UUID,
     batch: list[JobResult],
+    outputs: dict[uuid.UUID, str],
     logs: list[tuple[uuid.UUID, LogEntry]],
     context: list[tuple[uuid.UUID, str, Any]],
 ) -> list[asyncpg.Record]:
@@ -309,7 +325,7 @@ async def _record_results(
         application_id,
         [r.job_id for r in batch],
         [r.status for r in batch],
-        json_texts(r.output if r.status == "completed" else None for r in batch),
+        [outputs[r.job_id] for r in batch],
         [_error_document(r) for r in batch],
         [r.error.retryable if r.error else True for r in batch],
         [job_id for job_id, _ in logs],
@@ -320,6 +336,20 @@ async def _record_results(
         json_texts(value for _, _, value in context),
         [r.error.code if r.error else None for r in batch],
     )
+
+
+def _over_the_limit(result: JobResult, output: str, limit: int | None) -> RejectedResult | None:
+    """The refusal of a result too large to store and hand on, if it is."""
+    if limit is None:
+        return None
+    if len(output) > limit:  # characters: at least as many bytes
+        detail = f"the output is {len(output):,} characters of JSON; the limit is {limit:,} bytes"
+        return RejectedResult(result.job_id, "invalid_result", "output_too_large", detail)
+    context = sum(len(json_text(value)) for value in result.context.values())
+    if context > limit:
+        detail = f"the context values are {context:,} characters of JSON; the limit is {limit:,}"
+        return RejectedResult(result.job_id, "invalid_result", "context_too_large", detail)
+    return None
 
 
 async def _explain_rejections(

@@ -36,7 +36,11 @@ WHERE ($1::uuid IS NULL OR p.application_id IN (
           SELECT m.application_id FROM memberships m WHERE m.user_id = $1))
   AND ($2::uuid IS NULL OR p.application_id = $2)
   AND ($3::text[] IS NULL OR p.status = ANY($3))
-  AND ($4::text IS NULL OR p.name ILIKE '%' || $4 || '%' OR $4 = ANY(p.keywords)
+  -- The search is text, not a pattern: % and _ in it stand for themselves.
+  AND ($4::text IS NULL
+       OR p.name ILIKE '%' || replace(replace(replace($4, '\', '\\'), '%', '\\%'), '_', '\\_')
+                   || '%'
+       OR $4 = ANY(p.keywords)
        OR p.id::text = $4)
   AND ($5::timestamptz IS NULL OR p.created_at >= $5)
   AND ($6::timestamptz IS NULL OR p.created_at < $6)

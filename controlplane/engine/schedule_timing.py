@@ -35,6 +35,11 @@ class Timing:
             raise InvalidRequest("invalid_schedule", "give a cron expression or an interval")
         zone = _zone(self.timezone)
         if self.cron is not None:
+            if len(self.cron.split()) != 5:  # cronsim also reads a seconds field
+                raise InvalidRequest(
+                    "invalid_schedule",
+                    f"{self.cron!r} is not five fields: minute hour day month weekday",
+                )
             try:
                 CronSim(self.cron, dt.datetime.now(zone))
             except CronSimError as error:

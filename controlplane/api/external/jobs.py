@@ -108,7 +108,8 @@ class JobController(Controller):
         results, refused = data.results, []
         if holds_nul_escape(await request.body()):
             results, refused = _without_nul(results)
-        outcome = await ack_jobs(services.pool, application.id, results, refused)
+        limit = services.settings.max_input_bytes  # an output is a dependent's input
+        outcome = await ack_jobs(services.pool, application.id, results, refused, limit)
         # Accepted is durable already; the built-in worker hears of it in the background.
         services.announcer.announce(outcome.finished_stage_ids)
         if services.traces is not None:

@@ -10,6 +10,7 @@ from controlplane.engine.applications import Application
 from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.workers import Heartbeat, record_events, register_worker, stop_worker
 from controlplane.errors import NotFound
+from controlplane.input_limits import check_report_size
 from controlplane.schemas import (
     Accepted,
     BootstrapRequest,
@@ -34,6 +35,7 @@ class WorkerController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> BootstrapResponse:
+        check_report_size(data.metadata, "metadata")
         worker_id = await register_worker(services.pool, application.id, data)
         services.updates.workers_changed([(worker_id, application.id, "online")])
         settings = services.settings
@@ -56,6 +58,7 @@ class WorkerController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> HeartbeatResponse:
+        check_report_size(data.metrics, "metrics")
         outcome = await services.heartbeats.beat(
             Heartbeat(
                 application.id, data.worker_id, data.state, data.in_flight_job_ids, data.metrics
@@ -74,6 +77,8 @@ class WorkerController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> Accepted:
+        for event in data.events:
+            check_report_size(event.data, "an event's data")
         await record_events(services.pool, application.id, data.worker_id, data.events)
         return Accepted(accepted=len(data.events))
 
