@@ -45,10 +45,11 @@ WHY: dict[int, str] = {
     422: "Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an "
     "unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels "
     "(`too_deep`); or a rule of the operation (its `code` says which).",
-    429: "Too many requests (`rate_limited`; `login_throttled` for logins); `Retry-After` says "
-    "when to try again.",
+    429: "Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for "
+    "a key's long polls); `Retry-After` says when to try again.",
     503: "The database or the broker cannot be reached just now (`database_unavailable`, "
-    "`broker_unavailable`), or the process is stopping; `Retry-After` says when to try again.",
+    "`broker_unavailable`), too much is being checked at once (`busy`), or the process is "
+    "stopping; `Retry-After` says when to try again.",
 }
 
 
