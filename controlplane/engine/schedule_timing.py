@@ -38,7 +38,8 @@ class Timing:
             if len(self.cron.split()) != 5:  # cronsim also reads a seconds field
                 raise InvalidRequest(
                     "invalid_schedule",
-                    f"{self.cron!r} is not five fields: minute hour day month weekday",
+                    f"{self.cron!r} is not a cron expression: it needs five fields"
+                    " (minute hour day month weekday)",
                 )
             try:
                 CronSim(self.cron, dt.datetime.now(zone))
