@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from worker_sdk.templates.expressions import MAX_SIZE, Expression, ExpressionError, render
+from worker_sdk.templates.expressions import (
+    MAX_SIZE,
+    MAX_WORK,
+    Expression,
+    ExpressionError,
+    render,
+)
 
 DATA = {
     "order": {
@@ -147,6 +153,49 @@ def test_what_a_template_s_expressions_produce_counts_together() -> None:
     with pytest.raises(ExpressionError) as refused:
         render(["=data.big"] * 1000, names)
     assert refused.value.code == "expression_too_large"
+
+
+def test_the_work_on_the_way_is_bounded_in_memory() -> None:
+    # 160 lists of a million items, each within the cap: 1.3 GB before the outer list was
+    # measured.
+    source = "[" + ",".join(["[0]*999999"] * 160) + "]"
+    assert len(source) <= 2_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpressionError, match=f"more than {MAX_WORK:,}") as refused:
+            evaluate(source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.code == "expression_too_large"
+    # Bytes: a dozen lists of a million, at most, were built before the work was refused.
+    assert peak < 8 * (MAX_WORK + 2 * MAX_SIZE)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # 86 joins of a million, each dropped by len(): little memory, but seconds of work.
+        "[" + ",".join(["len(join([0]*999999))"] * 86) + "]",
+        # A million-item list from the data, read through 130 times.
+        "[" + ",".join(["sum(data.many)"] * 130) + "]",
+        "[" + ",".join(["0 in data.many"] * 130) + "]",
+        "[" + ",".join(["len(data.many[1:])"] * 100) + "]",
+    ],
+)
+def test_the_work_on_the_way_is_bounded_in_steps(source: str) -> None:
+    assert len(source) <= 2_000
+    with pytest.raises(ExpressionError, match=f"more than {MAX_WORK:,}") as refused:
+        evaluate(source, {"data": {"many": [1] * MAX_SIZE}})
+    assert refused.value.code == "expression_too_large"
+
+
+def test_a_large_value_may_still_pass_through_several_steps() -> None:
+    text = " " + "a" * (MAX_SIZE - 2) + " "
+    assert evaluate("upper(trim(data.text))", {"data": {"text": text}}) == "A" * (MAX_SIZE - 2)
+    assert evaluate("len(data.many[1:]) + sum(data.many)", {"data": {"many": [1] * MAX_SIZE}}) == (
+        2 * MAX_SIZE - 1
+    )
 
 
 @pytest.mark.parametrize(

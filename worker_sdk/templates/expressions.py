@@ -29,6 +29,11 @@ MAX_DEPTH = 50  # nesting of its syntax tree
 # Items and characters of what expressions build: of a string, of a list or object with all
 # it holds, and of all a template's expressions produce together.
 MAX_SIZE = 1_000_000
+# Items and characters that one template's expressions may build or read on the way,
+# intermediate values included: each step is held to MAX_SIZE, and this bounds how many steps
+# (a list of 150 lists of a million, or 150 joins each dropped by len(), would take a gigabyte
+# or seconds while no single value is past the cap).
+MAX_WORK = 10 * MAX_SIZE
 _INT64 = range(-(2**63), 2**63)
 MAX_ROUND_DIGITS = 100
 
@@ -44,12 +49,14 @@ class ExpressionError(ValueError):
         self.code = code
 
 
-def _within(size: int) -> None:
-    """Refuse a value of ``size`` items and characters, before it is built, past the cap."""
+def _within(size: int) -> int:
+    """``size``, if a value of that many items and characters may be built: refused past the
+    cap, before it is built."""
     if size > MAX_SIZE:
         raise ExpressionError(
             f"a result of more than {MAX_SIZE:,} items or characters", code="expression_too_large"
         )
+    return size
 
 
 def _in_range(value: Any) -> Any:
@@ -342,6 +349,7 @@ class _Evaluator:
         # over is measured in the time its distinct parts take.
         self._sizes: dict[int, tuple[Any, int]] = {}
         self._produced = 0
+        self._work = 0
 
     def result(self, expression: Expression) -> Any:
         """The expression's value, which counts towards what all expressions evaluated by
@@ -378,9 +386,19 @@ class _Evaluator:
     def _check_size(self, op: ast.operator, left: Any, right: Any) -> None:
         """Refuse a concatenation or repetition too large, before it is built."""
         if isinstance(op, ast.Add) and _joins(left, right):
-            _within(self._size(left) + self._size(right))
+            self._spend(_within(self._size(left) + self._size(right)))
         if isinstance(op, ast.Mult) and _repeats(left, right):
-            _within(self._size(left) * max(right, 0))
+            self._spend(_within(self._size(left) * max(right, 0)))
+
+    def _spend(self, work: int) -> None:
+        """Count ``work`` items and characters built or read, refused past ``MAX_WORK``."""
+        self._work += work
+        if self._work > MAX_WORK:
+            raise ExpressionError(
+                f"expressions that build or read more than {MAX_WORK:,} items and characters"
+                " on the way",
+                code="expression_too_large",
+            )
 
     def visit(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant):
@@ -398,7 +416,7 @@ class _Evaluator:
             return self._subscript(self.visit(node.value), node.slice)
         if isinstance(node, ast.List):
             items = [self.visit(item) for item in node.elts]
-            _within(sum(1 + self._size(item) for item in items))
+            self._spend(_within(sum(1 + self._size(item) for item in items)))
             return items
         if isinstance(node, ast.Dict):
             return self._object(node)
@@ -432,7 +450,12 @@ class _Evaluator:
                 raise ExpressionError(
                     f"{node.func.id}() does not take {len(arguments)} arguments"
                 ) from None
-            return _in_range(FUNCTIONS[node.func.id](*arguments))
+            # A function reads its strings, lists and objects through (sum, join, split...),
+            # and what it returns is built: both are counted, the reading before it is done.
+            self._spend(sum(len(a) for a in arguments if isinstance(a, str | list | dict)))
+            value = _in_range(FUNCTIONS[node.func.id](*arguments))
+            self._spend(self._size(value))
+            return value
         raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
 
     def _name(self, name: str) -> Any:
@@ -451,13 +474,17 @@ class _Evaluator:
             if not isinstance(name, str):
                 raise ExpressionError("object keys are strings")
             built[name] = self.visit(value)
-        _within(sum(1 + len(key) + self._size(item) for key, item in built.items()))
+        self._spend(_within(sum(1 + len(key) + self._size(item) for key, item in built.items())))
         return built
 
     def _compare(self, node: ast.Compare) -> bool:
         current = self.visit(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             following = self.visit(comparator)
+            # `in` and `==` walk strings and lists through.
+            self._spend(
+                sum(len(v) for v in (current, following) if isinstance(v, str | list | dict))
+            )
             try:
                 if not _COMPARE[type(op)](current, following):
                     return False
@@ -479,7 +506,9 @@ class _Evaluator:
                 b is not None and (isinstance(b, bool) or not isinstance(b, int)) for b in bounds
             ):
                 raise ExpressionError("slice bounds are whole numbers")
-            return value[bounds[0] : bounds[1]]
+            part = value[bounds[0] : bounds[1]]
+            self._spend(len(part))  # a copy, of at most what exists
+            return part
         key = self.visit(index)
         if isinstance(value, dict):
             return value.get(key) if isinstance(key, str) else None
