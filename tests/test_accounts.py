@@ -236,3 +236,15 @@ async def test_a_disabled_user_is_logged_out(pool: asyncpg.Pool, api: httpx.Asyn
     await pool.execute("UPDATE users SET disabled = true")
     assert (await api.get("/api/auth/me")).status_code == 401
     assert (await login(api)).status_code == 401
+
+
+async def test_a_stranger_s_large_login_body_is_not_read(api: httpx.AsyncClient) -> None:
+    # Anyone may send a login: its body is refused past 16 KiB, as it arrives, rather than read
+    # and scanned to the API's 10 MiB.
+    padding = " " * (16 * 1024)
+    body = f'{{"email": "ada@example.com", "password": "{PASSWORD}"}}{padding}'
+    response = await api.post(
+        "/api/auth/login", content=body, headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
+    assert (await login(api)).status_code == 200  # a login of its size passes

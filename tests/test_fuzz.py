@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,7 +142,11 @@ def fuzz(document: str, headers: dict[str, str], *exclude: str) -> tuple[str, in
         command += ["--seed", seed]
     root = str(Path(__file__).parent.parent)
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks", "PYTHONPATH": root}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, env=env)
+    # Schemathesis keeps a cache of what failed in its working directory: not in the checkout.
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=3600, env=env, cwd=scratch
+        )
     report = done.stdout + done.stderr
     assert done.returncode == 0, report
     generated = re.search(r"(\d+) generated", report)

@@ -50,6 +50,9 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
     guards = [same_origin]
+    # Before anyone is known, a body is an e-mail and a password: no stranger's megabytes are
+    # read and scanned.
+    request_max_body_size = 16 * 1024
 
     @post(
         "/login", summary="Log in; sets the session cookies", opt={"errors": [401]}, status_code=200
