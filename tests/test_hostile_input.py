@@ -335,6 +335,15 @@ async def test_an_empty_definition_file_is_refused(rabbit_system: System, conten
     assert response.json()["code"] in ("invalid_definition_file", "invalid_definition")
 
 
+@pytest.mark.parametrize("path", ["/pipelines", "/jobs/pull", "/jobs/ack", "/workers/bootstrap"])
+async def test_an_empty_body_is_said_to_be_empty(rabbit_system: System, path: str) -> None:
+    answer = await rabbit_system.client.post(
+        path, content=b"", headers={"content-type": "application/json"}
+    )
+    body = assert_problem(answer, 422, "invalid_request")
+    assert body["detail"] == "the body is empty: this operation takes a JSON body"
+
+
 async def test_json_bodies_are_read_strictly(rabbit_system: System) -> None:
     # A number in a string, or 0 for false, is not what the document says: refused.
     pull = {"handlers": ["h"], "maxJobs": "5"}

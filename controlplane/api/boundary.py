@@ -18,6 +18,16 @@ class CheckedRequest(Request[Any, Any, Any]):
     document says (Litestar's own conversion would coerce them). A route that refuses NUL
     per item itself (``opt={"nul": "per_item"}``) gets the body with its NULs."""
 
+    async def body(self) -> bytes:
+        body = await super().body()
+        if not body and _takes_a_body(self.route_handler):
+            # Litestar would pass no `data` at all, and its error names only the parameter.
+            message = "the body is empty: this operation takes a JSON body"
+            raise ValidationException(
+                detail=message, extra=[{"message": message, "key": "", "source": "body"}]
+            )
+        return body
+
     async def json(self) -> Any:
         if self._json is Empty and self._connection_state.json is Empty:
             body = await self.body()
@@ -28,6 +38,12 @@ class CheckedRequest(Request[Any, Any, Any]):
             if into is not None:
                 self._json = self._connection_state.json = _decoded(body or b"null", into)
         return await super().json()
+
+
+def _takes_a_body(handler: Any) -> bool:
+    """Whether the handler needs a JSON body (a `data` parameter without a default)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and not data.has_default
 
 
 def _body_type(handler: Any) -> Any:
