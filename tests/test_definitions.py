@@ -14,6 +14,7 @@ from controlplane.api.app import create_internal_app
 from controlplane.engine.applications import create_key
 from controlplane.engine.audit import CLI
 from controlplane.engine.definition_documents import dump_file, parse_file
+from controlplane.errors import InvalidRequest
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System, longest_hold
 
@@ -384,10 +385,39 @@ def test_the_yaml_written_reads_back_as_the_same_data() -> None:
         "a": {"multi": "line one\nline two\n", "trailing": "ends with spaces  \nx", "n": 1.5},
         "unicode": "Zürich ✓",
         "nested": [[], {}, None, True, 0],
+        "numbers-as-text": ["012", "1:30", "0o17", "1_000", ".5", "+12", ".nan", "<<"],
+        "numbers": [1e17, 1e-7, -3, 2**62],
+        "<<": {"a": 1},
     }
     text = dump_file(tricky, "yaml")
     assert msgspec.json.encode(parse_file(text, "yaml").raw) == msgspec.json.encode(tricky)
     assert "multi: |" in text
+
+
+def test_yaml_is_read_by_the_core_schema_of_yaml_1_2() -> None:
+    # PyYAML reads YAML 1.1: 012 is 10, 1:30 is 90, 1e3 text, 1_000 a thousand, << merges.
+    text = "a: 012\nb: 1:30\nc: 1e3\nd: 1_000\ne: 0o17\nf: 0x1F\ng: off\n<<: {h: 1}\n"
+    assert parse_file(text, "yaml").raw == {
+        "a": 12,
+        "b": "1:30",
+        "c": 1000.0,
+        "d": "1_000",
+        "e": 15,
+        "f": 31,
+        "g": "off",
+        "<<": {"h": 1},
+    }
+
+
+@pytest.mark.parametrize("number", [".nan", ".NaN", "-.inf", ".Inf", "!!float 1e999"])
+def test_yaml_numbers_json_cannot_hold_are_refused_with_their_place(number: str) -> None:
+    # (msgspec would have written NaN and infinity as null.)
+    with pytest.raises(InvalidRequest) as refused:
+        parse_file(f"name: x\nlimit: {number}\n", "yaml")
+    assert refused.value.code == "invalid_definition_file"
+    [problem] = refused.value.extra["errors"]
+    assert (problem["line"], problem["column"]) == (2, 8)
+    assert "no JSON number" in problem["message"]
 
 
 # -- runs -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ and, for a file, its line and column.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,29 +105,72 @@ def path_text(path: Path) -> str:
 
 
 _BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_MERGE = "tag:yaml.org,2002:merge"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # libyaml's parser when PyYAML was built with it (the wheels are): several times faster.
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Loader(_Parser):  # type: ignore[misc,valid-type]
-    """YAML read as JSON data: dates stay strings, and only true/false are booleans
-    (``country: NO`` is a string, as in YAML 1.2). Anchors and aliases are refused by
-    :func:`_checked`: a few lines must not expand into gigabytes."""
+    """YAML read as JSON data, by YAML 1.2's core schema rather than PyYAML's 1.1: only
+    true/false are booleans (``country: NO`` is a string), ``012`` is twelve and ``1:30`` a
+    string (not 10 and 90), ``1e3`` a number, ``<<`` a plain key, and dates stay strings.
+    Anchors and aliases are refused by :func:`_checked`: a few lines must not expand into
+    gigabytes."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _TIMESTAMP)]
+        first: [
+            (tag, regexp)
+            for tag, regexp in resolvers
+            if tag not in (_BOOL, _INT, _FLOAT, _MERGE, _TIMESTAMP)
+        ]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
 
 
-_Loader.add_implicit_resolver(
-    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+def _core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text, 10)
+
+
+def _core_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    value = float(
+        loader.construct_scalar(node).lower().replace(".inf", "inf").replace(".nan", "nan")
+    )
+    if not math.isfinite(value):
+        raise _node_error(node, (), f"{node.value} is no JSON number")
+    return value
+
+
+# The resolvers of YAML 1.2's core schema, the int one first ("12" is no float).
+_CORE_RESOLVERS = [
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")),
+    (_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")),
+    (
+        _FLOAT,
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    ),
+]
+_Loader.add_constructor(_INT, _core_int)
+_Loader.add_constructor(_FLOAT, _core_float)
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    """Text is written plain only where both YAML 1.1 and 1.2 read it as text: ``1e3``,
+    ``012`` and ``NO`` are quoted, for this reader and for any other."""
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    _Loader.add_implicit_resolver(_tag, _pattern, _first)
+    _Dumper.add_implicit_resolver(_tag, _pattern, _first)
 
 
 def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
