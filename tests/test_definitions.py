@@ -13,7 +13,7 @@ import pytest
 from controlplane.api.app import create_internal_app
 from controlplane.engine.applications import create_key
 from controlplane.engine.audit import CLI
-from controlplane.engine.definition_documents import dump_file, parse_file
+from controlplane.engine.definition_documents import check_params, dump_file, parse_file
 from controlplane.errors import InvalidRequest
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System, longest_hold
@@ -667,3 +667,18 @@ async def test_params_that_take_long_to_check_without_a_regex_are_cut_off_too(
     assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
     assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s of CPU"
     assert (await run(system, definition="unique", params={"tags": [1, 2]}))["name"] == "unique"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "$ref": "#"},
+        {"type": "object", "properties": {"a": {"$ref": "#/properties/a"}}},
+    ],
+)
+def test_a_params_schema_that_refers_to_itself_without_end_says_so(schema: Any) -> None:
+    # Before, the check's RecursionError was answered as a body nested too deep.
+    with pytest.raises(InvalidRequest) as refused:
+        check_params(schema, {"a": 1})
+    assert refused.value.code == "invalid_params"
+    assert "refers to itself without end" in refused.value.detail

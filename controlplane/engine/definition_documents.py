@@ -680,6 +680,10 @@ def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[
         message = f"the schema holds a pattern this server cannot run: {error}"
         problem = {"path": "params", "message": message}
         raise InvalidRequest("invalid_params", message, errors=[problem]) from None
+    except RecursionError:  # {"$ref": "#"}: the schema sends the check round in a circle
+        message = "the params schema refers to itself without end ($ref)"
+        problem = {"path": "params", "message": message}
+        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
     if errors:
         found = [
             {"path": path_text(("params", *e.absolute_path)), "message": e.message} for e in errors
