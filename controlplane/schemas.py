@@ -22,8 +22,18 @@ MAX_ID = 2**53 - 1
 # A version of a pipeline definition.
 Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-StageName = Annotated[str, Meta(min_length=1, max_length=100)]
+# A name people read on a screen: no control characters (C0 and C1), no line or paragraph
+# separators, and none of the marks that turn text around ("invoice\u202Efdp.exe" shows as
+# "invoiceexe.pdf").
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+_PLAIN_RULE = "No control characters, line separators or bidirectional marks."
+Name = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT, description=_PLAIN_RULE)
+]
+ShortName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT, description=_PLAIN_RULE)
+]
+StageName = ShortName
 HandlerName = Annotated[
     str,
     Meta(

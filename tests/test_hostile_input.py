@@ -456,6 +456,32 @@ async def test_an_artifact_name_that_could_mislead_is_refused(
     assert_problem(response, 422, "invalid_request")
 
 
+@pytest.mark.parametrize("mark", ["\u202e", "\u2066", "\u0085", "\u2028", "\t", "\x1b"])
+async def test_a_name_people_read_refuses_marks_that_could_mislead(
+    rabbit_system: System, admin: Dashboard, mark: str
+) -> None:
+    # "invoice\u202efdp.exe" shows as "invoiceexe.pdf"; an escape can repaint a terminal.
+    name = f"invoice{mark}fdp.exe"
+    submit = {"name": name, "stages": [{"name": "a", "handler": "h"}]}
+    answers = [
+        await rabbit_system.client.post("/pipelines", json=submit),
+        await rabbit_system.client.post(
+            "/pipelines", json={"stages": [{"name": name, "handler": "h"}]}
+        ),
+        await admin.send(
+            "POST",
+            "/api/users",
+            {"email": "eve@example.com", "name": name, "role": "operator", "password": "x" * 12},
+        ),
+    ]
+    for answer in answers:
+        body = assert_problem(answer, 422, "invalid_request")
+        assert body["errors"][0]["key"] in ("name", "stages[0].name"), body
+    assert await rabbit_system.pool.fetchval("SELECT count(*) FROM pipelines") == 0
+    plain = await rabbit_system.client.post("/pipelines", json={**submit, "name": "invoice.pdf"})
+    assert plain.status_code == 201, plain.text
+
+
 async def test_a_file_of_many_problems_answers_the_first_hundred(rabbit_system: System) -> None:
     stages = "".join(f"  - name: s{n}\n    handler: h\n    dependsOn: [nope]\n" for n in range(500))
     document = f"apiVersion: pipelogiq/v1\nkind: PipelineDefinition\nname: many\nstages:\n{stages}"

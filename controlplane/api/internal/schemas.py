@@ -12,7 +12,7 @@ from msgspec import Meta, Struct
 from controlplane.engine.approvals import Approval
 from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES
 from controlplane.engine.policies import Kind
-from controlplane.schemas import DefinitionVersionView, PipelineView, Version
+from controlplane.schemas import DefinitionVersionView, Name, PipelineView, ShortName, Version
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -47,7 +47,7 @@ class SessionView(_Response):
 # -- applications and keys -------------------------------------------------------------------
 
 Scope = Literal["submit", "read", "work", "define"]
-DisplayName = Annotated[str, Meta(min_length=1, max_length=200)]
+DisplayName = Name
 
 
 class ApplicationView(_Response):
@@ -80,7 +80,7 @@ class KeyView(_Response):
 
 
 class KeyCreate(_Request):
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: Name
     # With its time zone (or Z): a time without one names no moment.
     expires_at: Annotated[dt.datetime, Meta(tz=True)] | None = None
     scopes: Annotated[list[Scope], Meta(min_length=1)] = msgspec.field(
@@ -110,13 +110,13 @@ class UserDetail(_Response):
 
 class UserCreate(_Request):
     email: Email
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: Name
     role: RoleName
     password: Annotated[str, Meta(min_length=12, max_length=1024)]
 
 
 class UserChange(_Request):
-    name: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     role: RoleName | None = None
     disabled: bool | None = None
 
@@ -401,13 +401,13 @@ class InsightsView(_Response):
 
 PolicyKind = Kind
 PolicyStatus = Literal["active", "paused", "disabled"]
-PolicyName = Annotated[str, Meta(min_length=1, max_length=100)]
+PolicyName = ShortName
 
 
 class PolicyTarget(_Request):
     type: Literal["handler", "pipeline"]
     # The handler's or the pipeline's name, exactly.
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: Name
 
 
 class PolicyCreate(_Request):
@@ -531,7 +531,7 @@ CatchUp = Literal["skip", "once"]
 
 class ScheduleCreate(_Request):
     definition_id: uuid.UUID
-    name: Annotated[str, Meta(min_length=1, max_length=200)]
+    name: Name
     # One of the two: a cron expression (5 fields, in `timezone`), or seconds between runs.
     cron: CronText | None = None
     interval_seconds: IntervalSeconds | None = None
@@ -545,7 +545,7 @@ class ScheduleCreate(_Request):
 
 
 class ScheduleChange(_Request):
-    name: Annotated[str, Meta(min_length=1, max_length=200)] | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
     # Setting one of cron and intervalSeconds clears the other.
     cron: CronText | msgspec.UnsetType = msgspec.UNSET
     interval_seconds: IntervalSeconds | msgspec.UnsetType = msgspec.UNSET

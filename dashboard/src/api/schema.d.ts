@@ -965,10 +965,12 @@ export interface components {
     schemas: {
         /** ApplicationChange */
         ApplicationChange: {
+            /** @description No control characters, line separators or bidirectional marks. */
             displayName: string;
         };
         /** ApplicationCreate */
         ApplicationCreate: {
+            /** @description No control characters, line separators or bidirectional marks. */
             displayName?: string | null;
             name: string;
         };
@@ -1259,6 +1261,7 @@ export interface components {
         /** KeyCreate */
         KeyCreate: {
             expiresAt?: string | null;
+            /** @description No control characters, line separators or bidirectional marks. */
             name: string;
             scopes?: ("submit" | "read" | "work" | "define")[];
         };
@@ -1376,6 +1379,7 @@ export interface components {
             config?: {
                 [key: string]: unknown;
             } | null;
+            /** @description No control characters, line separators or bidirectional marks. */
             name?: string | null;
             /** @enum {null|string} */
             status?: "active" | "paused" | "disabled" | null;
@@ -1389,6 +1393,7 @@ export interface components {
             };
             /** @enum {string} */
             kind: "retry" | "timeout" | "concurrency" | "rate_limit" | "operator_input";
+            /** @description No control characters, line separators or bidirectional marks. */
             name: string;
             /**
              * @default active
@@ -1403,6 +1408,7 @@ export interface components {
         };
         /** PolicyTarget */
         PolicyTarget: {
+            /** @description No control characters, line separators or bidirectional marks. */
             name: string;
             /** @enum {string} */
             type: "handler" | "pipeline";
@@ -1466,6 +1472,7 @@ export interface components {
             catchUp?: "skip" | "once";
             cron?: string;
             intervalSeconds?: number;
+            /** @description No control characters, line separators or bidirectional marks. */
             name?: string;
             params?: {
                 [key: string]: unknown;
@@ -1484,6 +1491,7 @@ export interface components {
             /** Format: uuid */
             definitionId: string;
             intervalSeconds?: number | null;
+            /** @description No control characters, line separators or bidirectional marks. */
             name: string;
             params?: {
                 [key: string]: unknown;
@@ -1621,6 +1629,7 @@ export interface components {
         /** UserChange */
         UserChange: {
             disabled?: boolean | null;
+            /** @description No control characters, line separators or bidirectional marks. */
             name?: string | null;
             /** @enum {null|string} */
             role?: "admin" | "developer" | "operator" | null;
@@ -1628,6 +1637,7 @@ export interface components {
         /** UserCreate */
         UserCreate: {
             email: string;
+            /** @description No control characters, line separators or bidirectional marks. */
             name: string;
             password: string;
             /** @enum {string} */
