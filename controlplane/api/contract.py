@@ -206,17 +206,22 @@ def _bounds_into_branch(prop: Schema) -> None:
             setattr(prop, bound, None)
 
 
-def _bound_items(prop: Schema, kind: msgspec.inspect.Type) -> None:
-    """Copy the bounds of a list's items, or of a dict's keys, onto their schema (also of an
-    optional list or dict)."""
+def _plain(prop: Schema, kind: msgspec.inspect.Type) -> tuple[Schema, msgspec.inspect.Type]:
+    """The schema and type a field's bounds belong to: those of its one non-null branch when
+    it is optional (``int | None``), else its own."""
     if isinstance(kind, msgspec.inspect.Metadata):
         kind = kind.type
     if isinstance(kind, msgspec.inspect.UnionType):
         others = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
         branches = [s for s in prop.one_of or () if isinstance(s, Schema) and s.type != "null"]
         if len(others) == 1 and len(branches) == 1:
-            _bound_items(branches[0], others[0])
-        return
+            return _plain(branches[0], others[0])
+    return prop, kind
+
+
+def _bound_items(prop: Schema, kind: msgspec.inspect.Type) -> None:
+    """Copy the bounds of a list's items, or of a dict's keys, onto their schema."""
+    prop, kind = _plain(prop, kind)
     if isinstance(kind, msgspec.inspect.ListType) and isinstance(prop.items, Schema):
         _bound_text(prop.items, kind.item_type)
     elif isinstance(kind, msgspec.inspect.DictType):
@@ -229,14 +234,7 @@ def _bound_items(prop: Schema, kind: msgspec.inspect.Type) -> None:
 def _bound_numbers(prop: Schema, kind: msgspec.inspect.Type) -> None:
     """Write a number's bounds from the Struct itself: the generator drops a bound of 0 on
     an optional field (``pid``'s minimum, say)."""
-    if isinstance(kind, msgspec.inspect.Metadata):
-        kind = kind.type
-    if isinstance(kind, msgspec.inspect.UnionType):
-        others = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
-        branches = [s for s in prop.one_of or () if isinstance(s, Schema) and s.type != "null"]
-        if len(others) == 1 and len(branches) == 1:
-            _bound_numbers(branches[0], others[0])
-        return
+    prop, kind = _plain(prop, kind)
     if isinstance(kind, msgspec.inspect.IntType | msgspec.inspect.FloatType):
         for bound, value in (
             ("minimum", kind.ge),
