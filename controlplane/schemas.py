@@ -34,13 +34,9 @@ ShortName = Annotated[
     str, Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT, description=_PLAIN_RULE)
 ]
 StageName = ShortName
-HandlerName = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
-        description="Letters, digits and _ . : - (up to 100); part of the queue name.",
-    ),
-]
+HANDLER_NAME = r"^[A-Za-z0-9_.:-]{1,100}$"
+HANDLER_NAME_RULE = "Letters, digits and _ . : - (up to 100); part of the queue name."
+HandlerName = Annotated[str, Meta(pattern=HANDLER_NAME, description=HANDLER_NAME_RULE)]
 ContextKey = Annotated[str, Meta(min_length=1, max_length=200)]
 Keyword = Annotated[str, Meta(min_length=1, max_length=100)]
 ShortText = Annotated[str, Meta(max_length=200)]
@@ -85,6 +81,23 @@ class StageSpec(_Request):
 DEFINITION_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 DEFINITION_NAME_RULE = "Letters, digits and _ . - (up to 100), starting with a letter or digit."
 DefinitionName = Annotated[str, Meta(pattern=DEFINITION_NAME, description=DEFINITION_NAME_RULE)]
+
+# What a refusal says instead of the regex a value did not match.
+_PATTERN_RULES = {
+    PLAIN_TEXT: _PLAIN_RULE,
+    HANDLER_NAME: HANDLER_NAME_RULE,
+    DEFINITION_NAME: DEFINITION_NAME_RULE,
+}
+
+
+def refusal(error: msgspec.ValidationError) -> tuple[str, str]:
+    """What msgspec refused, and where (``.stages[0].name``, or "" for the whole value); a
+    regex the value did not match is said in words, as few can read the regex."""
+    message, _, where = str(error).partition(" - at `$")
+    for pattern, rule in _PATTERN_RULES.items():
+        if message.endswith(f"matching regex {pattern!r}"):
+            message = rule
+    return message, where.rstrip("`")
 
 
 class PipelineSubmit(_Request):

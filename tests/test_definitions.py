@@ -315,7 +315,7 @@ async def test_every_problem_is_reported_with_its_place_and_nothing_is_saved(
             "within the schema",
         ),
         (("kind: PipelineDefinition", "kind: Pipeline"), "kind", "Invalid enum value"),
-        (("name: nightly-orders", "name: nightly orders"), "name", "matching regex"),
+        (("name: nightly-orders", "name: nightly orders"), "name", "Letters, digits and _ . -"),
     ],
 )
 async def test_a_bad_definition_is_refused_with_the_path_of_the_problem(
@@ -416,7 +416,7 @@ def test_yaml_numbers_json_cannot_hold_are_refused_with_their_place(number: str)
         parse_file(f"name: x\nlimit: {number}\n", "yaml")
     assert refused.value.code == "invalid_definition_file"
     [problem] = refused.value.extra["errors"]
-    assert (problem["line"], problem["column"]) == (2, 8)
+    assert (problem["path"], problem["line"], problem["column"]) == ("limit", 2, 8)
     assert "no JSON number" in problem["message"]
 
 

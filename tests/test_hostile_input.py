@@ -477,6 +477,8 @@ async def test_a_name_people_read_refuses_marks_that_could_mislead(
     for answer in answers:
         body = assert_problem(answer, 422, "invalid_request")
         assert body["errors"][0]["key"] in ("name", "stages[0].name"), body
+        # Said in words, not as the regex it did not match.
+        assert body["detail"] == "No control characters, line separators or bidirectional marks."
     assert await rabbit_system.pool.fetchval("SELECT count(*) FROM pipelines") == 0
     plain = await rabbit_system.client.post("/pipelines", json={**submit, "name": "invoice.pdf"})
     assert plain.status_code == 201, plain.text

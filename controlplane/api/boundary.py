@@ -10,6 +10,7 @@ from litestar.exceptions import ClientException, SerializationException, Validat
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 
 from controlplane.input_limits import check_json_shape, holds_nul_escape, nul_refused
+from controlplane.schemas import refusal
 
 
 class CheckedRequest(Request[Any, Any, Any]):
@@ -55,8 +56,8 @@ def _decoded(body: bytes, into: Any) -> Any:
     try:
         return msgspec.json.decode(body, type=into, strict=True)
     except msgspec.ValidationError as error:
-        message, _, where = str(error).partition(" - at `$")
-        key = where.rstrip("`").lstrip(".")
+        message, where = refusal(error)
+        key = where.lstrip(".")
         raise ValidationException(
             detail=message, extra=[{"message": message, "key": key, "source": "body"}]
         ) from None

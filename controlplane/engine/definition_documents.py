@@ -38,6 +38,7 @@ from controlplane.schemas import (
     Keyword,
     StageName,
     StageSpec,
+    refusal,
 )
 
 T = TypeVar("T")
@@ -138,12 +139,11 @@ def _core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
 
 
 def _core_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
-    value = float(
-        loader.construct_scalar(node).lower().replace(".inf", "inf").replace(".nan", "nan")
-    )
-    if not math.isfinite(value):
-        raise _node_error(node, (), f"{node.value} is no JSON number")
-    return value
+    return _yaml_float(loader.construct_scalar(node))
+
+
+def _yaml_float(text: str) -> float:
+    return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
 
 
 # The resolvers of YAML 1.2's core schema, the int one first ("12" is no float).
@@ -343,6 +343,8 @@ def _checked(root: yaml.Node | None) -> None:
         if isinstance(node, yaml.ScalarNode):
             if "\x00" in node.value:
                 raise _node_error(node, path, NUL_MESSAGE)
+            if node.tag == _FLOAT and not _finite(node.value):  # JSON has no NaN or infinity
+                raise _node_error(node, path, f"{node.value} is no JSON number")
             continue
         if depth > MAX_JSON_DEPTH:
             raise _node_error(node, path, f"nested more than {MAX_JSON_DEPTH} levels deep")
@@ -353,6 +355,13 @@ def _checked(root: yaml.Node | None) -> None:
                 child_path = (*path, str(key.value))
                 stack.append((key, child_path, depth + 1))
                 stack.append((value, child_path, depth + 1))
+
+
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(_yaml_float(text))
+    except ValueError:  # not a number at all (!!float x): the constructor says so
+        return True
 
 
 class _AliasFound(Exception):
@@ -464,8 +473,8 @@ def check(
     try:
         document = msgspec.convert(raw, Document)
     except msgspec.ValidationError as error:
-        message, _, where = str(error).partition(" - at `$")
-        raise _invalid([Problem(_parse_path(where.rstrip("`")), message)], locate) from None
+        message, where = refusal(error)
+        raise _invalid([Problem(_parse_path(where), message)], locate) from None
     problems = [*_stage_problems(document, max_input_bytes), *_params_problems(document)]
     if problems:
         raise _invalid(problems, locate)
