@@ -669,16 +669,48 @@ async def test_params_that_take_long_to_check_without_a_regex_are_cut_off_too(
     assert (await run(system, definition="unique", params={"tags": [1, 2]}))["name"] == "unique"
 
 
-@pytest.mark.parametrize(
-    "schema",
-    [
-        {"type": "object", "$ref": "#"},
-        {"type": "object", "properties": {"a": {"$ref": "#/properties/a"}}},
-    ],
-)
-def test_a_params_schema_that_refers_to_itself_without_end_says_so(schema: Any) -> None:
-    # Before, the check's RecursionError was answered as a body nested too deep.
+LOOPS = [
+    ('word: {type: string, pattern: "^(a+)+$"}', "word: {$ref: '#/properties/word'}"),
+    (
+        'word: {type: string, pattern: "^(a+)+$"}',
+        "word: {$ref: '#/$defs/a'}\n  $defs:\n    a: {anyOf: [{type: string}, {$ref: '#/$defs/b'}]}"
+        "\n    b: {allOf: [{$ref: '#/$defs/a'}]}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), LOOPS, ids=["itself", "through-anyOf-and-allOf"])
+async def test_a_params_schema_that_refers_to_itself_without_end_is_refused_when_saved(
+    system: System, people: dict[str, Dashboard], before: str, after: str
+) -> None:
+    # Checking any params against it would go round for ever (a RecursionError, which was
+    # answered as a body nested too deep).
+    document = BACKTRACKING.replace(before, after)
+    body = {"applicationId": str(system.application.id), "content": document}
+    response = await people["ada"].send("POST", "/api/definitions/import", body)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_definition"), (
+        response.text
+    )
+    [error] = response.json()["errors"]
+    assert error["path"].startswith("params.")
+    assert error["path"].endswith(".$ref")
+    assert "refers to itself without end" in error["message"]
+
+
+def test_a_recursive_schema_that_descends_into_the_value_is_fine() -> None:
+    tree = {
+        "type": "object",
+        "$defs": {
+            "node": {"type": "object", "properties": {"kids": {"items": {"$ref": "#/$defs/node"}}}}
+        },
+        "properties": {"root": {"$ref": "#/$defs/node"}},
+    }
+    assert check_params(tree, {"root": {"kids": [{"kids": []}]}})["root"]["kids"][0] == {"kids": []}
+
+
+def test_a_version_saved_with_a_looping_schema_is_answered_when_run() -> None:
+    # Saved before loops were refused: each run says why, rather than too_deep.
     with pytest.raises(InvalidRequest) as refused:
-        check_params(schema, {"a": 1})
+        check_params({"type": "object", "$ref": "#"}, {"a": 1})
     assert refused.value.code == "invalid_params"
     assert "refers to itself without end" in refused.value.detail

@@ -566,6 +566,9 @@ def _params_problems(document: Document) -> Iterator[Problem]:
         for path, ref in _references(schema, ("params",)):
             if not ref.startswith("#"):
                 yield Problem(path, "only references within the schema (#/...) are allowed")
+        loop = _reference_loop(schema)
+        if loop is not None:
+            yield Problem(("params", *loop, "$ref"), _REFERENCE_LOOP)
         yield from _regex_problems(schema, ("params",))
         properties = schema.get("properties")
         if isinstance(properties, dict):
@@ -597,6 +600,82 @@ def _regex_problems(schema: Any, at: Path) -> Iterator[Problem]:
                 except re.error as error:
                     yield Problem((*path, *where), f"not a regular expression it can run: {error}")
         stack.extend((child, (*path, key)) for key, child in item.items())
+
+
+_REFERENCE_LOOP = "the params schema refers to itself without end ($ref)"
+# Keywords whose schemas apply to the same value as the schema holding them: a $ref reached
+# again through these alone checks the same value again, for ever. (Through `properties`,
+# `items` and the like the check moves into the value, and ends where the value does.)
+_SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")
+
+
+def _reference_loop(schema: Any) -> Path | None:
+    """Where a ``$ref`` leads, through schemas of the same value only, back to itself."""
+
+    def at(pointer: Path) -> Any:
+        node = schema
+        for part in pointer:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def next_steps(pointer: Path) -> Iterator[Path]:
+        node = at(pointer)
+        if not isinstance(node, dict):
+            return
+        target = _target(schema, node.get("$ref"))
+        if target is not None:
+            yield target
+        for keyword in _SAME_VALUE:
+            child = node.get(keyword)
+            if isinstance(child, list):
+                yield from ((*pointer, keyword, n) for n in range(len(child)))
+            elif isinstance(child, dict):
+                yield (*pointer, keyword)
+
+    # Depth first over the graph of schemas, the grey ones on the current path.
+    done: set[Path] = set()
+    grey: set[Path] = set()
+    for start in _pointers_with_ref(schema, ()):
+        stack: list[tuple[Path, Iterator[Path]]] = [(start, next_steps(start))]
+        grey.add(start)
+        while stack:
+            pointer, steps = stack[-1]
+            step = next(steps, None)
+            if step is None:
+                stack.pop()
+                grey.discard(pointer)
+                done.add(pointer)
+            elif step in grey:  # a loop: from `step` on, the path is the loop
+                loop = [p for p, _ in stack[[p for p, _ in stack].index(step) :]]
+                return next(p for p in loop if "$ref" in at(p))
+            elif step not in done:
+                grey.add(step)
+                stack.append((step, next_steps(step)))
+    return None
+
+
+def _target(schema: Any, ref: Any) -> Path | None:
+    """The path of the schema a ``#/...`` reference names, if there is one."""
+    if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
+        return None
+    node, path = schema, ()
+    for part in ref[2:].split("/") if ref != "#" else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node, path = node[part], (*path, part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node, path = node[int(part)], (*path, int(part))
+        else:
+            return None
+    return path
+
+
+def _pointers_with_ref(value: Any, path: Path) -> Iterator[Path]:
+    for found, _ in _references(value, path):
+        yield found[:-1]
 
 
 def _references(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
