@@ -181,13 +181,25 @@ def test_the_work_on_the_way_is_bounded_in_memory() -> None:
         "[" + ",".join(["sum(data.many)"] * 130) + "]",
         "[" + ",".join(["0 in data.many"] * 130) + "]",
         "[" + ",".join(["len(data.many[1:])"] * 100) + "]",
+        # == walks nested lists to the bottom, not only the outer one's item.
+        "[" + ",".join(["data.a==data.b"] * 100) + "]",
     ],
 )
 def test_the_work_on_the_way_is_bounded_in_steps(source: str) -> None:
     assert len(source) <= 2_000
+    nested = {"a": [[1.5] * 120_000], "b": [[1.5] * 120_000]}
     with pytest.raises(ExpressionError, match=f"more than {MAX_WORK:,}") as refused:
-        evaluate(source, {"data": {"many": [1] * MAX_SIZE}})
+        evaluate(source, {"data": {"many": [1] * MAX_SIZE, **nested}})
     assert refused.value.code == "expression_too_large"
+
+
+def test_handing_back_what_exists_builds_nothing() -> None:
+    # A 1.6 MB dependency output, read a dozen times through coalesce() and get(): nothing is
+    # built, so nothing counts against the work.
+    names = {"deps": {"fetch": {"orderId": 7, "blob": "x" * 1_600_000}}}
+    template = {f"f{n}": "=coalesce(deps.fetch, {}).orderId" for n in range(12)}
+    template |= {f"g{n}": "=get(deps, 'fetch').orderId" for n in range(12)}
+    assert set(render(template, names).values()) == {7}
 
 
 def test_a_large_value_may_still_pass_through_several_steps() -> None:

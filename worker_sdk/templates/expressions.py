@@ -273,6 +273,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 _SIGNATURES = {name: inspect.signature(function) for name, function in FUNCTIONS.items()}
+# Functions whose result is one of their arguments or a part of one, and those that list the
+# parts of an object: what they give back is counted as built by neither in full.
+_HANDS_BACK = {"get", "coalesce"}
+_LISTS_PARTS = {"keys", "values"}
 
 _CONSTANTS = {"true": True, "false": False, "null": None}
 
@@ -454,7 +458,10 @@ class _Evaluator:
             # and what it returns is built: both are counted, the reading before it is done.
             self._spend(sum(len(a) for a in arguments if isinstance(a, str | list | dict)))
             value = _in_range(FUNCTIONS[node.func.id](*arguments))
-            self._spend(self._size(value))
+            if node.func.id in _HANDS_BACK:  # a part of its arguments: nothing built
+                return value
+            shallow = node.func.id in _LISTS_PARTS  # a new list of what exists
+            self._spend(len(value) if shallow else self._size(value))
             return value
         raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")
 
@@ -481,10 +488,8 @@ class _Evaluator:
         current = self.visit(node.left)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
             following = self.visit(comparator)
-            # `in` and `==` walk strings and lists through.
-            self._spend(
-                sum(len(v) for v in (current, following) if isinstance(v, str | list | dict))
-            )
+            # `in`, `==` and `<` walk strings and lists through, to the bottom.
+            self._spend(self._size(current) + self._size(following))
             try:
                 if not _COMPARE[type(op)](current, following):
                     return False
