@@ -25,13 +25,13 @@ Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 # A name people read on a screen: no control characters (C0 and C1), no line or paragraph
 # separators, and none of the marks that turn text around ("invoice\u202Efdp.exe" shows as
 # "invoiceexe.pdf").
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
-_PLAIN_RULE = "No control characters, line separators or bidirectional marks."
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+PLAIN_TEXT_RULE = "No control characters, line separators or bidirectional marks."
 Name = Annotated[
-    str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT, description=_PLAIN_RULE)
+    str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT, description=PLAIN_TEXT_RULE)
 ]
 ShortName = Annotated[
-    str, Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT, description=_PLAIN_RULE)
+    str, Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT, description=PLAIN_TEXT_RULE)
 ]
 StageName = ShortName
 HANDLER_NAME = r"^[A-Za-z0-9_.:-]{1,100}$"
@@ -84,7 +84,7 @@ DefinitionName = Annotated[str, Meta(pattern=DEFINITION_NAME, description=DEFINI
 
 # What a refusal says instead of the regex a value did not match.
 _PATTERN_RULES = {
-    PLAIN_TEXT: _PLAIN_RULE,
+    PLAIN_TEXT: PLAIN_TEXT_RULE,
     HANDLER_NAME: HANDLER_NAME_RULE,
     DEFINITION_NAME: DEFINITION_NAME_RULE,
 }
@@ -93,11 +93,12 @@ _PATTERN_RULES = {
 def refusal(error: msgspec.ValidationError) -> tuple[str, str]:
     """What msgspec refused, and where (``.stages[0].name``, or "" for the whole value); a
     regex the value did not match is said in words, as few can read the regex."""
-    message, _, where = str(error).partition(" - at `$")
+    message, _, where = str(error).partition(" - at `")
     for pattern, rule in _PATTERN_RULES.items():
         if message.endswith(f"matching regex {pattern!r}"):
             message = rule
-    return message, where.rstrip("`")
+    where = where.rstrip("`")  # `$.a[0]`, or for a key of an object: `key` in `$.a`
+    return message, where[where.find("$") + 1 :] if "$" in where else ""
 
 
 class PipelineSubmit(_Request):

@@ -13,7 +13,13 @@ import pytest
 from controlplane.api.app import create_internal_app
 from controlplane.engine.applications import create_key
 from controlplane.engine.audit import CLI
-from controlplane.engine.definition_documents import check_params, dump_file, parse_file
+from controlplane.engine.definition_documents import (
+    Document,
+    check,
+    check_params,
+    dump_file,
+    parse_file,
+)
 from controlplane.errors import InvalidRequest
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System, longest_hold
@@ -619,6 +625,7 @@ async def test_a_params_pattern_that_backtracks_is_cut_off_without_holding_the_a
     assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
     assert "more than 1 s" in response.json()["errors"][0]["message"]
     assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s of CPU"
+    assert held[1] < 0.9, f"the event loop waited {held[1]:.3f} s"
     # The next check of the same schema gets a child process of its own, and passes.
     assert (await run(system, definition="greedy", params={"word": "aa"}))["name"] == "greedy"
 
@@ -666,6 +673,7 @@ async def test_params_that_take_long_to_check_without_a_regex_are_cut_off_too(
         )
     assert (response.status_code, response.json()["code"]) == (422, "invalid_params")
     assert held[0] < 0.25, f"the event loop was held for {held[0]:.3f} s of CPU"
+    assert held[1] < 0.9, f"the event loop waited {held[1]:.3f} s"
     assert (await run(system, definition="unique", params={"tags": [1, 2]}))["name"] == "unique"
 
 
@@ -714,3 +722,64 @@ def test_a_version_saved_with_a_looping_schema_is_answered_when_run() -> None:
         check_params({"type": "object", "$ref": "#"}, {"a": 1})
     assert refused.value.code == "invalid_params"
     assert "refers to itself without end" in refused.value.detail
+
+
+def _document(params: Any = None, stage: str = "a") -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "apiVersion": "pipelogiq/v1",
+        "kind": "PipelineDefinition",
+        "name": "x",
+        "stages": [{"name": stage, "handler": "h"}],
+    }
+    if params is not None:
+        document["params"] = params
+    return document
+
+
+@pytest.mark.parametrize(
+    ("params", "path", "says"),
+    [
+        ({"type": "object", "$ref": "#/nope"}, "params.$ref", "names no part"),
+        ({"type": "object", "allOf": [{"$ref": "#/allOf/²"}]}, "params.allOf[0].$ref", "no part"),
+        (
+            {"type": "object", "$defs": {"a b": {"$ref": "#/$defs/a%20b"}}},
+            "params.$defs.a b.$ref",
+            "without end",
+        ),
+        (
+            {"type": "object", "$defs": {"a": {"$anchor": "A", "$ref": "#A"}}},
+            "params.$defs.a.$ref",
+            "without end",
+        ),
+        (
+            {"type": "object", "dependentSchemas": {"x": {"$ref": "#"}}},
+            "params.dependentSchemas.x.$ref",
+            "without end",
+        ),
+    ],
+)
+def test_a_params_reference_is_resolved_as_the_check_will_when_saved(
+    params: Any, path: str, says: str
+) -> None:
+    # A reference to nothing failed each run with a server error; a loop went round for ever.
+    with pytest.raises(InvalidRequest) as refused:
+        check(_document(params), max_input_bytes=1_000_000)
+    [problem] = refused.value.extra["errors"]
+    assert problem["path"] == path
+    assert says in problem["message"]
+
+
+def test_a_stage_name_saved_before_names_were_plain_text_still_loads() -> None:
+    stored = _document(stage="load\tall")
+    assert msgspec.convert(stored, Document).stages[0].name == "load\tall"  # runs, as before
+    with pytest.raises(InvalidRequest) as refused:  # but a new save is refused
+        check(stored, max_input_bytes=1_000_000)
+    [problem] = refused.value.extra["errors"]
+    assert problem["path"] == "stages[0].name"
+    assert "bidirectional" in problem["message"]
+
+
+def test_a_version_saved_with_a_reference_to_nothing_is_answered_when_run() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        check_params({"type": "object", "properties": {"a": {"$ref": "#/nope"}}}, {"a": 1})
+    assert refused.value.code == "invalid_params"

@@ -18,6 +18,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import jsonschema
 import msgspec
 import referencing
+import referencing.exceptions
+import referencing.jsonschema
 import yaml
 from msgspec import Meta, Struct
 
@@ -32,11 +34,12 @@ from controlplane.input_limits import (
 )
 from controlplane.sandbox import Busy, Crashed, Sandbox, TookTooLong
 from controlplane.schemas import (
+    PLAIN_TEXT,
+    PLAIN_TEXT_RULE,
     ContextKey,
     DefinitionName,
     HandlerName,
     Keyword,
-    StageName,
     StageSpec,
     refusal,
 )
@@ -55,8 +58,14 @@ class _Strict(Struct, rename="camel", forbid_unknown_fields=True):
     pass
 
 
+# A stage's name as stored: versions saved before names had to be plain text must still load
+# (and run); a new save is held to PLAIN_TEXT by _stage_problems.
+_StoredStageName = Annotated[str, Meta(min_length=1, max_length=100)]
+_PLAIN = re.compile(PLAIN_TEXT)
+
+
 class DefinitionStage(_Strict):
-    name: StageName
+    name: _StoredStageName
     # One of the two: a handler your workers serve, or a stage template (a handler that
     # ships with the SDK, such as dataset.ingest).
     handler: HandlerName | None = None
@@ -64,7 +73,7 @@ class DefinitionStage(_Strict):
     description: Annotated[str, Meta(max_length=2000)] | None = None
     # Default input; strings may hold {{ params.name }} references.
     input: Any = None
-    depends_on: Annotated[list[StageName], Meta(max_length=100)] | None = None
+    depends_on: Annotated[list[_StoredStageName], Meta(max_length=100)] | None = None
     max_retries: Annotated[int, Meta(ge=0, le=100)] = 0
     retry_backoff: Literal["fixed", "exponential"] = "exponential"
     retry_backoff_seconds: Annotated[float, Meta(ge=0, le=86_400)] = 1.0
@@ -511,6 +520,8 @@ def _stage_problems(document: Document, max_input_bytes: int) -> Iterator[Proble
         at: Path = ("stages", index)
         if (stage.handler is None) == (stage.template is None):
             yield Problem(at, "give the stage a handler or a template (one of the two)")
+        if not _PLAIN.match(stage.name):
+            yield Problem((*at, "name"), PLAIN_TEXT_RULE)
         if stage.name in names:
             yield Problem((*at, "name"), f"stages[{names[stage.name]}] is named {stage.name!r} too")
         else:
@@ -566,6 +577,8 @@ def _params_problems(document: Document) -> Iterator[Problem]:
         for path, ref in _references(schema, ("params",)):
             if not ref.startswith("#"):
                 yield Problem(path, "only references within the schema (#/...) are allowed")
+            elif (nowhere := _unresolvable(schema, ref)) is not None:
+                yield Problem(path, nowhere)
         loop = _reference_loop(schema)
         if loop is not None:
             yield Problem(("params", *loop, "$ref"), _REFERENCE_LOOP)
@@ -606,39 +619,73 @@ _REFERENCE_LOOP = "the params schema refers to itself without end ($ref)"
 # Keywords whose schemas apply to the same value as the schema holding them: a $ref reached
 # again through these alone checks the same value again, for ever. (Through `properties`,
 # `items` and the like the check moves into the value, and ends where the value does.)
-_SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else")
+_SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
+
+
+def _schema_resolver(schema: Any) -> referencing.Resolver[Any]:
+    """Looks references up as the params check will (pointers, %-escapes, anchors)."""
+    resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
+    registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+        _SCHEMA_URI, resource
+    )
+    return registry.crawl().resolver(base_uri=_SCHEMA_URI)
+
+
+_SCHEMA_URI = "urn:pipelogiq:params"
+# What a reference to nothing raises (ValueError: a list index such as "²", which the
+# library hands to int()).
+_NOWHERE = (referencing.exceptions.Unresolvable, ValueError)
+
+
+def _unresolvable(schema: Any, ref: str) -> str | None:
+    """Why ``ref`` names no part of the schema, or None when it does."""
+    try:
+        _schema_resolver(schema).lookup(ref)
+    except _NOWHERE as error:
+        return f"{ref[:100]} names no part of the schema ({type(error).__name__})"
+    return None
 
 
 def _reference_loop(schema: Any) -> Path | None:
     """Where a ``$ref`` leads, through schemas of the same value only, back to itself."""
-
-    def at(pointer: Path) -> Any:
-        node = schema
-        for part in pointer:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
+    resolver = _schema_resolver(schema)
+    nodes: dict[Path, Any] = {}
+    paths: dict[int, Path] = {}  # a schema's path, by its identity (what a lookup gives back)
+    walk: list[tuple[Path, Any]] = [((), schema)]
+    while walk:
+        path, node = walk.pop()
+        if isinstance(node, dict):
+            nodes[path], paths[id(node)] = node, path
+            walk.extend(((*path, key), child) for key, child in node.items())
+        elif isinstance(node, list):
+            walk.extend(((*path, n), child) for n, child in enumerate(node))
 
     def next_steps(pointer: Path) -> Iterator[Path]:
-        node = at(pointer)
-        if not isinstance(node, dict):
-            return
-        target = _target(schema, node.get("$ref"))
-        if target is not None:
-            yield target
+        node = nodes[pointer]
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            try:
+                target = paths.get(id(resolver.lookup(ref).contents))
+            except _NOWHERE:
+                target = None  # said by _unresolvable
+            if target is not None:
+                yield target
         for keyword in _SAME_VALUE:
             child = node.get(keyword)
-            if isinstance(child, list):
-                yield from ((*pointer, keyword, n) for n in range(len(child)))
-            elif isinstance(child, dict):
-                yield (*pointer, keyword)
+            if keyword == "dependentSchemas" and isinstance(child, dict):
+                children = [(*pointer, keyword, name) for name in child]
+            elif isinstance(child, list):
+                children = [(*pointer, keyword, n) for n in range(len(child))]
+            else:
+                children = [(*pointer, keyword)]
+            yield from (c for c in children if c in nodes)
 
     # Depth first over the graph of schemas, the grey ones on the current path.
     done: set[Path] = set()
     grey: set[Path] = set()
-    for start in _pointers_with_ref(schema, ()):
+    for start in (path for path, node in nodes.items() if "$ref" in node):
+        if start in done:
+            continue
         stack: list[tuple[Path, Iterator[Path]]] = [(start, next_steps(start))]
         grey.add(start)
         while stack:
@@ -649,33 +696,12 @@ def _reference_loop(schema: Any) -> Path | None:
                 grey.discard(pointer)
                 done.add(pointer)
             elif step in grey:  # a loop: from `step` on, the path is the loop
-                loop = [p for p, _ in stack[[p for p, _ in stack].index(step) :]]
-                return next(p for p in loop if "$ref" in at(p))
+                on_path = [p for p, _ in stack]
+                return next(p for p in on_path[on_path.index(step) :] if "$ref" in nodes[p])
             elif step not in done:
                 grey.add(step)
                 stack.append((step, next_steps(step)))
     return None
-
-
-def _target(schema: Any, ref: Any) -> Path | None:
-    """The path of the schema a ``#/...`` reference names, if there is one."""
-    if not isinstance(ref, str) or not (ref == "#" or ref.startswith("#/")):
-        return None
-    node, path = schema, ()
-    for part in ref[2:].split("/") if ref != "#" else ():
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node, path = node[part], (*path, part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node, path = node[int(part)], (*path, int(part))
-        else:
-            return None
-    return path
-
-
-def _pointers_with_ref(value: Any, path: Path) -> Iterator[Path]:
-    for found, _ in _references(value, path):
-        yield found[:-1]
 
 
 def _references(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
@@ -769,7 +795,10 @@ def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[
         problem = {"path": "params", "message": message}
         raise InvalidRequest("invalid_params", message, errors=[problem]) from None
     except RecursionError:  # {"$ref": "#"}: the schema sends the check round in a circle
-        message = "the params schema refers to itself without end ($ref)"
+        problem = {"path": "params", "message": _REFERENCE_LOOP}
+        raise InvalidRequest("invalid_params", _REFERENCE_LOOP, errors=[problem]) from None
+    except _NOWHERE as error:  # a version saved before its references were checked
+        message = f"the params schema refers to nothing: {error}"
         problem = {"path": "params", "message": message}
         raise InvalidRequest("invalid_params", message, errors=[problem]) from None
     if errors:
