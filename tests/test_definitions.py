@@ -391,7 +391,7 @@ def test_the_yaml_written_reads_back_as_the_same_data() -> None:
         "a": {"multi": "line one\nline two\n", "trailing": "ends with spaces  \nx", "n": 1.5},
         "unicode": "Zürich ✓",
         "nested": [[], {}, None, True, 0],
-        "numbers-as-text": ["012", "1:30", "0o17", "1_000", ".5", "+12", ".nan", "<<"],
+        "numbers-as-text": ["012", "1:30", "0o17", "1_000", ".5", "+12", ".nan", "<<", "="],
         "numbers": [1e17, 1e-7, -3, 2**62],
         "<<": {"a": 1},
     }
@@ -402,7 +402,7 @@ def test_the_yaml_written_reads_back_as_the_same_data() -> None:
 
 def test_yaml_is_read_by_the_core_schema_of_yaml_1_2() -> None:
     # PyYAML reads YAML 1.1: 012 is 10, 1:30 is 90, 1e3 text, 1_000 a thousand, << merges.
-    text = "a: 012\nb: 1:30\nc: 1e3\nd: 1_000\ne: 0o17\nf: 0x1F\ng: off\n<<: {h: 1}\n"
+    text = "a: 012\nb: 1:30\nc: 1e3\nd: 1_000\ne: 0o17\nf: 0x1F\ng: off\n<<: {h: 1}\ni: =\n"
     assert parse_file(text, "yaml").raw == {
         "a": 12,
         "b": "1:30",
@@ -412,6 +412,7 @@ def test_yaml_is_read_by_the_core_schema_of_yaml_1_2() -> None:
         "f": 31,
         "g": "off",
         "<<": {"h": 1},
+        "i": "=",
     }
 
 

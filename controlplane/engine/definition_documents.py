@@ -118,6 +118,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"  # YAML 1.1's `=`, which nothing constructs
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # libyaml's parser when PyYAML was built with it (the wheels are): several times faster.
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -134,7 +135,7 @@ class _Loader(_Parser):  # type: ignore[misc,valid-type]
         first: [
             (tag, regexp)
             for tag, regexp in resolvers
-            if tag not in (_BOOL, _INT, _FLOAT, _MERGE, _TIMESTAMP)
+            if tag not in (_BOOL, _INT, _FLOAT, _MERGE, _TIMESTAMP, _VALUE)
         ]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }
