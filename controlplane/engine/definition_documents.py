@@ -571,18 +571,16 @@ def _params_problems(document: Document) -> Iterator[Problem]:
     schema = document.params
     declared: set[str] = set()
     if schema is not None:
-        for error in sorted(_META_SCHEMA.iter_errors(schema), key=lambda e: list(e.path)):
+        meta = sorted(_META_SCHEMA.iter_errors(schema), key=lambda e: list(e.path))
+        for error in meta:
             yield Problem(("params", *error.absolute_path), error.message)
         if schema.get("type") != "object":
             yield Problem(("params", "type"), 'the params schema must have "type": "object"')
         for path, ref in _references(schema, ("params",)):
             if not ref.startswith("#"):
                 yield Problem(path, "only references within the schema (#/...) are allowed")
-            elif (nowhere := _unresolvable(schema, ref)) is not None:
-                yield Problem(path, nowhere)
-        loop = _reference_loop(schema)
-        if loop is not None:
-            yield Problem(("params", *loop, "$ref"), _REFERENCE_LOOP)
+        if not meta:  # references are followed in a schema that is one
+            yield from _reference_problems(schema)
         yield from _regex_problems(schema, ("params",))
         properties = schema.get("properties")
         if isinstance(properties, dict):
@@ -638,18 +636,34 @@ _SCHEMA_URI = "urn:pipelogiq:params"
 _NOWHERE = (referencing.exceptions.Unresolvable, ValueError)
 
 
-def _unresolvable(schema: Any, ref: str) -> str | None:
+def _reference_problems(schema: dict[str, Any]) -> Iterator[Problem]:
+    """References to nothing, and loops of references, in a schema the meta-schema passed."""
+    try:
+        resolver = _schema_resolver(schema)
+        for path, ref in _references(schema, ("params",)):
+            if ref.startswith("#") and (nowhere := _unresolvable(resolver, ref)) is not None:
+                yield Problem(path, nowhere)
+        loop = _reference_loop(schema, resolver)
+    except Exception as error:
+        # The library's own failure on a hostile schema (an `$id` that is no URI, say): each
+        # run's check would fail the same way.
+        yield Problem(("params",), f"its references cannot be followed: {error}"[:300])
+        return
+    if loop is not None:
+        yield Problem(("params", *loop, "$ref"), _REFERENCE_LOOP)
+
+
+def _unresolvable(resolver: referencing.Resolver[Any], ref: str) -> str | None:
     """Why ``ref`` names no part of the schema, or None when it does."""
     try:
-        _schema_resolver(schema).lookup(ref)
+        resolver.lookup(ref)
     except _NOWHERE as error:
         return f"{ref[:100]} names no part of the schema ({type(error).__name__})"
     return None
 
 
-def _reference_loop(schema: Any) -> Path | None:
+def _reference_loop(schema: Any, resolver: referencing.Resolver[Any]) -> Path | None:
     """Where a ``$ref`` leads, through schemas of the same value only, back to itself."""
-    resolver = _schema_resolver(schema)
     nodes: dict[Path, Any] = {}
     paths: dict[int, Path] = {}  # a schema's path, by its identity (what a lookup gives back)
     walk: list[tuple[Path, Any]] = [((), schema)]
