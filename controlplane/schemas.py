@@ -25,7 +25,8 @@ Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 # A name people read on a screen: no control characters (C0 and C1), no line or paragraph
 # separators, and none of the marks that turn text around ("invoice\u202Efdp.exe" shows as
 # "invoiceexe.pdf").
-PLAIN_TEXT = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+_UNREADABLE = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+PLAIN_TEXT = rf"^[^{_UNREADABLE}]*$"
 PLAIN_TEXT_RULE = "No control characters, line separators or bidirectional marks."
 Name = Annotated[
     str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT, description=PLAIN_TEXT_RULE)
@@ -385,10 +386,9 @@ class PublishedDefinitions(_Response):
 
 # -- artifacts -----------------------------------------------------------------------------------
 
-# A file's name: up to 200 characters, without slashes, control characters (C0 and C1), line
-# or paragraph separators, or the marks that turn text around (a "report\u202Efdp.exe" shows
-# as "reportexe.pdf"); not "." or "..".
-ARTIFACT_NAME = r"^(?!\.\.?$)[^/\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]{1,200}$"
+# A file's name: plain text (see PLAIN_TEXT) of up to 200 characters, without slashes; not
+# "." or "..".
+ARTIFACT_NAME = rf"^(?!\.\.?$)[^/\\{_UNREADABLE}]{{1,200}}$"
 
 
 class ArtifactView(_Response):

@@ -445,7 +445,9 @@ async def test_a_search_is_text_not_a_pattern(rabbit_system: System, admin: Dash
         assert [p["name"] for p in response.json()["items"]] == found, search
 
 
-@pytest.mark.parametrize("name", ["..", ".", "x\u202eexe.pdf", "a\u0085b", "a\u2028b"])
+@pytest.mark.parametrize(
+    "name", ["..", ".", "x\u202eexe.pdf", "x\u200eexe.pdf", "a\u0085b", "a\u2028b"]
+)
 async def test_an_artifact_name_that_could_mislead_is_refused(
     rabbit_system: System, name: str
 ) -> None:
