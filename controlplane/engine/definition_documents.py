@@ -638,12 +638,18 @@ _NOWHERE = (referencing.exceptions.Unresolvable, ValueError)
 
 def _reference_problems(schema: dict[str, Any]) -> Iterator[Problem]:
     """References to nothing, and loops of references, in a schema the meta-schema passed."""
+    targets: dict[Path, Any] = {}  # the path of a schema holding a $ref: what the $ref names
     try:
         resolver = _schema_resolver(schema)
-        for path, ref in _references(schema, ("params",)):
-            if ref.startswith("#") and (nowhere := _unresolvable(resolver, ref)) is not None:
-                yield Problem(path, nowhere)
-        loop = _reference_loop(schema, resolver)
+        for path, ref in _references(schema, ()):
+            if not ref.startswith("#"):
+                continue  # refused by the caller
+            try:
+                targets[path[:-1]] = resolver.lookup(ref).contents
+            except _NOWHERE as error:
+                message = f"{ref[:100]} names no part of the schema ({type(error).__name__})"
+                yield Problem(("params", *path), message)
+        loop = _reference_loop(schema, targets)
     except Exception as error:
         # The library's own failure on a hostile schema (an `$id` that is no URI, say): each
         # run's check would fail the same way.
@@ -653,17 +659,9 @@ def _reference_problems(schema: dict[str, Any]) -> Iterator[Problem]:
         yield Problem(("params", *loop, "$ref"), _REFERENCE_LOOP)
 
 
-def _unresolvable(resolver: referencing.Resolver[Any], ref: str) -> str | None:
-    """Why ``ref`` names no part of the schema, or None when it does."""
-    try:
-        resolver.lookup(ref)
-    except _NOWHERE as error:
-        return f"{ref[:100]} names no part of the schema ({type(error).__name__})"
-    return None
-
-
-def _reference_loop(schema: Any, resolver: referencing.Resolver[Any]) -> Path | None:
-    """Where a ``$ref`` leads, through schemas of the same value only, back to itself."""
+def _reference_loop(schema: Any, targets: dict[Path, Any]) -> Path | None:
+    """Where a ``$ref`` leads (``targets``: what each names), through schemas of the same
+    value only, back to itself."""
     nodes: dict[Path, Any] = {}
     paths: dict[int, Path] = {}  # a schema's path, by its identity (what a lookup gives back)
     walk: list[tuple[Path, Any]] = [((), schema)]
@@ -677,12 +675,8 @@ def _reference_loop(schema: Any, resolver: referencing.Resolver[Any]) -> Path | 
 
     def next_steps(pointer: Path) -> Iterator[Path]:
         node = nodes[pointer]
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            try:
-                target = paths.get(id(resolver.lookup(ref).contents))
-            except _NOWHERE:
-                target = None  # said by _unresolvable
+        if pointer in targets:
+            target = paths.get(id(targets[pointer]))
             if target is not None:
                 yield target
         for keyword in _SAME_VALUE:
@@ -763,12 +757,18 @@ async def checked_params(
     params schema); 422 ``invalid_params`` when that takes more than PARAMS_SECONDS."""
     if sandbox is None or document.params is None:
         return check_params(document.params, params)
-    message = f"the params take more than {PARAMS_SECONDS:g} s to check against the schema"
-    too_long = InvalidRequest(
-        "invalid_params", message, errors=[{"path": "params", "message": message}]
+    too_long = _params_refused(
+        f"the params take more than {PARAMS_SECONDS:g} s to check against the schema"
     )
     return await _apart(
         sandbox, PARAMS_SECONDS, too_long, _params_or_refusal, document.params, params
+    )
+
+
+def _params_refused(message: str) -> InvalidRequest:
+    """422 ``invalid_params`` for the params as a whole."""
+    return InvalidRequest(
+        "invalid_params", message, errors=[{"path": "params", "message": message}]
     )
 
 
@@ -787,11 +787,7 @@ def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[
     the path of every error."""
     if schema is None:
         if params:
-            raise InvalidRequest(
-                "invalid_params",
-                "this definition takes no params",
-                errors=[{"path": "params", "message": "this definition takes no params"}],
-            )
+            raise _params_refused("this definition takes no params")
         return {}
     filled = dict(params)
     properties = schema.get("properties")
@@ -805,17 +801,15 @@ def check_params(schema: dict[str, Any] | None, params: dict[str, Any]) -> dict[
     )
     try:
         errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.path])
-    except re.error as error:  # a version saved before its patterns were checked
-        message = f"the schema holds a pattern this server cannot run: {error}"
-        problem = {"path": "params", "message": message}
-        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
+    # What a version saved before these were refused at save meets when it runs:
+    except re.error as error:
+        raise _params_refused(
+            f"the schema holds a pattern this server cannot run: {error}"
+        ) from None
     except RecursionError:  # {"$ref": "#"}: the schema sends the check round in a circle
-        problem = {"path": "params", "message": _REFERENCE_LOOP}
-        raise InvalidRequest("invalid_params", _REFERENCE_LOOP, errors=[problem]) from None
-    except _NOWHERE as error:  # a version saved before its references were checked
-        message = f"the params schema refers to nothing: {error}"
-        problem = {"path": "params", "message": message}
-        raise InvalidRequest("invalid_params", message, errors=[problem]) from None
+        raise _params_refused(_REFERENCE_LOOP) from None
+    except _NOWHERE as error:
+        raise _params_refused(f"the params schema refers to nothing: {error}") from None
     if errors:
         found = [
             {"path": path_text(("params", *e.absolute_path)), "message": e.message} for e in errors
