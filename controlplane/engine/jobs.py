@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
@@ -33,7 +32,7 @@ from controlplane.schemas import (
     RejectedResult,
     RejectReason,
 )
-from database.pool import fetch_retrying, json_text, json_texts, retry_on_deadlock
+from database.pool import fetch_retrying, json_text, retry_on_deadlock
 
 # queued -> running, and everything the worker needs, in one statement (one round trip).
 # The attempt in the broker message must still be the stage's attempt: a duplicate or stale
@@ -267,25 +266,29 @@ async def ack_jobs(
     """
     unique: dict[uuid.UUID, JobResult] = {}
     duplicates: list[uuid.UUID] = []
+    # Each output and context value as JSON text, encoded once: measured, then stored.
     outputs: dict[uuid.UUID, str] = {}
+    contexts: dict[uuid.UUID, dict[str, str]] = {}
     too_large: list[RejectedResult] = []
     for result in results:
         if result.job_id in unique:
             duplicates.append(result.job_id)
             continue
         output = json_text(result.output if result.status == "completed" else None)
-        over = _over_the_limit(result, output, max_output_bytes)
+        context = {key: json_text(value) for key, value in result.context.items()}
+        over = _over_the_limit(result, output, context, max_output_bytes)
         if over is not None:
             too_large.append(over)
             continue
         unique[result.job_id] = result
         outputs[result.job_id] = output
+        contexts[result.job_id] = context
     # Rows are updated in job id order (a fixed lock order); logs and context keep the order
     # of the request, which decides which value of a key written twice wins.
     batch = sorted(unique.values(), key=lambda r: r.job_id)
     in_order = list(unique.values())
     logs = [(r.job_id, entry) for r in in_order for entry in r.logs]
-    context = [(r.job_id, key, value) for r in in_order for key, value in r.context.items()]
+    context = [(r.job_id, key, text) for r in in_order for key, text in contexts[r.job_id].items()]
     updated = (
         await _record_results(pool, application_id, batch, outputs, logs, context) if batch else []
     )
@@ -317,7 +320,7 @@ async def _record_results(
     batch: list[JobResult],
     outputs: dict[uuid.UUID, str],
     logs: list[tuple[uuid.UUID, LogEntry]],
-    context: list[tuple[uuid.UUID, str, Any]],
+    context: list[tuple[uuid.UUID, str, str]],
 ) -> list[asyncpg.Record]:
     return await fetch_retrying(
         pool,
@@ -333,21 +336,25 @@ async def _record_results(
         [entry.message for _, entry in logs],
         [job_id for job_id, _, _ in context],
         [key for _, key, _ in context],
-        json_texts(value for _, _, value in context),
+        [text for _, _, text in context],
         [r.error.code if r.error else None for r in batch],
     )
 
 
-def _over_the_limit(result: JobResult, output: str, limit: int | None) -> RejectedResult | None:
+def _over_the_limit(
+    result: JobResult, output: str, context: dict[str, str], limit: int | None
+) -> RejectedResult | None:
     """The refusal of a result too large to store and hand on, if it is."""
     if limit is None:
         return None
     if len(output) > limit:  # characters: at least as many bytes
         detail = f"the output is {len(output):,} characters of JSON; the limit is {limit:,} bytes"
         return RejectedResult(result.job_id, "invalid_result", "output_too_large", detail)
-    context = sum(len(json_text(value)) for value in result.context.values())
-    if context > limit:
-        detail = f"the context values are {context:,} characters of JSON; the limit is {limit:,}"
+    context_size = sum(len(text) for text in context.values())
+    if context_size > limit:
+        detail = (
+            f"the context values are {context_size:,} characters of JSON; the limit is {limit:,}"
+        )
         return RejectedResult(result.job_id, "invalid_result", "context_too_large", detail)
     return None
 
