@@ -190,7 +190,7 @@ class ControlPlane:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with open(LOG_DIR / f"{name}.log", "wb") as log:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "controlplane.cli", *args],
+                [sys.executable, "-m", "pipelogiq.cli", *args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -394,7 +394,7 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         for each in bases:
             wait_ready(f"{each}/readyz")
         created = subprocess.run(  # noqa: ASYNC221 - nothing else runs yet
-            [sys.executable, "-m", "controlplane.cli", "create-app", f"bench-{broker}"],
+            [sys.executable, "-m", "pipelogiq.cli", "create-app", f"bench-{broker}"],
             env=env,
             capture_output=True,
             text=True,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import asyncpg
 import httpx
 
-PIPELOGIQ = [sys.executable, "-m", "controlplane.cli"]
+PIPELOGIQ = [sys.executable, "-m", "pipelogiq.cli"]
 TEST_JWT_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 

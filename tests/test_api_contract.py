@@ -274,8 +274,8 @@ async def test_openapi_lists_every_endpoint(rabbit_system: System) -> None:
 
 
 async def test_the_builtin_worker_answers_the_same_probes(rabbit_system: System) -> None:
-    from controlplane.health_server import HealthServer
-    from controlplane.startup import listening
+    from pipelogiq.health_server import HealthServer
+    from pipelogiq.startup import listening
     from tests.processes import free_port
 
     port = free_port()

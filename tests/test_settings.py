@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.cli import run_event_loop
+from pipelogiq.cli import run_event_loop
 from controlplane.settings import EventLoop, Settings, SettingsError
 
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from controlplane import startup
-from controlplane.startup import Unreachable, when_reachable, without_password
+from pipelogiq import startup
+from pipelogiq.startup import Unreachable, when_reachable, without_password
 from tests.processes import environment, free_port, process, run, wait_ready
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -36,7 +36,7 @@ async def test_it_waits_until_the_service_answers(caplog: pytest.LogCaptureFixtu
             raise ConnectionRefusedError(111, "Connection refused")
         return "connected"
 
-    with caplog.at_level(logging.WARNING, logger="controlplane.startup"):
+    with caplog.at_level(logging.WARNING, logger="pipelogiq.startup"):
         got = await when_reachable(
             "the database", "postgresql://app:s3cret@db:5432/plq", connect, timeout_seconds=10
         )

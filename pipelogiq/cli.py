@@ -31,7 +31,7 @@ def _api_parts(
     services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
 ) -> list[Part]:
     from controlplane.api.app import create_external_app, create_internal_app
-    from controlplane.runtime import serve
+    from pipelogiq.runtime import serve
     from controlplane.services import Services
 
     assert isinstance(services, Services)
@@ -48,7 +48,7 @@ def _worker_parts(
     services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
 ) -> list[Part]:
     from builtin_worker import BuiltinWorker
-    from controlplane.health_server import HealthServer
+    from pipelogiq.health_server import HealthServer
     from controlplane.services import Services
     from controlplane.version import package_version
 
@@ -81,7 +81,7 @@ def _announce(
     """Says the process is running once every server is and then, on a first start of
     `pipelogiq dev`, makes the admin and shows its password: shown earlier, it would sit above
     the error of a start that failed, and be lost with it."""
-    from controlplane.runtime import first_admin as make_first_admin
+    from pipelogiq.runtime import first_admin as make_first_admin
     from controlplane.services import Services
 
     assert isinstance(services, Services)
@@ -102,8 +102,8 @@ def _announce(
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
     from controlplane.metrics import BUILD
-    from controlplane.runtime import jwt_secret, open_services, run_until_signal
-    from controlplane.startup import listening
+    from pipelogiq.runtime import jwt_secret, open_services, run_until_signal
+    from pipelogiq.startup import listening
     from controlplane.version import package_version
 
     BUILD.info({"version": package_version()})
@@ -135,7 +135,7 @@ async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool)
 
 
 async def _migrate(settings: Settings) -> None:
-    from controlplane.runtime import database_url
+    from pipelogiq.runtime import database_url
     from database.migrator import migrate
 
     applied = await migrate(database_url(settings))
@@ -147,7 +147,7 @@ async def _migrate(settings: Settings) -> None:
 
 async def _create_app(settings: Settings, name: str) -> None:
     from controlplane.engine.applications import create_application
-    from controlplane.runtime import database_url
+    from pipelogiq.runtime import database_url
     from database.migrator import migrate
     from database.pool import create_pool
 
@@ -165,7 +165,7 @@ async def _create_app(settings: Settings, name: str) -> None:
 
 async def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
     from controlplane.engine.accounts import check_new_password, create_user
-    from controlplane.runtime import database_url
+    from pipelogiq.runtime import database_url
     from database.migrator import migrate
     from database.pool import create_pool
 
@@ -232,9 +232,9 @@ OWN_PACKAGES = {"controlplane", "builtin_worker", "database", "worker_sdk"}
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        import controlplane.runtime  # noqa: F401  (imports what every command needs)
+        import pipelogiq.runtime  # noqa: F401  (imports what every command needs)
         from controlplane.outages import quiet_drivers
-        from controlplane.startup import CannotStart
+        from pipelogiq.startup import CannotStart
     except ModuleNotFoundError as error:
         if (error.name or "").split(".")[0] in OWN_PACKAGES:
             raise  # a broken install or a bug, not a missing extra

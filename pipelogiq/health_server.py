@@ -55,7 +55,7 @@ class HealthServer:
         self._server: ThreadingWSGIServer | None = None
 
     def start(self, listener: socket.socket) -> None:
-        """Serve on ``listener``, a listening socket (see controlplane.startup.listening),
+        """Serve on ``listener``, a listening socket (see pipelogiq.startup.listening),
         which it takes over."""
         self._loop = asyncio.get_running_loop()
         self._server = _Server(listener, self._app)

@@ -23,7 +23,7 @@ from controlplane.errors import Conflict
 from controlplane.loop_lag import loop_lag_watched
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
-from controlplane.startup import BACKLOG, CannotStart, when_reachable
+from pipelogiq.startup import BACKLOG, CannotStart, when_reachable
 from database.embedded import start_embedded_postgres
 from database.migrator import migrate
 from database.pool import create_pool
@@ -188,7 +188,7 @@ async def serve(
 def _granian_on(listener: socket.socket) -> type[Any]:
     """Granian's embedded server, serving ``listener`` instead of a socket of its own.
 
-    Granian binds with SO_REUSEPORT (see :func:`controlplane.startup.listening`); this hands
+    Granian binds with SO_REUSEPORT (see :func:`pipelogiq.startup.listening`); this hands
     it our socket the way it hands its own to its workers. That is Granian's internal
     interface (as of 2.8): tests/test_cli.py catches a change, a second start on the same
     port being refused no more.
