@@ -42,7 +42,7 @@ class BuiltinWorker:
         self.services = services
         self._pool = services.pool
         self._settings = services.settings
-        self._dispatcher = services.dispatcher
+        self._effects = services.effects
 
     async def run(self) -> None:
         if not self.services.broker.durable:
@@ -118,14 +118,7 @@ class BuiltinWorker:
 
     async def advance(self, stage_ids: list[uuid.UUID]) -> None:
         advanced = await advance_stages(self._pool, stage_ids)
-        await self._dispatcher.publish(advanced.queued)
-        updates = self.services.updates
-        updates.stages_changed(advanced.cancelled)
-        updates.pipelines_changed(
-            (p.id, p.application_id, p.status) for p in advanced.finished_pipelines
-        )
-        if self.services.traces is not None:
-            self.services.traces.pipelines_finished(p.id for p in advanced.finished_pipelines)
+        await self._effects.apply(advanced.outcome)
 
     # -- schedules ---------------------------------------------------------------------
 
@@ -156,29 +149,26 @@ class BuiltinWorker:
     # -- sweeps ------------------------------------------------------------------------
 
     async def sweep_leases_and_timeouts(self) -> None:
-        requeued, lost, expired = await sweeps.expire_leases(
+        expired = await sweeps.expire_leases(
             self._pool, SWEEP_LIMIT, self._settings.max_lease_expiries
         )
-        LEASE_EXPIRIES.inc(len(requeued) + len(lost))
-        JOBS_FAILED.labels("lease_expired").inc(len(lost))
-        await self._dispatcher.publish(requeued)
-        timed_out, late = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
-        if self.services.traces is not None:
-            self.services.traces.jobs_finished(expired + late)
-        failed = [change for change in timed_out if change.status == "failed"]
-        JOB_TIMEOUTS.inc(len(timed_out))
-        JOBS_FAILED.labels("timeout").inc(len(failed))
-        self.services.updates.stages_changed(lost + timed_out)
-        await self.advance([change.stage_id for change in lost + failed])
+        LEASE_EXPIRIES.inc(expired.count)
+        JOBS_FAILED.labels("lease_expired").inc(len(expired.failed))
+        await self._effects.apply(expired.outcome)
+        timed_out = await sweeps.time_out_jobs(self._pool, SWEEP_LIMIT)
+        JOB_TIMEOUTS.inc(timed_out.count)
+        JOBS_FAILED.labels("timeout").inc(len(timed_out.failed))
+        await self._effects.apply(timed_out.outcome)
+        await self.advance(expired.failed + timed_out.failed)
 
     async def release_held_stages(self) -> None:
         """Publish stages a concurrency or rate limit held back, as their policies have room."""
-        await self._dispatcher.publish(await release_held(self._pool), newly_queued=False)
+        await self._effects.apply(await release_held(self._pool))
 
     async def queue_due_retries(self) -> None:
         due = await sweeps.queue_due_retries(self._pool, SWEEP_LIMIT)
-        JOBS_RETRIED.inc(len(due))
-        await self._dispatcher.publish(due)
+        JOBS_RETRIED.inc(len(due.queued))
+        await self._effects.apply(due)
 
     async def _retry_loop(self) -> None:
         # Sleeps until the next retry is due (at most one sweep interval), so a short backoff
@@ -196,7 +186,7 @@ class BuiltinWorker:
     async def sweep_lost_messages(self) -> None:
         grace = self._settings.publish_grace_seconds
         unpublished = await sweeps.unpublished_stages(self._pool, SWEEP_LIMIT, grace)
-        RELAY_REPUBLISHED.inc(await self._dispatcher.publish(unpublished, newly_queued=False))
+        RELAY_REPUBLISHED.inc(await self._effects.apply(unpublished))
         unadvanced = await sweeps.unadvanced_stages(self._pool, SWEEP_LIMIT, grace)
         await self.advance(unadvanced)
 
@@ -204,7 +194,7 @@ class BuiltinWorker:
         gone = await sweeps.mark_workers_offline(
             self._pool, self._settings.worker_offline_after_seconds
         )
-        self.services.updates.workers_changed((w, a, "offline") for w, a in gone)
+        await self._effects.apply(gone)
         WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
 
     async def enforce_retention(self) -> None:
@@ -230,7 +220,7 @@ class BuiltinWorker:
         # First stages are published by the API processes, so the queues that online workers
         # pull from are added to the ones this process published to.
         broker = self.services.broker
-        queues = self.services.dispatcher.queues | {
+        queues = self._effects.dispatcher.queues | {
             broker.job_queue(application, handler)
             for application, handler in await sweeps.handlers_of_online_workers(self._pool)
         }

@@ -28,9 +28,8 @@ async def start_pipeline(
         trace,
         services.sandbox,
     )
-    await services.dispatcher.publish(submitted.queued)
+    await services.effects.apply(submitted.outcome)
     if submitted.view is not None:
-        services.updates.pipelines_changed([(submitted.pipeline_id, application_id, "running")])
         return submitted.view, True
     return await get_pipeline(services.pool, application_id, submitted.pipeline_id), False
 

@@ -12,16 +12,17 @@ import asyncpg
 
 from controlplane.artifact_store import ArtifactStore, store_for
 from controlplane.broker import Broker
-from controlplane.engine.announcements import ResultAnnouncer
+from controlplane.effects import Effects
+from controlplane.effects.announcements import ResultAnnouncer
+from controlplane.effects.dispatch import RECORD_DELAY_SECONDS, Dispatcher
+from controlplane.effects.live_updates import UpdatePublisher
+from controlplane.effects.traces import TraceExport
 from controlplane.engine.applications import KeyCache
-from controlplane.engine.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.engine.policies import PolicyCache
-from controlplane.engine.updates import UpdatePublisher
 from controlplane.engine.workers import HeartbeatWriter, WorkerOwners
 from controlplane.outages import Outages
 from controlplane.sandbox import Sandbox
 from controlplane.settings import Settings
-from controlplane.trace_export import TraceExport
 
 
 @dataclass
@@ -29,16 +30,13 @@ class Services:
     settings: Settings
     pool: asyncpg.Pool
     broker: Broker
-    dispatcher: Dispatcher = field(init=False)
-    announcer: ResultAnnouncer = field(init=False)
+    # What follows each commit: publishes, announcements, live updates, spans.
+    effects: Effects = field(init=False)
     keys: KeyCache = field(init=False)
     policies: PolicyCache = field(init=False)
     heartbeats: HeartbeatWriter = field(init=False)
     worker_owners: WorkerOwners = field(init=False)
-    updates: UpdatePublisher = field(init=False)
     artifacts: ArtifactStore = field(init=False)
-    # Pipelines and jobs as OpenTelemetry spans; None unless an OTLP endpoint is set.
-    traces: TraceExport | None = field(init=False)
     # Set once the process has been asked to stop: long polls end, readiness fails.
     stopping: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     # Logs the start and end of each outage of the database or the broker, once.
@@ -53,23 +51,25 @@ class Services:
         # A lost connection is an outage from the moment it is lost, not from the next
         # failure of something that needs it.
         self.broker.when_lost(lambda error: self.outages.down("broker", error))
-        self.updates = UpdatePublisher(self.broker)
-        self.dispatcher = Dispatcher(
-            self.pool,
-            self.broker,
-            self.updates,
-            record_delay=min(RECORD_DELAY_SECONDS, self.settings.publish_grace_seconds / 4),
-            outages=self.outages,
+        settings = self.settings
+        self.effects = Effects(
+            Dispatcher(
+                self.pool,
+                self.broker,
+                record_delay=min(RECORD_DELAY_SECONDS, settings.publish_grace_seconds / 4),
+                outages=self.outages,
+            ),
+            ResultAnnouncer(self.broker, outages=self.outages),
+            UpdatePublisher(self.broker),
+            # Pipelines and jobs as OpenTelemetry spans; None unless an OTLP endpoint is set.
+            TraceExport.configured(
+                self.pool, settings.otel_traces_endpoint, settings.otel_service_name
+            ),
         )
-        self.announcer = ResultAnnouncer(self.broker, outages=self.outages)
         self.keys = KeyCache(self.pool)
         self.policies = PolicyCache(self.pool)
-        self.heartbeats = HeartbeatWriter(self.pool, self.settings.lease_seconds)
+        self.heartbeats = HeartbeatWriter(self.pool, settings.lease_seconds)
         self.worker_owners = WorkerOwners(self.pool)
-        settings = self.settings
         self.artifacts = store_for(
             settings.artifact_store, settings.data_dir, settings.s3_endpoint_url
-        )
-        self.traces = TraceExport.configured(
-            self.pool, settings.otel_traces_endpoint, settings.otel_service_name
         )

@@ -31,8 +31,8 @@ def _api_parts(
     services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
 ) -> list[Part]:
     from controlplane.api.app import create_external_app, create_internal_app
-    from pipelogiq.runtime import serve
     from controlplane.services import Services
+    from pipelogiq.runtime import serve
 
     assert isinstance(services, Services)
     external, internal = create_external_app(services), create_internal_app(services)
@@ -48,9 +48,9 @@ def _worker_parts(
     services: object, sockets: dict[str, socket.socket], started: list[asyncio.Event]
 ) -> list[Part]:
     from builtin_worker import BuiltinWorker
-    from pipelogiq.health_server import HealthServer
     from controlplane.services import Services
     from controlplane.version import package_version
+    from pipelogiq.health_server import HealthServer
 
     assert isinstance(services, Services)
     worker = BuiltinWorker(services)
@@ -81,8 +81,8 @@ def _announce(
     """Says the process is running once every server is and then, on a first start of
     `pipelogiq dev`, makes the admin and shows its password: shown earlier, it would sit above
     the error of a start that failed, and be lost with it."""
-    from pipelogiq.runtime import first_admin as make_first_admin
     from controlplane.services import Services
+    from pipelogiq.runtime import first_admin as make_first_admin
 
     assert isinstance(services, Services)
 
@@ -102,9 +102,9 @@ def _announce(
 
 async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool) -> None:
     from controlplane.metrics import BUILD
+    from controlplane.version import package_version
     from pipelogiq.runtime import jwt_secret, open_services, run_until_signal
     from pipelogiq.startup import listening
-    from controlplane.version import package_version
 
     BUILD.info({"version": package_version()})
     ports: dict[str, int] = {}
@@ -135,8 +135,8 @@ async def _run(settings: Settings, *, api: bool, worker: bool, in_process: bool)
 
 
 async def _migrate(settings: Settings) -> None:
-    from pipelogiq.runtime import database_url
     from database.migrator import migrate
+    from pipelogiq.runtime import database_url
 
     applied = await migrate(database_url(settings))
     print(
@@ -147,9 +147,9 @@ async def _migrate(settings: Settings) -> None:
 
 async def _create_app(settings: Settings, name: str) -> None:
     from controlplane.engine.applications import create_application
-    from pipelogiq.runtime import database_url
     from database.migrator import migrate
     from database.pool import create_pool
+    from pipelogiq.runtime import database_url
 
     dsn = database_url(settings)
     await migrate(dsn)
@@ -165,9 +165,9 @@ async def _create_app(settings: Settings, name: str) -> None:
 
 async def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
     from controlplane.engine.accounts import check_new_password, create_user
-    from pipelogiq.runtime import database_url
     from database.migrator import migrate
     from database.pool import create_pool
+    from pipelogiq.runtime import database_url
 
     if password is None:
         password = getpass.getpass("password (12 characters or more): ")

@@ -23,10 +23,10 @@ from controlplane.errors import Conflict
 from controlplane.loop_lag import loop_lag_watched
 from controlplane.services import Services
 from controlplane.settings import Settings, SettingsError
-from pipelogiq.startup import BACKLOG, CannotStart, when_reachable
 from database.embedded import start_embedded_postgres
 from database.migrator import migrate
 from database.pool import create_pool
+from pipelogiq.startup import BACKLOG, CannotStart, when_reachable
 
 log = logging.getLogger("pipelogiq")
 
@@ -118,13 +118,9 @@ async def open_services(
             async with loop_lag_watched():
                 yield services
         finally:
-            await services.dispatcher.close()
-            await services.announcer.close()
-            await services.updates.close()
+            await services.effects.close()
             await services.outages.close()
             await services.sandbox.close()
-            if services.traces is not None:
-                await services.traces.close()
             await broker.close()
     finally:
         await pool.close()

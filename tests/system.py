@@ -135,8 +135,7 @@ async def running_system(
             yield system
         finally:
             await system.stop_background()
-            await services.dispatcher.close()
-            await services.announcer.close()
+            await services.effects.close()
             await services.sandbox.close()
             await services.outages.close()
 

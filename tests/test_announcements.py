@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from controlplane.broker import Broker
-from controlplane.engine.announcements import ResultAnnouncer
+from controlplane.effects.announcements import ResultAnnouncer
 from tests.system import System
 
 
@@ -84,7 +84,7 @@ async def test_a_failed_publish_is_logged_and_the_next_goes_out(
     broker.failures = 1
     announcer = announcer_on(broker)
     lost, later = ids(2), ids(1)
-    with caplog.at_level(logging.WARNING, "controlplane.engine.announcements"):
+    with caplog.at_level(logging.WARNING, "controlplane.effects.announcements"):
         announcer.announce(lost)
         await announcer.close()
     assert "could not announce 2 finished stages" in caplog.text
@@ -98,7 +98,7 @@ async def test_what_waits_for_a_stuck_broker_is_bounded(caplog: pytest.LogCaptur
     announcer = ResultAnnouncer(cast(Broker, broker), in_flight=1, max_waiting=3)
     sent, older, newer = ids(1), ids(2), ids(3)
     announcer.announce(sent)  # in flight, held
-    with caplog.at_level(logging.WARNING, "controlplane.engine.announcements"):
+    with caplog.at_level(logging.WARNING, "controlplane.effects.announcements"):
         announcer.announce(older)
         announcer.announce(newer)  # five wait, over the bound of three: the oldest two go
     assert "dropped 2 finished stages' announcements" in caplog.text
@@ -112,7 +112,7 @@ async def test_a_stuck_broker_does_not_hold_up_a_stop(caplog: pytest.LogCaptureF
     announcer = ResultAnnouncer(cast(Broker, broker), in_flight=1)
     announcer.announce(ids(1))
     announcer.announce(ids(2))
-    with caplog.at_level(logging.WARNING, "controlplane.engine.announcements"):
+    with caplog.at_level(logging.WARNING, "controlplane.effects.announcements"):
         await asyncio.wait_for(announcer.close(within_seconds=0.2), 5)
     assert "2 finished stages' announcements not sent" in caplog.text
     await asyncio.sleep(0.05)

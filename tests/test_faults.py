@@ -14,7 +14,7 @@ import msgspec
 
 from builtin_worker import BuiltinWorker
 from controlplane.broker import JobRef
-from controlplane.engine.dispatch import RECORD_DELAY_SECONDS
+from controlplane.effects.dispatch import RECORD_DELAY_SECONDS
 from controlplane.engine.pipelines import submit_pipeline
 from controlplane.metrics import QUEUE_DEPTH
 from controlplane.schemas import PipelineSubmit
@@ -160,12 +160,12 @@ async def test_a_publish_lost_after_commit_is_recovered_by_the_relay(system: Sys
         ),
         1000,
     )
-    assert submitted.queued
+    assert submitted.outcome.queued
     assert await system.pull("relay", wait=0.3) == []
     await system.pool.execute("UPDATE stages SET queued_at = now() - interval '1 hour'")
     await system.worker.sweep_lost_messages()
     # The relay's publish is recorded (soon after; here at once), so it is not sent again.
-    await system.services.dispatcher.record_publishes()
+    await system.services.effects.dispatcher.record_publishes()
     published = await system.pool.fetchval("SELECT published_at IS NOT NULL FROM stages")
     assert published is True
     [job] = await system.pull("relay", wait=5)
@@ -185,7 +185,7 @@ async def test_a_publish_is_recorded_in_the_background_and_at_stop(system: Syste
     assert waited >= RECORD_DELAY_SECONDS
     # A stopping process records what is still waiting before it goes.
     await system.submit([{"name": "b", "handler": "rec"}])
-    await system.services.dispatcher.close()
+    await system.services.effects.dispatcher.close()
     assert await system.pool.fetchval(recorded) == 2
 
 

@@ -6,7 +6,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from controlplane.engine.advance import FinishedPipeline, advance_stages
+from controlplane.engine.advance import advance_stages
+from controlplane.engine.outcome import PipelineChange
 from tests.system import System
 
 
@@ -203,16 +204,16 @@ async def test_a_success_and_a_failure_advanced_together_queue_nothing(system: S
     )
     advanced = await advance_stages(system.pool, [jobs["ok"]["stageId"], jobs["bad"]["stageId"]])
     assert advanced.stages == 2
-    assert advanced.queued == []
-    assert advanced.finished_pipelines == [
-        FinishedPipeline(uuid.UUID(pipeline["id"]), system.application.id, "failed")
-    ]
+    assert advanced.outcome.queued == ()
+    assert advanced.outcome.pipelines == (
+        PipelineChange(uuid.UUID(pipeline["id"]), system.application.id, "failed"),
+    )
     stages = stage_by_name(await system.pipeline(pipeline["id"]))
     assert stages["after_ok"]["status"] == "cancelled"
     assert await system.pull("work", wait=0.3) == []
     # Delivered again, the same events change nothing.
     again = await advance_stages(system.pool, [jobs["ok"]["stageId"], jobs["bad"]["stageId"]])
-    assert (again.stages, again.queued, again.finished_pipelines) == (0, [], [])
+    assert (again.stages, again.outcome.queued, again.outcome.pipelines) == (0, (), ())
 
 
 async def test_terminal_errors_are_not_retried(system: System) -> None:

@@ -370,7 +370,7 @@ async def test_an_advance_that_read_before_a_rerun_leaves_the_rerun_alone(
     finally:
         await system.pool.release(rerun)
     advanced = await advancing
-    assert advanced.queued == []
+    assert advanced.outcome.queued == ()
     assert statuses(await system.pipeline(pipeline["id"]))["c"] == "not_started"
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelogiq.cli import run_event_loop
 from controlplane.settings import EventLoop, Settings, SettingsError
+from pipelogiq.cli import run_event_loop
 
 
 def test_defaults_when_nothing_is_set() -> None:

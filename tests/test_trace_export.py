@@ -110,8 +110,8 @@ async def test_pipelines_and_jobs_are_exported_as_spans_of_the_caller_s_trace(
             r["stage_name"]: r["job_id"]
             for r in await pool.fetch("SELECT stage_name, job_id FROM stage_attempts")
         }
-        assert system.services.traces is not None
-        await system.services.traces.close()  # sends what is pending
+        assert system.services.effects.traces is not None
+        await system.services.effects.traces.close()  # sends what is pending
 
     [root] = collector.named("pipeline nightly")
     assert root.trace_id.hex() == CALLER_TRACE
@@ -150,4 +150,4 @@ async def test_pipelines_and_jobs_are_exported_as_spans_of_the_caller_s_trace(
 
 
 async def test_without_an_endpoint_nothing_is_exported(system: Any) -> None:
-    assert system.services.traces is None
+    assert system.services.effects.traces is None

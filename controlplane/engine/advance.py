@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.dispatch import QueuedStage
-from controlplane.engine.updates import StageChange
+from controlplane.engine.outcome import Outcome, PipelineChange, QueuedStage, StageChange
 from controlplane.metrics import STAGES_ADVANCED
 from database.pool import fetch_retrying
 
@@ -122,35 +121,30 @@ SELECT 'marked', NULL, NULL, NULL, NULL, count(*)::int, NULL FROM marked
 
 
 @dataclass(frozen=True)
-class FinishedPipeline:
-    id: uuid.UUID
-    application_id: uuid.UUID
-    status: str
-
-
-@dataclass(frozen=True)
 class Advanced:
+    # How many of the stages were advanced now (the rest had been before).
     stages: int
-    queued: list[QueuedStage]
-    cancelled: list[StageChange]
-    finished_pipelines: list[FinishedPipeline]
+    # The dependents queued, the stages cancelled behind a failure, the pipelines finished.
+    outcome: Outcome
 
 
 async def advance_stages(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Advanced:
-    """Advance a batch of finished stages; the caller publishes ``queued`` afterwards."""
+    """Advance a batch of finished stages."""
     if not stage_ids:
-        return Advanced(0, [], [], [])
+        return Advanced(0, Outcome())
     ordered = sorted(set(stage_ids))  # rows are locked in ascending id order
     rows = await fetch_retrying(pool, _ADVANCE, ordered)
     marked = next(row["attempt"] for row in rows if row["kind"] == "marked")
     STAGES_ADVANCED.inc(marked)
-    return Advanced(
-        marked,
-        [QueuedStage.from_row(row) for row in rows if row["kind"] == "queued"],
-        [StageChange.from_row(row) for row in rows if row["kind"] == "cancelled"],
-        [
-            FinishedPipeline(row["id"], row["application_id"], row["status"])
-            for row in rows
-            if row["kind"] == "finished"
-        ],
+    finished = [
+        PipelineChange(row["id"], row["application_id"], row["status"])
+        for row in rows
+        if row["kind"] == "finished"
+    ]
+    outcome = Outcome(
+        queued=tuple(QueuedStage.from_row(row) for row in rows if row["kind"] == "queued"),
+        stages=tuple(StageChange.from_row(row) for row in rows if row["kind"] == "cancelled"),
+        pipelines=tuple(finished),
+        ended_pipelines=tuple(p.pipeline_id for p in finished),
     )
+    return Advanced(marked, outcome)

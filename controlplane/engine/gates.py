@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.outcome import Outcome, QueuedStage
 from controlplane.engine.policies import (
     ActivePolicies,
     ConcurrencyConfig,
@@ -183,8 +183,9 @@ def _room(
     return _Room(policy, tokens - waiting, start, interval)
 
 
-async def release_held(pool: asyncpg.Pool) -> list[QueuedStage]:
-    """Release held stages of every policy that has room again; returns them, to publish."""
+async def release_held(pool: asyncpg.Pool) -> Outcome:
+    """Release held stages of every policy that has room again (queued all along, they are
+    published now: no news)."""
     released: list[QueuedStage] = []
     for row in await pool.fetch(_HOLDING):
         async with pool.acquire() as connection, connection.transaction():
@@ -198,4 +199,4 @@ async def release_held(pool: asyncpg.Pool) -> list[QueuedStage]:
                 continue
             rows = await connection.fetch(_RELEASE, policy.id, room.left)
         released += [QueuedStage.from_row(r) for r in rows]
-    return released
+    return Outcome(republished=tuple(released))

@@ -11,9 +11,9 @@ import asyncpg
 
 from controlplane.broker import Broker, JobRef, TakenJobs
 from controlplane.engine.gates import admit
+from controlplane.engine.outcome import Outcome, StageChange
 from controlplane.engine.policies import ActivePolicies
 from controlplane.engine.tracing import job_traceparent
-from controlplane.engine.updates import StageChange
 from controlplane.metrics import (
     ACKS_REJECTED,
     DISPATCH_LATENCY,
@@ -78,7 +78,7 @@ async def pull_jobs(
     lease_seconds: float,
     give_up: asyncio.Event | None = None,
     policies: ActivePolicies | None = None,
-) -> list[Job]:
+) -> Pulled:
     """Long-poll the handler queues and claim up to ``max_jobs`` stages.
 
     Waits on the broker, never on the database. A reference that claims nothing (a
@@ -93,12 +93,22 @@ async def pull_jobs(
         remaining = max(0.0, deadline - loop.time())
         taken = await _take_unless_given_up(broker, queues, max_jobs, remaining, give_up)
         if taken is None or not taken.items:
-            return []
+            return Pulled([], Outcome())
         jobs = await _claim_taken(
             pool, taken, application_id, max_jobs, worker_id, lease_seconds, policies
         )
         if jobs or loop.time() >= deadline:
-            return jobs
+            running = (
+                StageChange(j.stage_id, j.pipeline_id, application_id, "running") for j in jobs
+            )
+            return Pulled(jobs, Outcome(stages=tuple(running)))
+
+
+@dataclass(frozen=True)
+class Pulled:
+    jobs: list[Job]
+    # The stages claimed, now running.
+    outcome: Outcome
 
 
 async def _take_unless_given_up(
@@ -243,10 +253,10 @@ _FINISHED = ("completed", "failed")
 
 
 @dataclass(frozen=True)
-class AckOutcome:
+class Acked:
     response: AckResponse
-    finished_stage_ids: list[uuid.UUID]
-    changed: list[StageChange]
+    # The stages that moved; those finished are announced; the jobs accepted ended.
+    outcome: Outcome
 
 
 async def ack_jobs(
@@ -255,14 +265,12 @@ async def ack_jobs(
     results: list[JobResult],
     refused: Sequence[RejectedResult] = (),
     max_output_bytes: int | None = None,
-) -> AckOutcome:
+) -> Acked:
     """Record a batch of results atomically; accepted means committed. ``refused``: results
     of the batch already refused at the edge, answered among the rejected. A result whose
     output (or context, all its values together) is over ``max_output_bytes`` of JSON is
     refused alone: every dependent job carries its dependencies' outputs, so one huge output
     would be copied into each.
-
-    The caller then announces ``finished_stage_ids`` on ``stage.results``.
     """
     unique: dict[uuid.UUID, JobResult] = {}
     duplicates: list[uuid.UUID] = []
@@ -304,14 +312,15 @@ async def ack_jobs(
             STAGE_DURATION.observe(float(row["ran"]))
     for item in rejected:
         ACKS_REJECTED.labels(item.reason).inc()
-    return AckOutcome(
-        AckResponse(
-            accepted=[r.job_id for r in in_order if r.job_id in accepted],
-            rejected=rejected,
+    accepted_in_order = [r.job_id for r in in_order if r.job_id in accepted]
+    outcome = Outcome(
+        stages=tuple(
+            StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated
         ),
-        [row["id"] for row in updated if row["status"] in _FINISHED],
-        [StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated],
+        finished_stages=tuple(row["id"] for row in updated if row["status"] in _FINISHED),
+        ended_jobs=tuple(accepted_in_order),
     )
+    return Acked(AckResponse(accepted=accepted_in_order, rejected=rejected), outcome)
 
 
 async def _record_results(

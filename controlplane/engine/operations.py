@@ -13,15 +13,14 @@ cancelled wait for their dependencies again, except those behind a failure that 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from controlplane.engine.announcements import ResultAnnouncer
 from controlplane.engine.audit import Actor, record
-from controlplane.engine.dispatch import Dispatcher, QueuedStage
+from controlplane.engine.outcome import Outcome, PipelineChange, QueuedStage, StageChange
 from controlplane.engine.policies import inputs_editable
 from controlplane.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
@@ -113,16 +112,23 @@ UPDATE pipelines SET status = 'running', finished_at = NULL, updated_at = now(),
 WHERE id = $1
 """
 
+# Every stage of the pipeline as the action leaves it, for the live updates.
+_STATE = """
+SELECT s.id, s.status, p.status AS pipeline_status, p.application_id
+FROM stages s JOIN pipelines p ON p.id = s.pipeline_id
+WHERE s.pipeline_id = $1
+ORDER BY s.position
+"""
+
 _RERUNNABLE = ("completed", "failed", "cancelled", "skipped")
 
 
 @dataclass(frozen=True)
 class ActionResult:
-    """What to do once the action committed: publish ``queued``, advance ``finished``."""
-
     pipeline_id: uuid.UUID
-    queued: list[QueuedStage] = field(default_factory=list)
-    finished: list[uuid.UUID] = field(default_factory=list)
+    # The stages queued, the stages finished (skipped ones: the engine advances past them),
+    # and the pipeline's stages as they are now.
+    outcome: Outcome
 
 
 async def rerun_stages(
@@ -185,7 +191,7 @@ async def rerun_stages(
         await connection.execute(
             _RESET, stage_ids, pipeline_id, downstream, input_text is not None, input_text
         )
-        queued = await _reopen(connection, pipeline_id)
+        outcome = await _reopen(connection, pipeline_id)
         for target in targets:
             await record(
                 connection,
@@ -200,7 +206,7 @@ async def rerun_stages(
                     "newInput": input_text is not None,
                 },
             )
-    return ActionResult(pipeline_id, queued)
+    return ActionResult(pipeline_id, outcome)
 
 
 async def skip_stages(
@@ -239,11 +245,11 @@ async def skip_stages(
                 )
         to_skip = [t["id"] for t in targets if t["status"] != "skipped"]
         if not to_skip:
-            return ActionResult(pipeline_id)
+            return ActionResult(pipeline_id, Outcome())
         skipped = await connection.fetch(
             _SKIP, to_skip, pipeline_id, msgspec.json.encode(output).decode()
         )
-        queued = await _reopen(connection, pipeline_id)
+        outcome = await _reopen(connection, pipeline_id)
         for target in targets:
             if target["id"] in to_skip:
                 await record(
@@ -254,16 +260,8 @@ async def skip_stages(
                     target["id"],
                     {"pipelineId": str(pipeline_id), "stage": target["name"]},
                 )
-    return ActionResult(pipeline_id, queued, [row["id"] for row in skipped])
-
-
-async def carry_out(
-    dispatcher: Dispatcher, announcer: ResultAnnouncer, result: ActionResult
-) -> None:
-    """After the commit: publish what the action queued, have the engine advance what it
-    finished. Either, if lost, is caught up by the built-in worker's sweeps."""
-    await dispatcher.publish(result.queued)
-    announcer.announce(result.finished)
+    finished = Outcome(finished_stages=tuple(row["id"] for row in skipped))
+    return ActionResult(pipeline_id, outcome + finished)
 
 
 async def failed_stages(pool: asyncpg.Pool, pipeline_id: uuid.UUID) -> list[uuid.UUID]:
@@ -282,9 +280,9 @@ async def resume_pipeline(
                 f"the pipeline is {status} and has no failed stage to rerun",
                 pipelineStatus=status,
             )
-        queued = await _reopen(connection, pipeline_id)
+        outcome = await _reopen(connection, pipeline_id)
         await record(connection, actor, "pipeline.resumed", "pipeline", pipeline_id)
-    return ActionResult(pipeline_id, queued)
+    return ActionResult(pipeline_id, outcome)
 
 
 async def _lock_pipeline(
@@ -306,8 +304,24 @@ async def _targets(
     return targets
 
 
-async def _reopen(connection: asyncpg.Connection, pipeline_id: uuid.UUID) -> list[QueuedStage]:
+async def _reopen(connection: asyncpg.Connection, pipeline_id: uuid.UUID) -> Outcome:
+    """Reopen the pipeline: what it queued, and all its stages and itself as they are now."""
     await connection.execute(_REVIVE, pipeline_id)
-    queued = await connection.fetch(_QUEUE_READY, pipeline_id)
+    queued = tuple(
+        QueuedStage.from_row(row) for row in await connection.fetch(_QUEUE_READY, pipeline_id)
+    )
     await connection.execute(_REOPEN, pipeline_id)
-    return [QueuedStage.from_row(row) for row in queued]
+    state = await connection.fetch(_STATE, pipeline_id)
+    ids = {stage.stage_id for stage in queued}
+    return Outcome(
+        queued=queued,
+        stages=tuple(
+            StageChange(row["id"], pipeline_id, row["application_id"], row["status"])
+            for row in state
+            if row["id"] not in ids
+        ),
+        pipelines=tuple(
+            PipelineChange(pipeline_id, row["application_id"], row["pipeline_status"])
+            for row in state[:1]
+        ),
+    )

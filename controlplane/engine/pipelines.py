@@ -15,10 +15,15 @@ from controlplane.engine.audit import Actor, record
 from controlplane.engine.dag import unorderable
 from controlplane.engine.definition_documents import checked_params, run_stages
 from controlplane.engine.definitions import runnable_version
-from controlplane.engine.dispatch import QueuedStage
+from controlplane.engine.outcome import (
+    NOTHING,
+    Outcome,
+    PipelineChange,
+    QueuedStage,
+    StageChange,
+)
 from controlplane.engine.policies import ActivePolicies, shape_stages
 from controlplane.engine.tracing import TraceParent
-from controlplane.engine.updates import UpdatePublisher
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
 from controlplane.sandbox import Sandbox
@@ -185,7 +190,8 @@ async def resolve_run(
 @dataclass(frozen=True)
 class Submitted:
     pipeline_id: uuid.UUID
-    queued: list[QueuedStage]
+    # The root stages queued and the pipeline started; nothing for an earlier submit's.
+    outcome: Outcome
     # The new pipeline as stored; None when an idempotency key returned an earlier one.
     view: PipelineView | None
 
@@ -204,7 +210,7 @@ async def submit_pipeline(
     ``trace``, or starts a trace of its own. A run's params are checked in ``sandbox`` when
     they must be (see definition_documents.checked_params).
 
-    The caller publishes ``queued`` after this returns (the commit must come first, or a
+    The caller applies the outcome after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).
     """
     request_hash = _request_hash(request) if request.idempotency_key else None
@@ -256,13 +262,14 @@ async def submit_pipeline(
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)
     PIPELINES_SUBMITTED.inc()
-    queued = [
+    queued = tuple(
         QueuedStage(s.id, application_id, s.spec.handler, 0, pipeline_id)
         for s in planned
         if not s.depends_on
-    ]
+    )
+    started = (PipelineChange(pipeline_id, application_id, "running"),)
     view = _new_view(pipeline_id, run, planned, created_at, trace_id)
-    return Submitted(pipeline_id, queued, view)
+    return Submitted(pipeline_id, Outcome(queued=queued, pipelines=started), view)
 
 
 def _initial_status(stage: PlannedStage) -> StageStatus:
@@ -333,7 +340,7 @@ def _replayed(
             "idempotency_key_reused",
             f"idempotency key {request.idempotency_key!r} was already used for a different request",
         )
-    return Submitted(row["id"], [], None)
+    return Submitted(row["id"], NOTHING, None)
 
 
 _PIPELINE = """
@@ -405,24 +412,32 @@ RETURNING id
 _PIPELINE_STATUS = "SELECT status FROM pipelines WHERE id = $1 AND application_id = $2"
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    view: PipelineView
+    outcome: Outcome
+
+
 async def cancel_pipeline(
     pool: asyncpg.Pool,
-    updates: UpdatePublisher,
     application_id: uuid.UUID,
     pipeline_id: uuid.UUID,
     actor: Actor | None = None,
-) -> PipelineView:
+) -> Cancelled:
     """Cancel every unfinished stage; running jobs learn it from their next heartbeat.
 
-    Returns the pipeline as it is now, and announces it on the live updates. Cancelling a
-    cancelled pipeline again is a no-op; a pipeline that already completed or failed cannot
-    be cancelled (409). With an ``actor`` (a person), it is audited.
+    Returns the pipeline as it is now. Cancelling a cancelled pipeline again is a no-op; a
+    pipeline that already completed or failed cannot be cancelled (409). With an ``actor``
+    (a person), it is audited.
     """
     await _cancel(pool, application_id, pipeline_id, actor)
     view = await get_pipeline(pool, application_id, pipeline_id)
-    updates.pipelines_changed([(view.id, application_id, view.status)])
-    updates.stages_changed((s.id, view.id, application_id, s.status) for s in view.stages)
-    return view
+    outcome = Outcome(
+        stages=tuple(StageChange(s.id, view.id, application_id, s.status) for s in view.stages),
+        pipelines=(PipelineChange(view.id, application_id, view.status),),
+        ended_pipelines=(view.id,),
+    )
+    return Cancelled(view, outcome)
 
 
 async def _cancel(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.dispatch import QueuedStage
-from controlplane.engine.updates import StageChange
+from controlplane.engine.outcome import Outcome, QueuedStage, StageChange, WorkerChange
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +135,37 @@ UPDATE stages SET published_at = NULL WHERE status = 'queued' AND published_at I
 """
 
 
-async def expire_leases(
-    pool: asyncpg.Pool, limit: int, max_lease_expiries: int
-) -> tuple[list[QueuedStage], list[StageChange], list[uuid.UUID]]:
-    """Returns the stages queued again, the stages that failed for good, and the jobs that
-    ended (one per stage: its lost attempt)."""
+@dataclass(frozen=True)
+class Swept:
+    # How many stages the sweep moved.
+    count: int
+    # The stages that failed for good: the sweeper advances their pipelines at once.
+    failed: list[uuid.UUID]
+    outcome: Outcome
+
+
+async def expire_leases(pool: asyncpg.Pool, limit: int, max_lease_expiries: int) -> Swept:
+    """Stages whose lease expired go back to the queue, or fail for good past
+    ``max_lease_expiries``; their jobs (each its stage's lost attempt) ended."""
     rows = await pool.fetch(_EXPIRE_LEASES, limit, max_lease_expiries)
     _log_each(rows, "lease expired on stage %r (its worker stopped heartbeating): now %s")
-    requeued = [QueuedStage.from_row(row) for row in rows if row["status"] == "queued"]
     lost = [StageChange.from_row(row) for row in rows if row["status"] == "failed"]
-    return requeued, lost, [row["job_id"] for row in rows]
+    outcome = Outcome(
+        queued=tuple(QueuedStage.from_row(row) for row in rows if row["status"] == "queued"),
+        stages=tuple(lost),
+        ended_jobs=tuple(row["job_id"] for row in rows),
+    )
+    return Swept(len(rows), [change.stage_id for change in lost], outcome)
 
 
-async def time_out_jobs(
-    pool: asyncpg.Pool, limit: int
-) -> tuple[list[StageChange], list[uuid.UUID]]:
-    """Returns the stages whose job timed out (now retry_scheduled, or failed for good), and
-    those jobs."""
+async def time_out_jobs(pool: asyncpg.Pool, limit: int) -> Swept:
+    """Jobs past their timeout end: their stages wait for a retry, or fail for good."""
     rows = await pool.fetch(_TIME_OUT, limit)
     _log_each(rows, "job of stage %r ran past its timeout: now %s")
-    return [StageChange.from_row(row) for row in rows], [row["job_id"] for row in rows]
+    changes = [StageChange.from_row(row) for row in rows]
+    failed = [change.stage_id for change in changes if change.status == "failed"]
+    outcome = Outcome(stages=tuple(changes), ended_jobs=tuple(row["job_id"] for row in rows))
+    return Swept(len(rows), failed, outcome)
 
 
 def _log_each(rows: list[asyncpg.Record], message: str) -> None:
@@ -169,8 +180,9 @@ def _log_each(rows: list[asyncpg.Record], message: str) -> None:
         log.warning(message, row["name"], row["status"], extra=ids)
 
 
-async def queue_due_retries(pool: asyncpg.Pool, limit: int) -> list[QueuedStage]:
-    return [QueuedStage.from_row(row) for row in await pool.fetch(_QUEUE_DUE_RETRIES, limit)]
+async def queue_due_retries(pool: asyncpg.Pool, limit: int) -> Outcome:
+    rows = await pool.fetch(_QUEUE_DUE_RETRIES, limit)
+    return Outcome(queued=tuple(QueuedStage.from_row(row) for row in rows))
 
 
 async def seconds_until_next_retry(pool: asyncpg.Pool) -> float | None:
@@ -178,11 +190,10 @@ async def seconds_until_next_retry(pool: asyncpg.Pool) -> float | None:
     return None if value is None else float(value)
 
 
-async def unpublished_stages(
-    pool: asyncpg.Pool, limit: int, grace_seconds: float
-) -> list[QueuedStage]:
+async def unpublished_stages(pool: asyncpg.Pool, limit: int, grace_seconds: float) -> Outcome:
+    """Queued stages whose publish was not recorded in time: to publish again."""
     rows = await pool.fetch(_UNPUBLISHED, limit, grace_seconds)
-    return [QueuedStage.from_row(row) for row in rows]
+    return Outcome(republished=tuple(QueuedStage.from_row(row) for row in rows))
 
 
 async def unadvanced_stages(
@@ -191,12 +202,11 @@ async def unadvanced_stages(
     return [row["id"] for row in await pool.fetch(_UNADVANCED, limit, grace_seconds)]
 
 
-async def mark_workers_offline(
-    pool: asyncpg.Pool, offline_after_seconds: float
-) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Returns (worker id, application id) of the workers now offline."""
+async def mark_workers_offline(pool: asyncpg.Pool, offline_after_seconds: float) -> Outcome:
     rows = await pool.fetch(_MARK_WORKERS_OFFLINE, offline_after_seconds)
-    return [(row["id"], row["application_id"]) for row in rows]
+    return Outcome(
+        workers=tuple(WorkerChange(row["id"], row["application_id"], "offline") for row in rows)
+    )
 
 
 async def count_workers_online(pool: asyncpg.Pool) -> int:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from controlplane.engine.batching import GroupCommit
+from controlplane.engine.outcome import Outcome, QueuedStage, WorkerChange
 from controlplane.errors import NotFound
 from controlplane.schemas import BootstrapRequest, WorkerEvent
 
@@ -19,10 +20,17 @@ RETURNING id
 """
 
 
+@dataclass(frozen=True)
+class Registered:
+    worker_id: uuid.UUID
+    # The worker, online.
+    outcome: Outcome
+
+
 async def register_worker(
     pool: asyncpg.Pool, application_id: uuid.UUID, request: BootstrapRequest
-) -> uuid.UUID:
-    return await pool.fetchval(
+) -> Registered:
+    worker_id = await pool.fetchval(
         _REGISTER,
         application_id,
         request.worker_name,
@@ -33,6 +41,8 @@ async def register_worker(
         request.handlers,
         request.metadata,
     )
+    online = WorkerChange(worker_id, application_id, "online")
+    return Registered(worker_id, Outcome(workers=(online,)))
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,11 @@ class Heartbeat:
 
 
 @dataclass(frozen=True)
-class HeartbeatOutcome:
+class Beaten:
     known_worker: bool
     cancel_job_ids: list[uuid.UUID]
     # The worker's new state, when this heartbeat changed it (e.g. back from offline).
-    new_state: str | None = None
+    outcome: Outcome
 
 
 # `before` is the same row as the statement found it: its state is the one before this beat.
@@ -82,12 +92,12 @@ class HeartbeatWriter:
     def __init__(self, pool: asyncpg.Pool, lease_seconds: float) -> None:
         self._pool = pool
         self._lease_seconds = lease_seconds
-        self._batches: GroupCommit[Heartbeat, HeartbeatOutcome] = GroupCommit(self._write)
+        self._batches: GroupCommit[Heartbeat, Beaten] = GroupCommit(self._write)
 
-    async def beat(self, heartbeat: Heartbeat) -> HeartbeatOutcome:
+    async def beat(self, heartbeat: Heartbeat) -> Beaten:
         return await self._batches.submit(heartbeat)
 
-    async def _write(self, beats: list[Heartbeat]) -> list[HeartbeatOutcome]:
+    async def _write(self, beats: list[Heartbeat]) -> list[Beaten]:
         # A worker beating twice in one batch is written once (the last state wins).
         latest = {b.worker_id: b for b in beats}
         jobs = [(job_id, b.application_id) for b in beats for job_id in b.job_ids]
@@ -117,13 +127,19 @@ class HeartbeatWriter:
                 else set()
             )
         return [
-            HeartbeatOutcome(
+            Beaten(
                 b.worker_id in known,
                 [j for j in b.job_ids if j not in alive],
-                changed.get(b.worker_id),
+                _state_change(b, changed.get(b.worker_id)),
             )
             for b in beats
         ]
+
+
+def _state_change(beat: Heartbeat, new_state: str | None) -> Outcome:
+    if new_state is None:
+        return Outcome()
+    return Outcome(workers=(WorkerChange(beat.worker_id, beat.application_id, new_state),))
 
 
 _OWNER = "SELECT application_id FROM workers WHERE id = $1"
@@ -202,12 +218,16 @@ RETURNING id, pipeline_id, application_id, handler, attempt
 
 async def stop_worker(
     pool: asyncpg.Pool, application_id: uuid.UUID, worker_id: uuid.UUID, reason: str
-) -> list[asyncpg.Record]:
-    """Mark the worker stopped; returns the stages it abandoned, now queued again."""
+) -> Outcome:
+    """Mark the worker stopped; the stages it abandoned are queued again."""
     async with pool.acquire() as connection, connection.transaction():
         if await connection.fetchval(_STOP_WORKER, worker_id, application_id) is None:
             raise NotFound("unknown_worker", f"no worker {worker_id}")
         await connection.execute(
             _INSERT_EVENTS, worker_id, application_id, ["shutdown"], [reason], [{}]
         )
-        return await connection.fetch(_RELEASE_JOBS, worker_id, application_id)
+        released = await connection.fetch(_RELEASE_JOBS, worker_id, application_id)
+    return Outcome(
+        queued=tuple(QueuedStage.from_row(row) for row in released),
+        workers=(WorkerChange(worker_id, application_id, "stopped"),),
+    )

@@ -72,7 +72,7 @@ class JobController(Controller):
             give_up = asyncio.Event()
             watching = asyncio.create_task(_give_up_when(request, services.stopping, give_up))
             try:
-                jobs = await pull_jobs(
+                pulled = await pull_jobs(
                     services.pool,
                     services.broker,
                     application_id=application.id,
@@ -86,10 +86,8 @@ class JobController(Controller):
                 )
             finally:
                 watching.cancel()
-        services.updates.stages_changed(
-            (job.stage_id, job.pipeline_id, application.id, "running") for job in jobs
-        )
-        return PullResponse(jobs=jobs)
+        await services.effects.apply(pulled.outcome)
+        return PullResponse(jobs=pulled.jobs)
 
     @post(
         "/jobs/ack",
@@ -109,13 +107,10 @@ class JobController(Controller):
         if holds_nul_escape(await request.body()):
             results, refused = _without_nul(results)
         limit = services.settings.max_input_bytes  # an output is a dependent's input
-        outcome = await ack_jobs(services.pool, application.id, results, refused, limit)
+        acked = await ack_jobs(services.pool, application.id, results, refused, limit)
         # Accepted is durable already; the built-in worker hears of it in the background.
-        services.announcer.announce(outcome.finished_stage_ids)
-        if services.traces is not None:
-            services.traces.jobs_finished(outcome.response.accepted)
-        services.updates.stages_changed(outcome.changed)
-        return outcome.response
+        await services.effects.apply(acked.outcome)
+        return acked.response
 
     @post("/logs", status_code=200, summary="Append log lines of running jobs")
     async def logs(

@@ -82,7 +82,6 @@ class PipelineController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> PipelineView:
-        view = await cancel_pipeline(services.pool, services.updates, application.id, pipeline_id)
-        if services.traces is not None:
-            services.traces.pipelines_finished([view.id])
-        return view
+        cancelled = await cancel_pipeline(services.pool, application.id, pipeline_id)
+        await services.effects.apply(cancelled.outcome)
+        return cancelled.view

@@ -7,7 +7,6 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from controlplane.engine.applications import Application
-from controlplane.engine.dispatch import QueuedStage
 from controlplane.engine.workers import Heartbeat, record_events, register_worker, stop_worker
 from controlplane.errors import NotFound
 from controlplane.input_limits import check_report_size
@@ -36,11 +35,11 @@ class WorkerController(Controller):
         services: NamedDependency[Services],
     ) -> BootstrapResponse:
         check_report_size(data.metadata, "metadata")
-        worker_id = await register_worker(services.pool, application.id, data)
-        services.updates.workers_changed([(worker_id, application.id, "online")])
+        registered = await register_worker(services.pool, application.id, data)
+        await services.effects.apply(registered.outcome)
         settings = services.settings
         return BootstrapResponse(
-            worker_id=worker_id,
+            worker_id=registered.worker_id,
             heartbeat_interval_seconds=settings.heartbeat_interval_seconds,
             offline_after_seconds=settings.worker_offline_after_seconds,
             lease_seconds=settings.lease_seconds,
@@ -59,16 +58,15 @@ class WorkerController(Controller):
         services: NamedDependency[Services],
     ) -> HeartbeatResponse:
         check_report_size(data.metrics, "metrics")
-        outcome = await services.heartbeats.beat(
+        beaten = await services.heartbeats.beat(
             Heartbeat(
                 application.id, data.worker_id, data.state, data.in_flight_job_ids, data.metrics
             )
         )
-        if not outcome.known_worker:
+        if not beaten.known_worker:
             raise NotFound("unknown_worker", f"no running worker {data.worker_id}; bootstrap again")
-        if outcome.new_state is not None:
-            services.updates.workers_changed([(data.worker_id, application.id, outcome.new_state)])
-        return HeartbeatResponse(cancel_job_ids=outcome.cancel_job_ids)
+        await services.effects.apply(beaten.outcome)
+        return HeartbeatResponse(cancel_job_ids=beaten.cancel_job_ids)
 
     @post("/events", status_code=200, summary="Record worker events", opt={"errors": [404]})
     async def events(
@@ -94,7 +92,6 @@ class WorkerController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> Accepted:
-        released = await stop_worker(services.pool, application.id, data.worker_id, data.reason)
-        services.updates.workers_changed([(data.worker_id, application.id, "stopped")])
-        await services.dispatcher.publish(QueuedStage.from_row(row) for row in released)
+        stopped = await stop_worker(services.pool, application.id, data.worker_id, data.reason)
+        await services.effects.apply(stopped)
         return Accepted(accepted=1)

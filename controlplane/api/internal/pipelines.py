@@ -31,7 +31,6 @@ from controlplane.engine.diagnosis import diagnose
 from controlplane.engine.lineage import Lineage, lineage_of
 from controlplane.engine.operations import (
     ActionResult,
-    carry_out,
     failed_stages,
     rerun_stages,
     resume_pipeline,
@@ -96,15 +95,9 @@ async def detail_after(
     application: ApplicationRecord,
     result: ActionResult,
 ) -> PipelineDetail:
-    """Carry out a committed action, announce the pipeline, and read it back."""
-    await carry_out(services.dispatcher, services.announcer, result)
-    detail = await pipeline_detail(services, request, application, result.pipeline_id)
-    pipeline = detail.pipeline
-    services.updates.pipelines_changed([(pipeline.id, application.id, pipeline.status)])
-    services.updates.stages_changed(
-        (s.id, pipeline.id, application.id, s.status) for s in pipeline.stages
-    )
-    return detail
+    """Apply what a committed action did, and read the pipeline back."""
+    await services.effects.apply(result.outcome)
+    return await pipeline_detail(services, request, application, result.pipeline_id)
 
 
 async def _act_on_pipeline(
@@ -119,10 +112,9 @@ async def _act_on_pipeline(
     pool = services.pool
     actor = actor_of(request)
     if action == "cancel":
-        view = await cancel_pipeline(pool, services.updates, application.id, pipeline_id, actor)
-        if services.traces is not None:
-            services.traces.pipelines_finished([view.id])
-        return await pipeline_detail(services, request, application, pipeline_id, view)
+        cancelled = await cancel_pipeline(pool, application.id, pipeline_id, actor)
+        await services.effects.apply(cancelled.outcome)
+        return await pipeline_detail(services, request, application, pipeline_id, cancelled.view)
     failed = await failed_stages(pool, pipeline_id)
     if action == "rerun" and failed:
         result = await rerun_stages(

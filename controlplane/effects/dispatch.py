@@ -1,6 +1,7 @@
 """Publishing queued stages to their handler queues, and recording that it happened.
 
-Called after every commit that queues stages (submit, advance, retries, lease expiry). If the
+Called by :class:`controlplane.effects.Effects` after every commit that queues stages
+(submit, advance, retries, lease expiry). If the
 process dies before :meth:`Dispatcher.publish` records the publish, the relay sweep finds the
 stage still unpublished and publishes it again; a duplicate message claims nothing.
 """
@@ -12,33 +13,17 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import asyncpg
 
 from controlplane.broker import Broker, JobRef
 from controlplane.engine.batching import GroupCommit
-from controlplane.engine.updates import UpdatePublisher
+from controlplane.engine.outcome import QueuedStage
 from controlplane.metrics import JOBS_PUBLISHED
 from controlplane.outages import Outages, log_with_traceback
 from database.pool import fetch_retrying
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class QueuedStage:
-    stage_id: uuid.UUID
-    application_id: uuid.UUID
-    handler: str
-    attempt: int
-    pipeline_id: uuid.UUID
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> QueuedStage:
-        return cls(
-            row["id"], row["application_id"], row["handler"], row["attempt"], row["pipeline_id"]
-        )
 
 
 # Publishes are recorded a moment after their confirm, many together. By then most of those
@@ -83,7 +68,6 @@ class Dispatcher:
         self,
         pool: asyncpg.Pool,
         broker: Broker,
-        updates: UpdatePublisher,
         record_delay: float = RECORD_DELAY_SECONDS,
         outages: Outages | None = None,
     ) -> None:
@@ -92,7 +76,6 @@ class Dispatcher:
         self._failed = outages.failed if outages is not None else log_with_traceback
         self._pool = pool
         self._broker = broker
-        self._updates = updates
         # Application names never change, so a name once read is good forever.
         self._names: dict[uuid.UUID, str] = {}
         self._queues: dict[str, GroupCommit[list[QueuedStage], bool]] = {}
@@ -112,22 +95,17 @@ class Dispatcher:
                 self._names[row["id"]] = row["name"]
         return self._names
 
-    async def publish(self, stages: Iterable[QueuedStage], *, newly_queued: bool = True) -> int:
+    async def publish(self, stages: Iterable[QueuedStage]) -> int:
         """Publish the stages; returns how many the broker confirmed (recorded soon after).
 
         A broker failure is logged and swallowed: the stages stay unpublished in the database
         and the relay sweep tries again. The caller's transaction is already committed; if
         this process dies before the record, the relay publishes a duplicate, which claims
         nothing.
-        ``newly_queued`` stages are announced on the live updates (a republish is not news).
         """
         stages = list(stages)
         if not stages:
             return 0
-        if newly_queued:
-            self._updates.stages_changed(
-                (s.stage_id, s.pipeline_id, s.application_id, "queued") for s in stages
-            )
         names = await self.queue_names(s.application_id for s in stages)
         by_queue: dict[str, list[QueuedStage]] = {}
         for stage in stages:

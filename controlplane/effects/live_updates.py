@@ -14,29 +14,18 @@ import itertools
 import logging
 import uuid
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
-import asyncpg
 import msgspec
 
 from controlplane.broker import Broker
+from controlplane.engine.outcome import PipelineChange, StageChange, WorkerChange
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.1
 # Items per message: a burst is split, so that no message is large.
 MAX_ITEMS = 500
-
-
-class StageChange(NamedTuple):
-    stage_id: uuid.UUID
-    pipeline_id: uuid.UUID
-    application_id: uuid.UUID
-    status: str
-
-    @classmethod
-    def from_row(cls, row: asyncpg.Record) -> StageChange:
-        return cls(row["id"], row["pipeline_id"], row["application_id"], row["status"])
 
 
 class UpdatePublisher:
@@ -47,16 +36,14 @@ class UpdatePublisher:
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._flushing: asyncio.Task[None] | None = None
 
-    def pipelines_changed(self, changes: Iterable[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
-        """(pipeline id, application id, status) of pipelines created or whose status
-        changed."""
+    def pipelines_changed(self, changes: Iterable[PipelineChange]) -> None:
+        """Pipelines created, or whose status changed."""
         self.announce(
             "pipeline",
             [{"id": str(p), "applicationId": str(a), "status": s} for p, a, s in changes],
         )
 
-    def stages_changed(self, changes: Iterable[StageChange | tuple[Any, ...]]) -> None:
-        """(stage id, pipeline id, application id, status) of stages that moved."""
+    def stages_changed(self, changes: Iterable[StageChange]) -> None:
         self.announce(
             "stage",
             [
@@ -65,8 +52,8 @@ class UpdatePublisher:
             ],
         )
 
-    def workers_changed(self, changes: Iterable[tuple[uuid.UUID, uuid.UUID, str]]) -> None:
-        """(worker id, application id, state) of workers that came, went or changed state."""
+    def workers_changed(self, changes: Iterable[WorkerChange]) -> None:
+        """Workers that came, went or changed state."""
         self.announce(
             "worker",
             [{"id": str(w), "applicationId": str(a), "state": s} for w, a, s in changes],
