@@ -57,6 +57,11 @@ dashboard:
         npm run --silent build
     fi
 
+# Write database/schema.sql again from the migrations (a test fails while it is stale).
+[doc("Regenerate database/schema.sql, the whole schema as the migrations leave it.")]
+schema: setup
+    {{bin}}/python -m database.schema "${PIPELOGIQ_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+
 # Vite's dev server on http://127.0.0.1:5173, in front of a running `just run`.
 dashboard-dev: dashboard-setup
     cd dashboard && npm run dev

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from database.migrator import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
+from database.schema import SCHEMA_FILE, current_schema
 from tests.conftest import ADMIN_DSN, dsn_for
 
 
@@ -100,3 +101,11 @@ async def test_definitions_saved_with_a_nul_before_it_was_refused_are_repaired(
         assert row["note"] == "\\u0000 is text"
     finally:
         await connection.close()
+
+
+async def test_the_schema_file_is_what_the_migrations_make() -> None:
+    # database/schema.sql is read by people, never applied: it must not drift from the
+    # migrations. `just schema` writes it again.
+    assert await current_schema(ADMIN_DSN) == SCHEMA_FILE.read_text(), (
+        "database/schema.sql is out of date: run `just schema`"
+    )
