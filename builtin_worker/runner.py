@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from controlplane.broker import ResultBatch
-from controlplane.engine import retention, schedules, statistics, sweeps
-from controlplane.engine.advance import advance_stages
-from controlplane.engine.gates import release_held
+from controlplane.engine.definitions import schedules
+from controlplane.engine.jobpath import sweeps
+from controlplane.engine.jobpath.advance import advance_stages
+from controlplane.engine.jobpath.gates import release_held
+from controlplane.engine.upkeep import retention, statistics
 from controlplane.metrics import (
     JOB_TIMEOUTS,
     JOBS_FAILED,

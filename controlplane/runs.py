@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from controlplane.engine.pipelines import get_pipeline, submit_pipeline
-from controlplane.engine.tracing import TraceParent
+from controlplane.engine.jobpath.pipelines import get_pipeline, submit_pipeline
+from controlplane.engine.jobpath.tracing import TraceParent
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services
 

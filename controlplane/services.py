@@ -17,9 +17,9 @@ from controlplane.effects.announcements import ResultAnnouncer
 from controlplane.effects.dispatch import RECORD_DELAY_SECONDS, Dispatcher
 from controlplane.effects.live_updates import UpdatePublisher
 from controlplane.effects.traces import TraceExport
-from controlplane.engine.applications import KeyCache
-from controlplane.engine.policies import PolicyCache
-from controlplane.engine.workers import HeartbeatWriter, WorkerOwners
+from controlplane.engine.access.applications import KeyCache
+from controlplane.engine.jobpath.policies import PolicyCache
+from controlplane.engine.jobpath.workers import HeartbeatWriter, WorkerOwners
 from controlplane.outages import Outages
 from controlplane.sandbox import Sandbox
 from controlplane.settings import Settings

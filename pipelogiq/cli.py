@@ -146,7 +146,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _create_app(settings: Settings, name: str) -> None:
-    from controlplane.engine.applications import create_application
+    from controlplane.engine.access.applications import create_application
     from database.migrator import migrate
     from database.pool import create_pool
     from pipelogiq.runtime import database_url
@@ -164,7 +164,7 @@ async def _create_app(settings: Settings, name: str) -> None:
 
 
 async def _create_admin(settings: Settings, email: str, name: str, password: str | None) -> None:
-    from controlplane.engine.accounts import check_new_password, create_user
+    from controlplane.engine.access.accounts import check_new_password, create_user
     from database.migrator import migrate
     from database.pool import create_pool
     from pipelogiq.runtime import database_url

@@ -77,7 +77,7 @@ def jwt_secret(settings: Settings, *, dev: bool) -> str:
 
 async def first_admin(pool: asyncpg.Pool) -> None:
     """On a first start with no user at all, make an admin and show its password once."""
-    from controlplane.engine.accounts import count_users, create_user
+    from controlplane.engine.access.accounts import count_users, create_user
 
     if await count_users(pool) > 0:
         return

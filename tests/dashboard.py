@@ -12,7 +12,7 @@ from litestar import Litestar
 from controlplane.api.app import create_internal_app
 from controlplane.broker import Broker
 from controlplane.broker.memory import InMemoryBroker
-from controlplane.engine.accounts import Role, User, create_user
+from controlplane.engine.access.accounts import Role, User, create_user
 from controlplane.services import Services
 from controlplane.settings import Settings
 from tests.processes import TEST_JWT_SECRET

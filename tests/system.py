@@ -17,7 +17,7 @@ import httpx
 from builtin_worker import BuiltinWorker
 from controlplane.api.app import create_external_app
 from controlplane.broker import Broker
-from controlplane.engine.applications import Application, create_application
+from controlplane.engine.access.applications import Application, create_application
 from controlplane.services import Services
 from controlplane.settings import Settings
 from worker_sdk import Worker

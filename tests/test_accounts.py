@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import (
+from controlplane.engine.access.accounts import (
     FREE_FAILURES_PER_ACCOUNT_AND_CLIENT,
     FREE_FAILURES_PER_CLIENT,
     create_user,

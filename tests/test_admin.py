@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_external_app, create_internal_app
-from controlplane.engine.accounts import create_user
+from controlplane.engine.access.accounts import create_user
 from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
 
 

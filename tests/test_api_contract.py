@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
 from tests.system import System
 
 READY = {"status": "ready", "checks": {"database": "ok", "broker": "ok"}}

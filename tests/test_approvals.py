@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import URL, System, running, sdk_worker
 from worker_sdk import AsyncClient

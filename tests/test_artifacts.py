@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.artifacts import link
+from controlplane.engine.jobpath.artifacts import link
 from controlplane.settings import Settings
 from tests.dashboard import BASE, Dashboard, add_member, logged_in, services_for
 from tests.processes import TEST_JWT_SECRET, free_port

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from controlplane.engine.batching import GroupCommit
+from controlplane.engine.jobpath.batching import GroupCommit
 
 
 async def test_concurrent_submissions_share_flushes_and_get_their_own_results() -> None:

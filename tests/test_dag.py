@@ -3,7 +3,7 @@
 import msgspec
 import pytest
 
-from controlplane.engine.pipelines import plan_stages
+from controlplane.engine.jobpath.pipelines import plan_stages
 from controlplane.errors import InvalidRequest
 from controlplane.schemas import StageSpec
 

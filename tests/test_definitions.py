@@ -11,9 +11,9 @@ import msgspec
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.applications import create_key
-from controlplane.engine.audit import CLI
-from controlplane.engine.definition_documents import (
+from controlplane.engine.access.applications import create_key
+from controlplane.engine.access.audit import CLI
+from controlplane.engine.definitions.documents import (
     Document,
     check,
     check_params,

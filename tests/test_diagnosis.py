@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import create_user
+from controlplane.engine.access.accounts import create_user
 from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
 from tests.system import System
 

@@ -119,7 +119,7 @@ def scenario(*changes: str) -> Callable[[Scenario], Scenario]:
 def test_every_change_has_a_scenario() -> None:
     changes = engine_changes()
     # The enumeration finds the engine's changes (it does not pass by finding nothing).
-    assert "controlplane.engine.jobs.ack_jobs" in changes
+    assert "controlplane.engine.jobpath.jobs.ack_jobs" in changes
     assert changes == set(SCENARIOS)
 
 
@@ -134,14 +134,14 @@ def _ids(pipeline: dict[str, Any]) -> tuple[uuid.UUID, list[uuid.UUID]]:
     return uuid.UUID(pipeline["id"]), [uuid.UUID(s["id"]) for s in pipeline["stages"]]
 
 
-@scenario("pipelines.submit_pipeline")
+@scenario("jobpath.pipelines.submit_pipeline")
 async def _submit(system: System, seen: Seen, _: Dashboard) -> None:
     pipeline_id, [first, _second] = _ids(await _submitted(system, "fx", "fx"))
     assert [s.stage_id for s in seen.all.queued] == [first]
     assert seen.all.pipelines == (PipelineChange(pipeline_id, system.application.id, "running"),)
 
 
-@scenario("pipelines.cancel_pipeline")
+@scenario("jobpath.pipelines.cancel_pipeline")
 async def _cancel(system: System, seen: Seen, _: Dashboard) -> None:
     pipeline_id, stages = _ids(await _submitted(system, "fx"))
     response = await system.client.post(f"/pipelines/{pipeline_id}/cancel")
@@ -152,7 +152,7 @@ async def _cancel(system: System, seen: Seen, _: Dashboard) -> None:
     )
 
 
-@scenario("jobs.pull_jobs", "jobs.ack_jobs")
+@scenario("jobpath.jobs.pull_jobs", "jobpath.jobs.ack_jobs")
 async def _pull_and_ack(system: System, seen: Seen, _: Dashboard) -> None:
     pipeline_id, [stage] = _ids(await _submitted(system, "fx"))
     [job] = await system.pull("fx")
@@ -163,7 +163,7 @@ async def _pull_and_ack(system: System, seen: Seen, _: Dashboard) -> None:
     assert seen.all.ended_jobs == (uuid.UUID(job["jobId"]),)
 
 
-@scenario("advance.advance_stages")
+@scenario("jobpath.advance.advance_stages")
 async def _advance(system: System, seen: Seen, _: Dashboard) -> None:
     _, [first, second] = _ids(await _submitted(system, "fx", "fx"))
     [job] = await system.pull("fx")
@@ -172,7 +172,11 @@ async def _advance(system: System, seen: Seen, _: Dashboard) -> None:
     assert [s.stage_id for s in seen.outcomes[-1].queued] == [second]
 
 
-@scenario("operations.rerun_stages", "operations.skip_stages", "operations.resume_pipeline")
+@scenario(
+    "jobpath.operations.rerun_stages",
+    "jobpath.operations.skip_stages",
+    "jobpath.operations.resume_pipeline",
+)
 async def _operate(system: System, seen: Seen, operator: Dashboard) -> None:
     pipeline_id, [stage] = _ids(await _submitted(system, "fx"))
     [job] = await system.pull("fx")
@@ -206,7 +210,11 @@ async def _bootstrap(system: System) -> uuid.UUID:
     return uuid.UUID(response.json()["workerId"])
 
 
-@scenario("workers.register_worker", "workers.HeartbeatWriter.beat", "workers.stop_worker")
+@scenario(
+    "jobpath.workers.register_worker",
+    "jobpath.workers.HeartbeatWriter.beat",
+    "jobpath.workers.stop_worker",
+)
 async def _worker_lifetime(system: System, seen: Seen, _: Dashboard) -> None:
     application = system.application.id
     worker = await _bootstrap(system)
@@ -227,7 +235,7 @@ async def _worker_lifetime(system: System, seen: Seen, _: Dashboard) -> None:
     assert [s.stage_id for s in seen.since(before).queued] == [stage]
 
 
-@scenario("sweeps.mark_workers_offline")
+@scenario("jobpath.sweeps.mark_workers_offline")
 async def _workers_go_offline(system: System, seen: Seen, _: Dashboard) -> None:
     worker = await _bootstrap(system)
     await system.pool.execute(
@@ -237,7 +245,7 @@ async def _workers_go_offline(system: System, seen: Seen, _: Dashboard) -> None:
     assert WorkerChange(worker, system.application.id, "offline") in seen.all.workers
 
 
-@scenario("sweeps.expire_leases")
+@scenario("jobpath.sweeps.expire_leases")
 async def _lease_expires(system: System, seen: Seen, _: Dashboard) -> None:
     _, [stage] = _ids(await _submitted(system, "fx"))
     [job] = await system.pull("fx")
@@ -247,7 +255,7 @@ async def _lease_expires(system: System, seen: Seen, _: Dashboard) -> None:
     assert stage in [s.stage_id for s in seen.all.queued[1:]]  # queued again
 
 
-@scenario("sweeps.time_out_jobs")
+@scenario("jobpath.sweeps.time_out_jobs")
 async def _job_times_out(system: System, seen: Seen, _: Dashboard) -> None:
     pipeline_id, [stage] = _ids(await _submitted(system, "fx"))
     [job] = await system.pull("fx")
@@ -257,7 +265,7 @@ async def _job_times_out(system: System, seen: Seen, _: Dashboard) -> None:
     assert StageChange(stage, pipeline_id, system.application.id, "failed") in seen.all.stages
 
 
-@scenario("sweeps.queue_due_retries")
+@scenario("jobpath.sweeps.queue_due_retries")
 async def _retry_is_due(system: System, seen: Seen, _: Dashboard) -> None:
     pipeline = await system.submit([{"name": "a", "handler": "fx", "maxRetries": 1}])
     _, [stage] = _ids(pipeline)
@@ -268,7 +276,7 @@ async def _retry_is_due(system: System, seen: Seen, _: Dashboard) -> None:
     assert [s.stage_id for s in seen.outcomes[-1].queued] == [stage]
 
 
-@scenario("sweeps.unpublished_stages")
+@scenario("jobpath.sweeps.unpublished_stages")
 async def _relay(system: System, seen: Seen, _: Dashboard) -> None:
     _, [stage] = _ids(await _submitted(system, "fx"))
     await system.pull("fx")  # the first message is used up
@@ -281,7 +289,7 @@ async def _relay(system: System, seen: Seen, _: Dashboard) -> None:
     assert [s.stage_id for s in seen.since(before).republished] == [stage]
 
 
-@scenario("gates.release_held")
+@scenario("jobpath.gates.release_held")
 async def _held_stage_released(system: System, seen: Seen, _: Dashboard) -> None:
     application = system.application.id
     policy = await system.pool.fetchval(

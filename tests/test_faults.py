@@ -15,7 +15,7 @@ import msgspec
 from builtin_worker import BuiltinWorker
 from controlplane.broker import JobRef
 from controlplane.effects.dispatch import RECORD_DELAY_SECONDS
-from controlplane.engine.pipelines import submit_pipeline
+from controlplane.engine.jobpath.pipelines import submit_pipeline
 from controlplane.metrics import QUEUE_DEPTH
 from controlplane.schemas import PipelineSubmit
 from tests.system import System

@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 
 from controlplane.broker.rabbitmq import RabbitMQBroker
-from controlplane.engine import gates, schedules, sweeps
+from controlplane.engine.definitions import schedules
+from controlplane.engine.jobpath import gates, sweeps
 from database.pool import create_pool
 from tests.system import running_system
 

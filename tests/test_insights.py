@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.accounts import create_user
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.accounts import create_user
+from controlplane.engine.access.applications import create_application
 from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
 from tests.system import System
 

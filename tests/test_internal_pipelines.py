@@ -12,9 +12,9 @@ import pytest
 
 from controlplane.api.app import create_internal_app
 from controlplane.api.internal.pipelines import Sort
-from controlplane.engine.accounts import create_user
-from controlplane.engine.applications import create_application
-from controlplane.engine.pipeline_queries import SORTS
+from controlplane.engine.access.accounts import create_user
+from controlplane.engine.access.applications import create_application
+from controlplane.engine.reads.pipeline_queries import SORTS
 from tests.dashboard import PASSWORD, add_member, logged_in, services_for
 from tests.system import System
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
 from tests.dashboard import Dashboard
 from tests.system import System
 

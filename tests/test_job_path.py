@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from controlplane.engine.advance import advance_stages
+from controlplane.engine.jobpath.advance import advance_stages
 from controlplane.engine.outcome import PipelineChange
 from tests.system import System
 

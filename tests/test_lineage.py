@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
 from tests.dashboard import add_member, logged_in, services_for
 from tests.system import System
 

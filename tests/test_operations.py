@@ -12,8 +12,8 @@ from typing import Any
 
 import asyncpg
 
-from controlplane.engine.advance import advance_stages
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
+from controlplane.engine.jobpath.advance import advance_stages
 from tests.dashboard import Dashboard
 from tests.system import System
 

@@ -13,7 +13,7 @@ from controlplane.api import rate_limits
 from controlplane.api.app import create_internal_app
 from controlplane.api.rate_limits import REQUESTS_LIMITED, TokenBuckets
 from controlplane.broker.rabbitmq import RabbitMQBroker
-from controlplane.engine.applications import create_application
+from controlplane.engine.access.applications import create_application
 from tests.dashboard import add_member, logged_in, services_for
 from tests.system import running_system
 

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from controlplane.engine import retention
-from controlplane.engine.retention import Retention
+from controlplane.engine.upkeep import retention
+from controlplane.engine.upkeep.retention import Retention
 from tests.system import System, running_system
 
 

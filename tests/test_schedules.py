@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from builtin_worker import BuiltinWorker
-from controlplane.engine.schedule_timing import MISFIRE_GRACE, Timing, plan_fire
+from controlplane.engine.definitions.timing import MISFIRE_GRACE, Timing, plan_fire
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
 from database.pool import create_pool
@@ -177,7 +177,7 @@ async def test_two_builtin_workers_fire_each_due_time_once(
 async def test_a_worker_that_dies_after_starting_a_run_leaves_no_second_run(
     system: System, people: dict[str, Dashboard], definition: dict[str, Any]
 ) -> None:
-    from controlplane.engine.schedules import fire_due
+    from controlplane.engine.definitions.schedules import fire_due
     from controlplane.runs import start_run
 
     _, schedule = await create(people["ada"], definition)

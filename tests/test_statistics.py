@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 
-from controlplane.engine import statistics
+from controlplane.engine.upkeep import statistics
 
 # What the claim does to `stages`, in small: rows looked up by the ids of a batch.
 _LOOKUP = "SELECT id FROM pipelines WHERE id = ANY($1::uuid[])"

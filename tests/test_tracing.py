@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from controlplane.api.app import create_internal_app
-from controlplane.engine.tracing import parse_traceparent
+from controlplane.engine.jobpath.tracing import parse_traceparent
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import URL, System, running, running_system, sdk_worker
 from worker_sdk import AsyncClient, JobContext

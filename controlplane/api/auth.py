@@ -11,7 +11,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from controlplane.engine.applications import Application, hash_api_key
+from controlplane.engine.access.applications import Application, hash_api_key
 from controlplane.errors import Forbidden, Unauthorized
 from controlplane.services import Services
 

@@ -259,8 +259,8 @@ def _null() -> Schema:
     return Schema(type=OpenAPIType.NULL)
 
 
-# As the engine reads a submit (controlplane.engine.pipelines.resolve_run): a name and stages,
-# or a definition (with its version and params); a null counts as left out.
+# As the engine reads a submit (controlplane.engine.jobpath.pipelines.resolve_run): a name
+# and stages, or a definition (with its version and params); a null counts as left out.
 _STAGES_OR_DEFINITION: list[Schema | Any] = [
     Schema(
         title="A pipeline of stages",

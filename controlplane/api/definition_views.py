@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from controlplane.engine.definition_documents import FileFormat
-from controlplane.engine.definitions import Saved, Version
+from controlplane.engine.definitions.documents import FileFormat
+from controlplane.engine.definitions.versions import Saved, Version
 from controlplane.errors import UnsupportedMediaType
 from controlplane.schemas import DefinitionSaved, DefinitionVersionView
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from controlplane.broker import Broker, JobRef
-from controlplane.engine.batching import GroupCommit
+from controlplane.engine.jobpath.batching import GroupCommit
 from controlplane.engine.outcome import QueuedStage
 from controlplane.metrics import JOBS_PUBLISHED
 from controlplane.outages import Outages, log_with_traceback

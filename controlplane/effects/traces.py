@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from controlplane.engine.tracing import span_id_of
+from controlplane.engine.jobpath.tracing import span_id_of
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from controlplane.engine.applications import Application
-from controlplane.engine.approvals import Approval, open_approval, read_approval
+from controlplane.engine.access.applications import Application
+from controlplane.engine.jobpath.approvals import Approval, open_approval, read_approval
 from controlplane.errors import InvalidRequest, NotFound
 from controlplane.schemas import ApprovalOpen, ApprovalState, encoded_size
 from controlplane.services import Services

@@ -17,14 +17,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from controlplane.artifact_store import TooLarge
-from controlplane.engine.applications import Application
-from controlplane.engine.artifacts import (
+from controlplane.engine.access.applications import Application
+from controlplane.engine.jobpath.artifacts import (
     Artifact,
     pipeline_artifacts,
     record_artifact,
     start_upload,
 )
-from controlplane.engine.pipelines import get_pipeline
+from controlplane.engine.jobpath.pipelines import get_pipeline
 from controlplane.schemas import ARTIFACT_NAME, ArtifactView
 from controlplane.services import Services
 

@@ -15,10 +15,10 @@ from litestar.params import PathParameter, QueryParameter
 
 from controlplane.api.clients import client_address
 from controlplane.api.definition_views import format_of_media_type, saved_view, version_view
-from controlplane.engine.applications import Application
-from controlplane.engine.audit import Actor
-from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES, read_checked
-from controlplane.engine.definitions import (
+from controlplane.engine.access.applications import Application
+from controlplane.engine.access.audit import Actor
+from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES, read_checked
+from controlplane.engine.definitions.versions import (
     newest_published,
     runnable_version,
     save,

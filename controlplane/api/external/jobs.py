@@ -11,8 +11,8 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from controlplane.engine.applications import Application
-from controlplane.engine.jobs import ack_jobs, append_logs, pull_jobs
+from controlplane.engine.access.applications import Application
+from controlplane.engine.jobpath.jobs import ack_jobs, append_logs, pull_jobs
 from controlplane.input_limits import NUL_MESSAGE, holds_nul_escape, nul_path
 from controlplane.schemas import (
     AckRequest,

@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from controlplane.engine.applications import Application
-from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
-from controlplane.engine.tracing import parse_traceparent
+from controlplane.engine.access.applications import Application
+from controlplane.engine.jobpath.pipelines import cancel_pipeline, get_pipeline
+from controlplane.engine.jobpath.tracing import parse_traceparent
 from controlplane.runs import start_pipeline
 from controlplane.schemas import PipelineSubmit, PipelineView
 from controlplane.services import Services

@@ -5,8 +5,8 @@ from __future__ import annotations
 from litestar import Controller, get
 from litestar.di import NamedDependency
 
-from controlplane.engine.applications import Application
-from controlplane.engine.templates import served_templates
+from controlplane.engine.access.applications import Application
+from controlplane.engine.definitions.templates import served_templates
 from controlplane.schemas import ServedTemplateView, TemplateList
 from controlplane.services import Services
 

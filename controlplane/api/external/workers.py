@@ -6,8 +6,13 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from controlplane.engine.applications import Application
-from controlplane.engine.workers import Heartbeat, record_events, register_worker, stop_worker
+from controlplane.engine.access.applications import Application
+from controlplane.engine.jobpath.workers import (
+    Heartbeat,
+    record_events,
+    register_worker,
+    stop_worker,
+)
 from controlplane.errors import NotFound
 from controlplane.input_limits import check_report_size
 from controlplane.schemas import (

@@ -24,7 +24,7 @@ from controlplane.api.internal.session import (
     requires,
     visible_application,
 )
-from controlplane.engine.applications import (
+from controlplane.engine.access.applications import (
     ApplicationRecord,
     KeyRecord,
     add_application,

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from controlplane.api.internal.schemas import ApprovalDecision, ApprovalList
 from controlplane.api.internal.session import actor_of, member_scope, visible
-from controlplane.engine.approvals import (
+from controlplane.engine.jobpath.approvals import (
     Approval,
     Decision,
     Status,

@@ -22,7 +22,7 @@ from controlplane.api.internal.pipelines import pipeline_application
 from controlplane.api.internal.schemas import ArtifactLink
 from controlplane.api.internal.session import visible
 from controlplane.artifact_store import Redirect
-from controlplane.engine.artifacts import (
+from controlplane.engine.jobpath.artifacts import (
     check_link,
     link,
     pipeline_artifacts,

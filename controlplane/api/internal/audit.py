@@ -10,7 +10,7 @@ from litestar.params import QueryParameter
 
 from controlplane.api.internal.schemas import AuditEntryView, AuditPage
 from controlplane.api.internal.session import requires
-from controlplane.engine.audit import AuditEntry, read_page
+from controlplane.engine.access.audit import AuditEntry, read_page
 from controlplane.schemas import MAX_ID
 from controlplane.services import Services
 

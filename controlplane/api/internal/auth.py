@@ -19,7 +19,7 @@ from controlplane.api.internal.session import (
     same_origin,
     session_cookies,
 )
-from controlplane.engine.accounts import (
+from controlplane.engine.access.accounts import (
     Session,
     User,
     log_in,

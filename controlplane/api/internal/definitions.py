@@ -37,9 +37,9 @@ from controlplane.api.internal.session import (
     visible,
     visible_application,
 )
-from controlplane.engine.audit import read_trail
-from controlplane.engine.definition_documents import dump_file, read_checked
-from controlplane.engine.definitions import (
+from controlplane.engine.access.audit import read_trail
+from controlplane.engine.definitions.documents import dump_file, read_checked
+from controlplane.engine.definitions.versions import (
     Definition,
     Move,
     list_definitions,

@@ -19,7 +19,7 @@ from controlplane.api.internal.schemas import (
     StageFiguresView,
 )
 from controlplane.api.internal.session import member_scope
-from controlplane.engine.insights import StageFigures, read_insights
+from controlplane.engine.reads.insights import StageFigures, read_insights
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
 

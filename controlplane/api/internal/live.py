@@ -21,8 +21,8 @@ from litestar.exceptions import WebSocketDisconnect
 
 from controlplane.api.internal.session import services_of, session_id_of
 from controlplane.broker import Broker
-from controlplane.engine.accounts import session_user
-from controlplane.engine.applications import list_applications
+from controlplane.engine.access.accounts import session_user
+from controlplane.engine.access.applications import list_applications
 from controlplane.errors import ProblemError
 
 log = logging.getLogger(__name__)

@@ -26,26 +26,26 @@ from controlplane.api.internal.session import (
     member_scope,
     visible_application,
 )
-from controlplane.engine.applications import ApplicationRecord
-from controlplane.engine.diagnosis import diagnose
-from controlplane.engine.lineage import Lineage, lineage_of
-from controlplane.engine.operations import (
+from controlplane.engine.access.applications import ApplicationRecord
+from controlplane.engine.jobpath.operations import (
     ActionResult,
     failed_stages,
     rerun_stages,
     resume_pipeline,
     skip_stages,
 )
-from controlplane.engine.pipeline_queries import (
+from controlplane.engine.jobpath.pipelines import cancel_pipeline, get_pipeline
+from controlplane.engine.jobpath.policies import inputs_editable
+from controlplane.engine.jobpath.tracing import trace_url
+from controlplane.engine.reads.diagnosis import diagnose
+from controlplane.engine.reads.lineage import Lineage, lineage_of
+from controlplane.engine.reads.pipeline_queries import (
     PipelineFilter,
     application_of,
     list_pipelines,
 )
-from controlplane.engine.pipelines import cancel_pipeline, get_pipeline
-from controlplane.engine.policies import inputs_editable
-from controlplane.engine.stage_history import list_attempts
-from controlplane.engine.tracing import trace_url
-from controlplane.engine.worker_queries import Liveness
+from controlplane.engine.reads.stage_history import list_attempts
+from controlplane.engine.reads.worker_queries import Liveness
 from controlplane.errors import NotFound, ProblemError
 from controlplane.schemas import PipelineView
 from controlplane.services import Services

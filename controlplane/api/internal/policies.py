@@ -30,8 +30,8 @@ from controlplane.api.internal.session import (
     visible,
     visible_application,
 )
-from controlplane.engine.audit import read_trail
-from controlplane.engine.policies import (
+from controlplane.engine.access.audit import read_trail
+from controlplane.engine.jobpath.policies import (
     Policy,
     change_policy,
     create_policy,

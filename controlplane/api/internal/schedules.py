@@ -28,10 +28,9 @@ from controlplane.api.internal.schemas import (
     ScheduleView,
 )
 from controlplane.api.internal.session import actor_of, member_scope, requires, visible
-from controlplane.engine.audit import read_trail
-from controlplane.engine.definition_documents import checked_params
-from controlplane.engine.definitions import read_definition, runnable_version
-from controlplane.engine.schedules import (
+from controlplane.engine.access.audit import read_trail
+from controlplane.engine.definitions.documents import checked_params
+from controlplane.engine.definitions.schedules import (
     Schedule,
     ScheduleFields,
     change_schedule,
@@ -42,6 +41,7 @@ from controlplane.engine.schedules import (
     recent_fires,
     run_now,
 )
+from controlplane.engine.definitions.versions import read_definition, runnable_version
 from controlplane.errors import NotFound
 from controlplane.runs import start_run
 from controlplane.services import Services

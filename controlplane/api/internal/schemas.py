@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from controlplane.engine.approvals import Approval
-from controlplane.engine.definition_documents import MAX_DOCUMENT_BYTES
-from controlplane.engine.policies import Kind
+from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES
+from controlplane.engine.jobpath.approvals import Approval
+from controlplane.engine.jobpath.policies import Kind
 from controlplane.schemas import DefinitionVersionView, Name, PipelineView, ShortName, Version
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]

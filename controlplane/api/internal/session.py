@@ -24,10 +24,10 @@ from litestar.datastructures import Cookie
 from litestar.handlers import BaseRouteHandler
 
 from controlplane.api.clients import client_address, forwarded_proto
-from controlplane.engine.accounts import Role, Session, User, same_secret, session_user
-from controlplane.engine.applications import ApplicationRecord
-from controlplane.engine.applications import visible_application as find_visible_application
-from controlplane.engine.audit import Actor
+from controlplane.engine.access.accounts import Role, Session, User, same_secret, session_user
+from controlplane.engine.access.applications import ApplicationRecord
+from controlplane.engine.access.applications import visible_application as find_visible_application
+from controlplane.engine.access.audit import Actor
 from controlplane.errors import Forbidden, NotFound, Unauthorized
 from controlplane.services import Services
 

@@ -18,8 +18,8 @@ from controlplane.api.internal.schemas import (
     StageSkip,
 )
 from controlplane.api.internal.session import actor_of, current_user
-from controlplane.engine.operations import rerun_stages, skip_stages
-from controlplane.engine.stage_history import read_logs
+from controlplane.engine.jobpath.operations import rerun_stages, skip_stages
+from controlplane.engine.reads.stage_history import read_logs
 from controlplane.errors import NotFound
 from controlplane.schemas import INT32_MAX, MAX_ID
 from controlplane.services import Services

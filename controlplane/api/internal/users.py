@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from controlplane.api.internal.schemas import Memberships, UserChange, UserCreate, UserDetail
 from controlplane.api.internal.session import actor_of, requires
-from controlplane.engine.accounts import (
+from controlplane.engine.access.accounts import (
     UserRecord,
     change_user,
     create_user,

@@ -19,7 +19,7 @@ from controlplane.api.internal.schemas import (
     WorkerView,
 )
 from controlplane.api.internal.session import member_scope
-from controlplane.engine.worker_queries import (
+from controlplane.engine.reads.worker_queries import (
     Liveness,
     WorkerRow,
     held_jobs,

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from controlplane.engine.worker_queries import Liveness
+from controlplane.engine.reads.worker_queries import Liveness
 from controlplane.schemas import PipelineView, StageView
 
 # Workers that take new jobs for each handler: online, and heard from lately (draining ones

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.audit import CLI, Actor, record
+from controlplane.engine.access.audit import CLI, Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 
 KEY_PREFIX = "plq_"

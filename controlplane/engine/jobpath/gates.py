@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.outcome import Outcome, QueuedStage
-from controlplane.engine.policies import (
+from controlplane.engine.jobpath.policies import (
     ActivePolicies,
     ConcurrencyConfig,
     Policy,
     RateLimitConfig,
 )
+from controlplane.engine.outcome import Outcome, QueuedStage
 
 _CANDIDATES = """
 SELECT s.id, s.handler, p.name AS pipeline_name

@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from controlplane.engine.audit import Actor, record
-from controlplane.engine.schedule_timing import Timing, plan_fire
+from controlplane.engine.access.audit import Actor, record
+from controlplane.engine.definitions.timing import Timing, plan_fire
 from controlplane.errors import Conflict, NotFound, ProblemError
 from controlplane.schemas import PipelineSubmit
 

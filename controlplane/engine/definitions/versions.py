@@ -19,8 +19,8 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from controlplane.engine.audit import Actor, record
-from controlplane.engine.definition_documents import Document, Path, check
+from controlplane.engine.access.audit import Actor, record
+from controlplane.engine.definitions.documents import Document, Path, check
 from controlplane.errors import Conflict, Forbidden, NotFound
 
 VersionStatus = Literal["draft", "in_review", "published", "archived"]

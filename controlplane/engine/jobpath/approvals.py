@@ -21,7 +21,7 @@ from typing import Any, Literal
 import asyncpg
 import msgspec
 
-from controlplane.engine.audit import Actor, record
+from controlplane.engine.access.audit import Actor, record
 from controlplane.errors import Conflict, NotFound
 
 # Stored: pending, approved, rejected. Derived when read: expired (pending past the

@@ -4,7 +4,7 @@ Each action is one transaction that first locks the pipeline row (so two actions
 pipeline, or an action and a cancel, take turns) and then moves stages with guarded
 statements, like the engine's own transitions. It bumps the revision of every row it
 resets, which makes an advance that read those rows before the action leave them alone (see
-:mod:`controlplane.engine.advance`).
+:mod:`controlplane.engine.jobpath.advance`).
 
 A rerun or skip reopens a finished pipeline: it runs again, and the stages its end had
 cancelled wait for their dependencies again, except those behind a failure that stays.
@@ -19,9 +19,9 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from controlplane.engine.audit import Actor, record
+from controlplane.engine.access.audit import Actor, record
+from controlplane.engine.jobpath.policies import inputs_editable
 from controlplane.engine.outcome import Outcome, PipelineChange, QueuedStage, StageChange
-from controlplane.engine.policies import inputs_editable
 from controlplane.errors import Conflict, Forbidden, InvalidRequest, NotFound
 
 _LOCK_PIPELINE = """

@@ -11,10 +11,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from controlplane.engine.audit import Actor, record
-from controlplane.engine.dag import unorderable
-from controlplane.engine.definition_documents import checked_params, run_stages
-from controlplane.engine.definitions import runnable_version
+from controlplane.engine.access.audit import Actor, record
+from controlplane.engine.definitions.documents import checked_params, run_stages
+from controlplane.engine.definitions.versions import runnable_version
+from controlplane.engine.jobpath.dag import unorderable
+from controlplane.engine.jobpath.policies import ActivePolicies, shape_stages
+from controlplane.engine.jobpath.tracing import TraceParent
 from controlplane.engine.outcome import (
     NOTHING,
     Outcome,
@@ -22,8 +24,6 @@ from controlplane.engine.outcome import (
     QueuedStage,
     StageChange,
 )
-from controlplane.engine.policies import ActivePolicies, shape_stages
-from controlplane.engine.tracing import TraceParent
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.metrics import PIPELINES_SUBMITTED
 from controlplane.sandbox import Sandbox

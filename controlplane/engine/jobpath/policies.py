@@ -3,7 +3,7 @@
 A policy belongs to an application and aims at a handler or a pipeline by name. ``retry``
 and ``timeout`` override the settings of the stages submitted while they are active (a
 handler's policy wins over its pipeline's); ``concurrency`` and ``rate_limit`` gate claims
-(see :mod:`controlplane.engine.gates`); ``operator_input`` lets operators rerun the target's
+(see :mod:`controlplane.engine.jobpath.gates`); ``operator_input`` lets operators rerun the target's
 stages with a new input (by default only developers and admins may). At most one active
 policy of a kind per target.
 """
@@ -20,7 +20,7 @@ import asyncpg
 import msgspec
 from msgspec import Meta, Struct
 
-from controlplane.engine.audit import Actor, record
+from controlplane.engine.access.audit import Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.schemas import StageSpec
 

@@ -23,7 +23,7 @@ import referencing.jsonschema
 import yaml
 from msgspec import Meta, Struct
 
-from controlplane.engine.dag import unorderable
+from controlplane.engine.jobpath.dag import unorderable
 from controlplane.errors import InvalidRequest, ProblemError, Unavailable
 from controlplane.input_limits import (
     MAX_JSON_DEPTH,

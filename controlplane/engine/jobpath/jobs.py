@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from controlplane.broker import Broker, JobRef, TakenJobs
-from controlplane.engine.gates import admit
+from controlplane.engine.jobpath.gates import admit
+from controlplane.engine.jobpath.policies import ActivePolicies
+from controlplane.engine.jobpath.tracing import job_traceparent
 from controlplane.engine.outcome import Outcome, StageChange
-from controlplane.engine.policies import ActivePolicies
-from controlplane.engine.tracing import job_traceparent
 from controlplane.metrics import (
     ACKS_REJECTED,
     DISPATCH_LATENCY,

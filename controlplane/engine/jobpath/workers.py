@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from controlplane.engine.batching import GroupCommit
+from controlplane.engine.jobpath.batching import GroupCommit
 from controlplane.engine.outcome import Outcome, QueuedStage, WorkerChange
 from controlplane.errors import NotFound
 from controlplane.schemas import BootstrapRequest, WorkerEvent

@@ -15,7 +15,7 @@ import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from controlplane.engine.audit import CLI, Actor, record
+from controlplane.engine.access.audit import CLI, Actor, record
 from controlplane.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 
 Role = Literal["admin", "developer", "operator"]

@@ -1,0 +1,1 @@
+"""Who may do what: users and sessions, applications and their API keys, the audit log."""

@@ -1,0 +1,1 @@
+"""Pipeline definitions: versions and their review, the file format, schedules, templates."""

@@ -1,0 +1,1 @@
+"""The job path: from a submit through pull and ack to the advance, and what watches it."""

@@ -1,0 +1,1 @@
+"""Read models behind the dashboard: they change nothing."""

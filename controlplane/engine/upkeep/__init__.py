@@ -1,0 +1,1 @@
+"""Housekeeping of the built-in worker: retention, planner statistics."""
