@@ -19,15 +19,10 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import quote
 
-from controlplane.errors import ProblemError
+from controlplane.errors import TooLarge
 
 # Uploads to S3 are spooled in memory up to this, then on disk.
 SPOOL_BYTES = 8 << 20
-
-
-class TooLarge(ProblemError):
-    status = 413
-    title = "Request too large"
 
 
 @dataclass(frozen=True)

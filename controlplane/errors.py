@@ -6,7 +6,7 @@ place (:mod:`controlplane.api.problems`). A client branches on ``code``, never o
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -24,8 +24,11 @@ def problem_body(status: int, code: str, title: str, detail: str, **extra: Any) 
 
 
 class ProblemError(Exception):
-    status: ClassVar[int] = 400
-    title: ClassVar[str] = "Bad request"
+    """A request the product refuses, with a stable ``code`` and a ``detail`` for people.
+
+    The kinds below say what went wrong, not how HTTP says it: the API maps each kind to a
+    status and a title (:data:`controlplane.api.problems.KINDS`), the command line prints the
+    detail. Raised as itself, it is a request that is wrong in some other way."""
 
     def __init__(self, code: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -35,47 +38,36 @@ class ProblemError(Exception):
 
 
 class InvalidRequest(ProblemError):
-    status = 422
-    title = "The request is not valid"
+    """The request, or a value in it, is not one the product takes."""
 
 
 class Unauthorized(ProblemError):
-    status = 401
-    title = "Not authenticated"
+    """Who is asking is not known: no credentials, or ones that do not hold."""
 
 
 class NotFound(ProblemError):
-    status = 404
-    title = "Not found"
+    """What the request names is not there, or not for this caller to see."""
 
 
 class Conflict(ProblemError):
-    status = 409
-    title = "Conflict"
+    """What the request names is not in a state that allows it."""
 
 
 class Unavailable(ProblemError):
-    status = 503
-    title = "Temporarily unavailable"
+    """Something the product needs (the database, the broker) cannot be reached now."""
 
 
 class Forbidden(ProblemError):
-    status = 403
-    title = "Forbidden"
+    """The caller is known, and may not do this."""
 
 
 class TooLarge(ProblemError):
-    status = 413
-    title = "Request too large"
+    """The request, or a part of it, is over its limit."""
 
 
 class UnsupportedMediaType(ProblemError):
-    status = 415
-    title = "Unsupported media type"
+    """The body is in a format the operation does not read."""
 
 
 class TooManyRequests(ProblemError):
     """Carries ``retry_after`` (seconds), sent as the Retry-After header too."""
-
-    status = 429
-    title = "Too many requests"

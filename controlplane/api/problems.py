@@ -11,11 +11,43 @@ import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
-from controlplane.errors import PROBLEM_JSON, ProblemError, problem_body
+from controlplane.errors import (
+    PROBLEM_JSON,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ProblemError,
+    TooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    problem_body,
+)
 from controlplane.input_limits import too_deep
 from controlplane.outages import Dependency, outage_of, unavailable
 
 log = logging.getLogger(__name__)
+
+# How HTTP says each kind of refusal: its status and title.
+KINDS: dict[type[ProblemError], tuple[int, str]] = {
+    ProblemError: (400, "Bad request"),
+    InvalidRequest: (422, "The request is not valid"),
+    Unauthorized: (401, "Not authenticated"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    TooLarge: (413, "Request too large"),
+    UnsupportedMediaType: (415, "Unsupported media type"),
+    TooManyRequests: (429, "Too many requests"),
+    Unavailable: (503, "Temporarily unavailable"),
+}
+
+
+def status_of(error: ProblemError) -> tuple[int, str]:
+    """The status and title of the error's kind (its nearest class in :data:`KINDS`)."""
+    return next(KINDS[kind] for kind in type(error).__mro__ if kind in KINDS)
 
 _CODES_BY_STATUS = {
     400: "bad_request",
@@ -63,7 +95,8 @@ def _problem_error(
         _note_outage(request, dependency, error.__cause__ or error)
     extra = dict(error.extra)
     retry_after = extra.pop("retry_after", None)
-    response = problem(error.status, error.code, error.title, error.detail, **extra)
+    status, title = status_of(error)
+    response = problem(status, error.code, title, error.detail, **extra)
     if retry_after is not None:
         response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response

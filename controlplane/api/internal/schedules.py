@@ -29,7 +29,6 @@ from controlplane.api.internal.schemas import (
 )
 from controlplane.api.internal.session import actor_of, member_scope, requires, visible
 from controlplane.engine.access.audit import read_trail
-from controlplane.engine.definitions.documents import checked_params
 from controlplane.engine.definitions.schedules import (
     Schedule,
     ScheduleFields,
@@ -40,8 +39,9 @@ from controlplane.engine.definitions.schedules import (
     read_schedule,
     recent_fires,
     run_now,
+    set_schedule_status,
 )
-from controlplane.engine.definitions.versions import read_definition, runnable_version
+from controlplane.engine.definitions.versions import read_definition
 from controlplane.errors import NotFound
 from controlplane.runs import start_run
 from controlplane.services import Services
@@ -56,25 +56,8 @@ def schedule_view(schedule: Schedule) -> ScheduleView:
         if schedule.next_fire_at is not None
         else []
     )
-    return ScheduleView(
-        id=schedule.id,
-        application_id=schedule.application_id,
-        definition_id=schedule.definition_id,
-        definition=schedule.definition,
-        name=schedule.name,
-        version=schedule.version,
-        cron=schedule.cron,
-        interval_seconds=schedule.interval_seconds,
-        timezone=schedule.timezone,
-        params=schedule.params,
-        catch_up=schedule.catch_up,
-        status=schedule.status,
-        next_fire_at=schedule.next_fire_at,
-        next_runs=[schedule.next_fire_at, *upcoming] if schedule.next_fire_at else [],
-        last_fired_at=schedule.last_fired_at,
-        created_at=schedule.created_at,
-        updated_at=schedule.updated_at,
-    )
+    next_runs = [schedule.next_fire_at, *upcoming] if schedule.next_fire_at else []
+    return ScheduleView(**dataclasses.asdict(schedule), next_runs=next_runs)
 
 
 async def _visible_schedule(
@@ -84,16 +67,6 @@ async def _visible_schedule(
     return await visible(
         request, schedule, NotFound("schedule_not_found", f"no schedule {schedule_id}")
     )
-
-
-async def _checked(
-    services: Services, application_id: uuid.UUID, definition: str, fields: ScheduleFields
-) -> ScheduleFields:
-    """The fields, if their timing is one and their params fit the version they run."""
-    fields.timing.check()
-    version = await runnable_version(services.pool, application_id, definition, fields.version)
-    params = await checked_params(services.sandbox, version.document(), fields.params)
-    return dataclasses.replace(fields, params=params)
 
 
 class ScheduleController(Controller):
@@ -131,19 +104,12 @@ class ScheduleController(Controller):
         definition = await read_definition(services.pool, data.definition_id)
         not_found = NotFound("definition_not_found", f"no definition {data.definition_id}")
         definition = await visible(request, definition, not_found)
-        fields = ScheduleFields(
-            name=data.name,
-            version=data.version,
-            cron=data.cron,
-            interval_seconds=data.interval_seconds,
-            timezone=data.timezone,
-            params=data.params,
-            catch_up=data.catch_up,
-            status=data.status,
-        )
-        fields = await _checked(services, definition.application_id, definition.name, fields)
         schedule = await create_schedule(
-            services.pool, actor_of(request), definition.application_id, definition.id, fields
+            services.pool,
+            services.sandbox,
+            actor_of(request),
+            definition,
+            ScheduleFields.of(data),
         )
         return schedule_view(schedule)
 
@@ -177,14 +143,8 @@ class ScheduleController(Controller):
             for f in msgspec.structs.fields(data)
             if getattr(data, f.name) is not msgspec.UNSET
         }
-        if "cron" in given:
-            given.setdefault("interval_seconds", None)
-        elif "interval_seconds" in given:
-            given["cron"] = None
-        fields = dataclasses.replace(_fields_of(schedule), **given)
-        fields = await _checked(services, schedule.application_id, schedule.definition, fields)
         changed = await change_schedule(
-            services.pool, actor_of(request), schedule, fields, "schedule.changed"
+            services.pool, services.sandbox, actor_of(request), schedule, given
         )
         return schedule_view(changed)
 
@@ -249,27 +209,9 @@ class ScheduleController(Controller):
         return [entry_view(e) for e in await read_trail(services.pool, "schedule", schedule.id)]
 
 
-def _fields_of(schedule: Schedule) -> ScheduleFields:
-    return ScheduleFields(
-        name=schedule.name,
-        version=schedule.version,
-        cron=schedule.cron,
-        interval_seconds=schedule.interval_seconds,
-        timezone=schedule.timezone,
-        params=schedule.params,
-        catch_up=schedule.catch_up,
-        status=schedule.status,
-    )
-
-
 async def _set_status(
     services: Services, request: Request[Any, Any, Any], schedule_id: uuid.UUID, status: str
 ) -> ScheduleView:
     schedule = await _visible_schedule(services, request, schedule_id)
-    if schedule.status == status:
-        return schedule_view(schedule)
-    fields = dataclasses.replace(_fields_of(schedule), status=status)
-    action = "schedule.paused" if status == "paused" else "schedule.resumed"
-    return schedule_view(
-        await change_schedule(services.pool, actor_of(request), schedule, fields, action)
-    )
+    changed = await set_schedule_status(services.pool, actor_of(request), schedule, status)
+    return schedule_view(changed)

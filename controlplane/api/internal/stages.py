@@ -20,11 +20,8 @@ from controlplane.api.internal.schemas import (
 from controlplane.api.internal.session import actor_of, current_user
 from controlplane.engine.jobpath.operations import rerun_stages, skip_stages
 from controlplane.engine.reads.stage_history import read_logs
-from controlplane.errors import NotFound
 from controlplane.schemas import INT32_MAX, MAX_ID
 from controlplane.services import Services
-
-_STAGE_OF_PIPELINE = "SELECT 1 FROM stages WHERE id = $1 AND pipeline_id = $2"
 
 
 class StageController(Controller):
@@ -101,9 +98,9 @@ class StageController(Controller):
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 500,
     ) -> LogPage:
         await pipeline_application(services, request, pipeline_id)
-        if await services.pool.fetchval(_STAGE_OF_PIPELINE, stage_id, pipeline_id) is None:
-            raise NotFound("stage_not_found", f"no stage {stage_id} in this pipeline")
-        lines = await read_logs(services.pool, stage_id, after=after, limit=limit, attempt=attempt)
+        lines = await read_logs(
+            services.pool, pipeline_id, stage_id, after=after, limit=limit, attempt=attempt
+        )
         return LogPage(
             [
                 LogLineView(

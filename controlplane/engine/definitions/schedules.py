@@ -9,17 +9,21 @@ is moved on by a statement guarded on the one just fired.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from controlplane.engine.access.audit import Actor, record
+from controlplane.engine.definitions.documents import checked_params
 from controlplane.engine.definitions.timing import Timing, plan_fire
+from controlplane.engine.definitions.versions import Definition, runnable_version
 from controlplane.errors import Conflict, NotFound, ProblemError
+from controlplane.sandbox import Sandbox
 from controlplane.schemas import PipelineSubmit
 
 
@@ -45,6 +49,10 @@ class Schedule:
     @property
     def timing(self) -> Timing:
         return Timing(self.cron, self.interval_seconds, self.timezone)
+
+    @property
+    def fields(self) -> ScheduleFields:
+        return ScheduleFields.of(self)
 
     def run_request(self, idempotency_key: str) -> PipelineSubmit:
         return PipelineSubmit(
@@ -134,41 +142,49 @@ class ScheduleFields:
     def timing(self) -> Timing:
         return Timing(self.cron, self.interval_seconds, self.timezone)
 
+    @classmethod
+    def of(cls, source: object) -> ScheduleFields:
+        """The fields of anything that has them as attributes (a request, a schedule)."""
+        return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)})
+
     def columns(self) -> tuple[Any, ...]:
         """In the order _INSERT and _UPDATE take them, after their ids."""
-        return (
-            self.name,
-            self.version,
-            self.cron,
-            self.interval_seconds,
-            self.timezone,
-            self.params,
-            self.catch_up,
-            self.status,
-        )
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+    def details(self) -> dict[str, Any]:
+        """For the audit log, named as on the wire."""
+        return {_camel(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-def _details(fields: ScheduleFields) -> dict[str, Any]:
-    return {
-        "name": fields.name,
-        "version": fields.version,
-        "cron": fields.cron,
-        "intervalSeconds": fields.interval_seconds,
-        "timezone": fields.timezone,
-        "params": fields.params,
-        "catchUp": fields.catch_up,
-        "status": fields.status,
-    }
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+async def _checked(
+    pool: asyncpg.Pool,
+    sandbox: Sandbox,
+    application_id: uuid.UUID,
+    definition: str,
+    fields: ScheduleFields,
+) -> ScheduleFields:
+    """The fields, if their timing is one and their params fit the version they run (with
+    the params' defaults filled in); a problem otherwise."""
+    fields.timing.check()
+    version = await runnable_version(pool, application_id, definition, fields.version)
+    params = await checked_params(sandbox, version.document(), fields.params)
+    return dataclasses.replace(fields, params=params)
 
 
 async def create_schedule(
     pool: asyncpg.Pool,
+    sandbox: Sandbox,
     actor: Actor,
-    application_id: uuid.UUID,
-    definition_id: uuid.UUID,
+    definition: Definition,
     fields: ScheduleFields,
 ) -> Schedule:
-    """The caller has checked the timing and the params against the version."""
+    application_id, definition_id = definition.application_id, definition.id
+    fields = await _checked(pool, sandbox, application_id, definition.name, fields)
     next_fire_at = _first_due(fields, await _now(pool))
     async with pool.acquire() as connection, connection.transaction():
         created = await connection.fetchval(
@@ -176,11 +192,43 @@ async def create_schedule(
         )
         if created is None:
             raise Conflict("schedule_exists", f"a schedule is already named {fields.name!r}")
-        await record(connection, actor, "schedule.created", "schedule", created, _details(fields))
+        await record(connection, actor, "schedule.created", "schedule", created, fields.details())
         return _schedule(await connection.fetchrow(_BY_ID, created))
 
 
 async def change_schedule(
+    pool: asyncpg.Pool,
+    sandbox: Sandbox,
+    actor: Actor,
+    schedule: Schedule,
+    changes: Mapping[str, Any],
+) -> Schedule:
+    """Change the fields named in ``changes``. A schedule has a cron or an interval: giving
+    one drops the other."""
+    given = dict(changes)
+    if "cron" in given:
+        given.setdefault("interval_seconds", None)
+    elif "interval_seconds" in given:
+        given["cron"] = None
+    fields = dataclasses.replace(schedule.fields, **given)
+    fields = await _checked(pool, sandbox, schedule.application_id, schedule.definition, fields)
+    return await _store(pool, actor, schedule, fields, "schedule.changed")
+
+
+async def set_schedule_status(
+    pool: asyncpg.Pool, actor: Actor, schedule: Schedule, status: str
+) -> Schedule:
+    """Pause or resume a schedule (nothing else is checked: a schedule whose version was
+    archived since can still be paused)."""
+    if schedule.status == status:
+        return schedule
+    action = "schedule.paused" if status == "paused" else "schedule.resumed"
+    return await _store(
+        pool, actor, schedule, dataclasses.replace(schedule.fields, status=status), action
+    )
+
+
+async def _store(
     pool: asyncpg.Pool, actor: Actor, schedule: Schedule, fields: ScheduleFields, action: str
 ) -> Schedule:
     """Store ``fields``; a change of timing, or a resume, counts due times from now (what
@@ -195,7 +243,7 @@ async def change_schedule(
         changed = await connection.fetchval(_UPDATE, schedule.id, *fields.columns(), next_fire_at)
         if changed is None:
             raise NotFound("schedule_not_found", f"no schedule {schedule.id}")
-        await record(connection, actor, action, "schedule", schedule.id, _details(fields))
+        await record(connection, actor, action, "schedule", schedule.id, fields.details())
         return _schedule(await connection.fetchrow(_BY_ID, schedule.id))
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from controlplane.errors import NotFound
+
 # Ended attempts from their history, the running ones from their stage rows.
 _ATTEMPTS = """
 SELECT a.stage_id, a.attempt, a.job_id, a.worker_id, w.name AS worker_name, a.outcome,
@@ -22,6 +24,8 @@ FROM stages s LEFT JOIN workers w ON w.id = s.worker_id
 WHERE s.pipeline_id = $1 AND s.status = 'running'
 ORDER BY started_at, attempt
 """
+
+_STAGE_OF_PIPELINE = "SELECT 1 FROM stages WHERE id = $1 AND pipeline_id = $2"
 
 _LOGS = """
 SELECT id, attempt, job_id, level, message, created_at
@@ -65,12 +69,16 @@ async def list_attempts(pool: asyncpg.Pool, pipeline_id: uuid.UUID) -> list[Atte
 
 async def read_logs(
     pool: asyncpg.Pool,
+    pipeline_id: uuid.UUID,
     stage_id: uuid.UUID,
     *,
     after: int,
     limit: int,
     attempt: int | None = None,
 ) -> list[LogLine]:
-    """Log lines after the one numbered ``after``, oldest first: page or tail with it."""
+    """Log lines of a stage of the pipeline after the one numbered ``after``, oldest first:
+    page or tail with it."""
+    if await pool.fetchval(_STAGE_OF_PIPELINE, stage_id, pipeline_id) is None:
+        raise NotFound("stage_not_found", f"no stage {stage_id} in this pipeline")
     rows = await pool.fetch(_LOGS, stage_id, after, attempt, limit)
     return [LogLine(**dict(row)) for row in rows]
