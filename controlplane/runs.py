@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from controlplane.engine.jobpath.pipelines import get_pipeline, submit_pipeline
+from controlplane.engine.jobpath.pipelines import Pipeline, get_pipeline, submit_pipeline
 from controlplane.engine.jobpath.tracing import TraceParent
-from controlplane.schemas import PipelineSubmit, PipelineView
+from controlplane.schemas import PipelineSubmit
 from controlplane.services import Services
 
 
@@ -16,7 +16,7 @@ async def start_pipeline(
     application_id: uuid.UUID,
     request: PipelineSubmit,
     trace: TraceParent | None = None,
-) -> tuple[PipelineView, bool]:
+) -> tuple[Pipeline, bool]:
     """The pipeline, and whether it is new (False: an earlier submit with the same
     idempotency key made it)."""
     submitted = await submit_pipeline(
@@ -29,8 +29,8 @@ async def start_pipeline(
         services.sandbox,
     )
     await services.effects.apply(submitted.outcome)
-    if submitted.view is not None:
-        return submitted.view, True
+    if submitted.pipeline is not None:
+        return submitted.pipeline, True
     return await get_pipeline(services.pool, application_id, submitted.pipeline_id), False
 
 
@@ -38,5 +38,5 @@ async def start_run(
     services: Services, application_id: uuid.UUID, request: PipelineSubmit
 ) -> uuid.UUID:
     """Start a pipeline (a schedule's run); its id."""
-    view, _ = await start_pipeline(services, application_id, request)
-    return view.id
+    pipeline, _ = await start_pipeline(services, application_id, request)
+    return pipeline.id

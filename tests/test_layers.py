@@ -6,9 +6,17 @@ house fails the suite, wherever it is written."""
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
+import typing
 from pathlib import Path
 
+import msgspec
 import pytest
+
+import controlplane.engine
+import controlplane.errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,3 +69,45 @@ def test_imports_flow_one_way(package: str, forbidden: tuple[str, ...]) -> None:
 def test_the_rules_see_an_import_written_inside_a_function() -> None:
     # The composition root imports lazily, inside functions: the walk must see those too.
     assert "builtin_worker" in imports_of("pipelogiq")["pipelogiq.cli"]
+
+
+def _structs_in(hint: object) -> list[type]:
+    """The msgspec Structs a type hint names, at any depth (``list[Job] | None``...)."""
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+        return [hint]
+    return [s for arg in typing.get_args(hint) for s in _structs_in(arg)]
+
+
+def test_the_engine_answers_in_its_own_records_not_wire_shapes() -> None:
+    # The answers' wire shapes (camelCase, documented in OpenAPI) are the APIs' to choose;
+    # the engine returns dataclasses, and the API converts them (controlplane.api.wire).
+    returning: list[str] = []
+    package = controlplane.engine
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(info.name)
+        functions = [
+            (name, member)
+            for name, member in vars(module).items()
+            if inspect.isfunction(member) and member.__module__ == module.__name__
+        ]
+        functions += [
+            (f"{name}.{method_name}", method)
+            for name, member in vars(module).items()
+            if inspect.isclass(member) and member.__module__ == module.__name__
+            for method_name, method in vars(member).items()
+            if inspect.isfunction(method)
+        ]
+        for name, function in functions:
+            returned = typing.get_type_hints(function).get("return")
+            wire = [s for s in _structs_in(returned) if s.__module__.startswith("controlplane")]
+            wire = [s for s in wire if not s.__module__.startswith("controlplane.engine")]
+            # A request shape is what the engine is asked (a schedule's run asks as a client
+            # would); only answers are the APIs' own.
+            wire = [s for s in wire if "_Request" not in {k.__name__ for k in s.__mro__}]
+            returning += [f"{module.__name__}.{name} -> {s.__name__}" for s in wire]
+    assert returning == []
+
+
+def test_errors_name_kinds_and_leave_statuses_to_the_api() -> None:
+    kinds = [controlplane.errors.ProblemError, *controlplane.errors.ProblemError.__subclasses__()]
+    assert [k.__name__ for k in kinds if hasattr(k, "status")] == []

@@ -49,6 +49,7 @@ def status_of(error: ProblemError) -> tuple[int, str]:
     """The status and title of the error's kind (its nearest class in :data:`KINDS`)."""
     return next(KINDS[kind] for kind in type(error).__mro__ if kind in KINDS)
 
+
 _CODES_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",

@@ -11,18 +11,19 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from controlplane.api.wire import wire
 from controlplane.engine.access.applications import Application
-from controlplane.engine.jobpath.jobs import ack_jobs, append_logs, pull_jobs
+from controlplane.engine.jobpath.jobs import Rejection, ack_jobs, append_logs, pull_jobs
 from controlplane.input_limits import NUL_MESSAGE, holds_nul_escape, nul_path
 from controlplane.schemas import (
     AckRequest,
     AckResponse,
+    Job,
     JobResult,
     LogsRequest,
     LogsResponse,
     PullRequest,
     PullResponse,
-    RejectedResult,
 )
 from controlplane.services import Services
 
@@ -87,7 +88,7 @@ class JobController(Controller):
             finally:
                 watching.cancel()
         await services.effects.apply(pulled.outcome)
-        return PullResponse(jobs=pulled.jobs)
+        return PullResponse(jobs=wire(pulled.jobs, list[Job]))
 
     @post(
         "/jobs/ack",
@@ -110,7 +111,7 @@ class JobController(Controller):
         acked = await ack_jobs(services.pool, application.id, results, refused, limit)
         # Accepted is durable already; the built-in worker hears of it in the background.
         await services.effects.apply(acked.outcome)
-        return acked.response
+        return wire(acked, AckResponse)
 
     @post("/logs", status_code=200, summary="Append log lines of running jobs")
     async def logs(
@@ -119,10 +120,10 @@ class JobController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> LogsResponse:
-        return await append_logs(services.pool, application.id, data.entries)
+        return wire(await append_logs(services.pool, application.id, data.entries), LogsResponse)
 
 
-def _without_nul(results: list[JobResult]) -> tuple[list[JobResult], list[RejectedResult]]:
+def _without_nul(results: list[JobResult]) -> tuple[list[JobResult], list[Rejection]]:
     """The results the database can store, and the refusals of those holding NUL."""
     kept, refused = [], []
     for n, result in enumerate(results):
@@ -131,5 +132,5 @@ def _without_nul(results: list[JobResult]) -> tuple[list[JobResult], list[Reject
             kept.append(result)
         else:
             detail = f"{where}: {NUL_MESSAGE}"
-            refused.append(RejectedResult(result.job_id, "invalid_result", "nul_character", detail))
+            refused.append(Rejection(result.job_id, "invalid_result", "nul_character", detail))
     return kept, refused

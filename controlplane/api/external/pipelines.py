@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
+from controlplane.api.wire import wire
 from controlplane.engine.access.applications import Application
 from controlplane.engine.jobpath.pipelines import cancel_pipeline, get_pipeline
 from controlplane.engine.jobpath.tracing import parse_traceparent
@@ -52,7 +53,8 @@ class PipelineController(Controller):
         ] = None,
     ) -> Response[PipelineView]:
         trace = parse_traceparent(traceparent)
-        view, new = await start_pipeline(services, application.id, data, trace)
+        pipeline, new = await start_pipeline(services, application.id, data, trace)
+        view = wire(pipeline, PipelineView)
         if new:
             return Response(view, status_code=201)
         return Response(view, status_code=200, headers={"Idempotent-Replayed": "true"})
@@ -68,7 +70,7 @@ class PipelineController(Controller):
         application: NamedDependency[Application],
         services: NamedDependency[Services],
     ) -> PipelineView:
-        return await get_pipeline(services.pool, application.id, pipeline_id)
+        return wire(await get_pipeline(services.pool, application.id, pipeline_id), PipelineView)
 
     @post(
         "/{pipeline_id:uuid}/cancel",
@@ -84,4 +86,4 @@ class PipelineController(Controller):
     ) -> PipelineView:
         cancelled = await cancel_pipeline(services.pool, application.id, pipeline_id)
         await services.effects.apply(cancelled.outcome)
-        return cancelled.view
+        return wire(cancelled.pipeline, PipelineView)

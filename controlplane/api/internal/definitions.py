@@ -231,9 +231,9 @@ class DefinitionController(Controller):
             params=data.params,
             keywords=data.keywords,
         )
-        view, _ = await start_pipeline(services, definition.application_id, submit)
-        application = await pipeline_application(services, request, view.id)
-        return await pipeline_detail(services, request, application, view.id, view)
+        pipeline, _ = await start_pipeline(services, definition.application_id, submit)
+        application = await pipeline_application(services, request, pipeline.id)
+        return await pipeline_detail(services, request, application, pipeline.id, pipeline)
 
     @get("/{definition_id:uuid}/history", summary="Every change to a definition, newest first")
     async def history(

@@ -15,6 +15,7 @@ from controlplane.api.internal.schemas import (
     BulkItemResult,
     BulkRequest,
     BulkResult,
+    Lineage,
     PipelineDetail,
     PipelinePage,
     PipelineSummary,
@@ -26,6 +27,7 @@ from controlplane.api.internal.session import (
     member_scope,
     visible_application,
 )
+from controlplane.api.wire import wire
 from controlplane.engine.access.applications import ApplicationRecord
 from controlplane.engine.jobpath.operations import (
     ActionResult,
@@ -34,11 +36,11 @@ from controlplane.engine.jobpath.operations import (
     resume_pipeline,
     skip_stages,
 )
-from controlplane.engine.jobpath.pipelines import cancel_pipeline, get_pipeline
+from controlplane.engine.jobpath.pipelines import Pipeline, cancel_pipeline, get_pipeline
 from controlplane.engine.jobpath.policies import inputs_editable
 from controlplane.engine.jobpath.tracing import trace_url
 from controlplane.engine.reads.diagnosis import diagnose
-from controlplane.engine.reads.lineage import Lineage, lineage_of
+from controlplane.engine.reads.lineage import lineage_of
 from controlplane.engine.reads.pipeline_queries import (
     PipelineFilter,
     application_of,
@@ -68,23 +70,24 @@ async def pipeline_detail(
     request: Request[Any, Any, Any],
     application: ApplicationRecord,
     pipeline_id: uuid.UUID,
-    view: PipelineView | None = None,
+    pipeline: Pipeline | None = None,
 ) -> PipelineDetail:
-    """The pipeline (``view``, if the caller has just read it), its attempts, why each stage
-    is where it is, and which stages' input the user may change on a rerun."""
-    view = view or await get_pipeline(services.pool, application.id, pipeline_id)
+    """The pipeline (``pipeline``, if the caller has just read it), its attempts, why each
+    stage is where it is, and which stages' input the user may change on a rerun."""
+    pipeline = pipeline or await get_pipeline(services.pool, application.id, pipeline_id)
     attempts = await list_attempts(services.pool, pipeline_id)
-    diagnoses = await diagnose(services.pool, application.id, view, Liveness.of(services.settings))
-    stage_ids = [stage.id for stage in view.stages]
+    liveness = Liveness.of(services.settings)
+    diagnoses = await diagnose(services.pool, application.id, pipeline, liveness)
+    stage_ids = [stage.id for stage in pipeline.stages]
     role = current_user(request).role
     editable = await inputs_editable(services.pool, application.id, role, stage_ids)
     return PipelineDetail(
         application.id,
         application.name,
-        view,
-        [AttemptView(**vars(a)) for a in attempts],
-        [StageWhy(d.stage_id, d.code, d.message, d.details) for d in diagnoses],
-        trace_url=trace_url(services.settings.trace_url, view.trace_id),
+        wire(pipeline, PipelineView),
+        wire(attempts, list[AttemptView]),
+        wire(diagnoses, list[StageWhy]),
+        trace_url=trace_url(services.settings.trace_url, pipeline.trace_id),
         input_editable=[stage_id for stage_id in stage_ids if stage_id in editable],
     )
 
@@ -114,7 +117,9 @@ async def _act_on_pipeline(
     if action == "cancel":
         cancelled = await cancel_pipeline(pool, application.id, pipeline_id, actor)
         await services.effects.apply(cancelled.outcome)
-        return await pipeline_detail(services, request, application, pipeline_id, cancelled.view)
+        return await pipeline_detail(
+            services, request, application, pipeline_id, cancelled.pipeline
+        )
     failed = await failed_stages(pool, pipeline_id)
     if action == "rerun" and failed:
         result = await rerun_stages(
@@ -217,7 +222,9 @@ class PipelineController(Controller):
         services: NamedDependency[Services],
     ) -> Lineage:
         application = await pipeline_application(services, request, pipeline_id)
-        return lineage_of(await get_pipeline(services.pool, application.id, pipeline_id))
+        return wire(
+            lineage_of(await get_pipeline(services.pool, application.id, pipeline_id)), Lineage
+        )
 
     @post(
         "/{pipeline_id:uuid}/cancel",

@@ -609,3 +609,38 @@ class ArtifactLink(_Response):
     # A path on this API that downloads the file without a session, until it expires.
     url: str
     expires_at: dt.datetime
+
+
+# -- lineage ---------------------------------------------------------------------------------
+
+
+class DatasetNode(_Response):
+    id: str
+    uri: str
+    # Null for a file; its name is the last part of its URI.
+    version: int | None
+    name: str
+    kind: Literal["dataset", "file"]
+    # From the reference the writing stage output, when it gave one.
+    rows: int | None = None
+
+
+class StageNode(_Response):
+    id: uuid.UUID
+    name: str
+    handler: str
+    status: str
+
+
+class Edge(_Response):
+    # A dataset id to a stage id (a read), or a stage id to a dataset id (a write).
+    from_: str = msgspec.field(name="from")
+    to: str
+    kind: Literal["read", "write"]
+
+
+class Lineage(_Response):
+    pipeline_id: uuid.UUID
+    datasets: list[DatasetNode]
+    stages: list[StageNode]
+    edges: list[Edge]

@@ -22,6 +22,7 @@ import referencing.exceptions
 import referencing.jsonschema
 import yaml
 from msgspec import Meta, Struct
+from referencing._core import Resolver  # what Registry.resolver() returns; not re-exported
 
 from controlplane.engine.jobpath.dag import unorderable
 from controlplane.errors import InvalidRequest, ProblemError, Unavailable
@@ -621,7 +622,7 @@ _REFERENCE_LOOP = "the params schema refers to itself without end ($ref)"
 _SAME_VALUE = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas")
 
 
-def _schema_resolver(schema: Any) -> referencing.Resolver[Any]:
+def _schema_resolver(schema: Any) -> Resolver[Any]:
     """Looks references up as the params check will (pointers, %-escapes, anchors)."""
     resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -23,13 +25,9 @@ from controlplane.metrics import (
 )
 from controlplane.outages import unavailable
 from controlplane.schemas import (
-    AckResponse,
-    Job,
     JobLogEntry,
     JobResult,
     LogEntry,
-    LogsResponse,
-    RejectedResult,
     RejectReason,
 )
 from database.pool import fetch_retrying, json_text, retry_on_deadlock
@@ -104,9 +102,28 @@ async def pull_jobs(
             return Pulled(jobs, Outcome(stages=tuple(running)))
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job handed to a worker: what it runs, on what, until when."""
+
+    job_id: uuid.UUID
+    stage_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    handler: str
+    stage_name: str
+    attempt: int
+    input: Any
+    context: dict[str, Any]
+    dependencies: dict[str, Any]
+    lease_expires_at: dt.datetime
+    timeout_seconds: int | None
+    # W3C trace context: this job as a span of its pipeline's trace.
+    traceparent: str | None
+
+
 @dataclass(frozen=True)
 class Pulled:
-    jobs: list[Job]
+    jobs: list[ClaimedJob]
     # The stages claimed, now running.
     outcome: Outcome
 
@@ -146,7 +163,7 @@ async def _claim_taken(
     worker_id: uuid.UUID | None,
     lease_seconds: float,
     policies: ActivePolicies | None,
-) -> list[Job]:
+) -> list[ClaimedJob]:
     wanted, unused = taken.items[:max_jobs], taken.items[max_jobs:]
     # Rows are locked in ascending id order by every batch statement: no lock cycles.
     refs = sorted((ref for _, ref in wanted), key=lambda ref: ref.stage_id)
@@ -171,7 +188,7 @@ async def _claim_taken(
         if row["waited"] is not None:
             DISPATCH_LATENCY.observe(float(row["waited"]))
     return [
-        Job(
+        ClaimedJob(
             job_id=row["job_id"],
             stage_id=row["id"],
             pipeline_id=row["pipeline_id"],
@@ -252,9 +269,22 @@ ORDER BY rank
 _FINISHED = ("completed", "failed")
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A result not recorded, and why. For ``invalid_result``: what was wrong with it
+    (``code``) and where (``detail``); such a result is refused for good."""
+
+    job_id: uuid.UUID
+    reason: RejectReason
+    code: str | None = None
+    detail: str | None = None
+
+
 @dataclass(frozen=True)
 class Acked:
-    response: AckResponse
+    # The job ids whose results are recorded, in the order they came.
+    accepted: list[uuid.UUID]
+    rejected: list[Rejection]
     # The stages that moved; those finished are announced; the jobs accepted ended.
     outcome: Outcome
 
@@ -263,7 +293,7 @@ async def ack_jobs(
     pool: asyncpg.Pool,
     application_id: uuid.UUID,
     results: list[JobResult],
-    refused: Sequence[RejectedResult] = (),
+    refused: Sequence[Rejection] = (),
     max_output_bytes: int | None = None,
 ) -> Acked:
     """Record a batch of results atomically; accepted means committed. ``refused``: results
@@ -277,7 +307,7 @@ async def ack_jobs(
     # Each output and context value as JSON text, encoded once: measured, then stored.
     outputs: dict[uuid.UUID, str] = {}
     contexts: dict[uuid.UUID, dict[str, str]] = {}
-    too_large: list[RejectedResult] = []
+    too_large: list[Rejection] = []
     for result in results:
         if result.job_id in unique:
             duplicates.append(result.job_id)
@@ -303,7 +333,7 @@ async def ack_jobs(
     accepted = {row["job_id"] for row in updated}
     rejected_ids = [j for j in unique if j not in accepted]
     rejected = await _explain_rejections(pool, application_id, rejected_ids)
-    rejected += [RejectedResult(j, "duplicate") for j in duplicates]
+    rejected += [Rejection(j, "duplicate") for j in duplicates]
     rejected += too_large
     rejected += refused
     for row in updated:
@@ -320,7 +350,7 @@ async def ack_jobs(
         finished_stages=tuple(row["id"] for row in updated if row["status"] in _FINISHED),
         ended_jobs=tuple(accepted_in_order),
     )
-    return Acked(AckResponse(accepted=accepted_in_order, rejected=rejected), outcome)
+    return Acked(accepted_in_order, rejected, outcome)
 
 
 async def _record_results(
@@ -352,31 +382,31 @@ async def _record_results(
 
 def _over_the_limit(
     result: JobResult, output: str, context: dict[str, str], limit: int | None
-) -> RejectedResult | None:
+) -> Rejection | None:
     """The refusal of a result too large to store and hand on, if it is."""
     if limit is None:
         return None
     if len(output) > limit:  # characters: at least as many bytes
         detail = f"the output is {len(output):,} characters of JSON; the limit is {limit:,} bytes"
-        return RejectedResult(result.job_id, "invalid_result", "output_too_large", detail)
+        return Rejection(result.job_id, "invalid_result", "output_too_large", detail)
     context_size = sum(len(text) for text in context.values())
     if context_size > limit:
         detail = (
             f"the context values are {context_size:,} characters of JSON; the limit is {limit:,}"
         )
-        return RejectedResult(result.job_id, "invalid_result", "context_too_large", detail)
+        return Rejection(result.job_id, "invalid_result", "context_too_large", detail)
     return None
 
 
 async def _explain_rejections(
     pool: asyncpg.Pool, application_id: uuid.UUID, job_ids: list[uuid.UUID]
-) -> list[RejectedResult]:
+) -> list[Rejection]:
     if not job_ids:
         return []
     causes: dict[uuid.UUID, str] = {}
     for row in await pool.fetch(_REJECTION_CAUSES, job_ids, application_id):
         causes.setdefault(row["job_id"], row["cause"])
-    return [RejectedResult(j, _rejection_reason(causes.get(j))) for j in job_ids]
+    return [Rejection(j, _rejection_reason(causes.get(j))) for j in job_ids]
 
 
 async def _claim_gated(
@@ -423,9 +453,16 @@ RETURNING job_id
 """
 
 
+@dataclass(frozen=True)
+class Appended:
+    accepted: int
+    # Jobs named that are not running jobs of the application, each once.
+    unknown_job_ids: list[uuid.UUID]
+
+
 async def append_logs(
     pool: asyncpg.Pool, application_id: uuid.UUID, entries: list[JobLogEntry]
-) -> LogsResponse:
+) -> Appended:
     """Store log lines a job sends while it runs (its ack may carry more)."""
     stored = await pool.fetch(
         _INSERT_JOB_LOGS,
@@ -436,4 +473,4 @@ async def append_logs(
     )
     known = {row["job_id"] for row in stored}
     unknown = list(dict.fromkeys(e.job_id for e in entries if e.job_id not in known))
-    return LogsResponse(accepted=len(stored), unknown_job_ids=unknown)
+    return Appended(len(stored), unknown)

@@ -29,11 +29,8 @@ from controlplane.metrics import PIPELINES_SUBMITTED
 from controlplane.sandbox import Sandbox
 from controlplane.schemas import (
     PipelineSubmit,
-    PipelineView,
-    RunOf,
     StageSpec,
     StageStatus,
-    StageView,
 )
 from database.pool import json_texts
 
@@ -142,6 +139,55 @@ SELECT id, idempotency_hash FROM pipelines WHERE application_id = $1 AND idempot
 
 
 @dataclass(frozen=True)
+class RunOf:
+    """The definition version a pipeline is a run of, and the params it was given."""
+
+    definition_id: uuid.UUID
+    definition: str
+    version: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: uuid.UUID
+    name: str
+    handler: str
+    status: StageStatus
+    attempt: int
+    depends_on: list[str]
+    max_retries: int
+    timeout_seconds: int | None
+    input: Any
+    output: Any
+    error: Any
+    queued_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    retry_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline with its stages and context (read models of its own for the dashboard's
+    lists are in controlplane.engine.reads)."""
+
+    id: uuid.UUID
+    name: str
+    status: str
+    keywords: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+    stages: list[Stage]
+    context: dict[str, Any]
+    # None for a pipeline submitted with its stages.
+    run_of: RunOf | None
+    # The W3C trace it belongs to (32 hex digits); None for pipelines older than traces.
+    trace_id: str | None
+
+
+@dataclass(frozen=True)
 class Run:
     """What a submit asks to run: its own stages, or a definition's."""
 
@@ -193,7 +239,7 @@ class Submitted:
     # The root stages queued and the pipeline started; nothing for an earlier submit's.
     outcome: Outcome
     # The new pipeline as stored; None when an idempotency key returned an earlier one.
-    view: PipelineView | None
+    pipeline: Pipeline | None
 
 
 async def submit_pipeline(
@@ -268,24 +314,24 @@ async def submit_pipeline(
         if not s.depends_on
     )
     started = (PipelineChange(pipeline_id, application_id, "running"),)
-    view = _new_view(pipeline_id, run, planned, created_at, trace_id)
-    return Submitted(pipeline_id, Outcome(queued=queued, pipelines=started), view)
+    pipeline = _as_stored(pipeline_id, run, planned, created_at, trace_id)
+    return Submitted(pipeline_id, Outcome(queued=queued, pipelines=started), pipeline)
 
 
 def _initial_status(stage: PlannedStage) -> StageStatus:
     return "not_started" if stage.depends_on else "queued"
 
 
-def _new_view(
+def _as_stored(
     pipeline_id: uuid.UUID,
     run: Run,
     planned: list[PlannedStage],
     created_at: dt.datetime,
     trace_id: uuid.UUID,
-) -> PipelineView:
+) -> Pipeline:
     """The stored pipeline, as a read would return it, without reading it back."""
     stages = [
-        StageView(
+        Stage(
             id=s.id,
             name=s.spec.name,
             handler=s.spec.handler,
@@ -304,7 +350,7 @@ def _new_view(
         )
         for s in planned
     ]
-    return PipelineView(
+    return Pipeline(
         id=pipeline_id,
         name=run.name,
         status="running",
@@ -365,14 +411,14 @@ _CONTEXT = "SELECT key, value FROM context_items WHERE pipeline_id = $1 ORDER BY
 
 async def get_pipeline(
     pool: asyncpg.Pool, application_id: uuid.UUID, pipeline_id: uuid.UUID
-) -> PipelineView:
+) -> Pipeline:
     async with pool.acquire() as connection, connection.transaction(readonly=True):
         pipeline = await connection.fetchrow(_PIPELINE, pipeline_id, application_id)
         if pipeline is None:
             raise NotFound("pipeline_not_found", f"no pipeline {pipeline_id}")
         stages = await connection.fetch(_STAGES, pipeline_id)
         context = await connection.fetch(_CONTEXT, pipeline_id)
-    return PipelineView(
+    return Pipeline(
         id=pipeline["id"],
         name=pipeline["name"],
         status=pipeline["status"],
@@ -380,7 +426,7 @@ async def get_pipeline(
         created_at=pipeline["created_at"],
         updated_at=pipeline["updated_at"],
         finished_at=pipeline["finished_at"],
-        stages=[StageView(**dict(row)) for row in stages],
+        stages=[Stage(**dict(row)) for row in stages],
         context={row["key"]: row["value"] for row in context},
         run_of=run_of(pipeline),
         trace_id=pipeline["trace_id"].hex if pipeline["trace_id"] else None,
@@ -414,7 +460,7 @@ _PIPELINE_STATUS = "SELECT status FROM pipelines WHERE id = $1 AND application_i
 
 @dataclass(frozen=True)
 class Cancelled:
-    view: PipelineView
+    pipeline: Pipeline
     outcome: Outcome
 
 
@@ -431,13 +477,15 @@ async def cancel_pipeline(
     (a person), it is audited.
     """
     await _cancel(pool, application_id, pipeline_id, actor)
-    view = await get_pipeline(pool, application_id, pipeline_id)
+    pipeline = await get_pipeline(pool, application_id, pipeline_id)
     outcome = Outcome(
-        stages=tuple(StageChange(s.id, view.id, application_id, s.status) for s in view.stages),
-        pipelines=(PipelineChange(view.id, application_id, view.status),),
-        ended_pipelines=(view.id,),
+        stages=tuple(
+            StageChange(s.id, pipeline.id, application_id, s.status) for s in pipeline.stages
+        ),
+        pipelines=(PipelineChange(pipeline.id, application_id, pipeline.status),),
+        ended_pipelines=(pipeline.id,),
     )
-    return Cancelled(view, outcome)
+    return Cancelled(pipeline, outcome)
 
 
 async def _cancel(

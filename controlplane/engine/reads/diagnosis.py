@@ -13,8 +13,8 @@ from typing import Any
 
 import asyncpg
 
+from controlplane.engine.jobpath.pipelines import Pipeline, Stage
 from controlplane.engine.reads.worker_queries import Liveness
-from controlplane.schemas import PipelineView, StageView
 
 # Workers that take new jobs for each handler: online, and heard from lately (draining ones
 # finish what they hold but take nothing new).
@@ -57,7 +57,7 @@ class Diagnosis:
 
 
 async def diagnose(
-    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline: PipelineView, liveness: Liveness
+    pool: asyncpg.Pool, application_id: uuid.UUID, pipeline: Pipeline, liveness: Liveness
 ) -> list[Diagnosis]:
     """One diagnosis per stage, in the pipeline's order."""
     queued = [s for s in pipeline.stages if s.status == "queued"]
@@ -88,7 +88,7 @@ async def diagnose(
     ]
 
 
-def _held(stage: StageView, policy: asyncpg.Record) -> Diagnosis:
+def _held(stage: Stage, policy: asyncpg.Record) -> Diagnosis:
     config = policy["config"]
     if policy["kind"] == "concurrency":
         limit = f"at most {config['limit']} running at once"
@@ -103,9 +103,9 @@ def _held(stage: StageView, policy: asyncpg.Record) -> Diagnosis:
 
 
 def _diagnose(
-    stage: StageView,
-    pipeline: PipelineView,
-    by_name: dict[str, StageView],
+    stage: Stage,
+    pipeline: Pipeline,
+    by_name: dict[str, Stage],
     serving: dict[str, int],
     ahead: int,
     workers: dict[uuid.UUID, str],
@@ -149,7 +149,7 @@ def _diagnose(
     return Diagnosis(stage.id, status, f"the stage {status}")  # completed, skipped
 
 
-def _queued(stage: StageView, serving: dict[str, int], ahead: int) -> Diagnosis:
+def _queued(stage: Stage, serving: dict[str, int], ahead: int) -> Diagnosis:
     details = {"handler": stage.handler, "jobsAhead": ahead}
     if not serving.get(stage.handler):
         return Diagnosis(
@@ -175,7 +175,7 @@ def _queued(stage: StageView, serving: dict[str, int], ahead: int) -> Diagnosis:
     )
 
 
-def _waiting(stage: StageView, pipeline: PipelineView, by_name: dict[str, StageView]) -> Diagnosis:
+def _waiting(stage: Stage, pipeline: Pipeline, by_name: dict[str, Stage]) -> Diagnosis:
     pending = [
         name for name in stage.depends_on if by_name[name].status not in ("completed", "skipped")
     ]

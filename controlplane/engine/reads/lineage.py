@@ -13,14 +13,14 @@ workers' JSON: entries that do not have this shape are left out, not refused.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import msgspec
-
-from controlplane.schemas import PipelineView
+from controlplane.engine.jobpath.pipelines import Pipeline
 
 
-class DatasetNode(msgspec.Struct, rename="camel"):
+@dataclass
+class DatasetNode:
     id: str
     uri: str
     # None for a file; its name is the last part of its URI.
@@ -31,28 +31,31 @@ class DatasetNode(msgspec.Struct, rename="camel"):
     rows: int | None = None
 
 
-class StageNode(msgspec.Struct, rename="camel"):
+@dataclass(frozen=True)
+class StageNode:
     id: uuid.UUID
     name: str
     handler: str
     status: str
 
 
-class Edge(msgspec.Struct):
+@dataclass(frozen=True)
+class Edge:
     # A dataset id to a stage id (a read), or a stage id to a dataset id (a write).
-    from_: str = msgspec.field(name="from")
+    from_: str
     to: str
     kind: Literal["read", "write"]
 
 
-class Lineage(msgspec.Struct, rename="camel"):
+@dataclass(frozen=True)
+class Lineage:
     pipeline_id: uuid.UUID
     datasets: list[DatasetNode]
     stages: list[StageNode]
     edges: list[Edge]
 
 
-def lineage_of(pipeline: PipelineView) -> Lineage:
+def lineage_of(pipeline: Pipeline) -> Lineage:
     datasets: dict[str, DatasetNode] = {}
     stages: list[StageNode] = []
     edges: list[Edge] = []
@@ -69,7 +72,7 @@ def lineage_of(pipeline: PipelineView) -> Lineage:
                     node.rows = rows.get((uri, version))
                 stage_id = str(stage.id)
                 source, target = (node.id, stage_id) if kind == "read" else (stage_id, node.id)
-                edges.append(Edge(source, target, kind))  # type: ignore[arg-type]
+                edges.append(Edge(source, target, kind))
     return Lineage(pipeline.id, list(datasets.values()), stages, edges)
 
 
