@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from controlplane.statuses import PipelineStatus, StageStatus
+
 # A number past its column is refused at the edge (the database would refuse it too, as a
 # server error): PostgreSQL's integer, and for bigint ids the largest integer a JSON client
 # (JavaScript's double) holds exactly.
@@ -42,17 +44,6 @@ ContextKey = Annotated[str, Meta(min_length=1, max_length=200)]
 Keyword = Annotated[str, Meta(min_length=1, max_length=100)]
 ShortText = Annotated[str, Meta(max_length=200)]
 LogLevel = Literal["debug", "info", "warning", "error"]
-StageStatus = Literal[
-    "not_started",
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "retry_scheduled",
-    "skipped",
-    "cancelled",
-]
-PipelineStatus = Literal["running", "completed", "failed", "cancelled"]
 
 
 class _Request(Struct, rename="camel", forbid_unknown_fields=True):

@@ -48,6 +48,12 @@ BEGIN
 END
 $_$;
 
+CREATE FUNCTION public.pipelogiq_may_retry(failures integer, max_retries integer, retry_on text[], retryable boolean, code text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT retryable AND failures < max_retries AND (retry_on IS NULL OR code = ANY(retry_on))
+$$;
+
 CREATE FUNCTION public.pipelogiq_record_attempt() RETURNS trigger
     LANGUAGE plpgsql
     AS $$

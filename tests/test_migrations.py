@@ -1,12 +1,14 @@
 """Migrations apply once, in order, even when processes start together."""
 
 import asyncio
+import re
 import uuid
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from controlplane.statuses import PIPELINE_STATUSES, STAGE_STATUSES
 from database.migrator import MIGRATIONS_DIR, MigrationError, load_migrations, migrate
 from database.schema import SCHEMA_FILE, current_schema
 from tests.conftest import ADMIN_DSN, dsn_for
@@ -109,3 +111,21 @@ async def test_the_schema_file_is_what_the_migrations_make() -> None:
     assert await current_schema(ADMIN_DSN) == SCHEMA_FILE.read_text(), (
         "database/schema.sql is out of date: run `just schema`"
     )
+
+
+async def test_the_statuses_named_in_code_are_the_ones_the_database_allows(
+    pool: asyncpg.Pool,
+) -> None:
+    # controlplane/statuses.py names them once for the code; the CHECK constraints hold
+    # them for the database. A status added to one and not the other fails here.
+    async def allowed(table: str) -> set[str]:
+        definition = await pool.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = $1::regclass AND conname = $2",
+            table,
+            f"{table}_status_check",
+        )
+        return set(re.findall(r"'(\w+)'::text", definition))
+
+    assert await allowed("stages") == set(STAGE_STATUSES)
+    assert await allowed("pipelines") == set(PIPELINE_STATUSES)

@@ -22,9 +22,9 @@ from controlplane.api.internal.session import member_scope
 from controlplane.engine.reads.insights import StageFigures, read_insights
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
+from controlplane.statuses import PIPELINE_STATUSES
 
 LONGEST_RANGE = dt.timedelta(days=31)
-_COUNTED = ("running", "completed", "failed", "cancelled")
 
 
 def _figures(row: StageFigures, minutes: float) -> StageFiguresView:
@@ -84,7 +84,7 @@ class InsightsController(Controller):
             start=start,
             end=end,
             pipelines=PipelineCountsView(
-                **{status: insights.pipelines.get(status, 0) for status in _COUNTED}
+                **{status: insights.pipelines.get(status, 0) for status in PIPELINE_STATUSES}
             ),
             stages=[_figures(row, minutes) for row in insights.stages],
             hotspots=[HotspotView(**vars(h)) for h in insights.hotspots],

@@ -51,9 +51,9 @@ from controlplane.engine.reads.worker_queries import Liveness
 from controlplane.errors import NotFound, ProblemError
 from controlplane.schemas import PipelineView
 from controlplane.services import Services
+from controlplane.statuses import PipelineStatus
 
 Sort = Literal["-createdAt", "createdAt", "-updatedAt", "-finishedAt", "name", "status"]
-Status = Literal["running", "completed", "failed", "cancelled"]
 
 
 async def pipeline_application(
@@ -144,7 +144,7 @@ class PipelineController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
-        status: Annotated[list[Status] | None, QueryParameter(name="status")] = None,
+        status: Annotated[list[PipelineStatus] | None, QueryParameter(name="status")] = None,
         search: Annotated[
             str | None,
             QueryParameter(

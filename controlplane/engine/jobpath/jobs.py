@@ -30,6 +30,8 @@ from controlplane.schemas import (
     LogEntry,
     RejectReason,
 )
+from controlplane.statuses import FINISHED
+from database.named import Named
 from database.pool import fetch_retrying, json_text, retry_on_deadlock
 
 # queued -> running, and everything the worker needs, in one statement (one round trip).
@@ -210,35 +212,38 @@ async def _claim_taken(
 # logs and context updates of the results it accepted: one statement, so one round trip and
 # all or nothing. A result counts only where its job is still the stage's current one; retry
 # and backoff are decided right here.
-_ACK = """
+_ACK = Named("""
 WITH acked AS (
     UPDATE stages s SET
         status = CASE
             WHEN r.status = 'completed' THEN 'completed'
-            WHEN r.retryable AND s.failures < s.max_retries
-                 AND (s.retry_on IS NULL OR r.code = ANY(s.retry_on)) THEN 'retry_scheduled'
+            WHEN pipelogiq_may_retry(s.failures, s.max_retries, s.retry_on, r.retryable, r.code)
+                THEN 'retry_scheduled'
             ELSE 'failed' END,
         output = CASE WHEN r.status = 'completed' THEN r.output::jsonb END,
         error = CASE WHEN r.status = 'failed' THEN r.error END,
         failures = s.failures + (r.status = 'failed')::int,
-        retry_at = CASE WHEN r.status = 'failed' AND r.retryable AND s.failures < s.max_retries
-                             AND (s.retry_on IS NULL OR r.code = ANY(s.retry_on))
+        retry_at = CASE
+            WHEN r.status = 'failed'
+                 AND pipelogiq_may_retry(s.failures, s.max_retries, s.retry_on, r.retryable, r.code)
             THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
                                                s.retry_backoff_max_seconds, s.failures + 1)
             END,
         finished_at = now(),
         lease_expires_at = NULL,
         deadline_at = NULL
-    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::boolean[], $13::text[])
+    FROM unnest(:job_ids::uuid[], :statuses::text[], :outputs::text[], :errors::jsonb[],
+                :retryable::boolean[], :codes::text[])
          AS r(job_id, status, output, error, retryable, code)
-    WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = $1
+    WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = :application_id
     RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
               extract(epoch FROM s.finished_at - s.started_at) AS ran
 ),
 logged AS (
     INSERT INTO stage_logs (stage_id, pipeline_id, job_id, attempt, level, message)
     SELECT a.id, a.pipeline_id, a.job_id, a.attempt, l.level, l.message
-    FROM unnest($7::uuid[], $8::text[], $9::text[]) WITH ORDINALITY AS l(job_id, level, message, n)
+    FROM unnest(:log_job_ids::uuid[], :log_levels::text[], :log_messages::text[])
+         WITH ORDINALITY AS l(job_id, level, message, n)
     JOIN acked a ON a.job_id = l.job_id
     ORDER BY l.n
 ),
@@ -247,14 +252,15 @@ remembered AS (
     -- come one by one. The order is fixed, so concurrent acks lock rows in the same order.
     INSERT INTO context_items (pipeline_id, key, value, stage_id)
     SELECT DISTINCT ON (a.pipeline_id, c.key) a.pipeline_id, c.key, c.value::jsonb, a.id
-    FROM unnest($10::uuid[], $11::text[], $12::text[]) WITH ORDINALITY AS c(job_id, key, value, n)
+    FROM unnest(:context_job_ids::uuid[], :context_keys::text[], :context_values::text[])
+         WITH ORDINALITY AS c(job_id, key, value, n)
     JOIN acked a ON a.job_id = c.job_id
     ORDER BY a.pipeline_id, c.key, c.n DESC
     ON CONFLICT (pipeline_id, key) DO UPDATE
     SET value = excluded.value, stage_id = excluded.stage_id, updated_at = now()
 )
 SELECT * FROM acked
-"""
+""")
 
 # What became of jobs whose results were refused: how their attempt ended, if it did, else
 # where their stage stands now (an attempt's record comes first, as the more precise).
@@ -265,8 +271,6 @@ UNION ALL
 SELECT job_id, status, 2 FROM stages WHERE job_id = ANY($1::uuid[]) AND application_id = $2
 ORDER BY rank
 """
-
-_FINISHED = ("completed", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,7 +351,7 @@ async def ack_jobs(
         stages=tuple(
             StageChange(r["id"], r["pipeline_id"], application_id, r["status"]) for r in updated
         ),
-        finished_stages=tuple(row["id"] for row in updated if row["status"] in _FINISHED),
+        finished_stages=tuple(row["id"] for row in updated if row["status"] in FINISHED),
         ended_jobs=tuple(accepted_in_order),
     )
     return Acked(accepted_in_order, rejected, outcome)
@@ -363,20 +367,22 @@ async def _record_results(
 ) -> list[asyncpg.Record]:
     return await fetch_retrying(
         pool,
-        _ACK,
-        application_id,
-        [r.job_id for r in batch],
-        [r.status for r in batch],
-        [outputs[r.job_id] for r in batch],
-        [_error_document(r) for r in batch],
-        [r.error.retryable if r.error else True for r in batch],
-        [job_id for job_id, _ in logs],
-        [entry.level for _, entry in logs],
-        [entry.message for _, entry in logs],
-        [job_id for job_id, _, _ in context],
-        [key for _, key, _ in context],
-        [text for _, _, text in context],
-        [r.error.code if r.error else None for r in batch],
+        _ACK.sql,
+        *_ACK.args(
+            application_id=application_id,
+            job_ids=[r.job_id for r in batch],
+            statuses=[r.status for r in batch],
+            outputs=[outputs[r.job_id] for r in batch],
+            errors=[_error_document(r) for r in batch],
+            retryable=[r.error.retryable if r.error else True for r in batch],
+            codes=[r.error.code if r.error else None for r in batch],
+            log_job_ids=[job_id for job_id, _ in logs],
+            log_levels=[entry.level for _, entry in logs],
+            log_messages=[entry.message for _, entry in logs],
+            context_job_ids=[job_id for job_id, _, _ in context],
+            context_keys=[key for _, key, _ in context],
+            context_values=[text for _, _, text in context],
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from controlplane.engine.access.audit import Actor, record
 from controlplane.engine.jobpath.policies import inputs_editable
 from controlplane.engine.outcome import Outcome, PipelineChange, QueuedStage, StageChange
 from controlplane.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from controlplane.statuses import RERUNNABLE
 
 _LOCK_PIPELINE = """
 SELECT status FROM pipelines WHERE id = $1 AND application_id = $2 FOR UPDATE
@@ -120,8 +121,6 @@ WHERE s.pipeline_id = $1
 ORDER BY s.position
 """
 
-_RERUNNABLE = ("completed", "failed", "cancelled", "skipped")
-
 
 @dataclass(frozen=True)
 class ActionResult:
@@ -172,7 +171,7 @@ async def rerun_stages(
                 "policy of its handler or pipeline allows a new one",
             )
         for target in targets:
-            if target["status"] not in _RERUNNABLE:
+            if target["status"] not in RERUNNABLE:
                 raise Conflict(
                     "stage_not_finished",
                     f"stage {target['name']!r} is {target['status']}; only a finished stage "

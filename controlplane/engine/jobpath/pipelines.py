@@ -30,8 +30,9 @@ from controlplane.sandbox import Sandbox
 from controlplane.schemas import (
     PipelineSubmit,
     StageSpec,
-    StageStatus,
 )
+from controlplane.statuses import PipelineStatus, StageStatus
+from database.named import Named
 from database.pool import json_texts
 
 
@@ -92,12 +93,14 @@ def _request_hash(request: PipelineSubmit) -> bytes:
 # The pipeline, its stages, their dependencies and the context in one statement: one round
 # trip, all or nothing. With an idempotency key seen before, the pipeline insert yields no
 # row, and so does every insert that joins on it.
-_INSERT_PIPELINE = """
+_INSERT_PIPELINE = Named("""
 WITH pipeline AS (
     INSERT INTO pipelines (id, application_id, name, keywords, idempotency_key,
                            idempotency_hash, definition_id, definition_version, params,
                            trace_id, parent_span_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $23, $24, $25, $26, $27)
+    VALUES (:pipeline_id, :application_id, :name, :keywords, :idempotency_key,
+            :idempotency_hash, :definition_id, :definition_version, :params,
+            :trace_id, :parent_span_id)
     ON CONFLICT (application_id, idempotency_key) DO NOTHING
     RETURNING id, created_at
 ),
@@ -107,31 +110,34 @@ staged AS (
         max_retries, retry_backoff, retry_backoff_seconds, retry_backoff_max_seconds,
         timeout_seconds, retry_on, trace_id
     )
-    SELECT s.id, pipeline.id, $2, s.position, s.name, s.handler, s.status,
+    SELECT s.id, pipeline.id, :application_id, s.position, s.name, s.handler, s.status,
            CASE WHEN s.status = 'queued' THEN now() END, s.input::jsonb,
            s.max_retries, s.retry_backoff, s.retry_backoff_seconds,
            s.retry_backoff_max_seconds, s.timeout_seconds,
            CASE WHEN s.retry_on IS NOT NULL
                 THEN ARRAY(SELECT jsonb_array_elements_text(s.retry_on::jsonb)) END,
-           $26
+           :trace_id
     FROM pipeline,
-         unnest($7::uuid[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::int[], $14::text[], $15::float8[], $16::float8[], $17::int[], $22::text[])
+         unnest(:stage_ids::uuid[], :positions::int[], :names::text[], :handlers::text[],
+                :statuses::text[], :inputs::text[], :max_retries::int[],
+                :retry_backoffs::text[], :retry_backoff_seconds::float8[],
+                :retry_backoff_max_seconds::float8[], :timeout_seconds::int[],
+                :retry_on::text[])
          AS s(id, position, name, handler, status, input, max_retries, retry_backoff,
               retry_backoff_seconds, retry_backoff_max_seconds, timeout_seconds, retry_on)
 ),
 linked AS (
     INSERT INTO stage_dependencies (stage_id, depends_on_id)
     SELECT d.stage_id, d.depends_on_id
-    FROM pipeline, unnest($18::uuid[], $19::uuid[]) AS d(stage_id, depends_on_id)
+    FROM pipeline, unnest(:dependents::uuid[], :dependencies::uuid[]) AS d(stage_id, depends_on_id)
 ),
 remembered AS (
     INSERT INTO context_items (pipeline_id, key, value)
     SELECT pipeline.id, c.key, c.value::jsonb
-    FROM pipeline, unnest($20::text[], $21::text[]) AS c(key, value)
+    FROM pipeline, unnest(:context_keys::text[], :context_values::text[]) AS c(key, value)
 )
 SELECT created_at FROM pipeline
-"""
+""")
 
 _FIND_BY_IDEMPOTENCY_KEY = """
 SELECT id, idempotency_hash FROM pipelines WHERE application_id = $1 AND idempotency_key = $2
@@ -174,7 +180,7 @@ class Pipeline:
 
     id: uuid.UUID
     name: str
-    status: str
+    status: PipelineStatus
     keywords: list[str]
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -276,34 +282,36 @@ async def submit_pipeline(
     pipeline_id = uuid.uuid4()
     trace_id = trace.trace_id if trace else uuid.uuid4()
     created_at = await pool.fetchval(
-        _INSERT_PIPELINE,
-        pipeline_id,
-        application_id,
-        run.name,
-        run.keywords,
-        request.idempotency_key,
-        request_hash,
-        [s.id for s in planned],
-        list(range(len(planned))),
-        [s.spec.name for s in planned],
-        [s.spec.handler for s in planned],
-        [_initial_status(s) for s in planned],
-        json_texts(s.spec.input for s in planned),
-        [s.spec.max_retries for s in planned],
-        [s.spec.retry_backoff for s in planned],
-        [s.spec.retry_backoff_seconds for s in planned],
-        [s.spec.retry_backoff_max_seconds for s in planned],
-        [s.spec.timeout_seconds for s in planned],
-        [stage_id for stage_id, _ in edges],
-        [depends_on_id for _, depends_on_id in edges],
-        list(run.context.keys()),
-        json_texts(run.context.values()),
-        [None if s.retry_on is None else msgspec.json.encode(s.retry_on).decode() for s in shaped],
-        run.of.definition_id if run.of else None,
-        run.of.version if run.of else None,
-        run.of.params if run.of else None,
-        trace_id,
-        trace.span_id if trace else None,
+        _INSERT_PIPELINE.sql,
+        *_INSERT_PIPELINE.args(
+            pipeline_id=pipeline_id,
+            application_id=application_id,
+            name=run.name,
+            keywords=run.keywords,
+            idempotency_key=request.idempotency_key,
+            idempotency_hash=request_hash,
+            definition_id=run.of.definition_id if run.of else None,
+            definition_version=run.of.version if run.of else None,
+            params=run.of.params if run.of else None,
+            trace_id=trace_id,
+            parent_span_id=trace.span_id if trace else None,
+            stage_ids=[s.id for s in planned],
+            positions=list(range(len(planned))),
+            names=[s.spec.name for s in planned],
+            handlers=[s.spec.handler for s in planned],
+            statuses=[_initial_status(s) for s in planned],
+            inputs=json_texts(s.spec.input for s in planned),
+            max_retries=[s.spec.max_retries for s in planned],
+            retry_backoffs=[s.spec.retry_backoff for s in planned],
+            retry_backoff_seconds=[s.spec.retry_backoff_seconds for s in planned],
+            retry_backoff_max_seconds=[s.spec.retry_backoff_max_seconds for s in planned],
+            timeout_seconds=[s.spec.timeout_seconds for s in planned],
+            retry_on=[_json_or_none(s.retry_on) for s in shaped],
+            dependents=[stage_id for stage_id, _ in edges],
+            dependencies=[depends_on_id for _, depends_on_id in edges],
+            context_keys=list(run.context.keys()),
+            context_values=json_texts(run.context.values()),
+        ),
     )
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)
@@ -316,6 +324,10 @@ async def submit_pipeline(
     started = (PipelineChange(pipeline_id, application_id, "running"),)
     pipeline = _as_stored(pipeline_id, run, planned, created_at, trace_id)
     return Submitted(pipeline_id, Outcome(queued=queued, pipelines=started), pipeline)
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else msgspec.json.encode(value).decode()
 
 
 def _initial_status(stage: PlannedStage) -> StageStatus:

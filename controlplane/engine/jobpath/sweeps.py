@@ -54,15 +54,13 @@ WITH late AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE stages s SET
-    status = CASE WHEN s.failures < s.max_retries
-                       AND (s.retry_on IS NULL OR 'timeout' = ANY(s.retry_on))
+    status = CASE WHEN pipelogiq_may_retry(s.failures, s.max_retries, s.retry_on, true, 'timeout')
                   THEN 'retry_scheduled' ELSE 'failed' END,
     failures = s.failures + 1,
     error = jsonb_build_object(
         'code', 'timeout',
         'message', format('the job ran longer than its timeout of %s s', s.timeout_seconds)),
-    retry_at = CASE WHEN s.failures < s.max_retries
-                         AND (s.retry_on IS NULL OR 'timeout' = ANY(s.retry_on))
+    retry_at = CASE WHEN pipelogiq_may_retry(s.failures, s.max_retries, s.retry_on, true, 'timeout')
         THEN now() + pipelogiq_retry_delay(s.retry_backoff, s.retry_backoff_seconds,
                                            s.retry_backoff_max_seconds, s.failures + 1)
         END,

@@ -15,6 +15,7 @@ import asyncpg
 
 from controlplane.engine.jobpath.pipelines import Pipeline, Stage
 from controlplane.engine.reads.worker_queries import Liveness
+from controlplane.statuses import BLOCKING, DONE_FOR_DEPENDENTS
 
 # Workers that take new jobs for each handler: online, and heard from lately (draining ones
 # finish what they hold but take nothing new).
@@ -176,10 +177,8 @@ def _queued(stage: Stage, serving: dict[str, int], ahead: int) -> Diagnosis:
 
 
 def _waiting(stage: Stage, pipeline: Pipeline, by_name: dict[str, Stage]) -> Diagnosis:
-    pending = [
-        name for name in stage.depends_on if by_name[name].status not in ("completed", "skipped")
-    ]
-    failed = [name for name in pending if by_name[name].status in ("failed", "cancelled")]
+    pending = [name for name in stage.depends_on if by_name[name].status not in DONE_FOR_DEPENDENTS]
+    failed = [name for name in pending if by_name[name].status in BLOCKING]
     if failed:
         return Diagnosis(
             stage.id,
