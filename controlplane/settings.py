@@ -10,9 +10,9 @@ import importlib.util
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from worker_sdk.logs import LogFormat, log_format
 
@@ -22,149 +22,6 @@ EventLoop = Literal["auto", "asyncio", "uvloop"]
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    database_url: str | None = None
-    amqp_url: str | None = None
-    data_dir: Path = Path(".pipelogiq")
-    # The built dashboard; unset: dashboard/dist of the source checkout.
-    dashboard_dir: Path | None = None
-    host: str = "127.0.0.1"
-    internal_port: int = 8080
-    external_port: int = 8081
-    metrics_port: int = 9090
-    # How long a claimed job stays with its worker without a heartbeat.
-    lease_seconds: float = 30.0
-    heartbeat_interval_seconds: float = 10.0
-    worker_offline_after_seconds: float = 60.0
-    # Lease losses a stage may have (its worker vanished) before it fails for good.
-    max_lease_expiries: int = 5
-    # A queued stage whose publish was not recorded this long after it was queued is
-    # published again by the relay.
-    publish_grace_seconds: float = 10.0
-    sweep_interval_seconds: float = 1.0
-    # How long a process waits at start for the database and the broker to answer.
-    startup_timeout_seconds: float = 120.0
-    # How long a process may take, after SIGTERM, to finish what it is doing before it exits.
-    shutdown_timeout_seconds: float = 10.0
-    # Days kept before the built-in worker deletes them (0: kept for ever): finished
-    # pipelines with all of theirs, stage logs, workers gone quiet with their events, the
-    # audit log.
-    retain_pipelines_days: int = 30
-    retain_logs_days: int = 14
-    retain_workers_days: int = 7
-    retain_audit_days: int = 365
-    max_input_bytes: int = 1_048_576
-    # The largest file a job may attach, and how long a download link works.
-    max_artifact_bytes: int = 104_857_600
-    artifact_link_seconds: int = 300
-    # s3://bucket/prefix to keep artifacts in a bucket (unset: under the data dir), and the
-    # endpoint of an S3-compatible store that is not AWS.
-    artifact_store: str | None = None
-    s3_endpoint_url: str | None = None
-    amqp_queue_type: Literal["classic", "quorum"] = "classic"
-    # Prefixes every queue and exchange name; lets several installations (or test runs)
-    # share one RabbitMQ virtual host.
-    amqp_prefix: str = ""
-    log_level: str = "INFO"
-    # json: one JSON object per line, with the pipeline, stage, job and trace ids as fields.
-    log_format: LogFormat = "text"
-    # uvloop when it is installed (the server extra brings it), else the standard loop.
-    event_loop: EventLoop = "auto"
-    # A link to a trace in your tracing UI, with {traceId} where its id goes; the dashboard
-    # links each pipeline to its trace with it.
-    trace_url: str | None = None
-    # Where spans of pipelines and jobs go (OTLP over HTTP), from OpenTelemetry's own
-    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; unset: no export.
-    otel_traces_endpoint: str | None = None
-    otel_service_name: str = "pipelogiq"
-    # Signs the internal API's session tokens. `pipelogiq dev` makes one and keeps it in the
-    # data dir; every other process refuses to start without a strong one.
-    jwt_secret: str | None = None
-    access_token_seconds: int = 900
-    session_days: int = 7
-    # Mark session cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does
-    # not send X-Forwarded-Proto). Requests over HTTPS always get Secure cookies.
-    secure_cookies: bool = False
-    # Proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
-    # believed; from anyone else the peer address is the client's.
-    trusted_proxies: tuple[str, ...] = ()
-    # Requests per second, and bursts, one API key (external API), one user (internal API)
-    # and one client address (either) may send to one API process; 0 turns a limit off.
-    rate_per_key: float = 2_000.0
-    burst_per_key: int = 4_000
-    rate_per_user: float = 100.0
-    burst_per_user: int = 400
-    rate_per_client: float = 4_000.0
-    burst_per_client: int = 8_000
-    # Long polls one API key may have waiting at once on one API process.
-    max_polls_per_key: int = 512
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        read = _Reader(env)
-        return cls(
-            database_url=read("DATABASE_URL", _url("postgresql://", "postgres://"), None),
-            amqp_url=read("AMQP_URL", _url("amqp://", "amqps://"), None),
-            data_dir=read("PIPELOGIQ_DATA_DIR", Path, Path(".pipelogiq")),
-            dashboard_dir=read("PIPELOGIQ_DASHBOARD_DIR", Path, None),
-            host=read("PIPELOGIQ_HOST", _host, "127.0.0.1"),
-            internal_port=read("PIPELOGIQ_INTERNAL_PORT", _port, 8080),
-            external_port=read("PIPELOGIQ_EXTERNAL_PORT", _port, 8081),
-            metrics_port=read("PIPELOGIQ_METRICS_PORT", _port, 9090),
-            lease_seconds=read("PIPELOGIQ_LEASE_SECONDS", _positive(float), 30.0),
-            heartbeat_interval_seconds=read(
-                "PIPELOGIQ_HEARTBEAT_INTERVAL_SECONDS", _positive(float), 10.0
-            ),
-            worker_offline_after_seconds=read(
-                "PIPELOGIQ_WORKER_OFFLINE_AFTER_SECONDS", _positive(float), 60.0
-            ),
-            max_lease_expiries=read("PIPELOGIQ_MAX_LEASE_EXPIRIES", _positive(int), 5),
-            publish_grace_seconds=read("PIPELOGIQ_PUBLISH_GRACE_SECONDS", _positive(float), 10.0),
-            sweep_interval_seconds=read("PIPELOGIQ_SWEEP_INTERVAL_SECONDS", _positive(float), 1.0),
-            startup_timeout_seconds=read(
-                "PIPELOGIQ_STARTUP_TIMEOUT_SECONDS", _positive(float), 120.0
-            ),
-            shutdown_timeout_seconds=read(
-                "PIPELOGIQ_SHUTDOWN_TIMEOUT_SECONDS", _positive(float), 10.0
-            ),
-            retain_pipelines_days=read("PIPELOGIQ_RETAIN_PIPELINES_DAYS", _days, 30),
-            retain_logs_days=read("PIPELOGIQ_RETAIN_LOGS_DAYS", _days, 14),
-            retain_workers_days=read("PIPELOGIQ_RETAIN_WORKERS_DAYS", _days, 7),
-            retain_audit_days=read("PIPELOGIQ_RETAIN_AUDIT_DAYS", _days, 365),
-            max_input_bytes=read("PIPELOGIQ_MAX_INPUT_BYTES", _positive(int), 1_048_576),
-            max_artifact_bytes=read("PIPELOGIQ_MAX_ARTIFACT_BYTES", _positive(int), 104_857_600),
-            artifact_link_seconds=read("PIPELOGIQ_ARTIFACT_LINK_SECONDS", _positive(int), 300),
-            artifact_store=read("PIPELOGIQ_ARTIFACT_STORE", _url("s3://"), None),
-            s3_endpoint_url=read("PIPELOGIQ_S3_ENDPOINT_URL", _url("http://", "https://"), None),
-            amqp_queue_type=read(
-                "PIPELOGIQ_AMQP_QUEUE_TYPE", _choice("classic", "quorum"), "classic"
-            ),
-            amqp_prefix=read("PIPELOGIQ_AMQP_PREFIX", str, ""),
-            log_level=read(
-                "PIPELOGIQ_LOG_LEVEL", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
-            ),
-            log_format=read("PIPELOGIQ_LOG_FORMAT", log_format, "text"),
-            event_loop=read("PIPELOGIQ_EVENT_LOOP", _event_loop, "auto"),
-            trace_url=read("PIPELOGIQ_TRACE_URL", _trace_url, None),
-            otel_traces_endpoint=_otlp_traces_endpoint(read),
-            otel_service_name=read("OTEL_SERVICE_NAME", str, "pipelogiq"),
-            jwt_secret=read("PIPELOGIQ_JWT_SECRET", _strong_secret, None, secret=True),
-            access_token_seconds=read("PIPELOGIQ_ACCESS_TOKEN_SECONDS", _positive(int), 900),
-            session_days=read("PIPELOGIQ_SESSION_DAYS", _positive(int), 7),
-            secure_cookies=read("PIPELOGIQ_SECURE_COOKIES", _boolean, False),
-            trusted_proxies=read("PIPELOGIQ_TRUSTED_PROXIES", _networks, ()),
-            rate_per_key=read("PIPELOGIQ_RATE_PER_KEY", _not_negative, 2_000.0),
-            burst_per_key=read("PIPELOGIQ_BURST_PER_KEY", _positive(int), 4_000),
-            rate_per_user=read("PIPELOGIQ_RATE_PER_USER", _not_negative, 100.0),
-            burst_per_user=read("PIPELOGIQ_BURST_PER_USER", _positive(int), 400),
-            rate_per_client=read("PIPELOGIQ_RATE_PER_CLIENT", _not_negative, 4_000.0),
-            burst_per_client=read("PIPELOGIQ_BURST_PER_CLIENT", _positive(int), 8_000),
-            max_polls_per_key=read("PIPELOGIQ_MAX_POLLS_PER_KEY", _positive(int), 512),
-        )
 
 
 class _Reader:
@@ -301,3 +158,108 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return raw
 
     return parse
+
+
+def setting(
+    default: Any, parse: Callable[[str], Any], *, env: str | None = None, secret: bool = False
+) -> Any:
+    """A setting: its default, and how its environment variable (``env``; unless named,
+    ``PIPELOGIQ_`` and the setting's name in capitals) is read. Each is declared once,
+    here and nowhere else; :meth:`Settings.from_env` reads them all."""
+    return field(default=default, metadata={"env": env, "parse": parse, "secret": secret})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str | None = setting(
+        None, _url("postgresql://", "postgres://"), env="DATABASE_URL"
+    )
+    amqp_url: str | None = setting(None, _url("amqp://", "amqps://"), env="AMQP_URL")
+    data_dir: Path = setting(Path(".pipelogiq"), Path)
+    # The built dashboard; unset: dashboard/dist of the source checkout.
+    dashboard_dir: Path | None = setting(None, Path)
+    host: str = setting("127.0.0.1", _host)
+    internal_port: int = setting(8080, _port)
+    external_port: int = setting(8081, _port)
+    metrics_port: int = setting(9090, _port)
+    # How long a claimed job stays with its worker without a heartbeat.
+    lease_seconds: float = setting(30.0, _positive(float))
+    heartbeat_interval_seconds: float = setting(10.0, _positive(float))
+    worker_offline_after_seconds: float = setting(60.0, _positive(float))
+    # Lease losses a stage may have (its worker vanished) before it fails for good.
+    max_lease_expiries: int = setting(5, _positive(int))
+    # A queued stage whose publish was not recorded this long after it was queued is
+    # published again by the relay.
+    publish_grace_seconds: float = setting(10.0, _positive(float))
+    sweep_interval_seconds: float = setting(1.0, _positive(float))
+    # How long a process waits at start for the database and the broker to answer.
+    startup_timeout_seconds: float = setting(120.0, _positive(float))
+    # How long a process may take, after SIGTERM, to finish what it is doing before it exits.
+    shutdown_timeout_seconds: float = setting(10.0, _positive(float))
+    # Days kept before the built-in worker deletes them (0: kept for ever): finished
+    # pipelines with all of theirs, stage logs, workers gone quiet with their events, the
+    # audit log.
+    retain_pipelines_days: int = setting(30, _days)
+    retain_logs_days: int = setting(14, _days)
+    retain_workers_days: int = setting(7, _days)
+    retain_audit_days: int = setting(365, _days)
+    max_input_bytes: int = setting(1_048_576, _positive(int))
+    # The largest file a job may attach, and how long a download link works.
+    max_artifact_bytes: int = setting(104_857_600, _positive(int))
+    artifact_link_seconds: int = setting(300, _positive(int))
+    # s3://bucket/prefix to keep artifacts in a bucket (unset: under the data dir), and the
+    # endpoint of an S3-compatible store that is not AWS.
+    artifact_store: str | None = setting(None, _url("s3://"))
+    s3_endpoint_url: str | None = setting(None, _url("http://", "https://"))
+    amqp_queue_type: Literal["classic", "quorum"] = setting("classic", _choice("classic", "quorum"))
+    # Prefixes every queue and exchange name; lets several installations (or test runs)
+    # share one RabbitMQ virtual host.
+    amqp_prefix: str = setting("", str)
+    log_level: str = setting("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"))
+    # json: one JSON object per line, with the pipeline, stage, job and trace ids as fields.
+    log_format: LogFormat = setting("text", log_format)
+    # uvloop when it is installed (the server extra brings it), else the standard loop.
+    event_loop: EventLoop = setting("auto", _event_loop)
+    # A link to a trace in your tracing UI, with {traceId} where its id goes; the dashboard
+    # links each pipeline to its trace with it.
+    trace_url: str | None = setting(None, _trace_url)
+    # Where spans of pipelines and jobs go (OTLP over HTTP), from OpenTelemetry's own
+    # OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT; unset: no export.
+    otel_traces_endpoint: str | None = None
+    otel_service_name: str = setting("pipelogiq", str, env="OTEL_SERVICE_NAME")
+    # Signs the internal API's session tokens. `pipelogiq dev` makes one and keeps it in the
+    # data dir; every other process refuses to start without a strong one.
+    jwt_secret: str | None = setting(None, _strong_secret, secret=True)
+    access_token_seconds: int = setting(900, _positive(int))
+    session_days: int = setting(7, _positive(int))
+    # Mark session cookies Secure even on plain HTTP (behind a TLS-terminating proxy that does
+    # not send X-Forwarded-Proto). Requests over HTTPS always get Secure cookies.
+    secure_cookies: bool = setting(False, _boolean)
+    # Proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are
+    # believed; from anyone else the peer address is the client's.
+    trusted_proxies: tuple[str, ...] = setting((), _networks)
+    # Requests per second, and bursts, one API key (external API), one user (internal API)
+    # and one client address (either) may send to one API process; 0 turns a limit off.
+    rate_per_key: float = setting(2_000.0, _not_negative)
+    burst_per_key: int = setting(4_000, _positive(int))
+    rate_per_user: float = setting(100.0, _not_negative)
+    burst_per_user: int = setting(400, _positive(int))
+    rate_per_client: float = setting(4_000.0, _not_negative)
+    burst_per_client: int = setting(8_000, _positive(int))
+    # Long polls one API key may have waiting at once on one API process.
+    max_polls_per_key: int = setting(512, _positive(int))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        read = _Reader(os.environ if environ is None else environ)
+        values = {
+            f.name: read(
+                f.metadata["env"] or f"PIPELOGIQ_{f.name.upper()}",
+                f.metadata["parse"],
+                f.default,
+                secret=f.metadata["secret"],
+            )
+            for f in fields(cls)
+            if "parse" in f.metadata
+        }
+        return cls(**values, otel_traces_endpoint=_otlp_traces_endpoint(read))

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
+from controlplane.api.wire import wire
 from controlplane.artifact_store import TooLarge
 from controlplane.engine.access.applications import Application
 from controlplane.engine.jobpath.artifacts import (
@@ -30,19 +31,7 @@ from controlplane.services import Services
 
 
 def artifact_view(artifact: Artifact) -> ArtifactView:
-    return ArtifactView(
-        id=artifact.id,
-        pipeline_id=artifact.pipeline_id,
-        stage_id=artifact.stage_id,
-        stage_name=artifact.stage_name,
-        job_id=artifact.job_id,
-        attempt=artifact.attempt,
-        name=artifact.name,
-        content_type=artifact.content_type,
-        size=artifact.size,
-        sha256=artifact.sha256,
-        created_at=artifact.created_at,
-    )
+    return wire(artifact, ArtifactView)
 
 
 class ArtifactController(Controller):

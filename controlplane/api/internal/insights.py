@@ -19,6 +19,7 @@ from controlplane.api.internal.schemas import (
     StageFiguresView,
 )
 from controlplane.api.internal.session import member_scope
+from controlplane.api.wire import wire
 from controlplane.engine.reads.insights import StageFigures, read_insights
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
@@ -87,8 +88,8 @@ class InsightsController(Controller):
                 **{status: insights.pipelines.get(status, 0) for status in PIPELINE_STATUSES}
             ),
             stages=[_figures(row, minutes) for row in insights.stages],
-            hotspots=[HotspotView(**vars(h)) for h in insights.hotspots],
+            hotspots=wire(insights.hotspots, list[HotspotView]),
             series=[BucketView(b.at, b.completed, b.failed) for b in insights.series],
             bucket_seconds=insights.bucket_seconds,
-            queues=[QueueView(**vars(q)) for q in insights.queues],
+            queues=wire(insights.queues, list[QueueView]),
         )
