@@ -50,7 +50,7 @@ stages:
       country: "{{ params.country }}"
     maxRetries: 2
   - name: count
-    template: core.transform
+    template: transform
     input: {expression: "len(data)"}
     timeoutSeconds: 60
 """
@@ -295,6 +295,32 @@ async def test_every_problem_is_reported_with_its_place_and_nothing_is_saved(
     assert await system.pool.fetchval("SELECT count(*) FROM definitions") == 0
 
 
+async def test_a_template_nobody_serves_is_refused_and_one_a_worker_serves_is_taken(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    # A stage of a template that no worker could run would wait for ever: refused at save.
+    content = NIGHTLY.replace("template: transform", "template: acme.score")
+    body = {"applicationId": str(system.application.id), "content": content}
+    refused = await people["ada"].send("POST", "/api/definitions/import", body)
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_definition")
+    [error] = refused.json()["errors"]
+    assert error["path"] == "stages[1].template"
+    assert "'acme.score'" in error["message"]
+    assert await system.pool.fetchval("SELECT count(*) FROM definitions") == 0
+    # Once an online worker of the application says it serves that template, it is taken.
+    response = await system.client.post(
+        "/workers/bootstrap",
+        json={
+            "workerName": "scorer",
+            "handlers": ["acme.score"],
+            "metadata": {"templates": {"acme.score": "2.0"}},
+        },
+    )
+    assert response.status_code == 200, response.text
+    taken = await people["ada"].send("POST", "/api/definitions/import", body)
+    assert taken.status_code == 200, taken.text
+
+
 @pytest.mark.parametrize(
     ("change", "path", "message"),
     [
@@ -447,7 +473,7 @@ async def test_a_run_by_name_gets_the_latest_published_version_and_its_params(
     assert load["input"] == {"path": "s3://orders/2026-12-01.csv", "limit": 100, "country": "NO"}
     assert (load["maxRetries"], count["handler"], count["timeoutSeconds"]) == (
         2,
-        "core.transform",
+        "transform",
         60,
     )
     assert count["dependsOn"] == ["load"]

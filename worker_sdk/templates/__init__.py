@@ -31,6 +31,22 @@ GROUPS: dict[str, tuple[str, str | None]] = {
     "video": ("worker_sdk.templates.video", "video"),
 }
 
+# The templates each group ships, known without importing the group (a control plane checks
+# definitions against them, and need not install pyarrow, Lance, Ray or PyAV to do so). A
+# template declared in a group and not named here fails as its module is imported.
+SHIPPED: dict[str, tuple[str, ...]] = {
+    "core": ("http.request", "delay", "transform", "approval"),
+    "dataset": (
+        "dataset.ingest",
+        "dataset.clean",
+        "dataset.quality",
+        "dataset.aggregate",
+        "dataset.join",
+        "dataset.export",
+    ),
+    "video": ("video.probe", "video.sample_frames"),
+}
+
 
 @dataclass(frozen=True)
 class Template:
@@ -67,6 +83,8 @@ def template(
     def register(function: HandlerFunction) -> HandlerFunction:
         if name in _REGISTRY:
             raise ValueError(f"template {name!r} is declared twice")
+        if name not in SHIPPED.get(group, ()):
+            raise ValueError(f"template {name!r} is not listed in SHIPPED[{group!r}]")
         _REGISTRY[name] = Template(name, group, version, summary, function)
         return function
 
@@ -118,4 +136,4 @@ def describe(patterns: Iterable[str] = ("*",)) -> list[dict[str, Any]]:
     return [t.describe() for t in select(patterns)]
 
 
-__all__ = ["GROUPS", "Template", "describe", "select", "template"]
+__all__ = ["GROUPS", "SHIPPED", "Template", "describe", "select", "template"]

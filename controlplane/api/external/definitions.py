@@ -121,5 +121,6 @@ class DefinitionController(Controller):
             max_input_bytes=services.settings.max_input_bytes,
             document=checked.document,
             submit=submit,
+            offline_after_seconds=services.settings.worker_offline_after_seconds,
         )
         return saved_view(saved)

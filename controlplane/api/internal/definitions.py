@@ -268,5 +268,6 @@ async def _save(
         document=checked.document,
         definition_id=definition_id,
         submit=submit,
+        offline_after_seconds=services.settings.worker_offline_after_seconds,
     )
     return saved_view(saved)

@@ -492,6 +492,23 @@ def check(
     return document
 
 
+def check_templates(document: Document, known: set[str]) -> None:
+    """A stage that names a template nobody serves would wait for ever: 422
+    ``invalid_definition`` for each such stage."""
+    problems = [
+        Problem(
+            ("stages", n, "template"),
+            f"no template {stage.template!r}: the SDK ships none of that name, and no online "
+            "worker of the application serves one (their templates are listed at "
+            "GET /templates)",
+        )
+        for n, stage in enumerate(document.stages)
+        if stage.template is not None and stage.template not in known
+    ]
+    if problems:
+        raise _invalid(problems, None)
+
+
 def _parse_path(text: str) -> Path:
     return tuple(
         int(index) if index else key for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", text)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from worker_sdk.templates import SHIPPED
+
 _SERVED = """
 SELECT t.key AS name, t.value #>> '{}' AS version, count(*) AS workers
 FROM workers w
@@ -39,3 +41,14 @@ async def served_templates(
     serve, with how many of them do."""
     rows = await pool.fetch(_SERVED, application_id, offline_after_seconds)
     return [ServedTemplate(**dict(row)) for row in rows]
+
+
+async def known_templates(
+    pool: asyncpg.Pool, application_id: uuid.UUID, *, offline_after_seconds: float
+) -> set[str]:
+    """The templates a stage may name: those the SDK ships, and any other that an online
+    worker of the application serves (a newer SDK's, say)."""
+    served = await served_templates(
+        pool, application_id, offline_after_seconds=offline_after_seconds
+    )
+    return {name for names in SHIPPED.values() for name in names} | {t.name for t in served}

@@ -20,7 +20,8 @@ import asyncpg
 import msgspec
 
 from controlplane.engine.access.audit import Actor, record
-from controlplane.engine.definitions.documents import Document, Path, check
+from controlplane.engine.definitions.documents import Document, Path, check, check_templates
+from controlplane.engine.definitions.templates import known_templates
 from controlplane.errors import Conflict, Forbidden, NotFound
 
 VersionStatus = Literal["draft", "in_review", "published", "archived"]
@@ -136,6 +137,7 @@ async def save(
     definition_id: uuid.UUID | None = None,
     locate: Callable[[Path], tuple[int, int] | None] | None = None,
     submit: bool = False,
+    offline_after_seconds: float,
 ) -> Saved:
     """Save a document as the definition's draft: creates the definition (version 1) if
     its name is new, edits the open draft, or starts a new draft after a published or
@@ -144,10 +146,13 @@ async def save(
     ``definition_id``, when given, must be the document's definition (a rename is refused).
     ``document``: ``raw``, checked already (see read_checked); otherwise it is checked here,
     and ``locate`` finds a path of the document in its file, for the positions of problems.
-    With ``submit``, a draft goes on to review.
+    With ``submit``, a draft goes on to review. A stage's template must be one the SDK ships
+    or a worker seen within ``offline_after_seconds`` serves.
     """
     if document is None:
         document = check(raw, max_input_bytes=max_input_bytes, locate=locate)
+    known = await known_templates(pool, application_id, offline_after_seconds=offline_after_seconds)
+    check_templates(document, known)
     saved = await _save(pool, actor, application_id, raw, document, definition_id)
     if submit and saved.version.status == "draft":
         version = await move(pool, actor, saved.version, "submit")
