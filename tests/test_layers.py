@@ -57,6 +57,15 @@ RULES = [
         ("controlplane.api", "controlplane.effects", "controlplane.services", "litestar"),
     ),
     ("controlplane.effects", ("controlplane.api", "controlplane.services", "litestar")),
+    (
+        "controlplane.broker",
+        (
+            "controlplane.api",
+            "controlplane.effects",
+            "controlplane.engine",
+            "controlplane.services",
+        ),
+    ),
     ("worker_sdk", ("pipelogiq", "controlplane", "builtin_worker", "database")),
 ]
 
