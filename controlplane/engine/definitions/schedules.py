@@ -28,11 +28,9 @@ from controlplane.schemas import PipelineSubmit
 
 
 @dataclass(frozen=True)
-class Schedule:
-    id: uuid.UUID
-    application_id: uuid.UUID
-    definition_id: uuid.UUID
-    definition: str
+class ScheduleFields:
+    """What a person sets on a schedule."""
+
     name: str
     version: int | None
     cron: str | None
@@ -41,14 +39,35 @@ class Schedule:
     params: dict[str, Any]
     catch_up: str
     status: str
-    next_fire_at: dt.datetime | None
-    last_fired_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
 
     @property
     def timing(self) -> Timing:
         return Timing(self.cron, self.interval_seconds, self.timezone)
+
+    @classmethod
+    def of(cls, source: object) -> ScheduleFields:
+        """The fields of anything that has them as attributes (a request, a schedule)."""
+        return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)})
+
+    def columns(self) -> tuple[Any, ...]:
+        """In the order _INSERT and _UPDATE take them, after their ids."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(ScheduleFields))
+
+    def details(self) -> dict[str, Any]:
+        """For the audit log, named as on the wire."""
+        return {_camel(f.name): getattr(self, f.name) for f in dataclasses.fields(ScheduleFields)}
+
+
+@dataclass(frozen=True)
+class Schedule(ScheduleFields):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    definition_id: uuid.UUID
+    definition: str
+    next_fire_at: dt.datetime | None
+    last_fired_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
     @property
     def fields(self) -> ScheduleFields:
@@ -123,37 +142,6 @@ RETURNING id
 """
 
 _DELETE = "DELETE FROM schedules WHERE id = $1 RETURNING id"
-
-
-@dataclass(frozen=True)
-class ScheduleFields:
-    """What a person sets on a schedule."""
-
-    name: str
-    version: int | None
-    cron: str | None
-    interval_seconds: int | None
-    timezone: str
-    params: dict[str, Any]
-    catch_up: str
-    status: str
-
-    @property
-    def timing(self) -> Timing:
-        return Timing(self.cron, self.interval_seconds, self.timezone)
-
-    @classmethod
-    def of(cls, source: object) -> ScheduleFields:
-        """The fields of anything that has them as attributes (a request, a schedule)."""
-        return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)})
-
-    def columns(self) -> tuple[Any, ...]:
-        """In the order _INSERT and _UPDATE take them, after their ids."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
-
-    def details(self) -> dict[str, Any]:
-        """For the audit log, named as on the wire."""
-        return {_camel(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def _camel(name: str) -> str:
