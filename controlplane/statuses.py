@@ -3,7 +3,8 @@ named once. The database's CHECK constraints hold the same lists (a test compare
 SQL statements spell them out, as SQL does, and each statement says which rule it applies.
 
     not_started -> queued -> running -> completed | failed | retry_scheduled
-    retry_scheduled -> queued;  any unfinished -> cancelled;  skipped: by an operator
+    retry_scheduled -> queued;  running -> queued (its lease expired, its worker stopped)
+    any unfinished -> cancelled;  skipped, and finished -> not_started | queued: by an operator
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ def run_event_loop(choice: EventLoop, coroutine: Coroutine[Any, Any, None]) -> N
 
 # This module and controlplane.settings import nothing beyond the base install (the SDK's
 # dependencies), so that without the [server] extra the command can say so.
-OWN_PACKAGES = {"controlplane", "builtin_worker", "database", "worker_sdk"}
+OWN_PACKAGES = {"pipelogiq", "controlplane", "builtin_worker", "database", "worker_sdk"}
 
 
 def main(argv: list[str] | None = None) -> int:

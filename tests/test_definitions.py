@@ -307,6 +307,13 @@ async def test_a_template_nobody_serves_is_refused_and_one_a_worker_serves_is_ta
     assert error["path"] == "stages[1].template"
     assert "'acme.score'" in error["message"]
     assert await system.pool.fetchval("SELECT count(*) FROM definitions") == 0
+    # The editor's check says so before any save.
+    source = {"content": content}
+    checked = (await people["ada"].send("POST", "/api/definitions/check", source)).json()
+    assert (checked["valid"], [e["path"] for e in checked["errors"]]) == (
+        False,
+        ["stages[1].template"],
+    )
     # Once an online worker of the application says it serves that template, it is taken.
     response = await system.client.post(
         "/workers/bootstrap",
@@ -317,6 +324,8 @@ async def test_a_template_nobody_serves_is_refused_and_one_a_worker_serves_is_ta
         },
     )
     assert response.status_code == 200, response.text
+    checked = (await people["ada"].send("POST", "/api/definitions/check", source)).json()
+    assert checked == {"valid": True, "errors": []}
     taken = await people["ada"].send("POST", "/api/definitions/import", body)
     assert taken.status_code == 200, taken.text
 

@@ -133,3 +133,26 @@ async def test_lineage_links_the_dataset_versions_each_stage_read_and_wrote(
         {"from": f"{silver}@4", "to": ids["export"], "kind": "read"},
         {"from": ids["export"], "to": "/out/x.csv", "kind": "write"},
     ]
+
+
+async def test_counts_and_versions_a_worker_wrote_wrongly_are_left_out(system: System) -> None:
+    # A worker's output is its own JSON: a bool or a number past int64 where a count or a
+    # version goes is no count or version, and the graph is still drawn.
+    pipeline = await system.submit([{"name": "odd", "handler": "odd"}])
+    uri = "s3://lake/odd.lance"
+    output = {
+        "dataset": {"uri": uri, "version": 1, "rows": True},
+        "huge": {"uri": uri, "version": 2**70, "rows": 2**70},
+        "lineage": {"writes": [{"uri": uri, "version": 1}, {"uri": uri, "version": 2**70}]},
+    }
+    await run_stage(system, "odd", output)
+    await add_member(system.pool, system.application.id, "op@example.com", "operator")
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    operator = await logged_in(app, "op@example.com")
+    try:
+        response = await operator.get(f"/api/pipelines/{pipeline['id']}/lineage")
+    finally:
+        await operator.aclose()
+    assert response.status_code == 200, response.text
+    nodes = {(d["version"], d["rows"]) for d in response.json()["datasets"]}
+    assert nodes == {(1, None), (None, None)}

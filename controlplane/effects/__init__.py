@@ -4,14 +4,11 @@ The engine changes state in a transaction and returns what it did; the APIs, the
 worker and the schedules all hand that to :meth:`Effects.apply`, and nothing else publishes,
 announces or exports. Each effect is best effort here and found again if lost:
 
-============================  =======================================  =====================
-effect                        carried by                               if lost
-============================  =======================================  =====================
-publish queued stages         :mod:`~controlplane.effects.dispatch`    the relay sweep
-announce finished stages      :mod:`~controlplane.effects.announcements`  the unadvanced sweep
-live updates                  :mod:`~controlplane.effects.live_updates`  clients refetch on a gap
-spans of ended jobs/pipelines :mod:`~controlplane.effects.traces`      a gap in a trace
-============================  =======================================  =====================
+- publish queued stages (``dispatch``): if lost, the relay sweep publishes them;
+- announce finished stages on ``stage.results`` (``announcements``): if lost, the
+  unadvanced sweep advances them;
+- live updates (``live_updates``): if lost, dashboards refetch on the gap in sequence;
+- spans of ended jobs and pipelines (``traces``): if lost, a gap in a trace.
 """
 
 from __future__ import annotations

@@ -15,6 +15,6 @@ Districts:
   stage waits, insights);
 - ``upkeep/``: retention and planner statistics.
 
-Imports flow one way: the APIs, the built-in worker and the schedules call the engine; the
-engine uses the database pool and the broker port.
+Imports flow one way: the APIs and the built-in worker call the engine; the engine uses the
+database pool and the broker port.
 """

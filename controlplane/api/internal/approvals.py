@@ -12,10 +12,11 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from controlplane.api.internal.schemas import ApprovalDecision, ApprovalList
+from controlplane.api.internal.schemas import Approval, ApprovalDecision, ApprovalList
 from controlplane.api.internal.session import actor_of, member_scope, visible
+from controlplane.api.wire import wire
+from controlplane.engine.jobpath import approvals
 from controlplane.engine.jobpath.approvals import (
-    Approval,
     Decision,
     Status,
     decide,
@@ -28,7 +29,7 @@ from controlplane.services import Services
 
 async def _visible(
     services: Services, request: Request[Any, Any, Any], approval_id: uuid.UUID
-) -> Approval:
+) -> approvals.Approval:
     approval = await read_approval(services.pool, approval_id)
     return await visible(
         request, approval, NotFound("approval_not_found", f"no approval {approval_id}")
@@ -57,7 +58,7 @@ class ApprovalController(Controller):
             pipeline_id=pipeline,
             limit=limit,
         )
-        return ApprovalList(items)
+        return ApprovalList(wire(items, list[Approval]))
 
     async def _decide(
         self,
@@ -68,7 +69,8 @@ class ApprovalController(Controller):
         services: Services,
     ) -> Approval:
         approval = await _visible(services, request, approval_id)
-        return await decide(services.pool, approval, decision, data.comment, actor_of(request))
+        decided = await decide(services.pool, approval, decision, data.comment, actor_of(request))
+        return wire(decided, Approval)
 
     @post(
         "/{approval_id:uuid}/approve",

@@ -38,7 +38,8 @@ from controlplane.api.internal.session import (
     visible_application,
 )
 from controlplane.engine.access.audit import read_trail
-from controlplane.engine.definitions.documents import dump_file, read_checked
+from controlplane.engine.definitions.documents import check_templates, dump_file, read_checked
+from controlplane.engine.definitions.templates import known_templates
 from controlplane.engine.definitions.versions import (
     Definition,
     Move,
@@ -97,12 +98,22 @@ class DefinitionController(Controller):
         description="Every problem, with its path and its line and column in the file.",
     )
     async def check(
-        self, data: JSONBody[DefinitionSource], services: NamedDependency[Services]
+        self,
+        data: JSONBody[DefinitionSource],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
     ) -> DefinitionCheck:
         try:
-            await read_checked(
+            checked = await read_checked(
                 services.sandbox, data.content, data.format, services.settings.max_input_bytes
             )
+            # Not saved to an application yet: a template served in any the user sees will do.
+            known = await known_templates(
+                services.pool,
+                offline_after_seconds=services.settings.worker_offline_after_seconds,
+                member=member_scope(request),
+            )
+            check_templates(checked.document, known)
         except InvalidRequest as error:
             return DefinitionCheck(False, error.extra.get("errors", []))
         return DefinitionCheck(True, [])

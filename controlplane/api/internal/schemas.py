@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES
-from controlplane.engine.jobpath.approvals import Approval
+from controlplane.engine.jobpath.approvals import Status as ApprovalStatus
 from controlplane.engine.jobpath.policies import Kind
 from controlplane.schemas import DefinitionVersionView, Name, PipelineView, ShortName, Version
 
@@ -454,6 +454,25 @@ class PolicyList(_Response):
 class ApprovalDecision(_Request):
     # Why, for the record and for the stage's output or error.
     comment: Annotated[str, Meta(max_length=2000)] | None = None
+
+
+class Approval(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    pipeline_name: str
+    stage_id: uuid.UUID
+    stage_name: str
+    message: str
+    details: Any
+    deadline: dt.datetime
+    # pending, approved, rejected; expired (pending past the deadline); closed (pending, but
+    # the run of the stage it was for is over).
+    status: ApprovalStatus
+    decided_by: str | None
+    comment: str | None
+    decided_at: dt.datetime | None
+    created_at: dt.datetime
 
 
 class ApprovalList(_Response):

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import jsonschema
 import msgspec
@@ -22,7 +22,6 @@ import referencing.exceptions
 import referencing.jsonschema
 import yaml
 from msgspec import Meta, Struct
-from referencing._core import Resolver  # what Registry.resolver() returns; not re-exported
 
 from controlplane.engine.jobpath.dag import unorderable
 from controlplane.errors import InvalidRequest, ProblemError, Unavailable
@@ -44,6 +43,9 @@ from controlplane.schemas import (
     StageSpec,
     refusal,
 )
+
+if TYPE_CHECKING:  # what Registry.resolver() returns; referencing does not export it
+    from referencing._core import Resolver
 
 T = TypeVar("T")
 

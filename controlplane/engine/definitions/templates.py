@@ -13,17 +13,31 @@ import asyncpg
 
 from worker_sdk.templates import SHIPPED
 
-_SERVED = """
-SELECT t.key AS name, t.value #>> '{}' AS version, count(*) AS workers
+# Each (template, version) a live worker says it serves. $1: heard from within these seconds.
+_SERVED_BY_LIVE_WORKERS = """
 FROM workers w
 CROSS JOIN LATERAL jsonb_each(
     CASE WHEN jsonb_typeof(w.metadata -> 'templates') = 'object'
          THEN w.metadata -> 'templates' ELSE '{}' END) AS t
-WHERE w.application_id = $1
-  AND w.state IN ('online', 'draining')
-  AND w.last_heartbeat_at > now() - make_interval(secs => $2)
+WHERE w.state IN ('online', 'draining')
+  AND w.last_heartbeat_at > now() - make_interval(secs => $1)
+"""
+
+_SERVED = f"""
+SELECT t.key AS name, t.value #>> '{{}}' AS version, count(*) AS workers
+{_SERVED_BY_LIVE_WORKERS} AND w.application_id = $2
 GROUP BY 1, 2
 ORDER BY 1, 2
+"""
+
+# $2: an application, or none; $3: a member whose applications only count, or none.
+_SERVED_NAMES = f"""
+SELECT DISTINCT t.key AS name
+{_SERVED_BY_LIVE_WORKERS}
+  AND ($2::uuid IS NULL OR w.application_id = $2)
+  AND ($3::uuid IS NULL OR EXISTS (
+          SELECT 1 FROM memberships m WHERE m.application_id = w.application_id
+          AND m.user_id = $3))
 """
 
 
@@ -39,16 +53,20 @@ async def served_templates(
 ) -> list[ServedTemplate]:
     """Each template and version that workers heard from within ``offline_after_seconds``
     serve, with how many of them do."""
-    rows = await pool.fetch(_SERVED, application_id, offline_after_seconds)
+    rows = await pool.fetch(_SERVED, offline_after_seconds, application_id)
     return [ServedTemplate(**dict(row)) for row in rows]
 
 
 async def known_templates(
-    pool: asyncpg.Pool, application_id: uuid.UUID, *, offline_after_seconds: float
+    pool: asyncpg.Pool,
+    *,
+    offline_after_seconds: float,
+    application_id: uuid.UUID | None = None,
+    member: uuid.UUID | None = None,
 ) -> set[str]:
     """The templates a stage may name: those the SDK ships, and any other that an online
-    worker of the application serves (a newer SDK's, say)."""
-    served = await served_templates(
-        pool, application_id, offline_after_seconds=offline_after_seconds
-    )
-    return {name for names in SHIPPED.values() for name in names} | {t.name for t in served}
+    worker serves (a newer SDK's, say) — a worker of ``application_id``, or of any
+    application ``member`` belongs to (None: of any application)."""
+    rows = await pool.fetch(_SERVED_NAMES, offline_after_seconds, application_id, member)
+    shipped = {name for names in SHIPPED.values() for name in names}
+    return shipped | {row["name"] for row in rows}

@@ -151,7 +151,9 @@ async def save(
     """
     if document is None:
         document = check(raw, max_input_bytes=max_input_bytes, locate=locate)
-    known = await known_templates(pool, application_id, offline_after_seconds=offline_after_seconds)
+    known = await known_templates(
+        pool, offline_after_seconds=offline_after_seconds, application_id=application_id
+    )
     check_templates(document, known)
     saved = await _save(pool, actor, application_id, raw, document, definition_id)
     if submit and saved.version.status == "draft":

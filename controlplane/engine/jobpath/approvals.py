@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import asyncpg
-import msgspec
 
 from controlplane.engine.access.audit import Actor, record
 from controlplane.errors import Conflict, NotFound
@@ -31,7 +31,8 @@ Status = Literal["pending", "approved", "rejected", "expired", "closed"]
 Decision = Literal["approved", "rejected"]
 
 
-class Approval(msgspec.Struct, rename="camel"):
+@dataclass(frozen=True)
+class Approval:
     id: uuid.UUID
     application_id: uuid.UUID
     pipeline_id: uuid.UUID

@@ -260,7 +260,7 @@ async def submit_pipeline(
     """Store the pipeline and queue its root stages atomically, each stage's retries and
     timeout as the application's active ``policies`` say. The pipeline joins the caller's
     ``trace``, or starts a trace of its own. A run's params are checked in ``sandbox`` when
-    they must be (see definition_documents.checked_params).
+    they must be (see definitions.documents.checked_params).
 
     The caller applies the outcome after this returns (the commit must come first, or a
     worker could pull a stage that is not there yet).

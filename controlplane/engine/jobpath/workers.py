@@ -58,7 +58,7 @@ class Heartbeat:
 class Beaten:
     known_worker: bool
     cancel_job_ids: list[uuid.UUID]
-    # The worker's new state, when this heartbeat changed it (e.g. back from offline).
+    # The worker in its new state, when this heartbeat changed it (back from offline, say).
     outcome: Outcome
 
 

@@ -94,8 +94,7 @@ def _entries(items: Any) -> list[Entry]:
         if not isinstance(item, dict) or not isinstance(item.get("uri"), str):
             continue
         version = item.get("version")
-        valid = isinstance(version, int) and not isinstance(version, bool)
-        found.append((item["uri"], version if valid else None))
+        found.append((item["uri"], version if _whole(version) else None))
     return found
 
 
@@ -105,9 +104,14 @@ def _rows_by_dataset(output: dict[str, Any]) -> dict[Entry, int]:
     for value in output.values():
         if isinstance(value, dict) and isinstance(value.get("uri"), str):
             count, version = value.get("rows"), value.get("version")
-            if isinstance(count, int) and isinstance(version, int):
+            if _whole(count) and _whole(version):
                 rows[(value["uri"], version)] = count
     return rows
+
+
+def _whole(value: Any) -> bool:
+    """A count or version a worker wrote: a whole number an int64 holds (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def _node_id(uri: str, version: int | None) -> str:
