@@ -306,6 +306,8 @@ async def test_a_template_nobody_serves_is_refused_and_one_a_worker_serves_is_ta
     [error] = refused.json()["errors"]
     assert error["path"] == "stages[1].template"
     assert "'acme.score'" in error["message"]
+    line = content.splitlines().index("    template: acme.score") + 1
+    assert (error["line"], error["column"]) == (line, 15)
     assert await system.pool.fetchval("SELECT count(*) FROM definitions") == 0
     # The editor's check says so before any save.
     source = {"content": content}

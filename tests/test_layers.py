@@ -64,6 +64,7 @@ RULES = [
             "controlplane.effects",
             "controlplane.engine",
             "controlplane.services",
+            "controlplane.outages",
         ),
     ),
     ("worker_sdk", ("pipelogiq", "controlplane", "builtin_worker", "database")),

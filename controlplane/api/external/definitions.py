@@ -18,6 +18,7 @@ from controlplane.api.definition_views import format_of_media_type, saved_view, 
 from controlplane.engine.access.applications import Application
 from controlplane.engine.access.audit import Actor
 from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES, read_checked
+from controlplane.engine.definitions.templates import known_templates
 from controlplane.engine.definitions.versions import (
     newest_published,
     runnable_version,
@@ -101,11 +102,17 @@ class DefinitionController(Controller):
         submit: Annotated[bool, QueryParameter(name="submit")] = False,
     ) -> DefinitionSaved:
         file_format = format_of_media_type(request.headers.get("content-type", ""))
+        known = await known_templates(
+            services.pool,
+            offline_after_seconds=services.settings.worker_offline_after_seconds,
+            application_id=application.id,
+        )
         checked = await read_checked(
             services.sandbox,
             await request.body(),
             file_format,
             services.settings.max_input_bytes,
+            templates=known,
         )
         if checked.document.name != name:
             raise InvalidRequest(

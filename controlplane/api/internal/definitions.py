@@ -38,7 +38,7 @@ from controlplane.api.internal.session import (
     visible_application,
 )
 from controlplane.engine.access.audit import read_trail
-from controlplane.engine.definitions.documents import check_templates, dump_file, read_checked
+from controlplane.engine.definitions.documents import dump_file, read_checked
 from controlplane.engine.definitions.templates import known_templates
 from controlplane.engine.definitions.versions import (
     Definition,
@@ -103,17 +103,20 @@ class DefinitionController(Controller):
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
     ) -> DefinitionCheck:
+        # Not saved to an application yet: a template served in any the user sees will do.
+        known = await known_templates(
+            services.pool,
+            offline_after_seconds=services.settings.worker_offline_after_seconds,
+            member=member_scope(request),
+        )
         try:
-            checked = await read_checked(
-                services.sandbox, data.content, data.format, services.settings.max_input_bytes
+            await read_checked(
+                services.sandbox,
+                data.content,
+                data.format,
+                services.settings.max_input_bytes,
+                templates=known,
             )
-            # Not saved to an application yet: a template served in any the user sees will do.
-            known = await known_templates(
-                services.pool,
-                offline_after_seconds=services.settings.worker_offline_after_seconds,
-                member=member_scope(request),
-            )
-            check_templates(checked.document, known)
         except InvalidRequest as error:
             return DefinitionCheck(False, error.extra.get("errors", []))
         return DefinitionCheck(True, [])
@@ -267,8 +270,17 @@ async def _save(
     *,
     submit: bool = False,
 ) -> DefinitionSaved:
+    known = await known_templates(
+        services.pool,
+        offline_after_seconds=services.settings.worker_offline_after_seconds,
+        application_id=application_id,
+    )
     checked = await read_checked(
-        services.sandbox, source.content, source.format, services.settings.max_input_bytes
+        services.sandbox,
+        source.content,
+        source.format,
+        services.settings.max_input_bytes,
+        templates=known,
     )
     saved = await save(
         services.pool,

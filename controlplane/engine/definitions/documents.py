@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -213,14 +213,25 @@ class CheckedFile:
 
 
 async def read_checked(
-    sandbox: Sandbox, content: str | bytes, file_format: FileFormat, max_input_bytes: int
+    sandbox: Sandbox,
+    content: str | bytes,
+    file_format: FileFormat,
+    max_input_bytes: int,
+    templates: Collection[str] | None = None,
 ) -> CheckedFile:
     """The document of a file, read and checked in the sandbox's child process: a large file
     takes a good part of a second of CPU, which must not stall the event loop. Raises as
     :func:`parse_file` and :func:`check` do, and for a file that takes past READ_SECONDS."""
     too_long = _file_error(f"the file takes more than {READ_SECONDS:g} s to read", None)
     answer = await _apart(
-        sandbox, READ_SECONDS, too_long, _read_and_check, content, file_format, max_input_bytes
+        sandbox,
+        READ_SECONDS,
+        too_long,
+        _read_and_check,
+        content,
+        file_format,
+        max_input_bytes,
+        templates,
     )
     raw = msgspec.json.decode(answer)
     return CheckedFile(raw, msgspec.convert(raw, Document))
@@ -250,12 +261,17 @@ async def _apart(
 
 
 def _read_and_check(
-    content: str | bytes, file_format: FileFormat, max_input_bytes: int
+    content: str | bytes,
+    file_format: FileFormat,
+    max_input_bytes: int,
+    templates: Collection[str] | None,
 ) -> bytes | tuple[str, str, dict[str, Any]]:
     """In the child: the document as JSON, or why it is refused."""
     try:
         parsed = parse_file(content, file_format)
-        check(parsed.raw, max_input_bytes=max_input_bytes, locate=parsed.locate)
+        check(
+            parsed.raw, max_input_bytes=max_input_bytes, locate=parsed.locate, templates=templates
+        )
     except InvalidRequest as error:
         return error.code, error.detail, error.extra
     return msgspec.json.encode(parsed.raw)
@@ -479,36 +495,45 @@ def dump_file(raw: Any, file_format: FileFormat) -> str:
 
 
 def check(
-    raw: Any, *, max_input_bytes: int, locate: Callable[[Path], Any] | None = None
+    raw: Any,
+    *,
+    max_input_bytes: int,
+    locate: Callable[[Path], Any] | None = None,
+    templates: Collection[str] | None = None,
 ) -> Document:
     """The document, if it is a valid definition; otherwise 422 ``invalid_definition`` with
-    every problem found, each with its path (and line and column, given ``locate``)."""
+    every problem found, each with its path (and line and column, given ``locate``). Given
+    the ``templates`` known, a stage naming another is one of the problems."""
     try:
         document = msgspec.convert(raw, Document)
     except msgspec.ValidationError as error:
         message, where = refusal(error)
         raise _invalid([Problem(_parse_path(where), message)], locate) from None
     problems = [*_stage_problems(document, max_input_bytes), *_params_problems(document)]
+    if templates is not None:
+        problems += _template_problems(document, templates)
     if problems:
         raise _invalid(problems, locate)
     return document
 
 
-def check_templates(document: Document, known: set[str]) -> None:
+def check_templates(document: Document, known: Collection[str]) -> None:
     """A stage that names a template nobody serves would wait for ever: 422
     ``invalid_definition`` for each such stage."""
-    problems = [
-        Problem(
-            ("stages", n, "template"),
-            f"no template {stage.template!r}: the SDK ships none of that name, and no online "
-            "worker of the application serves one (their templates are listed at "
-            "GET /templates)",
-        )
-        for n, stage in enumerate(document.stages)
-        if stage.template is not None and stage.template not in known
-    ]
+    problems = list(_template_problems(document, known))
     if problems:
         raise _invalid(problems, None)
+
+
+def _template_problems(document: Document, known: Collection[str]) -> Iterator[Problem]:
+    for n, stage in enumerate(document.stages):
+        if stage.template is not None and stage.template not in known:
+            yield Problem(
+                ("stages", n, "template"),
+                f"no template {stage.template!r}: the SDK ships none of that name, and no "
+                "online worker of the application serves one (their templates are listed at "
+                "GET /templates)",
+            )
 
 
 def _parse_path(text: str) -> Path:
