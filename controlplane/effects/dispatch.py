@@ -1,9 +1,9 @@
 """Publishing queued stages to their handler queues, and recording that it happened.
 
 Called by :class:`controlplane.effects.Effects` after every commit that queues stages
-(submit, advance, retries, lease expiry). If the
-process dies before :meth:`Dispatcher.publish` records the publish, the relay sweep finds the
-stage still unpublished and publishes it again; a duplicate message claims nothing.
+(submit, advance, retries, lease expiry). If the process dies before
+:meth:`Dispatcher.publish` records the publish, the relay sweep finds the stage still
+unpublished and publishes it again; a duplicate message claims nothing.
 """
 
 from __future__ import annotations

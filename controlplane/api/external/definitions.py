@@ -128,6 +128,6 @@ class DefinitionController(Controller):
             max_input_bytes=services.settings.max_input_bytes,
             document=checked.document,
             submit=submit,
-            offline_after_seconds=services.settings.worker_offline_after_seconds,
+            templates=known,
         )
         return saved_view(saved)

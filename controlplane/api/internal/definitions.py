@@ -291,6 +291,6 @@ async def _save(
         document=checked.document,
         definition_id=definition_id,
         submit=submit,
-        offline_after_seconds=services.settings.worker_offline_after_seconds,
+        templates=known,
     )
     return saved_view(saved)

@@ -517,15 +517,8 @@ def check(
     return document
 
 
-def check_templates(document: Document, known: Collection[str]) -> None:
-    """A stage that names a template nobody serves would wait for ever: 422
-    ``invalid_definition`` for each such stage."""
-    problems = list(_template_problems(document, known))
-    if problems:
-        raise _invalid(problems, None)
-
-
 def _template_problems(document: Document, known: Collection[str]) -> Iterator[Problem]:
+    """A stage that names a template nobody serves would wait for ever."""
     for n, stage in enumerate(document.stages):
         if stage.template is not None and stage.template not in known:
             yield Problem(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,8 +20,7 @@ import asyncpg
 import msgspec
 
 from controlplane.engine.access.audit import Actor, record
-from controlplane.engine.definitions.documents import Document, Path, check, check_templates
-from controlplane.engine.definitions.templates import known_templates
+from controlplane.engine.definitions.documents import Document, Path, check
 from controlplane.errors import Conflict, Forbidden, NotFound
 
 VersionStatus = Literal["draft", "in_review", "published", "archived"]
@@ -137,24 +136,20 @@ async def save(
     definition_id: uuid.UUID | None = None,
     locate: Callable[[Path], tuple[int, int] | None] | None = None,
     submit: bool = False,
-    offline_after_seconds: float,
+    templates: Collection[str],
 ) -> Saved:
     """Save a document as the definition's draft: creates the definition (version 1) if
     its name is new, edits the open draft, or starts a new draft after a published or
     archived version. A document the same as the latest version changes nothing.
 
     ``definition_id``, when given, must be the document's definition (a rename is refused).
-    ``document``: ``raw``, checked already (see read_checked); otherwise it is checked here,
-    and ``locate`` finds a path of the document in its file, for the positions of problems.
-    With ``submit``, a draft goes on to review. A stage's template must be one the SDK ships
-    or a worker seen within ``offline_after_seconds`` serves.
+    ``templates``: those known to the application (see templates.known_templates), the only
+    ones a stage may name. ``document``: ``raw``, checked already against them (see
+    read_checked); otherwise it is checked here, and ``locate`` finds a path of the document
+    in its file, for the positions of problems. With ``submit``, a draft goes on to review.
     """
     if document is None:
-        document = check(raw, max_input_bytes=max_input_bytes, locate=locate)
-    known = await known_templates(
-        pool, offline_after_seconds=offline_after_seconds, application_id=application_id
-    )
-    check_templates(document, known)
+        document = check(raw, max_input_bytes=max_input_bytes, locate=locate, templates=templates)
     saved = await _save(pool, actor, application_id, raw, document, definition_id)
     if submit and saved.version.status == "draft":
         version = await move(pool, actor, saved.version, "submit")
