@@ -80,6 +80,3 @@ class Outcome:
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(Outcome))
-
-
-NOTHING = Outcome()

@@ -319,8 +319,8 @@ async def _reopen(connection: asyncpg.Connection, pipeline_id: uuid.UUID) -> Out
             for row in state
             if row["id"] not in ids
         ),
-        pipelines=tuple(
-            PipelineChange(pipeline_id, row["application_id"], row["pipeline_status"])
-            for row in state[:1]
+        # Every pipeline has a stage: the first row names the pipeline's status too.
+        pipelines=(
+            PipelineChange(pipeline_id, state[0]["application_id"], state[0]["pipeline_status"]),
         ),
     )

@@ -18,7 +18,6 @@ from controlplane.engine.jobpath.dag import unorderable
 from controlplane.engine.jobpath.policies import ActivePolicies, shape_stages
 from controlplane.engine.jobpath.tracing import TraceParent
 from controlplane.engine.outcome import (
-    NOTHING,
     Outcome,
     PipelineChange,
     QueuedStage,
@@ -398,7 +397,7 @@ def _replayed(
             "idempotency_key_reused",
             f"idempotency key {request.idempotency_key!r} was already used for a different request",
         )
-    return Submitted(row["id"], NOTHING, None)
+    return Submitted(row["id"], Outcome(), None)
 
 
 _PIPELINE = """
