@@ -53,6 +53,11 @@ class Conflict(ProblemError):
     """What the request names is not in a state that allows it."""
 
 
+class Gone(ProblemError):
+    """What the request names is known, and what it stood for is no longer there (a dataset
+    version whose files were deleted)."""
+
+
 class Unavailable(ProblemError):
     """Something the product needs (the database, the broker) cannot be reached now."""
 

@@ -193,6 +193,41 @@ class LogEntry(_Request):
     message: Annotated[str, Meta(max_length=65_536)]
 
 
+# -- the dataset catalog, as a job's result reports what it wrote ----------------------------
+
+DatasetLayer = Literal["bronze", "silver", "gold", "quarantine"]
+# A count or version a JSON client holds exactly.
+Count = Annotated[int, Meta(ge=0, le=MAX_ID)]
+DatasetUri = Annotated[str, Meta(min_length=1, max_length=2048)]
+
+
+class ColumnType(_Request):
+    name: Annotated[str, Meta(min_length=1, max_length=1000)]
+    type: Annotated[str, Meta(min_length=1, max_length=1000)]
+
+
+class DatasetRead(_Request):
+    """A dataset version (or, without ``version``, a file) the job read."""
+
+    uri: DatasetUri
+    version: Count | None = None
+
+
+class DatasetWritten(_Request):
+    """A dataset version the job committed, for the catalog. Registering the same version
+    again changes nothing."""
+
+    uri: DatasetUri
+    version: Count
+    rows: Count
+    # What the catalog calls it; by default the last part of the URI, without ``.lance``.
+    name: Name | None = None
+    layer: DatasetLayer | None = None
+    bytes: Count | None = None
+    schema: Annotated[list[ColumnType], Meta(max_length=10_000)] = []
+    reads: Annotated[list[DatasetRead], Meta(max_length=1000)] = []
+
+
 class JobResult(_Request):
     job_id: uuid.UUID
     status: Literal["completed", "failed"]
@@ -200,6 +235,9 @@ class JobResult(_Request):
     error: JobError | None = None
     logs: Annotated[list[LogEntry], Meta(max_length=1000)] = []
     context: Annotated[dict[ContextKey, Any], Meta(max_length=1000)] = {}
+    # Dataset versions the job committed (a failed job's too: a quality stage that fails
+    # still writes its quarantine).
+    datasets: Annotated[list[DatasetWritten], Meta(max_length=100)] = []
 
 
 class AckRequest(_Request):
@@ -394,3 +432,142 @@ class ArtifactView(_Response):
     size: int
     sha256: str
     created_at: dt.datetime
+
+
+# -- the dataset catalog -------------------------------------------------------------------------
+
+
+class DatasetColumn(_Response):
+    name: str
+    type: str
+
+
+class DatasetSummaryView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    layer: str | None
+    uri: str
+    created_at: dt.datetime
+    last_written_at: dt.datetime
+    # How many versions the catalog holds.
+    versions: int
+    # The latest version: its number and size, and the pipeline and stage that wrote it.
+    version: int
+    rows: int
+    bytes: int | None
+    written_at: dt.datetime
+    pipeline_id: uuid.UUID | None
+    pipeline_name: str | None
+    stage_name: str | None
+
+
+class DatasetPage(_Response):
+    items: list[DatasetSummaryView]
+    has_more: bool
+
+
+class DatasetReadView(_Response):
+    uri: str
+    # None: a file, not a dataset version.
+    version: int | None = None
+
+
+class DatasetVersionView(_Response):
+    version: int
+    rows: int
+    bytes: int | None
+    schema: list[DatasetColumn]
+    reads: list[DatasetReadView]
+    written_at: dt.datetime
+    pipeline_id: uuid.UUID | None
+    pipeline_name: str | None
+    stage_id: uuid.UUID | None
+    stage_name: str | None
+    attempt: int | None
+
+
+class LineageNodeView(_Response):
+    id: uuid.UUID
+    name: str
+    layer: str | None
+    uri: str
+    # Steps away from the dataset: 1 for one read (or written) directly.
+    depth: int
+
+
+class LineageEdgeView(_Response):
+    # The dataset read, and the one written from it.
+    from_: uuid.UUID = msgspec.field(name="from")
+    to: uuid.UUID
+
+
+class DatasetView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    layer: str | None
+    uri: str
+    created_at: dt.datetime
+    last_written_at: dt.datetime
+    # The latest version's columns.
+    schema: list[DatasetColumn]
+    # The newest first (at most 500).
+    versions: list[DatasetVersionView]
+    # Datasets read to write this one, and theirs (up to 10 steps, 200 datasets); and those
+    # written from it; with the edges among them all: across every pipeline.
+    upstream: list[LineageNodeView]
+    downstream: list[LineageNodeView]
+    edges: list[LineageEdgeView]
+
+
+class DatasetSample(_Response):
+    version: int
+    columns: list[DatasetColumn]
+    # Up to `limit` rows (at most 1,000), column name to value; long text and binary values
+    # are shortened.
+    rows: list[dict[str, Any]]
+
+
+class TopValue(_Response):
+    value: Any
+    count: int
+
+
+class HistogramBin(_Response):
+    # [lower, upper) ; the last bin includes its upper bound.
+    lower: Any
+    upper: Any
+    count: int
+
+
+class ColumnProfile(_Response):
+    name: str
+    type: str
+    nulls: int
+    # HyperLogLog's estimate of the distinct non-null values.
+    distinct: int | None = None
+    min: Any = None
+    max: Any = None
+    # Numbers only.
+    mean: float | None = None
+    stddev: float | None = None
+    # The most frequent values (up to 10), most frequent first.
+    top: list[TopValue] = []
+    # Numbers and dates: 20 bins of equal width between min and max.
+    histogram: list[HistogramBin] = []
+
+
+class DatasetProfile(_Response):
+    version: int
+    rows: int
+    columns: list[ColumnProfile]
+
+
+class ComputationPending(_Response):
+    """A sample or profile being computed by a dataset worker: ask again."""
+
+    status: str
+    pipeline_id: uuid.UUID

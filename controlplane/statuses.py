@@ -36,3 +36,5 @@ DONE_FOR_DEPENDENTS: tuple[StageStatus, ...] = ("completed", "skipped")
 BLOCKING: tuple[StageStatus, ...] = ("failed", "cancelled")
 # What an operator may run again.
 RERUNNABLE: tuple[StageStatus, ...] = ("completed", "failed", "cancelled", "skipped")
+# Where a stage stays until someone acts: nothing of its own moves it on.
+SETTLED: tuple[StageStatus, ...] = ("completed", "failed", "cancelled", "skipped")

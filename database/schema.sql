@@ -177,6 +177,36 @@ CREATE TABLE public.context_items (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.dataset_versions (
+    dataset_id uuid NOT NULL,
+    version bigint NOT NULL,
+    rows bigint NOT NULL,
+    bytes bigint,
+    schema jsonb NOT NULL,
+    reads jsonb DEFAULT '[]'::jsonb NOT NULL,
+    pipeline_id uuid,
+    stage_id uuid,
+    job_id uuid,
+    attempt integer,
+    pipeline_name text,
+    stage_name text,
+    written_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT dataset_versions_bytes_check CHECK ((bytes >= 0)),
+    CONSTRAINT dataset_versions_rows_check CHECK ((rows >= 0)),
+    CONSTRAINT dataset_versions_version_check CHECK ((version >= 0))
+);
+
+CREATE TABLE public.datasets (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    application_id uuid NOT NULL,
+    uri text NOT NULL,
+    name text NOT NULL,
+    layer text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_written_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT datasets_layer_check CHECK ((layer = ANY (ARRAY['bronze'::text, 'silver'::text, 'gold'::text, 'quarantine'::text])))
+);
+
 CREATE TABLE public.definition_versions (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     definition_id uuid NOT NULL,
@@ -512,6 +542,15 @@ ALTER TABLE ONLY public.audit_log
 ALTER TABLE ONLY public.context_items
     ADD CONSTRAINT context_items_pkey PRIMARY KEY (pipeline_id, key);
 
+ALTER TABLE ONLY public.dataset_versions
+    ADD CONSTRAINT dataset_versions_pkey PRIMARY KEY (dataset_id, version);
+
+ALTER TABLE ONLY public.datasets
+    ADD CONSTRAINT datasets_application_id_uri_key UNIQUE (application_id, uri);
+
+ALTER TABLE ONLY public.datasets
+    ADD CONSTRAINT datasets_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.definition_versions
     ADD CONSTRAINT definition_versions_definition_id_version_key UNIQUE (definition_id, version);
 
@@ -602,6 +641,12 @@ CREATE INDEX artifacts_stage ON public.artifacts USING btree (stage_id);
 CREATE INDEX audit_log_at ON public.audit_log USING btree (at DESC);
 
 CREATE INDEX audit_log_target ON public.audit_log USING btree (target_type, target_id, id);
+
+CREATE INDEX dataset_versions_reads ON public.dataset_versions USING gin (reads jsonb_path_ops);
+
+CREATE INDEX dataset_versions_stage ON public.dataset_versions USING btree (stage_id);
+
+CREATE INDEX datasets_listing ON public.datasets USING btree (application_id, last_written_at DESC);
 
 CREATE UNIQUE INDEX definition_versions_one_open ON public.definition_versions USING btree (definition_id) WHERE (status = ANY (ARRAY['draft'::text, 'in_review'::text]));
 
@@ -716,6 +761,18 @@ ALTER TABLE ONLY public.audit_log
 
 ALTER TABLE ONLY public.context_items
     ADD CONSTRAINT context_items_pipeline_id_fkey FOREIGN KEY (pipeline_id) REFERENCES public.pipelines(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.dataset_versions
+    ADD CONSTRAINT dataset_versions_dataset_id_fkey FOREIGN KEY (dataset_id) REFERENCES public.datasets(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.dataset_versions
+    ADD CONSTRAINT dataset_versions_pipeline_id_fkey FOREIGN KEY (pipeline_id) REFERENCES public.pipelines(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.dataset_versions
+    ADD CONSTRAINT dataset_versions_stage_id_fkey FOREIGN KEY (stage_id) REFERENCES public.stages(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.datasets
+    ADD CONSTRAINT datasets_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.definition_versions
     ADD CONSTRAINT definition_versions_definition_id_fkey FOREIGN KEY (definition_id) REFERENCES public.definitions(id) ON DELETE CASCADE;

@@ -609,7 +609,9 @@ def test_the_dataset_group_is_all_its_templates() -> None:
         "dataset.export",
         "dataset.ingest",
         "dataset.join",
+        "dataset.profile",
         "dataset.quality",
+        "dataset.sample",
     ]
 
 

@@ -9,7 +9,15 @@ from worker_sdk.builder import PipelineSpec, StageSpec
 from worker_sdk.client import AsyncClient, Client
 from worker_sdk.context import JobContext, JobLog
 from worker_sdk.errors import ApiError, RetryableError, TerminalError, Unavailable
-from worker_sdk.wire import Artifact, Pipeline, RunOf, Stage
+from worker_sdk.wire import (
+    Artifact,
+    DatasetColumn,
+    DatasetRead,
+    DatasetWritten,
+    Pipeline,
+    RunOf,
+    Stage,
+)
 from worker_sdk.worker import Worker
 
 __all__ = [
@@ -17,6 +25,9 @@ __all__ = [
     "Artifact",
     "AsyncClient",
     "Client",
+    "DatasetColumn",
+    "DatasetRead",
+    "DatasetWritten",
     "JobContext",
     "JobLog",
     "Pipeline",

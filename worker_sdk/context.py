@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from worker_sdk.transport import AsyncTransport
-from worker_sdk.wire import Artifact, LogEntry
+from worker_sdk.wire import Artifact, DatasetWritten, LogEntry
 
 # Entries a single job may send with its ack; the control plane takes up to 1,000.
 MAX_LOG_ENTRIES = 1000
@@ -97,6 +97,8 @@ class JobContext:
         self._updates: dict[str, Any] = {}
         self._dependencies = dict(dependencies or {})
         self._attached: dict[str, tuple[str, bytes]] = {}
+        self._datasets: list[DatasetWritten] = []
+        self._datasets_lock = threading.Lock()
 
     @property
     def trace_id(self) -> str | None:
@@ -151,6 +153,19 @@ class JobContext:
         return await self.control_plane.send_bytes(
             f"/jobs/{self.job_id}/artifacts", Artifact, content, kind, {"name": name}
         )
+
+    def register_dataset(self, written: DatasetWritten) -> None:
+        """Report a dataset version this job committed: it is added to the control plane's
+        catalog when the job's result is recorded, whether the job completes or fails (the
+        version exists either way). The dataset templates report theirs themselves."""
+        with self._datasets_lock:
+            self._datasets.append(written)
+
+    @property
+    def datasets(self) -> list[DatasetWritten]:
+        """The dataset versions this job reported, in order."""
+        with self._datasets_lock:
+            return list(self._datasets)
 
     @property
     def attached(self) -> dict[str, tuple[str, bytes]]:

@@ -26,7 +26,7 @@ import msgspec
 from worker_sdk.context import JobContext
 from worker_sdk.handlers import Handler, HandlerFunction
 from worker_sdk.transport import AsyncTransport
-from worker_sdk.wire import JobError
+from worker_sdk.wire import DatasetWritten, JobError
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class TestOutcome:
     context_updates: dict[str, Any] = field(default_factory=dict)
     # Files the handler attached: name -> (content type, bytes).
     attached: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    # Dataset versions the handler reported for the catalog.
+    datasets: list[DatasetWritten] = field(default_factory=list)
 
 
 class JobEnvironment:
@@ -98,4 +100,5 @@ class JobEnvironment:
             [(entry.level, entry.message) for entry in ctx.log.finish()],
             ctx.context_updates,
             ctx.attached,
+            ctx.datasets,
         )

@@ -122,6 +122,32 @@ class JobError(_Wire):
     retryable: bool = True
 
 
+class DatasetColumn(msgspec.Struct, frozen=True):
+    name: str
+    type: str
+
+
+class DatasetRead(_Wire, frozen=True):
+    """A dataset version (or, without ``version``, a file) a job read."""
+
+    uri: str
+    version: int | None = None
+
+
+class DatasetWritten(_Wire, frozen=True):
+    """A dataset version a job committed, registered in the catalog with the job's ack."""
+
+    uri: str
+    version: int
+    rows: int
+    name: str | None = None
+    # bronze, silver, gold or quarantine.
+    layer: str | None = None
+    bytes: int | None = None
+    schema: list[DatasetColumn] = []
+    reads: list[DatasetRead] = []
+
+
 class JobResult(_Wire):
     job_id: str
     status: Literal["completed", "failed"]
@@ -129,6 +155,7 @@ class JobResult(_Wire):
     error: JobError | None = None
     logs: list[LogEntry] = []
     context: dict[str, Any] = {}
+    datasets: list[DatasetWritten] = []
 
 
 class RejectedResult(_Wire):

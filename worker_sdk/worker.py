@@ -355,6 +355,7 @@ class Worker:
                 outcome.error,
                 ctx.log.finish(),
                 ctx.context_updates,
+                ctx.datasets,
             )
         )
 

@@ -15,6 +15,7 @@ from controlplane.api.boundary import CheckedRequest, refuse_nul_in_url
 from controlplane.api.contract import RequestStructs, document_errors
 from controlplane.api.external.approvals import ApprovalController
 from controlplane.api.external.artifacts import ArtifactController
+from controlplane.api.external.datasets import DatasetController
 from controlplane.api.external.definitions import DefinitionController
 from controlplane.api.external.jobs import JobController
 from controlplane.api.external.pipelines import PipelineController
@@ -28,6 +29,7 @@ from controlplane.api.internal.artifacts import DownloadController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
+from controlplane.api.internal.datasets import DatasetController as InternalDatasetController
 from controlplane.api.internal.definitions import (
     DefinitionController as InternalDefinitionController,
 )
@@ -64,6 +66,7 @@ def create_external_app(services: Services) -> Litestar:
             ApprovalController,
             DefinitionController,
             ArtifactController,
+            DatasetController,
         ],
         guards=[authenticate],
         dependencies={"application": Provide(application_of, sync_to_thread=False)},
@@ -130,6 +133,7 @@ def create_internal_app(services: Services) -> Litestar:
             InternalDefinitionController,
             ScheduleController,
             InternalArtifactController,
+            InternalDatasetController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

@@ -43,6 +43,8 @@ SHIPPED: dict[str, tuple[str, ...]] = {
         "dataset.aggregate",
         "dataset.join",
         "dataset.export",
+        "dataset.profile",
+        "dataset.sample",
     ),
     "video": ("video.probe", "video.sample_frames"),
 }

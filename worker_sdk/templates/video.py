@@ -188,4 +188,4 @@ def sample_frames(ctx: JobContext, spec: SampleFrames) -> dict[str, Any]:
     dataset = runtime.commit(uri, FRAMES_SCHEMA, [f for fragments, _ in written for f in fragments])
     counts = {source: count for source, (_, count) in zip(sources, written, strict=True)}
     ctx.log.info("%d frames from %d videos into %s", sum(counts.values()), len(sources), uri)
-    return result(dataset, sources, frames=counts)
+    return result(ctx, dataset, sources, frames=counts)

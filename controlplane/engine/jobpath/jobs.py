@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 
 from controlplane.broker import Broker, JobRef, TakenJobs
+from controlplane.engine.catalog import register as catalog
 from controlplane.engine.jobpath.gates import admit
 from controlplane.engine.jobpath.policies import ActivePolicies
 from controlplane.engine.jobpath.tracing import job_traceparent
@@ -365,25 +366,34 @@ async def _record_results(
     logs: list[tuple[uuid.UUID, LogEntry]],
     context: list[tuple[uuid.UUID, str, str]],
 ) -> list[asyncpg.Record]:
-    return await fetch_retrying(
-        pool,
-        _ACK.sql,
-        *_ACK.args(
-            application_id=application_id,
-            job_ids=[r.job_id for r in batch],
-            statuses=[r.status for r in batch],
-            outputs=[outputs[r.job_id] for r in batch],
-            errors=[_error_document(r) for r in batch],
-            retryable=[r.error.retryable if r.error else True for r in batch],
-            codes=[r.error.code if r.error else None for r in batch],
-            log_job_ids=[job_id for job_id, _ in logs],
-            log_levels=[entry.level for _, entry in logs],
-            log_messages=[entry.message for _, entry in logs],
-            context_job_ids=[job_id for job_id, _, _ in context],
-            context_keys=[key for _, key, _ in context],
-            context_values=[text for _, _, text in context],
-        ),
+    args = _ACK.args(
+        application_id=application_id,
+        job_ids=[r.job_id for r in batch],
+        statuses=[r.status for r in batch],
+        outputs=[outputs[r.job_id] for r in batch],
+        errors=[_error_document(r) for r in batch],
+        retryable=[r.error.retryable if r.error else True for r in batch],
+        codes=[r.error.code if r.error else None for r in batch],
+        log_job_ids=[job_id for job_id, _ in logs],
+        log_levels=[entry.level for _, entry in logs],
+        log_messages=[entry.message for _, entry in logs],
+        context_job_ids=[job_id for job_id, _, _ in context],
+        context_keys=[key for _, key, _ in context],
+        context_values=[text for _, _, text in context],
     )
+    datasets = catalog.reported(batch)
+    if not datasets:
+        return await fetch_retrying(pool, _ACK.sql, *args)
+
+    async def record_and_register() -> list[asyncpg.Record]:
+        # The catalog gains a version exactly when the result reporting it is recorded.
+        async with pool.acquire() as connection, connection.transaction():
+            updated: list[asyncpg.Record] = await connection.fetch(_ACK.sql, *args)
+            accepted = [row["job_id"] for row in updated]
+            await catalog.register(connection, application_id, accepted, datasets)
+            return updated
+
+    return await retry_on_deadlock(record_and_register)
 
 
 def _over_the_limit(

@@ -21,7 +21,9 @@ from worker_sdk.templates.dataset import (  # noqa: E402
     export,
     ingest,
     join,
+    profile,
     quality,
+    sample,
 )
 
-__all__ = ["aggregate", "clean", "export", "ingest", "join", "quality"]
+__all__ = ["aggregate", "clean", "export", "ingest", "join", "profile", "quality", "sample"]

@@ -154,4 +154,4 @@ def aggregate(ctx: JobContext, spec: Aggregate) -> dict[str, Any]:
     uri = output_uri(ctx, spec.output)
     dataset = runtime.commit(uri, table.schema, runtime.write(table, uri, table.schema))
     ctx.log.info("%d groups from %d rows", table.num_rows, source.count_rows())
-    return result(dataset, [source])
+    return result(ctx, dataset, [source])

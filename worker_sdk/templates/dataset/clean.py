@@ -220,6 +220,7 @@ def clean(ctx: JobContext, spec: Clean) -> dict[str, Any]:
         dataset.count_rows(),
     )
     return result(
+        ctx,
         dataset,
         [source],
         removed={

@@ -188,4 +188,4 @@ def ingest(ctx: JobContext, spec: Ingest) -> dict[str, Any]:
     finally:
         sources.remove_downloads(downloads)
     ctx.log.info("%s is at version %d with %d rows", uri, dataset.version, dataset.count_rows())
-    return result(dataset, named)
+    return result(ctx, dataset, named, layer="bronze")

@@ -89,4 +89,4 @@ def join(ctx: JobContext, spec: Join) -> dict[str, Any]:
     )
     dataset = runtime.commit(uri, schema, [f for fragments in written for f in fragments])
     ctx.log.info("%d rows joined into %s", dataset.count_rows(), uri)
-    return result(dataset, [left, right])
+    return result(ctx, dataset, [left, right])

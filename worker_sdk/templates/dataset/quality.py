@@ -13,7 +13,7 @@ import ray
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import template
-from worker_sdk.templates.dataset import runtime, shuffle
+from worker_sdk.templates.dataset import catalog, runtime, shuffle
 from worker_sdk.templates.dataset.refs import (
     SourceSpec,
     open_source,
@@ -225,6 +225,8 @@ def quality(ctx: JobContext, spec: Quality) -> dict[str, Any]:
         ],
     )
     quarantine = runtime.commit(outputs[1], schemas[1], [f for _, fs, _ in checked for f in fs])
+    # In the catalog even if the stage fails below: its rows are what a person reviews.
+    catalog.register(ctx, quarantine, [source], layer="quarantine")
     counts = [sum(c[i] for _, _, c in checked) for i in range(len(spec.rules))]
     failed = quarantine.count_rows()
     rate = failed / rows if rows else 0.0
@@ -252,6 +254,7 @@ def quality(ctx: JobContext, spec: Quality) -> dict[str, Any]:
         ctx.log.warning("%d of %d rows quarantined (%s)", failed, rows, summary)
     dataset = runtime.commit(outputs[0], schemas[0], [f for fs, _, _ in checked for f in fs])
     return result(
+        ctx,
         dataset,
         [source],
         also_written=[quarantine],

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
+from worker_sdk.templates.dataset import catalog
 from worker_sdk.templates.dataset.roots import allowed, lake
 
 
@@ -115,14 +116,19 @@ def describe_schema(schema: pa.Schema) -> list[dict[str, str]]:
 
 
 def result(
+    ctx: JobContext,
     written: lance.LanceDataset,
     reads: Sequence[lance.LanceDataset | str],
     *,
     also_written: Sequence[lance.LanceDataset] = (),
+    layer: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A template's output: the dataset it wrote, anything else it reports, and its lineage
-    (the datasets, at their versions, and the files it read and wrote)."""
+    (the datasets, at their versions, and the files it read and wrote). The version is
+    registered in the catalog with the job's result (``layer``: see
+    :func:`.catalog.layer_of`); anything else the template wrote, it registers itself."""
+    catalog.register(ctx, written, reads, layer=layer)
     return {
         "dataset": reference(written),
         **extra,
