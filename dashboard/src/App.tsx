@@ -4,6 +4,8 @@ import { Layout } from "./components/Layout";
 import { Applications } from "./pages/Applications";
 import { Approvals } from "./pages/Approvals";
 import { Audit } from "./pages/Audit";
+import { DatasetDetail } from "./pages/DatasetDetail";
+import { Datasets } from "./pages/Datasets";
 import { DefinitionDetail } from "./pages/DefinitionDetail";
 import { Definitions } from "./pages/Definitions";
 import { Insights } from "./pages/Insights";
@@ -41,6 +43,8 @@ export function App() {
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
         <Route path="/definitions" element={<Definitions />} />
         <Route path="/definitions/:id" element={<DefinitionDetail />} />
+        <Route path="/datasets" element={<Datasets />} />
+        <Route path="/datasets/:id" element={<DatasetDetail />} />
         <Route path="/approvals" element={<Approvals />} />
         <Route path="/workers" element={<Workers />} />
         <Route path="/workers/:id" element={<WorkerDetail />} />

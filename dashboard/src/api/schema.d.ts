@@ -228,6 +228,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Datasets of your applications, the most recently written first */
+        get: operations["ApiDatasetsList"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A dataset: its schema, versions and lineage across pipelines */
+        get: operations["ApiDatasetsDatasetIdRead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Per column: nulls, distinct values, range, top values, a histogram */
+        get: operations["ApiDatasetsDatasetIdProfileProfile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/sample": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rows of a dataset version, read by a dataset worker */
+        get: operations["ApiDatasetsDatasetIdSampleSample"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/definitions": {
         parameters: {
             query?: never;
@@ -1103,10 +1171,34 @@ export interface components {
         BulkResult: {
             results: components["schemas"]["BulkItemResult"][];
         };
+        /** ColumnProfile */
+        ColumnProfile: {
+            distinct?: number | null;
+            histogram?: components["schemas"]["HistogramBin"][];
+            max?: unknown;
+            mean?: number | null;
+            min?: unknown;
+            name: string;
+            nulls: number;
+            stddev?: number | null;
+            top?: components["schemas"]["TopValue"][];
+            type: string;
+        };
+        /** ComputationPending */
+        ComputationPending: {
+            /** Format: uuid */
+            pipelineId: string;
+            status: string;
+        };
         /** CreatedKey */
         CreatedKey: {
             details: components["schemas"]["KeyView"];
             key: string;
+        };
+        /** DatasetColumn */
+        DatasetColumn: {
+            name: string;
+            type: string;
         };
         /** DatasetNode */
         DatasetNode: {
@@ -1117,6 +1209,89 @@ export interface components {
             rows?: number | null;
             uri: string;
             version: number | null;
+        };
+        /** DatasetPage */
+        DatasetPage: {
+            hasMore: boolean;
+            items: components["schemas"]["DatasetSummaryView"][];
+        };
+        /** DatasetProfile */
+        DatasetProfile: {
+            columns: components["schemas"]["ColumnProfile"][];
+            rows: number;
+            version: number;
+        };
+        /** DatasetReadView */
+        DatasetReadView: {
+            uri: string;
+            version?: number | null;
+        };
+        /** DatasetSample */
+        DatasetSample: {
+            columns: components["schemas"]["DatasetColumn"][];
+            rows: {
+                [key: string]: unknown;
+            }[];
+            version: number;
+        };
+        /** DatasetSummaryView */
+        DatasetSummaryView: {
+            /** Format: uuid */
+            applicationId: string;
+            applicationName: string;
+            bytes: number | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastWrittenAt: string;
+            layer: string | null;
+            name: string;
+            pipelineId: string | null;
+            pipelineName: string | null;
+            rows: number;
+            stageName: string | null;
+            uri: string;
+            version: number;
+            versions: number;
+            /** Format: date-time */
+            writtenAt: string;
+        };
+        /** DatasetVersionView */
+        DatasetVersionView: {
+            attempt: number | null;
+            bytes: number | null;
+            pipelineId: string | null;
+            pipelineName: string | null;
+            reads: components["schemas"]["DatasetReadView"][];
+            rows: number;
+            schema: components["schemas"]["DatasetColumn"][];
+            stageId: string | null;
+            stageName: string | null;
+            version: number;
+            /** Format: date-time */
+            writtenAt: string;
+        };
+        /** DatasetView */
+        DatasetView: {
+            /** Format: uuid */
+            applicationId: string;
+            applicationName: string;
+            /** Format: date-time */
+            createdAt: string;
+            downstream: components["schemas"]["LineageNodeView"][];
+            edges: components["schemas"]["LineageEdgeView"][];
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastWrittenAt: string;
+            layer: string | null;
+            name: string;
+            schema: components["schemas"]["DatasetColumn"][];
+            upstream: components["schemas"]["LineageNodeView"][];
+            uri: string;
+            versions: components["schemas"]["DatasetVersionView"][];
         };
         /** DefinitionCheck */
         DefinitionCheck: {
@@ -1235,6 +1410,12 @@ export interface components {
             /** Format: date-time */
             startedAt: string;
         };
+        /** HistogramBin */
+        HistogramBin: {
+            count: number;
+            lower: unknown;
+            upper: unknown;
+        };
         /** HotspotView */
         HotspotView: {
             code: string;
@@ -1285,6 +1466,22 @@ export interface components {
             /** Format: uuid */
             pipelineId: string;
             stages: components["schemas"]["StageNode"][];
+        };
+        /** LineageEdgeView */
+        LineageEdgeView: {
+            /** Format: uuid */
+            from: string;
+            /** Format: uuid */
+            to: string;
+        };
+        /** LineageNodeView */
+        LineageNodeView: {
+            depth: number;
+            /** Format: uuid */
+            id: string;
+            layer: string | null;
+            name: string;
+            uri: string;
         };
         /** LogLineView */
         LogLineView: {
@@ -1625,6 +1822,11 @@ export interface components {
             message: string;
             /** Format: uuid */
             stageId: string;
+        };
+        /** TopValue */
+        TopValue: {
+            count: number;
+            value: unknown;
         };
         /** UserChange */
         UserChange: {
@@ -2992,6 +3194,373 @@ export interface operations {
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsList: {
+        parameters: {
+            query?: {
+                application?: string | null;
+                /** @description datasets of this layer (none: of no layer) */
+                layer?: "bronze" | "silver" | "gold" | "quarantine" | "none" | null;
+                /** @description part of the name or the URI */
+                search?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetPage"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsDatasetIdRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetView"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsDatasetIdProfileProfile: {
+        parameters: {
+            query?: {
+                /** @description by default the latest */
+                version?: number | null;
+                /** @description seconds to wait for a dataset worker to compute it the first time; 202 if it has not finished by then */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetProfile"];
+                };
+            };
+            /** @description A dataset worker is computing it: ask again (Retry-After). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputationPending"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsDatasetIdSampleSample: {
+        parameters: {
+            query?: {
+                /** @description by default the latest */
+                version?: number | null;
+                /** @description rows, at most 1,000 */
+                limit?: number;
+                /** @description seconds to wait for a dataset worker to compute it the first time; 202 if it has not finished by then */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetSample"];
+                };
+            };
+            /** @description A dataset worker is computing it: ask again (Retry-After). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputationPending"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted). */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

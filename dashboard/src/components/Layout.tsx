@@ -14,6 +14,7 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/", label: "Overview" },
   { to: "/pipelines", label: "Pipelines" },
   { to: "/definitions", label: "Definitions" },
+  { to: "/datasets", label: "Datasets" },
   { to: "/approvals", label: "Approvals" },
   { to: "/workers", label: "Workers" },
   { to: "/insights", label: "Insights" },
