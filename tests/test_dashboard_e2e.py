@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import lance
+import pyarrow as pa
 import pytest
 
 from controlplane.api.internal.dashboard import DIST
@@ -15,6 +18,7 @@ from tests.processes import create_app, environment, process, run
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_WORKER = [sys.executable, "-m", "worker_sdk.cli"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "a password for the browser"
 
@@ -27,27 +31,52 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
     assert created.returncode == 0, created.stderr
     internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
     external = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    dataset = write_orders(tmp_path / "lake")
     with process("dev", env=env, ready=f"{external}/readyz"):
         key = create_app(env)
+        # A real dataset worker, for the Datasets pages' sample and profile.
+        worker_env = {
+            **env,
+            "PIPELOGIQ_URL": external,
+            "PIPELOGIQ_API_KEY": key,
+            "PIPELOGIQ_LAKE": str(tmp_path / "lake"),
+        }
+        templates = ["--templates", "dataset.sample,dataset.profile", "--name", "e2e-data"]
+        worker = process(*templates, env=worker_env, command=TEMPLATES_WORKER)
         screenshots = Path(os.environ.get("PIPELOGIQ_SCREENSHOTS", tmp_path)).resolve()
-        done = subprocess.run(
-            [shutil.which("node") or "node", "e2e/live.mjs"],
-            cwd=ROOT / "dashboard",
-            env={
-                **os.environ,
-                "CHROMIUM": CHROMIUM,
-                "PLQ_INTERNAL": internal,
-                "PLQ_EXTERNAL": external,
-                "PLQ_KEY": key,
-                "PLQ_EMAIL": "ui@example.com",
-                "PLQ_PASSWORD": PASSWORD,
-                "PLQ_SCREENSHOTS": str(screenshots),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        with worker:
+            done = subprocess.run(
+                [shutil.which("node") or "node", "e2e/live.mjs"],
+                cwd=ROOT / "dashboard",
+                env={
+                    **os.environ,
+                    "CHROMIUM": CHROMIUM,
+                    "PLQ_INTERNAL": internal,
+                    "PLQ_EXTERNAL": external,
+                    "PLQ_KEY": key,
+                    "PLQ_EMAIL": "ui@example.com",
+                    "PLQ_PASSWORD": PASSWORD,
+                    "PLQ_SCREENSHOTS": str(screenshots),
+                    "PLQ_DATASET": dataset,
+                },
+                capture_output=True,
+                text=True,
+                timeout=150,
+            )
     print(done.stdout)  # what it measured, for `pytest -s`
     assert done.returncode == 0, done.stdout + done.stderr
     assert "e2e: ok" in done.stdout
     assert (screenshots / "pipeline.png").stat().st_size > 10_000
+    assert (screenshots / "dataset.png").stat().st_size > 10_000
+
+
+def write_orders(lake: Path) -> str:
+    """A small orders dataset in the lake, as a template would have written it; its URI."""
+    table = pa.table(
+        {
+            "order_id": list(range(60)),
+            "country": [["DE", "FR", "NL"][n % 3] for n in range(60)],
+            "amount": [float(n % 25) * 2.5 for n in range(60)],
+        }
+    )
+    return str(lance.write_dataset(table, str(lake / "e2e" / "orders.lance")).uri)

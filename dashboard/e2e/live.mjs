@@ -105,7 +105,7 @@ try {
     workerName: "e2e-worker",
     handlers: ["e2e"],
   });
-  const runOne = async (output) => {
+  const runOne = async (output, datasets = []) => {
     const { jobs } = await externalApi("/jobs/pull", {
       handlers: ["e2e"],
       maxJobs: 1,
@@ -115,7 +115,13 @@ try {
     if (jobs.length !== 1) throw new Error(`expected one job, got ${jobs.length}`);
     await externalApi("/jobs/ack", {
       results: [
-        { jobId: jobs[0].jobId, status: "completed", output, context: { [jobs[0].stageName]: output } },
+        {
+          jobId: jobs[0].jobId,
+          status: "completed",
+          output,
+          context: { [jobs[0].stageName]: output },
+          datasets,
+        },
       ],
     });
     return jobs[0];
@@ -127,14 +133,34 @@ try {
   console.log(`e2e: the stage turned completed on screen ${Date.now() - acked} ms after its ack`);
   await page.locator('[data-node="greet"][data-status="completed"]').waitFor({ timeout: 5000 });
   // The second stage reports the datasets it read and wrote, as the dataset templates do.
-  await runOne({
-    HELLO: "WORLD",
-    dataset: { uri: "/lake/shouts.lance", version: 1, rows: 2 },
-    lineage: {
-      reads: [{ uri: "/lake/greetings.lance", version: 3 }],
-      writes: [{ uri: "/lake/shouts.lance", version: 1 }],
+  // It also registers a real dataset version (written by the test) in the catalog.
+  const schema = [
+    { name: "order_id", type: "int64" },
+    { name: "country", type: "string" },
+    { name: "amount", type: "double" },
+  ];
+  await runOne(
+    {
+      HELLO: "WORLD",
+      dataset: { uri: "/lake/shouts.lance", version: 1, rows: 2 },
+      lineage: {
+        reads: [{ uri: "/lake/greetings.lance", version: 3 }],
+        writes: [{ uri: "/lake/shouts.lance", version: 1 }],
+      },
     },
-  });
+    [
+      { uri: "/lake/greetings.lance", version: 3, rows: 2, name: "greetings", layer: "bronze" },
+      {
+        uri: env("PLQ_DATASET"),
+        version: 1,
+        rows: 60,
+        name: "e2e/orders",
+        layer: "silver",
+        schema,
+        reads: [{ uri: "/lake/greetings.lance", version: 3 }],
+      },
+    ],
+  );
   await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
   await page.getByRole("button", { name: "greet", exact: true }).click();
   await review(page, "pipeline", { fullPage: true });
@@ -148,6 +174,25 @@ try {
   await page.getByRole("img", { name: "dataset shouts: v1 · 2 rows" }).waitFor();
   await page.getByRole("img", { name: "dataset greetings: v3" }).waitFor();
   await review(page, "lineage");
+
+  // The catalog: the datasets the stage registered, then one's page, whose sample and profile
+  // the dataset worker computes on first sight.
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.locator('tr[data-dataset="e2e/orders"] [data-layer="silver"]').waitFor();
+  await page.locator('tr[data-dataset="greetings"] [data-layer="bronze"]').waitFor();
+  await review(page, "datasets");
+  await page.getByRole("link", { name: "e2e/orders" }).click();
+  await page.getByRole("heading", { name: "e2e/orders" }).waitFor();
+  await page.getByRole("link", { name: "dataset greetings (bronze)" }).waitFor();
+  const sampleRows = page.getByRole("rowgroup", { name: "sample rows" });
+  await sampleRows.getByRole("row").nth(49).waitFor({ timeout: 20000 });
+  await page.locator('[data-histogram="amount"]').waitFor({ timeout: 20000 });
+  await page.getByRole("list", { name: "most frequent values of country" }).getByText("DE").waitFor();
+  await review(page, "dataset", { fullPage: true });
+  // Its lineage leads to the dataset it was written from.
+  await page.getByRole("link", { name: "dataset greetings (bronze)" }).click();
+  await page.getByRole("heading", { name: "greetings" }).waitFor();
+  await page.goBack();
 
   // An approval: a worker asks, a person decides on the Approvals page, the worker sees it.
   await externalApi("/pipelines", {

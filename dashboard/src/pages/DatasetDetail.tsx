@@ -207,23 +207,25 @@ function Sample({ datasetId, version }: { datasetId: string; version: number }) 
       ) : "pending" in sample.data ? (
         <Pending what="sample" pending={sample.data.pending} />
       ) : (
-        <Table
-          columns={sample.data.columns.map((c) => c.name)}
-          minWidth="40rem"
-          className="font-mono text-xs"
-        >
-          <tbody aria-label="sample rows">
-            {sample.data.rows.map((row, i) => (
-              <tr key={i} className="border-b border-slate-100 dark:border-slate-800">
-                {(sample.data as Schemas["DatasetSample"]).columns.map((c) => (
-                  <td key={c.name} className="py-1 pr-3 whitespace-nowrap">
-                    {show(row[c.name])}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </Table>
+        <div className="max-h-[28rem] overflow-y-auto" tabIndex={0} role="region" aria-label="sample table">
+          <Table
+            columns={sample.data.columns.map((c) => c.name)}
+            minWidth="40rem"
+            className="font-mono text-xs"
+          >
+            <tbody aria-label="sample rows">
+              {sample.data.rows.map((row, i) => (
+                <tr key={i} className="border-b border-slate-100 dark:border-slate-800">
+                  {(sample.data as Schemas["DatasetSample"]).columns.map((c) => (
+                    <td key={c.name} className="py-1 pr-3 whitespace-nowrap">
+                      {show(row[c.name])}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </Table>
+        </div>
       )}
     </Card>
   );
