@@ -60,8 +60,20 @@ def with_templates(source: Path, lake: Path) -> tuple[dict[str, float], pa.Table
         times[step] = time.perf_counter() - started
         assert outcome.status == "completed", outcome.error
         outputs = {stage.name: outcome.output}
+        if stage.name == "silver":
+            silver = outcome.output
     import lance
 
+    # The catalog's profile of the silver layer: not a step of the chain, timed apart.
+    started = time.perf_counter()
+    env = JobEnvironment(stage_name="profile", dependencies={"silver": silver})
+    profiled = env.run(templates["dataset.profile"], {}, name="dataset.profile")
+    assert profiled.status == "completed", profiled.error
+    columns = len(profiled.output["columns"])
+    print(
+        f"dataset.profile of silver ({profiled.output['rows']:,} rows, {columns} columns): "
+        f"{time.perf_counter() - started:.2f} s"
+    )
     gold = outputs["gold"]["dataset"]
     return times, lance.dataset(gold["uri"], version=gold["version"]).to_table()
 

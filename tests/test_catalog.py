@@ -313,3 +313,35 @@ async def test_the_templates_fill_the_catalog_and_a_worker_samples_and_profiles_
             missing = await operator.get(f"/api/datasets/{quarantine}/sample?version=99")
             assert missing.status_code == 404
             assert missing.json()["code"] == "version_not_found"
+
+
+async def test_a_sample_is_pending_while_a_worker_computes_it_and_bad_output_is_a_conflict(
+    system: System,
+) -> None:
+    system.start_builtin_worker()
+    pipeline = await system.submit([{"name": "bronze", "handler": "ingest"}])
+    await finish(system, "ingest", written("/lake/raw.lance", 1, 10))
+    await system.wait_for_pipeline(pipeline["id"], "completed")
+    [dataset] = (await system.client.get("/datasets")).json()["items"]
+    # A worker of the application's own code says it serves the template.
+    booted = await system.client.post(
+        "/workers/bootstrap",
+        json={"workerName": "mine", "metadata": {"templates": {"dataset.sample": "9"}}},
+    )
+    assert booted.status_code == 200, booted.text
+
+    pending = await system.client.get(f"/datasets/{dataset['id']}/sample?wait=0")
+    assert pending.status_code == 202, pending.text
+    assert pending.headers["retry-after"] == "1"
+    computing = await system.pipeline(pending.json()["pipelineId"])
+    assert computing["keywords"] == ["catalog"]
+    [job] = await system.pull("dataset.sample")
+    assert job["input"] == {"source": {"uri": "/lake/raw.lance", "version": 1}, "limit": 1000}
+    # Asked again while it runs: the same job, not a second one.
+    again = await system.client.get(f"/datasets/{dataset['id']}/sample?wait=0")
+    assert again.json()["pipelineId"] == pending.json()["pipelineId"]
+
+    await system.ack({"jobId": job["jobId"], "status": "completed", "output": {"rows": "no"}})
+    refused = await system.client.get(f"/datasets/{dataset['id']}/sample")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "computation_failed"

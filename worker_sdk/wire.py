@@ -127,14 +127,14 @@ class DatasetColumn(msgspec.Struct, frozen=True):
     type: str
 
 
-class DatasetRead(_Wire, frozen=True):
+class DatasetRead(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     """A dataset version (or, without ``version``, a file) a job read."""
 
     uri: str
     version: int | None = None
 
 
-class DatasetWritten(_Wire, frozen=True):
+class DatasetWritten(msgspec.Struct, rename="camel", omit_defaults=True, frozen=True):
     """A dataset version a job committed, registered in the catalog with the job's ack."""
 
     uri: str

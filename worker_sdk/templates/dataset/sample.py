@@ -35,7 +35,7 @@ class Sample(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 )
 def sample(ctx: JobContext, spec: Sample) -> dict[str, Any]:
     dataset = open_source(ctx, spec.source)
-    table = dataset.head(spec.limit)
+    table = dataset.to_table(limit=spec.limit)
     rows: list[dict[str, Any]] = []
     size = 0
     for row in table.to_pylist():
