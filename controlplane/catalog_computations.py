@@ -43,6 +43,9 @@ async def computed(
     while not found.settled and loop.time() < deadline and not services.stopping.is_set():
         await asyncio.sleep(_POLL_SECONDS)
         found = await find_computation(services.pool, dataset, version, kind) or found
+    if not found.settled:
+        # Still waiting: say so if nobody is left to run it (the worker went away).
+        await _check_served(services, dataset, kind)
     return found
 
 

@@ -198,12 +198,14 @@ class LogEntry(_Request):
 DatasetLayer = Literal["bronze", "silver", "gold", "quarantine"]
 # A count or version a JSON client holds exactly.
 Count = Annotated[int, Meta(ge=0, le=MAX_ID)]
-DatasetUri = Annotated[str, Meta(min_length=1, max_length=2048)]
+# At most 2,400 bytes of UTF-8: the unique index on it holds entries of up to 2,704.
+DatasetUri = Annotated[str, Meta(min_length=1, max_length=600)]
 
 
 class ColumnType(_Request):
-    name: Annotated[str, Meta(min_length=1, max_length=1000)]
-    type: Annotated[str, Meta(min_length=1, max_length=1000)]
+    # Arrow allows an empty name, and a nested type's name runs long.
+    name: Annotated[str, Meta(max_length=1000)]
+    type: Annotated[str, Meta(min_length=1, max_length=10_000)]
 
 
 class DatasetRead(_Request):

@@ -642,6 +642,8 @@ CREATE INDEX audit_log_at ON public.audit_log USING btree (at DESC);
 
 CREATE INDEX audit_log_target ON public.audit_log USING btree (target_type, target_id, id);
 
+CREATE INDEX dataset_versions_pipeline ON public.dataset_versions USING btree (pipeline_id);
+
 CREATE INDEX dataset_versions_reads ON public.dataset_versions USING gin (reads jsonb_path_ops);
 
 CREATE INDEX dataset_versions_stage ON public.dataset_versions USING btree (stage_id);

@@ -131,7 +131,7 @@ async def test_a_failed_result_registers_what_it_wrote_and_a_refused_one_nothing
         {"uri": "/x.lance", "version": 1, "rows": 2**60},
         {"uri": "/x.lance", "version": 1, "rows": 1, "layer": "platinum"},
         {"uri": "/x.lance", "version": 1, "rows": 1, "name": "a\u202eb"},
-        {"uri": "/x" * 2000, "version": 1, "rows": 1},
+        {"uri": "\U0001f600" * 601, "version": 1, "rows": 1},
         {"uri": "/x.lance", "version": 1, "rows": 1, "owner": "me"},
     ],
 )
@@ -148,6 +148,20 @@ async def test_a_malformed_dataset_report_is_refused_whole(
     assert response.headers["content-type"] == "application/problem+json"
     assert (await system.pipeline(job["pipelineId"]))["stages"][0]["status"] == "running"
     assert (await system.client.get("/datasets")).json()["items"] == []
+
+
+async def test_what_arrow_allows_is_registered_at_the_bounds(system: System) -> None:
+    # A column without a name, a nested type's long name, the longest URI (of 4-byte
+    # characters, which the unique index must still hold).
+    uri = "\U0001f600" * 600
+    schema = [{"name": "", "type": "struct<" + "a: int64, " * 200 + ">"}]
+    await system.submit([{"name": "s", "handler": "h"}])
+    await finish(system, "h", {"uri": uri, "version": 1, "rows": 1, "schema": schema})
+    [item] = (await system.client.get("/datasets")).json()["items"]
+    assert item["uri"] == uri
+    assert len(item["name"]) == 200
+    detail = (await system.client.get(f"/datasets/{item['id']}")).json()
+    assert detail["schema"] == schema
 
 
 async def test_the_catalog_is_filtered_paged_and_kept_to_each_caller_s_applications(
@@ -335,6 +349,12 @@ async def test_a_sample_is_pending_while_a_worker_computes_it_and_bad_output_is_
     assert pending.headers["retry-after"] == "1"
     computing = await system.pipeline(pending.json()["pipelineId"])
     assert computing["keywords"] == ["catalog"]
+    # The worker goes away before taking it: said so, rather than pending for ever.
+    await system.pool.execute("UPDATE workers SET state = 'stopped'")
+    gone = await system.client.get(f"/datasets/{dataset['id']}/sample?wait=0")
+    assert gone.status_code == 409
+    assert gone.json()["code"] == "no_dataset_worker"
+    await system.pool.execute("UPDATE workers SET state = 'online'")
     [job] = await system.pull("dataset.sample")
     assert job["input"] == {"source": {"uri": "/lake/raw.lance", "version": 1}, "limit": 1000}
     # Asked again while it runs: the same job, not a second one.

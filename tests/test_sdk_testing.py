@@ -131,6 +131,9 @@ PUBLIC = {
     "Artifact",
     "AsyncClient",
     "Client",
+    "DatasetColumn",
+    "DatasetRead",
+    "DatasetWritten",
     "JobContext",
     "JobLog",
     "Pipeline",
@@ -151,6 +154,11 @@ SIGNATURES = {
     "metrics_port: 'int | None' = None, transport: 'httpx.AsyncBaseTransport | None' = None)"
     " -> 'None'",
     "Worker.handler": "(self, name: 'str') -> 'Callable[[F], F]'",
+    "JobContext.register_dataset": "(self, written: 'DatasetWritten') -> 'None'",
+    "DatasetWritten": "(uri: str, version: int, rows: int, name: str | None = None, "
+    "layer: str | None = None, bytes: int | None = None, "
+    "schema: list[worker_sdk.wire.DatasetColumn] = <factory>, "
+    "reads: list[worker_sdk.wire.DatasetRead] = <factory>)",
     "Worker.run": "(self) -> 'None'",
     "Worker.run_async": "(self, *, handle_signals: 'bool' = True) -> 'None'",
     "Worker.stop": "(self) -> 'None'",

@@ -37,4 +37,6 @@ CREATE TABLE dataset_versions (
 );
 -- Downstream datasets: versions whose reads contain a URI.
 CREATE INDEX dataset_versions_reads ON dataset_versions USING gin (reads jsonb_path_ops);
+-- Removing a pipeline or stage (retention) finds the versions it wrote by these.
+CREATE INDEX dataset_versions_pipeline ON dataset_versions (pipeline_id);
 CREATE INDEX dataset_versions_stage ON dataset_versions (stage_id);

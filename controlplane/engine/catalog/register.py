@@ -72,7 +72,7 @@ def _row(job_id: uuid.UUID, written: DatasetWritten, n: int) -> dict[str, object
 def default_name(uri: str) -> str:
     """``s3://lake/silver/orders.lance`` → ``orders``."""
     last = uri.rstrip("/").rsplit("/", 1)[-1]
-    return last.removesuffix(".lance") or uri
+    return (last.removesuffix(".lance") or uri)[:200]
 
 
 async def register(

@@ -333,7 +333,9 @@ async def ack_jobs(
     logs = [(r.job_id, entry) for r in in_order for entry in r.logs]
     context = [(r.job_id, key, text) for r in in_order for key, text in contexts[r.job_id].items()]
     updated = (
-        await _record_results(pool, application_id, batch, outputs, logs, context) if batch else []
+        await _record_results(pool, application_id, batch, outputs, logs, context, in_order)
+        if batch
+        else []
     )
     accepted = {row["job_id"] for row in updated}
     rejected_ids = [j for j in unique if j not in accepted]
@@ -365,6 +367,7 @@ async def _record_results(
     outputs: dict[uuid.UUID, str],
     logs: list[tuple[uuid.UUID, LogEntry]],
     context: list[tuple[uuid.UUID, str, str]],
+    in_order: list[JobResult],
 ) -> list[asyncpg.Record]:
     args = _ACK.args(
         application_id=application_id,
@@ -381,7 +384,8 @@ async def _record_results(
         context_keys=[key for _, key, _ in context],
         context_values=[text for _, _, text in context],
     )
-    datasets = catalog.reported(batch)
+    # In the order the results came: the last report of a dataset names it.
+    datasets = catalog.reported(in_order)
     if not datasets:
         return await fetch_retrying(pool, _ACK.sql, *args)
 

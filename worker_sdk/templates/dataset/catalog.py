@@ -27,7 +27,8 @@ def register(
 ) -> None:
     """Report ``written`` for the catalog. ``layer``: the template's own (``quarantine``, or
     ``bronze`` for an ingest) when the names say none."""
-    name = catalog_name(ctx, written.uri)
+    # The catalog takes names of up to 200 characters.
+    name = catalog_name(ctx, written.uri)[:200]
     ctx.register_dataset(
         DatasetWritten(
             uri=written.uri,
@@ -36,8 +37,8 @@ def register(
             name=name,
             layer=layer_of(ctx, name, layer),
             bytes=size_of(written),
-            schema=[DatasetColumn(f.name, str(f.type)) for f in written.schema],
-            reads=[_read(source) for source in reads],
+            schema=[DatasetColumn(f.name[:1000], str(f.type)[:10_000]) for f in written.schema],
+            reads=[_read(source) for source in reads][:1000],
         )
     )
 
