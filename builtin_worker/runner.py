@@ -9,7 +9,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from builtin_worker import lake
 from controlplane.broker import ResultBatch
+from controlplane.engine.catalog import retention as catalog_retention
 from controlplane.engine.definitions import schedules
 from controlplane.engine.jobpath import sweeps
 from controlplane.engine.jobpath.advance import advance_stages
@@ -214,6 +216,28 @@ class BuiltinWorker:
         if made or deleted:
             gone = "".join(f", {n} {kind}" for kind, n in deleted.items())
             log.info("retention: %d day partitions made%s", made, gone)
+        await self.enforce_lake_retention()
+
+    async def enforce_lake_retention(self) -> int:
+        """Remove the dataset versions retention lets go from the lake, and record it; returns
+        how many were recorded removed."""
+        recorded = 0
+        doomed = await catalog_retention.removable_versions(
+            self._pool, self._settings.retain_dataset_versions
+        )
+        for dataset in doomed:
+            try:
+                # Lance's cleanup lists and deletes files: off the event loop.
+                gone = await asyncio.to_thread(lake.remove_versions, dataset.uri, dataset.versions)
+            except lake.LakeUnreachable as error:
+                log.warning("lake retention: %s", error)
+                continue
+            removed = await catalog_retention.record_removed(self._pool, dataset.dataset_id, gone)
+            RETENTION_DELETED.labels("dataset_versions").inc(removed)
+            recorded += removed
+        if recorded:
+            log.info("lake retention: %d dataset versions removed", recorded)
+        return recorded
 
     async def refresh_statistics(self) -> list[str]:
         return await statistics.refresh_outgrown(self._pool)

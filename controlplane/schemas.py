@@ -488,6 +488,8 @@ class DatasetVersionView(_Response):
     stage_id: uuid.UUID | None
     stage_name: str | None
     attempt: int | None
+    # When retention removed the version's files from the lake (null: they are there).
+    removed_at: dt.datetime | None
 
 
 class LineageNodeView(_Response):

@@ -103,6 +103,12 @@ def _days(raw: str) -> int:
     return int(raw)
 
 
+def _count(raw: str) -> int:
+    if not raw.isdigit():
+        raise ValueError("expected a whole number (0 keeps every one)")
+    return int(raw)
+
+
 MIN_SECRET_LENGTH = 32
 
 
@@ -203,6 +209,9 @@ class Settings:
     retain_logs_days: int = setting(14, _days)
     retain_workers_days: int = setting(7, _days)
     retain_audit_days: int = setting(365, _days)
+    # The newest versions of each dataset the lake keeps, for applications that set none of
+    # their own (0: every version); versions a retained pipeline wrote or read stay too.
+    retain_dataset_versions: int = setting(0, _count)
     max_input_bytes: int = setting(1_048_576, _positive(int))
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = setting(104_857_600, _positive(int))

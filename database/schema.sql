@@ -107,7 +107,9 @@ CREATE TABLE public.applications (
     name text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     display_name text,
-    CONSTRAINT applications_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text))
+    retain_dataset_versions integer,
+    CONSTRAINT applications_name_check CHECK ((name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'::text)),
+    CONSTRAINT applications_retain_dataset_versions_check CHECK ((retain_dataset_versions >= 1))
 );
 
 CREATE TABLE public.approvals (
@@ -191,6 +193,7 @@ CREATE TABLE public.dataset_versions (
     pipeline_name text,
     stage_name text,
     written_at timestamp with time zone DEFAULT now() NOT NULL,
+    removed_at timestamp with time zone,
     CONSTRAINT dataset_versions_bytes_check CHECK ((bytes >= 0)),
     CONSTRAINT dataset_versions_rows_check CHECK ((rows >= 0)),
     CONSTRAINT dataset_versions_version_check CHECK ((version >= 0))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lance
+import pyarrow as pa
 import pytest
 
 from controlplane.api.app import create_internal_app
@@ -365,3 +366,60 @@ async def test_a_sample_is_pending_while_a_worker_computes_it_and_bad_output_is_
     refused = await system.client.get(f"/datasets/{dataset['id']}/sample")
     assert refused.status_code == 409, refused.text
     assert refused.json()["code"] == "computation_failed"
+
+
+async def test_retention_removes_old_versions_from_the_lake_and_records_them(
+    system: System, tmp_path: Path
+) -> None:
+    system.start_builtin_worker()
+    uri = str(tmp_path / "orders.lance")
+    writers = []
+    for version in range(1, 6):
+        table = pa.table({"n": list(range(version))})
+        lance.write_dataset(table, uri, mode="overwrite" if version > 1 else "create")
+        pipeline = await system.submit([{"name": "bronze", "handler": "ingest"}])
+        await finish(system, "ingest", written(uri, version, version))
+        writers.append(pipeline["id"])
+    # A report that read version 2, by a pipeline that is kept.
+    reader = await system.submit([{"name": "report", "handler": "report"}])
+    read = [{"uri": uri, "version": 2}]
+    await finish(system, "report", written(str(tmp_path / "report.lance"), 1, 1, reads=read))
+    await system.wait_for_pipeline(reader["id"], "completed")
+    for pipeline_id in writers:
+        await system.wait_for_pipeline(pipeline_id, "completed")
+    # The pipelines that wrote versions 1 to 4 are gone, as retention of pipelines does.
+    await system.pool.execute("DELETE FROM pipelines WHERE id = ANY($1::uuid[])", writers[:4])
+
+    admin = await dashboard_of(system, "admin")
+    setting = f"/api/applications/{system.application.id}/dataset-retention"
+    assert (await admin.get(setting)).json()["keepVersions"] is None
+    # Nothing is due while the application keeps every version.
+    assert await system.worker.enforce_lake_retention() == 0
+    changed = await admin.send("PUT", setting, {"keepVersions": 2})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["keepVersions"] == 2
+    refused = await admin.send("PUT", setting, {"keepVersions": 0})
+    assert refused.status_code == 422
+
+    # The newest two stay, and version 2, which a kept pipeline read.
+    assert await system.worker.enforce_lake_retention() == 2
+    assert [v["version"] for v in lance.dataset(uri).versions()] == [2, 4, 5]
+    assert lance.dataset(uri, version=2).count_rows() == 2
+    [orders] = [
+        item
+        for item in (await system.client.get("/datasets")).json()["items"]
+        if item["uri"] == uri
+    ]
+    assert orders["versions"] == 3
+    detail = (await system.client.get(f"/datasets/{orders['id']}")).json()
+    removed = {v["version"]: v["removedAt"] is not None for v in detail["versions"]}
+    assert removed == {5: False, 4: False, 3: True, 2: False, 1: True}
+    gone = await system.client.get(f"/datasets/{orders['id']}/sample?version=3")
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "version_removed"
+    # Done once: the next round finds nothing more.
+    assert await system.worker.enforce_lake_retention() == 0
+    audit = await system.pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'application.dataset_retention'"
+    )
+    assert audit == 1  # the refused change left none

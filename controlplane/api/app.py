@@ -30,6 +30,7 @@ from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
 from controlplane.api.internal.datasets import DatasetController as InternalDatasetController
+from controlplane.api.internal.datasets import DatasetRetentionController
 from controlplane.api.internal.definitions import (
     DefinitionController as InternalDefinitionController,
 )
@@ -134,6 +135,7 @@ def create_internal_app(services: Services) -> Litestar:
             ScheduleController,
             InternalArtifactController,
             InternalDatasetController,
+            DatasetRetentionController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

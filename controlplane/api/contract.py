@@ -40,7 +40,7 @@ WHY: dict[int, str] = {
     "same way as ids that do not exist).",
     409: "A conflict with the state of what is named (its `code` says which).",
     410: "What is named is known, but its data is no longer there (`dataset_files_missing`: "
-    "the files of a dataset version were deleted).",
+    "the files of a dataset version were deleted; `version_removed`: retention removed it).",
     413: "The body is too large (`request_too_large`), or holds more than 100,000 JSON values "
     "(`too_many_values`).",
     415: "The body's Content-Type is not one this operation reads (`unsupported_media_type`).",

@@ -40,3 +40,10 @@ CREATE INDEX dataset_versions_reads ON dataset_versions USING gin (reads jsonb_p
 -- Removing a pipeline or stage (retention) finds the versions it wrote by these.
 CREATE INDEX dataset_versions_pipeline ON dataset_versions (pipeline_id);
 CREATE INDEX dataset_versions_stage ON dataset_versions (stage_id);
+
+-- Retention for the lake: each application keeps the newest N versions of each dataset (NULL:
+-- PIPELOGIQ_RETAIN_DATASET_VERSIONS), and any version a retained pipeline wrote or read. The
+-- built-in worker removes the others' files with Lance's cleanup and records it here.
+ALTER TABLE applications ADD COLUMN retain_dataset_versions integer
+    CHECK (retain_dataset_versions >= 1);
+ALTER TABLE dataset_versions ADD COLUMN removed_at timestamptz;

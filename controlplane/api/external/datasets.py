@@ -74,7 +74,7 @@ COMPUTED_ELSEWHERE: dict[int, ResponseSpec] = {
     )
 }
 # version_not_found (404); no_dataset_worker, computation_failed (409);
-# dataset_files_missing (410).
+# dataset_files_missing, version_removed (410).
 COMPUTED_ERRORS = [404, 409, 410]
 
 WAIT_DEFAULT = 20.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from controlplane.api.external.datasets import (
     COMPUTED_ELSEWHERE,
@@ -24,7 +24,13 @@ from controlplane.api.external.datasets import (
     profile_of,
     sample_of,
 )
-from controlplane.api.internal.session import member_scope, visible_application
+from controlplane.api.internal.schemas import DatasetRetentionChange, DatasetRetentionView
+from controlplane.api.internal.session import (
+    actor_of,
+    member_scope,
+    requires,
+    visible_application,
+)
 from controlplane.api.wire import wire
 from controlplane.engine.catalog.datasets import (
     Dataset,
@@ -32,6 +38,11 @@ from controlplane.engine.catalog.datasets import (
     application_of,
     get_dataset,
     list_datasets,
+)
+from controlplane.engine.catalog.retention import (
+    DatasetRetention,
+    dataset_retention,
+    set_dataset_retention,
 )
 from controlplane.errors import NotFound
 from controlplane.schemas import DatasetPage, DatasetProfile, DatasetSample, DatasetView
@@ -117,3 +128,47 @@ class DatasetController(Controller):
     ) -> Response[DatasetProfile]:
         dataset = await visible_dataset(services, request, dataset_id)
         return await profile_of(services, dataset, version, wait)
+
+
+def _retention_view(services: Services, retention: DatasetRetention) -> DatasetRetentionView:
+    return DatasetRetentionView(
+        retention.application_id,
+        retention.keep_versions,
+        services.settings.retain_dataset_versions,
+    )
+
+
+class DatasetRetentionController(Controller):
+    path = "/applications/{application_id:uuid}/dataset-retention"
+    tags = ["datasets"]
+
+    @get("/", summary="How many versions of each dataset the application's lake keeps")
+    async def read(
+        self,
+        application_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> DatasetRetentionView:
+        not_found = NotFound("application_not_found", f"no application {application_id}")
+        await visible_application(request, application_id, not_found)
+        return _retention_view(services, await dataset_retention(services.pool, application_id))
+
+    @put(
+        "/",
+        guards=[requires("admin")],
+        summary="Keep the newest N versions of each dataset (null: the default)",
+        description="Versions that a stored pipeline wrote or read are kept too. The "
+        "built-in worker removes the others' files with Lance's cleanup in its retention "
+        "round, and marks them removed in the catalog.",
+    )
+    async def change(
+        self,
+        application_id: FromPath[uuid.UUID],
+        data: JSONBody[DatasetRetentionChange],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> DatasetRetentionView:
+        changed = await set_dataset_retention(
+            services.pool, actor_of(request), application_id, data.keep_versions
+        )
+        return _retention_view(services, changed)

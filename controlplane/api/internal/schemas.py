@@ -663,3 +663,16 @@ class Lineage(_Response):
     datasets: list[DatasetNode]
     stages: list[StageNode]
     edges: list[Edge]
+
+
+class DatasetRetentionView(_Response):
+    application_id: uuid.UUID
+    # The newest versions of each dataset the lake keeps; null: the installation's default.
+    keep_versions: int | None
+    # PIPELOGIQ_RETAIN_DATASET_VERSIONS (0: every version).
+    default_keep_versions: int
+
+
+class DatasetRetentionChange(_Request):
+    # null: the installation's default.
+    keep_versions: Annotated[int, Meta(ge=1, le=1_000_000)] | None

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from controlplane.errors import NotFound
+from controlplane.errors import Gone, NotFound
 
 # A dataset's versions listed at most; the catalog keeps them all.
 MAX_VERSIONS = 500
@@ -24,11 +24,12 @@ _LIST = """
 SELECT d.id, d.application_id, a.name AS application_name, d.name, d.layer, d.uri,
        d.created_at, d.last_written_at, v.version, v.rows, v.bytes, v.written_at,
        v.pipeline_id, v.pipeline_name, v.stage_name,
-       (SELECT count(*) FROM dataset_versions c WHERE c.dataset_id = d.id) AS versions
+       (SELECT count(*) FROM dataset_versions c
+        WHERE c.dataset_id = d.id AND c.removed_at IS NULL) AS versions
 FROM datasets d
 JOIN applications a ON a.id = d.application_id
 JOIN LATERAL (
-    SELECT * FROM dataset_versions v WHERE v.dataset_id = d.id
+    SELECT * FROM dataset_versions v WHERE v.dataset_id = d.id AND v.removed_at IS NULL
     ORDER BY v.version DESC LIMIT 1
 ) v ON true
 WHERE ($1::uuid IS NULL OR d.application_id IN (
@@ -50,7 +51,7 @@ WHERE d.id = $1
 
 _VERSIONS = """
 SELECT version, rows, bytes, schema, reads, written_at, pipeline_id, pipeline_name, stage_id,
-       stage_name, attempt
+       stage_name, attempt, removed_at
 FROM dataset_versions WHERE dataset_id = $1
 ORDER BY version DESC LIMIT $2
 """
@@ -165,6 +166,8 @@ class DatasetVersion:
     stage_id: uuid.UUID | None
     stage_name: str | None
     attempt: int | None
+    # When retention removed its files from the lake; its row stays, as history.
+    removed_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -207,9 +210,16 @@ class Dataset:
         return self.versions[0].schema if self.versions else []
 
     def version(self, number: int | None) -> DatasetVersion:
-        """The version ``number`` (None: the latest), or a 404."""
+        """The version ``number`` (None: the latest) while its files are in the lake; a 404
+        for one the catalog does not hold, a 410 for one retention removed."""
         for version in self.versions:
             if number is None or version.version == number:
+                if version.removed_at is not None:
+                    raise Gone(
+                        "version_removed",
+                        f"version {version.version} of {self.name} was removed from the lake "
+                        f"by retention at {version.removed_at.isoformat()}",
+                    )
                 return version
         raise NotFound("version_not_found", f"dataset {self.id} has no version {number}")
 

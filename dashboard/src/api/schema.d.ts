@@ -40,6 +40,27 @@ export interface paths {
         patch: operations["ApiApplicationsApplicationIdRename"];
         trace?: never;
     };
+    "/api/applications/{application_id}/dataset-retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many versions of each dataset the application's lake keeps */
+        get: operations["ApiApplicationsApplicationIdDatasetRetentionRead"];
+        /**
+         * Keep the newest N versions of each dataset (null: the default)
+         * @description Versions that a stored pipeline wrote or read are kept too. The built-in worker removes the others' files with Lance's cleanup in its retention round, and marks them removed in the catalog.
+         */
+        put: operations["ApiApplicationsApplicationIdDatasetRetentionChange"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/applications/{application_id}/keys": {
         parameters: {
             query?: never;
@@ -1226,6 +1247,17 @@ export interface components {
             uri: string;
             version?: number | null;
         };
+        /** DatasetRetentionChange */
+        DatasetRetentionChange: {
+            keepVersions: number | null;
+        };
+        /** DatasetRetentionView */
+        DatasetRetentionView: {
+            /** Format: uuid */
+            applicationId: string;
+            defaultKeepVersions: number;
+            keepVersions: number | null;
+        };
         /** DatasetSample */
         DatasetSample: {
             columns: components["schemas"]["DatasetColumn"][];
@@ -1265,6 +1297,7 @@ export interface components {
             pipelineId: string | null;
             pipelineName: string | null;
             reads: components["schemas"]["DatasetReadView"][];
+            removedAt: string | null;
             rows: number;
             schema: components["schemas"]["DatasetColumn"][];
             stageId: string | null;
@@ -2223,6 +2256,180 @@ export interface operations {
             };
             /** @description A conflict with the state of what is named (its `code` says which). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiApplicationsApplicationIdDatasetRetentionRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetRetentionView"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiApplicationsApplicationIdDatasetRetentionChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetRetentionChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetRetentionView"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3449,7 +3656,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
-            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted). */
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted; `version_removed`: retention removed it). */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3559,7 +3766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDocument"];
                 };
             };
-            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted). */
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted; `version_removed`: retention removed it). */
             410: {
                 headers: {
                     [name: string]: unknown;

@@ -25,6 +25,7 @@ const version = (n: number, rows: number) => ({
   stageId: "s1",
   stageName: "silver",
   attempt: 1,
+  removedAt: null,
 });
 const dataset = {
   id: "d2",

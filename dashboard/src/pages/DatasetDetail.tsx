@@ -64,11 +64,13 @@ export function DatasetDetail() {
                   className={inputClass}
                   aria-label="version"
                 >
-                  {d.versions.map((v) => (
-                    <option key={v.version} value={v.version}>
-                      v{v.version} · {count(v.rows)} rows
-                    </option>
-                  ))}
+                  {d.versions
+                    .filter((v) => !v.removedAt)
+                    .map((v) => (
+                      <option key={v.version} value={v.version}>
+                        v{v.version} · {count(v.rows)} rows
+                      </option>
+                    ))}
                 </select>
               </label>
             </PageHeader>
@@ -133,6 +135,11 @@ function Versions({ versions }: { versions: Schemas["DatasetVersionView"][] }) {
             <td className="text-right tabular-nums">{bytes(v.bytes)}</td>
             <td className="pl-4">
               <Time at={v.writtenAt} />
+              {v.removedAt && (
+                <span className="ml-2 text-xs text-muted" title={`removed ${v.removedAt}`}>
+                  removed by retention
+                </span>
+              )}
             </td>
             <td>
               {v.pipelineId ? (

@@ -1,0 +1,48 @@
+"""Removing dataset versions from the lake, with Lance's own cleanup.
+
+``cleanup_old_versions(versions=...)`` removes exactly the versions named, with the files no
+kept version uses; Lance never removes the latest version, nor a tagged one (someone's pin).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+# Lance warns at every fork; the built-in worker does not fork.
+os.environ.setdefault("LANCE_LOG", "error")
+
+import lance
+
+
+class LakeUnreachable(Exception):
+    """The dataset could not be opened or cleaned: nothing is recorded removed."""
+
+
+def remove_versions(uri: str, versions: Iterable[int]) -> list[int]:
+    """Remove ``versions`` of the dataset at ``uri``; returns those that are gone now (those
+    already gone included)."""
+    wanted = set(versions)
+    if _missing(uri):
+        return sorted(wanted)  # the whole dataset is gone, and its versions with it
+    try:
+        dataset = lance.dataset(uri)
+        doomed = wanted & _versions(dataset)
+        if doomed:
+            dataset.cleanup_old_versions(
+                versions=sorted(doomed), error_if_tagged_old_versions=False
+            )
+            dataset = lance.dataset(uri)
+        return sorted(wanted - _versions(dataset))
+    except (ValueError, OSError, RuntimeError) as error:
+        raise LakeUnreachable(f"cannot clean {uri}: {error}") from error
+
+
+def _versions(dataset: lance.LanceDataset) -> set[int]:
+    return {int(v["version"]) for v in dataset.versions()}
+
+
+def _missing(uri: str) -> bool:
+    """A local dataset whose directory is gone (an object store is never taken as gone)."""
+    path = uri.removeprefix("file://")
+    return "://" not in path and not os.path.exists(path)
