@@ -575,3 +575,22 @@ class ComputationPending(_Response):
 
     status: str
     pipeline_id: uuid.UUID
+
+
+class UploadView(_Response):
+    """A file uploaded to the lake, and the ingest that makes it a bronze dataset version."""
+
+    application_id: uuid.UUID
+    name: str
+    # The dataset the ingest writes: bronze/<name>.
+    dataset: str
+    # Where the file landed in the lake.
+    uri: str
+    format: str
+    bytes: int
+    # The columns detected in the file (its first MiB, or a Parquet footer).
+    schema: list[DatasetColumn]
+    mode: str
+    # The pipeline running dataset.ingest on it; the dataset's version is in the catalog once
+    # it completes.
+    pipeline_id: uuid.UUID

@@ -213,6 +213,10 @@ class Settings:
     # their own (0: every version); versions a retained pipeline wrote or read stay too.
     retain_dataset_versions: int = setting(0, _count)
     max_input_bytes: int = setting(1_048_576, _positive(int))
+    # Where uploads land, under uploads/: the lake the dataset workers read (their
+    # PIPELOGIQ_LAKE, the same path or object store URI), and the largest file taken.
+    lake: str = setting(".pipelogiq/lake", str)
+    max_upload_bytes: int = setting(1 << 30, _positive(int))
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = setting(104_857_600, _positive(int))
     artifact_link_seconds: int = setting(300, _positive(int))

@@ -68,6 +68,18 @@ class System:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def served(self, template: str, within: float = 10.0) -> None:
+        """Once an online worker of the application serves ``template`` (a worker started
+        in the background bootstraps a moment later)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            listed = (await self.client.get("/templates")).json()["templates"]
+            if template in {t["name"] for t in listed}:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no online worker serves {template}")
+
     def start_builtin_worker(self) -> None:
         self.start(self.worker.run())
 

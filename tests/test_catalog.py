@@ -289,6 +289,7 @@ async def test_the_templates_fill_the_catalog_and_a_worker_samples_and_profiles_
         assert offline.json()["code"] == "no_dataset_worker"
 
         async with running(worker):
+            await system.served("dataset.sample")
             sample = await operator.get(f"/api/datasets/{ids['silver/orders']}/sample?limit=5")
             assert sample.status_code == 200, sample.text
             body = sample.json()

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
@@ -24,7 +24,7 @@ from controlplane.engine.catalog.datasets import (
     get_dataset,
     list_datasets,
 )
-from controlplane.errors import Conflict, NotFound
+from controlplane.errors import Conflict, InvalidRequest, NotFound
 from controlplane.schemas import (
     MAX_ID,
     ComputationPending,
@@ -34,8 +34,10 @@ from controlplane.schemas import (
     DatasetSample,
     DatasetSummaryView,
     DatasetView,
+    UploadView,
 )
 from controlplane.services import Services
+from controlplane.uploads import upload
 
 LayerFilter = Annotated[
     Literal[DatasetLayer, "none"] | None,
@@ -78,6 +80,23 @@ COMPUTED_ELSEWHERE: dict[int, ResponseSpec] = {
 COMPUTED_ERRORS = [404, 409, 410]
 
 WAIT_DEFAULT = 20.0
+
+
+UPLOAD_BODY = {
+    "multipart/form-data": "`file`: a CSV, JSON lines or Parquet file (up to "
+    "PIPELOGIQ_MAX_UPLOAD_BYTES, 1 GiB); `name`: the dataset's (bronze/<name>; by default "
+    "the file's name); `format`: csv, jsonl or parquet (by default from the file's "
+    "extension); `mode`: append (default) or overwrite."
+}
+# application_not_found (404, internal); invalid_upload, invalid_data (422);
+# no_dataset_worker, schema_mismatch (409);
+# upload_too_large (413); not multipart (415).
+UPLOAD_ERRORS = [404, 409, 413, 415]
+UPLOAD_DESCRIPTION = (
+    "The file is written to the lake as it arrives (never held in memory), its schema is "
+    "read from its start, and a pipeline runs dataset.ingest on it, on the application's "
+    "dataset workers, into the bronze dataset bronze/<name>."
+)
 
 
 def page_of(rows: list[DatasetSummary], has_more: bool) -> DatasetPage:
@@ -148,6 +167,32 @@ class DatasetController(Controller):
             offset=offset,
         )
         return page_of(rows, has_more)
+
+    @post(
+        "/uploads",
+        status_code=201,
+        summary="Upload a file as a bronze dataset of the key's application",
+        description=UPLOAD_DESCRIPTION,
+        opt={"scope": "submit", "raw_body": UPLOAD_BODY, "errors": UPLOAD_ERRORS},
+        request_max_body_size=None,  # PIPELOGIQ_MAX_UPLOAD_BYTES, counted as bytes arrive
+    )
+    async def upload(
+        self,
+        request: Request[Any, Any, Any],
+        application: NamedDependency[Application],
+        services: NamedDependency[Services],
+    ) -> UploadView:
+        async def own(given: str | None) -> uuid.UUID:
+            if given is not None and given != str(application.id):
+                raise InvalidRequest(
+                    "invalid_upload", "applicationId: a key uploads to its own application"
+                )
+            return application.id
+
+        uploaded = await upload(
+            services, request.stream(), request.headers.get("content-type"), application=own
+        )
+        return wire(uploaded, UploadView)
 
     @get("/{dataset_id:uuid}", summary="A dataset: its schema, versions and lineage")
     async def read(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from controlplane.api.external.datasets import (
     COMPUTED_ELSEWHERE,
     COMPUTED_ERRORS,
+    UPLOAD_BODY,
+    UPLOAD_DESCRIPTION,
+    UPLOAD_ERRORS,
     WAIT_DEFAULT,
     LayerFilter,
     Limit,
@@ -44,9 +47,16 @@ from controlplane.engine.catalog.retention import (
     dataset_retention,
     set_dataset_retention,
 )
-from controlplane.errors import NotFound
-from controlplane.schemas import DatasetPage, DatasetProfile, DatasetSample, DatasetView
+from controlplane.errors import InvalidRequest, NotFound
+from controlplane.schemas import (
+    DatasetPage,
+    DatasetProfile,
+    DatasetSample,
+    DatasetView,
+    UploadView,
+)
 from controlplane.services import Services
+from controlplane.uploads import upload
 
 
 async def visible_dataset(
@@ -81,6 +91,33 @@ class DatasetController(Controller):
             offset=offset,
         )
         return page_of(rows, has_more)
+
+    @post(
+        "/uploads",
+        status_code=201,
+        guards=[requires("admin", "developer")],
+        summary="Upload a file as a bronze dataset of one of your applications",
+        description=UPLOAD_DESCRIPTION + " The form names the application in `applicationId`.",
+        opt={"raw_body": UPLOAD_BODY, "errors": UPLOAD_ERRORS},
+        request_max_body_size=None,  # PIPELOGIQ_MAX_UPLOAD_BYTES, counted as bytes arrive
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> UploadView:
+        async def visible(given: str | None) -> uuid.UUID:
+            if given is None:
+                raise InvalidRequest("invalid_upload", "the form has no field `applicationId`")
+            try:
+                application_id = uuid.UUID(given)
+            except ValueError:
+                raise InvalidRequest("invalid_upload", "applicationId is not an id") from None
+            not_found = NotFound("application_not_found", f"no application {given}")
+            return (await visible_application(request, application_id, not_found)).id
+
+        uploaded = await upload(
+            services, request.stream(), request.headers.get("content-type"), application=visible
+        )
+        return wire(uploaded, UploadView)
 
     @get(
         "/{dataset_id:uuid}",

@@ -224,6 +224,22 @@ class Dataset:
         raise NotFound("version_not_found", f"dataset {self.id} has no version {number}")
 
 
+# The columns of the latest version of the application's dataset of that name.
+_LATEST_SCHEMA = """
+SELECT v.schema FROM datasets d JOIN dataset_versions v ON v.dataset_id = d.id
+WHERE d.application_id = $1 AND d.name = $2 AND v.removed_at IS NULL
+ORDER BY d.last_written_at DESC, v.version DESC LIMIT 1
+"""
+
+
+async def latest_schema(
+    pool: asyncpg.Pool, application_id: uuid.UUID, name: str
+) -> list[dict[str, str]] | None:
+    """``[{name, type}]`` of the newest version of the dataset called ``name``, if any."""
+    schema: list[dict[str, str]] | None = await pool.fetchval(_LATEST_SCHEMA, application_id, name)
+    return schema
+
+
 async def application_of(pool: asyncpg.Pool, dataset_id: uuid.UUID) -> uuid.UUID | None:
     """Whose dataset it is, before anything else of it is read (None: no such dataset)."""
     application_id: uuid.UUID | None = await pool.fetchval(
