@@ -26,7 +26,8 @@ PASSWORD = "a password for the browser"
 def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_path: Path) -> None:
     assert Path(CHROMIUM).exists(), "browser tests need Debian's chromium: apt-get install chromium"
     assert (DIST / "index.html").is_file(), "build the dashboard first: just dashboard"
-    env = environment(DATABASE_URL=database_url)
+    # The control plane writes uploads where the dataset worker reads: one lake.
+    env = environment(DATABASE_URL=database_url, PIPELOGIQ_LAKE=str(tmp_path / "lake"))
     created = run("create-admin", "--email", "ui@example.com", "--password", PASSWORD, env=env)
     assert created.returncode == 0, created.stderr
     internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
@@ -41,7 +42,12 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
             "PIPELOGIQ_API_KEY": key,
             "PIPELOGIQ_LAKE": str(tmp_path / "lake"),
         }
-        templates = ["--templates", "dataset.sample,dataset.profile", "--name", "e2e-data"]
+        templates = [
+            "--templates",
+            "dataset.sample,dataset.profile,dataset.ingest",
+            "--name",
+            "e2e-data",
+        ]
         worker = process(*templates, env=worker_env, command=TEMPLATES_WORKER)
         screenshots = Path(os.environ.get("PIPELOGIQ_SCREENSHOTS", tmp_path)).resolve()
         with worker:

@@ -189,6 +189,32 @@ try {
   await page.locator('[data-histogram="amount"]').waitFor({ timeout: 20000 });
   await page.getByRole("list", { name: "most frequent values of country" }).getByText("DE").waitFor();
   await review(page, "dataset", { fullPage: true });
+  // A file uploaded with its progress shown; its columns read at once, its ingest run by the
+  // dataset worker into a bronze dataset of the catalog.
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.getByRole("button", { name: "Upload a file" }).click();
+  const dialog = page.getByRole("dialog");
+  const csv = [
+    "day,city,visits",
+    ...Array.from({ length: 200 }, (_, n) => `2026-11-${(n % 28) + 1},c${n % 7},${n}`),
+  ];
+  await dialog.getByLabel("File (CSV, JSON lines or Parquet)").setInputFiles({
+    name: "visits.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from(csv.join("\n") + "\n"),
+  });
+  await dialog.getByLabel("Name").fill("e2e-visits");
+  await dialog.getByRole("button", { name: "Upload" }).click();
+  const detected = dialog.getByRole("rowgroup", { name: "detected columns" });
+  await detected.getByText("visits", { exact: true }).waitFor({ timeout: 10000 });
+  await review(page, "upload");
+  await dialog.getByRole("link", { name: "ingest into bronze/e2e-visits" }).click();
+  await page.locator('[data-node="bronze"][data-status="completed"]').waitFor({ timeout: 60000 });
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.locator('tr[data-dataset="bronze/e2e-visits"] [data-layer="bronze"]').waitFor();
+  await page.getByRole("link", { name: "e2e/orders" }).click();
+  await page.getByRole("heading", { name: "e2e/orders" }).waitFor();
+
   // Its lineage leads to the dataset it was written from.
   await page.getByRole("link", { name: "dataset greetings (bronze)" }).click();
   await page.getByRole("heading", { name: "greetings" }).waitFor();

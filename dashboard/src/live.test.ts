@@ -21,7 +21,14 @@ describe("staleQueries", () => {
         { id: "s2", pipelineId: "p1", applicationId: "a" },
       ],
     };
-    expect(staleQueries(event, 1)).toEqual([["pipelines"], ["insights"], ["approvals"], ["pipeline", "p1"]]);
+    expect(staleQueries(event, 1)).toEqual([
+      ["pipelines"],
+      ["insights"],
+      ["approvals"],
+      ["datasets"],
+      ["dataset"],
+      ["pipeline", "p1"],
+    ]);
   });
 
   it("marks workers stale for a worker event", () => {

@@ -21,8 +21,16 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
       return [["pipelines"], ["insights"], ...event.items.map((item) => ["pipeline", item.id])];
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
-      // A stage that starts or stops waiting for approval changes the approvals too.
-      return [["pipelines"], ["insights"], ["approvals"], ...[...pipelines].map((id) => ["pipeline", id])];
+      // A stage that starts or stops waiting for approval changes the approvals too; one that
+      // ends may have written dataset versions.
+      return [
+        ["pipelines"],
+        ["insights"],
+        ["approvals"],
+        ["datasets"],
+        ["dataset"],
+        ...[...pipelines].map((id) => ["pipeline", id]),
+      ];
     }
     case "worker":
       return [["workers"], ...event.items.map((item) => ["worker", item.id])];
@@ -49,8 +57,9 @@ export function throttle(run: () => void, everyMs: number): () => void {
   };
 }
 
-// Insights aggregate over many rows: under a stream of events they refresh every few seconds.
-const THROTTLED: Record<string, number> = { insights: 3000 };
+// Insights aggregate over many rows, and any stage may write a dataset: under a stream of
+// events they refresh every few seconds.
+const THROTTLED: Record<string, number> = { insights: 3000, datasets: 2000, dataset: 2000 };
 
 export type Connection = "connecting" | "live" | "offline";
 

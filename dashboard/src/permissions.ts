@@ -6,11 +6,12 @@ export type Permission =
   | "operate" // cancel, rerun, skip
   | "change_policies"
   | "write_definitions" // save, import, review and archive pipeline definitions
+  | "upload_data" // upload files as datasets
   | "administer"; // applications, keys, users, the audit log
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set(["operate", "change_policies", "write_definitions", "administer"]),
-  developer: new Set(["operate", "change_policies", "write_definitions"]),
+  admin: new Set(["operate", "change_policies", "write_definitions", "upload_data", "administer"]),
+  developer: new Set(["operate", "change_policies", "write_definitions", "upload_data"]),
   operator: new Set(["operate"]),
 };
 

@@ -1,13 +1,17 @@
 // The dataset catalog: every dataset version the application's jobs wrote, the latest of each
 // dataset first. Filters live in the URL, as on the Pipelines page.
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import { api, call } from "../api/client";
 import { ApplicationSelect } from "../components/ApplicationSelect";
 import { buttonClass, Empty, ErrorNote, inputClass, Loading, PageHeader, Table } from "../components/ui";
 import { bytes, count } from "../format";
+import { may } from "../permissions";
+import { useMe } from "../session";
 import { Time } from "../status";
+import { DatasetUpload } from "./DatasetUpload";
 
 export const LAYERS = ["bronze", "silver", "gold", "quarantine"] as const;
 type LayerFilter = (typeof LAYERS)[number] | "none";
@@ -33,6 +37,8 @@ export function LayerBadge({ layer }: { layer: string | null | undefined }) {
 }
 
 export function Datasets() {
+  const role = useMe().data?.role;
+  const [uploading, setUploading] = useState(false);
   const [params, setParams] = useSearchParams();
   const layer = (params.get("layer") ?? "") as LayerFilter | "";
   const search = params.get("search") ?? "";
@@ -66,6 +72,11 @@ export function Datasets() {
   return (
     <section>
       <PageHeader title="Datasets">
+        {may(role, "upload_data") && (
+          <button className={buttonClass("primary")} onClick={() => setUploading(true)}>
+            Upload a file
+          </button>
+        )}
         <label className="text-sm">
           Layer{" "}
           <select value={layer} onChange={(e) => change("layer", e.target.value)} className={inputClass}>
@@ -99,6 +110,7 @@ export function Datasets() {
           />
         </label>
       </PageHeader>
+      <DatasetUpload open={uploading} onOpenChange={setUploading} />
       {page.isError && <ErrorNote what="datasets" error={page.error} />}
       <Table
         columns={[
