@@ -594,3 +594,15 @@ class UploadView(_Response):
     # The pipeline running dataset.ingest on it; the dataset's version is in the catalog once
     # it completes.
     pipeline_id: uuid.UUID
+
+
+class ConnectionCredentials(_Response):
+    """A database connection as a running job opens it: its password included."""
+
+    kind: str
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str | None
+    sslmode: str

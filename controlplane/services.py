@@ -6,6 +6,7 @@ Handlers receive it by dependency injection; nothing in the code base reaches fo
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -20,8 +21,10 @@ from controlplane.effects.traces import TraceExport
 from controlplane.engine.access.applications import KeyCache
 from controlplane.engine.jobpath.policies import PolicyCache
 from controlplane.engine.jobpath.workers import HeartbeatWriter, WorkerOwners
+from controlplane.errors import Conflict
 from controlplane.outages import Outages
 from controlplane.sandbox import Sandbox
+from controlplane.sealing import Sealer, key_from
 from controlplane.settings import Settings
 
 
@@ -43,6 +46,14 @@ class Services:
     outages: Outages = field(init=False)
     # A child process for CPU-heavy work on untrusted input (definition files).
     sandbox: Sandbox = field(init=False, default_factory=Sandbox)
+
+    @functools.cached_property
+    def sealer(self) -> Sealer:
+        """Seals and opens the passwords of database connections."""
+        try:
+            return Sealer(key_from(self.settings.connection_key, self.settings.jwt_secret))
+        except ValueError as error:
+            raise Conflict("no_connection_key", str(error)) from None
 
     def __post_init__(self) -> None:
         self.outages = Outages(

@@ -6,6 +6,8 @@ typo in a deployment fails at once and not at the first request.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib.util
 import ipaddress
 import os
@@ -101,6 +103,16 @@ def _days(raw: str) -> int:
     if not raw.isdigit():
         raise ValueError("expected a whole number of days (0 keeps for ever)")
     return int(raw)
+
+
+def _key(raw: str) -> str:
+    try:
+        decoded = base64.b64decode(raw, validate=True)
+    except binascii.Error:
+        raise ValueError("expected base64 (openssl rand -base64 32)") from None
+    if len(decoded) != 32:
+        raise ValueError("expected 32 bytes, base64-encoded (openssl rand -base64 32)")
+    return raw
 
 
 def _count(raw: str) -> int:
@@ -217,6 +229,12 @@ class Settings:
     # PIPELOGIQ_LAKE, the same path or object store URI), and the largest file taken.
     lake: str = setting(".pipelogiq/lake", str)
     max_upload_bytes: int = setting(1 << 30, _positive(int))
+    # Seals the passwords of database connections: 32 bytes, base64 (unset: derived from
+    # the JWT secret, so changing that makes them unreadable too).
+    connection_key: str | None = setting(None, _key, secret=True)
+    # Internal addresses (CIDRs, comma-separated) the control plane may connect to when it
+    # tests a connection or lists its tables; public ones need no listing.
+    connections_allow: tuple[str, ...] = setting((), _networks)
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = setting(104_857_600, _positive(int))
     artifact_link_seconds: int = setting(300, _positive(int))

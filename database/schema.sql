@@ -171,6 +171,24 @@ ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.connections (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    application_id uuid NOT NULL,
+    name text NOT NULL,
+    kind text NOT NULL,
+    host text NOT NULL,
+    port integer NOT NULL,
+    database text NOT NULL,
+    username text NOT NULL,
+    sslmode text DEFAULT 'prefer'::text NOT NULL,
+    sealed_password bytea,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT connections_kind_check CHECK ((kind = 'postgresql'::text)),
+    CONSTRAINT connections_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$'::text)),
+    CONSTRAINT connections_port_check CHECK (((port >= 1) AND (port <= 65535)))
+);
+
 CREATE TABLE public.context_items (
     pipeline_id uuid NOT NULL,
     key text NOT NULL,
@@ -542,6 +560,12 @@ ALTER TABLE ONLY public.artifacts
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.connections
+    ADD CONSTRAINT connections_application_id_name_key UNIQUE (application_id, name);
+
+ALTER TABLE ONLY public.connections
+    ADD CONSTRAINT connections_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.context_items
     ADD CONSTRAINT context_items_pkey PRIMARY KEY (pipeline_id, key);
 
@@ -763,6 +787,9 @@ ALTER TABLE ONLY public.artifacts
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_actor_id_fkey FOREIGN KEY (actor_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.connections
+    ADD CONSTRAINT connections_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
 
 ALTER TABLE ONLY public.context_items
     ADD CONSTRAINT context_items_pipeline_id_fkey FOREIGN KEY (pipeline_id) REFERENCES public.pipelines(id) ON DELETE CASCADE;

@@ -27,7 +27,12 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
     assert Path(CHROMIUM).exists(), "browser tests need Debian's chromium: apt-get install chromium"
     assert (DIST / "index.html").is_file(), "build the dashboard first: just dashboard"
     # The control plane writes uploads where the dataset worker reads: one lake.
-    env = environment(DATABASE_URL=database_url, PIPELOGIQ_LAKE=str(tmp_path / "lake"))
+    env = environment(
+        DATABASE_URL=database_url,
+        PIPELOGIQ_LAKE=str(tmp_path / "lake"),
+        # The connection the browser adds is to this machine's PostgreSQL.
+        PIPELOGIQ_CONNECTIONS_ALLOW="127.0.0.0/8",
+    )
     created = run("create-admin", "--email", "ui@example.com", "--password", PASSWORD, env=env)
     assert created.returncode == 0, created.stderr
     internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
@@ -64,6 +69,7 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
                     "PLQ_PASSWORD": PASSWORD,
                     "PLQ_SCREENSHOTS": str(screenshots),
                     "PLQ_DATASET": dataset,
+                    "PLQ_DATABASE": database_url.rsplit("/", 1)[1],
                 },
                 capture_output=True,
                 text=True,

@@ -66,7 +66,7 @@ class Handler:
         value = self.convert_input(raw_input)
         if self.is_async:
             return await typing.cast(Awaitable[Any], self.function(ctx, value))
-        return await _in_daemon_thread(ctx, self.function, value)
+        return await in_daemon_thread(ctx, self.function, value)
 
     async def run(self, ctx: JobContext, raw_input: Any, timeout_seconds: float | None) -> Outcome:
         """Invoke the handler and say how it ended, as the control plane is told it.
@@ -89,7 +89,7 @@ class Handler:
         return Outcome.completed(value)
 
 
-async def _in_daemon_thread(ctx: JobContext, function: HandlerFunction, value: Any) -> Any:
+async def in_daemon_thread(ctx: JobContext, function: HandlerFunction, value: Any) -> Any:
     """Run a sync handler in a thread of its own that never holds the process open.
 
     A pool's threads are joined at exit, so one handler that ignores cancellation would keep

@@ -15,6 +15,7 @@ from controlplane.api.boundary import CheckedRequest, refuse_nul_in_url
 from controlplane.api.contract import RequestStructs, document_errors
 from controlplane.api.external.approvals import ApprovalController
 from controlplane.api.external.artifacts import ArtifactController
+from controlplane.api.external.connections import ConnectionController
 from controlplane.api.external.datasets import DatasetController
 from controlplane.api.external.definitions import DefinitionController
 from controlplane.api.external.jobs import JobController
@@ -28,6 +29,9 @@ from controlplane.api.internal.artifacts import ArtifactController as InternalAr
 from controlplane.api.internal.artifacts import DownloadController
 from controlplane.api.internal.audit import AuditController
 from controlplane.api.internal.auth import AuthController, SessionController
+from controlplane.api.internal.connections import (
+    ConnectionController as InternalConnectionController,
+)
 from controlplane.api.internal.dashboard import dashboard_home, dashboard_page
 from controlplane.api.internal.datasets import DatasetController as InternalDatasetController
 from controlplane.api.internal.datasets import DatasetRetentionController
@@ -68,6 +72,7 @@ def create_external_app(services: Services) -> Litestar:
             DefinitionController,
             ArtifactController,
             DatasetController,
+            ConnectionController,
         ],
         guards=[authenticate],
         dependencies={"application": Provide(application_of, sync_to_thread=False)},
@@ -136,6 +141,7 @@ def create_internal_app(services: Services) -> Litestar:
             InternalArtifactController,
             InternalDatasetController,
             DatasetRetentionController,
+            InternalConnectionController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

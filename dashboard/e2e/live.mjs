@@ -212,6 +212,26 @@ try {
   await page.locator('[data-node="bronze"][data-status="completed"]').waitFor({ timeout: 60000 });
   await page.getByRole("link", { name: "Datasets" }).click();
   await page.locator('tr[data-dataset="bronze/e2e-visits"] [data-layer="bronze"]').waitFor();
+  // A database connection: added, tested against this machine's PostgreSQL, its tables listed.
+  await page.getByRole("button", { name: "Add a connection" }).click();
+  const adding = page.getByRole("dialog", { name: "Add a PostgreSQL connection" });
+  await adding.getByLabel("Name").fill("local");
+  await adding.getByLabel("Host").fill("127.0.0.1");
+  await adding.getByLabel("Database").fill(env("PLQ_DATABASE"));
+  await adding.getByLabel("User").fill("postgres");
+  await adding.getByLabel("Password").fill("not needed here");
+  await adding.getByLabel("TLS").selectOption("disable");
+  await adding.getByRole("button", { name: "Add" }).click();
+  const local = page.locator('tr[data-connection="local"]');
+  await local.waitFor();
+  await local.getByRole("button", { name: "Test" }).click();
+  await page
+    .getByRole("status")
+    .filter({ hasText: /^Connected: PostgreSQL/ })
+    .waitFor();
+  await local.getByRole("button", { name: "Tables" }).click();
+  await page.getByRole("list", { name: "tables of local" }).getByText("public.pipelines").waitFor();
+  await review(page, "connections");
   await page.getByRole("link", { name: "e2e/orders" }).click();
   await page.getByRole("heading", { name: "e2e/orders" }).waitFor();
 

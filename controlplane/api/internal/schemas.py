@@ -7,12 +7,19 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES
 from controlplane.engine.jobpath.approvals import Status as ApprovalStatus
 from controlplane.engine.jobpath.policies import Kind
-from controlplane.schemas import DefinitionVersionView, Name, PipelineView, ShortName, Version
+from controlplane.schemas import (
+    PLAIN_TEXT,
+    DefinitionVersionView,
+    Name,
+    PipelineView,
+    ShortName,
+    Version,
+)
 
 Email = Annotated[str, Meta(min_length=3, max_length=320)]
 
@@ -676,3 +683,70 @@ class DatasetRetentionView(_Response):
 class DatasetRetentionChange(_Request):
     # null: the installation's default.
     keep_versions: Annotated[int, Meta(ge=1, le=1_000_000)] | None
+
+
+ConnectionName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="Letters, digits and _ . - (up to 100), starting with a letter or digit.",
+    ),
+]
+Host = Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9._:\[\]-]+$")]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+DatabaseText = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+class ConnectionView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    kind: str
+    host: str
+    port: int
+    database: str
+    username: str
+    sslmode: str
+    # Whether a password is stored; no answer holds it.
+    has_password: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ConnectionCreate(_Request):
+    application_id: uuid.UUID
+    name: ConnectionName
+    host: Host
+    database: DatabaseText
+    username: DatabaseText
+    kind: Literal["postgresql"] = "postgresql"
+    port: Port = 5432
+    password: Annotated[str, Meta(max_length=1000, pattern=PLAIN_TEXT)] | None = None
+    sslmode: SslMode = "prefer"
+
+
+class ConnectionChange(_Request):
+    host: Host | UnsetType = UNSET
+    port: Port | UnsetType = UNSET
+    database: DatabaseText | UnsetType = UNSET
+    username: DatabaseText | UnsetType = UNSET
+    sslmode: SslMode | UnsetType = UNSET
+    # null removes it; left out keeps it.
+    password: Annotated[str, Meta(max_length=1000, pattern=PLAIN_TEXT)] | UnsetType | None = UNSET
+
+
+class ConnectionCheck(_Response):
+    ok: bool
+    server_version: str
+    latency_ms: float
+
+
+class ConnectionTable(_Response):
+    schema: str
+    name: str
+    # table, view or materialized view.
+    kind: str
+    # PostgreSQL's estimate (0 for a view, or a table never analyzed).
+    estimated_rows: int

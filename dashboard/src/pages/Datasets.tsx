@@ -11,6 +11,7 @@ import { bytes, count } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
 import { Time } from "../status";
+import { Connections } from "./Connections";
 import { DatasetUpload } from "./DatasetUpload";
 
 export const LAYERS = ["bronze", "silver", "gold", "quarantine"] as const;
@@ -186,6 +187,7 @@ export function Datasets() {
           Older
         </button>
       </nav>
+      <Connections />
     </section>
   );
 }

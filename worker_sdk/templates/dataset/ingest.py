@@ -1,4 +1,5 @@
-"""``dataset.ingest``: CSV, JSON lines or Parquet files into a Lance dataset (bronze)."""
+"""``dataset.ingest``: CSV, JSON lines or Parquet files, or a table or query of a database
+connection, into a Lance dataset (bronze)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import lance
 import msgspec
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -15,14 +17,30 @@ import ray
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
+from worker_sdk.handlers import in_daemon_thread
 from worker_sdk.templates import template
-from worker_sdk.templates.dataset import runtime, sources
-from worker_sdk.templates.dataset.refs import Column, output_uri, parse_type, result
+from worker_sdk.templates.dataset import databases, runtime, sources
+from worker_sdk.templates.dataset.profile import _json
+from worker_sdk.templates.dataset.refs import (
+    Column,
+    lineage,
+    output_uri,
+    parse_type,
+    reference,
+    result,
+)
 
 
 class Ingest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     # Paths (with glob patterns), object store URIs (s3://...) or http(s) URLs.
-    source: str | list[str]
+    source: str | list[str] | None = None
+    # Or a database connection of the application, by name, and a table or a query of it.
+    connection: str | None = None
+    table: str | None = None
+    query: str | None = None
+    # Incremental: only rows whose cursor column is past the largest the dataset holds
+    # (mode append), read in its order.
+    cursor: str | None = None
     # By default, from the files' extensions.
     format: sources.Format | None = None
     # Types for some or all columns; the others are inferred from the start of the first file.
@@ -143,10 +161,63 @@ def _ingest_piece(parser: _Parser, piece: sources.Piece, uri: str, append: bool)
     "dataset.ingest",
     group="dataset",
     version="1",
-    summary="Read CSV, JSON lines or Parquet files, in parallel, into a Lance dataset.",
+    summary="Read CSV, JSON lines or Parquet files in parallel, or a database table or query, "
+    "into a Lance dataset.",
 )
-def ingest(ctx: JobContext, spec: Ingest) -> dict[str, Any]:
+async def ingest(ctx: JobContext, spec: Ingest) -> dict[str, Any]:
+    if spec.connection is not None:
+        read = _database_read(spec)
+        credentials = await databases.credentials(ctx, spec.connection)
+        output: dict[str, Any] = await in_daemon_thread(
+            ctx, lambda c, s: _from_database(c, s, credentials, read), spec
+        )
+        return output
+    if spec.source is None:
+        raise TerminalError("give a source, or a connection", code="invalid_input")
+    files: dict[str, Any] = await in_daemon_thread(ctx, _from_files, spec)
+    return files
+
+
+def _database_read(spec: Ingest) -> databases.Read:
+    if spec.source is not None:
+        raise TerminalError("give a source or a connection, not both", code="invalid_input")
+    if (spec.table is None) == (spec.query is None):
+        raise TerminalError("with a connection, give a table or a query", code="invalid_input")
+    if spec.cursor is not None and spec.mode != "append":
+        raise TerminalError(
+            "a cursor reads only the rows past the dataset's last one: give mode append",
+            code="invalid_input",
+        )
+    return databases.Read(spec.table, spec.query, spec.cursor)
+
+
+def _from_database(
+    ctx: JobContext, spec: Ingest, credentials: databases.Credentials, read: databases.Read
+) -> dict[str, Any]:
+    uri = output_uri(ctx, spec.output)
+    written, rows, after = databases.read_into(
+        ctx, credentials, read, uri, append=spec.mode == "append"
+    )
+    what = read.table or "the query"
+    source = f"{spec.connection}:{what}"
+    if written is None:
+        ctx.log.info(
+            "no rows of %s past %s = %r: %s stays as it was", what, read.cursor, after, uri
+        )
+        current = lance.dataset(uri)
+        return {
+            "dataset": reference(current),
+            "rowsAdded": 0,
+            "highWater": _json(after),
+            "lineage": lineage([source], []),
+        }
+    ctx.log.info("%d rows of %s into %s version %d", rows, what, uri, written.version)
+    return result(ctx, written, [source], layer="bronze", rowsAdded=rows, highWater=_json(after))
+
+
+def _from_files(ctx: JobContext, spec: Ingest) -> dict[str, Any]:
     runtime.ensure_started()
+    assert spec.source is not None
     named = [spec.source] if isinstance(spec.source, str) else spec.source
     if not named:
         raise TerminalError("source names no file", code="invalid_input")

@@ -1,0 +1,1 @@
+"""Where datasets come from besides files: named database connections."""
