@@ -24,7 +24,9 @@ def remove_versions(uri: str, versions: Iterable[int]) -> list[int]:
     already gone included)."""
     wanted = set(versions)
     if _missing(uri):
-        return sorted(wanted)  # the whole dataset is gone, and its versions with it
+        # Gone, or only out of this process's sight (no lake mounted here): never taken
+        # for removed, or a version whose files are there would be answered as gone.
+        raise LakeUnreachable(f"{uri} is not there for the built-in worker")
     try:
         dataset = lance.dataset(uri)
         doomed = wanted & _versions(dataset)

@@ -582,7 +582,7 @@ class UploadView(_Response):
 
     application_id: uuid.UUID
     name: str
-    # The dataset the ingest writes: bronze/<name>.
+    # The dataset the ingest writes: <application>/bronze/<name>.
     dataset: str
     # Where the file landed in the lake.
     uri: str

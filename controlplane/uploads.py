@@ -5,8 +5,8 @@ The request body (``multipart/form-data``: ``file``, and ``applicationId``, ``na
 piece (``<lake>/uploads/<upload id>/<file name>``), never held whole in memory. Its schema is
 read from its first MiB (a Parquet file's from its footer), and a one-stage pipeline runs
 ``dataset.ingest`` on it on the application's dataset workers, which write the bronze
-dataset ``bronze/<name>`` and register it in the catalog. The API process writes the file;
-it never parses more of it than the schema needs.
+dataset ``<application>/bronze/<name>`` and register it in the catalog. The API process
+writes the file; it never parses more of it than the schema needs.
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ _EXTENSIONS: dict[str, Format] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-# A dataset's name: part of its path in the lake (bronze/<name>.lance).
+# A dataset's name: part of its path in the lake (<application>/bronze/<name>.lance).
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 NAME_RULE = "letters, digits and _ . - (up to 100), starting with a letter or digit"
+# What a form may hold besides its file: its fields, headers and boundaries.
+_FORM_OVERHEAD = 64 * 1024
 # How much of a text file the schema is read from.
 SNIFF_BYTES = 1 << 20
 # The text fields of the form, and how long each may be.
@@ -67,17 +69,24 @@ async def upload(
     content_type: str | None,
     *,
     application: Callable[[str | None], Awaitable[uuid.UUID]],
+    known: uuid.UUID | None = None,
 ) -> Upload:
     """Receive a form and start the ingest of its file. ``application`` turns the form's
     ``applicationId`` (None: not given) into the application it may write to, or refuses;
-    it is asked as soon as the field arrives, and again at the end if it never did."""
+    it is asked as soon as the field arrives, and again at the end if it never did. ``known``:
+    the application the caller can only upload to (a key's), checked before the body."""
     boundary = boundary_of(content_type)
     chosen: list[uuid.UUID] = []
+    if known is not None:  # refused before a byte is read
+        chosen.append(await application(None))
+        await check_worker(services, chosen[-1])
 
     async def on_field(name: str, value: str) -> None:
         if name == "applicationId":
-            chosen.append(await application(value))
-            await check_worker(services, chosen[-1])
+            named = await application(value)
+            if named not in chosen:
+                chosen.append(named)
+                await check_worker(services, named)
 
     settings = services.settings
     received = await receive(chunks, boundary, settings.lake, settings.max_upload_bytes, on_field)
@@ -142,7 +151,11 @@ async def receive(
     text = bytearray()
     try:
         with multipart.PushMultipartParser(boundary, max_segment_count=10) as parser:
+            read = 0
             async for chunk in chunks:
+                read += len(chunk)
+                if read > limit + _FORM_OVERHEAD:  # whatever the parser skips counts too
+                    raise TooLarge("upload_too_large", f"an upload may hold {limit:,} bytes")
                 for event in parser.parse(chunk):
                     if isinstance(event, multipart.MultipartSegment):
                         current, text = event, bytearray()
@@ -301,9 +314,7 @@ def detect_schema(received: Received, fmt: Format) -> list[dict[str, str]]:
                 raise InvalidRequest("invalid_data", "the file holds no rows")
             source = pa.BufferReader(head)
             if fmt == "csv":
-                delimiter = (
-                    "\t" if received.file_name and received.file_name.endswith(".tsv") else ","
-                )
+                delimiter = "\t" if _tab_separated(received) else ","
                 table = pacsv.read_csv(
                     source, parse_options=pacsv.ParseOptions(delimiter=delimiter)
                 )
@@ -312,7 +323,15 @@ def detect_schema(received: Received, fmt: Format) -> list[dict[str, str]]:
             schema = table.schema
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, ValueError) as error:
         raise InvalidRequest("invalid_data", f"cannot read the file as {fmt}: {error}") from None
-    return [{"name": f.name, "type": str(f.type)} for f in schema]
+    # A column empty all through the start is text, as dataset.ingest types it.
+    return [
+        {"name": f.name, "type": "string" if pa.types.is_null(f.type) else str(f.type)}
+        for f in schema
+    ]
+
+
+def _tab_separated(received: Received) -> bool:
+    return bool(received.file_name and received.file_name.lower().endswith(".tsv"))
 
 
 async def check_worker(services: Services, application_id: uuid.UUID) -> None:
@@ -339,14 +358,18 @@ async def ingest(
     fmt: Format,
     mode: Mode,
 ) -> Upload:
-    """Check the landed file and start its ingest into ``bronze/<name>``."""
+    """Check the landed file and start its ingest into ``<application>/bronze/<name>``."""
     assert received.uri is not None
     assert received.file_name is not None
     name = name or _default_name(received.file_name)
     if not NAME.match(name):
         raise InvalidRequest("invalid_upload", f"name: {NAME_RULE}")
     schema = await asyncio.to_thread(detect_schema, received, fmt)
-    dataset = f"bronze/{name}"
+    # Under the application's name: one lake may hold several applications' datasets.
+    owner = await services.pool.fetchval(
+        "SELECT name FROM applications WHERE id = $1", application_id
+    )
+    dataset = f"{owner}/bronze/{name}"
     if mode == "append":
         existing = await latest_schema(services.pool, application_id, dataset)
         if existing is not None and _columns(existing) != _columns(schema):
@@ -356,6 +379,8 @@ async def ingest(
                 f"{_spelled(schema)}. Send mode=overwrite to replace it, or another name.",
             )
     stage_input = {"source": received.uri, "format": fmt, "output": dataset, "mode": mode}
+    if _tab_separated(received):
+        stage_input["delimiter"] = "\t"
     request = PipelineSubmit(
         name=f"upload {name}",
         stages=[StageSpec(name="bronze", handler="dataset.ingest", input=stage_input)],

@@ -386,6 +386,12 @@ async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     read = [{"uri": uri, "version": 2}]
     await finish(system, "report", written(str(tmp_path / "report.lance"), 1, 1, reads=read))
     await system.wait_for_pipeline(reader["id"], "completed")
+    # An export that read version 3 to write a file, by a pipeline that is kept too.
+    exporter = await system.submit([{"name": "export", "handler": "export"}])
+    [job] = await system.pull("export")
+    lineage = {"reads": [{"uri": uri, "version": 3}], "writes": [{"uri": "/out/x.csv"}]}
+    await system.ack({"jobId": job["jobId"], "status": "completed", "output": {"lineage": lineage}})
+    await system.wait_for_pipeline(exporter["id"], "completed")
     for pipeline_id in writers:
         await system.wait_for_pipeline(pipeline_id, "completed")
     # The pipelines that wrote versions 1 to 4 are gone, as retention of pipelines does.
@@ -402,20 +408,20 @@ async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     refused = await admin.send("PUT", setting, {"keepVersions": 0})
     assert refused.status_code == 422
 
-    # The newest two stay, and version 2, which a kept pipeline read.
-    assert await system.worker.enforce_lake_retention() == 2
-    assert [v["version"] for v in lance.dataset(uri).versions()] == [2, 4, 5]
+    # The newest two stay, and versions 2 and 3, which kept pipelines read.
+    assert await system.worker.enforce_lake_retention() == 1
+    assert [v["version"] for v in lance.dataset(uri).versions()] == [2, 3, 4, 5]
     assert lance.dataset(uri, version=2).count_rows() == 2
     [orders] = [
         item
         for item in (await system.client.get("/datasets")).json()["items"]
         if item["uri"] == uri
     ]
-    assert orders["versions"] == 3
+    assert orders["versions"] == 4
     detail = (await system.client.get(f"/datasets/{orders['id']}")).json()
     removed = {v["version"]: v["removedAt"] is not None for v in detail["versions"]}
-    assert removed == {5: False, 4: False, 3: True, 2: False, 1: True}
-    gone = await system.client.get(f"/datasets/{orders['id']}/sample?version=3")
+    assert removed == {5: False, 4: False, 3: False, 2: False, 1: True}
+    gone = await system.client.get(f"/datasets/{orders['id']}/sample?version=1")
     assert gone.status_code == 410
     assert gone.json()["code"] == "version_removed"
     # Done once: the next round finds nothing more.

@@ -110,6 +110,12 @@ async def test_a_connection_is_kept_sealed_and_never_answered(plane: System, sho
     assert all(SECRET not in row["details"] for row in audit)
 
     # Only admins and developers manage them; names are unique in an application.
+    # A host that a URI parser could trip on (and quote the password in its error) is refused.
+    for host in ("[::1", "db.internal/x", "a b"):
+        odd = await developer.send("POST", "/api/connections", connection(plane, shop, host=host))
+        assert odd.status_code == 422, host
+    trailing = await developer.send("POST", "/api/connections", connection(plane, shop, name="x\n"))
+    assert trailing.status_code == 422
     refused = await operator.send("POST", "/api/connections", connection(plane, shop, name="x"))
     assert refused.status_code == 403
     again = await developer.send("POST", "/api/connections", connection(plane, shop))
@@ -145,7 +151,14 @@ async def test_test_connection_and_list_tables_on_the_real_postgresql(
     ].items()
 
     # A server that refuses, and a database that is not there: said, with a stable code.
-    for change in ({"port": 1}, {"port": 5432, "database": "no_such_database"}):
+    # Moving the connection needs its password again.
+    moved = await developer.send("PATCH", f"/api/connections/{created['id']}", {"port": 1})
+    assert moved.status_code == 422
+    assert moved.json()["code"] == "password_required"
+    for change in (
+        {"port": 1, "password": SECRET},
+        {"port": 5432, "password": SECRET, "database": "no_such_database"},
+    ):
         await developer.send("PATCH", f"/api/connections/{created['id']}", change)
         failed = await developer.send("POST", f"/api/connections/{created['id']}/test")
         assert failed.status_code == 409, failed.text

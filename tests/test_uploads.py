@@ -70,7 +70,8 @@ async def test_an_upload_lands_in_the_lake_and_becomes_bronze_versions(
         assert answer.status_code == 201, answer.text
         body = answer.json()
         assert body["name"] == "Orders_2026"
-        assert body["dataset"] == "bronze/Orders_2026"
+        # Under the application's name: one lake may hold several applications' datasets.
+        assert body["dataset"] == f"{plane.application.name}/bronze/Orders_2026"
         assert body["format"] == "csv"
         assert body["bytes"] == len(orders_csv(500))
         assert body["schema"] == [
@@ -114,12 +115,20 @@ async def test_an_upload_lands_in_the_lake_and_becomes_bronze_versions(
         parquet = await send(plane, buffer.getvalue(), "facts.parquet")
         assert parquet.status_code == 201, parquet.text
         assert parquet.json()["schema"][0] == {"name": "day", "type": "int32"}
-        for done in (lines, parquet):
+        # Tab-separated, with a column empty all through: read as the ingest reads it.
+        tsv = b"day\tvisits\tnote\n" + b"".join(
+            b"2026-01-%02d\t%d\t\n" % (n, n) for n in range(1, 9)
+        )
+        tabbed = await send(plane, tsv, "visits.tsv")
+        assert tabbed.status_code == 201, tabbed.text
+        assert [c["name"] for c in tabbed.json()["schema"]] == ["day", "visits", "note"]
+        assert tabbed.json()["schema"][2]["type"] == "string"
+        for done in (lines, parquet, tabbed):
             assert (await c.wait(done.json()["pipelineId"], timeout=60)).status == "completed"
 
     listing = (await plane.client.get("/datasets?layer=bronze")).json()["items"]
-    by_name = {item["name"]: item for item in listing}
-    assert set(by_name) == {"bronze/Orders_2026", "bronze/events", "bronze/facts"}
+    by_name = {item["name"].split("/", 1)[1]: item for item in listing}
+    assert set(by_name) == {"bronze/Orders_2026", "bronze/events", "bronze/facts", "bronze/visits"}
     orders = (await plane.client.get(f"/datasets/{by_name['bronze/Orders_2026']['id']}")).json()
     assert [v["rows"] for v in orders["versions"]] == [10, 800, 500]
     assert orders["schema"][-1] == {"name": "note", "type": "string"}
@@ -174,6 +183,10 @@ async def test_an_upload_is_refused_before_it_is_stored(plane: System, lake: Pat
         "/datasets/uploads", content=orders_csv(5), headers={"content-type": "text/csv"}
     )
     assert raw.status_code == 415
+    await plane.client.post(
+        "/workers/bootstrap",
+        json={"workerName": "data", "metadata": {"templates": {"dataset.ingest": "1"}}},
+    )
     broken = await plane.client.post(
         "/datasets/uploads",
         content=b"--xyz\r\nContent-Disposition: form-data; "

@@ -208,10 +208,10 @@ try {
   const detected = dialog.getByRole("rowgroup", { name: "detected columns" });
   await detected.getByText("visits", { exact: true }).waitFor({ timeout: 10000 });
   await review(page, "upload");
-  await dialog.getByRole("link", { name: "ingest into bronze/e2e-visits" }).click();
+  await dialog.getByRole("link", { name: /^ingest into .*\/bronze\/e2e-visits$/ }).click();
   await page.locator('[data-node="bronze"][data-status="completed"]').waitFor({ timeout: 60000 });
   await page.getByRole("link", { name: "Datasets" }).click();
-  await page.locator('tr[data-dataset="bronze/e2e-visits"] [data-layer="bronze"]').waitFor();
+  await page.locator('tr[data-dataset$="/bronze/e2e-visits"] [data-layer="bronze"]').waitFor();
   // A database connection: added, tested against this machine's PostgreSQL, its tables listed.
   await page.getByRole("button", { name: "Add a connection" }).click();
   const adding = page.getByRole("dialog", { name: "Add a PostgreSQL connection" });

@@ -84,8 +84,8 @@ WAIT_DEFAULT = 20.0
 
 UPLOAD_BODY = {
     "multipart/form-data": "`file`: a CSV, JSON lines or Parquet file (up to "
-    "PIPELOGIQ_MAX_UPLOAD_BYTES, 1 GiB); `name`: the dataset's (bronze/<name>; by default "
-    "the file's name); `format`: csv, jsonl or parquet (by default from the file's "
+    "PIPELOGIQ_MAX_UPLOAD_BYTES, 1 GiB); `name`: the dataset's "
+    "(<application>/bronze/<name>; by default the file's name); `format`: csv, jsonl or parquet (by default from the file's "
     "extension); `mode`: append (default) or overwrite."
 }
 # application_not_found (404, internal); invalid_upload, invalid_data (422);
@@ -95,7 +95,7 @@ UPLOAD_ERRORS = [404, 409, 413, 415]
 UPLOAD_DESCRIPTION = (
     "The file is written to the lake as it arrives (never held in memory), its schema is "
     "read from its start, and a pipeline runs dataset.ingest on it, on the application's "
-    "dataset workers, into the bronze dataset bronze/<name>."
+    "dataset workers, into the bronze dataset <application>/bronze/<name>."
 )
 
 
@@ -190,7 +190,11 @@ class DatasetController(Controller):
             return application.id
 
         uploaded = await upload(
-            services, request.stream(), request.headers.get("content-type"), application=own
+            services,
+            request.stream(),
+            request.headers.get("content-type"),
+            application=own,
+            known=application.id,
         )
         return wire(uploaded, UploadView)
 

@@ -692,7 +692,12 @@ ConnectionName = Annotated[
         description="Letters, digits and _ . - (up to 100), starting with a letter or digit.",
     ),
 ]
-Host = Annotated[str, Meta(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9._:\[\]-]+$")]
+# A DNS name, or an IPv4 or IPv6 address (without brackets).
+HOST_PATTERN = (
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]{2,45}$"
+)
+Host = Annotated[str, Meta(min_length=1, max_length=253, pattern=HOST_PATTERN)]
 Port = Annotated[int, Meta(ge=1, le=65535)]
 DatabaseText = Annotated[str, Meta(min_length=1, max_length=200, pattern=PLAIN_TEXT)]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]

@@ -17,8 +17,10 @@ from controlplane.engine.access.audit import Actor, record
 from controlplane.errors import InvalidRequest, NotFound
 
 # Per dataset, its versions past the newest `keep` that no stored pipeline wrote (the writer's
-# pipeline_id is set to NULL when retention deletes it) and none read; $1: the default keep
-# (0: all), $2: how many datasets at most.
+# pipeline_id is set to NULL when retention deletes it) nor read, to write a dataset or
+# otherwise (the lineage a stage's output declares); $1: the default keep (0: all), $2: how
+# many datasets at most, in a random order so that datasets whose cleanup keeps failing do
+# not hold up the others.
 _REMOVABLE = """
 WITH ranked AS (
     SELECT v.dataset_id, v.version, v.pipeline_id, d.uri, d.application_id,
@@ -38,8 +40,13 @@ WHERE r.rank > r.keep AND r.pipeline_id IS NULL
       WHERE reader.pipeline_id IS NOT NULL
         AND reader.reads @> jsonb_build_array(
                 jsonb_build_object('uri', r.uri, 'version', r.version)))
+  AND NOT EXISTS (
+      SELECT 1 FROM stages s
+      WHERE s.application_id = r.application_id AND s.output IS NOT NULL
+        AND s.output @> jsonb_build_object('lineage', jsonb_build_object('reads',
+                jsonb_build_array(jsonb_build_object('uri', r.uri, 'version', r.version)))))
 GROUP BY r.dataset_id, r.uri
-ORDER BY r.dataset_id
+ORDER BY random()
 LIMIT $2
 """
 

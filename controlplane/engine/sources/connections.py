@@ -4,6 +4,7 @@ without it, and opened only for a running ingest job that names one."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Literal
@@ -12,10 +13,12 @@ import asyncpg
 from msgspec import UNSET, UnsetType
 
 from controlplane.engine.access.audit import Actor, record
-from controlplane.errors import Conflict, NotFound
-from controlplane.sealing import Sealer
+from controlplane.errors import Conflict, InvalidRequest, NotFound
+from controlplane.sealing import Sealer, Unsealable
 
 Kind = Literal["postgresql"]
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+NAME_RULE = "letters, digits and _ . - (up to 100), starting with a letter or digit"
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 
 _COLUMNS = """c.id, c.application_id, a.name AS application_name, c.name, c.kind, c.host,
@@ -127,6 +130,8 @@ async def create_connection(
     target: Target,
     password: str | None,
 ) -> Connection:
+    if not NAME.fullmatch(name):  # the API's pattern lets a final line break through
+        raise InvalidRequest("invalid_name", f"a connection's name: {NAME_RULE}")
     connection_id = uuid.uuid4()
     sealed = sealer.seal(password, connection_id.bytes) if password is not None else None
     async with pool.acquire() as db, db.transaction():
@@ -157,7 +162,20 @@ async def change_connection(
     target: Target,
     password: str | UnsetType | None = UNSET,
 ) -> Connection:
-    """Change where it goes; the password too unless left unset (None removes it)."""
+    """Change where it goes; the password too unless left unset (None removes it). Sending
+    the stored password somewhere else needs it given again: whoever may change a connection
+    may not otherwise learn its password by pointing it at a server of theirs."""
+    moved = (target.host, target.port, target.username, target.sslmode) != (
+        connection.host,
+        connection.port,
+        connection.username,
+        connection.sslmode,
+    )
+    if moved and password is UNSET and connection.has_password:
+        raise InvalidRequest(
+            "password_required",
+            "give the password again (or null) to change the host, port, user or TLS mode",
+        )
     changes = password is not UNSET
     sealed = sealer.seal(password, connection.id.bytes) if isinstance(password, str) else None
     async with pool.acquire() as db, db.transaction():
@@ -188,8 +206,16 @@ async def delete_connection(pool: asyncpg.Pool, actor: Actor, connection: Connec
 
 async def opened(pool: asyncpg.Pool, sealer: Sealer, connection: Connection) -> Opened:
     sealed = await pool.fetchval(_SEALED, connection.id)
-    password = sealer.open(bytes(sealed), connection.id.bytes) if sealed is not None else None
-    return Opened(connection, password)
+    if sealed is None:
+        return Opened(connection, None)
+    try:
+        return Opened(connection, sealer.open(bytes(sealed), connection.id.bytes))
+    except Unsealable:
+        raise Conflict(
+            "connection_unreadable",
+            f"the password of {connection.name} does not open under this control plane's "
+            "key (PIPELOGIQ_CONNECTION_KEY changed?): set it again",
+        ) from None
 
 
 async def opened_for_job(

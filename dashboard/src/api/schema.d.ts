@@ -348,7 +348,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a file as a bronze dataset of one of your applications
-         * @description The file is written to the lake as it arrives (never held in memory), its schema is read from its start, and a pipeline runs dataset.ingest on it, on the application's dataset workers, into the bronze dataset bronze/<name>. The form names the application in `applicationId`.
+         * @description The file is written to the lake as it arrives (never held in memory), its schema is read from its start, and a pipeline runs dataset.ingest on it, on the application's dataset workers, into the bronze dataset <application>/bronze/<name>. The form names the application in `applicationId`.
          */
         post: operations["ApiDatasetsUploadsUpload"];
         delete?: never;

@@ -3,11 +3,19 @@ ADBC's PostgreSQL driver as Arrow record batches and written to the dataset as t
 incrementally past a cursor column's high-water mark.
 
 The connection's credentials come from the control plane, for this running job only
-(``POST /jobs/{id}/connections/{name}``); they are not logged, nor kept.
+(``POST /jobs/{id}/connections/{name}``); they are not logged, nor kept, and an error that
+would quote them says ``(password)`` instead.
+
+A cursor column must be an integer, a date or a timestamp: values that Arrow and PostgreSQL
+order the same way, and that the next run's query can hold as a literal, which keeps the
+read on PostgreSQL's streaming path. Rows committed late with a cursor value at or below the
+high-water mark (a sequence or a clock read before a slower transaction committed) are not
+read by later runs: give the cursor some slack, or re-read a window with a query.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -77,15 +85,46 @@ def high_water(uri: str, cursor: str) -> Any:
     return row["top"]
 
 
-def statement(read: Read, after: Any) -> tuple[str, tuple[Any, ...]]:
-    """The SQL to run, and its parameters: only rows past ``after`` when there is a cursor."""
+def statement(read: Read, after: Any) -> str:
+    """The SQL to run: only the rows past ``after`` when there is a cursor."""
     source = read.query if read.query is not None else f"SELECT * FROM {quoted(read.table or '')}"
     if read.cursor is None:
-        return source, ()
+        return source
     cursor = quoted(read.cursor)
+    # The query on lines of its own: a trailing comment in it ends at its last line.
+    wrapped = f"SELECT * FROM (\n{source}\n) AS source"
     if after is None:
-        return f"SELECT * FROM ({source}) AS source ORDER BY {cursor}", ()
-    return f"SELECT * FROM ({source}) AS source WHERE {cursor} > $1 ORDER BY {cursor}", (after,)
+        return f"{wrapped} ORDER BY {cursor}"
+    return f"{wrapped} WHERE {cursor} > {literal(after)} ORDER BY {cursor}"
+
+
+def literal(value: Any) -> str:
+    """A high-water mark as SQL: a number, or a date or timestamp as a typed literal."""
+    if isinstance(value, bool) or not isinstance(value, (int, dt.date)):
+        raise TerminalError(
+            f"a cursor must be an integer, date or timestamp column, not {type(value).__name__}",
+            code="invalid_input",
+        )
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        kind = "timestamptz" if value.tzinfo is not None else "timestamp"
+        return f"'{value.isoformat()}'::{kind}"
+    return f"'{value.isoformat()}'::date"
+
+
+def _check_cursor(schema: pa.Schema, cursor: str) -> None:
+    if cursor not in schema.names:
+        raise TerminalError(
+            f"the cursor {cursor!r} is not a column of the rows read ({', '.join(schema.names)})",
+            code="unknown_column",
+        )
+    kind = schema.field(cursor).type
+    if not (pa.types.is_integer(kind) or pa.types.is_date(kind) or pa.types.is_timestamp(kind)):
+        raise TerminalError(
+            f"the cursor {cursor!r} is {kind}: it must be an integer, date or timestamp column",
+            code="invalid_input",
+        )
 
 
 def read_into(
@@ -96,12 +135,12 @@ def read_into(
     import adbc_driver_postgresql.dbapi as postgresql
 
     after = high_water(uri, read.cursor) if read.cursor is not None and append else None
-    sql, parameters = statement(read, after)
+    sql = statement(read, after)
     try:
-        db = postgresql.connect(_dsn(found))
+        db = postgresql.connect(_conninfo(found))
     except postgresql.Error as error:
         raise RetryableError(
-            f"cannot connect to {found.host}:{found.port}/{found.database}: {_said(error)}",
+            f"cannot connect to {found.host}:{found.port}/{found.database}: {_said(error, found)}",
             code="connection_failed",
         ) from None
     with db:
@@ -110,11 +149,15 @@ def read_into(
             **{"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)}
         )
         try:
-            cursor.execute(sql, parameters or None)
+            cursor.execute(sql)
             batches = cursor.fetch_record_batch()
         except postgresql.Error as error:
-            raise TerminalError(f"the query failed: {_said(error)}", code="query_failed") from None
+            raise TerminalError(
+                f"the query failed: {_said(error, found)}", code="query_failed"
+            ) from None
         schema = _plain(batches.schema)
+        if read.cursor is not None:
+            _check_cursor(schema, read.cursor)
         if append:
             runtime.check_appendable(uri, schema)
         counted = _Counting(ctx, batches, schema)
@@ -168,17 +211,27 @@ def _exists(uri: str) -> bool:
     return True
 
 
-def _dsn(found: Credentials) -> str:
-    user = quote(found.username, safe="")
-    password = f":{quote(found.password, safe='')}" if found.password else ""
-    database = quote(found.database, safe="")
-    return (
-        f"postgresql://{user}{password}@{found.host}:{found.port}/{database}"
-        f"?sslmode={quote(found.sslmode, safe='')}"
-    )
+def _conninfo(found: Credentials) -> str:
+    """libpq's keyword form, each value quoted: a URI would be quoted whole in a parse error,
+    password and all. An empty password is given as such, so that neither PGPASSWORD nor a
+    .pgpass file of the worker's supplies one."""
+
+    def value(text: str) -> str:
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    parts = {
+        "host": found.host,
+        "port": str(found.port),
+        "dbname": found.database,
+        "user": found.username,
+        "password": found.password or "",
+        "passfile": "/dev/null",
+        "sslmode": found.sslmode,
+    }
+    return " ".join(f"{key}={value(text)}" for key, text in parts.items())
 
 
-def _said(error: BaseException) -> str:
-    # The driver's message, never the DSN (which holds the password).
-    text = str(error).split("\n")[0]
-    return text.replace(str(getattr(error, "dsn", "")), "") if text else type(error).__name__
+def _said(error: BaseException, found: Credentials) -> str:
+    """The driver's message, without the password, should it quote it."""
+    text = str(error).split("\n")[0] or type(error).__name__
+    return text.replace(found.password, "(password)") if found.password else text
