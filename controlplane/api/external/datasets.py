@@ -85,8 +85,8 @@ WAIT_DEFAULT = 20.0
 UPLOAD_BODY = {
     "multipart/form-data": "`file`: a CSV, JSON lines or Parquet file (up to "
     "PIPELOGIQ_MAX_UPLOAD_BYTES, 1 GiB); `name`: the dataset's "
-    "(<application>/bronze/<name>; by default the file's name); `format`: csv, jsonl or parquet (by default from the file's "
-    "extension); `mode`: append (default) or overwrite."
+    "(<application>/bronze/<name>; by default the file's name); `format`: csv, jsonl or "
+    "parquet (by default from the file's extension); `mode`: append (default) or overwrite."
 }
 # application_not_found (404, internal); invalid_upload, invalid_data (422);
 # no_dataset_worker, schema_mismatch (409);
