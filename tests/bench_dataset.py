@@ -54,14 +54,17 @@ def with_templates(source: Path, lake: Path) -> tuple[dict[str, float], pa.Table
     times: dict[str, float] = {}
     outputs: dict[str, Any] = {}
     for step, stage in zip(STEPS, stages, strict=True):
-        env = JobEnvironment(stage_name=stage.name, dependencies=outputs)
+        # Each stage sees the outputs of the stages it depends on, as the control plane does.
+        names = stage.depends_on if stage.depends_on is not None else list(outputs)[-1:]
+        env = JobEnvironment(
+            stage_name=stage.name, dependencies={name: outputs[name] for name in names}
+        )
         started = time.perf_counter()
         outcome = env.run(templates[stage.handler], stage.input, name=stage.handler)
         times[step] = time.perf_counter() - started
         assert outcome.status == "completed", outcome.error
-        outputs = {stage.name: outcome.output}
-        if stage.name == "silver":
-            silver = outcome.output
+        outputs[stage.name] = outcome.output
+    silver = outputs["silver"]
     import lance
 
     # The catalog's profile of the silver layer: not a step of the chain, timed apart.

@@ -72,5 +72,11 @@ def test_the_medallion_example_runs_in_one_command(plane: dict[str, str], tmp_pa
     assert "duplicates removed" in summary
     assert "quarantined" in summary
     assert "warned" in summary
+    assert any(
+        line.strip().startswith(
+            "reconciled: every bronze row accounted for: 20,000 = 20,000, holds"
+        )
+        for line in lines
+    )
     assert any(line.startswith("gold: 240 rows of revenue per day and country") for line in lines)
     assert (tmp_path / "lake" / "landing" / "orders-20000.csv").exists()

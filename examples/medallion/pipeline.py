@@ -1,4 +1,7 @@
-"""The medallion pipeline: bronze → silver → checked → gold, each a dataset template."""
+"""The medallion pipeline: bronze → silver → checked → gold, each a dataset template.
+
+Each layer writes a named dataset of the lake (bronze/orders, silver/orders...), so every
+run adds a version to the same datasets of the catalog."""
 
 from __future__ import annotations
 
@@ -15,7 +18,11 @@ def medallion(source: Path) -> PipelineSpec:
         "bronze",
         "dataset.ingest",
         # Bronze keeps amounts as the text they came as: a bad one must not stop the ingest.
-        input={"source": str(source), "schema": [{"name": "amount", "type": "string"}]},
+        input={
+            "source": str(source),
+            "schema": [{"name": "amount", "type": "string"}],
+            "output": "bronze/orders",
+        },
     )
     silver = spec.stage(
         "silver",
@@ -26,6 +33,7 @@ def medallion(source: Path) -> PipelineSpec:
             "cast": {"day": "date32", "amount": "float64"},
             "castErrors": "null",  # "n/a" becomes null, for the quality stage to catch
             "dedupe": ["order_id"],
+            "output": "silver/orders",
         },
         depends_on=[bronze],
     )
@@ -49,8 +57,28 @@ def medallion(source: Path) -> PipelineSpec:
                 {"check": "unique", "column": "order_id"},
             ],
             "failAbove": 0.02,
+            # Nothing lost on the way: each bronze row is in silver, or counted as removed.
+            "reconcile": [
+                {
+                    "name": "every bronze row accounted for",
+                    "left": [{"rows": "bronze"}],
+                    "right": [
+                        {"rows": "silver"},
+                        {"output": "silver", "path": "removed.duplicates"},
+                        {"output": "silver", "path": "removed.nulls"},
+                    ],
+                },
+                {
+                    "name": "passed and quarantined make silver",
+                    "left": [{"rows": "@source"}],
+                    "right": [{"rows": "@passed"}, {"rows": "@quarantined"}],
+                },
+            ],
+            "source": "silver",
+            "output": "silver/orders_checked",
+            "quarantine": "quarantine/orders",
         },
-        depends_on=[silver],
+        depends_on=[bronze, silver],
     )
     spec.stage(
         "gold",
@@ -62,6 +90,7 @@ def medallion(source: Path) -> PipelineSpec:
                 {"fn": "count", "as": "orders"},
                 {"fn": "mean", "column": "amount", "as": "average_order"},
             ],
+            "output": "gold/revenue",
         },
         depends_on=[checked],
     )

@@ -58,6 +58,10 @@ async def main(rows: int) -> None:
     )
     for rule in report["rules"]:
         print(f"  {rule['rule']}: {rule['failed']:,} rows")
+    for check in report.get("reconciliation", []):
+        verdict = "holds" if check["passed"] else "DOES NOT HOLD"
+        sides = f"{check['left']:,.0f} = {check['right']:,.0f}"
+        print(f"  reconciled: {check['name']}: {sides}, {verdict}")
     import lance  # after the templates, which quieten its logging
 
     gold = pipeline.stage("gold").output["dataset"]

@@ -1,8 +1,9 @@
-"""``dataset.quality``: check rules on every row; failing rows go to a quarantine dataset."""
+"""``dataset.quality``: check rules on every row; failing rows go to a quarantine dataset.
+Then reconcile counts and sums between layers (:mod:`.reconcile`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -14,6 +15,7 @@ from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import template
 from worker_sdk.templates.dataset import catalog, runtime, shuffle
+from worker_sdk.templates.dataset.reconcile import Own, Reconcile, reconcile, summary
 from worker_sdk.templates.dataset.refs import (
     SourceSpec,
     open_source,
@@ -73,6 +75,10 @@ class Quality(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     # The share of rows that may fail (0.01 = 1%) with the stage still completing, warned;
     # above it the stage fails. By default no row may fail.
     fail_above: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    # Counts and sums that must agree between layers; see reconcile.py.
+    reconcile: Annotated[list[Reconcile], msgspec.Meta(max_length=50)] = []
+    # What a reconciliation that does not hold does: fail the stage, or warn.
+    on_mismatch: Literal["fail", "warn"] = "fail"
 
 
 def _label(rule: Rule) -> str:
@@ -242,16 +248,26 @@ def quality(ctx: JobContext, spec: Quality) -> dict[str, Any]:
             for rule, count in zip(spec.rules, counts, strict=True)
         ],
     }
-    summary = ", ".join(f"{r['rule']} {r['failed']}" for r in report["rules"] if r["failed"])
+    failing = ", ".join(f"{r['rule']} {r['failed']}" for r in report["rules"] if r["failed"])
     if rate > spec.fail_above:
         raise TerminalError(
             f"{failed} of {rows} rows ({rate:.2%}) failed the rules, more than failAbove "
-            f"({spec.fail_above:.2%}): {summary}; they are in {quarantine.uri} "
+            f"({spec.fail_above:.2%}): {failing}; they are in {quarantine.uri} "
             f"version {quarantine.version}",
             code="quality_failed",
         )
     if failed:
-        ctx.log.warning("%d of %d rows quarantined (%s)", failed, rows, summary)
+        ctx.log.warning("%d of %d rows quarantined (%s)", failed, rows, failing)
+    if spec.reconcile:
+        report["reconciliation"] = reconcile(ctx, spec.reconcile, Own(source, quarantine))
+        mismatched = summary(report["reconciliation"], lambda n: f"{n:,.6g}")
+        if mismatched and spec.on_mismatch == "fail":
+            raise TerminalError(
+                f"the reconciliation does not hold: {mismatched}", code="quality_failed"
+            )
+        if mismatched:
+            report["status"] = "warned"
+            ctx.log.warning("the reconciliation does not hold: %s", mismatched)
     dataset = runtime.commit(outputs[0], schemas[0], [f for fs, _, _ in checked for f in fs])
     return result(
         ctx,
