@@ -4,7 +4,7 @@ and waiting a while for it: the API's half of :mod:`controlplane.engine.catalog.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import uuid
 
 from controlplane.engine.catalog.computations import (
     Computation,
@@ -34,7 +34,7 @@ async def computed(
     to ``wait_seconds`` for it to settle (it may still be pending)."""
     found = await find_computation(services.pool, dataset, version, kind)
     if found is None:
-        await _check_served(services, dataset, kind)
+        await require_dataset_worker(services, dataset.application_id, handler_of(kind))
         await start_pipeline(services, dataset.application_id, request_for(dataset, version, kind))
         found = await find_computation(services.pool, dataset, version, kind)
         assert found is not None  # just stored, and never deleted this soon
@@ -45,26 +45,23 @@ async def computed(
         found = await find_computation(services.pool, dataset, version, kind) or found
     if not found.settled:
         # Still waiting: say so if nobody is left to run it (the worker went away).
-        await _check_served(services, dataset, kind)
+        await require_dataset_worker(services, dataset.application_id, handler_of(kind))
     return found
 
 
-async def _check_served(services: Services, dataset: Dataset, kind: Kind) -> None:
-    """Refuse to start a job that no online worker would run."""
+async def require_dataset_worker(
+    services: Services, application_id: uuid.UUID, template: str
+) -> None:
+    """Refuse to start a job of ``template`` that no online worker of the application would
+    run (a sample, a profile, an upload's ingest)."""
     served = await served_templates(
         services.pool,
-        dataset.application_id,
+        application_id,
         offline_after_seconds=services.settings.worker_offline_after_seconds,
     )
-    handler = handler_of(kind)
-    if handler not in {template.name for template in served}:
+    if template not in {found.name for found in served}:
         raise Conflict(
             "no_dataset_worker",
-            f"no online worker of {dataset.application_name} serves {handler}: start one "
-            "that can read the lake, e.g. `pipelogiq-worker --templates dataset`",
+            f"no online worker of the application serves {template}: start one that can "
+            "read the lake, e.g. `pipelogiq-worker --templates dataset`",
         )
-
-
-def pending(computation: Computation) -> dict[str, Any]:
-    """What a request answers while the computation runs (202)."""
-    return {"status": computation.status, "pipelineId": str(computation.pipeline_id)}

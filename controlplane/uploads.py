@@ -23,13 +23,15 @@ from typing import Any, Literal
 
 import multipart
 
+from controlplane.catalog_computations import require_dataset_worker
 from controlplane.engine.catalog.datasets import latest_schema
-from controlplane.engine.definitions.templates import served_templates
 from controlplane.errors import Conflict, InvalidRequest, TooLarge, UnsupportedMediaType
 from controlplane.runs import start_pipeline
 from controlplane.schemas import PipelineSubmit, StageSpec
 from controlplane.services import Services
 
+# The template that makes an upload a dataset.
+INGEST = "dataset.ingest"
 Format = Literal["csv", "jsonl", "parquet"]
 Mode = Literal["append", "overwrite"]
 _EXTENSIONS: dict[str, Format] = {
@@ -79,21 +81,21 @@ async def upload(
     chosen: list[uuid.UUID] = []
     if known is not None:  # refused before a byte is read
         chosen.append(await application(None))
-        await check_worker(services, chosen[-1])
+        await require_dataset_worker(services, chosen[-1], INGEST)
 
     async def on_field(name: str, value: str) -> None:
         if name == "applicationId":
             named = await application(value)
             if named not in chosen:
                 chosen.append(named)
-                await check_worker(services, named)
+                await require_dataset_worker(services, named, INGEST)
 
     settings = services.settings
     received = await receive(chunks, boundary, settings.lake, settings.max_upload_bytes, on_field)
     try:
         if not chosen:
             chosen.append(await application(None))
-            await check_worker(services, chosen[-1])
+            await require_dataset_worker(services, chosen[-1], INGEST)
         fields = received.fields
         assert received.file_name is not None
         mode = fields.get("mode") or "append"
@@ -334,21 +336,6 @@ def _tab_separated(received: Received) -> bool:
     return bool(received.file_name and received.file_name.lower().endswith(".tsv"))
 
 
-async def check_worker(services: Services, application_id: uuid.UUID) -> None:
-    """Refuse before any byte is stored when no worker would ingest the file."""
-    served = await served_templates(
-        services.pool,
-        application_id,
-        offline_after_seconds=services.settings.worker_offline_after_seconds,
-    )
-    if "dataset.ingest" not in {template.name for template in served}:
-        raise Conflict(
-            "no_dataset_worker",
-            "no online worker of the application serves dataset.ingest: start one that can "
-            "read the lake, e.g. `pipelogiq-worker --templates dataset`",
-        )
-
-
 async def ingest(
     services: Services,
     application_id: uuid.UUID,
@@ -383,7 +370,7 @@ async def ingest(
         stage_input["delimiter"] = "\t"
     request = PipelineSubmit(
         name=f"upload {name}",
-        stages=[StageSpec(name="bronze", handler="dataset.ingest", input=stage_input)],
+        stages=[StageSpec(name="bronze", handler=INGEST, input=stage_input)],
         keywords=["upload"],
     )
     pipeline, _ = await start_pipeline(services, application_id, request)

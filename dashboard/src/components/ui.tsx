@@ -146,6 +146,36 @@ export function Table({
   );
 }
 
+/** Newer and Older buttons of a paged table whose offset lives in the URL. */
+export function PageNav({
+  offset,
+  size,
+  hasMore,
+  onOffset,
+  onOlder,
+}: {
+  offset: number;
+  size: number;
+  hasMore: boolean | undefined;
+  onOffset: (offset: number) => void;
+  onOlder: () => void;
+}) {
+  return (
+    <nav className="mt-4 flex gap-2" aria-label="pages">
+      <button
+        disabled={offset === 0}
+        onClick={() => onOffset(Math.max(0, offset - size))}
+        className={buttonClass()}
+      >
+        Newer
+      </button>
+      <button disabled={!hasMore} onClick={onOlder} className={buttonClass()}>
+        Older
+      </button>
+    </nav>
+  );
+}
+
 /** The next, older page of an infinite query, while there is one. */
 export function OlderButton({
   query,

@@ -6,7 +6,16 @@ import { Link, useSearchParams } from "react-router";
 
 import { api, call } from "../api/client";
 import { ApplicationSelect } from "../components/ApplicationSelect";
-import { buttonClass, Empty, ErrorNote, inputClass, Loading, PageHeader, Table } from "../components/ui";
+import {
+  buttonClass,
+  Empty,
+  ErrorNote,
+  inputClass,
+  Loading,
+  PageHeader,
+  PageNav,
+  Table,
+} from "../components/ui";
 import { bytes, count } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
@@ -167,26 +176,17 @@ export function Datasets() {
             : "No datasets yet. The dataset templates register each version they write (docs/datasets.md)."}
         </Empty>
       )}
-      <nav className="mt-4 flex gap-2" aria-label="pages">
-        <button
-          disabled={offset === 0}
-          onClick={() => change("offset", String(Math.max(0, offset - PAGE)))}
-          className={buttonClass()}
-        >
-          Newer
-        </button>
-        <button
-          disabled={!page.data?.hasMore}
-          onClick={() => {
-            const next = new URLSearchParams(params);
-            next.set("offset", String(offset + PAGE));
-            setParams(next);
-          }}
-          className={buttonClass()}
-        >
-          Older
-        </button>
-      </nav>
+      <PageNav
+        offset={offset}
+        size={PAGE}
+        hasMore={page.data?.hasMore}
+        onOffset={(to) => change("offset", String(to))}
+        onOlder={() => {
+          const next = new URLSearchParams(params);
+          next.set("offset", String(offset + PAGE));
+          setParams(next);
+        }}
+      />
       <Connections />
     </section>
   );

@@ -7,13 +7,13 @@ import { Link, useSearchParams } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { ApplicationSelect } from "../components/ApplicationSelect";
 import {
-  buttonClass,
   ConfirmButton,
   Empty,
   ErrorNote,
   inputClass,
   Loading,
   PageHeader,
+  PageNav,
   Table,
 } from "../components/ui";
 import { RANGES } from "../queries";
@@ -202,26 +202,17 @@ export function Pipelines() {
             : "No pipelines yet. Submit one over the external API (README, Quick start)."}
         </Empty>
       )}
-      <nav className="mt-4 flex gap-2" aria-label="pages">
-        <button
-          disabled={offset === 0}
-          onClick={() => change("offset", String(Math.max(0, offset - PAGE)))}
-          className={buttonClass()}
-        >
-          Newer
-        </button>
-        <button
-          disabled={!page.data?.hasMore}
-          onClick={() => {
-            const next = new URLSearchParams(params);
-            next.set("offset", String(offset + PAGE));
-            setParams(next);
-          }}
-          className={buttonClass()}
-        >
-          Older
-        </button>
-      </nav>
+      <PageNav
+        offset={offset}
+        size={PAGE}
+        hasMore={page.data?.hasMore}
+        onOffset={(to) => change("offset", String(to))}
+        onOlder={() => {
+          const next = new URLSearchParams(params);
+          next.set("offset", String(offset + PAGE));
+          setParams(next);
+        }}
+      />
     </section>
   );
 }

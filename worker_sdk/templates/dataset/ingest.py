@@ -20,7 +20,7 @@ from worker_sdk.errors import TerminalError
 from worker_sdk.handlers import in_daemon_thread
 from worker_sdk.templates import template
 from worker_sdk.templates.dataset import databases, runtime, sources
-from worker_sdk.templates.dataset.profile import _json
+from worker_sdk.templates.dataset.profile import json_value
 from worker_sdk.templates.dataset.refs import (
     Column,
     lineage,
@@ -208,11 +208,13 @@ def _from_database(
         return {
             "dataset": reference(current),
             "rowsAdded": 0,
-            "highWater": _json(after),
+            "highWater": json_value(after),
             "lineage": lineage([source], []),
         }
     ctx.log.info("%d rows of %s into %s version %d", rows, what, uri, written.version)
-    return result(ctx, written, [source], layer="bronze", rowsAdded=rows, highWater=_json(after))
+    return result(
+        ctx, written, [source], layer="bronze", rowsAdded=rows, highWater=json_value(after)
+    )
 
 
 def _from_files(ctx: JobContext, spec: Ingest) -> dict[str, Any]:

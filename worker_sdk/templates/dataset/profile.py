@@ -133,8 +133,8 @@ def _column(
     if not _scalar(kind) or not counted:
         return profile
     profile["distinct"] = stats.get(f"c{i}_distinct")
-    profile["min"] = _json(stats.get(f"c{i}_min"))
-    profile["max"] = _json(stats.get(f"c{i}_max"))
+    profile["min"] = json_value(stats.get(f"c{i}_min"))
+    profile["max"] = json_value(stats.get(f"c{i}_max"))
     if _numeric(kind):
         profile["mean"] = _finite(stats.get(f"c{i}_mean"))
         profile["stddev"] = _finite(stats.get(f"c{i}_stddev"))
@@ -157,7 +157,7 @@ def _top(dataset: lance.LanceDataset, name: str) -> list[dict[str, Any]]:
         f"SELECT {column} AS value, count(*) AS n FROM dataset WHERE {column} IS NOT NULL "
         f"GROUP BY {column} ORDER BY n DESC, {column} LIMIT {TOP_VALUES}",
     )
-    return [{"value": _json(row["value"]), "count": row["n"]} for row in found]
+    return [{"value": json_value(row["value"]), "count": row["n"]} for row in found]
 
 
 def _histogram(
@@ -204,7 +204,7 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """A value as JSON holds it: dates as ISO text, decimals as numbers, long text cut."""
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()

@@ -9,7 +9,7 @@ import msgspec
 
 from worker_sdk.context import JobContext
 from worker_sdk.templates import template
-from worker_sdk.templates.dataset.profile import _json
+from worker_sdk.templates.dataset.profile import json_value
 from worker_sdk.templates.dataset.refs import SourceSpec, describe_schema, lineage, open_source
 
 MAX_ROWS = 1000
@@ -39,7 +39,7 @@ def sample(ctx: JobContext, spec: Sample) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     size = 0
     for row in table.to_pylist():
-        shown = {name: _json(value) for name, value in row.items()}
+        shown = {name: json_value(value) for name, value in row.items()}
         size += len(msgspec.json.encode(shown))
         if size > MAX_BYTES:
             ctx.log.info("%d of %d rows fit in the sample", len(rows), table.num_rows)
