@@ -1,7 +1,7 @@
 import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { ConfirmButton, Loaded } from "./ui";
+import { ConfirmButton, Loaded, PageNav } from "./ui";
 
 afterEach(cleanup);
 
@@ -51,5 +51,15 @@ describe("Loaded", () => {
       </Loaded>,
     );
     expect(screen.getByText("2 rows")).toBeTruthy();
+  });
+});
+
+describe("PageNav", () => {
+  it("goes one page newer or older from where it is", () => {
+    const onOffset = vi.fn();
+    render(<PageNav offset={100} size={50} hasMore onOffset={onOffset} />);
+    fireEvent.click(screen.getByRole("button", { name: "Newer" }));
+    fireEvent.click(screen.getByRole("button", { name: "Older" }));
+    expect(onOffset.mock.calls).toEqual([[50], [150]]);
   });
 });

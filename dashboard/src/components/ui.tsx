@@ -152,13 +152,11 @@ export function PageNav({
   size,
   hasMore,
   onOffset,
-  onOlder,
 }: {
   offset: number;
   size: number;
   hasMore: boolean | undefined;
   onOffset: (offset: number) => void;
-  onOlder: () => void;
 }) {
   return (
     <nav className="mt-4 flex gap-2" aria-label="pages">
@@ -169,7 +167,7 @@ export function PageNav({
       >
         Newer
       </button>
-      <button disabled={!hasMore} onClick={onOlder} className={buttonClass()}>
+      <button disabled={!hasMore} onClick={() => onOffset(offset + size)} className={buttonClass()}>
         Older
       </button>
     </nav>

@@ -206,10 +206,11 @@ export function Pipelines() {
         offset={offset}
         size={PAGE}
         hasMore={page.data?.hasMore}
-        onOffset={(to) => change("offset", String(to))}
-        onOlder={() => {
+        onOffset={(to) => {
+          // change() starts the filters over at the first page; paging keeps them.
           const next = new URLSearchParams(params);
-          next.set("offset", String(offset + PAGE));
+          if (to) next.set("offset", String(to));
+          else next.delete("offset");
           setParams(next);
         }}
       />
