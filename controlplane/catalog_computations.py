@@ -29,20 +29,22 @@ async def computed(
     version: DatasetVersion,
     kind: Kind,
     wait_seconds: float,
+    offset: int = 0,
 ) -> Computation:
-    """The computation of ``kind`` for the version, started if it was not, after waiting up
-    to ``wait_seconds`` for it to settle (it may still be pending)."""
-    found = await find_computation(services.pool, dataset, version, kind)
+    """The computation of ``kind`` for the version (from row ``offset``), started if it was
+    not, after waiting up to ``wait_seconds`` for it to settle (it may still be pending)."""
+    found = await find_computation(services.pool, dataset, version, kind, offset)
     if found is None:
         await require_dataset_worker(services, dataset.application_id, handler_of(kind))
-        await start_pipeline(services, dataset.application_id, request_for(dataset, version, kind))
-        found = await find_computation(services.pool, dataset, version, kind)
+        request = request_for(dataset, version, kind, offset)
+        await start_pipeline(services, dataset.application_id, request)
+        found = await find_computation(services.pool, dataset, version, kind, offset)
         assert found is not None  # just stored, and never deleted this soon
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_seconds
     while not found.settled and loop.time() < deadline and not services.stopping.is_set():
         await asyncio.sleep(_POLL_SECONDS)
-        found = await find_computation(services.pool, dataset, version, kind) or found
+        found = await find_computation(services.pool, dataset, version, kind, offset) or found
     if not found.settled:
         # Still waiting: say so if nobody is left to run it (the worker went away).
         await require_dataset_worker(services, dataset.application_id, handler_of(kind))

@@ -228,6 +228,9 @@ class DatasetWritten(_Request):
     bytes: Count | None = None
     schema: Annotated[list[ColumnType], Meta(max_length=10_000)] = []
     reads: Annotated[list[DatasetRead], Meta(max_length=1000)] = []
+    # For a quarantine: the dataset its rows were kept out of, where a person's review
+    # releases them.
+    checks: DatasetUri | None = None
 
 
 class JobResult(_Request):

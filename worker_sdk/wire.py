@@ -146,6 +146,8 @@ class DatasetWritten(msgspec.Struct, rename="camel", omit_defaults=True, frozen=
     bytes: int | None = None
     schema: list[DatasetColumn] = []
     reads: list[DatasetRead] = []
+    # For a quarantine: the dataset its rows were kept out of (where a review releases them).
+    checks: str | None = None
 
 
 class JobResult(_Wire):

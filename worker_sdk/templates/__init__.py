@@ -45,6 +45,7 @@ SHIPPED: dict[str, tuple[str, ...]] = {
         "dataset.export",
         "dataset.profile",
         "dataset.sample",
+        "dataset.release",
     ),
     "video": ("video.probe", "video.sample_frames"),
 }

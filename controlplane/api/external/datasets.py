@@ -106,10 +106,10 @@ def page_of(rows: list[DatasetSummary], has_more: bool) -> DatasetPage:
 async def sample_of(
     services: Services, dataset: Dataset, version: int | None, limit: int, wait: float
 ) -> Response[DatasetSample]:
-    found = await _computed(services, dataset, version, "sample", wait)
+    found = await computed_output(services, dataset, version, "sample", wait)
     if isinstance(found, Response):
         return found
-    sample = _read(found, DatasetSample, "sample")
+    sample = read_output(found, DatasetSample, "sample")
     sample.rows = sample.rows[:limit]
     return Response(sample)
 
@@ -117,24 +117,29 @@ async def sample_of(
 async def profile_of(
     services: Services, dataset: Dataset, version: int | None, wait: float
 ) -> Response[DatasetProfile]:
-    found = await _computed(services, dataset, version, "profile", wait)
+    found = await computed_output(services, dataset, version, "profile", wait)
     if isinstance(found, Response):
         return found
-    return Response(_read(found, DatasetProfile, "profile"))
+    return Response(read_output(found, DatasetProfile, "profile"))
 
 
-async def _computed(
-    services: Services, dataset: Dataset, version: int | None, kind: Kind, wait: float
+async def computed_output(
+    services: Services,
+    dataset: Dataset,
+    version: int | None,
+    kind: Kind,
+    wait: float,
+    offset: int = 0,
 ) -> Any:
     """The computation's output, or a 202 answer while it runs."""
-    computation = await computed(services, dataset, dataset.version(version), kind, wait)
+    computation = await computed(services, dataset, dataset.version(version), kind, wait, offset)
     if not computation.settled:
         pending = ComputationPending(computation.status, computation.pipeline_id)
         return Response(pending, status_code=202, headers={"Retry-After": "1"})
     return computation.result()
 
 
-def _read(output: Any, shape: type[Any], what: str) -> Any:
+def read_output(output: Any, shape: type[Any], what: str) -> Any:
     # The output is a worker's JSON: a worker of the application may serve the template
     # with code of its own.
     try:

@@ -23,11 +23,22 @@ from controlplane.api.external.datasets import (
     Search,
     VersionNumber,
     Wait,
+    computed_output,
     page_of,
     profile_of,
+    read_output,
     sample_of,
 )
-from controlplane.api.internal.schemas import DatasetRetentionChange, DatasetRetentionView
+from controlplane.api.internal.schemas import (
+    DatasetRetentionChange,
+    DatasetRetentionView,
+    QuarantineDecided,
+    QuarantineDecisions,
+    QuarantineReview,
+    QuarantineRow,
+    QuarantineTarget,
+    RowDecisionView,
+)
 from controlplane.api.internal.session import (
     actor_of,
     member_scope,
@@ -42,13 +53,23 @@ from controlplane.engine.catalog.datasets import (
     get_dataset,
     list_datasets,
 )
+from controlplane.engine.catalog.quarantine import (
+    FAILED_RULES,
+    Decided,
+    Decision,
+    decisions_between,
+    tally,
+    target_of,
+)
 from controlplane.engine.catalog.retention import (
     DatasetRetention,
     dataset_retention,
     set_dataset_retention,
 )
 from controlplane.errors import InvalidRequest, NotFound
+from controlplane.quarantine_review import decide, quarantine_version
 from controlplane.schemas import (
+    MAX_ID,
     DatasetPage,
     DatasetProfile,
     DatasetSample,
@@ -57,6 +78,14 @@ from controlplane.schemas import (
 )
 from controlplane.services import Services
 from controlplane.uploads import upload
+
+ReviewOffset = Annotated[
+    int, QueryParameter(name="offset", ge=0, le=MAX_ID, description="the first row's place")
+]
+# not_a_quarantine, already_decided, no_checked_dataset, no_dataset_worker (409);
+# version_not_found (404); version_removed (410); duplicate_row, row_out_of_range,
+# invalid_fix (422).
+DECISION_ERRORS = [404, 409, 410, 422]
 
 
 async def visible_dataset(
@@ -165,6 +194,112 @@ class DatasetController(Controller):
     ) -> Response[DatasetProfile]:
         dataset = await visible_dataset(services, request, dataset_id)
         return await profile_of(services, dataset, version, wait)
+
+    @get(
+        "/{dataset_id:uuid}/quarantine",
+        summary="A page of a quarantine's rows, with the rules each failed and its decision",
+        description="The rows are read by a dataset worker (a job of dataset.sample from "
+        "the offset), 100 at a time; decisions come from the catalog. 202 while the worker "
+        "reads them.",
+        opt={"errors": COMPUTED_ERRORS},
+        responses=COMPUTED_ELSEWHERE,
+    )
+    async def quarantine(
+        self,
+        dataset_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        version: VersionNumber = None,
+        offset: ReviewOffset = 0,
+        wait: Wait = WAIT_DEFAULT,
+    ) -> Response[QuarantineReview]:
+        dataset = await visible_dataset(services, request, dataset_id)
+        reviewed = quarantine_version(dataset, version)
+        rows: list[dict[str, Any]] = []
+        if offset < reviewed.rows:
+            page = await computed_output(
+                services, dataset, reviewed.version, "quarantine", wait, offset
+            )
+            if isinstance(page, Response):
+                return page
+            rows = read_output(page, DatasetSample, "sample").rows
+        pool, application = services.pool, dataset.application_id
+        places = range(offset, offset + len(rows))
+        decided = await decisions_between(pool, application, dataset.id, reviewed.version, places)
+        target = await target_of(pool, dataset.id, reviewed.version)
+        counts = await tally(pool, application, dataset.id, reviewed.version)
+        counts["open"] = reviewed.rows - sum(
+            n for outcome, n in counts.items() if outcome not in ("failed", "cancelled")
+        )
+        after = offset + len(rows)
+        return Response(
+            QuarantineReview(
+                version=reviewed.version,
+                rows_total=reviewed.rows,
+                tally=counts,
+                columns=[
+                    {"name": c.name, "type": c.type}
+                    for c in reviewed.schema
+                    if c.name != FAILED_RULES
+                ],
+                offset=offset,
+                rows=[
+                    _row(place, row, decided.get(place))
+                    for place, row in zip(places, rows, strict=True)
+                ],
+                next_offset=after if rows and after < reviewed.rows else None,
+                target=wire(target, QuarantineTarget) if target else None,
+            )
+        )
+
+    @post(
+        "/{dataset_id:uuid}/quarantine/decisions",
+        status_code=201,
+        guards=[requires("admin", "developer")],
+        summary="Release quarantined rows (as they are, or fixed) or discard them",
+        description="Each row is decided once, all of a request or none of it, and every "
+        "decision is audited. Released rows are appended to the dataset the same quality "
+        "check kept, as its next version, by a dataset.release pipeline on the application's "
+        "dataset workers; a row whose release failed may be decided again.",
+        opt={"errors": DECISION_ERRORS},
+    )
+    async def decide(
+        self,
+        dataset_id: FromPath[uuid.UUID],
+        data: JSONBody[QuarantineDecisions],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> QuarantineDecided:
+        dataset = await visible_dataset(services, request, dataset_id)
+        decisions = [Decision(d.row, d.action, d.values) for d in data.decisions]
+        batch, pipeline_id = await decide(
+            services, actor_of(request), dataset, data.version, decisions, data.note
+        )
+        released = sum(1 for d in decisions if d.action == "release")
+        return QuarantineDecided(
+            batch_id=batch.id,
+            released=released,
+            discarded=len(decisions) - released,
+            target_dataset_id=batch.target.id if batch.target and released else None,
+            release_pipeline_id=pipeline_id,
+        )
+
+
+def _row(place: int, values: dict[str, Any], decided: Decided | None) -> QuarantineRow:
+    rules = values.pop(FAILED_RULES, None)
+    failed = [rule for rule in str(rules).split(", ") if rule] if rules else []
+    decision = None
+    if decided is not None:
+        decision = RowDecisionView(
+            action=decided.action,
+            values=decided.fixed,
+            note=decided.note,
+            decided_by=decided.decided_by_name,
+            decided_at=decided.decided_at,
+            pipeline_id=decided.pipeline_id,
+            outcome=decided.outcome,
+        )
+    return QuarantineRow(row=place, failed_rules=failed, values=values, decision=decision)
 
 
 def _retention_view(services: Services, retention: DatasetRetention) -> DatasetRetentionView:

@@ -13,6 +13,7 @@ from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES
 from controlplane.engine.jobpath.approvals import Status as ApprovalStatus
 from controlplane.engine.jobpath.policies import Kind
 from controlplane.schemas import (
+    MAX_ID,
     PLAIN_TEXT,
     DefinitionVersionView,
     Name,
@@ -755,3 +756,73 @@ class ConnectionTable(_Response):
     kind: str
     # PostgreSQL's estimate (0 for a view, or a table never analyzed).
     estimated_rows: int
+
+
+# --- Quarantine review
+
+ColumnName = Annotated[str, Meta(min_length=1, max_length=1000)]
+
+
+class RowDecision(_Request):
+    # The row's place in the quarantine version (the `row` the review lists).
+    row: Annotated[int, Meta(ge=0, le=MAX_ID)]
+    action: Literal["release", "discard"]
+    # Columns fixed before a release, {column: value}; left out: released as it is.
+    values: Annotated[dict[ColumnName, Any], Meta(max_length=1000)] | None = None
+
+
+class QuarantineDecisions(_Request):
+    version: Annotated[int, Meta(ge=0, le=MAX_ID)]
+    decisions: Annotated[list[RowDecision], Meta(min_length=1, max_length=1000)]
+    note: Annotated[str, Meta(max_length=1000, pattern=PLAIN_TEXT)] | None = None
+
+
+class QuarantineDecided(_Response):
+    """Decisions recorded; the released rows are appended by the release pipeline."""
+
+    batch_id: uuid.UUID
+    released: int
+    discarded: int
+    # The dataset the rows go to, and the pipeline that appends them (null: none released).
+    target_dataset_id: uuid.UUID | None
+    release_pipeline_id: uuid.UUID | None
+
+
+class RowDecisionView(_Response):
+    action: Literal["release", "discard"]
+    values: dict[str, Any] | None
+    note: str | None
+    decided_by: str
+    decided_at: dt.datetime
+    pipeline_id: uuid.UUID | None
+    # discarded; or the release's: not_started, running, completed, failed, cancelled.
+    outcome: str
+
+
+class QuarantineRow(_Response):
+    row: int
+    # The rules the row failed, as dataset.quality names them: "not_null(amount)".
+    failed_rules: list[str]
+    values: dict[str, Any]
+    decision: RowDecisionView | None
+
+
+class QuarantineTarget(_Response):
+    id: uuid.UUID
+    name: str
+    layer: str | None
+
+
+class QuarantineReview(_Response):
+    version: int
+    # Rows in the version, and how many came to each outcome (open: not decided yet, or a
+    # release that failed and may be decided again).
+    rows_total: int
+    tally: dict[str, int]
+    columns: list[dict[str, str]]
+    offset: int
+    rows: list[QuarantineRow]
+    # Where the next page starts; null on the last page.
+    next_offset: int | None
+    # The dataset released rows go to (null: the catalog cannot tell; rows can be discarded).
+    target: QuarantineTarget | None

@@ -50,6 +50,19 @@ async def record(
     )
 
 
+async def record_many(
+    connection: asyncpg.Connection,
+    actor: Actor,
+    entries: list[tuple[str, str, object, dict[str, Any]]],
+) -> None:
+    """Several entries by one actor: ``(action, target_type, target_id, details)`` each."""
+    who = (actor.user_id, actor.name, actor.client, (actor.user_agent or "")[:500] or None)
+    await connection.executemany(
+        _RECORD,
+        [(*who, action, kind, str(target), details) for action, kind, target, details in entries],
+    )
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     id: int

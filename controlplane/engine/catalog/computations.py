@@ -19,9 +19,12 @@ from controlplane.errors import Conflict, Gone
 from controlplane.schemas import PipelineSubmit, StageSpec
 from controlplane.statuses import SETTLED
 
-Kind = Literal["sample", "profile"]
+# A quarantine page is a sample from an offset, with the rows' places: see quarantine.py.
+Kind = Literal["sample", "profile", "quarantine"]
 # Rows a sample holds; a request may ask for fewer.
 SAMPLE_ROWS = 1000
+# Rows of a quarantine page.
+REVIEW_ROWS = 100
 
 _FIND = """
 SELECT p.id AS pipeline_id, s.status, s.output, s.error
@@ -31,17 +34,23 @@ WHERE p.application_id = $1 AND p.idempotency_key = $2
 
 
 def handler_of(kind: Kind) -> str:
-    return f"dataset.{kind}"
+    return "dataset.profile" if kind == "profile" else "dataset.sample"
 
 
-def request_for(dataset: Dataset, version: DatasetVersion, kind: Kind) -> PipelineSubmit:
-    """The pipeline that computes ``kind`` of the version: one stage, retried twice."""
+def request_for(
+    dataset: Dataset, version: DatasetVersion, kind: Kind, offset: int = 0
+) -> PipelineSubmit:
+    """The pipeline that computes ``kind`` of the version (from row ``offset``, for a
+    quarantine page): one stage, retried twice."""
     source = {"uri": dataset.uri, "version": version.version}
     stage_input: dict[str, Any] = {"source": source}
     if kind == "sample":
         stage_input["limit"] = SAMPLE_ROWS
+    elif kind == "quarantine":
+        stage_input.update(limit=REVIEW_ROWS, offset=offset)
+    at = f" @{offset}" if offset else ""
     return PipelineSubmit(
-        name=f"catalog {kind}: {dataset.name} v{version.version}"[:200],
+        name=f"catalog {kind}: {dataset.name} v{version.version}{at}"[:200],
         stages=[
             StageSpec(
                 name=kind,
@@ -53,12 +62,13 @@ def request_for(dataset: Dataset, version: DatasetVersion, kind: Kind) -> Pipeli
             )
         ],
         keywords=["catalog"],
-        idempotency_key=_key(dataset, version, kind),
+        idempotency_key=_key(dataset, version, kind, offset),
     )
 
 
-def _key(dataset: Dataset, version: DatasetVersion, kind: Kind) -> str:
-    return f"catalog.{kind}:{dataset.id}:{version.version}"
+def _key(dataset: Dataset, version: DatasetVersion, kind: Kind, offset: int) -> str:
+    at = f"@{offset}" if offset else ""
+    return f"catalog.{kind}:{dataset.id}:{version.version}{at}"
 
 
 @dataclass(frozen=True)
@@ -87,8 +97,9 @@ class Computation:
 
 
 async def find_computation(
-    pool: asyncpg.Pool, dataset: Dataset, version: DatasetVersion, kind: Kind
+    pool: asyncpg.Pool, dataset: Dataset, version: DatasetVersion, kind: Kind, offset: int = 0
 ) -> Computation | None:
     """The computation of ``kind`` for the version, if one was started."""
-    row = await pool.fetchrow(_FIND, dataset.application_id, _key(dataset, version, kind))
+    key = _key(dataset, version, kind, offset)
+    row = await pool.fetchrow(_FIND, dataset.application_id, key)
     return Computation(**dict(row)) if row is not None else None

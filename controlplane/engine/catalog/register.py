@@ -22,7 +22,7 @@ WITH reported AS (
            p.name AS pipeline_name
     FROM jsonb_to_recordset(:datasets::jsonb) AS w(
         job_id uuid, uri text, name text, layer text, version bigint, rows bigint,
-        bytes bigint, schema jsonb, reads jsonb, n int)
+        bytes bigint, schema jsonb, reads jsonb, checks text, n int)
     JOIN stages s ON s.job_id = w.job_id AND s.application_id = :application_id
     JOIN pipelines p ON p.id = s.pipeline_id
     WHERE w.job_id = ANY(:accepted::uuid[])
@@ -36,9 +36,9 @@ upserted AS (
     RETURNING d.id, d.uri
 )
 INSERT INTO dataset_versions (dataset_id, version, rows, bytes, schema, reads, pipeline_id,
-                              stage_id, job_id, attempt, pipeline_name, stage_name)
+                              stage_id, job_id, attempt, pipeline_name, stage_name, checks)
 SELECT u.id, r.version, r.rows, r.bytes, r.schema, r.reads, r.pipeline_id, r.stage_id,
-       r.job_id, r.attempt, r.pipeline_name, r.stage_name
+       r.job_id, r.attempt, r.pipeline_name, r.stage_name, r.checks
 FROM reported r JOIN upserted u ON u.uri = r.uri
 ON CONFLICT (dataset_id, version) DO NOTHING
 """)
@@ -65,6 +65,7 @@ def _row(job_id: uuid.UUID, written: DatasetWritten, n: int) -> dict[str, object
         "bytes": written.bytes,
         "schema": msgspec.to_builtins(written.schema),
         "reads": msgspec.to_builtins(written.reads),
+        "checks": written.checks,
         "n": n,
     }
 

@@ -23,7 +23,18 @@ from worker_sdk.templates.dataset import (  # noqa: E402
     join,
     profile,
     quality,
+    release,
     sample,
 )
 
-__all__ = ["aggregate", "clean", "export", "ingest", "join", "profile", "quality", "sample"]
+__all__ = [
+    "aggregate",
+    "clean",
+    "export",
+    "ingest",
+    "join",
+    "profile",
+    "quality",
+    "release",
+    "sample",
+]

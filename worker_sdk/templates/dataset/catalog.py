@@ -24,9 +24,11 @@ def register(
     reads: Sequence[lance.LanceDataset | str],
     *,
     layer: str | None = None,
+    checks: str | None = None,
 ) -> None:
     """Report ``written`` for the catalog. ``layer``: the template's own (``quarantine``, or
-    ``bronze`` for an ingest) when the names say none."""
+    ``bronze`` for an ingest) when the names say none; ``checks``: for a quarantine, the URI
+    of the dataset its rows were kept out of."""
     # The catalog takes names of up to 200 characters.
     name = catalog_name(ctx, written.uri)[:200]
     ctx.register_dataset(
@@ -39,6 +41,7 @@ def register(
             bytes=size_of(written),
             schema=[DatasetColumn(f.name[:1000], str(f.type)[:10_000]) for f in written.schema],
             reads=[_read(source) for source in reads][:1000],
+            checks=checks,
         )
     )
 

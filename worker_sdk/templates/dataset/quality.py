@@ -232,7 +232,7 @@ def quality(ctx: JobContext, spec: Quality) -> dict[str, Any]:
     )
     quarantine = runtime.commit(outputs[1], schemas[1], [f for _, fs, _ in checked for f in fs])
     # In the catalog even if the stage fails below: its rows are what a person reviews.
-    catalog.register(ctx, quarantine, [source], layer="quarantine")
+    catalog.register(ctx, quarantine, [source], layer="quarantine", checks=outputs[0])
     counts = [sum(c[i] for _, _, c in checked) for i in range(len(spec.rules))]
     failed = quarantine.count_rows()
     rate = failed / rows if rows else 0.0

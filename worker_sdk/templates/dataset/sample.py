@@ -21,21 +21,25 @@ MAX_BYTES = 512 * 1024
 class Sample(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     source: SourceSpec = None
     limit: int = msgspec.field(default=100)
+    # The first row's place in the version (the quarantine review pages through one).
+    offset: int = msgspec.field(default=0)
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_ROWS:
             raise msgspec.ValidationError(f"limit must be from 1 to {MAX_ROWS}")
+        if self.offset < 0:
+            raise msgspec.ValidationError("offset must not be negative")
 
 
 @template(
     "dataset.sample",
     group="dataset",
     version="1",
-    summary="The first rows of a dataset version, as JSON (long text and binary shortened).",
+    summary="Rows of a dataset version from an offset, as JSON (long text and binary shortened).",
 )
 def sample(ctx: JobContext, spec: Sample) -> dict[str, Any]:
     dataset = open_source(ctx, spec.source)
-    table = dataset.to_table(limit=spec.limit)
+    table = dataset.to_table(limit=spec.limit, offset=spec.offset)
     rows: list[dict[str, Any]] = []
     size = 0
     for row in table.to_pylist():
@@ -47,6 +51,7 @@ def sample(ctx: JobContext, spec: Sample) -> dict[str, Any]:
         rows.append(shown)
     return {
         "version": dataset.version,
+        "offset": spec.offset,
         "columns": describe_schema(dataset.schema),
         "rows": rows,
         "lineage": lineage([dataset], []),
