@@ -212,6 +212,7 @@ CREATE TABLE public.dataset_versions (
     stage_name text,
     written_at timestamp with time zone DEFAULT now() NOT NULL,
     removed_at timestamp with time zone,
+    checks text,
     CONSTRAINT dataset_versions_bytes_check CHECK ((bytes >= 0)),
     CONSTRAINT dataset_versions_rows_check CHECK ((rows >= 0)),
     CONSTRAINT dataset_versions_version_check CHECK ((version >= 0))
@@ -308,6 +309,22 @@ CREATE TABLE public.policies (
     CONSTRAINT policies_kind_check CHECK ((kind = ANY (ARRAY['retry'::text, 'timeout'::text, 'concurrency'::text, 'rate_limit'::text, 'operator_input'::text]))),
     CONSTRAINT policies_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'disabled'::text]))),
     CONSTRAINT policies_target_type_check CHECK ((target_type = ANY (ARRAY['handler'::text, 'pipeline'::text])))
+);
+
+CREATE TABLE public.quarantine_decisions (
+    dataset_id uuid NOT NULL,
+    version bigint NOT NULL,
+    row_number bigint NOT NULL,
+    action text NOT NULL,
+    fixed jsonb,
+    batch_id uuid NOT NULL,
+    target_id uuid,
+    note text,
+    decided_by uuid,
+    decided_by_name text NOT NULL,
+    decided_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT quarantine_decisions_action_check CHECK ((action = ANY (ARRAY['release'::text, 'discard'::text]))),
+    CONSTRAINT quarantine_decisions_row_number_check CHECK ((row_number >= 0))
 );
 
 CREATE TABLE public.schedule_fires (
@@ -608,6 +625,9 @@ ALTER TABLE ONLY public.policies
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.quarantine_decisions
+    ADD CONSTRAINT quarantine_decisions_pkey PRIMARY KEY (dataset_id, version, row_number);
+
 ALTER TABLE ONLY public.schedule_fires
     ADD CONSTRAINT schedule_fires_pkey PRIMARY KEY (id);
 
@@ -694,6 +714,8 @@ CREATE INDEX pipelines_finished ON public.pipelines USING btree (finished_at DES
 CREATE INDEX pipelines_running_name ON public.pipelines USING btree (application_id, name) WHERE (status = 'running'::text);
 
 CREATE UNIQUE INDEX policies_one_active ON public.policies USING btree (application_id, kind, target_type, target) WHERE (status = 'active'::text);
+
+CREATE INDEX quarantine_decisions_batch ON public.quarantine_decisions USING btree (batch_id);
 
 CREATE INDEX schedule_fires_fired ON public.schedule_fires USING brin (fired_at);
 
@@ -832,6 +854,15 @@ ALTER TABLE ONLY public.policies
 
 ALTER TABLE ONLY public.policies
     ADD CONSTRAINT policies_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.quarantine_decisions
+    ADD CONSTRAINT quarantine_decisions_dataset_id_version_fkey FOREIGN KEY (dataset_id, version) REFERENCES public.dataset_versions(dataset_id, version) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.quarantine_decisions
+    ADD CONSTRAINT quarantine_decisions_decided_by_fkey FOREIGN KEY (decided_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.quarantine_decisions
+    ADD CONSTRAINT quarantine_decisions_target_id_fkey FOREIGN KEY (target_id) REFERENCES public.datasets(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.schedule_fires
     ADD CONSTRAINT schedule_fires_pipeline_id_fkey FOREIGN KEY (pipeline_id) REFERENCES public.pipelines(id) ON DELETE SET NULL;

@@ -7,11 +7,19 @@ export type Permission =
   | "change_policies"
   | "write_definitions" // save, import, review and archive pipeline definitions
   | "upload_data" // upload files as datasets
+  | "review_quarantine" // release or discard quarantined rows
   | "administer"; // applications, keys, users, the audit log
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set(["operate", "change_policies", "write_definitions", "upload_data", "administer"]),
-  developer: new Set(["operate", "change_policies", "write_definitions", "upload_data"]),
+  admin: new Set([
+    "operate",
+    "change_policies",
+    "write_definitions",
+    "upload_data",
+    "review_quarantine",
+    "administer",
+  ]),
+  developer: new Set(["operate", "change_policies", "write_definitions", "upload_data", "review_quarantine"]),
   operator: new Set(["operate"]),
 };
 

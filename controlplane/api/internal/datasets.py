@@ -70,6 +70,7 @@ from controlplane.errors import InvalidRequest, NotFound
 from controlplane.quarantine_review import decide, quarantine_version
 from controlplane.schemas import (
     MAX_ID,
+    DatasetColumn,
     DatasetPage,
     DatasetProfile,
     DatasetSample,
@@ -238,9 +239,7 @@ class DatasetController(Controller):
                 rows_total=reviewed.rows,
                 tally=counts,
                 columns=[
-                    {"name": c.name, "type": c.type}
-                    for c in reviewed.schema
-                    if c.name != FAILED_RULES
+                    DatasetColumn(c.name, c.type) for c in reviewed.schema if c.name != FAILED_RULES
                 ],
                 offset=offset,
                 rows=[

@@ -15,6 +15,7 @@ from controlplane.engine.jobpath.policies import Kind
 from controlplane.schemas import (
     MAX_ID,
     PLAIN_TEXT,
+    DatasetColumn,
     DefinitionVersionView,
     Name,
     PipelineView,
@@ -819,7 +820,8 @@ class QuarantineReview(_Response):
     # release that failed and may be decided again).
     rows_total: int
     tally: dict[str, int]
-    columns: list[dict[str, str]]
+    # The rows' columns (the failed rules are each row's failedRules).
+    columns: list[DatasetColumn]
     offset: int
     rows: list[QuarantineRow]
     # Where the next page starts; null on the last page.

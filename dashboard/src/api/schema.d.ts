@@ -391,6 +391,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{dataset_id}/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A page of a quarantine's rows, with the rules each failed and its decision
+         * @description The rows are read by a dataset worker (a job of dataset.sample from the offset), 100 at a time; decisions come from the catalog. 202 while the worker reads them.
+         */
+        get: operations["ApiDatasetsDatasetIdQuarantineQuarantine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/quarantine/decisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release quarantined rows (as they are, or fixed) or discard them
+         * @description Each row is decided once, all of a request or none of it, and every decision is audited. Released rows are appended to the dataset the same quality check kept, as its next version, by a dataset.release pipeline on the application's dataset workers; a row whose release failed may be decided again.
+         */
+        post: operations["ApiDatasetsDatasetIdQuarantineDecisionsDecide"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{dataset_id}/sample": {
         parameters: {
             query?: never;
@@ -1830,6 +1870,50 @@ export interface components {
             title: string;
             type: string;
         };
+        /** QuarantineDecided */
+        QuarantineDecided: {
+            /** Format: uuid */
+            batchId: string;
+            discarded: number;
+            releasePipelineId: string | null;
+            released: number;
+            targetDatasetId: string | null;
+        };
+        /** QuarantineDecisions */
+        QuarantineDecisions: {
+            decisions: components["schemas"]["RowDecision"][];
+            note?: string | null;
+            version: number;
+        };
+        /** QuarantineReview */
+        QuarantineReview: {
+            columns: components["schemas"]["DatasetColumn"][];
+            nextOffset: number | null;
+            offset: number;
+            rows: components["schemas"]["QuarantineRow"][];
+            rowsTotal: number;
+            tally: {
+                [key: string]: number;
+            };
+            target: components["schemas"]["QuarantineTarget"] | null;
+            version: number;
+        };
+        /** QuarantineRow */
+        QuarantineRow: {
+            decision: components["schemas"]["RowDecisionView"] | null;
+            failedRules: string[];
+            row: number;
+            values: {
+                [key: string]: unknown;
+            };
+        };
+        /** QuarantineTarget */
+        QuarantineTarget: {
+            /** Format: uuid */
+            id: string;
+            layer: string | null;
+            name: string;
+        };
         /** QueueView */
         QueueView: {
             /** Format: uuid */
@@ -1842,6 +1926,29 @@ export interface components {
         /** ReviewNote */
         ReviewNote: {
             comment?: string | null;
+        };
+        /** RowDecision */
+        RowDecision: {
+            /** @enum {string} */
+            action: "release" | "discard";
+            row: number;
+            values?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** RowDecisionView */
+        RowDecisionView: {
+            /** @enum {string} */
+            action: "release" | "discard";
+            /** Format: date-time */
+            decidedAt: string;
+            decidedBy: string;
+            note: string | null;
+            outcome: string;
+            pipelineId: string | null;
+            values: {
+                [key: string]: unknown;
+            } | null;
         };
         /** RunOf */
         RunOf: {
@@ -4532,6 +4639,232 @@ export interface operations {
             };
             /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted; `version_removed`: retention removed it). */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsDatasetIdQuarantineQuarantine: {
+        parameters: {
+            query?: {
+                /** @description by default the latest */
+                version?: number | null;
+                /** @description the first row's place */
+                offset?: number;
+                /** @description seconds to wait for a dataset worker to compute it the first time; 202 if it has not finished by then */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarantineReview"];
+                };
+            };
+            /** @description A dataset worker is computing it: ask again (Retry-After). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputationPending"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted; `version_removed`: retention removed it). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiDatasetsDatasetIdQuarantineDecisionsDecide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuarantineDecisions"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarantineDecided"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description A conflict with the state of what is named (its `code` says which). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description What is named is known, but its data is no longer there (`dataset_files_missing`: the files of a dataset version were deleted; `version_removed`: retention removed it). */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,40 +5,15 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
+import { computed, Pending, show, useComputed } from "../components/Computed";
 import { DatasetLineageGraph } from "../components/DatasetLineageGraph";
 import { Card, Empty, ErrorNote, inputClass, Loaded, Loading, PageHeader, Table } from "../components/ui";
 import { bytes, count } from "../format";
 import { Time } from "../status";
+import { may } from "../permissions";
+import { useMe } from "../session";
 import { LayerBadge } from "./Datasets";
-
-type Pending = Schemas["ComputationPending"];
-
-/** A sample or profile: its data, or that a worker is still computing it (asked again each second). */
-function useComputed<T>(
-  key: string,
-  datasetId: string,
-  version: number | undefined,
-  ask: () => Promise<unknown>,
-) {
-  return useQuery({
-    queryKey: ["dataset", datasetId, key, version],
-    queryFn: async () => (await ask()) as T | { pending: Pending },
-    refetchInterval: (query) =>
-      query.state.data && "pending" in (query.state.data as object) ? 1000 : false,
-    retry: false,
-  });
-}
-
-/** One GET that may answer 202 while a worker computes: the pending note, or the data. */
-async function computed<T>(request: () => Promise<{ data?: T; error?: unknown; response: Response }>) {
-  let pending: Pending | undefined;
-  const data = await call(async () => {
-    const answer = await request();
-    if (answer.response.status === 202) pending = answer.data as unknown as Pending;
-    return answer;
-  });
-  return pending ? { pending } : data;
-}
+import { QuarantineReview } from "./QuarantineReview";
 
 export function DatasetDetail() {
   const { id = "" } = useParams();
@@ -48,6 +23,7 @@ export function DatasetDetail() {
       call(() => api.GET("/api/datasets/{dataset_id}", { params: { path: { dataset_id: id } } })),
   });
   const [chosen, setChosen] = useState<number | undefined>(undefined);
+  const role = useMe().data?.role;
   return (
     <Loaded query={dataset} what="the dataset">
       {(d) => {
@@ -103,6 +79,13 @@ export function DatasetDetail() {
                 <Empty>No dataset in the catalog was read to write this one, nor written from it.</Empty>
               )}
             </Card>
+            {version !== undefined && d.layer === "quarantine" && (
+              <QuarantineReview
+                datasetId={d.id}
+                version={version}
+                mayDecide={may(role, "review_quarantine")}
+              />
+            )}
             {version !== undefined && <Sample datasetId={d.id} version={version} />}
             {version !== undefined && <Profile datasetId={d.id} version={version} />}
           </section>
@@ -185,18 +168,6 @@ export function RowsOverTime({ versions }: { versions: Schemas["DatasetVersionVi
   );
 }
 
-function Pending({ what, pending }: { what: string; pending: Pending }) {
-  return (
-    <p role="status" className="text-sm text-muted">
-      A dataset worker is computing the {what} ({pending.status.replaceAll("_", " ")};{" "}
-      <Link to={`/pipelines/${pending.pipelineId}`} className="underline">
-        its job
-      </Link>
-      )…
-    </p>
-  );
-}
-
 function Sample({ datasetId, version }: { datasetId: string; version: number }) {
   const sample = useComputed<Schemas["DatasetSample"]>("sample", datasetId, version, () =>
     computed(() =>
@@ -236,11 +207,6 @@ function Sample({ datasetId, version }: { datasetId: string; version: number }) 
       )}
     </Card>
   );
-}
-
-function show(value: unknown): string {
-  if (value === null || value === undefined) return "∅";
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
 function Profile({ datasetId, version }: { datasetId: string; version: number }) {
