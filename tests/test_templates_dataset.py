@@ -22,6 +22,7 @@ from worker_sdk import AsyncClient
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import select
+from worker_sdk.templates.dataset import quality as quality_module
 from worker_sdk.templates.dataset import roots, runtime, sources
 from worker_sdk.templates.dataset.aggregate import aggregate
 from worker_sdk.templates.dataset.clean import clean
@@ -342,10 +343,34 @@ def test_quality_fails_above_the_threshold_and_on_row_count(silver: dict[str, An
     assert completed(run(quality, {"rowCount": {"min": 150, "max": 150}}, silver=silver))
 
 
-def test_quality_finds_duplicates_across_fragments(bronze: dict[str, Any]) -> None:
-    output = run(quality, {"rules": [{"check": "unique", "column": "order_id"}]}, bronze=bronze)
+@pytest.mark.parametrize(
+    "local_keys", [quality_module.LOCAL_KEYS, 0], ids=["in-process", "shuffle"]
+)
+@pytest.mark.parametrize("column", ["order_id", "email", "day"])
+def test_quality_finds_duplicates_across_fragments(
+    bronze: dict[str, Any], monkeypatch: pytest.MonkeyPatch, local_keys: int, column: str
+) -> None:
+    # Counted in the job's process, or (a dataset past LOCAL_KEYS rows) shuffled across tasks.
+    monkeypatch.setattr(quality_module, "LOCAL_KEYS", local_keys)
+    output = run(quality, {"rules": [{"check": "unique", "column": column}]}, bronze=bronze)
     assert output.error is not None
-    assert "300 of 300 rows" in output.error.message  # every id is there twice, far apart
+    if column == "order_id":
+        assert "300 of 300 rows" in output.error.message  # every id is there twice, far apart
+    elif column == "day":
+        assert "300 of 300 rows" in output.error.message  # five days among 300 rows
+    else:
+        assert output.error.code == "quality_failed"
+        assert "failed the rules" in output.error.message
+    by_value = run(
+        quality,
+        {"rules": [{"check": "unique", "column": column}], "failAbove": 1},
+        bronze=bronze,
+    )
+    quarantined = table_of(completed(by_value), "quarantine").column(column).to_pylist()
+    values = table_of(bronze).column(column).to_pylist()
+    assert sorted(map(str, quarantined)) == sorted(
+        str(v) for v in values if v is not None and values.count(v) > 1
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The medallion pipeline: bronze → silver → checked → gold, each a dataset template.
+"""The medallion pipeline: bronze → silver → checked → gold (a SQL model), each a dataset
+template.
 
 Each layer writes a named dataset of the lake (bronze/orders, silver/orders...), so every
 run adds a version to the same datasets of the catalog."""
@@ -10,6 +11,14 @@ from pathlib import Path
 from worker_sdk import PipelineSpec
 
 COUNTRIES = ["DE", "FR", "NL", "ES", "IT", "PL", "SE", "US"]
+
+GOLD_QUERY = """
+SELECT day, country,
+       sum(amount) AS revenue, count(*) AS orders, avg(amount) AS average_order
+FROM orders
+GROUP BY day, country
+ORDER BY day, country
+"""
 
 
 def medallion(source: Path) -> PipelineSpec:
@@ -80,18 +89,11 @@ def medallion(source: Path) -> PipelineSpec:
         },
         depends_on=[bronze, silver],
     )
+    # Gold is a SQL model: a query over the checked orders, run by Daft.
     spec.stage(
         "gold",
-        "dataset.aggregate",
-        input={
-            "groupBy": ["day", "country"],
-            "aggregations": [
-                {"fn": "sum", "column": "amount", "as": "revenue"},
-                {"fn": "count", "as": "orders"},
-                {"fn": "mean", "column": "amount", "as": "average_order"},
-            ],
-            "output": "gold/revenue",
-        },
+        "dataset.sql",
+        input={"query": GOLD_QUERY, "inputs": {"orders": "checked"}, "output": "gold/revenue"},
         depends_on=[checked],
     )
     return spec

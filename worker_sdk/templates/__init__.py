@@ -46,6 +46,7 @@ SHIPPED: dict[str, tuple[str, ...]] = {
         "dataset.profile",
         "dataset.sample",
         "dataset.release",
+        "dataset.sql",
     ),
     "video": ("video.probe", "video.sample_frames"),
 }

@@ -25,6 +25,7 @@ from worker_sdk.templates.dataset import (  # noqa: E402
     quality,
     release,
     sample,
+    sql,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "quality",
     "release",
     "sample",
+    "sql",
 ]

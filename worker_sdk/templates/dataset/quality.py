@@ -164,11 +164,27 @@ def _split_keys(uri: str, version: int, fragment: int, column: str, parts: int) 
     return runtime.returns(shuffle.split(keys, [column], parts))
 
 
+# A dataset of up to this many rows has each `unique` column counted in the job's own
+# process (the one column read by Lance's threads, then sorted): on one machine that is about
+# twice as fast as the shuffle, whose pieces make round trips through Ray's object store.
+LOCAL_KEYS = 50_000_000
+
+
+def repeated_values(keys: pa.ChunkedArray) -> pa.Array:
+    """The values that occur more than once in ``keys`` (nulls are not compared)."""
+    present = pc.drop_null(keys)
+    if pa.types.is_integer(present.type) or pa.types.is_temporal(present.type):
+        # Sorting beats hashing here, and keys often come nearly sorted.
+        ordered = np.sort(present.to_numpy())
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        return pa.array(repeated).cast(present.type)
+    counts = pc.value_counts(present).flatten()
+    return pc.filter(counts[0], pc.greater(counts[1], 1))
+
+
 @ray.remote
 def _repeated(column: str, *pieces: pa.Table) -> pa.Array:
-    keys = pa.concat_tables(pieces).column(column)
-    counts = pc.value_counts(pc.drop_null(keys)).flatten()
-    return pc.filter(counts[0], pc.greater(counts[1], 1))
+    return repeated_values(pa.concat_tables(pieces).column(column))
 
 
 def _find_duplicates(
@@ -177,6 +193,8 @@ def _find_duplicates(
     """The values of each ``unique`` column that occur more than once in the whole dataset."""
     if not fragments:
         return {}
+    if source.count_rows() <= LOCAL_KEYS:
+        return {c: repeated_values(source.to_table(columns=[c]).column(c)) for c in columns}
     found = {}
     parts = runtime.shuffle_parts(len(fragments))
     for column in columns:
