@@ -22,7 +22,6 @@ from worker_sdk import AsyncClient
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import select
-from worker_sdk.templates.dataset import quality as quality_module
 from worker_sdk.templates.dataset import roots, runtime, sources
 from worker_sdk.templates.dataset.aggregate import aggregate
 from worker_sdk.templates.dataset.clean import clean
@@ -251,9 +250,12 @@ def bronze(tmp_path: Path) -> dict[str, Any]:
     )
 
 
+@pytest.mark.parametrize("local_keys", [runtime.LOCAL_KEYS, 0], ids=["in-process", "shuffle"])
 def test_clean_trims_casts_and_keeps_the_first_row_of_each_key_across_fragments(
-    bronze: dict[str, Any],
+    bronze: dict[str, Any], monkeypatch: pytest.MonkeyPatch, local_keys: int
 ) -> None:
+    # Keys brought together in the job's process, or (past LOCAL_KEYS rows) rows shuffled.
+    monkeypatch.setattr(runtime, "LOCAL_KEYS", local_keys)
     spec = {
         "rename": {"day": "order_day"},
         "trim": ["country"],
@@ -273,6 +275,28 @@ def test_clean_trims_casts_and_keeps_the_first_row_of_each_key_across_fragments(
     assert table.schema.field("order_day").type == pa.date32()
     assert set(table.column("country").to_pylist()) == {"DE", "FR", "NL", "??"}
     assert output["lineage"]["reads"] == [{"uri": bronze["dataset"]["uri"], "version": 1}]
+
+
+def test_both_ways_of_deduping_keep_the_same_rows(
+    bronze: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key made by renaming, trimming and filling, after rows with a null are dropped.
+    spec = {
+        "rename": {"country": "land"},
+        "trim": ["land"],
+        "fillNulls": {"land": "??"},
+        "dropNulls": ["amount"],
+        "dedupe": ["land", "day"],
+    }
+    here = completed(run(clean, spec, bronze=bronze))
+    monkeypatch.setattr(runtime, "LOCAL_KEYS", 0)
+    shuffled = completed(run(clean, spec, bronze=bronze))
+    assert here["removed"] == shuffled["removed"]
+    assert here["removed"]["duplicates"] > 0
+    by_key = [("land", "ascending"), ("day", "ascending")]
+    assert (
+        table_of(here).sort_by(by_key).to_pylist() == table_of(shuffled).sort_by(by_key).to_pylist()
+    )
 
 
 def test_clean_can_null_what_does_not_cast_or_drop_rows(bronze: dict[str, Any]) -> None:
@@ -343,15 +367,13 @@ def test_quality_fails_above_the_threshold_and_on_row_count(silver: dict[str, An
     assert completed(run(quality, {"rowCount": {"min": 150, "max": 150}}, silver=silver))
 
 
-@pytest.mark.parametrize(
-    "local_keys", [quality_module.LOCAL_KEYS, 0], ids=["in-process", "shuffle"]
-)
+@pytest.mark.parametrize("local_keys", [runtime.LOCAL_KEYS, 0], ids=["in-process", "shuffle"])
 @pytest.mark.parametrize("column", ["order_id", "email", "day"])
 def test_quality_finds_duplicates_across_fragments(
     bronze: dict[str, Any], monkeypatch: pytest.MonkeyPatch, local_keys: int, column: str
 ) -> None:
     # Counted in the job's process, or (a dataset past LOCAL_KEYS rows) shuffled across tasks.
-    monkeypatch.setattr(quality_module, "LOCAL_KEYS", local_keys)
+    monkeypatch.setattr(runtime, "LOCAL_KEYS", local_keys)
     output = run(quality, {"rules": [{"check": "unique", "column": column}]}, bronze=bronze)
     assert output.error is not None
     if column == "order_id":
@@ -636,7 +658,9 @@ def test_the_dataset_group_is_all_its_templates() -> None:
         "dataset.join",
         "dataset.profile",
         "dataset.quality",
+        "dataset.release",
         "dataset.sample",
+        "dataset.sql",
     ]
 
 

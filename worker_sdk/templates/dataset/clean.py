@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import ray
@@ -169,6 +170,67 @@ def _dedupe_part(
     return runtime.write(unique, output, schema), removed
 
 
+@ray.remote
+def _clean_and_keep(
+    spec: Clean,
+    uri: str,
+    version: int,
+    fragment: int,
+    rows: np.ndarray,
+    output: str,
+    schema: pa.Schema,
+) -> tuple[list[Any], Counter[str]]:
+    stats: Counter[str] = Counter()
+    table = apply(spec, runtime.read_fragment(uri, version, fragment), stats)
+    stats["duplicates"] += table.num_rows - len(rows)
+    return runtime.write(table.take(pa.array(rows)), output, schema), stats
+
+
+def _key_steps(spec: Clean, schema: pa.Schema) -> tuple[Clean, list[str]]:
+    """The steps that decide a row's key and whether it is kept, and the source columns they
+    read: the rest need not be read to find the first row of each key."""
+    needed = list(dict.fromkeys([*spec.dedupe, *spec.drop_nulls]))
+    renamed_from = {new: old for old, new in spec.rename.items()}
+    read = [renamed_from.get(name, name) for name in needed]
+    steps = msgspec.structs.replace(
+        spec,
+        rename={old: new for old, new in spec.rename.items() if old in read},
+        select=needed,
+        trim=[name for name in _trimmed(spec, _renamed(spec, schema)) if name in needed],
+        cast={name: to for name, to in spec.cast.items() if name in needed},
+        fill_nulls={name: v for name, v in spec.fill_nulls.items() if name in needed},
+    )
+    return steps, [name for name in read if name in schema.names]
+
+
+def _renamed(spec: Clean, schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_name(spec.rename.get(f.name, f.name)) for f in schema])
+
+
+def _dedupe_here(
+    ctx: JobContext, spec: Clean, source: Any, fragments: list[int], uri: str, schema: pa.Schema
+) -> list[tuple[list[Any], Counter[str]]]:
+    """Dedupe with the keys brought here: the key columns alone are read and cleaned in this
+    process, the first row of each key found, and each task cleans its piece and writes just
+    those rows. Nothing but the rows' places crosses Ray's object store."""
+    steps, columns = _key_steps(spec, source.schema)
+    keys = [
+        apply(steps, source.get_fragment(f).to_table(columns=columns), Counter()) for f in fragments
+    ]
+    firsts = shuffle.first_rows(pa.concat_tables(keys).select(spec.dedupe))
+    # The first rows, by the piece they are in.
+    bounds = np.cumsum([0, *(k.num_rows for k in keys)])
+    cuts = np.searchsorted(firsts, bounds)
+    kept = [firsts[cuts[i] : cuts[i + 1]] - bounds[i] for i in range(len(fragments))]
+    return runtime.gather(
+        ctx,
+        [
+            _clean_and_keep.remote(spec, source.uri, source.version, f, rows, uri, schema)
+            for f, rows in zip(fragments, kept, strict=True)
+        ],
+    )
+
+
 @template(
     "dataset.clean",
     group="dataset",
@@ -183,7 +245,9 @@ def clean(ctx: JobContext, spec: Clean) -> dict[str, Any]:
     require_columns(schema, spec.dedupe, "dedupe")
     uri = output_uri(ctx, spec.output)
     fragments = runtime.fragment_ids(source)
-    if spec.dedupe:
+    if spec.dedupe and source.count_rows() <= runtime.LOCAL_KEYS:
+        written = _dedupe_here(ctx, spec, source, fragments, uri, schema)
+    elif spec.dedupe:
         # Split every piece by key, then dedupe each part where all rows of a key meet.
         parts = runtime.shuffle_parts(len(fragments))
         split = runtime.fan_out(

@@ -89,6 +89,12 @@ def parallelism() -> int:
     return _cpus()
 
 
+# A dataset of up to this many rows has its keys brought together in the job's own process
+# (dedupe, unique): the keys alone are small, and on one machine that beats shuffling whole
+# rows through Ray's object store. Past it, rows are shuffled by key across tasks.
+LOCAL_KEYS = 50_000_000
+
+
 def shuffle_parts(fragments: int) -> int:
     """Into how many parts rows are split by key: enough for every CPU twice over, never more
     than the fragments they come from."""

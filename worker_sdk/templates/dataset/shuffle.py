@@ -31,6 +31,23 @@ def split(table: pa.Table, keys: list[str], parts: int) -> list[pa.Table]:
     return [shuffled.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(parts)]
 
 
+def first_rows(keys: pa.Table) -> np.ndarray:
+    """The places of the first row of each distinct key of ``keys`` (a table of the key
+    columns), in order."""
+    if keys.num_columns == 1:
+        column = keys.column(0)
+        kind = column.type
+        if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_temporal(kind)):
+            # A stable sort finds each value's first place; keys often come nearly sorted.
+            _, first = np.unique(column.to_numpy(), return_index=True)
+            return np.sort(first)
+    rows = pa.array(np.arange(keys.num_rows, dtype=np.int64))
+    firsts = (
+        keys.append_column("__row", rows).group_by(keys.column_names).aggregate([("__row", "min")])
+    )
+    return np.sort(firsts.column("__row_min").to_numpy())
+
+
 def first_of_each_key(table: pa.Table, keys: list[str]) -> pa.Table:
     """The first row of each distinct key, in the order the rows came."""
     rows = pa.array(np.arange(table.num_rows, dtype=np.int64))

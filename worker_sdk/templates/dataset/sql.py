@@ -65,6 +65,13 @@ def _runner() -> None:
         _chosen.append(wanted)
 
 
+def warm_up() -> None:
+    """Load Daft and its Lance reader, and choose the runner: about 0.8 s, once per process,
+    which the first model would otherwise pay (its Lance reader imports a catalog client)."""
+    _runner()
+    import daft_lance._lance  # noqa: F401
+
+
 def _bound(ctx: JobContext, spec: Sql) -> dict[str, lance.LanceDataset]:
     if spec.inputs is None:
         names = [
