@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     # One embedded control plane for all the examples, as a new user would run it.
-    env = environment(PIPELOGIQ_DATA_DIR=str(tmp_path_factory.mktemp("data")))
+    env = environment(
+        PIPELOGIQ_DATA_DIR=str(tmp_path_factory.mktemp("data")),
+        PIPELOGIQ_LAKE=str(tmp_path_factory.mktemp("lake")),
+    )
     base = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
     with process("dev", env=env, ready=f"{base}/readyz"):
         yield {**env, "PIPELOGIQ_URL": base, "PIPELOGIQ_API_KEY": create_app(env)}
@@ -56,10 +59,20 @@ def test_example(
     assert done.stdout.strip().splitlines() == expected
 
 
-def test_the_medallion_example_runs_in_one_command(plane: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("upload", [False, True], ids=["file", "upload"])
+def test_the_medallion_example_runs_in_one_command(
+    plane: dict[str, str], tmp_path: Path, upload: bool
+) -> None:
+    # Uploaded, the file goes to the control plane's lake: the worker must share it.
+    lake = plane["PIPELOGIQ_LAKE"] if upload else str(tmp_path / "lake")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "medallion" / "run.py"), "20000"],
-        env={**plane, "PIPELOGIQ_LAKE": str(tmp_path / "lake")},
+        [
+            sys.executable,
+            str(ROOT / "examples" / "medallion" / "run.py"),
+            "20000",
+            *(["--upload"] if upload else []),
+        ],
+        env={**plane, "PIPELOGIQ_LAKE": lake},
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -79,4 +92,6 @@ def test_the_medallion_example_runs_in_one_command(plane: dict[str, str], tmp_pa
         for line in lines
     )
     assert any(line.startswith("gold: 240 rows of revenue per day and country") for line in lines)
-    assert (tmp_path / "lake" / "landing" / "orders-20000.csv").exists()
+    assert (Path(lake) / "landing" / "orders-20000.csv").exists()
+    if upload:
+        assert any(line.endswith("/bronze/orders; ingesting it") for line in lines), lines

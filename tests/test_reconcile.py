@@ -89,6 +89,28 @@ def test_counts_and_sums_that_agree_between_layers_are_reported(
     assert results[revenue["name"]]["terms"]["right"] == ["sum(gold.revenue)"]
 
 
+def test_a_dataset_named_directly_is_measured_at_its_version(
+    bronze: dict[str, Any], silver: dict[str, Any]
+) -> None:
+    # An uploaded bronze version, say: not a stage of this pipeline.
+    named = {"uri": bronze["dataset"]["uri"], "version": bronze["dataset"]["version"]}
+    rules = [
+        {**ACCOUNTED, "left": [{"rows": named}]},
+        {
+            "name": "amounts of silver, twice",
+            "left": [{"sum": "amount", "of": "silver"}, {"sum": "amount", "of": "silver"}],
+            "right": [{"sum": "amount", "of": named}],
+            "relativeTolerance": 0.9,
+        },
+    ]
+    output = completed(run(quality, check(rules), "checked", silver=silver))
+    [accounted, amounts] = output["report"]["reconciliation"]
+    assert accounted["passed"], accounted
+    assert accounted["left"] == 300
+    assert accounted["terms"]["left"] == [f"rows({named['uri']}@{named['version']})"]
+    assert amounts["left"] == pytest.approx(2 * pc.sum(table_of(silver).column("amount")).as_py())
+
+
 def test_a_sum_that_does_not_hold_fails_the_stage_or_warns(
     silver: dict[str, Any], gold: dict[str, Any]
 ) -> None:

@@ -7,6 +7,7 @@ run adds a version to the same datasets of the catalog."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from worker_sdk import PipelineSpec
 
@@ -21,22 +22,29 @@ ORDER BY day, country
 """
 
 
-def medallion(source: Path) -> PipelineSpec:
+def medallion(source: Path | dict[str, Any]) -> PipelineSpec:
+    """From a CSV file (a bronze stage ingests it), or from a bronze dataset version already
+    in the lake (``{"uri", "version"}``: an upload's)."""
     spec = PipelineSpec("medallion", keywords=["example"])
-    bronze = spec.stage(
-        "bronze",
-        "dataset.ingest",
-        # Bronze keeps amounts as the text they came as: a bad one must not stop the ingest.
-        input={
-            "source": str(source),
-            "schema": [{"name": "amount", "type": "string"}],
-            "output": "bronze/orders",
-        },
-    )
+    if isinstance(source, Path):
+        bronze_stage = spec.stage(
+            "bronze",
+            "dataset.ingest",
+            # Bronze keeps amounts as the text they came as: a bad one must not stop the ingest.
+            input={
+                "source": str(source),
+                "schema": [{"name": "amount", "type": "string"}],
+                "output": "bronze/orders",
+            },
+        )
+        after_bronze, bronze, silver_source = [bronze_stage], "bronze", None
+    else:
+        after_bronze, bronze, silver_source = [], dict(source), dict(source)
     silver = spec.stage(
         "silver",
         "dataset.clean",
         input={
+            "source": silver_source,
             "rename": {"ordered_at": "day"},
             "trim": ["country"],
             "cast": {"day": "date32", "amount": "float64"},
@@ -44,7 +52,7 @@ def medallion(source: Path) -> PipelineSpec:
             "dedupe": ["order_id"],
             "output": "silver/orders",
         },
-        depends_on=[bronze],
+        depends_on=after_bronze,
     )
     checked = spec.stage(
         "checked",
@@ -70,7 +78,7 @@ def medallion(source: Path) -> PipelineSpec:
             "reconcile": [
                 {
                     "name": "every bronze row accounted for",
-                    "left": [{"rows": "bronze"}],
+                    "left": [{"rows": bronze}],
                     "right": [
                         {"rows": "silver"},
                         {"output": "silver", "path": "removed.duplicates"},
@@ -87,7 +95,7 @@ def medallion(source: Path) -> PipelineSpec:
             "output": "silver/orders_checked",
             "quarantine": "quarantine/orders",
         },
-        depends_on=[bronze, silver],
+        depends_on=[*after_bronze, silver],
     )
     # Gold is a SQL model: a query over the checked orders, run by Daft.
     spec.stage(

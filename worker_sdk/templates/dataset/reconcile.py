@@ -6,7 +6,8 @@ Each side of a rule adds up terms:
 
 - ``{"rows": "silver"}``: the rows of a dependency's dataset (``"@source"``: this stage's
   source, ``"@passed"``: the rows that passed its rules, ``"@quarantined"``: those that did
-  not);
+  not); or a dataset named directly, ``{"rows": {"uri": ..., "version": 3}}`` (an upload's
+  bronze version, say);
 - ``{"sum": "amount", "of": "silver"}``: the sum of a column (nulls left out);
 - ``{"output": "silver", "path": "removed.duplicates"}``: a number in a dependency's output;
 - ``{"value": 0.5}``: a number.
@@ -29,16 +30,17 @@ import msgspec
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
-from worker_sdk.templates.dataset.refs import open_source, require_columns
+from worker_sdk.templates.dataset.refs import Source, open_source, require_columns
 
 # This stage's own datasets, as terms name them.
 SOURCE, PASSED, QUARANTINED = "@source", "@passed", "@quarantined"
 
 
 class Term(msgspec.Struct, forbid_unknown_fields=True):
-    rows: str | None = None
+    # A dependency's name, an @-name, or a dataset named directly.
+    rows: str | Source | None = None
     sum: str | None = None
-    of: str | None = None
+    of: str | Source | None = None
     output: str | None = None
     path: str | None = None
     value: float | None = None
@@ -59,12 +61,19 @@ class Term(msgspec.Struct, forbid_unknown_fields=True):
 
     def label(self) -> str:
         if self.rows is not None:
-            return f"rows({self.rows})"
+            return f"rows({_named(self.rows)})"
         if self.sum is not None:
-            return f"sum({self.of}.{self.sum})"
+            assert self.of is not None
+            return f"sum({_named(self.of)}.{self.sum})"
         if self.output is not None:
             return f"{self.output}.{self.path}"
         return repr(self.value)
+
+
+def _named(dataset: str | Source) -> str:
+    if isinstance(dataset, str):
+        return dataset
+    return dataset.uri if dataset.version is None else f"{dataset.uri}@{dataset.version}"
 
 
 class Reconcile(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
@@ -113,6 +122,7 @@ def reconcile(ctx: JobContext, rules: list[Reconcile], own: Own) -> list[dict[st
 class _Measure:
     def __init__(self, ctx: JobContext, own: Own) -> None:
         self._ctx, self._own = ctx, own
+        # By (dataset, column summed); a dataset named directly by its URI and version.
         self._cache: dict[tuple[str, str | None], float] = {}
 
     def __call__(self, term: Term) -> float:
@@ -122,12 +132,12 @@ class _Measure:
             return self._from_output(term)
         name = term.rows if term.rows is not None else term.of
         assert name is not None
-        key = (name, term.sum)
+        key = (name if isinstance(name, str) else f"source:{_named(name)}", term.sum)
         if key not in self._cache:
             self._cache[key] = self._measured(name, term)
         return self._cache[key]
 
-    def _measured(self, name: str, term: Term) -> float:
+    def _measured(self, name: str | Source, term: Term) -> float:
         if name == PASSED:  # the source less the quarantined rows
             source = self._measured(SOURCE, term)
             return source - self._measured(QUARANTINED, term)
@@ -135,14 +145,14 @@ class _Measure:
         if term.rows is not None:
             return float(dataset.count_rows())
         assert term.sum is not None
-        require_columns(dataset.schema, [term.sum], f"reconciliation sum({name})")
+        require_columns(dataset.schema, [term.sum], f"reconciliation {term.label()}")
         column = '"' + term.sum.replace('"', '""') + '"'
         query = dataset.sql(f"SELECT sum({column}) AS total FROM dataset").build()
         [batch] = query.to_batch_records()
         total = batch.to_pylist()[0]["total"]
         return _finite(total or 0, term)
 
-    def _dataset(self, name: str) -> lance.LanceDataset:
+    def _dataset(self, name: str | Source) -> lance.LanceDataset:
         if name == SOURCE:
             return self._own.source
         if name == QUARANTINED:
