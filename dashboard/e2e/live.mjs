@@ -232,6 +232,44 @@ try {
   await local.getByRole("button", { name: "Tables" }).click();
   await page.getByRole("list", { name: "tables of local" }).getByText("public.pipelines").waitFor();
   await review(page, "connections");
+
+  // The medallion example's datasets: gold's page shows the chain it came from; the
+  // quarantine's rows are reviewed, one fixed and released into the checked dataset, one
+  // discarded.
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.locator('tr[data-dataset="gold/revenue"] [data-layer="gold"]').waitFor();
+  await page.locator('tr[data-dataset="quarantine/orders"] [data-layer="quarantine"]').waitFor();
+  await review(page, "medallion");
+  await page.getByRole("link", { name: "gold/revenue" }).click();
+  await page.getByRole("heading", { name: "gold/revenue" }).waitFor();
+  await page.getByRole("link", { name: "dataset bronze/orders (bronze)" }).waitFor();
+  await page.getByRole("link", { name: "dataset silver/orders_checked (silver)" }).waitFor();
+  await page.locator('[data-histogram="revenue"]').waitFor({ timeout: 30000 });
+  await review(page, "gold", { fullPage: true });
+  await page.getByRole("link", { name: "Datasets" }).click();
+  await page.getByRole("link", { name: "quarantine/orders" }).click();
+  const quarantined = page.getByRole("rowgroup", { name: "quarantined rows" });
+  const rowZero = quarantined.locator('tr[data-row="0"]');
+  await rowZero.waitFor({ timeout: 30000 });
+  await rowZero.getByRole("button", { name: "Fix…" }).click();
+  const fixing = page.getByRole("dialog", { name: "Fix row 0 and release it" });
+  await fixing.getByLabel(/^amount/).fill("42.5");
+  await fixing.getByLabel(/^country/).fill("DE");
+  await fixing.getByLabel(/^customer_email/).fill("fixed@shop.example");
+  await fixing.getByRole("button", { name: "Release the fixed row" }).click();
+  await fixing.waitFor({ state: "detached" });
+  await rowZero.getByText("fixed, released").waitFor();
+  await rowZero.locator('[data-status="completed"]').waitFor({ timeout: 30000 });
+  await quarantined.locator('tr[data-row="1"]').getByLabel("select row 1").check();
+  await confirm(
+    page,
+    page.getByRole("group", { name: "decide on the selected rows" }),
+    "Discard 1",
+    "Discard 1",
+  );
+  await quarantined.locator('tr[data-row="1"]').getByText("discarded").waitFor();
+  await review(page, "quarantine", { fullPage: true });
+  await page.getByRole("link", { name: "Datasets" }).click();
   await page.getByRole("link", { name: "e2e/orders" }).click();
   await page.getByRole("heading", { name: "e2e/orders" }).waitFor();
 
