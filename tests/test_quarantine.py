@@ -296,3 +296,10 @@ def test_a_release_retried_after_its_commit_appends_once(lake: Path) -> None:
     assert outcome.error is not None
     assert outcome.error.code == "invalid_input"
     assert lance.dataset(checked["dataset"]["uri"]).count_rows() == 3
+    # The checked dataset rewritten with other columns since: refused, nothing appended.
+    lance.write_dataset(pa.table({"other": [1]}), checked["dataset"]["uri"], mode="overwrite")
+    moved = run(release, {**spec, "batch": "b-3"})
+    assert moved.status == "failed"
+    assert moved.error is not None
+    assert moved.error.code == "schema_mismatch"
+    assert lance.dataset(checked["dataset"]["uri"]).count_rows() == 1

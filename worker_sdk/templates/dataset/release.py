@@ -61,7 +61,16 @@ def release(ctx: JobContext, spec: Release) -> dict[str, Any]:
         ) from None
     written = _appended_before(target, spec.batch)
     if written is None:
-        rows = _fixed(quarantine, spec.rows).cast(target.schema)
+        rows = _fixed(quarantine, spec.rows)
+        try:
+            rows = rows.cast(target.schema)
+        except (ValueError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            # The checked dataset was rewritten with other columns since the check.
+            raise TerminalError(
+                f"the quarantined rows' columns ({', '.join(rows.schema.names)}) are not "
+                f"{spec.target}'s ({', '.join(target.schema.names)})",
+                code="schema_mismatch",
+            ) from None
         written = lance.write_dataset(
             rows, target_uri, mode="append", transaction_properties={BATCH_PROPERTY: spec.batch}
         )
