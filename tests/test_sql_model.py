@@ -95,21 +95,112 @@ def test_a_named_input_reads_the_version_it_names(lake: Path) -> None:
         "SELECT nope FROM orders",
         "SELEC amount FROM orders",
         "DROP TABLE orders",
+        "SELECT 1 AS one; SELECT * FROM orders",
         # Nothing of the worker's process is a table: only the inputs are.
         "SELECT * FROM lance",
         "SELECT * FROM sys",
+        "SELECT * FROM other.orders",
+        # Nor is any file, nor any URL: Daft's SQL would read and write them.
+        "SELECT * FROM read_csv('{secret}')",
+        "SELECT * FROM read_csv('{secret}', delimiter => ',', has_headers => false)",
+        "SELECT * FROM read_parquet('{secret}')",
+        "SELECT * FROM read_json('{secret}')",
+        "SELECT * FROM '{secret}'",
+        'SELECT * FROM "{secret}"',
+        "SELECT * FROM orders o JOIN read_csv('{secret}') s ON true",
+        "WITH s AS (SELECT * FROM read_csv('{secret}')) SELECT * FROM s",
+        "SELECT url_download('file://{secret}') AS x FROM orders",
+        "SELECT \"url_download\"('file://{secret}') AS x FROM orders",
+        "SELECT URL_DOWNLOAD('file://{secret}') AS x FROM orders",
+        "SELECT url_upload(CAST('pwned' AS BINARY), '{secret}.out') AS x FROM orders",
+        "SELECT file('{secret}') AS x FROM orders",
     ],
 )
 def test_a_query_that_does_not_run_fails_for_good_and_writes_nothing(
-    lake: Path, query: str
+    lake: Path, tmp_path: Path, query: str
 ) -> None:
+    # Outside the data roots: no query may read it, or write beside it.
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.csv"
+    secret.write_text("k,v\napi_key,hunter2\n")
     orders = dataset(lake / "orders.lance", amount=[1.0])
-    outcome = model({"query": query, "output": "gold/x"}, orders=orders)
+    outcome = model({"query": query.format(secret=secret), "output": "gold/x"}, orders=orders)
     assert outcome.status == "failed"
     assert outcome.error is not None
     assert outcome.error.code == "invalid_query"
     assert not outcome.error.retryable
+    assert "hunter2" not in outcome.error.message
     assert not (lake / "gold" / "x.lance").exists()
+    assert not Path(f"{secret}.out").exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (
+            "WITH big AS (SELECT * FROM orders WHERE amount > 1) "
+            "SELECT country, count(*) AS n FROM big GROUP BY country ORDER BY country",
+            [{"country": "DE", "n": 2}],
+        ),
+        (
+            "SELECT country, CASE WHEN amount > 2 THEN 'big' ELSE 'small' END AS size, "
+            "CAST(amount AS BIGINT) AS whole, upper(country) AS up "
+            "FROM orders -- the largest first\nORDER BY amount DESC LIMIT 1",
+            [{"country": "DE", "size": "big", "whole": 3, "up": "DE"}],
+        ),
+        (
+            "SELECT country, amount, "
+            "row_number() OVER (PARTITION BY country ORDER BY amount) AS n FROM orders",
+            [
+                {"country": "DE", "amount": 2.0, "n": 1},
+                {"country": "DE", "amount": 3.5, "n": 2},
+                {"country": "FR", "amount": 1.0, "n": 1},
+            ],
+        ),
+        (
+            "SELECT coalesce(country, '?') AS c, round(sum(amount), 1) AS total "
+            "FROM orders WHERE country IN ('DE', 'FR') AND amount BETWEEN 0 AND 10 "
+            "GROUP BY c HAVING sum(amount) > 2 ORDER BY c",
+            [{"c": "DE", "total": 5.5}],
+        ),
+        # Comments are dropped before the query runs, whatever they say.
+        (
+            "SELECT country /* a comment */ FROM orders /* url_download('x') */ LIMIT 1",
+            [{"country": "DE"}],
+        ),
+        # Nested, as PostgreSQL nests them: the call inside is a comment too.
+        (
+            "SELECT country /* /* */ , url_download('file:///etc/hostname') */ FROM orders LIMIT 1",
+            [{"country": "DE"}],
+        ),
+    ],
+)
+def test_the_sql_of_a_model_runs_as_written(
+    lake: Path, query: str, expected: list[dict[str, Any]]
+) -> None:
+    orders = dataset(lake / "orders.lance", country=["DE", "FR", "DE"], amount=[2.0, 1.0, 3.5])
+    outcome = model({"query": query}, orders=orders)
+    assert outcome.status == "completed", outcome.error
+    written = outcome.output["dataset"]
+    rows = lance.dataset(written["uri"], version=written["version"]).to_table().to_pylist()
+    assert sorted(rows, key=str) == sorted(expected, key=str)
+
+
+def test_a_query_that_fails_on_the_data_fails_for_good(lake: Path) -> None:
+    # Daft 0.7 plans this GROUP BY by position, and fails to run it.
+    orders = dataset(lake / "orders.lance", country=["DE", "FR"], amount=[2.0, 1.0])
+    outcome = model(
+        {
+            "query": "SELECT coalesce(country, '?') AS c, round(sum(amount), 1) AS total "
+            "FROM orders WHERE country IN ('DE', 'FR') AND amount BETWEEN 0 AND 10 "
+            "GROUP BY 1 HAVING sum(amount) > 2 ORDER BY c",
+            "output": "gold/w",
+        },
+        orders=orders,
+    )
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.code == "query_failed"
+    assert not outcome.error.retryable
 
 
 def test_an_append_of_other_columns_is_refused(lake: Path) -> None:

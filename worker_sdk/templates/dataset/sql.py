@@ -20,7 +20,7 @@ import pyarrow as pa
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import template
-from worker_sdk.templates.dataset import runtime
+from worker_sdk.templates.dataset import runtime, sqlguard
 from worker_sdk.templates.dataset.refs import Source, open_source, output_uri, result
 
 RUNNER_ENV = "PIPELOGIQ_SQL_RUNNER"
@@ -103,14 +103,16 @@ def sql(ctx: JobContext, spec: Sql) -> dict[str, Any]:
             "in `inputs`",
             code="unknown_source",
         )
+    # What runs is the query as the guard printed it back: its inputs, and pure functions.
+    query = sqlguard.checked(spec.query, set(inputs))
     frames = {name: daft.read_lance(d.uri, version=d.version) for name, d in inputs.items()}
     try:
-        # Only the inputs are tables: nothing of this process is visible to the query.
-        frame = daft.sql(spec.query, register_globals=False, **frames)
+        # Only the inputs are tables: no variable of this process is one either.
+        frame = daft.sql(query, register_globals=False, **frames)
         schema = frame.schema().to_pyarrow_schema()
     except Exception as error:
-        # Planning reads nothing (the inputs' schemas are read above): whatever fails here is
-        # the query's fault. Daft's own InvalidSQLException is not importable by name.
+        # Planning a checked query reads nothing (the inputs' schemas are read above): what
+        # fails here is the query's fault. Daft's InvalidSQLException is not importable.
         raise TerminalError(
             f"the query does not run: {_first_line(error)}", code="invalid_query"
         ) from None
@@ -124,6 +126,10 @@ def sql(ctx: JobContext, spec: Sql) -> dict[str, Any]:
             f"the query failed: {_first_line(error)}", code="query_failed"
         ) from None
     except (OSError, ValueError) as error:
+        if "DaftError" in str(error):
+            # The query failed as Lance pulled its batches: Daft's error, passed through.
+            problem = f"the query failed: {_first_line(error)}"
+            raise TerminalError(problem, code="query_failed") from None
         if spec.mode == "append":
             raise TerminalError(
                 f"cannot append to {uri}: {_first_line(error)}", code="schema_mismatch"
