@@ -5,6 +5,7 @@ the released ones to the checked dataset; the API's half of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 
@@ -88,8 +89,11 @@ async def decide(
     try:
         pipeline, _ = await start_pipeline(services, dataset.application_id, request)
     except BaseException as error:
-        # The request fails as a whole: the decisions go too (shielded from a cancelled
-        # request, so that they are not left without their release).
-        await asyncio.shield(withdraw(services.pool, actor, batch, repr(error)))
+        # The request fails as a whole: the decisions go too, unless their release was
+        # stored before the failure (then it runs, and they stand). Shielded from a
+        # cancelled request; if the database cannot be asked now, the decisions stay, and
+        # may be decided again a minute on if no release was stored.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(withdraw(services.pool, actor, batch, repr(error)))
         raise
     return batch, pipeline.id

@@ -4,6 +4,10 @@ worker, or discarded; each row decided once, every decision audited, bad input r
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,10 @@ import lance
 import pyarrow as pa
 import pytest
 
-from tests.dashboard import Dashboard
+from controlplane import quarantine_review
+from controlplane.api.app import create_internal_app
+from controlplane.errors import Unavailable
+from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import URL, System, running, sdk_worker
 from tests.test_catalog import dashboard_of, finish, written
 from tests.test_templates_dataset import RULES, completed, run, write_orders
@@ -170,6 +177,9 @@ async def quarantine_of(system: System, **extra: Any) -> str:
         {"name": "country", "type": "string"},
         {"name": "day", "type": "date32[day]"},
         {"name": "tags", "type": "list<item: string>"},
+        {"name": "price", "type": "decimal128(10, 2)"},
+        {"name": "ratio", "type": "float"},
+        {"name": "at", "type": "timestamp[ns]"},
         {"name": FAILED_RULES, "type": "string"},
     ]
     report = written("/lake/q.lance", 1, 5, layer="quarantine", schema=schema, **extra)
@@ -192,6 +202,15 @@ async def quarantine_of(system: System, **extra: Any) -> str:
         ([{"row": 0, "action": "release", "values": {FAILED_RULES: ""}}], "invalid_fix"),
         ([{"row": 0, "action": "release", "values": {"owner": "me"}}], "invalid_fix"),
         ([{"row": 0, "action": "discard", "values": {"id": 1}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"day": "20260101"}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"day": "2026-W01-1"}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"price": 12.345}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"price": 10**20}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"price": "lots"}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"ratio": 1e300}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"ratio": 10**400}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"at": "0001-01-01T00:00:00"}}], "invalid_fix"),
+        ([{"row": 0, "action": "release", "values": {"at": "yesterday"}}], "invalid_fix"),
     ],
 )
 async def test_a_decision_no_row_could_take_is_refused_and_nothing_recorded(
@@ -203,6 +222,28 @@ async def test_a_decision_no_row_could_take_is_refused_and_nothing_recorded(
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == code
     assert await system.pool.fetchval("SELECT count(*) FROM quarantine_decisions") == 0
+
+
+async def test_fixes_each_column_could_hold_are_taken(system: System) -> None:
+    quarantine = await quarantine_of(system, checks="/lake/checked.lance")
+    await served_release(system)
+    developer = await dashboard_of(system, "developer")
+    fixes = {
+        "price": "12.50",
+        "ratio": 1.5,
+        "at": "2026-01-01T10:00:00+05:00",
+        "day": "2026-01-02",
+        "id": -(2**63),
+        "country": "Ελλάδα",
+    }
+    answer = await decide(
+        developer,
+        quarantine,
+        {"version": 1, "decisions": [{"row": 0, "action": "release", "values": fixes}]},
+    )
+    assert answer.status_code == 201, answer.text
+    stored = await system.pool.fetchval("SELECT fixed FROM quarantine_decisions")
+    assert stored == fixes
 
 
 async def test_who_may_decide_and_what_a_release_needs(system: System) -> None:
@@ -249,6 +290,42 @@ async def test_a_quarantine_the_catalog_cannot_place_can_be_discarded_not_releas
     body = {"version": 1, "decisions": [{"row": 0, "action": "release"}]}
     answer = await decide(developer, str(quarantine), body)
     assert (answer.status_code, answer.json()["code"]) == (409, "no_checked_dataset")
+
+
+def test_fixes_are_written_as_their_columns_hold_them(lake: Path) -> None:
+    schema = pa.schema(
+        [
+            ("price", pa.decimal128(10, 2)),
+            ("ratio", pa.float32()),
+            ("at", pa.timestamp("us")),
+        ]
+    )
+    kept = lance.write_dataset(schema.empty_table(), str(lake / "kept.lance"))
+    set_aside = pa.table(
+        {
+            "price": pa.array([Decimal("1.00")], pa.decimal128(10, 2)),
+            "ratio": pa.array([0.5], pa.float32()),
+            "at": pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us")),
+            FAILED_RULES: ["range(price)"],
+        }
+    )
+    quarantine = lance.write_dataset(set_aside, str(lake / "q.lance"))
+    spec = {
+        "quarantine": {"uri": quarantine.uri, "version": 1},
+        "target": kept.uri,
+        "batch": "b-1",
+        "rows": [{"row": 0, "values": {"price": 12.5, "at": "2026-01-01T10:00:00+05:00"}}],
+    }
+    completed(run(release, spec))
+    [row] = lance.dataset(kept.uri).to_table().to_pylist()
+    # The decimal exact, the time with an offset kept as UTC (a column without a zone).
+    assert row == {"price": Decimal("12.50"), "ratio": 0.5, "at": dt.datetime(2026, 1, 1, 5)}
+    # Too large for a float32: refused, not stored as infinity.
+    too_large = {**spec, "batch": "b-2", "rows": [{"row": 0, "values": {"ratio": 1e300}}]}
+    outcome = run(release, too_large)
+    assert outcome.error is not None
+    assert outcome.error.code == "invalid_input"
+    assert lance.dataset(kept.uri).count_rows() == 1
 
 
 def test_a_release_retried_after_its_commit_appends_once(lake: Path) -> None:
@@ -303,3 +380,52 @@ def test_a_release_retried_after_its_commit_appends_once(lake: Path) -> None:
     assert moved.error is not None
     assert moved.error.code == "schema_mismatch"
     assert lance.dataset(checked["dataset"]["uri"]).count_rows() == 1
+
+
+async def served_release(system: System) -> None:
+    """A worker of the application that serves dataset.release, as the API sees one."""
+    await system.pool.execute(
+        "INSERT INTO workers (application_id, name, metadata) VALUES ($1, 'data', $2)",
+        system.application.id,
+        {"templates": {"dataset.release": "1"}},
+    )
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["never-stored", "stored"])
+async def test_a_release_that_fails_to_start_is_withdrawn_unless_it_was_stored(
+    system: System, monkeypatch: pytest.MonkeyPatch, stored: bool
+) -> None:
+    quarantine = await quarantine_of(system, checks="/lake/checked.lance")
+    await served_release(system)
+    await add_member(system.pool, system.application.id, "dev@example.com", "developer")
+    services = services_for(system.pool, system.services.broker)
+    developer = Dashboard(await logged_in(create_internal_app(services), "dev@example.com"))
+    if stored:
+        # Stored, then the request is cancelled while its job is published (the client left).
+        async def cancelled(*_: Any, **__: Any) -> None:
+            raise asyncio.CancelledError
+
+        monkeypatch.setattr(services.effects.dispatcher, "publish", cancelled)
+    else:
+
+        async def refused(*_: Any, **__: Any) -> None:
+            raise Unavailable("database_unavailable", "the database went away")
+
+        monkeypatch.setattr(quarantine_review, "start_pipeline", refused)
+    body = {"version": 1, "decisions": [{"row": 0, "action": "release"}]}
+    with contextlib.suppress(BaseException):
+        answer = await decide(developer, quarantine, body)
+        assert answer.status_code >= 500
+    releases = await system.pool.fetchval(
+        "SELECT count(*) FROM pipelines WHERE idempotency_key LIKE 'quarantine.release:%'"
+    )
+    decided = await system.pool.fetchval("SELECT count(*) FROM quarantine_decisions")
+    withdrawn = await system.pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'quarantine.withdrawn'"
+    )
+    # A stored release runs, so its decision stands; one never stored leaves nothing.
+    assert (releases, decided, withdrawn) == ((1, 1, 0) if stored else (0, 0, 1))
+    monkeypatch.undo()
+    again = await decide(developer, quarantine, body)
+    # Decided again: refused while the stored release stands, taken when there was none.
+    assert again.status_code == (409 if stored else 201), again.text

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import asyncpg
@@ -101,9 +103,15 @@ WHERE q.action = 'release' AND (
 RETURNING row_number
 """
 
-# Undo a batch whose release pipeline could not be created: the request answers an error, so
-# nothing of it may stay.
-_WITHDRAW = "DELETE FROM quarantine_decisions WHERE batch_id = $1"
+# Undo a batch whose request failed before its release pipeline was stored: nothing of it may
+# stay. A pipeline stored before the failure (its publish failed, or the client left) runs
+# anyway, so its decisions stand: withdrawing them would let the rows be released twice.
+# $1 the batch, $2 the application, $3 the release's idempotency key.
+_WITHDRAW = """
+DELETE FROM quarantine_decisions
+WHERE batch_id = $1
+  AND NOT EXISTS (SELECT 1 FROM pipelines WHERE application_id = $2 AND idempotency_key = $3)
+"""
 
 
 @dataclass(frozen=True)
@@ -232,10 +240,15 @@ def _audit_details(batch: Batch, decision: Decision) -> dict[str, Any]:
     return details
 
 
-async def withdraw(pool: asyncpg.Pool, actor: Actor, batch: Batch, reason: str) -> None:
-    """Take back a batch whose release could not be started, audited."""
+async def withdraw(pool: asyncpg.Pool, actor: Actor, batch: Batch, reason: str) -> bool:
+    """Take back a batch whose release was never stored, audited; False when its release
+    was stored after all (it runs, and the decisions stand)."""
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(_WITHDRAW, batch.id)
+        taken = await connection.execute(
+            _WITHDRAW, batch.id, batch.application_id, release_key(batch.id)
+        )
+        if taken == "DELETE 0":
+            return False
         await record_many(
             connection,
             actor,
@@ -248,6 +261,7 @@ async def withdraw(pool: asyncpg.Pool, actor: Actor, batch: Batch, reason: str) 
                 )
             ],
         )
+    return True
 
 
 def _shown(rows: list[int]) -> str:
@@ -259,11 +273,27 @@ def _shown(rows: list[int]) -> str:
 # does not fail on a value a person mistyped. The worker casts them to the column's type.
 
 _INTEGER = re.compile(r"^(u?)int(8|16|32|64)$")
-_FLOAT = re.compile(r"^(halffloat|float|double|float16|float32|float64)$")
-_DECIMAL = re.compile(r"^decimal(32|64|128|256)\(\d+, ?\d+\)$")
+# The largest finite value of each float type.
+_FLOATS = {
+    "halffloat": 65504.0,
+    "float16": 65504.0,
+    "float": 3.4028234663852886e38,
+    "float32": 3.4028234663852886e38,
+    "double": sys.float_info.max,
+    "float64": sys.float_info.max,
+}
+_DECIMAL = re.compile(r"^decimal(?:32|64|128|256)\((\d+), ?(\d+)\)$")
 _TEXT = ("string", "large_string", "utf8", "large_utf8", "string_view")
 _DATE = re.compile(r"^date(32|64)")
-_TIMESTAMP = re.compile(r"^timestamp\[")
+_TIMESTAMP = re.compile(r"^timestamp\[(s|ms|us|ns)")
+# ISO 8601 as a form shows it: a calendar date, and for a time hours and minutes at least,
+# with an optional offset (a time with an offset is kept as UTC in a column without a zone).
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+# Nanoseconds since 1970 in 64 bits reach from 1677-09-21 to 2262-04-11.
+_NANOSECOND_YEARS = range(1678, 2262)
 # The longest text a person may type into a fixed value.
 MAX_TEXT = 10_000
 
@@ -293,12 +323,17 @@ def _problem(type_: str, value: Any) -> str | None:
         if not low <= value <= high:
             return f"{value} is out of the range of {type_}"
         return None
-    if _FLOAT.match(type_) or _DECIMAL.match(type_):
+    if type_ in _FLOATS:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"a {type_} column takes a number"
-        if isinstance(value, float) and not math.isfinite(value):
-            return "the number is not finite"
-        return None
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        return None if abs(number) <= _FLOATS[type_] else f"{value} is out of the range of {type_}"
+    decimal = _DECIMAL.match(type_)
+    if decimal:
+        return _decimal_problem(value, int(decimal.group(1)), int(decimal.group(2)), type_)
     if type_ in ("bool", "boolean"):
         return None if isinstance(value, bool) else "a bool column takes true or false"
     if type_ in _TEXT:
@@ -308,15 +343,46 @@ def _problem(type_: str, value: Any) -> str | None:
             return "text must not contain NUL characters"
         return f"longer than {MAX_TEXT} characters" if len(value) > MAX_TEXT else None
     if _DATE.match(type_):
-        return _iso(value, dt.date.fromisoformat, "a date column takes YYYY-MM-DD")
-    if _TIMESTAMP.match(type_):
-        return _iso(value, dt.datetime.fromisoformat, "a timestamp column takes an ISO 8601 time")
+        if not isinstance(value, str) or not _ISO_DATE.match(value):
+            return "a date column takes YYYY-MM-DD"
+        return _parses(value, dt.date.fromisoformat, "a date column takes YYYY-MM-DD")
+    timestamp = _TIMESTAMP.match(type_)
+    if timestamp:
+        expected = "a timestamp column takes an ISO 8601 time, 2026-12-04T10:30:00[+01:00]"
+        if not isinstance(value, str) or not _ISO_TIME.match(value):
+            return expected
+        problem = _parses(value, dt.datetime.fromisoformat, expected)
+        if (
+            problem is None
+            and timestamp.group(1) == "ns"
+            and int(value[:4]) not in _NANOSECOND_YEARS
+        ):
+            return f"a {type_} column holds times from 1678 to 2261"
+        return problem
     return f"a {type_} column cannot be fixed in the review: release the row as it is"
 
 
-def _iso(value: Any, parse: Any, expected: str) -> str | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return expected
+def _decimal_problem(value: Any, precision: int, scale: int, type_: str) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return f"a {type_} column takes a number, or one written as text (12.50)"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return f"a {type_} column takes a number, or one written as text (12.50)"
+    if not number.is_finite():
+        return "the number is not finite"
+    # 12.500 is 12.5: trailing zeros take no place.
+    _, digits, exponent = number.normalize().as_tuple()
+    decimals = max(0, -int(exponent))
+    whole = len(digits) + int(exponent)
+    if decimals > scale:
+        return f"{value} has more than {scale} decimals"
+    if max(whole, 0) > precision - scale:
+        return f"{value} has more than {precision - scale} digits before the point"
+    return None
+
+
+def _parses(value: str, parse: Any, expected: str) -> str | None:
     try:
         parse(value)
     except ValueError:

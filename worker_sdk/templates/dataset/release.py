@@ -9,12 +9,13 @@ finds it among the target's recent commits registers that version instead of app
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 import lance
 import msgspec
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
@@ -111,12 +112,12 @@ def _fixed(quarantine: lance.LanceDataset, released: list[Released]) -> pa.Table
             raise TerminalError(f"the quarantine has no column {name!r}", code="invalid_input")
         column = table.column(name)
         values = column.to_pylist()
-        for i, r in enumerate(released):
-            if r.values and name in r.values:
-                values[i] = _parsed(r.values[name], column.type)
         try:
+            for i, r in enumerate(released):
+                if r.values and name in r.values:
+                    values[i] = _parsed(r.values[name], column.type)
             fixed = pa.array(values, type=column.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ArithmeticError, ValueError) as error:
             problem = f"a fixed value of {name!r}: {error}"
             raise TerminalError(problem, code="invalid_input") from None
         table = table.set_column(table.schema.get_field_index(name), name, fixed)
@@ -125,13 +126,24 @@ def _fixed(quarantine: lance.LanceDataset, released: list[Released]) -> pa.Table
 
 def _parsed(value: Any, type_: pa.DataType) -> Any:
     """A fixed value as a person typed it (JSON), as the column holds it."""
-    if value is None or not isinstance(value, str):
+    if value is None or isinstance(value, bool):
+        return value
+    if pa.types.is_decimal(type_):
+        return Decimal(str(value))  # 12.5 or "12.50", never through a binary float
+    if pa.types.is_floating(type_) and isinstance(value, (int, float)):
+        number = float(value)
+        if abs(number) > float(np.finfo(np.dtype(f"float{type_.bit_width}")).max):
+            # Arrow would store it as infinity without a word.
+            raise ValueError(f"{value} is out of the range of {type_}")
+        return number
+    if not isinstance(value, str):
         return value
     if pa.types.is_date(type_):
         return dt.date.fromisoformat(value)
     if pa.types.is_timestamp(type_):
         parsed = dt.datetime.fromisoformat(value)
-        return parsed if type_.tz or parsed.tzinfo is None else parsed.replace(tzinfo=None)
-    if pa.types.is_decimal(type_):
-        return pc.cast(pa.scalar(value), type_).as_py()
+        if type_.tz is None and parsed.tzinfo is not None:
+            # A time with an offset, in a column without a zone: kept as UTC, as Arrow does.
+            return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        return parsed
     return value
