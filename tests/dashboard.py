@@ -16,6 +16,7 @@ from controlplane.engine.access.accounts import Role, User, create_user
 from controlplane.services import Services
 from controlplane.settings import Settings
 from tests.processes import TEST_JWT_SECRET
+from tests.system import also_open
 
 if TYPE_CHECKING:
     from tests.system import System
@@ -27,7 +28,7 @@ BASE = "http://dashboard.test"
 def services_for(pool: asyncpg.Pool, broker: Broker | None = None, **settings: Any) -> Services:
     """Services with a JWT secret, as the API process has them."""
     settings = {"jwt_secret": TEST_JWT_SECRET, **settings}
-    return Services(Settings(**settings), pool, broker or InMemoryBroker())
+    return also_open(Services(Settings(**settings), pool, broker or InMemoryBroker()))
 
 
 def browser(app: Litestar) -> httpx.AsyncClient:

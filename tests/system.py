@@ -132,6 +132,24 @@ def completed(output: Any = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda job: {"status": "completed", "output": output}
 
 
+# Services a test made beside its system's (an internal API's, say), by the pool they use:
+# closed with the system, before the pool is, or their delayed work (the record of a publish)
+# would wake in a later test with a closed pool and log an outage into that test's log.
+_ALSO_OPEN: dict[int, list[Services]] = {}
+
+
+def also_open(services: Services) -> Services:
+    """``services``, to be closed with the system of its pool."""
+    _ALSO_OPEN.setdefault(id(services.pool), []).append(services)
+    return services
+
+
+async def close_services(services: Services) -> None:
+    await services.effects.close()
+    await services.sandbox.close()
+    await services.outages.close()
+
+
 @contextlib.asynccontextmanager
 async def running_system(
     pool: asyncpg.Pool, broker: Broker, **settings: Any
@@ -147,9 +165,9 @@ async def running_system(
             yield system
         finally:
             await system.stop_background()
-            await services.effects.close()
-            await services.sandbox.close()
-            await services.outages.close()
+            for extra in _ALSO_OPEN.pop(id(pool), []):
+                await close_services(extra)
+            await close_services(services)
 
 
 def sdk_worker(system: System, **options: Any) -> Worker:

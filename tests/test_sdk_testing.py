@@ -158,7 +158,7 @@ SIGNATURES = {
     "DatasetWritten": "(uri: str, version: int, rows: int, name: str | None = None, "
     "layer: str | None = None, bytes: int | None = None, "
     "schema: list[worker_sdk.wire.DatasetColumn] = <factory>, "
-    "reads: list[worker_sdk.wire.DatasetRead] = <factory>)",
+    "reads: list[worker_sdk.wire.DatasetRead] = <factory>, checks: str | None = None)",
     "Worker.run": "(self) -> 'None'",
     "Worker.run_async": "(self, *, handle_signals: 'bool' = True) -> 'None'",
     "Worker.stop": "(self) -> 'None'",
