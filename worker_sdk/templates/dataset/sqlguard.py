@@ -86,10 +86,10 @@ def checked(query: str, tables: set[str]) -> str:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise _refused("it must be one SELECT (WITH, UNION and the like included)")
     tree = statements[0]
-    own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    known = {name.lower() for name in tables} | own
+    # Exactly as written: Daft looks its tables up by case.
+    known = set(tables) | {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
-        name = table.name.lower()
+        name = table.name
         plain = isinstance(table.this, exp.Identifier) and not table.args.get("db")
         if not plain or name not in known or table.args.get("catalog"):
             shown = table.sql()[:200]
