@@ -11,6 +11,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -142,3 +143,12 @@ async def people(system: System) -> AsyncIterator[dict[str, Dashboard]]:
     yield {name: Dashboard(client) for name, client in clients.items()}
     for client in clients.values():
         await client.aclose()
+
+
+@pytest.fixture
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A lake of the test's own for the dataset templates (PIPELOGIQ_LAKE), and the test's
+    folder as their data root, where its source files are written."""
+    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
+    return tmp_path / "lake"

@@ -221,13 +221,6 @@ async def test_the_catalog_is_filtered_paged_and_kept_to_each_caller_s_applicati
     assert (await outsider.get(f"/api/datasets/{some_id}/sample")).status_code == 404
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
-    return tmp_path / "lake"
-
-
 async def test_the_templates_fill_the_catalog_and_a_worker_samples_and_profiles_it(
     system: System, tmp_path: Path, lake: Path
 ) -> None:

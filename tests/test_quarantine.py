@@ -27,13 +27,6 @@ from worker_sdk.templates.dataset.quality import FAILED_RULES, quality
 from worker_sdk.templates.dataset.release import release
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
-    return tmp_path / "lake"
-
-
 async def decide(developer: Dashboard, quarantine: str, body: dict[str, Any]) -> Any:
     return await developer.send("POST", f"/api/datasets/{quarantine}/quarantine/decisions", body)
 

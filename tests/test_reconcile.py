@@ -29,12 +29,8 @@ SPLIT = {
     "right": [{"rows": "@passed"}, {"rows": "@quarantined"}],
 }
 
-
-@pytest.fixture(autouse=True)
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
-    return tmp_path / "lake"
+# Every test here writes and reads a lake of its own (conftest.lake).
+pytestmark = pytest.mark.usefixtures("lake")
 
 
 @pytest.fixture

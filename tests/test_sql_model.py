@@ -17,12 +17,8 @@ import pytest
 from worker_sdk.templates.dataset.sql import RUNNER_ENV, sql
 from worker_sdk.testing import JobEnvironment, TestOutcome
 
-
-@pytest.fixture(autouse=True)
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PIPELOGIQ_LAKE", str(tmp_path / "lake"))
-    monkeypatch.setenv("PIPELOGIQ_DATA_ROOTS", str(tmp_path))
-    return tmp_path / "lake"
+# Every test here writes and reads a lake of its own (conftest.lake).
+pytestmark = pytest.mark.usefixtures("lake")
 
 
 def dataset(path: Path, **columns: list[Any]) -> dict[str, Any]:
