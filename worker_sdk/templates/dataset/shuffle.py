@@ -31,9 +31,9 @@ def split(table: pa.Table, keys: list[str], parts: int) -> list[pa.Table]:
     return [shuffled.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(parts)]
 
 
-def first_rows(keys: pa.Table) -> np.ndarray:
+def first_rows(keys: pa.Table, *, use_threads: bool = True) -> np.ndarray:
     """The places of the first row of each distinct key of ``keys`` (a table of the key
-    columns), in order."""
+    columns), in order. ``use_threads=False`` in a Ray task, which has one core to itself."""
     if keys.num_columns == 1:
         column = keys.column(0)
         kind = column.type
@@ -43,21 +43,16 @@ def first_rows(keys: pa.Table) -> np.ndarray:
             return np.sort(first)
     rows = pa.array(np.arange(keys.num_rows, dtype=np.int64))
     firsts = (
-        keys.append_column("__row", rows).group_by(keys.column_names).aggregate([("__row", "min")])
+        keys.append_column("__row", rows)
+        .group_by(keys.column_names, use_threads=use_threads)
+        .aggregate([("__row", "min")])
     )
     return np.sort(firsts.column("__row_min").to_numpy())
 
 
 def first_of_each_key(table: pa.Table, keys: list[str]) -> pa.Table:
-    """The first row of each distinct key, in the order the rows came."""
-    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    firsts = (
-        table.select(keys)
-        .append_column("__row", rows)
-        .group_by(keys, use_threads=False)
-        .aggregate([("__row", "min")])
-    )
-    return table.take(pa.array(np.sort(firsts.column("__row_min").to_numpy())))
+    """The first row of each distinct key, in the order the rows came (in a Ray task)."""
+    return table.take(pa.array(first_rows(table.select(keys), use_threads=False)))
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
