@@ -34,9 +34,15 @@ Outcome = Literal["discarded", "not_started", "running", "completed", "failed", 
 FAILED_RULES = "_failed_rules"
 
 
+_RELEASE_PREFIX = "quarantine.release:"
+# The release pipeline of the batch of the decision `q`, found by its idempotency key within
+# the application ($1 in each statement that uses it).
+_RELEASE_OF = f"p.application_id = $1 AND p.idempotency_key = '{_RELEASE_PREFIX}' || q.batch_id"
+
+
 def release_key(batch_id: uuid.UUID) -> str:
     """The idempotency key of the pipeline that releases a batch of decisions."""
-    return f"quarantine.release:{batch_id}"
+    return f"{_RELEASE_PREFIX}{batch_id}"
 
 
 # Where released rows go: the dataset the quarantine version says its rows were kept out of
@@ -64,16 +70,14 @@ _DECISIONS = f"""
 SELECT q.row_number, q.action, q.fixed, q.note, q.decided_by_name, q.decided_at,
        p.id AS pipeline_id, {_OUTCOME} AS outcome
 FROM quarantine_decisions q
-LEFT JOIN pipelines p ON p.application_id = $1 AND p.idempotency_key =
-     'quarantine.release:' || q.batch_id
+LEFT JOIN pipelines p ON {_RELEASE_OF}
 WHERE q.dataset_id = $2 AND q.version = $3 AND q.row_number BETWEEN $4 AND $5
 """
 
 _TALLY = f"""
 SELECT {_OUTCOME} AS outcome, count(*) AS rows
 FROM quarantine_decisions q
-LEFT JOIN pipelines p ON p.application_id = $1 AND p.idempotency_key =
-     'quarantine.release:' || q.batch_id
+LEFT JOIN pipelines p ON {_RELEASE_OF}
 WHERE q.dataset_id = $2 AND q.version = $3
 GROUP BY 1
 """
@@ -82,7 +86,7 @@ GROUP BY 1
 # again only when its release came to nothing: its pipeline failed or was cancelled, or was
 # never created a minute after the decision (the request that decided it died on the way).
 # The caller compares the rows returned with the rows asked for and rolls back on a shortfall.
-_DECIDE = """
+_DECIDE = f"""
 INSERT INTO quarantine_decisions AS q (dataset_id, version, row_number, action, fixed, batch_id,
                                        target_id, note, decided_by, decided_by_name)
 SELECT $2, $3, r.row_number, r.action, r.fixed::jsonb, $4, $5, $6, $7, $8
@@ -93,13 +97,9 @@ SET action = excluded.action, fixed = excluded.fixed, batch_id = excluded.batch_
     decided_by_name = excluded.decided_by_name, decided_at = now()
 WHERE q.action = 'release' AND (
     EXISTS (SELECT 1 FROM pipelines p
-            WHERE p.application_id = $1
-              AND p.idempotency_key = 'quarantine.release:' || q.batch_id
-              AND p.status IN ('failed', 'cancelled'))
+            WHERE {_RELEASE_OF} AND p.status IN ('failed', 'cancelled'))
     OR (q.decided_at < now() - interval '1 minute'
-        AND NOT EXISTS (SELECT 1 FROM pipelines p
-                        WHERE p.application_id = $1
-                          AND p.idempotency_key = 'quarantine.release:' || q.batch_id)))
+        AND NOT EXISTS (SELECT 1 FROM pipelines p WHERE {_RELEASE_OF})))
 RETURNING row_number
 """
 
