@@ -63,6 +63,16 @@ class System:
         assert response.status_code == 200, response.text
         return response.json()["jobs"]
 
+    async def pull_until(self, handler: str, count: int) -> list[dict[str, Any]]:
+        """At least ``count`` jobs of ``handler``: a submit's jobs are published just after its
+        commit, so one pull may come back before the last of them is queued."""
+        jobs: list[dict[str, Any]] = []
+        for _ in range(20):
+            jobs += await self.pull(handler, max_jobs=count - len(jobs), wait=1)
+            if len(jobs) >= count:
+                break
+        return jobs
+
     async def ack(self, *results: dict[str, Any]) -> dict[str, Any]:
         response = await self.client.post("/jobs/ack", json={"results": list(results)})
         assert response.status_code == 200, response.text

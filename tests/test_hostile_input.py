@@ -89,7 +89,7 @@ async def test_one_result_holding_nul_is_refused_alone_and_the_rest_applied(
     first = await system.submit([{"name": "a", "handler": "nul"}])
     second = await system.submit([{"name": "a", "handler": "nul"}])
     third = await system.submit([{"name": "a", "handler": "nul"}])
-    jobs = {job["pipelineId"]: job for job in await system.pull("nul", max_jobs=3)}
+    jobs = {job["pipelineId"]: job for job in await system.pull_until("nul", 3)}
     bad_output = jobs[first["id"]]["jobId"]
     bad_log = jobs[second["id"]]["jobId"]
     good = jobs[third["id"]]["jobId"]
@@ -406,7 +406,7 @@ async def test_a_result_too_large_to_hand_on_is_refused_alone(rabbit_system: Sys
     system = rabbit_system
     for _ in range(3):
         await system.submit([{"name": "a", "handler": "big"}])
-    jobs = [job["jobId"] for job in await system.pull("big", max_jobs=3)]
+    jobs = [job["jobId"] for job in await system.pull_until("big", 3)]
     huge = "x" * 1_100_000
     answer = await system.ack(
         {"jobId": jobs[0], "status": "completed", "output": huge},

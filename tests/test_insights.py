@@ -100,9 +100,7 @@ async def test_figures_per_stage_hotspots_and_queues(
 async def test_pipelines_counted_by_status(system: System, users: dict[str, Dashboard]) -> None:
     system.start_builtin_worker()
     submitted = [await system.submit([{"name": "s", "handler": "h"}]) for _ in range(5)]
-    jobs: dict[str, dict[str, Any]] = {}
-    while len(jobs) < 5:
-        jobs |= {job["pipelineId"]: job for job in await system.pull("h", max_jobs=5, wait=5)}
+    jobs = {job["pipelineId"]: job for job in await system.pull_until("h", 5)}
     [done1, done2, broken, cancelled, _still_running] = [p["id"] for p in submitted]
     await system.ack(
         {"jobId": jobs[done1]["jobId"], "status": "completed"},

@@ -61,7 +61,7 @@ async def test_fan_out_and_fan_in_respect_dependencies(system: System) -> None:
     first = await system.pull("work")
     assert [j["stageName"] for j in first] == ["split"]
     await system.ack({"jobId": first[0]["jobId"], "status": "completed", "output": 1})
-    branches = await _pull_until(system, "work", 2)
+    branches = await system.pull_until("work", 2)
     assert sorted(j["stageName"] for j in branches) == ["left", "right"]
     # The join must not be offered while one branch is still running.
     left = next(j for j in branches if j["stageName"] == "left")
@@ -74,15 +74,6 @@ async def test_fan_out_and_fan_in_respect_dependencies(system: System) -> None:
     assert join[0]["dependencies"] == {"left": "L", "right": "R"}
     await system.ack({"jobId": join[0]["jobId"], "status": "completed"})
     await system.wait_for_pipeline(pipeline["id"], "completed")
-
-
-async def _pull_until(system: System, handler: str, count: int) -> list[dict[str, Any]]:
-    jobs: list[dict[str, Any]] = []
-    for _ in range(20):
-        jobs += await system.pull(handler, wait=1)
-        if len(jobs) >= count:
-            break
-    return jobs
 
 
 async def test_context_flows_from_submit_and_acks_to_later_stages(system: System) -> None:
@@ -108,7 +99,7 @@ async def test_any_json_value_round_trips_as_input_output_and_context(system: Sy
         for i, value in enumerate(values)
     ]
     pipeline = await system.submit(stages, context={"list": [1, 2], "nested": [[3]]})
-    jobs = await _pull_until(system, "json", len(values))
+    jobs = await system.pull_until("json", len(values))
     assert {j["stageName"]: j["input"] for j in jobs} == {
         f"s{i}": value for i, value in enumerate(values)
     }
@@ -197,7 +188,7 @@ async def test_a_success_and_a_failure_advanced_together_queue_nothing(system: S
             {"name": "after_ok", "handler": "work", "dependsOn": ["ok"]},
         ]
     )
-    jobs = {j["stageName"]: j for j in await _pull_until(system, "work", 2)}
+    jobs = {j["stageName"]: j for j in await system.pull_until("work", 2)}
     await system.ack(
         {"jobId": jobs["ok"]["jobId"], "status": "completed"},
         {"jobId": jobs["bad"]["jobId"], "status": "failed", "error": {"message": "no"}},
@@ -256,7 +247,7 @@ async def test_ack_stores_logs_and_is_atomic_per_batch(system: System) -> None:
     await system.submit(
         [{"name": "a", "handler": "log"}, {"name": "b", "handler": "log", "dependsOn": []}]
     )
-    jobs = await _pull_until(system, "log", 2)
+    jobs = await system.pull_until("log", 2)
     answer = await system.ack(
         *(
             {
@@ -287,7 +278,7 @@ async def test_pull_honours_max_jobs_and_leaves_the_rest_queued(system: System) 
     await system.submit([{"name": f"s{i}", "handler": "few", "dependsOn": []} for i in range(7)])
     first = await system.pull("few", max_jobs=3)
     assert len(first) == 3
-    rest = await _pull_until(system, "few", 4)
+    rest = await system.pull_until("few", 4)
     assert len(rest) == 4
     assert not {j["stageId"] for j in first} & {j["stageId"] for j in rest}
 
@@ -367,7 +358,7 @@ async def test_idempotency_key_returns_the_first_pipeline(system: System) -> Non
     )
     assert different.status_code == 409
     assert different.json()["code"] == "idempotency_key_reused"
-    jobs = await _pull_until(system, "idem", 1)
+    jobs = await system.pull_until("idem", 1)
     assert len(jobs) == 1
     assert await system.pull("idem", wait=0.3) == []
 
@@ -379,7 +370,7 @@ async def test_one_batch_writing_a_key_twice_keeps_the_last_value(system: System
             {"name": "b", "handler": "both", "dependsOn": []},
         ]
     )
-    jobs = await _pull_until(system, "both", 2)
+    jobs = await system.pull_until("both", 2)
     first, second = sorted(jobs, key=lambda j: j["stageName"])
     answer = await system.ack(
         {"jobId": first["jobId"], "status": "completed", "context": {"winner": "a", "a": 1}},

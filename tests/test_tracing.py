@@ -75,7 +75,7 @@ async def test_without_a_valid_traceparent_each_pipeline_starts_its_own_trace(
         traces.append(response.json()["traceId"])
     assert all(re.fullmatch("[0-9a-f]{32}", trace) for trace in traces)
     assert traces[0] != traces[1]
-    jobs = await system.pull("n", max_jobs=2, wait=5)
+    jobs = await system.pull_until("n", 2)
     assert {job["traceparent"].split("-")[1] for job in jobs} == set(traces)
 
 
