@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from builtin_worker import lake
 from controlplane.broker import ResultBatch
+from controlplane.engine.alerts import alerts
+from controlplane.engine.alerts.evaluate import evaluate
 from controlplane.engine.catalog import retention as catalog_retention
 from controlplane.engine.definitions import schedules
 from controlplane.engine.jobpath import sweeps
@@ -18,6 +20,8 @@ from controlplane.engine.jobpath.advance import advance_stages
 from controlplane.engine.jobpath.gates import release_held
 from controlplane.engine.upkeep import retention, statistics
 from controlplane.metrics import (
+    ALERT_TRANSITIONS,
+    ALERTS_FIRING,
     JOB_TIMEOUTS,
     JOBS_FAILED,
     JOBS_RETRIED,
@@ -28,6 +32,7 @@ from controlplane.metrics import (
     SCHEDULE_FIRES,
     WORKERS_ONLINE,
 )
+from controlplane.notifications.round import deliver_due
 from controlplane.runs import start_run
 from controlplane.services import Services
 
@@ -39,6 +44,8 @@ RESULT_BATCHES_IN_FLIGHT = 4
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 RETENTION_INTERVAL_SECONDS = 300.0
 STATISTICS_INTERVAL_SECONDS = 5.0
+# Notifications due are looked for this often, and at once when an alert changes.
+DELIVERY_INTERVAL_SECONDS = 1.0
 
 
 class BuiltinWorker:
@@ -47,6 +54,7 @@ class BuiltinWorker:
         self._pool = services.pool
         self._settings = services.settings
         self._effects = services.effects
+        self._rules_reported: set[str] = set()
 
     async def run(self) -> None:
         if not self.services.broker.durable:
@@ -63,6 +71,14 @@ class BuiltinWorker:
             self._schedule_loop(),
             self._every(RETENTION_INTERVAL_SECONDS, self.enforce_retention),
             self._every(STATISTICS_INTERVAL_SECONDS, self.refresh_statistics),
+            self._woken(
+                self._effects.alerting.evaluate,
+                self._settings.alert_interval_seconds,
+                self.evaluate_alerts,
+            ),
+            self._woken(
+                self._effects.alerting.deliver, DELIVERY_INTERVAL_SECONDS, self.deliver_alerts
+            ),
         ]
         await asyncio.gather(*loops)
 
@@ -78,6 +94,19 @@ class BuiltinWorker:
             except Exception as error:
                 self._failed(error, "%s failed; trying again in %.1f s", step.__name__, seconds)
             await asyncio.sleep(seconds)
+
+    async def _woken(
+        self, event: asyncio.Event, seconds: float, step: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Runs ``step`` every ``seconds``, and at once when ``event`` is set."""
+        while True:
+            event.clear()
+            try:
+                await step()
+            except Exception as error:
+                self._failed(error, "%s failed; trying again in %.1f s", step.__name__, seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), seconds)
 
     # -- results -----------------------------------------------------------------------
 
@@ -241,6 +270,21 @@ class BuiltinWorker:
 
     async def refresh_statistics(self) -> list[str]:
         return await statistics.refresh_outgrown(self._pool)
+
+    # -- alerts ------------------------------------------------------------------------
+
+    async def evaluate_alerts(self) -> None:
+        outcome = await evaluate(self._pool)
+        await self._effects.apply(outcome)
+        for change in outcome.alerts:
+            ALERT_TRANSITIONS.labels("opened" if change.status == "firing" else change.status).inc()
+        firing = await alerts.open_by_rule(self._pool)
+        for rule in {*firing, *self._rules_reported}:
+            ALERTS_FIRING.labels(rule).set(firing.get(rule, 0))
+        self._rules_reported = set(firing)
+
+    async def deliver_alerts(self) -> int:
+        return await deliver_due(self._pool, self.services.sealer, self._settings)
 
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers

@@ -69,3 +69,15 @@ STAGE_DURATION = Histogram(
 )
 QUEUE_DEPTH = Gauge("pipelogiq_queue_depth", "Messages waiting in a job queue.", ["queue"])
 WORKERS_ONLINE = Gauge("pipelogiq_workers_online", "Workers with a recent heartbeat.")
+ALERTS_FIRING = Gauge(
+    "pipelogiq_alerts_firing", "Alerts open (firing or acknowledged), by rule name.", ["rule"]
+)
+ALERT_TRANSITIONS = Counter(
+    "pipelogiq_alert_transitions", "Alerts opened, acknowledged and resolved.", ["transition"]
+)
+ALERT_DELIVERIES = Counter(
+    "pipelogiq_alert_deliveries",
+    "Tries to send alert notifications, by channel type and outcome (delivered, retried, "
+    "failed: given up, digest: a digest sent in place of several).",
+    ["channel_type", "outcome"],
+)

@@ -133,6 +133,10 @@ def _strong_secret(raw: str) -> str:
     return raw
 
 
+def _entries(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _networks(raw: str) -> tuple[str, ...]:
     try:
         return tuple(
@@ -235,6 +239,16 @@ class Settings:
     # Internal addresses (CIDRs, comma-separated) the control plane may connect to when it
     # tests a connection or lists its tables; public ones need no listing.
     connections_allow: tuple[str, ...] = setting((), _networks)
+    # Internal hosts (names, addresses or CIDRs, comma-separated) alert channels may send to:
+    # webhooks, Slack and mail servers that resolve to loopback, private or link-local
+    # addresses are refused unless listed.
+    alerts_allow: tuple[str, ...] = setting((), _entries)
+    # How often the built-in worker evaluates alert rules (it is also woken by failures),
+    # and how long it waits on a channel before counting the try failed.
+    alert_interval_seconds: float = setting(5.0, _positive(float))
+    alert_send_timeout_seconds: float = setting(10.0, _positive(float))
+    # The dashboard's address as people reach it, for links in notifications (unset: none).
+    public_url: str | None = setting(None, _url("http://", "https://"))
     # The largest file a job may attach, and how long a download link works.
     max_artifact_bytes: int = setting(104_857_600, _positive(int))
     artifact_link_seconds: int = setting(300, _positive(int))

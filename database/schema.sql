@@ -87,6 +87,119 @@ CREATE FUNCTION public.pipelogiq_retry_delay(backoff text, base double precision
     END)
 $$;
 
+CREATE TABLE public.alert_channels (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    application_id uuid NOT NULL,
+    name text NOT NULL,
+    type text NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sealed_secret bytea,
+    rate_limit_per_minute integer DEFAULT 10 NOT NULL,
+    window_started_at timestamp with time zone,
+    sent_in_window integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_channels_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$'::text)),
+    CONSTRAINT alert_channels_rate_limit_per_minute_check CHECK (((rate_limit_per_minute >= 1) AND (rate_limit_per_minute <= 1000))),
+    CONSTRAINT alert_channels_type_check CHECK ((type = ANY (ARRAY['webhook'::text, 'slack'::text, 'email'::text])))
+);
+
+CREATE TABLE public.alert_cursors (
+    source text NOT NULL,
+    "position" timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.alert_deliveries (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    event_id bigint,
+    channel_id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    lease_token uuid,
+    leased_until timestamp with time zone,
+    last_error text,
+    digest_id uuid,
+    folded integer DEFAULT 0 NOT NULL,
+    delivered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'delivered'::text, 'failed'::text, 'digested'::text])))
+);
+
+CREATE TABLE public.alert_events (
+    id bigint NOT NULL,
+    alert_id uuid NOT NULL,
+    kind text NOT NULL,
+    actor text,
+    note text,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_events_kind_check CHECK ((kind = ANY (ARRAY['opened'::text, 'acknowledged'::text, 'resolved'::text])))
+);
+
+ALTER TABLE public.alert_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.alert_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.alert_occurrences (
+    rule_id uuid NOT NULL,
+    source_key text NOT NULL,
+    alert_id uuid,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.alert_rules (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    application_id uuid NOT NULL,
+    name text NOT NULL,
+    condition jsonb NOT NULL,
+    condition_type text NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    channel_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    active_since timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT alert_rules_name_check CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_ .-]{0,99}$'::text)),
+    CONSTRAINT alert_rules_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
+    CONSTRAINT alert_rules_status_check CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text])))
+);
+
+CREATE TABLE public.alert_watches (
+    rule_id uuid NOT NULL,
+    subject_key text NOT NULL,
+    since timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.alerts (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    application_id uuid NOT NULL,
+    rule_id uuid,
+    rule_name text NOT NULL,
+    condition_type text NOT NULL,
+    severity text NOT NULL,
+    subject_kind text NOT NULL,
+    subject_key text NOT NULL,
+    subject_name text NOT NULL,
+    status text DEFAULT 'firing'::text NOT NULL,
+    summary text NOT NULL,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    occurrences integer DEFAULT 1 NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by text,
+    resolved_at timestamp with time zone,
+    resolved_by text,
+    CONSTRAINT alerts_status_check CHECK ((status = ANY (ARRAY['firing'::text, 'acknowledged'::text, 'resolved'::text])))
+);
+
 CREATE TABLE public.api_keys (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     application_id uuid NOT NULL,
@@ -550,6 +663,39 @@ ALTER TABLE ONLY public.worker_events ATTACH PARTITION public.worker_events_defa
 
 ALTER TABLE ONLY public.schedule_fires ALTER COLUMN id SET DEFAULT nextval('public.schedule_fires_id_seq'::regclass);
 
+ALTER TABLE ONLY public.alert_channels
+    ADD CONSTRAINT alert_channels_application_id_name_key UNIQUE (application_id, name);
+
+ALTER TABLE ONLY public.alert_channels
+    ADD CONSTRAINT alert_channels_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.alert_cursors
+    ADD CONSTRAINT alert_cursors_pkey PRIMARY KEY (source);
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_event_id_channel_id_key UNIQUE (event_id, channel_id);
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.alert_events
+    ADD CONSTRAINT alert_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.alert_occurrences
+    ADD CONSTRAINT alert_occurrences_pkey PRIMARY KEY (rule_id, source_key);
+
+ALTER TABLE ONLY public.alert_rules
+    ADD CONSTRAINT alert_rules_application_id_name_key UNIQUE (application_id, name);
+
+ALTER TABLE ONLY public.alert_rules
+    ADD CONSTRAINT alert_rules_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.alert_watches
+    ADD CONSTRAINT alert_watches_pkey PRIMARY KEY (rule_id, subject_key);
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_pkey PRIMARY KEY (id);
+
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash);
 
@@ -673,6 +819,28 @@ ALTER TABLE ONLY public.worker_events_default
 ALTER TABLE ONLY public.workers
     ADD CONSTRAINT workers_pkey PRIMARY KEY (id);
 
+CREATE INDEX alert_deliveries_digest ON public.alert_deliveries USING btree (digest_id) WHERE (digest_id IS NOT NULL);
+
+CREATE INDEX alert_deliveries_due ON public.alert_deliveries USING btree (channel_id, next_attempt_at) WHERE (status = 'pending'::text);
+
+CREATE INDEX alert_deliveries_event ON public.alert_deliveries USING btree (event_id);
+
+CREATE INDEX alert_deliveries_leased ON public.alert_deliveries USING btree (leased_until) WHERE (status = 'sending'::text);
+
+CREATE INDEX alert_events_alert ON public.alert_events USING btree (alert_id, id);
+
+CREATE INDEX alert_occurrences_alert ON public.alert_occurrences USING btree (alert_id, at DESC);
+
+CREATE INDEX alert_rules_active ON public.alert_rules USING btree (condition_type) WHERE (status = 'active'::text);
+
+CREATE INDEX alerts_listing ON public.alerts USING btree (application_id, opened_at DESC, id DESC);
+
+CREATE UNIQUE INDEX alerts_open ON public.alerts USING btree (rule_id, subject_key) WHERE (status <> 'resolved'::text);
+
+CREATE INDEX alerts_opened ON public.alerts USING btree (opened_at DESC, id DESC);
+
+CREATE INDEX alerts_unresolved ON public.alerts USING btree (condition_type) WHERE (status <> 'resolved'::text);
+
 CREATE INDEX api_keys_application ON public.api_keys USING btree (application_id);
 
 CREATE INDEX approvals_pending ON public.approvals USING btree (created_at) WHERE (status = 'pending'::text);
@@ -782,6 +950,39 @@ ALTER INDEX public.worker_events_pkey ATTACH PARTITION public.worker_events_defa
 ALTER INDEX public.worker_events_worker ATTACH PARTITION public.worker_events_default_worker_id_id_idx;
 
 CREATE TRIGGER stages_record_attempt AFTER UPDATE OF status ON public.stages FOR EACH ROW WHEN (((old.status = 'running'::text) AND (new.status <> 'running'::text))) EXECUTE FUNCTION public.pipelogiq_record_attempt();
+
+ALTER TABLE ONLY public.alert_channels
+    ADD CONSTRAINT alert_channels_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_channel_id_fkey FOREIGN KEY (channel_id) REFERENCES public.alert_channels(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_digest_id_fkey FOREIGN KEY (digest_id) REFERENCES public.alert_deliveries(id) ON DELETE SET NULL;
+
+ALTER TABLE ONLY public.alert_deliveries
+    ADD CONSTRAINT alert_deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.alert_events(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_events
+    ADD CONSTRAINT alert_events_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES public.alerts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_occurrences
+    ADD CONSTRAINT alert_occurrences_alert_id_fkey FOREIGN KEY (alert_id) REFERENCES public.alerts(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_occurrences
+    ADD CONSTRAINT alert_occurrences_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_rules
+    ADD CONSTRAINT alert_rules_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alert_watches
+    ADD CONSTRAINT alert_watches_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_rule_id_fkey FOREIGN KEY (rule_id) REFERENCES public.alert_rules(id) ON DELETE SET NULL;
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_application_id_fkey FOREIGN KEY (application_id) REFERENCES public.applications(id) ON DELETE CASCADE;

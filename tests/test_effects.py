@@ -25,6 +25,9 @@ import pytest
 import controlplane.engine
 from controlplane.api.app import create_internal_app
 from controlplane.effects import Effects
+from controlplane.engine.access.audit import CLI
+from controlplane.engine.alerts.conditions import StagePending
+from controlplane.engine.alerts.rules import Draft, create_rule
 from controlplane.engine.outcome import Outcome, PipelineChange, StageChange, WorkerChange
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System
@@ -301,6 +304,48 @@ async def _held_stage_released(system: System, seen: Seen, _: Dashboard) -> None
     await system.pool.execute("UPDATE stages SET held_by = $1 WHERE id = $2", policy, stage)
     await system.worker.release_held_stages()
     assert [s.stage_id for s in seen.outcomes[-1].republished] == [stage]
+
+
+async def _unserved_stage_alerted(system: System, seen: Seen) -> tuple[uuid.UUID, uuid.UUID]:
+    """A pending-watchdog rule, and a stage of a handler nobody serves queued past its
+    alert and its fail-after bounds; one round of the rules. (pipeline, stage)."""
+    condition = StagePending(minutes=1, fail_after_minutes=2)
+    draft = Draft("pending", condition, "warning", [], "active")
+    await create_rule(system.pool, CLI, system.application.id, draft)
+    pipeline_id, [stage] = _ids(await _submitted(system, "nobody"))
+    await system.pool.execute("UPDATE stages SET queued_at = now() - interval '3 minutes'")
+    await system.worker.evaluate_alerts()
+    return pipeline_id, stage
+
+
+@scenario(
+    "alerts.evaluate.evaluate",
+    "alerts.alerts.raise_signals",
+    "jobpath.sweeps.fail_unserved",
+)
+async def _pending_watchdog(system: System, seen: Seen, _: Dashboard) -> None:
+    pipeline_id, stage = await _unserved_stage_alerted(system, seen)
+    assert StageChange(stage, pipeline_id, system.application.id, "failed") in seen.all.stages
+    assert stage in seen.all.finished_stages
+    assert [a.status for a in seen.all.alerts] == ["firing"]
+
+
+@scenario("alerts.alerts.resolve_cleared")
+async def _alert_clears(system: System, seen: Seen, _: Dashboard) -> None:
+    await _unserved_stage_alerted(system, seen)  # the stage failed: nothing waits any more
+    [opened] = seen.all.alerts
+    await system.worker.evaluate_alerts()
+    assert seen.outcomes[-1].alerts == (opened._replace(status="resolved"),)
+
+
+@scenario("alerts.alerts.acknowledge", "alerts.alerts.resolve_by_hand")
+async def _alert_acknowledged_and_resolved(system: System, seen: Seen, operator: Dashboard) -> None:
+    await _unserved_stage_alerted(system, seen)
+    [opened] = seen.all.alerts
+    for action, status in (("acknowledge", "acknowledged"), ("resolve", "resolved")):
+        response = await operator.send("POST", f"/api/alerts/{opened.alert_id}/{action}")
+        assert response.status_code == 200, response.text
+        assert seen.outcomes[-1].alerts == (opened._replace(status=status),)
 
 
 # Last: the scenarios above are registered by now.

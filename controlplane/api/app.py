@@ -23,6 +23,9 @@ from controlplane.api.external.pipelines import PipelineController
 from controlplane.api.external.templates import TemplateController
 from controlplane.api.external.workers import WorkerController
 from controlplane.api.health import HealthController
+from controlplane.api.internal.alert_channels import AlertChannelController
+from controlplane.api.internal.alert_rules import AlertRuleController
+from controlplane.api.internal.alerts import AlertController
 from controlplane.api.internal.applications import ApplicationController
 from controlplane.api.internal.approvals import ApprovalController as InternalApprovalController
 from controlplane.api.internal.artifacts import ArtifactController as InternalArtifactController
@@ -138,6 +141,9 @@ def create_internal_app(services: Services) -> Litestar:
             InternalApprovalController,
             InternalDefinitionController,
             ScheduleController,
+            AlertChannelController,
+            AlertRuleController,
+            AlertController,
             InternalArtifactController,
             InternalDatasetController,
             DatasetRetentionController,

@@ -8,11 +8,14 @@ announces or exports. Each effect is best effort here and found again if lost:
 - announce finished stages on ``stage.results`` (``announcements``): if lost, the
   unadvanced sweep advances them;
 - live updates (``live_updates``): if lost, dashboards refetch on the gap in sequence;
-- spans of ended jobs and pipelines (``traces``): if lost, a gap in a trace.
+- spans of ended jobs and pipelines (``traces``): if lost, a gap in a trace;
+- alerts (``alerting``): wakes the built-in worker's alert rounds; if lost, the next round
+  (every few seconds) finds the same.
 """
 
 from __future__ import annotations
 
+from controlplane.effects.alerting import AlertWakeups
 from controlplane.effects.announcements import ResultAnnouncer
 from controlplane.effects.dispatch import Dispatcher
 from controlplane.effects.live_updates import UpdatePublisher
@@ -34,6 +37,7 @@ class Effects:
         self.announcer = announcer
         self.updates = updates
         self.traces = traces
+        self.alerting = AlertWakeups()
 
     async def apply(self, outcome: Outcome) -> int:
         """Apply what a committed change did; returns how many of its publishes the broker
@@ -49,6 +53,8 @@ class Effects:
         updates.stages_changed(outcome.stages)
         updates.pipelines_changed(outcome.pipelines)
         updates.workers_changed(outcome.workers)
+        updates.alerts_changed(outcome.alerts)
+        self.alerting.consider(outcome)
         self.announcer.announce(outcome.finished_stages)
         if self.traces is not None:
             self.traces.jobs_finished(outcome.ended_jobs)

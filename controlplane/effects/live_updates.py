@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from controlplane.broker import Broker
-from controlplane.engine.outcome import PipelineChange, StageChange, WorkerChange
+from controlplane.engine.outcome import AlertChange, PipelineChange, StageChange, WorkerChange
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,13 @@ class UpdatePublisher:
         self.announce(
             "worker",
             [{"id": str(w), "applicationId": str(a), "state": s} for w, a, s in changes],
+        )
+
+    def alerts_changed(self, changes: Iterable[AlertChange]) -> None:
+        """Alerts opened, acknowledged or resolved."""
+        self.announce(
+            "alert",
+            [{"id": str(a), "applicationId": str(app), "status": s} for a, app, s in changes],
         )
 
     def announce(self, kind: str, items: list[dict[str, Any]]) -> None:

@@ -55,6 +55,12 @@ class WorkerChange(NamedTuple):
     state: str
 
 
+class AlertChange(NamedTuple):
+    alert_id: uuid.UUID
+    application_id: uuid.UUID
+    status: str
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one change did, once committed. Every field is a tuple, empty when nothing
@@ -74,6 +80,8 @@ class Outcome:
     # Jobs (attempts) and pipelines that ended: exported as spans.
     ended_jobs: tuple[uuid.UUID, ...] = ()
     ended_pipelines: tuple[uuid.UUID, ...] = ()
+    # Alerts opened, acknowledged or resolved: shown live, and their notifications sent.
+    alerts: tuple[AlertChange, ...] = ()
 
     def __add__(self, other: Outcome) -> Outcome:
         return Outcome(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Outcome)))

@@ -100,12 +100,22 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
-async def _checked_address(url: httpx.URL, timeout_seconds: float) -> str:
-    """The address to connect to for ``url``: every address its host resolves to is
-    checked, and the first is the one used."""
+async def _checked_address(
+    url: httpx.URL, timeout_seconds: float, allowed: Iterable[str] = ()
+) -> str:
     host = url.raw_host.decode("ascii")
     port = url.port or (443 if url.scheme == "https" else 80)
-    names, networks = _rules([*os.environ.get(ALLOW_ENV, "").split(","), *_allowed_in_code])
+    return await checked_address(host, port, timeout_seconds, allowed)
+
+
+async def checked_address(
+    host: str, port: int, timeout_seconds: float, allowed: Iterable[str] = ()
+) -> str:
+    """The address to connect to for ``host``: every address it resolves to is checked
+    (``address_not_allowed`` unless allowed), and the first is the one to use."""
+    names, networks = _rules(
+        [*os.environ.get(ALLOW_ENV, "").split(","), *_allowed_in_code, *allowed]
+    )
     loop = asyncio.get_running_loop()
     try:
         # getaddrinfo also reads the odd spellings of IPv4 (2130706433, 0x7f.1, 127.1) as the
@@ -122,8 +132,8 @@ async def _checked_address(url: httpx.URL, timeout_seconds: float) -> str:
             if kind is not None and not any(address in network for network in networks):
                 named = host if host == str(address) else f"{host} ({address})"
                 raise TerminalError(
-                    f"{named} is {kind} address, which templates do not reach unless the "
-                    f"worker's {ALLOW_ENV} allows it",
+                    f"{named} is {kind} address, which is not reached unless "
+                    f"{ALLOW_ENV} (or the control plane's PIPELOGIQ_ALERTS_ALLOW) allows it",
                     code="address_not_allowed",
                 )
     return str(addresses[0])
@@ -136,12 +146,14 @@ async def send(
     *,
     headers: dict[str, str] | None = None,
     json: Any = None,
-    content: str | None = None,
+    content: str | bytes | None = None,
     timeout_seconds: float,
     max_redirects: int = 0,
+    allowed: Iterable[str] = (),
 ) -> AsyncIterator[httpx.Response]:
     """Send a request to a checked, pinned address and yield the streamed answer: after up to
     ``max_redirects`` redirects, each checked the same way (with 0, a redirect is the answer).
+    ``allowed`` adds to the allow-list (the control plane's own setting, for its alerts).
     httpx's own errors (``httpx.TransportError``) are the caller's to handle."""
     target = _url(url, "invalid_input")
     sent = httpx.Headers(headers)
@@ -151,7 +163,7 @@ async def send(
             request_headers["Host"] = target.netloc.decode("ascii")
             request = client.build_request(
                 method,
-                target.copy_with(host=await _checked_address(target, timeout_seconds)),
+                target.copy_with(host=await _checked_address(target, timeout_seconds, allowed)),
                 headers=request_headers,
                 json=json,
                 content=content,

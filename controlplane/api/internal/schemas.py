@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from controlplane.engine.alerts.conditions import Condition
 from controlplane.engine.definitions.documents import MAX_DOCUMENT_BYTES
 from controlplane.engine.jobpath.approvals import Status as ApprovalStatus
 from controlplane.engine.jobpath.policies import Kind
@@ -828,3 +829,167 @@ class QuarantineReview(_Response):
     next_offset: int | None
     # The dataset released rows go to (null: the catalog cannot tell; rows can be discarded).
     target: QuarantineTarget | None
+
+
+# --- Alerts
+
+ChannelName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+]
+RuleName = Annotated[
+    str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_ .-]{0,99}$")
+]
+ChannelKind = Literal["webhook", "slack", "email"]
+RateLimit = Annotated[int, Meta(ge=1, le=1000)]
+Severity = Literal["info", "warning", "critical"]
+RuleStatus = Literal["active", "paused"]
+# A channel's settings, by type (docs/alerts.md): webhook {url, secret}; slack {url};
+# email {host, port?, sender, to, starttls?, username?, password?}. Checked by type.
+ChannelConfig = Annotated[dict[str, Any], Meta(max_length=20)]
+Note = Annotated[str, Meta(max_length=1000, pattern=PLAIN_TEXT)]
+
+
+class AlertChannelCreate(_Request):
+    application_id: uuid.UUID
+    name: ChannelName
+    type: ChannelKind
+    config: ChannelConfig
+    rate_limit_per_minute: RateLimit = 10
+
+
+class AlertChannelChange(_Request):
+    # Replaces the settings; secret fields left out keep their stored value.
+    config: ChannelConfig | UnsetType = UNSET
+    rate_limit_per_minute: RateLimit | UnsetType = UNSET
+
+
+class AlertChannelView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    type: str
+    # Without its secret fields (a webhook's secret, a Slack URL, a mail password).
+    config: dict[str, Any]
+    has_secret: bool
+    rate_limit_per_minute: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AlertChannelTest(_Response):
+    ok: bool
+    # What the channel answered, or why it did not take the message.
+    detail: str
+    latency_ms: float
+
+
+class AlertRuleCreate(_Request):
+    application_id: uuid.UUID
+    name: RuleName
+    condition: Condition
+    severity: Severity = "warning"
+    channel_ids: Annotated[list[uuid.UUID], Meta(max_length=20)] = []
+    status: RuleStatus = "active"
+
+
+class AlertRuleChange(_Request):
+    name: RuleName | UnsetType = UNSET
+    condition: Condition | UnsetType = UNSET
+    severity: Severity | UnsetType = UNSET
+    channel_ids: Annotated[list[uuid.UUID], Meta(max_length=20)] | UnsetType = UNSET
+    status: RuleStatus | UnsetType = UNSET
+
+
+class AlertRuleView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    name: str
+    condition: Condition
+    severity: str
+    channel_ids: list[uuid.UUID]
+    status: str
+    created_by: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AlertView(_Response):
+    id: uuid.UUID
+    application_id: uuid.UUID
+    application_name: str
+    # null once the rule is deleted; its name stays.
+    rule_id: uuid.UUID | None
+    rule_name: str
+    condition_type: str
+    severity: str
+    # What it is about: pipeline, stage, handler, queue, worker or schedule.
+    subject_kind: str
+    subject_key: str
+    subject_name: str
+    # firing, acknowledged or resolved.
+    status: str
+    summary: str
+    details: dict[str, Any]
+    occurrences: int
+    opened_at: dt.datetime
+    last_seen_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None
+    resolved_at: dt.datetime | None
+    # null: the condition cleared; else who resolved it.
+    resolved_by: str | None
+
+
+class AlertPage(_Response):
+    items: list[AlertView]
+    # Pass as ?before= for the next (older) page; null at the end.
+    next_before: uuid.UUID | None
+
+
+class AlertEventView(_Response):
+    id: int
+    # opened, acknowledged or resolved.
+    kind: str
+    actor: str | None
+    note: str | None
+    at: dt.datetime
+
+
+class AlertDeliveryView(_Response):
+    id: uuid.UUID
+    event_id: int
+    event: str
+    channel_id: uuid.UUID
+    channel_name: str
+    channel_type: str
+    # pending, sending, delivered, failed (given up) or digested (sent in a digest).
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    delivered_at: dt.datetime | None
+    digest_id: uuid.UUID | None
+
+
+class AlertSource(_Response):
+    # pipeline:<id>, stage:<id>, worker:<id>, fire:<id>, pending:<stage id>, backlog:...
+    source_key: str
+    at: dt.datetime
+
+
+class AlertDetail(_Response):
+    alert: AlertView
+    events: list[AlertEventView]
+    deliveries: list[AlertDeliveryView]
+    sources: list[AlertSource]
+
+
+class AlertCounts(_Response):
+    firing: int
+    acknowledged: int
+
+
+class AlertNote(_Request):
+    note: Note | None = None

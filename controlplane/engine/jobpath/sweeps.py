@@ -106,6 +106,18 @@ WHERE advanced_at IS NULL AND status IN ('completed', 'failed', 'skipped', 'canc
 ORDER BY finished_at LIMIT $1
 """
 
+# queued -> failed: the pending watchdog of an alert rule gave up on a stage that waited
+# past its bound with no worker serving its handler.
+_FAIL_UNSERVED = """
+UPDATE stages SET status = 'failed', finished_at = now(), published_at = NULL,
+    error = jsonb_build_object(
+        'code', 'no_worker',
+        'message', format('no online worker served %s for %s minutes', handler,
+                          floor(extract(epoch FROM now() - queued_at) / 60)))
+WHERE id = ANY ($1::uuid[]) AND status = 'queued' AND held_by IS NULL
+RETURNING id, pipeline_id, application_id, status, name, job_id, trace_id
+"""
+
 _MARK_WORKERS_OFFLINE = """
 UPDATE workers SET state = 'offline'
 WHERE id IN (
@@ -198,6 +210,16 @@ async def unadvanced_stages(
     pool: asyncpg.Pool, limit: int, grace_seconds: float
 ) -> list[uuid.UUID]:
     return [row["id"] for row in await pool.fetch(_UNADVANCED, limit, grace_seconds)]
+
+
+async def fail_unserved(pool: asyncpg.Pool, stage_ids: list[uuid.UUID]) -> Outcome:
+    """Fail the queued stages given (those still queued): nobody serves their handler."""
+    rows = await pool.fetch(_FAIL_UNSERVED, stage_ids)
+    _log_each(rows, "stage %s %s: no online worker served its handler in time")
+    return Outcome(
+        stages=tuple(StageChange.from_row(row) for row in rows),
+        finished_stages=tuple(row["id"] for row in rows),
+    )
 
 
 async def mark_workers_offline(pool: asyncpg.Pool, offline_after_seconds: float) -> Outcome:
