@@ -178,3 +178,55 @@ async def wait_for_alerts(
             assert len(found) >= count, found
             return found
         await asyncio.sleep(0.1)
+
+
+@dataclass
+class MailServer:
+    """A real SMTP server (aiosmtpd, in its own thread) that takes mail only after STARTTLS
+    and a login, and keeps what it is sent."""
+
+    port: int = 0
+    messages: list[Any] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+    ) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        self.logins.append((auth.login.decode(), auth.password.decode()))
+        return AuthResult(success=(auth.login, auth.password) == (b"alerts", b"mail-pass-123"))
+
+
+@contextlib.contextmanager
+def mail_server(cert: Any, key: Any) -> Any:
+    import socket
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = MailServer(port)
+    controller = Controller(
+        server,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=server.authenticate,
+        auth_required=True,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()

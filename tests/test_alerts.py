@@ -5,13 +5,16 @@ built-in workers), retried, rate limited into digests, and never sent inside the
 from __future__ import annotations
 
 import asyncio
+import email
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import msgspec
 import pytest
+from prometheus_client import REGISTRY
 
 from builtin_worker import BuiltinWorker
 from controlplane.broker.rabbitmq import RabbitMQBroker
@@ -28,12 +31,17 @@ from tests.alerting import (
     alerting_system,
     alerts_of,
     dashboards,
+    mail_server,
     receiving,
     signed,
     wait_for_alerts,
 )
-from tests.dashboard import Dashboard
+from tests.certificates import self_signed
+from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import System
+from tests.test_definitions import imported, step
+from tests.test_schedules import create as create_schedule
+from tests.test_schedules import make_due
 
 
 @pytest.fixture
@@ -45,6 +53,18 @@ async def system(pool: asyncpg.Pool, rabbitmq: RabbitMQBroker) -> AsyncIterator[
 @pytest.fixture
 async def people(system: System) -> dict[str, Dashboard]:
     return await dashboards(system)
+
+
+@pytest.fixture
+async def schedule_people(system: System) -> dict[str, Dashboard]:
+    """Two developers (ada and bob): one imports and submits a definition, the other
+    approves it."""
+    from controlplane.api.app import create_internal_app
+
+    app = create_internal_app(services_for(system.pool, system.services.broker, **SETTINGS))
+    for name in ("ada", "bob"):
+        await add_member(system.pool, system.application.id, f"{name}@example.com", "developer")
+    return {name: Dashboard(await logged_in(app, f"{name}@example.com")) for name in ("ada", "bob")}
 
 
 @pytest.fixture
@@ -739,3 +759,196 @@ async def test_live_updates_carry_alert_changes(
     assert alert_updates == [
         {"id": alert["id"], "applicationId": str(system.application.id), "status": "firing"}
     ]
+
+
+# -- Slack and e-mail ---------------------------------------------------------------------------
+
+
+async def test_slack_gets_a_formatted_message_with_a_link_and_its_url_stays_secret(
+    system: System, people: dict[str, Dashboard], hook: Receiver
+) -> None:
+    dev = people["dev"]
+    response = await dev.send(
+        "POST",
+        "/api/alert-channels",
+        {
+            "applicationId": str(system.application.id),
+            "name": "ops-room",
+            "type": "slack",
+            "config": {"url": hook.url},
+        },
+    )
+    assert response.status_code == 201, response.text
+    channel = response.json()
+    assert channel["config"] == {}
+    assert channel["hasSecret"] is True
+    assert hook.url not in response.text
+    await add_rule(dev, system, {"type": "pipeline_failed"}, [channel["id"]], severity="critical")
+    await fail_pipeline(system, "nightly")
+    [received] = await hook.wait_for(1)
+    message = received.json
+    assert "firing" in message["text"]
+    assert "nightly" in message["text"]
+    [section, actions] = message["blocks"]
+    assert "connection refused" in section["text"]["text"]
+    [button] = actions["elements"]
+    assert button["url"].startswith("https://pipelogiq.example.com/alerts/")
+
+
+async def test_mail_goes_over_starttls_with_a_login(
+    system: System,
+    people: dict[str, Dashboard],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cert, key = self_signed(tmp_path, "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the server's certificate is trusted
+    dev = people["dev"]
+    with mail_server(cert, key) as server:
+        config = {
+            "host": "127.0.0.1",
+            "port": server.port,
+            "sender": "pipelogiq@example.com",
+            "to": ["oncall@example.com", "lead@example.com"],
+            "username": "alerts",
+            "password": "mail-pass-123",
+        }
+        response = await dev.send(
+            "POST",
+            "/api/alert-channels",
+            {
+                "applicationId": str(system.application.id),
+                "name": "mail",
+                "type": "email",
+                "config": config,
+            },
+        )
+        assert response.status_code == 201, response.text
+        channel = response.json()
+        assert "password" not in channel["config"]
+        assert channel["config"]["to"] == config["to"]
+        tried = await dev.send("POST", f"/api/alert-channels/{channel['id']}/test")
+        assert tried.json()["ok"] is True, tried.text
+        await add_rule(dev, system, {"type": "pipeline_failed"}, [channel["id"]])
+        await fail_pipeline(system, "nightly")
+
+        async def mailed() -> bool:
+            return len(server.messages) == 2
+
+        await wait_until(mailed)
+        # Moving the mail elsewhere needs the password again.
+        moved = await dev.send(
+            "PATCH",
+            f"/api/alert-channels/{channel['id']}",
+            {
+                "config": {
+                    **{k: v for k, v in config.items() if k != "password"},
+                    "host": "x.example",
+                }
+            },
+        )
+        assert moved.status_code == 422
+        assert moved.json()["code"] == "password_required"
+    test, alert = server.messages
+    assert server.logins == [("alerts", "mail-pass-123")] * 2
+    assert sorted(alert.rcpt_tos) == sorted(config["to"])
+    mail = email.message_from_bytes(alert.original_content)
+    assert "nightly" in mail["Subject"]
+    assert mail["X-Pipelogiq-Delivery"]
+    assert "connection refused" in mail.get_payload(decode=True).decode()
+    assert b"test notification" in test.original_content
+
+
+async def test_mail_is_not_sent_where_starttls_is_not_offered_by_a_trusted_server(
+    system: System, people: dict[str, Dashboard], tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path, "127.0.0.1")  # not trusted: no SSL_CERT_FILE
+    with mail_server(cert, key) as server:
+        response = await people["dev"].send(
+            "POST",
+            "/api/alert-channels",
+            {
+                "applicationId": str(system.application.id),
+                "name": "mail",
+                "type": "email",
+                "config": {
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "sender": "a@example.com",
+                    "to": ["b@example.com"],
+                    "username": "alerts",
+                    "password": "mail-pass-123",
+                },
+            },
+        )
+        channel = response.json()
+        tried = await people["dev"].send("POST", f"/api/alert-channels/{channel['id']}/test")
+    assert tried.json()["ok"] is False
+    assert "CERTIFICATE_VERIFY_FAILED" in tried.json()["detail"]
+    assert "mail-pass-123" not in tried.text
+    assert server.messages == []
+    assert server.logins == []
+
+
+# -- schedules and metrics ------------------------------------------------------------------
+
+
+async def test_a_missed_schedule_alerts_and_its_next_run_on_time_clears_it(
+    system: System, hook: Receiver, schedule_people: dict[str, Dashboard]
+) -> None:
+    people = schedule_people
+    version = (await imported(system, people["ada"]))["version"]
+    await step(people["ada"], version, "submit")
+    definition = (await step(people["bob"], version, "approve")).json()
+    status, schedule = await create_schedule(people["ada"], definition)
+    assert status == 201, schedule
+    dev = (await dashboards(system))["dev"]
+    channel = await add_webhook(dev, system, hook.url)
+    await add_rule(dev, system, {"type": "schedule_missed"}, [channel["id"]])
+    # The built-in worker was down for two hours: the due times missed are skipped.
+    await make_due(system, schedule["id"], 7200)
+    [alert] = await wait_for_alerts(dev, 1)
+    assert (alert["subjectKind"], alert["subjectName"]) == ("schedule", schedule["name"])
+    assert "skipped" in alert["summary"]
+    assert alert["details"]["missed"] > 1
+    # Its next fire, on time, clears it.
+    await make_due(system, schedule["id"], 1)
+
+    async def cleared() -> bool:
+        return bool((await alerts_of(dev))[0]["status"] == "resolved")
+
+    await wait_until(cleared)
+    assert [r.json["event"] for r in await hook.wait_for(2)] == ["alert.opened", "alert.resolved"]
+
+
+async def test_the_metrics_count_alerts_firing_and_deliveries(
+    system: System, people: dict[str, Dashboard], hook: Receiver
+) -> None:
+    dev = people["dev"]
+    channel = await add_webhook(dev, system, hook.url)
+    rule_name = f"fails-{uuid.uuid4().hex[:6]}"
+    await add_rule(dev, system, {"type": "pipeline_failed"}, [channel["id"]], name=rule_name)
+    before = _sample(
+        "pipelogiq_alert_deliveries_total", channel_type="webhook", outcome="delivered"
+    )
+    await fail_pipeline(system, "nightly")
+    await hook.wait_for(1)
+
+    async def counted() -> bool:
+        return _sample("pipelogiq_alerts_firing", rule=rule_name) == 1
+
+    await wait_until(counted)
+    delivered = _sample(
+        "pipelogiq_alert_deliveries_total", channel_type="webhook", outcome="delivered"
+    )
+    assert delivered == before + 1
+    await complete_pipeline(system, "nightly")
+
+    async def cleared() -> bool:
+        return _sample("pipelogiq_alerts_firing", rule=rule_name) == 0
+
+    await wait_until(cleared)
+
+
+def _sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
