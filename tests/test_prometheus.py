@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import asyncpg
 import httpx
 import pytest
 
@@ -41,6 +47,72 @@ def query(prometheus: str, promql: str) -> list[dict[str, Any]]:
     return answer["data"]["result"]
 
 
+class _Hook(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[bytes]]]:
+    """A webhook receiver in a thread of its own: its URL, and the bodies it was sent."""
+    _Hook.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Hook.bodies
+    finally:
+        server.shutdown()
+
+
+def _alert_on_failures(database_url: str, url: str) -> None:
+    """A rule on failed pipelines sending to a webhook at ``url``, in the only application."""
+
+    async def add() -> None:
+        db = await asyncpg.connect(database_url)
+        try:
+            await db.execute(
+                """
+                WITH app AS (SELECT id FROM applications),
+                channel AS (
+                    INSERT INTO alert_channels (application_id, name, type, config)
+                    SELECT id, 'hook', 'webhook', jsonb_build_object('url', $1::text) FROM app
+                    RETURNING id, application_id
+                )
+                INSERT INTO alert_rules (application_id, name, condition, condition_type,
+                                         channel_ids)
+                SELECT application_id, 'failures', '{"type": "pipeline_failed"}',
+                       'pipeline_failed', ARRAY[id] FROM channel
+                """,
+                url,
+            )
+        finally:
+            await db.close()
+
+    asyncio.run(add())
+
+
+def fail_pipeline(base: str, key: str) -> None:
+    with httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) as client:
+        submitted = client.post(
+            "/pipelines", json={"name": "breaks", "stages": [{"name": "a", "handler": "breaks"}]}
+        )
+        assert submitted.status_code == 201, submitted.text
+        jobs: list[dict[str, Any]] = []
+        while not jobs:
+            jobs = client.post(
+                "/jobs/pull", json={"handlers": ["breaks"], "waitSeconds": 1}
+            ).json()["jobs"]
+        failed = {"jobId": jobs[0]["jobId"], "status": "failed", "error": {"message": "no"}}
+        assert client.post("/jobs/ack", json={"results": [failed]}).status_code == 200
+
+
 def eventually(check: Any, within: float = 30.0) -> Any:
     deadline = time.monotonic() + within
     while True:
@@ -57,7 +129,13 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
 ) -> None:
     assert Path(PROMETHEUS).exists(), "needs Debian's prometheus: apt-get install prometheus"
     prefix = unique_prefix()
-    env = environment(DATABASE_URL=database_url, AMQP_URL=AMQP_URL, PIPELOGIQ_AMQP_PREFIX=prefix)
+    env = environment(
+        DATABASE_URL=database_url,
+        AMQP_URL=AMQP_URL,
+        PIPELOGIQ_AMQP_PREFIX=prefix,
+        PIPELOGIQ_ALERTS_ALLOW="127.0.0.0/8",
+        PIPELOGIQ_ALERT_INTERVAL_SECONDS="0.5",
+    )
     key = create_app(env)
     # One target per process: both API ports serve the same process's metrics.
     targets = {
@@ -73,10 +151,13 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
     prometheus = f"http://{web}"
     try:
         with (
+            webhook_receiver() as (hook, received),  # for the alert the test raises
             process("api", env=env, ready=f"{base}/readyz"),
             process("worker", env=env, ready=f"http://{targets['builtin-worker']}/metrics"),
         ):
+            _alert_on_failures(database_url, hook)
             drive_pipeline(base, key)  # three stages, one after another
+            fail_pipeline(base, key)  # and one that fails, which the rule alerts on
             for name, target in {**targets, "external": base.removeprefix("http://")}.items():
                 exposed = httpx.get(f"http://{target}/metrics").text
                 # promtool's lint: names, units, suffixes, help texts.
@@ -115,12 +196,12 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
                     }
                     values = {n: r[0]["value"][1] if r else None for n, r in summed.items()}
                     assert values == {
-                        "pipelogiq_pipelines_submitted_total": "1",
-                        "pipelogiq_jobs_published_total": "3",
-                        "pipelogiq_jobs_pulled_total": "3",
-                        "pipelogiq_jobs_acked_total": "3",
-                        "pipelogiq_stages_advanced_total": "3",
-                        "pipelogiq_dispatch_latency_seconds_count": "3",
+                        "pipelogiq_pipelines_submitted_total": "2",
+                        "pipelogiq_jobs_published_total": "4",
+                        "pipelogiq_jobs_pulled_total": "4",
+                        "pipelogiq_jobs_acked_total": "4",
+                        "pipelogiq_stages_advanced_total": "4",
+                        "pipelogiq_dispatch_latency_seconds_count": "4",
                     }
                     return values
 
@@ -133,5 +214,16 @@ def test_prometheus_scrapes_every_process_and_the_numbers_add_up(
                 assert [r["metric"]["path"] for r in reads] == ["/pipelines/{pipeline_id}"]
                 [build] = query(prometheus, 'pipelogiq_build_info{job="builtin-worker"}')
                 assert build["metric"]["version"]
+
+                def alerted() -> None:
+                    [firing] = query(prometheus, 'pipelogiq_alerts_firing{rule="failures"}')
+                    assert firing["value"][1] == "1"
+                    [sent] = query(
+                        prometheus, 'pipelogiq_alert_deliveries_total{outcome="delivered"}'
+                    )
+                    assert (sent["metric"]["channel_type"], sent["value"][1]) == ("webhook", "1")
+
+                eventually(alerted)
+                assert len(received) == 1
     finally:
         delete_application_queues(database_url, AMQP_URL, prefix, ["cli"])
