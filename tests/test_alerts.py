@@ -5,13 +5,17 @@ built-in workers), retried, rate limited into digests, and never sent inside the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 from prometheus_client import REGISTRY
@@ -38,10 +42,13 @@ from tests.alerting import (
 )
 from tests.certificates import self_signed
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
+from tests.processes import free_port
 from tests.system import System
 from tests.test_definitions import imported, step
 from tests.test_schedules import create as create_schedule
 from tests.test_schedules import make_due
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -952,3 +959,44 @@ async def test_the_metrics_count_alerts_firing_and_deliveries(
 
 def _sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+# -- the documented receiver ----------------------------------------------------------------
+
+
+async def test_the_documented_receiver_checks_signatures_and_drops_repeats(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    source = (ROOT / "examples" / "alerts" / "receiver.py").read_text()
+    assert f"```python\n{source}```" in (ROOT / "docs" / "alerts.md").read_text()
+    port = free_port()
+    receiver = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "examples" / "alerts" / "receiver.py"),
+        str(port),
+        env={**os.environ, "PIPELOGIQ_WEBHOOK_SECRET": SECRET},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):  # until it listens
+                with contextlib.suppress(httpx.TransportError):
+                    forged = await client.post(
+                        url, content=b"{}", headers={"X-Pipelogiq-Signature": "sha256=00"}
+                    )
+                    break
+                await asyncio.sleep(0.05)
+        assert forged.status_code == 401
+        dev = people["dev"]
+        channel = await add_webhook(dev, system, url)
+        await add_rule(
+            dev, system, {"type": "pipeline_failed"}, [channel["id"]], severity="critical"
+        )
+        await fail_pipeline(system, "nightly")
+        assert receiver.stdout is not None
+        line = await asyncio.wait_for(receiver.stdout.readline(), 15)
+        assert line.decode().startswith("alert.opened critical pipeline nightly failed")
+    finally:
+        receiver.terminate()
+        await receiver.wait()

@@ -113,6 +113,18 @@ def test_prometheus_scrapes_every_process_of_the_stack(services: dict[str, Any])
     }
     mounted = " ".join(str(v) for v in services["prometheus"]["volumes"])
     assert "prometheus.yml" in mounted
+    # Its rules about Pipelogiq's own alerting are valid, mounted, and read the alert metrics.
+    rules = PROMETHEUS_CONFIG.parent / "alert-rules.yml"
+    checked = subprocess.run(["promtool", "check", "rules", str(rules)], capture_output=True)
+    assert checked.returncode == 0, checked
+    assert "alert-rules.yml:/etc/prometheus/alert-rules.yml:ro" in mounted
+    expressions = " ".join(
+        rule["expr"]
+        for group in yaml.safe_load(rules.read_text())["groups"]
+        for rule in group["rules"]
+    )
+    assert "pipelogiq_alerts_firing" in expressions
+    assert "pipelogiq_alert_deliveries_total" in expressions
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
