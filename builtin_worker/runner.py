@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import logging
 import uuid
@@ -18,7 +19,7 @@ from controlplane.engine.definitions import schedules
 from controlplane.engine.jobpath import sweeps
 from controlplane.engine.jobpath.advance import advance_stages
 from controlplane.engine.jobpath.gates import release_held
-from controlplane.engine.upkeep import retention, statistics
+from controlplane.engine.upkeep import retention, rollups, statistics
 from controlplane.metrics import (
     ALERT_TRANSITIONS,
     ALERTS_FIRING,
@@ -44,6 +45,10 @@ RESULT_BATCHES_IN_FLIGHT = 4
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 RETENTION_INTERVAL_SECONDS = 300.0
 STATISTICS_INTERVAL_SECONDS = 5.0
+# Attempts that ended are folded into the insights' rollups this often (reads add the rest).
+ROLLUP_INTERVAL_SECONDS = 2.0
+# Hourly rollups are kept at least this long: the longest range insights read.
+ROLLUP_HOURS_DAYS = 31
 # Notifications due are looked for this often, and at once when an alert changes.
 DELIVERY_INTERVAL_SECONDS = 1.0
 
@@ -71,6 +76,7 @@ class BuiltinWorker:
             self._schedule_loop(),
             self._every(RETENTION_INTERVAL_SECONDS, self.enforce_retention),
             self._every(STATISTICS_INTERVAL_SECONDS, self.refresh_statistics),
+            self._every(ROLLUP_INTERVAL_SECONDS, self.fold_rollups),
             self._woken(
                 self._effects.alerting.evaluate,
                 self._settings.alert_interval_seconds,
@@ -240,6 +246,12 @@ class BuiltinWorker:
         )
         made = await retention.add_partitions(self._pool)
         deleted = await retention.enforce(self._pool, self.services.artifacts, policy)
+        # Hourly rollups live as long as the pipelines (for ever when those do).
+        days = settings.retain_pipelines_days and max(
+            ROLLUP_HOURS_DAYS, settings.retain_pipelines_days
+        )
+        if days:
+            deleted["rollups"] = await rollups.prune(self._pool, dt.timedelta(days=days))
         for kind, count in deleted.items():
             RETENTION_DELETED.labels(kind).inc(count)
         if made or deleted:
@@ -267,6 +279,9 @@ class BuiltinWorker:
         if recorded:
             log.info("lake retention: %d dataset versions removed", recorded)
         return recorded
+
+    async def fold_rollups(self) -> int:
+        return await rollups.fold(self._pool)
 
     async def refresh_statistics(self) -> list[str]:
         return await statistics.refresh_outgrown(self._pool)

@@ -262,6 +262,23 @@ CREATE TABLE public.artifacts (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.attempt_rollups (
+    grain text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    application_id uuid NOT NULL,
+    pipeline_name text NOT NULL,
+    stage_name text NOT NULL,
+    handler text NOT NULL,
+    attempts bigint NOT NULL,
+    completed bigint NOT NULL,
+    failed bigint NOT NULL,
+    failed_for_good bigint NOT NULL,
+    retried bigint NOT NULL,
+    lease_lost bigint NOT NULL,
+    duration_sum double precision NOT NULL,
+    CONSTRAINT attempt_rollups_grain_check CHECK ((grain = ANY (ARRAY['minute'::text, 'hour'::text])))
+);
+
 CREATE TABLE public.audit_log (
     id bigint NOT NULL,
     at timestamp with time zone DEFAULT now() NOT NULL,
@@ -372,6 +389,29 @@ CREATE TABLE public.definitions (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.duration_rollups (
+    grain text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    application_id uuid NOT NULL,
+    pipeline_name text NOT NULL,
+    stage_name text NOT NULL,
+    handler text NOT NULL,
+    bucket smallint NOT NULL,
+    n bigint NOT NULL
+);
+
+CREATE TABLE public.error_rollups (
+    grain text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    application_id uuid NOT NULL,
+    handler text NOT NULL,
+    stage_name text NOT NULL,
+    code text NOT NULL,
+    message text NOT NULL,
+    n bigint NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL
+);
+
 CREATE TABLE public.login_failures (
     key text NOT NULL,
     failures integer NOT NULL,
@@ -438,6 +478,11 @@ CREATE TABLE public.quarantine_decisions (
     decided_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT quarantine_decisions_action_check CHECK ((action = ANY (ARRAY['release'::text, 'discard'::text]))),
     CONSTRAINT quarantine_decisions_row_number_check CHECK ((row_number >= 0))
+);
+
+CREATE TABLE public.rollup_cursors (
+    name text NOT NULL,
+    "position" bigint NOT NULL
 );
 
 CREATE TABLE public.schedule_fires (
@@ -517,7 +562,8 @@ CREATE TABLE public.stage_attempts (
     error jsonb,
     queued_at timestamp with time zone,
     started_at timestamp with time zone NOT NULL,
-    finished_at timestamp with time zone NOT NULL
+    finished_at timestamp with time zone NOT NULL,
+    txid bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL
 );
 
 CREATE TABLE public.stage_dependencies (
@@ -720,6 +766,9 @@ ALTER TABLE ONLY public.artifacts
 ALTER TABLE ONLY public.artifacts
     ADD CONSTRAINT artifacts_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.attempt_rollups
+    ADD CONSTRAINT attempt_rollups_pkey PRIMARY KEY (grain, at, application_id, pipeline_name, stage_name, handler);
+
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
 
@@ -753,6 +802,12 @@ ALTER TABLE ONLY public.definitions
 ALTER TABLE ONLY public.definitions
     ADD CONSTRAINT definitions_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.duration_rollups
+    ADD CONSTRAINT duration_rollups_pkey PRIMARY KEY (grain, at, application_id, pipeline_name, stage_name, handler, bucket);
+
+ALTER TABLE ONLY public.error_rollups
+    ADD CONSTRAINT error_rollups_pkey PRIMARY KEY (grain, at, application_id, handler, stage_name, code, message);
+
 ALTER TABLE ONLY public.login_failures
     ADD CONSTRAINT login_failures_pkey PRIMARY KEY (key);
 
@@ -773,6 +828,9 @@ ALTER TABLE ONLY public.policies
 
 ALTER TABLE ONLY public.quarantine_decisions
     ADD CONSTRAINT quarantine_decisions_pkey PRIMARY KEY (dataset_id, version, row_number);
+
+ALTER TABLE ONLY public.rollup_cursors
+    ADD CONSTRAINT rollup_cursors_pkey PRIMARY KEY (name);
 
 ALTER TABLE ONLY public.schedule_fires
     ADD CONSTRAINT schedule_fires_pkey PRIMARY KEY (id);
@@ -853,6 +911,8 @@ CREATE INDEX artifacts_pipeline ON public.artifacts USING btree (pipeline_id, cr
 
 CREATE INDEX artifacts_stage ON public.artifacts USING btree (stage_id);
 
+CREATE INDEX attempt_rollups_application ON public.attempt_rollups USING btree (application_id, grain, at);
+
 CREATE INDEX audit_log_at ON public.audit_log USING btree (at DESC);
 
 CREATE INDEX audit_log_target ON public.audit_log USING btree (target_type, target_id, id);
@@ -904,6 +964,8 @@ CREATE INDEX sessions_user ON public.sessions USING btree (user_id) WHERE (revok
 CREATE INDEX stage_attempts_finished ON public.stage_attempts USING brin (finished_at);
 
 CREATE UNIQUE INDEX stage_attempts_job ON public.stage_attempts USING btree (job_id);
+
+CREATE INDEX stage_attempts_txid ON public.stage_attempts USING brin (txid);
 
 CREATE INDEX stage_dependencies_reverse ON public.stage_dependencies USING btree (depends_on_id);
 

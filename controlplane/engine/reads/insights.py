@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from controlplane.engine.upkeep import rollups
+
 _VISIBLE = """
     ($3::uuid IS NULL OR a.application_id IN (
         SELECT m.application_id FROM memberships m WHERE m.user_id = $3))
@@ -28,49 +30,83 @@ WHERE (a.status = 'running' OR (a.finished_at >= $1 AND a.finished_at < $2)) AND
 GROUP BY a.status
 """
 
-# Durations count attempts a handler finished (completed or failed), not those whose worker
-# vanished or that were cancelled under it.
+# The range is read from the rollups: per minute at its edges ($5 the first whole hour in
+# it, $6 the last), per hour between them; and the attempts not folded yet ($7 the fold's
+# cursor) from stage_attempts itself, counted the same way (rollups.COUNTS).
+_SPANS = """
+    ((r.grain = 'minute' AND r.at >= date_trunc('minute', $1::timestamptz, 'UTC')
+      AND r.at < $5)
+     OR (r.grain = 'hour' AND r.at >= $5 AND r.at < $6)
+     OR (r.grain = 'minute' AND r.at >= $6 AND r.at < $2))
+"""
+_TAIL = "t.txid >= $7 AND t.finished_at >= $1 AND t.finished_at < $2"
+_VISIBLE_R = _VISIBLE.replace("a.application_id", "r.application_id")
+_VISIBLE_T = _VISIBLE.replace("a.application_id", "t.application_id")
+
 _BY_STAGE = f"""
-SELECT a.application_id, ap.name AS application_name, a.handler, a.stage_name,
-       count(*) AS attempts,
-       count(*) FILTER (WHERE a.outcome = 'completed') AS completed,
-       count(*) FILTER (WHERE a.outcome = 'failed') AS failed,
-       count(*) FILTER (WHERE a.outcome = 'failed' AND NOT a.retried) AS failed_for_good,
-       count(*) FILTER (WHERE a.retried) AS retried,
-       count(*) FILTER (WHERE a.outcome = 'lease_lost') AS lease_lost,
-       percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY extract(epoch FROM a.finished_at - a.started_at))
-           FILTER (WHERE a.outcome IN ('completed', 'failed')) AS p50_seconds,
-       percentile_cont(0.95) WITHIN GROUP (
-           ORDER BY extract(epoch FROM a.finished_at - a.started_at))
-           FILTER (WHERE a.outcome IN ('completed', 'failed')) AS p95_seconds
-FROM stage_attempts a JOIN applications ap ON ap.id = a.application_id
-WHERE a.finished_at >= $1 AND a.finished_at < $2 AND {_VISIBLE}
-GROUP BY a.application_id, ap.name, a.handler, a.stage_name
-ORDER BY attempts DESC, a.handler, a.stage_name
+WITH figures AS (
+    SELECT r.application_id, r.handler, r.stage_name, r.attempts, r.completed, r.failed,
+           r.failed_for_good, r.retried, r.lease_lost, r.duration_sum
+    FROM attempt_rollups r WHERE {_SPANS} AND {_VISIBLE_R}
+    UNION ALL
+    SELECT t.application_id, t.handler, t.stage_name, {rollups.COUNTS}
+    FROM stage_attempts t WHERE {_TAIL} AND {_VISIBLE_T}
+    GROUP BY t.application_id, t.handler, t.stage_name
+)
+SELECT f.application_id, ap.name AS application_name, f.handler, f.stage_name,
+       sum(f.attempts)::bigint AS attempts, sum(f.completed)::bigint AS completed,
+       sum(f.failed)::bigint AS failed, sum(f.failed_for_good)::bigint AS failed_for_good,
+       sum(f.retried)::bigint AS retried, sum(f.lease_lost)::bigint AS lease_lost
+FROM figures f JOIN applications ap ON ap.id = f.application_id
+GROUP BY f.application_id, ap.name, f.handler, f.stage_name
+ORDER BY attempts DESC, f.handler, f.stage_name
 LIMIT 500
 """
 
+# Durations of the attempts a handler finished, by bucket (rollups.BUCKET).
+_DURATIONS = f"""
+WITH counted AS (
+    SELECT r.application_id, r.handler, r.stage_name, r.bucket, r.n
+    FROM duration_rollups r WHERE {_SPANS} AND {_VISIBLE_R}
+    UNION ALL
+    SELECT t.application_id, t.handler, t.stage_name, {rollups.BUCKET}, 1
+    FROM stage_attempts t WHERE {_TAIL} AND {_VISIBLE_T} AND {rollups.FINISHED}
+)
+SELECT application_id, handler, stage_name, bucket, sum(n)::bigint AS n
+FROM counted GROUP BY 1, 2, 3, 4
+"""
+
 _HOTSPOTS = f"""
-SELECT a.handler, a.stage_name, coalesce(a.error->>'code', a.outcome) AS code,
-       left(coalesce(a.error->>'message', ''), 300) AS message,
-       count(*) AS occurrences, max(a.finished_at) AS last_seen_at
-FROM stage_attempts a
-WHERE a.finished_at >= $1 AND a.finished_at < $2 AND {_VISIBLE}
-  AND a.outcome IN ('failed', 'lease_lost')
+WITH counted AS (
+    SELECT r.handler, r.stage_name, r.code, r.message, r.n, r.last_seen_at
+    FROM error_rollups r WHERE {_SPANS} AND {_VISIBLE_R}
+    UNION ALL
+    SELECT t.handler, t.stage_name, {rollups.CODE}, {rollups.MESSAGE}, 1, t.finished_at
+    FROM stage_attempts t
+    WHERE {_TAIL} AND {_VISIBLE_T} AND t.outcome IN ('failed', 'lease_lost')
+)
+SELECT handler, stage_name, code, message, sum(n)::bigint AS occurrences,
+       max(last_seen_at) AS last_seen_at
+FROM counted
 GROUP BY 1, 2, 3, 4
 ORDER BY occurrences DESC, last_seen_at DESC
 LIMIT 20
 """
 
-# Attempts ended per time bucket ($5), for the throughput chart.
+# Attempts ended per time bucket ($8, whole minutes: rollups count by the minute), for the
+# throughput chart.
 _SERIES = f"""
-SELECT date_bin($5::interval, a.finished_at, $1) AS at,
-       count(*) FILTER (WHERE a.outcome = 'completed') AS completed,
-       count(*) FILTER (WHERE a.outcome <> 'completed') AS failed
-FROM stage_attempts a
-WHERE a.finished_at >= $1 AND a.finished_at < $2 AND {_VISIBLE}
-GROUP BY 1 ORDER BY 1
+WITH counted AS (
+    SELECT r.at, r.completed, r.attempts - r.completed AS failed
+    FROM attempt_rollups r WHERE {_SPANS} AND {_VISIBLE_R}
+    UNION ALL
+    SELECT date_trunc('minute', t.finished_at, 'UTC'), (t.outcome = 'completed')::int,
+           (t.outcome <> 'completed')::int
+    FROM stage_attempts t WHERE {_TAIL} AND {_VISIBLE_T}
+)
+SELECT date_bin($8::interval, at, date_trunc('minute', $1::timestamptz, 'UTC')) AS at,
+       sum(completed)::bigint AS completed, sum(failed)::bigint AS failed
+FROM counted GROUP BY 1 ORDER BY 1
 """
 
 # Uses the stages_queued index: its predicate needs the queued_at condition spelled out.
@@ -141,7 +177,31 @@ class Insights:
     queues: list[QueueFigures]
 
 
-# About this many buckets in a chart, each a whole number of seconds.
+def _whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The first and the last whole hour of the range, read from hourly rollups; both the
+    range's end when none fits (all of it is read by the minute). A range that starts
+    before the minute rollups kept is read by the hour whole, its edges rounded out."""
+    first = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    last = end.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    if start < dt.datetime.now(dt.UTC) - rollups.MINUTES_KEPT:
+        return first, last if last == end else last + dt.timedelta(hours=1)
+    if first < start:
+        first += dt.timedelta(hours=1)
+    return (first, last) if first < last else (end, end)
+
+
+def _figures(
+    row: asyncpg.Record, histograms: dict[tuple[uuid.UUID, str, str], dict[int, int]]
+) -> StageFigures:
+    histogram = histograms.get((row["application_id"], row["handler"], row["stage_name"]), {})
+    return StageFigures(
+        **dict(row),
+        p50_seconds=rollups.quantile(histogram, 0.5),
+        p95_seconds=rollups.quantile(histogram, 0.95),
+    )
+
+
+# About this many buckets in a chart (at least a minute each).
 _BUCKETS = 60
 
 
@@ -153,17 +213,24 @@ async def read_insights(
     member: uuid.UUID | None,
     application_id: uuid.UUID | None,
 ) -> Insights:
-    bucket = dt.timedelta(seconds=max(1, int((end - start).total_seconds() / _BUCKETS)))
+    minutes = round((end - start).total_seconds() / _BUCKETS / 60)
+    bucket = dt.timedelta(minutes=max(1, minutes))
     scope = (start, end, member, application_id)
     async with pool.acquire() as connection, connection.transaction(readonly=True):
+        spans = (*scope, *_whole_hours(start, end), await rollups.cursor(connection))
         pipelines = await connection.fetch(_PIPELINES, *scope)
-        stages = await connection.fetch(_BY_STAGE, *scope)
-        hotspots = await connection.fetch(_HOTSPOTS, *scope)
-        series = await connection.fetch(_SERIES, *scope, bucket)
+        stages = await connection.fetch(_BY_STAGE, *spans)
+        durations = await connection.fetch(_DURATIONS, *spans)
+        hotspots = await connection.fetch(_HOTSPOTS, *spans)
+        series = await connection.fetch(_SERIES, *spans, bucket)
         queues = await connection.fetch(_QUEUES, member, application_id)
+    histograms: dict[tuple[uuid.UUID, str, str], dict[int, int]] = {}
+    for row in durations:
+        key = (row["application_id"], row["handler"], row["stage_name"])
+        histograms.setdefault(key, {})[row["bucket"]] = row["n"]
     return Insights(
         {row["status"]: row["pipelines"] for row in pipelines},
-        [StageFigures(**dict(row)) for row in stages],
+        [_figures(row, histograms) for row in stages],
         [Hotspot(**dict(row)) for row in hotspots],
         [Bucket(**dict(row)) for row in series],
         bucket.total_seconds(),
