@@ -393,7 +393,6 @@ CREATE TABLE public.duration_rollups (
     grain text NOT NULL,
     at timestamp with time zone NOT NULL,
     application_id uuid NOT NULL,
-    pipeline_name text NOT NULL,
     stage_name text NOT NULL,
     handler text NOT NULL,
     bucket smallint NOT NULL,
@@ -803,7 +802,7 @@ ALTER TABLE ONLY public.definitions
     ADD CONSTRAINT definitions_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.duration_rollups
-    ADD CONSTRAINT duration_rollups_pkey PRIMARY KEY (grain, at, application_id, pipeline_name, stage_name, handler, bucket);
+    ADD CONSTRAINT duration_rollups_pkey PRIMARY KEY (grain, at, application_id, stage_name, handler, bucket);
 
 ALTER TABLE ONLY public.error_rollups
     ADD CONSTRAINT error_rollups_pkey PRIMARY KEY (grain, at, application_id, handler, stage_name, code, message);

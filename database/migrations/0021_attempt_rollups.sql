@@ -40,19 +40,18 @@ CREATE TABLE attempt_rollups (
 );
 CREATE INDEX attempt_rollups_application ON attempt_rollups (application_id, grain, at);
 
--- How many finished attempts took how long: bucket b holds durations in
--- [0.001 * 1.1^b, 0.001 * 1.1^(b+1)) seconds (b from 0 to 220; 0 also holds anything
+-- How many finished attempts of a stage (of any pipeline) took how long: bucket b holds
+-- durations in [0.001 * 1.1^b, 0.001 * 1.1^(b+1)) seconds (b from 0 to 220; 0 also holds anything
 -- shorter). Quantiles read from it are within 5% of the exact ones.
 CREATE TABLE duration_rollups (
     grain            text NOT NULL,
     at               timestamptz NOT NULL,
     application_id   uuid NOT NULL,
-    pipeline_name    text NOT NULL,
     stage_name       text NOT NULL,
     handler          text NOT NULL,
     bucket           smallint NOT NULL,
     n                bigint NOT NULL,
-    PRIMARY KEY (grain, at, application_id, pipeline_name, stage_name, handler, bucket)
+    PRIMARY KEY (grain, at, application_id, stage_name, handler, bucket)
 );
 
 -- Failures by code and message (its first 300 characters).

@@ -63,14 +63,13 @@ ON CONFLICT (grain, at, application_id, pipeline_name, stage_name, handler) DO U
 """
 
 _FOLD_DURATIONS = f"""
-INSERT INTO duration_rollups AS r (grain, at, application_id, pipeline_name, stage_name,
-    handler, bucket, n)
-SELECT $3, date_trunc($3, t.finished_at, 'UTC'), t.application_id, p.name, t.stage_name,
-       t.handler, {BUCKET}, count(*)
-FROM stage_attempts t JOIN pipelines p ON p.id = t.pipeline_id
+INSERT INTO duration_rollups AS r (grain, at, application_id, stage_name, handler, bucket, n)
+SELECT $3, date_trunc($3, t.finished_at, 'UTC'), t.application_id, t.stage_name, t.handler,
+       {BUCKET}, count(*)
+FROM stage_attempts t
 WHERE {_NEW} AND {FINISHED}
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ON CONFLICT (grain, at, application_id, pipeline_name, stage_name, handler, bucket)
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (grain, at, application_id, stage_name, handler, bucket)
 DO UPDATE SET n = r.n + EXCLUDED.n
 """
 
