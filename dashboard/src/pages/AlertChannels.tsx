@@ -62,6 +62,7 @@ export function AlertChannels() {
                 { label: "Actions", hidden: true },
               ]}
               minWidth="60rem"
+              className="[&_td:not(:last-child)]:pr-3 [&_th:not(:last-child)]:pr-3"
             >
               <tbody>
                 {list.map((channel) => (
@@ -224,12 +225,15 @@ function ChannelEditor({ channel, onClose }: { channel: Channel | null; onClose:
               <input
                 required
                 maxLength={100}
+                aria-describedby="channel-name-rule"
                 value={name}
                 onChange={(e) => setName(e.target.value)}
                 className={`${inputClass} mt-1 block w-full font-mono`}
               />
-              <span className="mt-0.5 block text-xs text-muted">Letters, digits and _ . - (no spaces)</span>
             </label>
+            <p id="channel-name-rule" className="-mt-2 text-xs text-muted">
+              Letters, digits and _ . - (no spaces)
+            </p>
             <label className={label}>
               Application
               <ApplicationSelect

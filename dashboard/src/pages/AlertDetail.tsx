@@ -139,6 +139,7 @@ function AlertPage({ detail }: { detail: Detail }) {
               "Sent",
             ]}
             minWidth="52rem"
+            className="[&_td:not(:last-child)]:pr-3 [&_th:not(:last-child)]:pr-3"
           >
             <tbody aria-label="notifications">
               {deliveries.map((delivery) => (
@@ -191,6 +192,11 @@ function Fact({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
+/** A detail's key as words: "oldestQueuedAt" reads "oldest queued at". */
+function words(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+}
+
 /** The alert's details, a line each; the ids of pipelines and workers lead to their pages. */
 function Details({ details }: { details: Record<string, unknown> }) {
   const entries = Object.entries(details).filter(([, value]) => value !== null && value !== undefined);
@@ -198,7 +204,7 @@ function Details({ details }: { details: Record<string, unknown> }) {
   return (
     <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm">
       {entries.map(([key, value]) => (
-        <Fact key={key} label={key}>
+        <Fact key={key} label={words(key)}>
           {key === "pipelineId" ? (
             <Link
               to={`/pipelines/${String(value)}`}

@@ -83,6 +83,7 @@ export function AlertRules() {
                 { label: "Actions", hidden: true },
               ]}
               minWidth="64rem"
+              className="[&_td:not(:last-child)]:pr-3 [&_th:not(:last-child)]:pr-3"
             >
               <tbody>
                 {list.map((rule) => (

@@ -271,6 +271,7 @@ describe("AlertDetail", () => {
     // Still open: it may be resolved, no longer acknowledged.
     expect(screen.getByRole("button", { name: "Resolve" })).toBeTruthy();
     expect(screen.queryByRole("button", { name: "Acknowledge" })).toBeNull();
+    expect(screen.getByText("pipeline id")).toBeTruthy();
     const sources = screen.getByRole("list", { name: "alert sources" });
     expect(within(sources).getByRole("link").getAttribute("href")).toBe("/pipelines/p1");
   });

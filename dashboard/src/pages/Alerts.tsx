@@ -169,6 +169,7 @@ function AlertList() {
                   { label: "Actions", hidden: true },
                 ]}
                 minWidth="64rem"
+                className="[&_td:not(:last-child)]:pr-3 [&_th:not(:last-child)]:pr-3"
               >
                 <tbody>
                   {items.map((alert) => (
