@@ -185,8 +185,8 @@ function AlertList() {
                       <td className="py-2">
                         <StatusBadge status={alert.status} />
                       </td>
-                      <td className="py-2">{alert.ruleName}</td>
-                      <td className="py-2">
+                      <td className="min-w-32 py-2">{alert.ruleName}</td>
+                      <td className="py-2 whitespace-nowrap">
                         <span className="text-xs text-muted">{alert.subjectKind}</span>{" "}
                         <Link
                           to={`/alerts/${alert.id}`}
