@@ -1,5 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium, driven by playwright-core) against a
-real control plane: log in, see a pipeline arrive and its stage complete, live."""
+real control plane: log in, see a pipeline arrive and its stage complete, live; see an alert
+open, acknowledge and resolve it, its notifications signed at a receiver the script runs."""
 
 from __future__ import annotations
 
@@ -34,11 +35,15 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
         PIPELOGIQ_LAKE=str(tmp_path / "lake"),
         # The connection the browser adds is to this machine's PostgreSQL.
         PIPELOGIQ_CONNECTIONS_ALLOW="127.0.0.0/8",
+        # The webhook receiver the script runs listens on loopback.
+        PIPELOGIQ_ALERTS_ALLOW="127.0.0.0/8",
     )
     created = run("create-admin", "--email", "ui@example.com", "--password", PASSWORD, env=env)
     assert created.returncode == 0, created.stderr
     internal = f"http://127.0.0.1:{env['PIPELOGIQ_INTERNAL_PORT']}"
     external = f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"
+    # Notifications link to the alert's page on this dashboard.
+    env["PIPELOGIQ_PUBLIC_URL"] = internal
     dataset = write_orders(tmp_path / "lake")
     with process("dev", env=env, ready=f"{external}/readyz"):
         key = create_app(env)
@@ -74,13 +79,14 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
                 },
                 capture_output=True,
                 text=True,
-                timeout=150,
+                timeout=240,
             )
     print(done.stdout)  # what it measured, for `pytest -s`
     assert done.returncode == 0, done.stdout + done.stderr
     assert "e2e: ok" in done.stdout
     assert (screenshots / "pipeline.png").stat().st_size > 10_000
     assert (screenshots / "dataset.png").stat().st_size > 10_000
+    assert (screenshots / "alerts.png").stat().st_size > 10_000
 
 
 def run_medallion(url: str, key: str, lake: Path) -> Pipeline:

@@ -1,9 +1,13 @@
 // End to end, in Debian's Chromium, against a running control plane: log in, watch a pipeline
 // submitted by the API appear, run its stages as a worker over HTTP and see them turn completed
 // on screen without a reload, fail a stage and rerun it, manage keys, policies and users, and
-// see what an operator is not offered. Run by tests/test_dashboard_e2e.py, which starts the
-// control plane and passes where it is in the environment. With PLQ_SCREENSHOTS set, it saves
+// see what an operator is not offered; alert on a failed pipeline, acknowledge and resolve it,
+// with the notifications checked at a webhook receiver of its own. Run by
+// tests/test_dashboard_e2e.py, which starts the control plane and passes where it is in the
+// environment. With PLQ_SCREENSHOTS set, it saves
 // the screenshots the README shows.
+import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
 import { createRequire } from "node:module";
 
 import { chromium } from "playwright-core";
@@ -62,6 +66,36 @@ async function externalApi(path, body) {
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
+
+// A webhook receiver, as a team's would be: it records each request with its raw body, and
+// under /gone refuses it for good (HTTP 410), as a receiver taken down does.
+const received = [];
+const receiver = createServer((request, response) => {
+  const chunks = [];
+  request.on("data", (chunk) => chunks.push(chunk));
+  request.on("end", () => {
+    received.push({ path: request.url, headers: request.headers, body: Buffer.concat(chunks) });
+    response.writeHead(request.url === "/gone" ? 410 : 200).end("ok");
+  });
+});
+await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const hookUrl = `http://127.0.0.1:${receiver.address().port}`;
+// X-Pipelogiq-Signature: "sha256=" and the hex HMAC-SHA256 of the raw body, keyed by the secret.
+const signed = (request, secret) =>
+  request.headers["x-pipelogiq-signature"] ===
+  `sha256=${createHmac("sha256", secret).update(request.body).digest("hex")}`;
+const receivedAt = async (path, event, within = 20000) => {
+  const deadline = Date.now() + within;
+  for (;;) {
+    const found = received.find((r) => r.path === path && r.headers["x-pipelogiq-event"] === event);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      const got = received.map((r) => `${r.path} ${r.headers["x-pipelogiq-event"]}`);
+      throw new Error(`the receiver got no ${event} at ${path}, only: ${got.join(", ") || "nothing"}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -406,6 +440,9 @@ try {
   await page.locator('tr[data-definition="e2e-nightly"]').waitFor();
   await review(page, "definitions");
 
+  // The worker has been quiet while the pages above were checked; as a real one would, it beats.
+  await externalApi("/workers/heartbeat", { workerId });
+
   // The overview counts it, and its activity feed lists it.
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("list", { name: "recent activity" }).getByRole("link", { name }).waitFor();
@@ -444,6 +481,154 @@ try {
   await history.getByText("policy.created").waitFor();
   await review(page, "policies");
   await page.keyboard.press("Escape");
+
+  // Alerts: a webhook channel (and one whose receiver is gone) and a rule made in their forms,
+  // a test sent; a pipeline fails as a worker reports it, and the alert appears, counted in the
+  // navigation, without a reload; it is acknowledged, then resolved, and the receiver got each
+  // notification signed with the channel's secret.
+  const hookSecret = "an e2e signing secret";
+  const nav = page.getByRole("navigation", { name: "main" });
+  await nav.getByRole("link", { name: /^Alerts/ }).click();
+  await page.getByRole("heading", { name: "Alerts" }).waitFor();
+  await page.getByText("No open alerts.").waitFor();
+  await page.getByRole("tab", { name: "Channels" }).click();
+  const addChannel = async (name, url) => {
+    await page.getByRole("button", { name: "New channel" }).click();
+    const form = page.getByRole("dialog", { name: "New alert channel" });
+    await form.getByLabel("Name").fill(name);
+    await form.getByLabel("URL").fill(url);
+    await form.getByLabel(/^Signing secret/).fill(hookSecret);
+    await form.getByRole("button", { name: "Create channel" }).click();
+    await form.waitFor({ state: "detached" });
+    const row = page.locator(`tr[data-alert-channel="${name}"]`);
+    await row.getByText(url).waitFor();
+    return row;
+  };
+  const hook = await addChannel("e2e-hook", `${hookUrl}/hook`);
+  const gone = await addChannel("e2e-gone", `${hookUrl}/gone`);
+  await hook.getByRole("button", { name: "Send a test" }).click();
+  await page.locator('[data-test-result="ok"]').getByText("HTTP 200").waitFor();
+  if (!signed(await receivedAt("/hook", "test"), hookSecret)) throw new Error("the test was not signed");
+  await gone.getByRole("button", { name: "Send a test" }).click();
+  await page.locator('[data-test-result="failed"]').getByText("answered HTTP 410").waitFor();
+  // Edited, its secret is not shown, and stays as it was.
+  await hook.getByRole("button", { name: "Edit" }).click();
+  const editing = page.getByRole("dialog", { name: "Edit e2e-hook" });
+  const secretField = editing.getByLabel(/^Signing secret/);
+  if (
+    (await secretField.inputValue()) !== "" ||
+    (await secretField.getAttribute("placeholder")) !== "unchanged"
+  ) {
+    throw new Error("editing a channel shows its secret, or does not say it is kept");
+  }
+  await editing.getByLabel(/^Messages per minute/).fill("20");
+  await editing.getByRole("button", { name: "Save" }).click();
+  await editing.waitFor({ state: "detached" });
+  await hook.getByRole("cell", { name: "20", exact: true }).waitFor();
+  await checkPage(page, "alert channels");
+
+  await page.getByRole("tab", { name: "Rules" }).click();
+  await page.getByRole("button", { name: "New rule" }).click();
+  const ruleForm = page.getByRole("dialog", { name: "New alert rule" });
+  await ruleForm.getByLabel("Name", { exact: true }).fill("e2e failures");
+  await ruleForm.getByLabel("Condition").selectOption("pipeline_failed");
+  await ruleForm.getByLabel("Pipeline name").fill("e2e-alerting");
+  await ruleForm.getByLabel("Severity").selectOption("critical");
+  await ruleForm.getByRole("checkbox", { name: /e2e-hook/ }).check();
+  await ruleForm.getByRole("checkbox", { name: /e2e-gone/ }).check();
+  await ruleForm.getByRole("button", { name: "Create rule" }).click();
+  const alertRule = page.locator('tr[data-alert-rule="e2e failures"]');
+  await alertRule.getByText("pipeline “e2e-alerting” failed").waitFor();
+  await alertRule.getByText("e2e-hook, e2e-gone").waitFor();
+  await alertRule.getByRole("button", { name: "Pause" }).click();
+  await alertRule.locator('[data-status="paused"]').waitFor();
+  await alertRule.getByRole("button", { name: "Resume" }).click();
+  await alertRule.locator('[data-status="active"]').waitFor();
+  await checkPage(page, "alert rules");
+
+  await page.getByRole("tab", { name: "Alerts" }).click();
+  await externalApi("/pipelines", {
+    name: "e2e-alerting",
+    stages: [{ name: "load", handler: "e2e-alerting" }],
+  });
+  const { jobs: doomed } = await externalApi("/jobs/pull", {
+    handlers: ["e2e-alerting"],
+    maxJobs: 1,
+    waitSeconds: 5,
+    workerId,
+  });
+  await externalApi("/jobs/ack", {
+    results: [
+      {
+        jobId: doomed[0].jobId,
+        status: "failed",
+        error: { message: "connection refused", retryable: false },
+      },
+    ],
+  });
+  const failedAt = Date.now();
+  const alertRow = page.locator('tr[data-rule="e2e failures"]');
+  await alertRow.locator('[data-status="firing"]').waitFor({ timeout: 20000 });
+  await nav.getByLabel("1 firing").waitFor();
+  console.log(`e2e: the alert was on screen ${Date.now() - failedAt} ms after the failed ack`);
+  await alertRow.getByText("connection refused").waitFor();
+  await review(page, "alerts");
+  const alertId = await alertRow.getAttribute("data-alert");
+  const opened = await receivedAt("/hook", "alert.opened");
+  if (!signed(opened, hookSecret)) throw new Error("the alert's notification was not signed");
+  const openedBody = JSON.parse(opened.body.toString());
+  if (
+    openedBody.alert.id !== alertId ||
+    openedBody.alert.subjectName !== "e2e-alerting" ||
+    openedBody.url !== `${internal}/alerts/${alertId}`
+  ) {
+    throw new Error(`the notification says ${opened.body}`);
+  }
+
+  await alertRow.getByRole("button", { name: "Acknowledge" }).click();
+  const acknowledging = page.getByRole("dialog", { name: "Acknowledge this alert?" });
+  await acknowledging.getByLabel(/^Note/).fill("looking into it");
+  await acknowledging.getByRole("button", { name: "Acknowledge" }).click();
+  await acknowledging.waitFor({ state: "detached" });
+  await alertRow.locator('[data-status="acknowledged"]').waitFor();
+  // Acknowledged, it no longer counts as firing.
+  await nav.getByLabel("1 firing").waitFor({ state: "detached" });
+
+  // Its page (where the notification links): the history with who acted and why, and each
+  // notification, the one to the receiver that is gone failed with its reason.
+  await alertRow.getByRole("link", { name: "e2e-alerting" }).click();
+  await page.getByRole("heading", { name: "e2e failures: e2e-alerting" }).waitFor();
+  const alertHistory = page.getByRole("list", { name: "alert history" });
+  await alertHistory.locator('[data-event="acknowledged"]').getByText("looking into it").waitFor();
+  await page
+    .locator('tr[data-delivery="e2e-hook"][data-event="opened"] [data-status="delivered"]')
+    .waitFor({ timeout: 15000 });
+  const refusedDelivery = page.locator('tr[data-delivery="e2e-gone"][data-event="opened"]');
+  await refusedDelivery.locator('[data-status="failed"]').waitFor({ timeout: 15000 });
+  await refusedDelivery.getByText("answered HTTP 410").waitFor();
+  await page.getByRole("button", { name: "Resolve" }).click();
+  const resolving = page.getByRole("dialog", { name: "Resolve this alert?" });
+  await resolving.getByLabel(/^Note/).fill("the database is back");
+  await resolving.getByRole("button", { name: "Resolve" }).click();
+  await resolving.waitFor({ state: "detached" });
+  await alertHistory.locator('[data-event="resolved"]').getByText("the database is back").waitFor();
+  const resolved = await receivedAt("/hook", "alert.resolved");
+  if (!signed(resolved, hookSecret)) throw new Error("the resolution's notification was not signed");
+  if (JSON.parse(resolved.body.toString()).alert.resolvedBy !== env("PLQ_EMAIL")) {
+    throw new Error(`the resolution's notification says ${resolved.body}`);
+  }
+  await page
+    .locator('tr[data-delivery="e2e-hook"][data-event="resolved"] [data-status="delivered"]')
+    .waitFor({ timeout: 15000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await review(page, "alert", { fullPage: true });
+  // Resolved, it is listed as such; the channel a rule sends to is not deleted from under it.
+  await nav.getByRole("link", { name: /^Alerts/ }).click();
+  await page.getByLabel("Status").selectOption("resolved");
+  await alertRow.locator('[data-status="resolved"]').waitFor();
+  await page.getByRole("tab", { name: "Channels" }).click();
+  await confirm(page, gone, "Delete");
+  await page.getByRole("alert").getByText("take it out of them first").waitFor();
 
   // An admin creates a key, sees it once, and revokes it.
   await page.getByRole("link", { name: "Applications" }).click();
@@ -593,7 +778,29 @@ try {
     },
   });
   if (policyRefused.status() !== 403) throw new Error(`an operator made a policy: ${policyRefused.status()}`);
+  // On call, an operator acknowledges and resolves alerts, but is offered no change to the rules
+  // and channels, which the API refuses them anyway.
+  await page.getByRole("link", { name: /^Alerts/ }).click();
+  await page.getByRole("tab", { name: "Rules" }).click();
+  await page.locator('tr[data-alert-rule="e2e failures"]').waitFor();
+  for (const label of ["New rule", "Edit", "Pause", "Delete"]) {
+    if (await page.getByRole("button", { name: label, exact: true }).count())
+      throw new Error(`an operator is offered ${label} on the alert rules`);
+  }
+  await page.getByRole("tab", { name: "Channels" }).click();
+  await page.locator('tr[data-alert-channel="e2e-hook"]').waitFor();
+  for (const label of ["New channel", "Send a test", "Edit", "Delete"]) {
+    if (await page.getByRole("button", { name: label, exact: true }).count())
+      throw new Error(`an operator is offered ${label} on the alert channels`);
+  }
+  const ruleRefused = await page.request.post(`${internal}/api/alert-rules`, {
+    headers: { "X-CSRF-Token": opCsrf },
+    data: { applicationId: app.id, name: "sneaky", condition: { type: "pipeline_failed" } },
+  });
+  if (ruleRefused.status() !== 403)
+    throw new Error(`an operator made an alert rule: ${ruleRefused.status()}`);
   console.log("e2e: ok");
 } finally {
   await browser.close();
+  receiver.close();
 }

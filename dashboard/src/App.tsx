@@ -1,6 +1,8 @@
 import { Navigate, Outlet, Route, Routes } from "react-router";
 
 import { Layout } from "./components/Layout";
+import { AlertDetail } from "./pages/AlertDetail";
+import { Alerts } from "./pages/Alerts";
 import { Applications } from "./pages/Applications";
 import { Approvals } from "./pages/Approvals";
 import { Audit } from "./pages/Audit";
@@ -46,6 +48,8 @@ export function App() {
         <Route path="/datasets" element={<Datasets />} />
         <Route path="/datasets/:id" element={<DatasetDetail />} />
         <Route path="/approvals" element={<Approvals />} />
+        <Route path="/alerts" element={<Alerts />} />
+        <Route path="/alerts/:id" element={<AlertDetail />} />
         <Route path="/workers" element={<Workers />} />
         <Route path="/workers/:id" element={<WorkerDetail />} />
         <Route path="/insights" element={<Insights />} />

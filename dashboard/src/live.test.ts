@@ -36,6 +36,15 @@ describe("staleQueries", () => {
     expect(staleQueries(event, 0)).toEqual([["workers"], ["worker", "w"]]);
   });
 
+  it("marks the alert lists, their count and each named alert stale for an alert event", () => {
+    const event = {
+      type: "alert" as const,
+      seq: 6,
+      items: [{ id: "al1", applicationId: "a", status: "firing" }],
+    };
+    expect(staleQueries(event, 5)).toEqual([["alerts"], ["alert", "al1"]]);
+  });
+
   it("refetches everything after a gap or a resync", () => {
     const event = { type: "pipeline" as const, seq: 9, items: [{ id: "p", applicationId: "a" }] };
     expect(staleQueries(event, 7)).toBe("all");

@@ -6,9 +6,9 @@ import { useEffect, useState } from "react";
 export type LiveEvent =
   | { type: "hello" | "resync"; seq: number }
   | {
-      type: "pipeline" | "stage" | "worker";
+      type: "pipeline" | "stage" | "worker" | "alert";
       seq: number;
-      items: Array<{ id: string; pipelineId?: string; applicationId: string }>;
+      items: Array<{ id: string; pipelineId?: string; applicationId: string; status?: string }>;
     };
 
 /** The queries an event makes stale, or "all" when anything may have been missed. */
@@ -34,6 +34,10 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
     }
     case "worker":
       return [["workers"], ...event.items.map((item) => ["worker", item.id])];
+    case "alert":
+      // An alert opened, acknowledged or resolved: the lists, the count in the navigation, and
+      // each alert's page.
+      return [["alerts"], ...event.items.map((item) => ["alert", item.id])];
   }
 }
 

@@ -8,6 +8,7 @@ export type Permission =
   | "write_definitions" // save, import, review and archive pipeline definitions
   | "upload_data" // upload files as datasets
   | "review_quarantine" // release or discard quarantined rows
+  | "manage_alerts" // alert rules and channels (every role acknowledges and resolves alerts)
   | "administer"; // applications, keys, users, the audit log
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
@@ -17,9 +18,17 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
     "write_definitions",
     "upload_data",
     "review_quarantine",
+    "manage_alerts",
     "administer",
   ]),
-  developer: new Set(["operate", "change_policies", "write_definitions", "upload_data", "review_quarantine"]),
+  developer: new Set([
+    "operate",
+    "change_policies",
+    "write_definitions",
+    "upload_data",
+    "review_quarantine",
+    "manage_alerts",
+  ]),
   operator: new Set(["operate"]),
 };
 

@@ -51,3 +51,26 @@ export function useApplications() {
     staleTime: 60_000,
   });
 }
+
+/** Open alerts, firing and acknowledged: the firing ones are counted in the navigation. */
+export function useAlertCounts() {
+  return useQuery({
+    queryKey: ["alerts", "counts"],
+    queryFn: () => call(() => api.GET("/api/alerts/counts")),
+  });
+}
+
+/** Alert channels, without their secrets; the rules name them. */
+export function useAlertChannels() {
+  return useQuery({
+    queryKey: ["alert-channels"],
+    queryFn: () => call(() => api.GET("/api/alert-channels")),
+  });
+}
+
+export function useAlertRules() {
+  return useQuery({
+    queryKey: ["alert-rules"],
+    queryFn: () => call(() => api.GET("/api/alert-rules")),
+  });
+}

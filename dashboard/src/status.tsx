@@ -30,7 +30,33 @@ const COLOURS: Record<string, string> = {
   draining: "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
   offline: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
   stopped: "bg-zinc-200 text-zinc-800 dark:bg-zinc-700 dark:text-zinc-100",
+  // Alerts, and their notifications.
+  firing: "bg-red-100 text-red-900 dark:bg-red-900 dark:text-red-100",
+  acknowledged: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
+  resolved: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  sending: "bg-sky-100 text-sky-900 dark:bg-sky-900 dark:text-sky-100",
+  delivered: "bg-green-100 text-green-900 dark:bg-green-900 dark:text-green-100",
+  digested: "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-200",
 };
+
+const SEVERITIES: Record<string, string> = {
+  info: "border-sky-300 text-sky-900 dark:border-sky-700 dark:text-sky-100",
+  warning: "border-amber-400 text-amber-900 dark:border-amber-600 dark:text-amber-100",
+  critical: "border-red-500 bg-red-600 text-white dark:border-red-500 dark:bg-red-700",
+};
+
+/** An alert's or a rule's severity: info, warning, critical (filled, to stand out). */
+export function SeverityBadge({ severity }: { severity: string }) {
+  const colour = SEVERITIES[severity] ?? SEVERITIES.info;
+  return (
+    <span
+      data-severity={severity}
+      className={`inline-block rounded border px-2 py-0.5 text-xs font-medium ${colour}`}
+    >
+      {severity}
+    </span>
+  );
+}
 
 export function StatusBadge({ status }: { status: string }) {
   const colour = COLOURS[status] ?? COLOURS.not_started;

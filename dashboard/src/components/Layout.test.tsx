@@ -37,6 +37,7 @@ describe("Layout", () => {
       "Definitions",
       "Datasets",
       "Approvals",
+      "Alerts",
       "Workers",
       "Insights",
       "Policies",
@@ -56,6 +57,7 @@ describe("Layout", () => {
       "Definitions",
       "Datasets",
       "Approvals",
+      "Alerts",
       "Workers",
       "Insights",
       "Policies",
@@ -76,5 +78,15 @@ describe("Layout", () => {
     renderAt("/", "/", <Layout />);
     expect(await screen.findByLabelText("2 waiting")).toBeTruthy();
     expect(links()).toContain("Approvals2");
+  });
+
+  it("counts the alerts firing beside their page", async () => {
+    stubApi({
+      "GET /api/auth/me": () => answer(200, users.operator),
+      "GET /api/alerts/counts": () => answer(200, { firing: 3, acknowledged: 1 }),
+    });
+    renderAt("/", "/", <Layout />);
+    expect(await screen.findByLabelText("3 firing")).toBeTruthy();
+    expect(links()).toContain("Alerts3");
   });
 });

@@ -6,7 +6,7 @@ import { Navigate, NavLink, Outlet, useLocation } from "react-router";
 
 import { useLiveUpdates } from "../live";
 import { may } from "../permissions";
-import { usePendingApprovals } from "../queries";
+import { useAlertCounts, usePendingApprovals } from "../queries";
 import { useLogout, useMe } from "../session";
 import { type Theme, useTheme } from "../theme";
 
@@ -16,6 +16,7 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/definitions", label: "Definitions" },
   { to: "/datasets", label: "Datasets" },
   { to: "/approvals", label: "Approvals" },
+  { to: "/alerts", label: "Alerts" },
   { to: "/workers", label: "Workers" },
   { to: "/insights", label: "Insights" },
   { to: "/policies", label: "Policies" },
@@ -46,6 +47,21 @@ function WaitingCount() {
       className="ml-1 rounded-full bg-amber-500 px-1.5 text-xs font-semibold text-white dark:bg-amber-600"
     >
       {waiting}
+    </span>
+  );
+}
+
+/** How many alerts fire (open, not acknowledged), beside the page's name; nothing when none do. */
+function FiringCount() {
+  const firing = useAlertCounts().data?.firing ?? 0;
+  if (!firing) return null;
+  return (
+    <span
+      aria-label={`${firing} firing`}
+      data-firing={firing}
+      className="ml-1 rounded-full bg-red-600 px-1.5 text-xs font-semibold text-white dark:bg-red-700"
+    >
+      {firing}
     </span>
   );
 }
@@ -83,6 +99,7 @@ export function Layout() {
             >
               {page.label}
               {page.to === "/approvals" && <WaitingCount />}
+              {page.to === "/alerts" && <FiringCount />}
             </NavLink>
           ))}
         </nav>
