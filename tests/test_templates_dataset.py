@@ -97,6 +97,26 @@ def test_ingest_reads_a_csv_in_pieces_into_one_dataset_version(tmp_path: Path) -
     }
 
 
+@pytest.mark.parametrize("cpus", [1, 2, 3, 8])
+def test_csv_is_cut_in_equal_ranges_that_every_cpu_takes_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int
+) -> None:
+    # Each range becomes a fragment the next steps' tasks take one at a time: a short one left
+    # over would leave a core idle at the end of each step.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4_000)
+    monkeypatch.setattr(sources, "MIN_CHUNK_BYTES", 100)
+    path = write_orders(tmp_path / "orders.csv", rows=2_000)
+    chunk = sources.chunk_bytes([str(path)], cpus)
+    pieces = sources.pieces(str(path), "csv", chunk=chunk, splittable=True)
+    assert len(pieces) % cpus == 0
+    assert len(pieces) >= 2 * cpus
+    sizes = [piece.end - piece.start for piece in pieces]
+    assert max(sizes) <= 4_000
+    assert min(sizes) > 0.95 * max(sizes)  # each off by a line or so, the first by the header
+    data = b"".join(sources.read_range(piece).to_pybytes() for piece in pieces)
+    assert data == path.read_bytes()[pieces[0].start :]
+
+
 def test_ingest_takes_a_given_schema_and_appends(tmp_path: Path) -> None:
     path = write_orders(tmp_path / "orders.csv", rows=40)
     spec = {
