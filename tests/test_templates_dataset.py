@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import lance
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -22,13 +23,13 @@ from worker_sdk import AsyncClient
 from worker_sdk.context import JobContext
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import select
-from worker_sdk.templates.dataset import roots, runtime, sources
+from worker_sdk.templates.dataset import roots, runtime, shuffle, sources
 from worker_sdk.templates.dataset.aggregate import aggregate
 from worker_sdk.templates.dataset.clean import clean
 from worker_sdk.templates.dataset.export import export
 from worker_sdk.templates.dataset.ingest import ingest
 from worker_sdk.templates.dataset.join import join
-from worker_sdk.templates.dataset.quality import FAILED_RULES, quality
+from worker_sdk.templates.dataset.quality import FAILED_RULES, quality, repeated_values
 from worker_sdk.testing import JobEnvironment, TestOutcome
 
 COUNTRIES = ["DE", "FR", "NL"]
@@ -94,6 +95,26 @@ def test_ingest_reads_a_csv_in_pieces_into_one_dataset_version(tmp_path: Path) -
         "reads": [{"uri": str(path)}],
         "writes": [{"uri": output["dataset"]["uri"], "version": 1}],
     }
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 8])
+def test_csv_is_cut_in_equal_ranges_that_every_cpu_takes_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int
+) -> None:
+    # Each range becomes a fragment the next steps' tasks take one at a time: a short one left
+    # over would leave a core idle at the end of each step.
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 4_000)
+    monkeypatch.setattr(sources, "MIN_CHUNK_BYTES", 100)
+    path = write_orders(tmp_path / "orders.csv", rows=2_000)
+    chunk = sources.chunk_bytes([str(path)], cpus)
+    pieces = sources.pieces(str(path), "csv", chunk=chunk, splittable=True)
+    assert len(pieces) % cpus == 0
+    assert len(pieces) >= 2 * cpus
+    sizes = [piece.end - piece.start for piece in pieces]
+    assert max(sizes) <= 4_000
+    assert min(sizes) > 0.95 * max(sizes)  # each off by a line or so, the first by the header
+    data = b"".join(sources.read_range(piece).to_pybytes() for piece in pieces)
+    assert data == path.read_bytes()[pieces[0].start :]
 
 
 def test_ingest_takes_a_given_schema_and_appends(tmp_path: Path) -> None:
@@ -393,6 +414,36 @@ def test_quality_finds_duplicates_across_fragments(
     assert sorted(map(str, quarantined)) == sorted(
         str(v) for v in values if v is not None and values.count(v) > 1
     )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pa.array([5, 3, 5, 9, 3, 3, 12, 0, 9], pa.int64()),
+        pa.array([-100, 100, 7, -100, 7, 0], pa.int8()),
+        pa.array([2**40, 2**40 + 3, 2**40, 2**40 + 1], pa.int64()),  # far from 0, dense
+        pa.array([3, 1, 3, 2], pa.uint16()),
+        pa.array([20_000, 20_003, 20_000, 19_990], pa.int32()).cast(pa.date32()),
+        pa.array([10**15, 3, 10**15, 3, 9], pa.int64()),  # too sparse to count per value
+    ],
+    ids=["int64", "int8", "offset", "uint16", "date32", "sparse"],
+)
+def test_keys_counted_per_value_or_sorted_agree(
+    values: pa.Array, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Integer and date keys spanning few values are counted per value, others sorted.
+    rng = np.random.default_rng(3)
+    keys = pa.chunked_array([values.take(pa.array(rng.integers(0, len(values), 5_000)))])
+    counted = (shuffle.first_rows(pa.table({"k": keys})), repeated_values(keys))
+    monkeypatch.setattr(shuffle, "_DENSE_SPAN", -1)  # nothing is dense: always sorted
+    assert shuffle.dense_offsets(keys.to_numpy()) is None
+    sorted_ = (shuffle.first_rows(pa.table({"k": keys})), repeated_values(keys))
+    assert counted[0].tolist() == sorted_[0].tolist()
+    assert counted[1].equals(sorted_[1])
+    assert counted[1].type == values.type
+    # Each key's first row, in order.
+    listed = keys.to_pylist()
+    assert counted[0].tolist() == [n for n, v in enumerate(listed) if v not in listed[:n]]
 
 
 @pytest.mark.parametrize(

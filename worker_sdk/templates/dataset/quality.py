@@ -168,8 +168,15 @@ def repeated_values(keys: pa.ChunkedArray) -> pa.Array:
     """The values that occur more than once in ``keys`` (nulls are not compared)."""
     present = pc.drop_null(keys)
     if pa.types.is_integer(present.type) or pa.types.is_temporal(present.type):
+        values = present.to_numpy()
+        dense = shuffle.dense_offsets(values)
+        if dense is not None:
+            # A count per value, in one pass: ids from a sequence, days.
+            offsets, low = dense
+            found = np.flatnonzero(np.bincount(offsets) > 1) + low
+            return pa.array(found.astype(values.dtype)).cast(present.type)
         # Sorting beats hashing here, and keys often come nearly sorted.
-        ordered = np.sort(present.to_numpy())
+        ordered = np.sort(values)
         repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
         return pa.array(repeated).cast(present.type)
     counts = pc.value_counts(present).flatten()
