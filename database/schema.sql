@@ -78,6 +78,16 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.pipelogiq_record_finish() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO pipeline_finishes (pipeline_id, application_id, status, finished_at)
+    VALUES (NEW.id, NEW.application_id, NEW.status, coalesce(NEW.finished_at, now()));
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.pipelogiq_retry_delay(backoff text, base double precision, cap double precision, failures integer) RETURNS interval
     LANGUAGE sql
     AS $$
@@ -423,6 +433,22 @@ CREATE TABLE public.memberships (
     user_id uuid NOT NULL,
     application_id uuid NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.pipeline_finishes (
+    pipeline_id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    status text NOT NULL,
+    finished_at timestamp with time zone NOT NULL,
+    txid bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL
+);
+
+CREATE TABLE public.pipeline_rollups (
+    grain text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    application_id uuid NOT NULL,
+    status text NOT NULL,
+    n bigint NOT NULL
 );
 
 CREATE TABLE public.pipelines (
@@ -813,6 +839,9 @@ ALTER TABLE ONLY public.login_failures
 ALTER TABLE ONLY public.memberships
     ADD CONSTRAINT memberships_pkey PRIMARY KEY (user_id, application_id);
 
+ALTER TABLE ONLY public.pipeline_rollups
+    ADD CONSTRAINT pipeline_rollups_pkey PRIMARY KEY (grain, at, application_id, status);
+
 ALTER TABLE ONLY public.pipelines
     ADD CONSTRAINT pipelines_application_id_idempotency_key_key UNIQUE (application_id, idempotency_key);
 
@@ -930,6 +959,8 @@ CREATE INDEX definition_versions_published ON public.definition_versions USING b
 
 CREATE INDEX memberships_application ON public.memberships USING btree (application_id);
 
+CREATE INDEX pipeline_finishes_txid ON public.pipeline_finishes USING brin (txid) WITH (autosummarize='on');
+
 CREATE INDEX pipelines_application_created ON public.pipelines USING btree (application_id, created_at DESC);
 
 CREATE INDEX pipelines_created ON public.pipelines USING btree (created_at DESC, id DESC);
@@ -939,6 +970,8 @@ CREATE INDEX pipelines_definition ON public.pipelines USING btree (definition_id
 CREATE INDEX pipelines_finished ON public.pipelines USING btree (finished_at DESC) WHERE (finished_at IS NOT NULL);
 
 CREATE INDEX pipelines_running_name ON public.pipelines USING btree (application_id, name) WHERE (status = 'running'::text);
+
+CREATE INDEX pipelines_updated ON public.pipelines USING btree (updated_at DESC, id DESC);
 
 CREATE UNIQUE INDEX policies_one_active ON public.policies USING btree (application_id, kind, target_type, target) WHERE (status = 'active'::text);
 
@@ -964,7 +997,7 @@ CREATE INDEX stage_attempts_finished ON public.stage_attempts USING brin (finish
 
 CREATE UNIQUE INDEX stage_attempts_job ON public.stage_attempts USING btree (job_id);
 
-CREATE INDEX stage_attempts_txid ON public.stage_attempts USING brin (txid);
+CREATE INDEX stage_attempts_txid ON public.stage_attempts USING brin (txid) WITH (autosummarize='on');
 
 CREATE INDEX stage_dependencies_reverse ON public.stage_dependencies USING btree (depends_on_id);
 
@@ -1009,6 +1042,8 @@ ALTER INDEX public.stage_logs_stage ATTACH PARTITION public.stage_logs_default_s
 ALTER INDEX public.worker_events_pkey ATTACH PARTITION public.worker_events_default_pkey;
 
 ALTER INDEX public.worker_events_worker ATTACH PARTITION public.worker_events_default_worker_id_id_idx;
+
+CREATE TRIGGER pipelines_record_finish AFTER UPDATE OF status ON public.pipelines FOR EACH ROW WHEN (((old.status = 'running'::text) AND (new.status <> 'running'::text))) EXECUTE FUNCTION public.pipelogiq_record_finish();
 
 CREATE TRIGGER stages_record_attempt AFTER UPDATE OF status ON public.stages FOR EACH ROW WHEN (((old.status = 'running'::text) AND (new.status <> 'running'::text))) EXECUTE FUNCTION public.pipelogiq_record_attempt();
 

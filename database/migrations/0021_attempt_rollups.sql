@@ -10,12 +10,50 @@
 ALTER TABLE stage_attempts
     ADD COLUMN txid bigint NOT NULL DEFAULT (pg_current_xact_id()::text)::bigint;
 -- Rows arrive in transaction order, near enough: a BRIN index finds the unfolded tail for
--- almost nothing, and costs the job path almost nothing to keep.
-CREATE INDEX stage_attempts_txid ON stage_attempts USING brin (txid);
+-- almost nothing, and costs the job path almost nothing to keep. Each range of pages is
+-- summarized as soon as the next one fills (autosummarize): an unsummarized range is read
+-- by every query, and without it only vacuum would summarize them.
+CREATE INDEX stage_attempts_txid ON stage_attempts USING brin (txid)
+    WITH (autosummarize = on);
+
+-- Pipelines as they finish (completed, failed, cancelled; again after a rerun reopened one),
+-- written by a trigger whatever statement finishes them, and folded like the attempts.
+CREATE TABLE pipeline_finishes (
+    pipeline_id     uuid NOT NULL,
+    application_id  uuid NOT NULL,
+    status          text NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    txid            bigint NOT NULL DEFAULT (pg_current_xact_id()::text)::bigint
+);
+CREATE INDEX pipeline_finishes_txid ON pipeline_finishes USING brin (txid)
+    WITH (autosummarize = on);
+
+CREATE FUNCTION pipelogiq_record_finish() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO pipeline_finishes (pipeline_id, application_id, status, finished_at)
+    VALUES (NEW.id, NEW.application_id, NEW.status, coalesce(NEW.finished_at, now()));
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER pipelines_record_finish
+    AFTER UPDATE OF status ON pipelines
+    FOR EACH ROW
+    WHEN (OLD.status = 'running' AND NEW.status <> 'running')
+    EXECUTE FUNCTION pipelogiq_record_finish();
+
+CREATE TABLE pipeline_rollups (
+    grain           text NOT NULL,
+    at              timestamptz NOT NULL,
+    application_id  uuid NOT NULL,
+    status          text NOT NULL,
+    n               bigint NOT NULL,
+    PRIMARY KEY (grain, at, application_id, status)
+);
 
 CREATE TABLE rollup_cursors (
     name      text PRIMARY KEY,
-    -- Attempts of transactions before this one are folded.
+    -- Attempts and pipeline finishes of transactions before this one are folded.
     position  bigint NOT NULL
 );
 INSERT INTO rollup_cursors (name, position) VALUES ('attempts', 0);
@@ -67,3 +105,8 @@ CREATE TABLE error_rollups (
     last_seen_at     timestamptz NOT NULL,
     PRIMARY KEY (grain, at, application_id, handler, stage_name, code, message)
 );
+
+-- The overview's activity feed: the pipelines changed last. Without it, each view sorted
+-- every pipeline (120 ms with 333,000 of them); a pipeline's row changes twice (created,
+-- finished), so the job path pays one index entry more at each.
+CREATE INDEX pipelines_updated ON pipelines (updated_at DESC, id DESC);

@@ -21,13 +21,18 @@ _VISIBLE = """
     AND ($4::uuid IS NULL OR a.application_id = $4)
 """
 
-# Running pipelines are counted now, whatever the range; the others by when they finished.
-# Each side of the OR has its partial index (pipelines_running_name, pipelines_finished).
+# Running pipelines are counted now, whatever the range (pipelines_running_name); the
+# others by the times they finished in it, from the rollups and the unfolded finishes.
 _PIPELINES = f"""
-SELECT a.status, count(*) AS pipelines
-FROM pipelines a
-WHERE (a.status = 'running' OR (a.finished_at >= $1 AND a.finished_at < $2)) AND {_VISIBLE}
-GROUP BY a.status
+WITH counted AS (
+    SELECT a.status, 1 AS n FROM pipelines a WHERE a.status = 'running' AND {_VISIBLE}
+    UNION ALL
+    SELECT r.status, r.n FROM pipeline_rollups r WHERE {{spans}} AND {{visible_r}}
+    UNION ALL
+    SELECT f.status, 1 FROM pipeline_finishes f
+    WHERE f.txid >= $7 AND f.finished_at >= $1 AND f.finished_at < $2 AND {{visible_f}}
+)
+SELECT status, sum(n)::bigint AS pipelines FROM counted GROUP BY status
 """
 
 # The range is read from the rollups: per minute at its edges ($5 the first whole hour in
@@ -42,6 +47,11 @@ _SPANS = """
 _TAIL = "t.txid >= $7 AND t.finished_at >= $1 AND t.finished_at < $2"
 _VISIBLE_R = _VISIBLE.replace("a.application_id", "r.application_id")
 _VISIBLE_T = _VISIBLE.replace("a.application_id", "t.application_id")
+_PIPELINES = _PIPELINES.format(
+    spans=_SPANS,
+    visible_r=_VISIBLE_R,
+    visible_f=_VISIBLE.replace("a.application_id", "f.application_id"),
+)
 
 _BY_STAGE = f"""
 WITH figures AS (
@@ -218,7 +228,7 @@ async def read_insights(
     scope = (start, end, member, application_id)
     async with pool.acquire() as connection, connection.transaction(readonly=True):
         spans = (*scope, *_whole_hours(start, end), await rollups.cursor(connection))
-        pipelines = await connection.fetch(_PIPELINES, *scope)
+        pipelines = await connection.fetch(_PIPELINES, *spans)
         stages = await connection.fetch(_BY_STAGE, *spans)
         durations = await connection.fetch(_DURATIONS, *spans)
         hotspots = await connection.fetch(_HOTSPOTS, *spans)

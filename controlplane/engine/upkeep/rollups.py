@@ -1,4 +1,5 @@
-"""Folding the attempts that ended into per-minute and per-hour rollups.
+"""Folding the attempts that ended, and the pipelines that finished, into per-minute and
+per-hour rollups.
 
 Insights, the overview and risk read rollups, not every attempt of a range: with a million
 attempts a page view cost seconds. The built-in worker folds what is new every few seconds
@@ -85,6 +86,15 @@ ON CONFLICT (grain, at, application_id, handler, stage_name, code, message) DO U
     n = r.n + EXCLUDED.n, last_seen_at = greatest(r.last_seen_at, EXCLUDED.last_seen_at)
 """
 
+_FOLD_FINISHES = """
+INSERT INTO pipeline_rollups AS r (grain, at, application_id, status, n)
+SELECT $3, date_trunc($3, f.finished_at, 'UTC'), f.application_id, f.status, count(*)
+FROM pipeline_finishes f
+WHERE f.txid >= $1 AND f.txid < $2
+GROUP BY 1, 2, 3, 4
+ON CONFLICT (grain, at, application_id, status) DO UPDATE SET n = r.n + EXCLUDED.n
+"""
+
 _CURSOR = "SELECT position FROM rollup_cursors WHERE name = 'attempts'"
 
 # Minute rollups serve the edges of recent ranges; older ranges are read by the hour.
@@ -110,18 +120,28 @@ async def fold(pool: asyncpg.Pool) -> int:
                 folded = int(status.split()[-1])
             await db.execute(_FOLD_DURATIONS, start, end, grain)
             await db.execute(_FOLD_ERRORS, start, end, grain)
+            await db.execute(_FOLD_FINISHES, start, end, grain)
         await db.execute(_MOVE, end)
     return folded
+
+
+_PRUNE_FINISHES = """
+DELETE FROM pipeline_finishes
+WHERE finished_at < now() - $1::interval
+  AND txid < (SELECT position FROM rollup_cursors WHERE name = 'attempts')
+"""
 
 
 async def prune(pool: asyncpg.Pool, hours_kept: dt.timedelta | None) -> int:
     """Delete minute rollups past ``MINUTES_KEPT``, and hour rollups past ``hours_kept``
     (None: kept for ever)."""
     deleted = 0
-    for table in ("attempt_rollups", "duration_rollups", "error_rollups"):
+    for table in ("attempt_rollups", "duration_rollups", "error_rollups", "pipeline_rollups"):
         status = await pool.execute(_PRUNE.format(table=table), MINUTES_KEPT, hours_kept)
         deleted += int(status.split()[-1])
-    return deleted
+    # Finishes are folded within seconds; those past the minute rollups are of no more use.
+    status = await pool.execute(_PRUNE_FINISHES, MINUTES_KEPT)
+    return deleted + int(status.split()[-1])
 
 
 async def cursor(connection: asyncpg.Connection | asyncpg.Pool) -> int:
