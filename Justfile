@@ -115,13 +115,19 @@ screenshots: setup dashboard
     PIPELOGIQ_SCREENSHOTS=docs/screenshots {{bin}}/pytest -q tests/test_dashboard_e2e.py
 
 # Throughput and latency through the real RabbitMQ and PostgreSQL, then the embedded mode;
-# what a job costs while many long polls wait; then the dataset templates on Ray beside plain
-# pyarrow (just bench-data alone).
-[doc("The benchmarks: the job path's throughput and latency, long polls, dataset templates.")]
+# what a job costs while many long polls wait; the overview's reads with a million finished
+# stages (just bench-insights alone); then the dataset templates on Ray beside plain pyarrow
+# (just bench-data alone).
+[doc("The benchmarks: the job path, long polls, the overview's reads, dataset templates.")]
 bench *args: setup
     {{bin}}/python -m tests.bench {{args}}
     {{bin}}/python -m tests.bench_polls
+    {{bin}}/python -m tests.bench_insights
     {{bin}}/python -m tests.bench_dataset
+
+# The overview's reads with a million finished stages, from the rollups and from every attempt.
+bench-insights stages="1000000": setup
+    {{bin}}/python -m tests.bench_insights --stages {{stages}}
 
 # The dataset templates on Ray beside plain pyarrow, on a generated orders CSV.
 bench-data rows="5000000": setup
