@@ -16,16 +16,26 @@ from controlplane.api.internal.schemas import (
     InsightsView,
     PipelineCountsView,
     QueueView,
+    RiskPage,
+    RiskView,
+    RiskWindow,
     StageFiguresView,
 )
 from controlplane.api.internal.session import member_scope
 from controlplane.api.wire import wire
 from controlplane.engine.reads.insights import StageFigures, read_insights
+from controlplane.engine.reads.risk import read_risks
 from controlplane.errors import InvalidRequest
 from controlplane.services import Services
 from controlplane.statuses import PIPELINE_STATUSES
 
 LONGEST_RANGE = dt.timedelta(days=31)
+RISK_WINDOWS = {
+    "15m": dt.timedelta(minutes=15),
+    "1h": dt.timedelta(hours=1),
+    "6h": dt.timedelta(hours=6),
+    "24h": dt.timedelta(hours=24),
+}
 
 
 def _figures(row: StageFigures, minutes: float) -> StageFiguresView:
@@ -93,3 +103,28 @@ class InsightsController(Controller):
             bucket_seconds=insights.bucket_seconds,
             queues=wire(insights.queues, list[QueueView]),
         )
+
+    @get("/risks", summary="How each stage does lately against its own history, riskiest first")
+    async def risks(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
+        pipeline: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=200, description="only the stages of runs of this pipeline name"
+            ),
+        ] = None,
+        window: Annotated[
+            RiskWindow, QueryParameter(description="the recent window, against the week before")
+        ] = "1h",
+    ) -> RiskPage:
+        found = await read_risks(
+            services.pool,
+            member=member_scope(request),
+            application_id=application,
+            pipeline_name=pipeline,
+            window=RISK_WINDOWS[window],
+        )
+        return RiskPage(wire(found, list[RiskView]))

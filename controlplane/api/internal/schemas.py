@@ -407,6 +407,39 @@ class InsightsView(_Response):
     queues: list[QueueView]
 
 
+RiskWindow = Literal["15m", "1h", "6h", "24h"]
+
+
+class RiskView(_Response):
+    application_id: uuid.UUID
+    application_name: str
+    handler: str
+    stage_name: str
+    # What stands out: failures, duration, or none.
+    signal: str
+    # none, info, warning or critical.
+    severity: str
+    # 0 to 1: grows with the attempts on both sides of the comparison.
+    confidence: float
+    sentence: str
+    attempts: int
+    baseline_attempts: int
+    failure_rate: float | None
+    baseline_failure_rate: float | None
+    retry_rate: float | None
+    p50_seconds: float | None
+    baseline_p50_seconds: float | None
+    duration_trend: float | None
+    # Robust deviations the recent median duration lies above the usual one.
+    anomaly_score: float | None
+    top_error: str | None
+    top_error_share: float | None
+
+
+class RiskPage(_Response):
+    items: list[RiskView]
+
+
 # -- policies --------------------------------------------------------------------------------
 
 PolicyKind = Kind

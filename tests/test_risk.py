@@ -1,0 +1,174 @@
+"""Risk: each stage against its own history, from the rollups: failure rates and their top
+error, duration anomalies by robust statistics, confidence from the samples, a sentence."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from controlplane.api.app import create_internal_app
+from controlplane.engine.access.accounts import create_user
+from controlplane.engine.reads.risk import anomaly
+from controlplane.engine.upkeep import rollups
+from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
+from tests.system import System
+
+# One stage row per stage name; its attempts numbered 1, 2, 3... ended `hours_ago` hours ago
+# after `seconds`, failed with `error` or completed.
+_ATTEMPT = """
+INSERT INTO stage_attempts (stage_id, attempt, pipeline_id, application_id, stage_name, handler,
+                            job_id, outcome, retried, error, started_at, finished_at)
+SELECT $1, coalesce((SELECT max(attempt) FROM stage_attempts WHERE stage_id = $1), 0) + 1,
+       s.pipeline_id, s.application_id, s.name, s.handler, gen_random_uuid(),
+       CASE WHEN $4::text IS NULL THEN 'completed' ELSE 'failed' END, false,
+       CASE WHEN $4::text IS NULL THEN NULL ELSE jsonb_build_object('message', $4::text) END,
+       now() - make_interval(secs => $2::float8 * 3600 + $3::float8),
+       now() - make_interval(secs => $2::float8 * 3600)
+FROM stages s WHERE s.id = $1
+"""
+
+
+@pytest.fixture
+async def root(system: System) -> AsyncIterator[Dashboard]:
+    await create_user(system.pool, "root@example.com", "Root", "admin", PASSWORD)
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    client = await logged_in(app, "root@example.com")
+    yield Dashboard(client)
+    await client.aclose()
+
+
+async def stage(system: System, name: str) -> uuid.UUID:
+    pipeline = await system.submit([{"name": name, "handler": name}], name="nightly")
+    return uuid.UUID(pipeline["stages"][0]["id"])
+
+
+async def attempts(
+    pool: asyncpg.Pool,
+    stage_id: uuid.UUID,
+    count: int,
+    *,
+    hours_ago: tuple[float, float],
+    seconds: tuple[float, float],
+    errors: dict[int, str] | None = None,
+) -> None:
+    """``count`` attempts spread over the hours and durations given; the n-th fails with
+    ``errors[n]`` where there is one."""
+    rows = []
+    for n in range(count):
+        share = n / max(1, count - 1)
+        hours = hours_ago[0] + (hours_ago[1] - hours_ago[0]) * share
+        duration = seconds[0] + (seconds[1] - seconds[0]) * ((n * 7) % count) / count
+        rows.append((stage_id, hours, duration, (errors or {}).get(n)))
+    await pool.executemany(_ATTEMPT, rows)
+
+
+async def folded(pool: asyncpg.Pool) -> None:
+    # A transaction of another database on the server may hold the horizon back a moment.
+    for _ in range(600):
+        await rollups.fold(pool)
+        if (
+            await pool.fetchval(
+                "SELECT count(*) FROM stage_attempts WHERE txid >= (SELECT position FROM rollup_cursors)"
+            )
+            == 0
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the attempts were not folded")
+
+
+async def risks(root: Dashboard, **query: str) -> dict[str, dict[str, Any]]:
+    answer = await root.client.get("/api/insights/risks", params=query)
+    assert answer.status_code == 200, answer.text
+    return {item["stageName"]: item for item in answer.json()["items"]}
+
+
+async def test_failures_up_from_their_history_are_told_with_their_main_error(
+    system: System, root: Dashboard
+) -> None:
+    load = await stage(system, "load")
+    # The week before: 200 attempts, 2 failures (1%). The last hour: 50, 9 failures (18%),
+    # 8 of them "connection refused".
+    await attempts(
+        system.pool, load, 200, hours_ago=(2, 160), seconds=(9, 11), errors={5: "x", 99: "y"}
+    )
+    failing = {n: "connection refused" for n in range(0, 40, 5)} | {41: "timeout"}
+    await attempts(system.pool, load, 50, hours_ago=(0.01, 0.9), seconds=(9, 11), errors=failing)
+    await folded(system.pool)
+    [risk] = (await risks(root)).values()
+    assert risk["signal"] == "failures"
+    assert risk["severity"] == "warning"
+    assert risk["failureRate"] == pytest.approx(9 / 50)
+    assert risk["baselineFailureRate"] == pytest.approx(2 / 200)
+    assert risk["topError"] == "connection refused"
+    assert risk["topErrorShare"] == pytest.approx(8 / 9)
+    assert risk["sentence"] == (
+        "`load` fails 18% of attempts in the last hour, up from 1%: "
+        "89% of the errors are `connection refused`."
+    )
+    assert risk["confidence"] > 0.75
+
+
+async def test_a_stage_slower_than_its_history_gets_an_anomaly_score(
+    system: System, root: Dashboard
+) -> None:
+    transform = await stage(system, "transform")
+    steady = await stage(system, "steady")
+    await attempts(system.pool, transform, 200, hours_ago=(2, 160), seconds=(1.5, 2.5))
+    await attempts(system.pool, transform, 30, hours_ago=(0.01, 0.9), seconds=(18, 22))
+    # The same spread of durations as usual: nothing to say.
+    await attempts(system.pool, steady, 200, hours_ago=(2, 160), seconds=(1.5, 2.5))
+    await attempts(system.pool, steady, 30, hours_ago=(0.01, 0.9), seconds=(1.5, 2.5))
+    await folded(system.pool)
+    found = await risks(root)
+    slow = found["transform"]
+    assert (slow["signal"], slow["severity"]) == ("duration", "critical")
+    assert slow["durationTrend"] == pytest.approx(10, rel=0.15)
+    assert slow["anomalyScore"] > 6
+    assert slow["sentence"].startswith("`transform` takes 19.9 s at the median in the last hour")
+    assert "10.0 times its usual 2.0 s" in slow["sentence"]
+    calm = found["steady"]
+    assert (calm["signal"], calm["severity"]) == ("none", "none")
+    assert calm["anomalyScore"] < 2
+    assert calm["sentence"] == "`steady` runs as usual in the last hour."
+    # The riskiest first.
+    assert list(found) == ["transform", "steady"]
+
+
+async def test_a_few_attempts_are_too_few_to_call_and_confidence_grows_with_samples(
+    system: System, root: Dashboard
+) -> None:
+    rare = await stage(system, "rare")
+    await attempts(system.pool, rare, 3, hours_ago=(0.1, 0.5), seconds=(1, 1), errors={0: "boom"})
+    often = await stage(system, "often")
+    await attempts(system.pool, often, 300, hours_ago=(2, 160), seconds=(1, 2))
+    await attempts(system.pool, often, 100, hours_ago=(0.01, 0.9), seconds=(1, 2))
+    await folded(system.pool)
+    found = await risks(root)
+    assert found["rare"]["severity"] == "none"
+    assert "too few attempts" in found["rare"]["sentence"]
+    assert found["rare"]["confidence"] < 0.2 < found["often"]["confidence"]
+    # One pipeline's stages only, and one application's.
+    assert list(await risks(root, pipeline="nightly")) == list(found)
+    assert await risks(root, pipeline="elsewhere") == {}
+
+
+def bucket(seconds: float) -> int:
+    return int(math.log(seconds / rollups.SMALLEST) / math.log(rollups.GROWTH))
+
+
+def test_the_anomaly_score_is_robust_to_one_outlier() -> None:
+    usual = {bucket(2.0): 95, bucket(2.2): 5}
+    stuck = {**usual, bucket(600.0): 1}  # and one attempt stuck for ten minutes
+    for history in (usual, stuck):
+        assert anomaly({bucket(2.1): 20}, history) < 2  # 5% slower: not worth a word
+        assert anomaly({bucket(20.0): 20}, history) > 6
+    # The stuck one moves the usual median by a hair, not the score.
+    slow = anomaly({bucket(20.0): 20}, stuck)
+    assert slow == pytest.approx(anomaly({bucket(20.0): 20}, usual), rel=0.01)
