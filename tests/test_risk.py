@@ -72,12 +72,11 @@ async def folded(pool: asyncpg.Pool) -> None:
     # A transaction of another database on the server may hold the horizon back a moment.
     for _ in range(600):
         await rollups.fold(pool)
-        if (
-            await pool.fetchval(
-                "SELECT count(*) FROM stage_attempts WHERE txid >= (SELECT position FROM rollup_cursors)"
-            )
-            == 0
-        ):
+        unfolded = (
+            "SELECT count(*) FROM stage_attempts "
+            "WHERE txid >= (SELECT position FROM rollup_cursors)"
+        )
+        if await pool.fetchval(unfolded) == 0:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the attempts were not folded")

@@ -846,6 +846,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/insights/risks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How each stage does lately against its own history, riskiest first */
+        get: operations["ApiInsightsRisksRisks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines": {
         parameters: {
             query?: never;
@@ -2294,6 +2311,33 @@ export interface components {
         /** ReviewNote */
         ReviewNote: {
             comment?: string | null;
+        };
+        /** RiskPage */
+        RiskPage: {
+            items: components["schemas"]["RiskView"][];
+        };
+        /** RiskView */
+        RiskView: {
+            anomalyScore: number | null;
+            /** Format: uuid */
+            applicationId: string;
+            applicationName: string;
+            attempts: number;
+            baselineAttempts: number;
+            baselineFailureRate: number | null;
+            baselineP50Seconds: number | null;
+            confidence: number;
+            durationTrend: number | null;
+            failureRate: number | null;
+            handler: string;
+            p50Seconds: number | null;
+            retryRate: number | null;
+            sentence: string;
+            severity: string;
+            signal: string;
+            stageName: string;
+            topError: string | null;
+            topErrorShare: number | null;
         };
         /** RowDecision */
         RowDecision: {
@@ -7777,6 +7821,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InsightsView"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiInsightsRisksRisks: {
+        parameters: {
+            query?: {
+                application?: string | null;
+                /** @description only the stages of runs of this pipeline name */
+                pipeline?: string | null;
+                /** @description the recent window, against the week before */
+                window?: "15m" | "1h" | "6h" | "24h";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskPage"];
                 };
             };
             /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
