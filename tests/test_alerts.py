@@ -45,6 +45,9 @@ from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.processes import free_port
 from tests.system import System
 from tests.test_definitions import imported, step
+from tests.test_risk import attempts as risk_attempts
+from tests.test_risk import folded as risk_folded
+from tests.test_risk import stage as risk_stage
 from tests.test_schedules import create as create_schedule
 from tests.test_schedules import make_due
 
@@ -1000,3 +1003,75 @@ async def test_the_documented_receiver_checks_signatures_and_drops_repeats(
     finally:
         receiver.terminate()
         await receiver.wait()
+
+
+# -- quality and risk ---------------------------------------------------------------------------
+
+_VERSION = """
+INSERT INTO dataset_versions (dataset_id, version, rows, schema, job_id, checks)
+VALUES ($1, $2, $3, '[]', $4, $5)
+"""
+
+
+async def test_a_quality_check_that_quarantines_too_much_alerts_until_a_cleaner_one(
+    system: System, people: dict[str, Dashboard], hook: Receiver
+) -> None:
+    dev = people["dev"]
+    channel = await add_webhook(dev, system, hook.url)
+    await add_rule(dev, system, {"type": "quality_failure_rate", "above": 0.05}, [channel["id"]])
+    app = system.application.id
+    add = (
+        "INSERT INTO datasets (application_id, uri, name, layer) VALUES ($1, $2, $3, $4) "
+        "RETURNING id"
+    )
+    orders = await system.pool.fetchval(add, app, "lake://orders", "orders_checked", "silver")
+    rejects = await system.pool.fetchval(add, app, "lake://rejects", "orders_rejects", "quarantine")
+    # The quality job (as its ack registers them): 900 rows passed, 100 quarantined (10%).
+    job = uuid.uuid4()
+    await system.pool.execute(_VERSION, orders, 1, 900, job, None)
+    await system.pool.execute(_VERSION, rejects, 1, 100, job, "lake://orders")
+    [alert] = await wait_for_alerts(dev, 1)
+    assert (alert["subjectKind"], alert["subjectName"]) == ("dataset", "orders_checked")
+    assert "quarantined 10.0% of 1,000 rows" in alert["summary"]
+    # The next check quarantines 1%.
+    job = uuid.uuid4()
+    await system.pool.execute(_VERSION, orders, 2, 990, job, None)
+    await system.pool.execute(_VERSION, rejects, 2, 10, job, "lake://orders")
+
+    async def cleared() -> bool:
+        return bool((await alerts_of(dev))[0]["status"] == "resolved")
+
+    await wait_until(cleared)
+    assert [r.json["event"] for r in await hook.wait_for(2)] == ["alert.opened", "alert.resolved"]
+
+
+async def test_a_stage_at_risk_alerts_with_the_sentence_and_clears_when_it_is_not(
+    system: System, people: dict[str, Dashboard], hook: Receiver
+) -> None:
+    dev = people["dev"]
+    channel = await add_webhook(dev, system, hook.url)
+    await add_rule(
+        dev,
+        system,
+        {"type": "risk", "signal": "failures", "minSeverity": "warning"},
+        [channel["id"]],
+    )
+    load = await risk_stage(system, "load")
+    await risk_attempts(system.pool, load, 200, hours_ago=(2, 160), seconds=(9, 11))
+    failing = {n: "connection refused" for n in range(0, 50, 2)}
+    await risk_attempts(
+        system.pool, load, 50, hours_ago=(0.01, 0.9), seconds=(9, 11), errors=failing
+    )
+    await risk_folded(system.pool)
+    [alert] = await wait_for_alerts(dev, 1)
+    assert alert["conditionType"] == "risk"
+    assert alert["subjectName"] == "load (load)"
+    assert alert["summary"].startswith("`load` fails 50% of attempts in the last hour, up from 0%")
+    assert alert["details"]["severity"] == "critical"
+    # The hour goes by (its minute rollups with it): nothing is at risk any more.
+    await system.pool.execute("DELETE FROM attempt_rollups WHERE grain = 'minute'")
+
+    async def cleared() -> bool:
+        return bool((await alerts_of(dev))[0]["status"] == "resolved")
+
+    await wait_until(cleared)

@@ -7,7 +7,7 @@ condition is validated once, at the edge, and read back as the very value that w
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct
@@ -82,7 +82,35 @@ class ScheduleMissed(_Condition, tag="schedule_missed"):
     schedule: ShortName | None = None
 
 
-Condition = PipelineFailed | StageFailed | StagePending | QueueBacklog | WorkerLost | ScheduleMissed
+class QualityFailureRate(_Condition, tag="quality_failure_rate"):
+    """A quality stage quarantined more than ``above`` (a share, 0 to 1) of the rows it
+    checked. Subject: the checked dataset; cleared when its latest check is at or under."""
+
+    above: Annotated[float, Meta(ge=0, le=1)]
+    dataset: ShortName | None = None
+
+
+class Risk(_Condition, tag="risk"):
+    """A stage's risk (docs/alerts.md, "Risk"): its failures, or its duration against its
+    own history, at ``min_severity`` or worse. Subject: the stage and handler; cleared when
+    it is back under."""
+
+    min_severity: Literal["info", "warning", "critical"] = "warning"
+    signal: Literal["failures", "duration"] | None = None
+    handler: HandlerName | None = None
+    stage: ShortName | None = None
+
+
+Condition = (
+    PipelineFailed
+    | StageFailed
+    | StagePending
+    | QueueBacklog
+    | WorkerLost
+    | ScheduleMissed
+    | QualityFailureRate
+    | Risk
+)
 TYPES = tuple(kind.__struct_config__.tag for kind in Condition.__args__)  # type: ignore[attr-defined]
 
 

@@ -23,6 +23,7 @@ from controlplane.engine.alerts import conditions as c
 from controlplane.engine.alerts.alerts import Signal, Subject, raise_signals, resolve_cleared
 from controlplane.engine.jobpath.sweeps import fail_unserved
 from controlplane.engine.outcome import Outcome
+from controlplane.engine.reads.risk import SEVERITIES, read_risks
 
 # Transactions commit out of order by about this much at most; rows are read again this far
 # back (and counted once).
@@ -544,6 +545,119 @@ async def _schedules_missed(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outc
     return await _settle(pool, signals, cleared)
 
 
+# The latest quarantine version of each quarantine dataset lately written, with the version
+# of the dataset it was split from that the same job wrote, and that dataset's latest.
+_QUALITY = """
+SELECT q.dataset_id, q.version, q.rows AS quarantined, q.written_at, c.id AS checked_id,
+       c.name AS checked_name, written.rows AS passed, latest.job_id IS NOT DISTINCT FROM q.job_id
+       AS latest_is_this, q.application_id
+FROM (
+    SELECT d.application_id, v.* FROM datasets d
+    CROSS JOIN LATERAL (
+        SELECT * FROM dataset_versions v WHERE v.dataset_id = d.id
+        ORDER BY v.version DESC LIMIT 1
+    ) v
+    WHERE d.layer = 'quarantine' AND d.application_id = ANY ($1::uuid[])
+      AND v.written_at > now() - $2::interval AND v.checks IS NOT NULL
+) q
+JOIN datasets c ON c.application_id = q.application_id AND c.uri = q.checks
+LEFT JOIN dataset_versions written ON written.dataset_id = c.id AND written.job_id = q.job_id
+LEFT JOIN LATERAL (
+    SELECT v.job_id FROM dataset_versions v WHERE v.dataset_id = c.id
+    ORDER BY v.version DESC LIMIT 1
+) latest ON true
+"""
+
+
+async def _quality(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
+    applications = list({rule.application_id for rule in rules})
+    rows = await pool.fetch(_QUALITY, applications, HORIZON) if rules else []
+    signals: list[Signal] = []
+    over: set[tuple[uuid.UUID, str]] = set()
+    for row in rows:
+        checked = (row["passed"] or 0) + row["quarantined"]
+        # A later check of the dataset quarantined nothing (it wrote no quarantine version).
+        rate = row["quarantined"] / checked if checked and row["latest_is_this"] else 0.0
+        for rule in rules:
+            condition = rule.condition
+            assert isinstance(condition, c.QualityFailureRate)
+            if rule.application_id != row["application_id"] or condition.dataset not in (
+                None,
+                row["checked_name"],
+            ):
+                continue
+            key = str(row["checked_id"])
+            if rate <= condition.above:
+                continue
+            over.add((rule.id, key))
+            if not rule.sees(row["application_id"], row["written_at"]):
+                continue
+            signals.append(
+                Signal(
+                    rule.id,
+                    f"quality:{row['dataset_id']}:{row['version']}",
+                    Subject("dataset", key, row["checked_name"]),
+                    f"the quality check of {row['checked_name']} quarantined {rate:.1%} of "
+                    f"{checked:,} rows (over {condition.above:.1%})",
+                    row["written_at"],
+                    {
+                        "datasetId": key,
+                        "quarantineId": str(row["dataset_id"]),
+                        "version": row["version"],
+                        "rate": rate,
+                        "quarantined": row["quarantined"],
+                    },
+                )
+            )
+    cleared = [
+        a["id"]
+        for a in await _open(pool, "quality_failure_rate")
+        if (a["rule_id"], a["subject_key"]) not in over
+    ]
+    return await _settle(pool, signals, cleared)
+
+
+async def _risks(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
+    signals: list[Signal] = []
+    still: set[tuple[uuid.UUID, str]] = set()
+    minute = (await pool.fetchval("SELECT date_trunc('minute', now())")).isoformat()
+    for application_id in {rule.application_id for rule in rules}:
+        found = await read_risks(pool, member=None, application_id=application_id)
+        for risk in found:
+            for rule in rules:
+                condition = rule.condition
+                assert isinstance(condition, c.Risk)
+                if rule.application_id != application_id or not (
+                    condition.signal in (None, risk.signal)
+                    and condition.handler in (None, risk.handler)
+                    and condition.stage in (None, risk.stage_name)
+                    and SEVERITIES.index(risk.severity) >= SEVERITIES.index(condition.min_severity)
+                ):
+                    continue
+                key = f"{risk.stage_name}{SEP}{risk.handler}"
+                still.add((rule.id, key))
+                signals.append(
+                    Signal(
+                        rule.id,
+                        f"risk:{key}:{minute}",
+                        Subject("stage", key, f"{risk.stage_name} ({risk.handler})"),
+                        risk.sentence,
+                        dt.datetime.fromisoformat(minute),
+                        {
+                            "signal": risk.signal,
+                            "severity": risk.severity,
+                            "confidence": risk.confidence,
+                            "failureRate": risk.failure_rate,
+                            "anomalyScore": risk.anomaly_score,
+                        },
+                    )
+                )
+    cleared = [
+        a["id"] for a in await _open(pool, "risk") if (a["rule_id"], a["subject_key"]) not in still
+    ]
+    return await _settle(pool, signals, cleared)
+
+
 _SCANS = {
     c.PipelineFailed: _pipelines_failed,
     c.StageFailed: _stages_failed,
@@ -551,4 +665,6 @@ _SCANS = {
     c.QueueBacklog: _backlogs,
     c.WorkerLost: _workers_lost,
     c.ScheduleMissed: _schedules_missed,
+    c.QualityFailureRate: _quality,
+    c.Risk: _risks,
 }

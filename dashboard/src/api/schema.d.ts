@@ -1472,7 +1472,7 @@ export interface components {
         /** AlertRuleChange */
         AlertRuleChange: {
             channelIds?: string[];
-            condition?: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"];
+            condition?: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"] | components["schemas"]["QualityFailureRate"] | components["schemas"]["Risk"];
             name?: string;
             severity?: "info" | "warning" | "critical";
             status?: "active" | "paused";
@@ -1482,7 +1482,7 @@ export interface components {
             /** Format: uuid */
             applicationId: string;
             channelIds?: string[];
-            condition: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"];
+            condition: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"] | components["schemas"]["QualityFailureRate"] | components["schemas"]["Risk"];
             name: string;
             /**
              * @default warning
@@ -1501,7 +1501,7 @@ export interface components {
             applicationId: string;
             applicationName: string;
             channelIds: string[];
-            condition: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"];
+            condition: components["schemas"]["PipelineFailed"] | components["schemas"]["StageFailed"] | components["schemas"]["StagePending"] | components["schemas"]["QueueBacklog"] | components["schemas"]["WorkerLost"] | components["schemas"]["ScheduleMissed"] | components["schemas"]["QualityFailureRate"] | components["schemas"]["Risk"];
             /** Format: date-time */
             createdAt: string;
             createdBy: string | null;
@@ -2245,6 +2245,14 @@ export interface components {
             title: string;
             type: string;
         };
+        /** QualityFailureRate */
+        QualityFailureRate: {
+            above: number;
+            /** @description No control characters, line separators or bidirectional marks. */
+            dataset?: string | null;
+            /** @constant */
+            type: "quality_failure_rate";
+        };
         /** QuarantineDecided */
         QuarantineDecided: {
             /** Format: uuid */
@@ -2311,6 +2319,22 @@ export interface components {
         /** ReviewNote */
         ReviewNote: {
             comment?: string | null;
+        };
+        /** Risk */
+        Risk: {
+            /** @description Letters, digits and _ . : - (up to 100); part of the queue name. */
+            handler?: string | null;
+            /**
+             * @default warning
+             * @enum {string}
+             */
+            minSeverity: "info" | "warning" | "critical";
+            /** @enum {null|string} */
+            signal?: "failures" | "duration" | null;
+            /** @description No control characters, line separators or bidirectional marks. */
+            stage?: string | null;
+            /** @constant */
+            type: "risk";
         };
         /** RiskPage */
         RiskPage: {
