@@ -153,3 +153,29 @@ describe("channelValues", () => {
     expect(channelTarget({ type: "slack", config: {} })).toBe("Slack incoming webhook");
   });
 });
+
+describe("quality and risk conditions", () => {
+  it("reads a percentage as a share and back", () => {
+    const made = conditionFrom("quality_failure_rate", { above: "5", dataset: "orders" });
+    expect(made).toEqual({ condition: { type: "quality_failure_rate", above: 0.05, dataset: "orders" } });
+    expect(conditionValues({ type: "quality_failure_rate", above: 0.05 })).toEqual({
+      above: "5",
+      dataset: "",
+    });
+    expect(conditionFrom("quality_failure_rate", { above: "120" })).toEqual({
+      problem: "Quarantined rows above (%): a number from 0 to 100",
+    });
+  });
+
+  it("takes a choice only among its options, and leaves an empty one out", () => {
+    expect(conditionFrom("risk", { minSeverity: "critical", signal: "" })).toEqual({
+      condition: { type: "risk", minSeverity: "critical" },
+    });
+    expect(conditionFrom("risk", { minSeverity: "loud" })).toEqual({
+      problem: "At least: one of info, warning, critical",
+    });
+    expect(describeCondition({ type: "risk", signal: "duration", stage: "load" })).toBe(
+      "stage “load” runs slow against its history (warning or worse)",
+    );
+  });
+});

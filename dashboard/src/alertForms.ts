@@ -10,10 +10,12 @@ export type ChannelType = Schemas["AlertChannelCreate"]["type"];
 type Field = {
   key: string;
   label: string;
-  // text: kept as written (empty: left out); minutes: 1 to a week; count: 0 or more.
-  type: "text" | "minutes" | "count";
+  // text: kept as written (empty: left out); minutes: 1 to a week; count: 0 or more;
+  // percent: 0 to 100, sent as a share (5 -> 0.05); choice: one of options (empty: left out).
+  type: "text" | "minutes" | "count" | "percent" | "choice";
   required?: boolean;
   placeholder?: string;
+  options?: string[];
 };
 
 export const CONDITIONS: Array<[ConditionType, string]> = [
@@ -23,6 +25,8 @@ export const CONDITIONS: Array<[ConditionType, string]> = [
   ["queue_backlog", "A queue backs up"],
   ["worker_lost", "A worker was lost holding jobs"],
   ["schedule_missed", "A schedule missed a run"],
+  ["quality_failure_rate", "A quality check quarantines too much"],
+  ["risk", "A stage at risk (failures or duration against its history)"],
 ];
 
 const ANY = "any";
@@ -56,6 +60,28 @@ export const CONDITION_FIELDS: Record<ConditionType, Field[]> = {
   ],
   worker_lost: [{ key: "worker", label: "Worker name", type: "text", placeholder: ANY }],
   schedule_missed: [{ key: "schedule", label: "Schedule name", type: "text", placeholder: ANY }],
+  quality_failure_rate: [
+    { key: "above", label: "Quarantined rows above (%)", type: "percent", required: true },
+    { key: "dataset", label: "Checked dataset", type: "text", placeholder: ANY },
+  ],
+  risk: [
+    {
+      key: "minSeverity",
+      label: "At least",
+      type: "choice",
+      options: ["info", "warning", "critical"],
+      placeholder: "warning",
+    },
+    {
+      key: "signal",
+      label: "Signal",
+      type: "choice",
+      options: ["failures", "duration"],
+      placeholder: "either",
+    },
+    { key: "handler", label: "Handler", type: "text", placeholder: ANY },
+    { key: "stage", label: "Stage", type: "text", placeholder: ANY },
+  ],
 };
 
 /** The form's text of a condition, for editing it (every field of its type, "" when unset). */
@@ -66,7 +92,8 @@ export function conditionValues(
   return Object.fromEntries(
     fields.map((field) => {
       const value = condition[field.key];
-      return [field.key, value === undefined || value === null ? "" : String(value)];
+      if (value === undefined || value === null) return [field.key, ""];
+      return [field.key, field.type === "percent" ? String(Number(value) * 100) : String(value)];
     }),
   );
 }
@@ -85,6 +112,20 @@ export function conditionFrom(
     }
     if (field.type === "text") {
       condition[field.key] = text;
+      continue;
+    }
+    if (field.type === "choice") {
+      if (!field.options?.includes(text))
+        return { problem: `${field.label}: one of ${field.options?.join(", ")}` };
+      condition[field.key] = text;
+      continue;
+    }
+    if (field.type === "percent") {
+      const percent = Number(text);
+      if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+        return { problem: `${field.label}: a number from 0 to 100` };
+      }
+      condition[field.key] = percent / 100;
       continue;
     }
     const value = Number(text);
@@ -134,6 +175,19 @@ export function describeCondition(condition: { type: string } & Record<string, u
       return c.worker ? `worker ${quoted(c.worker)} lost holding jobs` : "a worker lost holding jobs";
     case "schedule_missed":
       return c.schedule ? `schedule ${quoted(c.schedule)} missed a run` : "a schedule missed a run";
+    case "quality_failure_rate": {
+      const dataset = c.dataset ? ` of ${quoted(c.dataset)}` : "";
+      return `a quality check${dataset} quarantines over ${String(Number(c.above) * 100)}% of its rows`;
+    }
+    case "risk": {
+      const what = c.signal === "duration" ? "runs slow" : c.signal === "failures" ? "fails" : "is at risk";
+      const stage = c.stage
+        ? `stage ${quoted(c.stage)}`
+        : c.handler
+          ? `handler ${quoted(c.handler)}`
+          : "a stage";
+      return `${stage} ${what} against its history (${String(c.minSeverity ?? "warning")} or worse)`;
+    }
     default:
       return JSON.stringify(condition);
   }

@@ -259,14 +259,29 @@ function RuleEditor({ rule, onClose }: { rule: Rule | null; onClose: () => void 
           {CONDITION_FIELDS[type].map((field) => (
             <label key={field.key} className={label}>
               {field.label}
-              <input
-                inputMode={field.type === "text" ? "text" : "numeric"}
-                required={field.required}
-                placeholder={field.placeholder}
-                value={values[field.key] ?? ""}
-                onChange={(e) => setValues({ ...values, [field.key]: e.target.value })}
-                className={`${inputClass} mt-1 block w-full ${field.type === "text" ? "font-mono" : ""}`}
-              />
+              {field.type === "choice" ? (
+                <select
+                  value={values[field.key] ?? ""}
+                  onChange={(e) => setValues({ ...values, [field.key]: e.target.value })}
+                  className={`${inputClass} mt-1 block w-full`}
+                >
+                  <option value="">{field.placeholder}</option>
+                  {field.options?.map((option) => (
+                    <option key={option} value={option}>
+                      {option}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                <input
+                  inputMode={field.type === "text" ? "text" : "numeric"}
+                  required={field.required}
+                  placeholder={field.placeholder}
+                  value={values[field.key] ?? ""}
+                  onChange={(e) => setValues({ ...values, [field.key]: e.target.value })}
+                  className={`${inputClass} mt-1 block w-full ${field.type === "text" ? "font-mono" : ""}`}
+                />
+              )}
             </label>
           ))}
         </fieldset>
