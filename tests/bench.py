@@ -358,6 +358,57 @@ async def latencies(dsn: str, since: float) -> dict[str, float]:
     }
 
 
+async def never_answering() -> asyncio.Server:
+    """A server that takes connections and never answers: an alert channel that is down
+    the slow way (a timeout each time, not a refusal)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    return await asyncio.start_server(hold, "127.0.0.1", 0)
+
+
+# Webhook channels at $1, $2 of them, in the only application; a rule sending to all of them;
+# and $3 alerts of it opened, each with a delivery due to every channel.
+_DEAD_CHANNELS = """
+WITH app AS (SELECT id FROM applications LIMIT 1),
+channels AS (
+    INSERT INTO alert_channels (application_id, name, type, config, rate_limit_per_minute)
+    SELECT app.id, 'dead-' || n, 'webhook', jsonb_build_object('url', $1::text), 1000
+    FROM app, generate_series(1, $2) n
+    RETURNING id, application_id
+),
+rule AS (
+    INSERT INTO alert_rules (application_id, name, condition, condition_type, channel_ids)
+    SELECT app.id, 'bench', '{"type": "pipeline_failed"}', 'pipeline_failed',
+           (SELECT array_agg(id) FROM channels)
+    FROM app RETURNING id, application_id, name
+),
+alerts AS (
+    INSERT INTO alerts (application_id, rule_id, rule_name, condition_type, severity,
+                        subject_kind, subject_key, subject_name, summary)
+    SELECT rule.application_id, rule.id, rule.name, 'pipeline_failed', 'warning', 'pipeline',
+           'p' || n, 'p' || n, 'pipeline p' || n || ' failed'
+    FROM rule, generate_series(1, $3) n
+    RETURNING id
+),
+events AS (
+    INSERT INTO alert_events (alert_id, kind) SELECT id, 'opened' FROM alerts RETURNING id
+)
+INSERT INTO alert_deliveries (event_id, channel_id, application_id)
+SELECT events.id, channels.id, channels.application_id FROM events, channels
+"""
+
+
+async def dead_channels(dsn: str, url: str, channels: int) -> None:
+    db = await asyncpg.connect(dsn)
+    try:
+        await db.execute(_DEAD_CHANNELS, url, channels, 100)
+    finally:
+        await db.close()
+
+
 async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
     dsn = await fresh_database(f"pipelogiq_bench_{broker}")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AMQP_URL")}
@@ -370,6 +421,10 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
         PIPELOGIQ_JWT_SECRET=secrets.token_urlsafe(48),
     )
     plane = ControlPlane()
+    hole = None
+    if args.dead_channels:
+        hole = await never_answering()
+        env.update(PIPELOGIQ_ALERTS_ALLOW="127.0.0.0/8", PIPELOGIQ_ALERT_SEND_TIMEOUT_SECONDS="10")
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     bases = [f"http://127.0.0.1:{env['PIPELOGIQ_EXTERNAL_PORT']}"]
     if broker == "rabbitmq":
@@ -401,6 +456,9 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
             check=True,
         )
         key = created.stdout.strip().splitlines()[-1]
+        if hole is not None:
+            port = hole.sockets[0].getsockname()[1]
+            await dead_channels(dsn, f"http://127.0.0.1:{port}/hook", args.dead_channels)
         async with httpx.AsyncClient(
             base_url=base,
             headers={"X-API-Key": key},
@@ -501,6 +559,8 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
                 print(f"[{broker}] raw-HTTP workers again: {raw_again:,.0f} stage jobs/s")
                 result["sdk"] = {"sdk": sdk, "raw_before": throughput, "raw_after": raw_again}
     finally:
+        if hole is not None:
+            hole.close()
         peaks = plane.peaks()
         worker_peaks = [peak_rss_mib(p.pid) for p in workers if p.pid]
         stop.set()
@@ -671,6 +731,13 @@ def main() -> None:
         type=int,
         default=1,
         help="API processes and built-in workers each (RabbitMQ only; default 1)",
+    )
+    parser.add_argument(
+        "--dead-channels",
+        type=int,
+        default=0,
+        help="alert channels that never answer, each with 100 notifications due all along: "
+        "the job path's figures should not move (default 0)",
     )
     parser.add_argument(
         "--no-sdk",
