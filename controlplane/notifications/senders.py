@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import socket
 import ssl
 from collections.abc import Iterable
 
@@ -117,29 +116,20 @@ async def _mail(
 ) -> str:
     address = await network.checked_address(config.host, config.port, timeout_seconds, allowed)
     mail = messages.email(message, public_url, config.sender, config.to)
-    loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setblocking(False)
+    # Connected to the address checked; TLS is still spoken to the name (SNI, certificate).
+    client = aiosmtplib.SMTP(
+        hostname=address, port=config.port, timeout=timeout_seconds, start_tls=False
+    )
     try:
-        async with asyncio.timeout(timeout_seconds):
-            await loop.sock_connect(sock, (address, config.port))
-            # Connected to the address checked; the name is still what TLS verifies.
-            client = aiosmtplib.SMTP(
-                hostname=config.host,
-                sock=sock,
-                timeout=timeout_seconds,
-                start_tls=config.starttls,
-                tls_context=ssl.create_default_context(),
-                username=config.username,
-                password=config.password,
-            )
-            async with client:
-                await client.send_message(mail)
+        async with asyncio.timeout(timeout_seconds * 2), client:
+            if config.starttls:
+                context = ssl.create_default_context()
+                await client.starttls(server_hostname=config.host, tls_context=context)
+            if config.username:
+                await client.login(config.username, config.password or "")
+            await client.send_message(mail)
     except aiosmtplib.SMTPRecipientsRefused as error:
         raise SendFailed(f"{config.host}: recipients refused: {error}"[:500], final=True) from None
     except (aiosmtplib.SMTPException, OSError, TimeoutError, ssl.SSLError) as error:
         raise SendFailed(f"{config.host}: {type(error).__name__}: {error}"[:500]) from None
-    finally:
-        sock.close()
     return f"sent to {len(config.to)} recipient(s)"

@@ -25,8 +25,8 @@ from controlplane.api.internal.session import (
     actor_of,
     member_scope,
     requires,
-    visible,
     visible_application,
+    visible_found,
 )
 from controlplane.api.wire import wire
 from controlplane.engine.alerts import channels
@@ -43,11 +43,7 @@ async def _visible(
     services: Services, request: Request[Any, Any, Any], channel_id: uuid.UUID
 ) -> Channel:
     not_found = NotFound("channel_not_found", f"no alert channel {channel_id}")
-    try:
-        found = await channels.get_channel(services.pool, channel_id)
-    except NotFound:
-        raise not_found from None
-    return await visible(request, found, not_found)
+    return await visible_found(request, channels.get_channel(services.pool, channel_id), not_found)
 
 
 class AlertChannelController(Controller):

@@ -19,8 +19,8 @@ from controlplane.api.internal.session import (
     actor_of,
     member_scope,
     requires,
-    visible,
     visible_application,
+    visible_found,
 )
 from controlplane.api.wire import wire
 from controlplane.engine.alerts import rules
@@ -34,11 +34,7 @@ _WRITERS = [requires("admin", "developer")]
 
 async def _visible(services: Services, request: Request[Any, Any, Any], rule_id: uuid.UUID) -> Rule:
     not_found = NotFound("rule_not_found", f"no alert rule {rule_id}")
-    try:
-        found = await rules.get_rule(services.pool, rule_id)
-    except NotFound:
-        raise not_found from None
-    return await visible(request, found, not_found)
+    return await visible_found(request, rules.get_rule(services.pool, rule_id), not_found)
 
 
 class AlertRuleController(Controller):

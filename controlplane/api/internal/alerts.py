@@ -21,7 +21,7 @@ from controlplane.api.internal.schemas import (
     AlertView,
     Severity,
 )
-from controlplane.api.internal.session import actor_of, member_scope, visible
+from controlplane.api.internal.session import actor_of, member_scope, visible_found
 from controlplane.api.wire import wire
 from controlplane.engine.alerts import alerts, listing
 from controlplane.engine.alerts.conditions import TYPES
@@ -34,11 +34,7 @@ async def _visible(
     services: Services, request: Request[Any, Any, Any], alert_id: uuid.UUID
 ) -> Alert:
     not_found = NotFound("alert_not_found", f"no alert {alert_id}")
-    try:
-        found = await listing.get_alert(services.pool, alert_id)
-    except NotFound:
-        raise not_found from None
-    return await visible(request, found, not_found)
+    return await visible_found(request, listing.get_alert(services.pool, alert_id), not_found)
 
 
 class AlertController(Controller):

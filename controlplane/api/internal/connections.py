@@ -25,8 +25,8 @@ from controlplane.api.internal.session import (
     actor_of,
     member_scope,
     requires,
-    visible,
     visible_application,
+    visible_found,
 )
 from controlplane.api.wire import wire
 from controlplane.connection_checks import check, parse_allowed, tables
@@ -50,11 +50,7 @@ async def _visible(
     services: Services, request: Request[Any, Any, Any], connection_id: uuid.UUID
 ) -> Connection:
     not_found = NotFound("connection_not_found", f"no connection {connection_id}")
-    try:
-        found = await get_connection(services.pool, connection_id)
-    except NotFound:
-        raise not_found from None
-    return await visible(request, found, not_found)
+    return await visible_found(request, get_connection(services.pool, connection_id), not_found)
 
 
 class ConnectionController(Controller):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import jwt
@@ -232,6 +232,18 @@ async def visible(
     await visible_application(request, thing.application_id if thing else None, not_found)
     assert thing is not None
     return thing
+
+
+async def visible_found(
+    request: Request[Any, Any, Any], finding: Awaitable[Owned], not_found: NotFound
+) -> Owned:
+    """What ``finding`` (an engine read that raises NotFound) finds, if the user sees its
+    application; ``not_found`` otherwise, the same answer as for nothing at all."""
+    try:
+        found = await finding
+    except NotFound:
+        raise not_found from None
+    return await visible(request, found, not_found)
 
 
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
