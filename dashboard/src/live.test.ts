@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { staleQueries, throttle } from "./live";
+import { staleQueries, THROTTLED, throttle } from "./live";
 
 describe("staleQueries", () => {
   it("marks the list and each named pipeline stale for a pipeline event", () => {
@@ -24,6 +24,7 @@ describe("staleQueries", () => {
     expect(staleQueries(event, 1)).toEqual([
       ["pipelines"],
       ["insights"],
+      ["risks"],
       ["approvals"],
       ["datasets"],
       ["dataset"],
@@ -49,6 +50,12 @@ describe("staleQueries", () => {
     const event = { type: "pipeline" as const, seq: 9, items: [{ id: "p", applicationId: "a" }] };
     expect(staleQueries(event, 7)).toBe("all");
     expect(staleQueries({ type: "resync", seq: 8 }, 7)).toBe("all");
+  });
+});
+
+describe("THROTTLED", () => {
+  it("refreshes risks no more often than the insights they sit beside", () => {
+    expect(THROTTLED.risks).toBe(THROTTLED.insights);
   });
 });
 

@@ -22,10 +22,11 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
       // A stage that starts or stops waiting for approval changes the approvals too; one that
-      // ends may have written dataset versions.
+      // ends may have written dataset versions, and counts towards its stage's risk.
       return [
         ["pipelines"],
         ["insights"],
+        ["risks"],
         ["approvals"],
         ["datasets"],
         ["dataset"],
@@ -61,9 +62,14 @@ export function throttle(run: () => void, everyMs: number): () => void {
   };
 }
 
-// Insights aggregate over many rows, and any stage may write a dataset: under a stream of
-// events they refresh every few seconds.
-const THROTTLED: Record<string, number> = { insights: 3000, datasets: 2000, dataset: 2000 };
+// Insights and risks aggregate over many rows, and any stage may write a dataset: under a
+// stream of events they refresh every few seconds.
+export const THROTTLED: Record<string, number> = {
+  insights: 3000,
+  risks: 3000,
+  datasets: 2000,
+  dataset: 2000,
+};
 
 export type Connection = "connecting" | "live" | "offline";
 
