@@ -1,4 +1,4 @@
-import { cleanup, render, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 import type { Risk } from "../risk";
@@ -74,11 +74,14 @@ describe("RiskList", () => {
     expect(within(folded).getByText(/too few attempts to compare in the last hour/)).toBeTruthy();
   });
 
-  it("says nothing stands out, and shows the quiet stages, when none has a severity", () => {
+  it("says nothing stands out when none has a severity; the quiet stages open from their summary", () => {
     render(<RiskList items={[greet]} window="6h" />);
     expect(screen.getByText("Nothing stands out in the last 6 hours, against the week before.")).toBeTruthy();
     expect(screen.queryByRole("list", { name: "risks" })).toBeNull();
-    const folded = screen.getByText(/1 stage as usual/).closest("details") as HTMLDetailsElement;
+    const summary = screen.getByText(/1 stage as usual/);
+    const folded = summary.closest("details") as HTMLDetailsElement;
+    expect(folded.open).toBe(false);
+    fireEvent.click(summary);
     expect(folded.open).toBe(true);
     expect(within(folded).getByText("3 attempts")).toBeTruthy();
   });

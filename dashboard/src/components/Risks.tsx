@@ -119,8 +119,8 @@ export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow 
         <p>Nothing stands out {since}, against the week before.</p>
       )}
       {quiet.length > 0 && (
-        // Open when nothing stands out: then these are all there is to read.
-        <details open={risky.length === 0}>
+        // Folded, however many they are: the stages that stand out stay at the top of the page.
+        <details>
           <summary className="cursor-pointer text-muted">
             {quiet.length === 1 ? "1 stage" : `${quiet.length} stages`} as usual, or with too few attempts to
             compare
@@ -158,7 +158,7 @@ export function PipelineRisks({ application, pipeline }: { application: string; 
   const more = (
     <Link
       to={`/insights?application=${encodeURIComponent(application)}`}
-      className="text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
+      className="text-sky-700 underline underline-offset-2 dark:text-sky-400"
     >
       Insights
     </Link>
