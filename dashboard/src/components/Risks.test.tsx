@@ -74,6 +74,11 @@ describe("RiskList", () => {
     expect(within(folded).getByText(/too few attempts to compare in the last hour/)).toBeTruthy();
   });
 
+  it("gives no trend without a usual median", () => {
+    render(<RiskList items={[{ ...failing, baselineP50Seconds: null, durationTrend: null }]} window="1h" />);
+    expect(screen.getByRole("listitem").textContent).toContain("p50 2.1 s usually —Anomaly score");
+  });
+
   it("says nothing stands out when none has a severity; the quiet stages open from their summary", () => {
     render(<RiskList items={[greet]} window="6h" />);
     expect(screen.getByText("Nothing stands out in the last 6 hours, against the week before.")).toBeTruthy();

@@ -90,7 +90,8 @@ function RiskItem({ risk }: { risk: Risk }) {
         <Figure label="Retried">{percent(risk.retryRate)}</Figure>
         <Figure label="p50">
           {duration(risk.p50Seconds)} <span className="text-muted">usually</span>{" "}
-          {duration(risk.baselineP50Seconds)} ({trend(risk.durationTrend)})
+          {duration(risk.baselineP50Seconds)}
+          {risk.durationTrend !== null && ` (${trend(risk.durationTrend)})`}
         </Figure>
         <Figure label="Anomaly score">{anomaly(risk.anomalyScore)}</Figure>
         <Figure label="Attempts">
