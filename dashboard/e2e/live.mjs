@@ -197,6 +197,12 @@ try {
   );
   await page.locator('[data-node="shout"][data-status="completed"]').waitFor({ timeout: 5000 });
   await page.getByRole("button", { name: "greet", exact: true }).click();
+  // Above the graph, a line on how the stages of runs of its name do lately: refreshed by the
+  // stage events, once the attempts they end are in the rollups.
+  await page
+    .getByRole("region", { name: "risk" })
+    .getByText(/^Runs as usual in the last hour/)
+    .waitFor({ timeout: 10_000 });
   await review(page, "pipeline", { fullPage: true });
   // The timeline has a bar for each attempt; the context holds what the stages shared.
   await page.getByRole("tab", { name: "Timeline" }).click();
@@ -458,9 +464,24 @@ try {
   await page.locator('tr[data-worker="e2e-worker"] [data-status="online"]').waitFor();
   await review(page, "workers");
 
-  // Insights: the stages that ran, with their figures.
+  // Insights: the stages that ran, with their figures; above them, how each does against its
+  // week (in a run this short, mostly too few attempts to compare).
   await page.getByRole("link", { name: "Insights" }).click();
   await page.locator('tr[data-figures="greet"]').waitFor();
+  await page.getByRole("heading", { name: /^Risks/ }).waitFor();
+  const risk = page.locator("li[data-risk]").first();
+  await risk.waitFor({ state: "attached" });
+  // Those that stand out come first; the others are folded under a summary, opened by keyboard.
+  const quiet = page.locator("summary", { hasText: "as usual, or with too few attempts" });
+  if (!(await page.locator('ul[aria-label="risks"]').count()) && (await quiet.count())) {
+    await quiet.focus();
+    await page.keyboard.press("Enter");
+    await quiet.blur(); // no focus ring in the screenshot
+  }
+  await risk.waitFor();
+  if (!/in the last hour/.test(await risk.textContent())) {
+    throw new Error(`a risk without its sentence: ${await risk.textContent()}`);
+  }
   await review(page, "insights");
 
   // A policy: created in its form, paused, and its history kept.

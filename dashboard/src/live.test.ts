@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-import { staleQueries, throttle } from "./live";
+import { GATHERED, gather, staleQueries, THROTTLED, throttle } from "./live";
 
 describe("staleQueries", () => {
   it("marks the list and each named pipeline stale for a pipeline event", () => {
@@ -24,6 +24,7 @@ describe("staleQueries", () => {
     expect(staleQueries(event, 1)).toEqual([
       ["pipelines"],
       ["insights"],
+      ["risks"],
       ["approvals"],
       ["datasets"],
       ["dataset"],
@@ -52,6 +53,14 @@ describe("staleQueries", () => {
   });
 });
 
+describe("GATHERED", () => {
+  it("refreshes risks after the rollups they read have had a fold, as seldom as the insights", () => {
+    // The built-in worker folds every 2 seconds.
+    expect(GATHERED.risks).toBeGreaterThan(2000);
+    expect(GATHERED.risks).toBe(THROTTLED.insights);
+  });
+});
+
 describe("throttle", () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -77,5 +86,31 @@ describe("throttle", () => {
     vi.advanceTimersByTime(5000);
     throttled();
     expect(run).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe("gather", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("runs once, an interval after the first call, with the calls in between joined", () => {
+    vi.useFakeTimers();
+    const run = vi.fn();
+    const gathered = gather(run, 3000);
+    gathered();
+    expect(run).not.toHaveBeenCalled();
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(100);
+      gathered();
+    }
+    vi.advanceTimersByTime(1999);
+    expect(run).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(run).toHaveBeenCalledTimes(1);
+    // The next call starts another wait.
+    gathered();
+    vi.advanceTimersByTime(3000);
+    expect(run).toHaveBeenCalledTimes(2);
   });
 });

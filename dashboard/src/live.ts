@@ -22,10 +22,11 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
       // A stage that starts or stops waiting for approval changes the approvals too; one that
-      // ends may have written dataset versions.
+      // ends may have written dataset versions, and counts towards its stage's risk.
       return [
         ["pipelines"],
         ["insights"],
+        ["risks"],
         ["approvals"],
         ["datasets"],
         ["dataset"],
@@ -61,9 +62,27 @@ export function throttle(run: () => void, everyMs: number): () => void {
   };
 }
 
+/**
+ * `run` once, `afterMs` after the first call; the calls until then join it. For a query whose
+ * source lags the events: at most once per `afterMs` too, like `throttle`, but never at once.
+ */
+export function gather(run: () => void, afterMs: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return () => {
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      run();
+    }, afterMs);
+  };
+}
+
 // Insights aggregate over many rows, and any stage may write a dataset: under a stream of
 // events they refresh every few seconds.
-const THROTTLED: Record<string, number> = { insights: 3000, datasets: 2000, dataset: 2000 };
+export const THROTTLED: Record<string, number> = { insights: 3000, datasets: 2000, dataset: 2000 };
+// Risk reads only the rollups, which the built-in worker folds the ended attempts into every 2
+// seconds: refetched at once, it would miss the attempt whose end the event tells of.
+export const GATHERED: Record<string, number> = { risks: 3000 };
 
 export type Connection = "connecting" | "live" | "offline";
 
@@ -77,12 +96,11 @@ export function useLiveUpdates(client: QueryClient, enabled: boolean): Connectio
     let attempt = 0;
     let connectedBefore = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const throttled = new Map(
-      Object.entries(THROTTLED).map(([key, everyMs]) => [
-        key,
-        throttle(() => void client.invalidateQueries({ queryKey: [key] }), everyMs),
-      ]),
-    );
+    const refresh = (key: string) => () => void client.invalidateQueries({ queryKey: [key] });
+    const throttled = new Map([
+      ...Object.entries(THROTTLED).map(([key, everyMs]) => [key, throttle(refresh(key), everyMs)] as const),
+      ...Object.entries(GATHERED).map(([key, afterMs]) => [key, gather(refresh(key), afterMs)] as const),
+    ]);
     const invalidate = (key: QueryKey) => {
       const slow = throttled.get(String(key[0]));
       if (slow) slow();

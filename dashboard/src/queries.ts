@@ -30,6 +30,30 @@ export function useInsights(range: Range, application?: string) {
   });
 }
 
+/** The recent windows risk compares against the week before. */
+export const RISK_WINDOWS = ["15m", "1h", "6h", "24h"] as const;
+export type RiskWindow = (typeof RISK_WINDOWS)[number];
+
+export function riskWindowOf(value: string | null): RiskWindow {
+  return RISK_WINDOWS.find((window) => window === value) ?? "1h";
+}
+
+/** How each stage does lately against its own week, riskiest first; of one pipeline name or all. */
+export function useRisks(
+  window: RiskWindow,
+  { application, pipeline }: { application?: string; pipeline?: string },
+) {
+  return useQuery({
+    queryKey: ["risks", window, application ?? null, pipeline ?? null],
+    queryFn: () =>
+      call(() => api.GET("/api/insights/risks", { params: { query: { window, application, pipeline } } })),
+    placeholderData: (previous) => previous,
+    // Stage events refresh it; the attempts they end are folded into the rollups it reads a few
+    // seconds later, and the window moves on on a quiet system too.
+    refetchInterval: 30_000,
+  });
+}
+
 /** What waits for someone's decision; counted in the navigation, listed on its page. */
 export function usePendingApprovals() {
   return useQuery({

@@ -5,14 +5,36 @@ import { RANGES, type Range } from "../queries";
 
 export function RangePicker({ value, onChange }: { value: Range; onChange: (range: Range) => void }) {
   return (
+    <WindowPicker
+      options={Object.keys(RANGES) as Range[]}
+      value={value}
+      onChange={onChange}
+      label="time range"
+    />
+  );
+}
+
+/** One of a few windows ("1h", "24h", …), each a toggle button; `label` names the group. */
+export function WindowPicker<T extends string>({
+  options,
+  value,
+  onChange,
+  label,
+}: {
+  options: readonly T[];
+  value: T;
+  onChange: (window: T) => void;
+  label: string;
+}) {
+  return (
     <ToggleGroup.Root
       type="single"
       value={value}
-      onValueChange={(next) => next && onChange(next as Range)}
-      aria-label="time range"
+      onValueChange={(next) => next && onChange(next as T)}
+      aria-label={label}
       className="inline-flex rounded border border-slate-300 text-sm dark:border-slate-600"
     >
-      {Object.keys(RANGES).map((range) => (
+      {options.map((range) => (
         <ToggleGroup.Item
           key={range}
           value={range}

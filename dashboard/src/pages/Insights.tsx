@@ -1,14 +1,16 @@
 // How handlers and stages do over a chosen range: the slowest, the least reliable, the most
-// retried, and the errors that come up most.
+// retried, and the errors that come up most; above them, the stages that stand out lately
+// against their own week (risk).
 import { useSearchParams } from "react-router";
 
 import type { Schemas } from "../api/client";
 import { ApplicationSelect } from "../components/ApplicationSelect";
-import { RangePicker } from "../components/RangePicker";
+import { RangePicker, WindowPicker } from "../components/RangePicker";
+import { RiskList } from "../components/Risks";
 import { ThroughputChart } from "../components/ThroughputChart";
 import { Card, Empty, Loaded, PageHeader, Table } from "../components/ui";
 import { count, duration, percent, rate } from "../format";
-import { rangeOf, useInsights } from "../queries";
+import { RISK_WINDOWS, rangeOf, riskWindowOf, useInsights, useRisks } from "../queries";
 import { Time } from "../status";
 
 type Figures = Schemas["StageFiguresView"];
@@ -57,6 +59,8 @@ export function Insights() {
   const application = params.get("application") ?? undefined;
   const sort = params.get("sort") ?? "p95";
   const insights = useInsights(range, application);
+  const riskWindow = riskWindowOf(params.get("riskWindow"));
+  const risks = useRisks(riskWindow, { application });
   const set = (name: string, value: string | undefined) => {
     const next = new URLSearchParams(params);
     if (value) next.set(name, value);
@@ -76,6 +80,22 @@ export function Insights() {
         </label>
         <RangePicker value={range} onChange={(value) => set("range", value)} />
       </PageHeader>
+      <Card>
+        <div className="mb-3 flex flex-wrap items-center gap-3">
+          <h2 className="mr-auto text-sm font-semibold text-slate-600 dark:text-slate-300">
+            Risks <span className="font-normal text-muted">· lately against the week before</span>
+          </h2>
+          <WindowPicker
+            options={RISK_WINDOWS}
+            value={riskWindow}
+            onChange={(value) => set("riskWindow", value)}
+            label="risk window"
+          />
+        </div>
+        <Loaded query={risks} what="risks" rows={3}>
+          {(data) => <RiskList items={data.items} window={riskWindow} />}
+        </Loaded>
+      </Card>
       <Card title="Attempts ended">
         <Loaded query={insights} what="throughput" rows={4}>
           {(data) => <ThroughputChart insights={data} />}

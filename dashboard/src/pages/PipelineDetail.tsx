@@ -6,6 +6,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
 import { DagGraph } from "../components/DagGraph";
+import { PipelineRisks } from "../components/Risks";
 import { Timeline } from "../components/Timeline";
 import { TraceLink } from "../components/TraceLink";
 import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, Table } from "../components/ui";
@@ -71,7 +72,7 @@ export function PipelineDetail() {
   const act = usePipelineAction(id);
   if (detail.isError) return <ErrorNote what="the pipeline" error={detail.error} />;
   if (detail.isPending) return <Loading rows={8} label="Loading the pipeline" />;
-  const { pipeline, why, applicationName, attempts, traceUrl, inputEditable } = detail.data;
+  const { pipeline, why, applicationId, applicationName, attempts, traceUrl, inputEditable } = detail.data;
   const chosen = pipeline.stages.find((s) => s.name === params.get("stage"));
   const choose = (name: string) => {
     const next = new URLSearchParams(params);
@@ -130,6 +131,7 @@ export function PipelineDetail() {
         </span>
       </header>
       <ErrorText error={act.error} />
+      <PipelineRisks application={applicationId} pipeline={pipeline.name} />
       <Card>
         <DagGraph stages={pipeline.stages} chosen={chosen?.name} onChoose={choose} />
       </Card>

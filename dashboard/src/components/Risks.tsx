@@ -1,0 +1,212 @@
+// Risk: how each stage does lately against its own week. The Insights page lists every stage,
+// those that stand out first; a pipeline's page says in a line or two how its stages do.
+import type { ReactNode } from "react";
+import { Link } from "react-router";
+
+import { count, duration, percent } from "../format";
+import { type RiskWindow, useRisks } from "../queries";
+import { anomaly, confidence, type Risk, sentenceParts, splitRisks, trend, WINDOW_WORDS } from "../risk";
+import { SeverityBadge } from "../status";
+
+/** The API's sentence, the stage, handler and error it quotes set as code. */
+export function Sentence({ text }: { text: string }) {
+  return (
+    <>
+      {sentenceParts(text).map((part, index) =>
+        part.code ? (
+          <code key={index} className="rounded bg-slate-100 px-1 text-[0.9em] dark:bg-slate-800">
+            {part.text}
+          </code>
+        ) : (
+          part.text
+        ),
+      )}
+    </>
+  );
+}
+
+/** How sure the comparison is (it grows with the attempts on both sides): a bar and its figure. */
+export function Confidence({ value }: { value: number }) {
+  const shown = confidence(value);
+  return (
+    <span
+      className="inline-flex items-center gap-1.5 text-xs text-muted"
+      title="grows with the attempts compared"
+    >
+      <span
+        aria-hidden
+        className="inline-block h-1.5 w-12 overflow-hidden rounded bg-slate-200 dark:bg-slate-700"
+      >
+        <span
+          className="block h-full bg-slate-500 dark:bg-slate-300"
+          style={{ width: shown.replace(" ", "") }}
+        />
+      </span>
+      {shown} confident
+    </span>
+  );
+}
+
+const EDGE: Record<string, string> = {
+  info: "border-l-sky-400 dark:border-l-sky-600",
+  warning: "border-l-amber-400 dark:border-l-amber-500",
+  critical: "border-l-red-600 dark:border-l-red-500",
+};
+
+function Figure({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt className="inline text-muted">{label} </dt>
+      <dd className="inline tabular-nums">{children}</dd>
+    </div>
+  );
+}
+
+/** A stage that stands out: its severity, the sentence, and the figures it rests on. */
+function RiskItem({ risk }: { risk: Risk }) {
+  return (
+    <li
+      data-risk={risk.stageName}
+      data-severity={risk.severity}
+      className={`rounded border border-l-4 border-slate-200 p-3 dark:border-slate-800 ${EDGE[risk.severity] ?? ""}`}
+    >
+      <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
+        <SeverityBadge severity={risk.severity} />
+        <span className="font-medium">{risk.stageName}</span>
+        <span className="font-mono text-xs">{risk.handler}</span>
+        <span className="text-xs text-muted">{risk.applicationName}</span>
+        <span className="ml-auto">
+          <Confidence value={risk.confidence} />
+        </span>
+      </div>
+      <p className="mt-1.5">
+        <Sentence text={risk.sentence} />
+      </p>
+      <dl className="mt-1.5 flex flex-wrap gap-x-5 gap-y-1 text-xs">
+        <Figure label="Failures">
+          {percent(risk.failureRate)} <span className="text-muted">usually</span>{" "}
+          {percent(risk.baselineFailureRate)}
+        </Figure>
+        <Figure label="Retried">{percent(risk.retryRate)}</Figure>
+        <Figure label="p50">
+          {duration(risk.p50Seconds)} <span className="text-muted">usually</span>{" "}
+          {duration(risk.baselineP50Seconds)}
+          {risk.durationTrend !== null && ` (${trend(risk.durationTrend)})`}
+        </Figure>
+        <Figure label="Anomaly score">{anomaly(risk.anomalyScore)}</Figure>
+        <Figure label="Attempts">
+          {count(risk.attempts)} <span className="text-muted">against</span> {count(risk.baselineAttempts)}{" "}
+          <span className="text-muted">in the week before</span>
+        </Figure>
+      </dl>
+    </li>
+  );
+}
+
+/** Every stage with recent attempts: those that stand out first, the others folded below them. */
+export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow }) {
+  const { risky, quiet } = splitRisks(items);
+  const since = `in the last ${WINDOW_WORDS[window]}`;
+  if (items.length === 0) return <p className="py-4 text-sm text-muted">No attempt ended {since}.</p>;
+  return (
+    <div className="space-y-3 text-sm">
+      {risky.length > 0 ? (
+        <ul aria-label="risks" className="space-y-2">
+          {risky.map((risk) => (
+            <RiskItem key={`${risk.applicationId}/${risk.handler}/${risk.stageName}`} risk={risk} />
+          ))}
+        </ul>
+      ) : (
+        <p>Nothing stands out {since}, against the week before.</p>
+      )}
+      {quiet.length > 0 && (
+        // Folded, however many they are: the stages that stand out stay at the top of the page.
+        <details>
+          <summary className="cursor-pointer text-muted">
+            {quiet.length === 1 ? "1 stage" : `${quiet.length} stages`} as usual, or with too few attempts to
+            compare
+          </summary>
+          <ul aria-label="stages as usual" className="mt-2 divide-y divide-slate-100 dark:divide-slate-800">
+            {quiet.map((risk) => (
+              <li
+                key={`${risk.applicationId}/${risk.handler}/${risk.stageName}`}
+                data-risk={risk.stageName}
+                data-severity="none"
+                className="flex flex-wrap items-baseline gap-x-3 py-1.5"
+              >
+                <span className="mr-auto">
+                  <Sentence text={risk.sentence} />{" "}
+                  <span className="text-xs text-muted">{risk.applicationName}</span>
+                </span>
+                <span className="text-xs text-muted tabular-nums">
+                  {risk.attempts === 1 ? "1 attempt" : `${count(risk.attempts)} attempts`}
+                </span>
+                <Confidence value={risk.confidence} />
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </div>
+  );
+}
+
+/** A pipeline's page: the sentences of its stages that stand out lately, or a quiet line. */
+export function PipelineRisks({ application, pipeline }: { application: string; pipeline: string }) {
+  const window: RiskWindow = "1h";
+  const risks = useRisks(window, { application, pipeline });
+  const since = `in the last ${WINDOW_WORDS[window]}`;
+  const more = (
+    <Link
+      to={`/insights?application=${encodeURIComponent(application)}`}
+      className="text-sky-700 underline underline-offset-2 dark:text-sky-400"
+    >
+      Insights
+    </Link>
+  );
+  let body;
+  if (risks.isError) {
+    body = <p className="text-muted">Could not read how its stages do lately: {risks.error.message}</p>;
+  } else if (risks.isPending) {
+    body = <p className="text-muted">Reading how its stages do lately…</p>;
+  } else {
+    const items = risks.data.items;
+    const { risky } = splitRisks(items);
+    if (risky.length === 0) {
+      const sure = Math.max(0, ...items.map((risk) => risk.confidence));
+      body = (
+        <p className="text-muted">
+          {items.length === 0
+            ? `No stage of ${pipeline} ended an attempt ${since}.`
+            : `Runs as usual ${since}, against the week before${sure < 0.5 ? ", though with few attempts to go by" : ""}.`}{" "}
+          {more}
+        </p>
+      );
+    } else {
+      body = (
+        <ul aria-label="risks of this pipeline" className="space-y-1">
+          {risky.map((risk) => (
+            <li
+              key={`${risk.handler}/${risk.stageName}`}
+              data-risk={risk.stageName}
+              data-severity={risk.severity}
+              className="flex flex-wrap items-baseline gap-x-2"
+            >
+              <SeverityBadge severity={risk.severity} />
+              <span>
+                <Sentence text={risk.sentence} />
+              </span>
+              <Confidence value={risk.confidence} />
+            </li>
+          ))}
+          <li className="text-xs text-muted">Against the week before; more on {more}.</li>
+        </ul>
+      );
+    }
+  }
+  return (
+    <section aria-label="risk" className="text-sm">
+      {body}
+    </section>
+  );
+}
