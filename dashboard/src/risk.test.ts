@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import { anomaly, confidence, type Risk, sentenceParts, splitRisks, trend } from "./risk";
 
-const risk = (stageName: string, severity: string): Risk => ({
+const risk = (stageName: string, severity: Risk["severity"]): Risk => ({
   applicationId: "a",
   applicationName: "app",
   handler: stageName,

@@ -415,10 +415,9 @@ class RiskView(_Response):
     application_name: str
     handler: str
     stage_name: str
-    # What stands out: failures, duration, or none.
-    signal: str
-    # none, info, warning or critical.
-    severity: str
+    # What stands out.
+    signal: Literal["failures", "duration", "none"]
+    severity: Literal["none", "info", "warning", "critical"]
     # 0 to 1: grows with the attempts on both sides of the comparison.
     confidence: float
     sentence: str

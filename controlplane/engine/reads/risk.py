@@ -306,12 +306,14 @@ def _duration_severity(score: float | None, recent: int, usual: int) -> Severity
 
 
 def _window_words(window: dt.timedelta) -> str:
-    hours = window.total_seconds() / 3600
-    if hours == 1:
+    minutes = window.total_seconds() / 60
+    if minutes < 60:
+        return f"in the last {minutes:g} minutes"
+    if minutes == 60:
         return "in the last hour"
-    if hours < 24:
-        return f"in the last {hours:g} hours"
-    return f"in the last {hours / 24:g} days"
+    if minutes < 24 * 60:
+        return f"in the last {minutes / 60:g} hours"
+    return f"in the last {minutes / 60 / 24:g} days"
 
 
 def _seconds(value: float) -> str:

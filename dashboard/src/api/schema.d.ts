@@ -2357,8 +2357,10 @@ export interface components {
             p50Seconds: number | null;
             retryRate: number | null;
             sentence: string;
-            severity: string;
-            signal: string;
+            /** @enum {string} */
+            severity: "none" | "info" | "warning" | "critical";
+            /** @enum {string} */
+            signal: "failures" | "duration" | "none";
             stageName: string;
             topError: string | null;
             topErrorShare: number | null;
