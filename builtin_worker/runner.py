@@ -49,8 +49,8 @@ STATISTICS_INTERVAL_SECONDS = 5.0
 ROLLUP_INTERVAL_SECONDS = 2.0
 # Hourly rollups are kept at least this long: the longest range insights read.
 ROLLUP_HOURS_DAYS = 31
-# Notifications due are looked for this often, and at once when an alert changes.
-DELIVERY_INTERVAL_SECONDS = 1.0
+# Notifications due (retries) are looked for this often, and at once when an alert changes.
+DELIVERY_INTERVAL_SECONDS = 2.0
 
 
 class BuiltinWorker:

@@ -945,13 +945,14 @@ async def test_the_metrics_count_alerts_firing_and_deliveries(
     await hook.wait_for(1)
 
     async def counted() -> bool:
-        return _sample("pipelogiq_alerts_firing", rule=rule_name) == 1
+        # The delivery is counted once it is recorded, a moment after the receiver has it.
+        delivered = _sample(
+            "pipelogiq_alert_deliveries_total", channel_type="webhook", outcome="delivered"
+        )
+        firing = _sample("pipelogiq_alerts_firing", rule=rule_name)
+        return delivered == before + 1 and firing == 1
 
     await wait_until(counted)
-    delivered = _sample(
-        "pipelogiq_alert_deliveries_total", channel_type="webhook", outcome="delivered"
-    )
-    assert delivered == before + 1
     await complete_pipeline(system, "nightly")
 
     async def cleared() -> bool:

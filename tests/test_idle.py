@@ -9,14 +9,19 @@ import asyncpg
 import pytest
 
 from controlplane.broker.rabbitmq import RabbitMQBroker
+from controlplane.engine.alerts import deliveries, evaluate
 from controlplane.engine.definitions import schedules
 from controlplane.engine.jobpath import gates, sweeps
+from controlplane.engine.upkeep import rollups
 from database.pool import create_pool
 from tests.system import running_system
 
 SWEEPS = {value for name, value in vars(sweeps).items() if name.startswith("_") and name.isupper()}
 SWEEPS.add(gates._HOLDING)  # the release of held stages: one probe per gate policy
 SWEEPS.add(schedules._NEXT_DUE)  # when the next schedule is due
+SWEEPS.add(rollups._PENDING)  # whether any attempt waits to be folded
+SWEEPS.add(evaluate._RULES_AND_OPEN)  # the active alert rules, and the kinds of alert open
+SWEEPS.add(deliveries._ANY_DUE)  # whether any notification is due
 
 
 @pytest.fixture
@@ -65,7 +70,7 @@ async def test_an_idle_builtin_worker_runs_a_few_bounded_sweeps(
     # Only the sweeps run, and each is bounded (a page of rows, or one aggregate).
     assert set(during) <= SWEEPS, set(during) - SWEEPS
     # With the default intervals: leases, timeouts, held stages, the retry check (two
-    # statements) and the next schedule once a second; the relay and the worker watchdog
-    # (two each) every five seconds; queue depths every fifteen. A busy poll would run
-    # hundreds.
-    assert len(during) <= 9 * window
+    # statements) and the next schedule once a second; whether anything waits to be folded
+    # or sent every two seconds; the relay and the worker watchdog (two each) and the alert
+    # rules every five seconds; queue depths every fifteen. A busy poll would run hundreds.
+    assert len(during) <= 10 * window

@@ -76,9 +76,15 @@ class InsightsController(Controller):
         application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
     ) -> InsightsView:
         end = end or dt.datetime.now(dt.UTC)
-        start = start or end - dt.timedelta(hours=1)
-        if start.tzinfo is None or end.tzinfo is None:
+        if (start and start.tzinfo is None) or end.tzinfo is None:
             raise InvalidRequest("invalid_range", "give from and to with a time zone")
+        try:  # the range is read by the hour in UTC: before year 1 or after 9999 there is none
+            start = start or end - dt.timedelta(hours=1)
+            start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        except OverflowError:
+            raise InvalidRequest(
+                "invalid_range", "from and to must be in years 1 to 9999"
+            ) from None
         if not start < end or end - start > LONGEST_RANGE:
             raise InvalidRequest(
                 "invalid_range", "from must come before to, at most 31 days before it"

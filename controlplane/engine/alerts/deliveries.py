@@ -30,6 +30,12 @@ DIGEST_LISTS = 20
 _CHANNELS_PER_ROUND = 50
 _DUE_PER_CHANNEL = 1000
 
+# Whether anything is due at all: the leasing transaction runs only then.
+_ANY_DUE = """
+SELECT EXISTS (SELECT 1 FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= now())
+    OR EXISTS (SELECT 1 FROM alert_deliveries WHERE status = 'sending' AND leased_until < now())
+"""
+
 _DUE_CHANNELS = """
 SELECT c.id, c.rate_limit_per_minute,
        CASE WHEN c.window_started_at > now() - interval '1 minute'
@@ -134,6 +140,8 @@ class Leased:
 
 async def lease_due(pool: asyncpg.Pool, lease_seconds: float) -> list[Leased]:
     """Lease what is due on the channels no other worker holds, within their rate limits."""
+    if not await pool.fetchval(_ANY_DUE):
+        return []
     token = uuid.uuid4()
     leased: list[Leased] = []
     async with pool.acquire() as db, db.transaction():

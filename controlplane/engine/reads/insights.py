@@ -193,10 +193,14 @@ def _whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.
     before the minute rollups kept is read by the hour whole, its edges rounded out."""
     first = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
     last = end.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-    if start < dt.datetime.now(dt.UTC) - rollups.MINUTES_KEPT:
-        return first, last if last == end else last + dt.timedelta(hours=1)
-    if first < start:
-        first += dt.timedelta(hours=1)
+    hour = dt.timedelta(hours=1)
+    try:
+        if start < dt.datetime.now(dt.UTC) - rollups.MINUTES_KEPT:
+            return first, last if last == end else last + hour
+        if first < start:
+            first += hour
+    except OverflowError:  # the last hour of year 9999: read by the minute
+        return end, end
     return (first, last) if first < last else (end, end)
 
 

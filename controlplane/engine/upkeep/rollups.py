@@ -38,6 +38,15 @@ BUCKET = f"""least({LAST_BUCKET}, greatest(0, floor(
 CODE = "coalesce(t.error ->> 'code', t.outcome)"
 MESSAGE = "left(coalesce(t.error ->> 'message', ''), 300)"
 
+# Whether anything waits to be folded: the fold's transaction (which takes a transaction id
+# of its own, and so moves the horizon) runs only then.
+_PENDING = """
+SELECT EXISTS (SELECT 1 FROM stage_attempts t, rollup_cursors c
+               WHERE t.txid >= c.position AND c.name = 'attempts')
+    OR EXISTS (SELECT 1 FROM pipeline_finishes f, rollup_cursors c
+               WHERE f.txid >= c.position AND c.name = 'attempts')
+"""
+
 _LOCK = "SELECT position FROM rollup_cursors WHERE name = 'attempts' FOR UPDATE"
 # Every transaction before this one has ended: its attempts are all there to fold.
 _HORIZON = "SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"
@@ -108,6 +117,8 @@ DELETE FROM {table} WHERE (grain = 'minute' AND at < now() - $1::interval)
 async def fold(pool: asyncpg.Pool) -> int:
     """Fold the attempts not folded yet whose transactions have all ended; returns how many
     attempt rows the fold added to the minute rollups (0: nothing new)."""
+    if not await pool.fetchval(_PENDING):
+        return 0
     async with pool.acquire() as db, db.transaction():
         start = await db.fetchval(_LOCK)
         end = await db.fetchval(_HORIZON)
