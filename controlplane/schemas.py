@@ -21,6 +21,15 @@ from controlplane.statuses import PipelineStatus, StageStatus
 # (JavaScript's double) holds exactly.
 INT32_MAX = 2**31 - 1
 MAX_ID = 2**53 - 1
+
+
+def camel(name: str) -> str:
+    """A field's name as the wire spells it (``fail_after_minutes`` -> ``failAfterMinutes``),
+    for what msgspec's ``rename="camel"`` does not reach: audit details, a webhook's body."""
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
 # A version of a pipeline definition.
 Version = Annotated[int, Meta(ge=1, le=INT32_MAX)]
 

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from controlplane.engine.alerts.deliveries import Message
+from controlplane.schemas import camel
 
 _MARKS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
@@ -65,10 +66,6 @@ def webhook_body(message: Message, public_url: str | None) -> bytes:
 
 
 def _alert(alert: dict[str, Any]) -> dict[str, Any]:
-    def camel(name: str) -> str:
-        head, *rest = name.split("_")
-        return head + "".join(part.title() for part in rest)
-
     out: dict[str, Any] = {}
     for key, value in alert.items():
         if key == "details" and isinstance(value, str):

@@ -69,7 +69,8 @@ _CONFIGS: dict[str, type[_Config]] = {
     "slack": SlackConfig,
     "email": EmailConfig,
 }
-# The fields of each kind that are sealed, never stored in the clear or answered.
+# The fields (as the wire spells them) of each kind that are sealed, never stored in the
+# clear or answered.
 SECRETS = {"webhook": ("secret",), "slack": ("url",), "email": ("password",)}
 # What a kind cannot be sent without.
 _REQUIRED_SECRETS = {"webhook": ("secret",), "slack": ("url",), "email": ()}
@@ -162,15 +163,10 @@ def validated(kind: str, config: dict[str, Any]) -> _Config:
 def _split(kind: str, config: _Config) -> tuple[dict[str, Any], dict[str, Any]]:
     """(what is stored in the clear, what is sealed)."""
     values = msgspec.to_builtins(config)
-    secret_fields = {_camel(name) for name in SECRETS[kind]}
+    secret_fields = set(SECRETS[kind])
     clear = {k: v for k, v in values.items() if k not in secret_fields and v is not None}
     sealed = {k: v for k, v in values.items() if k in secret_fields and v is not None}
     return clear, sealed
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def _seal(sealer: Sealer, channel_id: uuid.UUID, secret: dict[str, Any]) -> bytes | None:
@@ -235,13 +231,11 @@ async def change_channel(
     kept = await _open_secret(pool, sealer, channel)
     clear, secret = dict(channel.config), kept
     if config is not None:
-        given_secret = {k for k in config if k in {_camel(n) for n in SECRETS[channel.type]}}
+        given_secret = {k for k in config if k in SECRETS[channel.type]}
         checked = validated(channel.type, {**kept, **config})
         clear, secret = _split(channel.type, checked)
         if channel.type == "email" and "password" in kept and "password" not in given_secret:
-            moved = any(
-                channel.config.get(_camel(k)) != clear.get(_camel(k)) for k in _EMAIL_TARGET
-            )
+            moved = any(channel.config.get(k) != clear.get(k) for k in _EMAIL_TARGET)
             if moved:
                 raise InvalidRequest(
                     "password_required",

@@ -251,6 +251,17 @@ async def _open(pool: asyncpg.Pool, condition_type: str) -> list[asyncpg.Record]
     return list(await pool.fetch(_OPEN_ALERTS, condition_type))
 
 
+async def _no_longer(
+    pool: asyncpg.Pool, condition_type: str, holding: set[tuple[uuid.UUID, str]]
+) -> list[uuid.UUID]:
+    """The open alerts of a lasting condition whose rule and subject it no longer holds for."""
+    return [
+        a["id"]
+        for a in await _open(pool, condition_type)
+        if (a["rule_id"], a["subject_key"]) not in holding
+    ]
+
+
 async def _ended_since(
     pool: asyncpg.Pool,
     source: str,
@@ -432,11 +443,7 @@ async def _stages_pending(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcom
                 )
                 for stage_id in row["first_ids"]
             ]
-    cleared = [
-        a["id"]
-        for a in await _open(pool, "stage_pending")
-        if (a["rule_id"], a["subject_key"]) not in still
-    ]
+    cleared = await _no_longer(pool, "stage_pending", still)
     failed = await fail_unserved(pool, overdue) if overdue else Outcome()
     return failed + await _settle(pool, signals, cleared)
 
@@ -478,11 +485,7 @@ async def _backlogs(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
                     {"handler": handler, "above": condition.above, "since": since.isoformat()},
                 )
             )
-    cleared = [
-        a["id"]
-        for a in await _open(pool, "queue_backlog")
-        if (a["rule_id"], a["subject_key"]) not in over
-    ]
+    cleared = await _no_longer(pool, "queue_backlog", over)
     return await _settle(pool, signals, cleared)
 
 
@@ -617,11 +620,7 @@ async def _quality(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
                     },
                 )
             )
-    cleared = [
-        a["id"]
-        for a in await _open(pool, "quality_failure_rate")
-        if (a["rule_id"], a["subject_key"]) not in over
-    ]
+    cleared = await _no_longer(pool, "quality_failure_rate", over)
     return await _settle(pool, signals, cleared)
 
 
@@ -660,9 +659,7 @@ async def _risks(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
                         },
                     )
                 )
-    cleared = [
-        a["id"] for a in await _open(pool, "risk") if (a["rule_id"], a["subject_key"]) not in still
-    ]
+    cleared = await _no_longer(pool, "risk", still)
     return await _settle(pool, signals, cleared)
 
 

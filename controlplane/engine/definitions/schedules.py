@@ -24,7 +24,7 @@ from controlplane.engine.definitions.timing import Timing, plan_fire
 from controlplane.engine.definitions.versions import Definition, runnable_version
 from controlplane.errors import Conflict, NotFound, ProblemError
 from controlplane.sandbox import Sandbox
-from controlplane.schemas import PipelineSubmit
+from controlplane.schemas import PipelineSubmit, camel
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class ScheduleFields:
 
     def details(self) -> dict[str, Any]:
         """For the audit log, named as on the wire."""
-        return {_camel(f.name): getattr(self, f.name) for f in dataclasses.fields(ScheduleFields)}
+        return {camel(f.name): getattr(self, f.name) for f in dataclasses.fields(ScheduleFields)}
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,6 @@ RETURNING id
 """
 
 _DELETE = "DELETE FROM schedules WHERE id = $1 RETURNING id"
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.title() for part in rest)
 
 
 async def _checked(
