@@ -114,7 +114,7 @@ WITH counted AS (
            (t.outcome <> 'completed')::int
     FROM stage_attempts t WHERE {_TAIL} AND {_VISIBLE_T}
 )
-SELECT date_bin($8::interval, at, date_trunc('minute', $1::timestamptz, 'UTC')) AS at,
+SELECT date_bin($8::interval, at, date_trunc($9, $1::timestamptz, 'UTC')) AS at,
        sum(completed)::bigint AS completed, sum(failed)::bigint AS failed
 FROM counted GROUP BY 1 ORDER BY 1
 """
@@ -227,16 +227,25 @@ async def read_insights(
     member: uuid.UUID | None,
     application_id: uuid.UUID | None,
 ) -> Insights:
-    minutes = round((end - start).total_seconds() / _BUCKETS / 60)
-    bucket = dt.timedelta(minutes=max(1, minutes))
+    minutes = max(1, round((end - start).total_seconds() / _BUCKETS / 60))
+    # An hour's rollup cannot be split between buckets: buckets under an hour are counted
+    # from the minute rollups alone, longer ones are whole hours from the hour.
+    if minutes >= 60:
+        minutes = round(minutes / 60) * 60
+    bucket = dt.timedelta(minutes=minutes)
+    hours = _whole_hours(start, end)
+    by_minute = minutes < 60 and start >= dt.datetime.now(dt.UTC) - rollups.MINUTES_KEPT
+    series_hours = (end, end) if by_minute else hours
+    origin = "minute" if by_minute else "hour"
     scope = (start, end, member, application_id)
     async with pool.acquire() as connection, connection.transaction(readonly=True):
-        spans = (*scope, *_whole_hours(start, end), await rollups.cursor(connection))
+        cursor = await rollups.cursor(connection)
+        spans = (*scope, *hours, cursor)
         pipelines = await connection.fetch(_PIPELINES, *spans)
         stages = await connection.fetch(_BY_STAGE, *spans)
         durations = await connection.fetch(_DURATIONS, *spans)
         hotspots = await connection.fetch(_HOTSPOTS, *spans)
-        series = await connection.fetch(_SERIES, *spans, bucket)
+        series = await connection.fetch(_SERIES, *scope, *series_hours, cursor, bucket, origin)
         queues = await connection.fetch(_QUEUES, member, application_id)
     histograms: dict[tuple[uuid.UUID, str, str], dict[int, int]] = {}
     for row in durations:
