@@ -82,8 +82,13 @@ CREATE FUNCTION public.pipelogiq_record_finish() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO pipeline_finishes (pipeline_id, application_id, status, finished_at)
-    VALUES (NEW.id, NEW.application_id, NEW.status, coalesce(NEW.finished_at, now()));
+    INSERT INTO pipeline_finishes (pipeline_id, application_id, status, finished_at,
+                                   pipeline_name, seconds)
+    VALUES (NEW.id, NEW.application_id, NEW.status, coalesce(NEW.finished_at, now()), NEW.name,
+            -- pipelines.revision moves only when an operator reopens the pipeline.
+            CASE WHEN NEW.revision = 0 THEN
+                extract(epoch FROM coalesce(NEW.finished_at, now()) - NEW.created_at)
+            END);
     RETURN NULL;
 END
 $$;
@@ -440,7 +445,9 @@ CREATE TABLE public.pipeline_finishes (
     application_id uuid NOT NULL,
     status text NOT NULL,
     finished_at timestamp with time zone NOT NULL,
-    txid bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL
+    txid bigint DEFAULT ((pg_current_xact_id())::text)::bigint NOT NULL,
+    pipeline_name text,
+    seconds double precision
 );
 
 CREATE TABLE public.pipeline_rollups (
@@ -508,6 +515,17 @@ CREATE TABLE public.quarantine_decisions (
 CREATE TABLE public.rollup_cursors (
     name text NOT NULL,
     "position" bigint NOT NULL
+);
+
+CREATE TABLE public.run_rollups (
+    grain text NOT NULL,
+    at timestamp with time zone NOT NULL,
+    application_id uuid NOT NULL,
+    pipeline_name text NOT NULL,
+    status text NOT NULL,
+    bucket smallint NOT NULL,
+    n bigint NOT NULL,
+    CONSTRAINT run_rollups_grain_check CHECK ((grain = ANY (ARRAY['minute'::text, 'hour'::text])))
 );
 
 CREATE TABLE public.schedule_fires (
@@ -860,6 +878,9 @@ ALTER TABLE ONLY public.quarantine_decisions
 ALTER TABLE ONLY public.rollup_cursors
     ADD CONSTRAINT rollup_cursors_pkey PRIMARY KEY (name);
 
+ALTER TABLE ONLY public.run_rollups
+    ADD CONSTRAINT run_rollups_pkey PRIMARY KEY (grain, at, application_id, pipeline_name, status, bucket);
+
 ALTER TABLE ONLY public.schedule_fires
     ADD CONSTRAINT schedule_fires_pkey PRIMARY KEY (id);
 
@@ -976,6 +997,8 @@ CREATE INDEX pipelines_updated ON public.pipelines USING btree (updated_at DESC,
 CREATE UNIQUE INDEX policies_one_active ON public.policies USING btree (application_id, kind, target_type, target) WHERE (status = 'active'::text);
 
 CREATE INDEX quarantine_decisions_batch ON public.quarantine_decisions USING btree (batch_id);
+
+CREATE INDEX run_rollups_application ON public.run_rollups USING btree (application_id, grain, at);
 
 CREATE INDEX schedule_fires_fired ON public.schedule_fires USING brin (fired_at);
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -72,10 +73,11 @@ async def folded(pool: asyncpg.Pool) -> None:
     # A transaction of another database on the server may hold the horizon back a moment.
     for _ in range(600):
         await rollups.fold(pool)
-        unfolded = (
-            "SELECT count(*) FROM stage_attempts "
-            "WHERE txid >= (SELECT position FROM rollup_cursors)"
-        )
+        unfolded = """
+            SELECT (SELECT count(*) FROM stage_attempts
+                    WHERE txid >= (SELECT position FROM rollup_cursors))
+                 + (SELECT count(*) FROM pipeline_finishes
+                    WHERE txid >= (SELECT position FROM rollup_cursors))"""
         if await pool.fetchval(unfolded) == 0:
             return
         await asyncio.sleep(0.1)
@@ -83,9 +85,61 @@ async def folded(pool: asyncpg.Pool) -> None:
 
 
 async def risks(root: Dashboard, **query: str) -> dict[str, dict[str, Any]]:
+    """Stages by their name, pipelines as ``pipeline:<name>``."""
     answer = await root.client.get("/api/insights/risks", params=query)
     assert answer.status_code == 200, answer.text
-    return {item["stageName"]: item for item in answer.json()["items"]}
+    return {
+        item["stageName"] if item["kind"] == "stage" else f"pipeline:{item['pipelineName']}": item
+        for item in answer.json()["items"]
+    }
+
+
+_RUN = """
+INSERT INTO pipelines (application_id, name, created_at)
+VALUES ($1, $2, now() - make_interval(secs => $3::float8 * 3600 + $4::float8))
+RETURNING id
+"""
+_FINISH = """
+UPDATE pipelines SET status = $2, finished_at = now() - make_interval(secs => $3::float8 * 3600)
+WHERE id = $1
+"""
+# The stage a failed run failed at, and its attempt that failed for good.
+_FAILED_AT = """
+WITH s AS (
+    INSERT INTO stages (pipeline_id, application_id, position, name, handler, status)
+    SELECT id, application_id, 0, $2, $2, 'failed' FROM pipelines WHERE id = $1
+    RETURNING id, pipeline_id, application_id, name, handler)
+INSERT INTO stage_attempts (stage_id, attempt, pipeline_id, application_id, stage_name, handler,
+                            job_id, outcome, retried, started_at, finished_at)
+SELECT s.id, 1, s.pipeline_id, s.application_id, s.name, s.handler, gen_random_uuid(),
+       'failed', false, now() - make_interval(secs => $3::float8 * 3600 + 1),
+       now() - make_interval(secs => $3::float8 * 3600)
+FROM s
+"""
+
+
+async def runs(
+    pool: asyncpg.Pool,
+    application_id: uuid.UUID,
+    name: str,
+    count: int,
+    *,
+    hours_ago: tuple[float, float],
+    seconds: tuple[float, float],
+    failed_at: dict[int, str] | None = None,
+) -> None:
+    """``count`` runs of ``name`` finished over the hours given, after the durations given;
+    the n-th fails at the stage ``failed_at[n]`` where there is one."""
+    for n in range(count):
+        share = n / max(1, count - 1)
+        hours = hours_ago[0] + (hours_ago[1] - hours_ago[0]) * share
+        duration = seconds[0] + (seconds[1] - seconds[0]) * ((n * 7) % count) / count
+        stage = (failed_at or {}).get(n)
+        async with pool.acquire() as db, db.transaction():
+            pipeline = await db.fetchval(_RUN, application_id, name, hours, duration)
+            if stage is not None:
+                await db.execute(_FAILED_AT, pipeline, stage, hours)
+            await db.execute(_FINISH, pipeline, "failed" if stage else "completed", hours)
 
 
 async def test_failures_up_from_their_history_are_told_with_their_main_error(
@@ -171,3 +225,74 @@ def test_the_anomaly_score_is_robust_to_one_outlier() -> None:
     # The stuck one moves the usual median by a hair, not the score.
     slow = anomaly({bucket(20.0): 20}, stuck)
     assert slow == pytest.approx(anomaly({bucket(20.0): 20}, usual), rel=0.01)
+
+
+async def test_a_run_far_longer_than_its_pipelines_history_is_told_even_alone(
+    system: System, root: Dashboard
+) -> None:
+    app = system.application.id
+    # A nightly run: a week of runs of about a minute, then one of ten.
+    await runs(system.pool, app, "nightly", 7 * 4, hours_ago=(2, 160), seconds=(50, 70))
+    await runs(system.pool, app, "nightly", 1, hours_ago=(0.5, 0.5), seconds=(600, 600))
+    # Hourly runs as usual, and one rerun days after its first run: a rerun's finish has no
+    # run time, so it does not read as a run of three days.
+    await runs(system.pool, app, "hourly", 100, hours_ago=(2, 160), seconds=(8, 12))
+    await runs(system.pool, app, "hourly", 6, hours_ago=(0.05, 0.9), seconds=(8, 12))
+    rerun = await system.pool.fetchval(_RUN, app, "hourly", 72, 10)
+    await system.pool.execute(_FINISH, rerun, "failed", 72)
+    await system.pool.execute(
+        "UPDATE pipelines SET status = 'running', finished_at = NULL, revision = 1 WHERE id = $1",
+        rerun,
+    )
+    await system.pool.execute(_FINISH, rerun, "completed", 0.2)
+    await folded(system.pool)
+
+    found = await risks(root)
+    nightly = found["pipeline:nightly"]
+    assert (nightly["kind"], nightly["handler"], nightly["stageName"]) == ("pipeline", None, None)
+    assert (nightly["signal"], nightly["severity"]) == ("duration", "critical")
+    assert (nightly["runs"], nightly["baselineRuns"]) == (1, 28)
+    assert nightly["durationTrend"] == pytest.approx(10, rel=0.15)
+    # Within the buckets' 5%: about ten minutes, ten times its usual minute.
+    assert re.fullmatch(
+        r"A run of `nightly` took (9\.[5-9]|10\.[0-5]) min in the last hour, "
+        r"(9\.[5-9]|10\.\d|11\.0) times its usual (5[5-9]|6[0-5])\.\d s "
+        r"\(anomaly score \d+\.\d\)\.",
+        nightly["sentence"],
+    ), nightly["sentence"]
+    # One run against 28: something to say, not something to be sure of.
+    assert 0.1 < nightly["confidence"] < 0.5
+    hourly = found["pipeline:hourly"]
+    assert (hourly["signal"], hourly["severity"]) == ("none", "none")
+    assert hourly["runs"] == 7
+    assert hourly["p50Seconds"] == pytest.approx(10, rel=0.2)
+    assert next(iter(found)) == "pipeline:nightly"  # the riskiest first
+    assert set(await risks(root, pipeline="hourly")) == {"pipeline:hourly"}
+
+
+async def test_a_pipeline_failing_more_than_usual_names_the_stage_its_runs_failed_at(
+    system: System, root: Dashboard
+) -> None:
+    app = system.application.id
+    await runs(
+        system.pool, app, "etl", 100, hours_ago=(2, 160), seconds=(5, 6), failed_at={50: "load"}
+    )
+    failing = {0: "load", 2: "load", 4: "load", 6: "extract"}
+    await runs(
+        system.pool, app, "etl", 10, hours_ago=(0.05, 0.9), seconds=(5, 6), failed_at=failing
+    )
+    await folded(system.pool)
+    found = await risks(root, pipeline="etl")
+    etl = found["pipeline:etl"]
+    assert (etl["signal"], etl["severity"]) == ("failures", "critical")
+    assert etl["failureRate"] == pytest.approx(0.4)
+    assert etl["baselineFailureRate"] == pytest.approx(0.01)
+    assert (etl["topError"], etl["topErrorShare"]) == ("load", pytest.approx(0.75))
+    assert etl["sentence"] == (
+        "`etl` fails 40% of its runs in the last hour, up from 1%: "
+        "75% of the failed runs failed at `load`."
+    )
+    # Its stages are listed beside it, with their own figures.
+    assert found["load"]["kind"] == "stage"
+    assert found["load"]["pipelineName"] is None
+    assert found["load"]["attempts"] == 3

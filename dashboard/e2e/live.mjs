@@ -472,7 +472,7 @@ try {
   const risk = page.locator("li[data-risk]").first();
   await risk.waitFor({ state: "attached" });
   // Those that stand out come first; the others are folded under a summary, opened by keyboard.
-  const quiet = page.locator("summary", { hasText: "as usual, or with too few attempts" });
+  const quiet = page.locator("summary", { hasText: "as usual, or with too few to compare" });
   if (!(await page.locator('ul[aria-label="risks"]').count()) && (await quiet.count())) {
     await quiet.focus();
     await page.keyboard.press("Enter");

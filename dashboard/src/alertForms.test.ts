@@ -178,4 +178,22 @@ describe("quality and risk conditions", () => {
       "stage “load” runs slow against its history (warning or worse)",
     );
   });
+
+  it("watches a pipeline's runs by its name, or every pipeline, or stages and pipelines alike", () => {
+    expect(conditionFrom("risk", { kind: "pipeline", pipelineName: "nightly", signal: "duration" })).toEqual({
+      condition: { type: "risk", kind: "pipeline", pipelineName: "nightly", signal: "duration" },
+    });
+    expect(conditionFrom("risk", { kind: "everything" })).toEqual({
+      problem: "Of: one of stage, pipeline",
+    });
+    expect(describeCondition({ type: "risk", signal: "duration", pipelineName: "nightly" })).toBe(
+      "pipeline “nightly” runs slow against its history (warning or worse)",
+    );
+    expect(describeCondition({ type: "risk", kind: "pipeline", minSeverity: "critical" })).toBe(
+      "a pipeline is at risk against its history (critical or worse)",
+    );
+    expect(describeCondition({ type: "risk" })).toBe(
+      "a stage or pipeline is at risk against its history (warning or worse)",
+    );
+  });
 });

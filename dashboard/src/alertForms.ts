@@ -26,7 +26,7 @@ export const CONDITIONS: Array<[ConditionType, string]> = [
   ["worker_lost", "A worker was lost holding jobs"],
   ["schedule_missed", "A schedule missed a run"],
   ["quality_failure_rate", "A quality check quarantines too much"],
-  ["risk", "A stage at risk (failures or duration against its history)"],
+  ["risk", "A stage or pipeline at risk (failures or duration against its history)"],
 ];
 
 const ANY = "any";
@@ -79,8 +79,16 @@ export const CONDITION_FIELDS: Record<ConditionType, Field[]> = {
       options: ["failures", "duration"],
       placeholder: "either",
     },
-    { key: "handler", label: "Handler", type: "text", placeholder: ANY },
+    {
+      key: "kind",
+      label: "Of",
+      type: "choice",
+      options: ["stage", "pipeline"],
+      placeholder: "stages and pipelines",
+    },
+    { key: "handler", label: "Handler (a stage's)", type: "text", placeholder: ANY },
     { key: "stage", label: "Stage", type: "text", placeholder: ANY },
+    { key: "pipelineName", label: "Pipeline name (a pipeline's)", type: "text", placeholder: ANY },
   ],
 };
 
@@ -181,12 +189,18 @@ export function describeCondition(condition: { type: string } & Record<string, u
     }
     case "risk": {
       const what = c.signal === "duration" ? "runs slow" : c.signal === "failures" ? "fails" : "is at risk";
-      const stage = c.stage
-        ? `stage ${quoted(c.stage)}`
-        : c.handler
-          ? `handler ${quoted(c.handler)}`
-          : "a stage";
-      return `${stage} ${what} against its history (${String(c.minSeverity ?? "warning")} or worse)`;
+      const subject = c.pipelineName
+        ? `pipeline ${quoted(c.pipelineName)}`
+        : c.stage
+          ? `stage ${quoted(c.stage)}`
+          : c.handler
+            ? `handler ${quoted(c.handler)}`
+            : c.kind === "pipeline"
+              ? "a pipeline"
+              : c.kind === "stage"
+                ? "a stage"
+                : "a stage or pipeline";
+      return `${subject} ${what} against its history (${String(c.minSeverity ?? "warning")} or worse)`;
     }
     default:
       return JSON.stringify(condition);

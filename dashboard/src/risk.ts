@@ -1,5 +1,5 @@
-// Risk as people read it: the stages that stand out apart from those that run as usual, the
-// API's sentences with their `code` spans, and the figures beside them.
+// Risk as people read it: the stages and pipelines that stand out apart from those that run as
+// usual, the API's sentences with their `code` spans, and the figures beside them.
 import type { Schemas } from "./api/client";
 import type { RiskWindow } from "./queries";
 
@@ -12,6 +12,27 @@ export const WINDOW_WORDS: Record<RiskWindow, string> = {
   "6h": "6 hours",
   "24h": "24 hours",
 };
+
+/** A risk's own key: a stage of a handler, or a pipeline name, in an application. */
+export function riskKey(risk: Risk): string {
+  return risk.kind === "pipeline"
+    ? `${risk.applicationId}/pipeline/${risk.pipelineName}`
+    : `${risk.applicationId}/${risk.handler}/${risk.stageName}`;
+}
+
+/** What a risk is about, as a list names it: the stage, or the pipeline. */
+export function riskName(risk: Risk): string {
+  return (risk.kind === "pipeline" ? risk.pipelineName : risk.stageName) ?? "";
+}
+
+/** "3 attempts", or a pipeline's "1 run". */
+export function sampleWords(risk: Risk, count: (n: number) => string): string {
+  if (risk.kind === "pipeline") {
+    const runs = risk.runs ?? 0;
+    return runs === 1 ? "1 run" : `${count(runs)} runs`;
+  }
+  return risk.attempts === 1 ? "1 attempt" : `${count(risk.attempts)} attempts`;
+}
 
 /** Those with a severity, in the API's order (riskiest first), apart from the quiet ones. */
 export function splitRisks(items: Risk[]): { risky: Risk[]; quiet: Risk[] } {

@@ -110,7 +110,10 @@ class InsightsController(Controller):
             queues=wire(insights.queues, list[QueueView]),
         )
 
-    @get("/risks", summary="How each stage does lately against its own history, riskiest first")
+    @get(
+        "/risks",
+        summary="How each stage and pipeline does lately against its own history, riskiest first",
+    )
     async def risks(
         self,
         request: Request[Any, Any, Any],
@@ -119,7 +122,8 @@ class InsightsController(Controller):
         pipeline: Annotated[
             str | None,
             QueryParameter(
-                max_length=200, description="only the stages of runs of this pipeline name"
+                max_length=200,
+                description="only this pipeline name, and the stages of its runs",
             ),
         ] = None,
         window: Annotated[

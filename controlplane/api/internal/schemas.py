@@ -413,16 +413,25 @@ RiskWindow = Literal["15m", "1h", "6h", "24h"]
 class RiskView(_Response):
     application_id: uuid.UUID
     application_name: str
-    handler: str
-    stage_name: str
+    # A stage (of a handler, in runs of any pipeline) or a pipeline name's runs.
+    kind: Literal["stage", "pipeline"]
+    # A stage's; null for a pipeline.
+    handler: str | None
+    stage_name: str | None
+    # A pipeline's; null for a stage.
+    pipeline_name: str | None
     # What stands out.
     signal: Literal["failures", "duration", "none"]
     severity: Literal["none", "info", "warning", "critical"]
-    # 0 to 1: grows with the attempts on both sides of the comparison.
+    # 0 to 1: grows with the attempts (a pipeline: the runs) on both sides of the comparison.
     confidence: float
     sentence: str
+    # A stage's attempts; a pipeline's: the attempts of its stages.
     attempts: int
     baseline_attempts: int
+    # A pipeline's runs that finished; null for a stage.
+    runs: int | None
+    baseline_runs: int | None
     failure_rate: float | None
     baseline_failure_rate: float | None
     retry_rate: float | None
@@ -431,6 +440,7 @@ class RiskView(_Response):
     duration_trend: float | None
     # Robust deviations the recent median duration lies above the usual one.
     anomaly_score: float | None
+    # A stage's most frequent error; a pipeline's: the stage most failed runs failed at.
     top_error: str | None
     top_error_share: float | None
 

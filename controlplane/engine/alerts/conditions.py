@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from controlplane.engine.reads import risk as risk_read
 from controlplane.schemas import HandlerName, Name, ShortName
 
 # A week, in minutes: the longest wait or duration a rule may name.
@@ -91,14 +92,27 @@ class QualityFailureRate(_Condition, tag="quality_failure_rate"):
 
 
 class Risk(_Condition, tag="risk"):
-    """A stage's risk (docs/alerts.md, "Risk"): its failures, or its duration against its
-    own history, at ``min_severity`` or worse. Subject: the stage and handler; cleared when
-    it is back under."""
+    """A risk (docs/alerts.md, "Risk"): a stage's or a pipeline's failures, or its duration
+    against its own history, at ``min_severity`` or worse. ``kind`` limits it to stages or to
+    pipelines; ``handler`` and ``stage`` name stages, ``pipeline_name`` a pipeline. Subject:
+    the stage and handler, or the pipeline's name; cleared when it is back under."""
 
     min_severity: Literal["info", "warning", "critical"] = "warning"
     signal: Literal["failures", "duration"] | None = None
+    kind: Literal["stage", "pipeline"] | None = None
     handler: HandlerName | None = None
     stage: ShortName | None = None
+    pipeline_name: Name | None = None
+
+    def matches(self, risk: risk_read.Risk) -> bool:
+        """Whether ``risk`` is one this condition watches (its severity aside)."""
+        return (
+            self.signal in (None, risk.signal)
+            and self.kind in (None, risk.kind)
+            and self.handler in (None, risk.handler)
+            and self.stage in (None, risk.stage_name)
+            and self.pipeline_name in (None, risk.pipeline_name)
+        )
 
 
 Condition = (

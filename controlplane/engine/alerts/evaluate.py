@@ -635,22 +635,27 @@ async def _risks(pool: asyncpg.Pool, rules: list[ActiveRule]) -> Outcome:
                 condition = rule.condition
                 assert isinstance(condition, c.Risk)
                 if rule.application_id != application_id or not (
-                    condition.signal in (None, risk.signal)
-                    and condition.handler in (None, risk.handler)
-                    and condition.stage in (None, risk.stage_name)
+                    condition.matches(risk)
                     and SEVERITIES.index(risk.severity) >= SEVERITIES.index(condition.min_severity)
                 ):
                     continue
-                key = f"{risk.stage_name}{SEP}{risk.handler}"
+                if risk.kind == "pipeline":
+                    assert risk.pipeline_name is not None
+                    key = risk.pipeline_name
+                    subject = Subject("pipeline", key, key)
+                else:
+                    key = f"{risk.stage_name}{SEP}{risk.handler}"
+                    subject = Subject("stage", key, f"{risk.stage_name} ({risk.handler})")
                 still.add((rule.id, key))
                 signals.append(
                     Signal(
                         rule.id,
-                        f"risk:{key}:{minute}",
-                        Subject("stage", key, f"{risk.stage_name} ({risk.handler})"),
+                        f"risk:{risk.kind}:{key}:{minute}",
+                        subject,
                         risk.sentence,
                         dt.datetime.fromisoformat(minute),
                         {
+                            "kind": risk.kind,
                             "signal": risk.signal,
                             "severity": risk.severity,
                             "confidence": risk.confidence,

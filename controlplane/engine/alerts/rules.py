@@ -139,6 +139,16 @@ def _check(draft: Draft) -> None:
             "invalid_condition",
             "failAfterMinutes must be longer than minutes: a stage is alerted on first",
         )
+    # A rule that could never fire is a mistake to say at once, not a silence to find out.
+    if isinstance(condition, conditions.Risk) and (
+        ((condition.handler or condition.stage) and condition.kind == "pipeline")
+        or (condition.pipeline_name and condition.kind == "stage")
+        or ((condition.handler or condition.stage) and condition.pipeline_name)
+    ):
+        raise InvalidRequest(
+            "invalid_condition",
+            "handler and stage name a stage's risk, pipelineName a pipeline's: not both",
+        )
     if len(set(draft.channel_ids)) != len(draft.channel_ids):
         raise InvalidRequest("invalid_channels", "a channel is named twice")
 

@@ -1,17 +1,19 @@
-"""Risk: how each stage and handler (and each pipeline name) does lately against its own
+"""Risk: how each stage and handler, and each pipeline name, does lately against its own
 history, from the rollups alone.
 
-For every stage of a handler with attempts in the recent window (an hour by default), against
-the week before it:
+For every stage of a handler with attempts in the recent window (an hour by default), and for
+every pipeline name with runs that finished in it, against the week before it:
 
-- the failure rate (failed of the attempts a handler finished) and the retry rate, now and
-  then, and the error most of the recent failures share;
-- the median duration now and then, and an **anomaly score**: how many robust deviations
-  (1.4826 times the median absolute deviation, read from the duration buckets) the recent median
-  lies above the usual one. Medians and deviations, not means: one stuck attempt does not
-  make a stage "slow", nor one fast retry make it "fine";
-- a **confidence** that grows with both samples (a handful of attempts says little), a
-  **severity**, and a sentence a person can act on.
+- the failure rate (a stage: failed of the attempts a handler finished; a pipeline: failed of
+  its runs that completed or failed) and the retry rate, now and then, and what most of the
+  recent failures share (a stage: the error; a pipeline: the stage its runs failed at);
+- the median duration (a pipeline: a run's, from its creation to its first finish) now and
+  then, and an **anomaly score**: how many robust deviations (1.4826 times the median absolute
+  deviation, read from the duration buckets) the recent median lies above the usual one.
+  Medians and deviations, not means: one stuck attempt does not make a stage "slow", nor one
+  fast retry make it "fine";
+- a **confidence** that grows with both samples (a handful says little), a **severity**, and
+  a sentence a person can act on.
 
 No model service is asked anything: these are counts the control plane keeps anyway.
 """
@@ -31,23 +33,46 @@ from controlplane.engine.upkeep import rollups
 
 Severity = Literal["none", "info", "warning", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("none", "info", "warning", "critical")
+Kind = Literal["stage", "pipeline"]
+Signal = Literal["failures", "duration", "none"]
 BASELINE = dt.timedelta(days=7)
-# Fewer finished attempts than this in a window: too few to call anything.
-MIN_RECENT = 5
-MIN_BASELINE = 20
 # The robust deviation is at least this share of the median: a stage that always takes
 # exactly as long would otherwise call a 1% change an anomaly.
 MIN_SPREAD = 0.05
 
-_VISIBLE = """
-    ($3::uuid IS NULL OR r.application_id IN (
+
+@dataclass(frozen=True)
+class Sample:
+    """How much each kind needs before it calls anything, and what confidence it gives."""
+
+    # Finished in the window, to call a failure rate or a duration.
+    failures: int
+    durations: int
+    # Finished in the week before, to call a duration.
+    baseline: int
+    # Confidence reaches 63% of the way at this many on each side.
+    recent_scale: float
+    baseline_scale: float
+
+
+# A stage runs often: a handful of attempts says little. A pipeline may run once a night: one
+# run that takes ten times its usual is worth saying (with a low confidence), but a failure
+# rate needs a few runs (one failed run is what a pipeline_failed rule is for).
+SAMPLES: dict[Kind, Sample] = {
+    "stage": Sample(failures=5, durations=5, baseline=20, recent_scale=20, baseline_scale=100),
+    "pipeline": Sample(failures=3, durations=1, baseline=5, recent_scale=3, baseline_scale=20),
+}
+
+_MEMBER = """($3::uuid IS NULL OR r.application_id IN (
         SELECT m.application_id FROM memberships m WHERE m.user_id = $3))
-    AND ($4::uuid IS NULL OR r.application_id = $4)
+    AND ($4::uuid IS NULL OR r.application_id = $4)"""
+_VISIBLE = f"""
+    {_MEMBER}
     AND ($5::text IS NULL OR r.pipeline_name = $5)
 """
 
-# Counts per stage and handler: minute rollups from $1 (the recent window), hour rollups
-# from $2 to $6 (the baseline: the week before the window's hour).
+# Minute rollups from $1 (the recent window), hour rollups from $2 to $6 (the baseline: the
+# week before the window's hour).
 _SPANS = """
     ((r.grain = 'minute' AND r.at >= $1) OR (r.grain = 'hour' AND r.at >= $2 AND r.at < $6))
 """
@@ -65,10 +90,7 @@ _DURATIONS = f"""
 SELECT r.application_id, r.handler, r.stage_name, r.grain = 'minute' AS recent, r.bucket,
        sum(r.n)::bigint AS n
 FROM duration_rollups r
-WHERE {_SPANS}
-  AND ($3::uuid IS NULL OR r.application_id IN (
-        SELECT m.application_id FROM memberships m WHERE m.user_id = $3))
-  AND ($4::uuid IS NULL OR r.application_id = $4)
+WHERE {_SPANS} AND {_MEMBER}
   AND ($5::text IS NULL OR (r.application_id, r.stage_name, r.handler) IN (
         SELECT p.application_id, p.stage_name, p.handler FROM attempt_rollups p
         WHERE p.grain = 'hour' AND p.at >= $2 AND p.pipeline_name = $5))
@@ -86,6 +108,26 @@ GROUP BY 1, 2, 3, 4, 5
 ORDER BY n DESC
 """
 
+# Runs by pipeline name: how they ended and, for first finishes, how long they took.
+_RUNS = f"""
+SELECT r.application_id, r.pipeline_name, r.grain = 'minute' AS recent, r.status, r.bucket,
+       sum(r.n)::bigint AS n
+FROM run_rollups r
+WHERE {_SPANS} AND {_VISIBLE}
+GROUP BY 1, 2, 3, 4, 5
+"""
+
+# The attempts of each pipeline name's stages: its retry rate, and the stage its recent
+# runs failed at.
+_RUN_ATTEMPTS = f"""
+SELECT r.application_id, r.pipeline_name, r.grain = 'minute' AS recent, r.stage_name,
+       sum(r.attempts)::bigint AS attempts, sum(r.retried)::bigint AS retried,
+       sum(r.failed_for_good)::bigint AS failed_for_good
+FROM attempt_rollups r
+WHERE {_SPANS} AND {_VISIBLE}
+GROUP BY 1, 2, 3, 4
+"""
+
 _NAMES = "SELECT id, name FROM applications WHERE id = ANY ($1::uuid[])"
 
 
@@ -93,15 +135,21 @@ _NAMES = "SELECT id, name FROM applications WHERE id = ANY ($1::uuid[])"
 class Risk:
     application_id: uuid.UUID
     application_name: str
-    handler: str
-    stage_name: str
-    # What stands out: failures, duration, or nothing.
-    signal: Literal["failures", "duration", "none"]
+    kind: Kind
+    # A stage's: its handler and name. A pipeline's: its name.
+    handler: str | None
+    stage_name: str | None
+    pipeline_name: str | None
+    signal: Signal
     severity: Severity
     confidence: float
     sentence: str
+    # A stage's attempts; a pipeline's: the attempts of its stages.
     attempts: int
     baseline_attempts: int
+    # A pipeline's runs that finished (completed, failed or cancelled); a stage: None.
+    runs: int | None
+    baseline_runs: int | None
     failure_rate: float | None
     baseline_failure_rate: float | None
     retry_rate: float | None
@@ -110,15 +158,19 @@ class Risk:
     # The recent median over the usual one.
     duration_trend: float | None
     anomaly_score: float | None
+    # A stage: its most frequent recent error. A pipeline: the stage most of its recent failed
+    # runs failed at (its risk, listed too, names the error).
     top_error: str | None
     top_error_share: float | None
 
 
 @dataclass
 class _Side:
-    attempts: int = 0
+    # A stage: attempts. A pipeline: its runs (finished), and its stages' attempts apart.
+    n: int = 0
     completed: int = 0
     failed: int = 0
+    attempts: int = 0
     retried: int = 0
     histogram: dict[int, int] = field(default_factory=dict)
 
@@ -130,8 +182,27 @@ class _Side:
     def failure_rate(self) -> float | None:
         return self.failed / self.finished if self.finished else None
 
+    def count(self, bucket: int, n: int) -> None:
+        self.histogram[bucket] = self.histogram.get(bucket, 0) + n
 
-Key = tuple[uuid.UUID, str, str]
+
+def _sides() -> dict[bool, _Side]:
+    return {True: _Side(), False: _Side()}
+
+
+@dataclass(frozen=True)
+class _Subject:
+    kind: Kind
+    application_id: uuid.UUID
+    # (handler, stage) of a stage; (pipeline name,) of a pipeline.
+    names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        if self.kind == "pipeline":
+            return f"`{self.names[0]}`"
+        handler, stage = self.names
+        return f"`{stage}`" if stage == handler else f"`{stage}` ({handler})"
 
 
 async def read_risks(
@@ -143,39 +214,65 @@ async def read_risks(
     window: dt.timedelta = dt.timedelta(hours=1),
     now: dt.datetime | None = None,
 ) -> list[Risk]:
-    """Every stage and handler with recent attempts, the riskiest first."""
+    """Every stage and handler with recent attempts, and every pipeline name with recent
+    runs, the riskiest first."""
     now = now or dt.datetime.now(dt.UTC)
     recent_start = (now - window).astimezone(dt.UTC).replace(second=0, microsecond=0)
     # The baseline ends at the hour the window starts in (hours are what it is kept by).
     hour = recent_start.replace(minute=0)
     scope = (recent_start, hour - BASELINE, member, application_id, pipeline_name, hour)
-    sides: dict[Key, dict[bool, _Side]] = defaultdict(lambda: {True: _Side(), False: _Side()})
+    sides: dict[_Subject, dict[bool, _Side]] = defaultdict(_sides)
+    errors: dict[_Subject, list[tuple[str, int]]] = defaultdict(list)
     async with pool.acquire() as db, db.transaction(readonly=True):
         for row in await db.fetch(_COUNTS, *scope):
-            side = sides[row["application_id"], row["handler"], row["stage_name"]][row["recent"]]
+            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            side = sides[subject][row["recent"]]
+            side.n += row["attempts"]
             side.attempts += row["attempts"]
             side.completed += row["completed"]
             side.failed += row["failed"]
             side.retried += row["retried"]
         for row in await db.fetch(_DURATIONS, *scope):
-            key = (row["application_id"], row["handler"], row["stage_name"])
-            if key in sides:
-                histogram = sides[key][row["recent"]].histogram
-                histogram[row["bucket"]] = histogram.get(row["bucket"], 0) + row["n"]
-        errors: dict[Key, list[tuple[str, int]]] = defaultdict(list)
+            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            if subject in sides:
+                sides[subject][row["recent"]].count(row["bucket"], row["n"])
         for row in await db.fetch(_ERRORS, recent_start, member, application_id):
-            label = row["message"] or row["code"]
-            errors[row["application_id"], row["handler"], row["stage_name"]].append(
-                (label, row["n"])
-            )
+            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            errors[subject].append((row["message"] or row["code"], row["n"]))
+        for row in await db.fetch(_RUNS, *scope):
+            subject = _Subject("pipeline", row["application_id"], (row["pipeline_name"],))
+            side = sides[subject][row["recent"]]
+            side.n += row["n"]
+            if row["status"] == "completed":
+                side.completed += row["n"]
+                if row["bucket"] >= 0:
+                    side.count(row["bucket"], row["n"])
+            elif row["status"] == "failed":
+                side.failed += row["n"]
+        for row in await db.fetch(_RUN_ATTEMPTS, *scope):
+            subject = _Subject("pipeline", row["application_id"], (row["pipeline_name"],))
+            if subject not in sides:
+                continue
+            side = sides[subject][row["recent"]]
+            side.attempts += row["attempts"]
+            side.retried += row["retried"]
+            if row["recent"] and row["failed_for_good"]:
+                errors[subject].append((row["stage_name"], row["failed_for_good"]))
         names = {
             row["id"]: row["name"]
-            for row in await db.fetch(_NAMES, list({key[0] for key in sides}))
+            for row in await db.fetch(_NAMES, list({key.application_id for key in sides}))
         }
     risks = [
-        _judge(key, names.get(key[0], ""), both[True], both[False], errors.get(key, []), window)
-        for key, both in sides.items()
-        if both[True].attempts
+        _judge(
+            subject,
+            names.get(subject.application_id, ""),
+            both[True],
+            both[False],
+            sorted(errors.get(subject, []), key=lambda error: -error[1]),
+            window,
+        )
+        for subject, both in sides.items()
+        if both[True].n
     ]
     rank = {severity: n for n, severity in enumerate(SEVERITIES)}
     risks.sort(key=lambda r: (-rank[r.severity], -(r.anomaly_score or 0), -r.attempts))
@@ -183,59 +280,80 @@ async def read_risks(
 
 
 def _judge(
-    key: Key,
+    subject: _Subject,
     application_name: str,
     recent: _Side,
     usual: _Side,
     errors: list[tuple[str, int]],
     window: dt.timedelta,
 ) -> Risk:
-    application_id, handler, stage = key
+    sample = SAMPLES[subject.kind]
     p50, base_p50 = median(recent.histogram), median(usual.histogram)
     score = anomaly(recent.histogram, usual.histogram)
-    confidence = _confidence(recent.finished, usual.finished)
+    timed, base_timed = sum(recent.histogram.values()), sum(usual.histogram.values())
+    confidence = _confidence(recent.finished, usual.finished, sample)
     failures, base_failures = recent.failure_rate, usual.failure_rate
     failed_errors = sum(n for _, n in errors)
     top_error, top_share = (errors[0][0], errors[0][1] / failed_errors) if errors else (None, None)
 
-    failure_severity = _failure_severity(failures, base_failures, recent.finished)
-    duration_severity = _duration_severity(score, recent.finished, usual.finished)
+    failure_severity = _failure_severity(
+        failures, base_failures, enough=recent.finished >= sample.failures
+    )
+    duration_severity = _duration_severity(
+        score, enough=timed >= sample.durations and base_timed >= sample.baseline
+    )
     since = _window_words(window)
-    name = f"`{stage}`" if stage == handler else f"`{stage}` ({handler})"
-    signal: Literal["failures", "duration", "none"] = "none"
+    name = subject.label
+    signal: Signal = "none"
     if failure_severity != "none" and SEVERITIES.index(failure_severity) >= SEVERITIES.index(
         duration_severity
     ):
         signal, severity = "failures", failure_severity
         was = f"up from {base_failures:.0%}" if base_failures is not None else "with no history"
-        sentence = f"{name} fails {failures:.0%} of attempts {since}, {was}"
-        if top_error is not None and top_share is not None:
-            sentence += f": {top_share:.0%} of the errors are `{top_error[:80]}`"
+        if subject.kind == "pipeline":
+            sentence = f"{name} fails {failures:.0%} of its runs {since}, {was}"
+            if top_error is not None and top_share is not None:
+                sentence += f": {top_share:.0%} of the failed runs failed at `{top_error}`"
+        else:
+            sentence = f"{name} fails {failures:.0%} of attempts {since}, {was}"
+            if top_error is not None and top_share is not None:
+                sentence += f": {top_share:.0%} of the errors are `{top_error[:80]}`"
     elif duration_severity != "none":
         signal, severity = "duration", duration_severity
         assert p50 is not None
         assert base_p50 is not None
         assert score is not None
+        if subject.kind == "pipeline" and timed == 1:
+            took = f"A run of {name} took {_seconds(p50)} {since}"
+        else:
+            what = "A run of " if subject.kind == "pipeline" else ""
+            took = f"{what}{name} takes {_seconds(p50)} at the median {since}"
         sentence = (
-            f"{name} takes {_seconds(p50)} at the median {since}, {p50 / base_p50:.1f} times "
-            f"its usual {_seconds(base_p50)} (anomaly score {score:.1f})"
+            f"{took}, {p50 / base_p50:.1f} times its usual {_seconds(base_p50)} "
+            f"(anomaly score {score:.1f})"
         )
     else:
         severity = "none"
         sentence = f"{name} runs as usual {since}"
-        if recent.finished < MIN_RECENT or usual.finished < MIN_BASELINE:
-            sentence = f"{name}: too few attempts to compare {since}"
+        if recent.finished < sample.failures or usual.finished < sample.baseline:
+            things = "runs" if subject.kind == "pipeline" else "attempts"
+            sentence = f"{name}: too few {things} to compare {since}"
+    stage = subject.kind == "stage"
     return Risk(
-        application_id=application_id,
+        application_id=subject.application_id,
         application_name=application_name,
-        handler=handler,
-        stage_name=stage,
+        kind=subject.kind,
+        handler=subject.names[0] if stage else None,
+        stage_name=subject.names[1] if stage else None,
+        pipeline_name=None if stage else subject.names[0],
         signal=signal,
         severity=severity,
         confidence=round(confidence, 3),
         sentence=sentence + ".",
         attempts=recent.attempts,
         baseline_attempts=usual.attempts,
+        runs=None if stage else recent.n,
+        baseline_runs=None if stage else usual.n,
         failure_rate=failures,
         baseline_failure_rate=base_failures,
         retry_rate=recent.retried / recent.attempts if recent.attempts else None,
@@ -275,13 +393,16 @@ def anomaly(recent: dict[int, int], usual: dict[int, int]) -> float | None:
     return max(0.0, (now - then) / spread)
 
 
-def _confidence(recent: int, usual: int) -> float:
-    """Near 0 with a handful of attempts, near 1 with hundreds on both sides."""
-    return (1 - math.exp(-recent / 20)) * (1 - math.exp(-usual / 100))
+def _confidence(recent: int, usual: int, sample: Sample) -> float:
+    """Near 0 with a handful on either side, near 1 with many on both (for a stage: hundreds
+    of attempts; for a pipeline: dozens of runs)."""
+    return (1 - math.exp(-recent / sample.recent_scale)) * (
+        1 - math.exp(-usual / sample.baseline_scale)
+    )
 
 
-def _failure_severity(now: float | None, then: float | None, finished: int) -> Severity:
-    if now is None or finished < MIN_RECENT or now == 0:
+def _failure_severity(now: float | None, then: float | None, *, enough: bool) -> Severity:
+    if now is None or not enough or now == 0:
         return "none"
     usual = then or 0.0
     if now >= 0.5 or (now >= 0.2 and now >= 3 * usual):
@@ -293,8 +414,8 @@ def _failure_severity(now: float | None, then: float | None, finished: int) -> S
     return "none"
 
 
-def _duration_severity(score: float | None, recent: int, usual: int) -> Severity:
-    if score is None or recent < MIN_RECENT or usual < MIN_BASELINE:
+def _duration_severity(score: float | None, *, enough: bool) -> Severity:
+    if score is None or not enough:
         return "none"
     if score >= 6:
         return "critical"

@@ -33,8 +33,15 @@ COUNTS = f"""
     count(*) FILTER (WHERE t.retried) AS retried,
     count(*) FILTER (WHERE t.outcome = 'lease_lost') AS lease_lost,
     coalesce(sum({DURATION}) FILTER (WHERE {FINISHED}), 0) AS duration_sum"""
-BUCKET = f"""least({LAST_BUCKET}, greatest(0, floor(
-    ln(greatest({DURATION}, {SMALLEST}) / {SMALLEST}) / ln({GROWTH}))))::smallint"""
+
+
+def _bucket(seconds: str) -> str:
+    """The duration bucket of ``seconds`` (an SQL expression)."""
+    return f"""least({LAST_BUCKET}, greatest(0, floor(
+    ln(greatest({seconds}, {SMALLEST}) / {SMALLEST}) / ln({GROWTH}))))::smallint"""
+
+
+BUCKET = _bucket(DURATION)
 CODE = "coalesce(t.error ->> 'code', t.outcome)"
 MESSAGE = "left(coalesce(t.error ->> 'message', ''), 300)"
 
@@ -104,6 +111,18 @@ GROUP BY 1, 2, 3, 4
 ON CONFLICT (grain, at, application_id, status) DO UPDATE SET n = r.n + EXCLUDED.n
 """
 
+# A run's time is known only for a first finish (seconds is null for a rerun's): bucket -1.
+_FOLD_RUNS = f"""
+INSERT INTO run_rollups AS r (grain, at, application_id, pipeline_name, status, bucket, n)
+SELECT $3, date_trunc($3, f.finished_at, 'UTC'), f.application_id, f.pipeline_name, f.status,
+       CASE WHEN f.seconds IS NULL THEN -1 ELSE {_bucket("f.seconds")} END, count(*)
+FROM pipeline_finishes f
+WHERE f.txid >= $1 AND f.txid < $2 AND f.pipeline_name IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (grain, at, application_id, pipeline_name, status, bucket)
+DO UPDATE SET n = r.n + EXCLUDED.n
+"""
+
 _CURSOR = "SELECT position FROM rollup_cursors WHERE name = 'attempts'"
 
 # Minute rollups serve the edges of recent ranges; older ranges are read by the hour.
@@ -132,6 +151,7 @@ async def fold(pool: asyncpg.Pool) -> int:
             await db.execute(_FOLD_DURATIONS, start, end, grain)
             await db.execute(_FOLD_ERRORS, start, end, grain)
             await db.execute(_FOLD_FINISHES, start, end, grain)
+            await db.execute(_FOLD_RUNS, start, end, grain)
         await db.execute(_MOVE, end)
     return folded
 
@@ -147,7 +167,13 @@ async def prune(pool: asyncpg.Pool, hours_kept: dt.timedelta | None) -> int:
     """Delete minute rollups past ``MINUTES_KEPT``, and hour rollups past ``hours_kept``
     (None: kept for ever)."""
     deleted = 0
-    for table in ("attempt_rollups", "duration_rollups", "error_rollups", "pipeline_rollups"):
+    for table in (
+        "attempt_rollups",
+        "duration_rollups",
+        "error_rollups",
+        "pipeline_rollups",
+        "run_rollups",
+    ):
         status = await pool.execute(_PRUNE.format(table=table), MINUTES_KEPT, hours_kept)
         deleted += int(status.split()[-1])
     # Finishes are folded within seconds; those past the minute rollups are of no more use.

@@ -853,7 +853,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** How each stage does lately against its own history, riskiest first */
+        /** How each stage and pipeline does lately against its own history, riskiest first */
         get: operations["ApiInsightsRisksRisks"];
         put?: never;
         post?: never;
@@ -2324,11 +2324,15 @@ export interface components {
         Risk: {
             /** @description Letters, digits and _ . : - (up to 100); part of the queue name. */
             handler?: string | null;
+            /** @enum {null|string} */
+            kind?: "stage" | "pipeline" | null;
             /**
              * @default warning
              * @enum {string}
              */
             minSeverity: "info" | "warning" | "critical";
+            /** @description No control characters, line separators or bidirectional marks. */
+            pipelineName?: string | null;
             /** @enum {null|string} */
             signal?: "failures" | "duration" | null;
             /** @description No control characters, line separators or bidirectional marks. */
@@ -2350,18 +2354,23 @@ export interface components {
             baselineAttempts: number;
             baselineFailureRate: number | null;
             baselineP50Seconds: number | null;
+            baselineRuns: number | null;
             confidence: number;
             durationTrend: number | null;
             failureRate: number | null;
-            handler: string;
+            handler: string | null;
+            /** @enum {string} */
+            kind: "stage" | "pipeline";
             p50Seconds: number | null;
+            pipelineName: string | null;
             retryRate: number | null;
+            runs: number | null;
             sentence: string;
             /** @enum {string} */
             severity: "none" | "info" | "warning" | "critical";
             /** @enum {string} */
             signal: "failures" | "duration" | "none";
-            stageName: string;
+            stageName: string | null;
             topError: string | null;
             topErrorShare: number | null;
         };
@@ -7900,7 +7909,7 @@ export interface operations {
         parameters: {
             query?: {
                 application?: string | null;
-                /** @description only the stages of runs of this pipeline name */
+                /** @description only this pipeline name, and the stages of its runs */
                 pipeline?: string | null;
                 /** @description the recent window, against the week before */
                 window?: "15m" | "1h" | "6h" | "24h";

@@ -13,14 +13,18 @@ afterEach(() => {
 const quiet = (stageName: string, sentence: string): Risk => ({
   applicationId: "a1",
   applicationName: "shop",
+  kind: "stage",
   handler: stageName,
   stageName,
+  pipelineName: null,
   signal: "none",
   severity: "none",
   confidence: 0.04,
   sentence,
   attempts: 3,
   baselineAttempts: 0,
+  runs: null,
+  baselineRuns: null,
   failureRate: 0,
   baselineFailureRate: null,
   retryRate: 0,
@@ -55,6 +59,37 @@ const failing: Risk = {
 
 const greet = quiet("greet", "`greet`: too few attempts to compare in the last hour.");
 
+// A nightly run that took ten times its usual.
+const slowRun: Risk = {
+  ...quiet(
+    "",
+    "A run of `nightly` took 10.2 min in the last hour, 10.1 times its usual 1.0 min (anomaly score 152.3).",
+  ),
+  kind: "pipeline",
+  handler: null,
+  stageName: null,
+  pipelineName: "nightly",
+  signal: "duration",
+  severity: "critical",
+  confidence: 0.21,
+  attempts: 3,
+  baselineAttempts: 84,
+  runs: 1,
+  baselineRuns: 28,
+  p50Seconds: 612,
+  baselineP50Seconds: 60.5,
+  durationTrend: 10.1,
+  anomalyScore: 152.3,
+};
+const hourly: Risk = {
+  ...slowRun,
+  pipelineName: "hourly",
+  signal: "none",
+  severity: "none",
+  sentence: "`hourly` runs as usual in the last hour.",
+  runs: 6,
+};
+
 describe("RiskList", () => {
   it("puts the stages that stand out first, with their sentence and figures, the others folded", () => {
     render(<RiskList items={[failing, greet]} window="1h" />);
@@ -72,6 +107,27 @@ describe("RiskList", () => {
     const folded = screen.getByText(/1 stage as usual/).closest("details") as HTMLDetailsElement;
     expect(folded.open).toBe(false);
     expect(within(folded).getByText(/too few attempts to compare in the last hour/)).toBeTruthy();
+  });
+
+  it("lists a pipeline's runs beside the stages, with runs for attempts and a link to its runs", () => {
+    renderAt("/insights", "/insights", <RiskList items={[slowRun, failing, hourly, greet]} window="1h" />);
+    const risks = screen.getByRole("list", { name: "risks" });
+    const [first] = within(risks).getAllByRole("listitem");
+    expect(first!.dataset.kind).toBe("pipeline");
+    expect(first!.dataset.risk).toBe("nightly");
+    expect(within(first!).getByText("pipeline")).toBeTruthy();
+    expect(within(first!).getByRole("link", { name: "nightly" }).getAttribute("href")).toBe(
+      "/pipelines?search=nightly&application=a1",
+    );
+    expect(first!.textContent).toContain("A run of nightly took 10.2 min in the last hour");
+    expect(first!.textContent).toContain("Run p50 10 min 12 s usually 1 min 1 s (×10)");
+    expect(first!.textContent).toContain("Runs 1 against 28 in the week before");
+    expect(first!.textContent).not.toContain("Attempts");
+    const folded = screen
+      .getByText(/1 stage and 1 pipeline as usual/)
+      .closest("details") as HTMLDetailsElement;
+    expect(within(folded).getByText("6 runs")).toBeTruthy();
+    expect(within(folded).getByText("3 attempts")).toBeTruthy();
   });
 
   it("gives no trend without a usual median", () => {
@@ -118,6 +174,14 @@ describe("PipelineRisks", () => {
     );
   });
 
+  it("says its own runs first when they stand out, and its stages after", async () => {
+    show([slowRun, failing, greet]);
+    const list = await screen.findByRole("list", { name: "risks of this pipeline" });
+    const items = within(list).getAllByRole("listitem");
+    expect(items.map((item) => item.dataset.kind)).toEqual(["pipeline", "stage", undefined]);
+    expect(items[0]!.textContent).toContain("A run of nightly took 10.2 min");
+  });
+
   it("says its stages run as usual when none stands out", async () => {
     show([greet]);
     await screen.findByText(
@@ -133,6 +197,6 @@ describe("PipelineRisks", () => {
   it("says it could not read them, quietly", async () => {
     stubApi({});
     renderAt("/pipelines/p1", "/pipelines/:id", <PipelineRisks application="a1" pipeline="nightly" />);
-    await screen.findByText(/Could not read how its stages do lately/);
+    await screen.findByText(/Could not read how it does lately/);
   });
 });

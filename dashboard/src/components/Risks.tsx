@@ -1,11 +1,23 @@
-// Risk: how each stage does lately against its own week. The Insights page lists every stage,
-// those that stand out first; a pipeline's page says in a line or two how its stages do.
+// Risk: how each stage, and each pipeline name, does lately against its own week. The Insights
+// page lists them all, those that stand out first; a pipeline's page says in a line or two how
+// it and its stages do.
 import type { ReactNode } from "react";
 import { Link } from "react-router";
 
 import { count, duration, percent } from "../format";
 import { type RiskWindow, useRisks } from "../queries";
-import { anomaly, confidence, type Risk, sentenceParts, splitRisks, trend, WINDOW_WORDS } from "../risk";
+import {
+  anomaly,
+  confidence,
+  type Risk,
+  riskKey,
+  riskName,
+  sampleWords,
+  sentenceParts,
+  splitRisks,
+  trend,
+  WINDOW_WORDS,
+} from "../risk";
 import { SeverityBadge } from "../status";
 
 /** The API's sentence, the stage, handler and error it quotes set as code. */
@@ -25,13 +37,13 @@ export function Sentence({ text }: { text: string }) {
   );
 }
 
-/** How sure the comparison is (it grows with the attempts on both sides): a bar and its figure. */
+/** How sure the comparison is (it grows with the samples on both sides): a bar and its figure. */
 export function Confidence({ value }: { value: number }) {
   const shown = confidence(value);
   return (
     <span
       className="inline-flex items-center gap-1.5 text-xs text-muted"
-      title="grows with the attempts compared"
+      title="grows with the attempts (or runs) compared"
     >
       <span
         aria-hidden
@@ -62,18 +74,43 @@ function Figure({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-/** A stage that stands out: its severity, the sentence, and the figures it rests on. */
+/** Who a risk is about: the stage and its handler, or the pipeline (to its runs). */
+function RiskSubject({ risk }: { risk: Risk }) {
+  if (risk.kind === "pipeline") {
+    const name = risk.pipelineName ?? "";
+    return (
+      <>
+        <span className="rounded bg-slate-100 px-1.5 text-xs text-muted dark:bg-slate-800">pipeline</span>
+        <Link
+          to={`/pipelines?search=${encodeURIComponent(name)}&application=${encodeURIComponent(risk.applicationId)}`}
+          className="font-medium text-sky-700 underline-offset-2 hover:underline dark:text-sky-400"
+        >
+          {name}
+        </Link>
+      </>
+    );
+  }
+  return (
+    <>
+      <span className="font-medium">{risk.stageName}</span>
+      <span className="font-mono text-xs">{risk.handler}</span>
+    </>
+  );
+}
+
+/** A stage or pipeline that stands out: its severity, the sentence, and the figures behind it. */
 function RiskItem({ risk }: { risk: Risk }) {
+  const pipeline = risk.kind === "pipeline";
   return (
     <li
-      data-risk={risk.stageName}
+      data-risk={riskName(risk)}
+      data-kind={risk.kind}
       data-severity={risk.severity}
       className={`rounded border border-l-4 border-slate-200 p-3 dark:border-slate-800 ${EDGE[risk.severity] ?? ""}`}
     >
       <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
         <SeverityBadge severity={risk.severity} />
-        <span className="font-medium">{risk.stageName}</span>
-        <span className="font-mono text-xs">{risk.handler}</span>
+        <RiskSubject risk={risk} />
         <span className="text-xs text-muted">{risk.applicationName}</span>
         <span className="ml-auto">
           <Confidence value={risk.confidence} />
@@ -83,27 +120,45 @@ function RiskItem({ risk }: { risk: Risk }) {
         <Sentence text={risk.sentence} />
       </p>
       <dl className="mt-1.5 flex flex-wrap gap-x-5 gap-y-1 text-xs">
-        <Figure label="Failures">
+        <Figure label={pipeline ? "Failed runs" : "Failures"}>
           {percent(risk.failureRate)} <span className="text-muted">usually</span>{" "}
           {percent(risk.baselineFailureRate)}
         </Figure>
         <Figure label="Retried">{percent(risk.retryRate)}</Figure>
-        <Figure label="p50">
+        <Figure label={pipeline ? "Run p50" : "p50"}>
           {duration(risk.p50Seconds)} <span className="text-muted">usually</span>{" "}
           {duration(risk.baselineP50Seconds)}
           {risk.durationTrend !== null && ` (${trend(risk.durationTrend)})`}
         </Figure>
         <Figure label="Anomaly score">{anomaly(risk.anomalyScore)}</Figure>
-        <Figure label="Attempts">
-          {count(risk.attempts)} <span className="text-muted">against</span> {count(risk.baselineAttempts)}{" "}
-          <span className="text-muted">in the week before</span>
-        </Figure>
+        {pipeline ? (
+          <Figure label="Runs">
+            {count(risk.runs ?? 0)} <span className="text-muted">against</span>{" "}
+            {count(risk.baselineRuns ?? 0)} <span className="text-muted">in the week before</span>
+          </Figure>
+        ) : (
+          <Figure label="Attempts">
+            {count(risk.attempts)} <span className="text-muted">against</span> {count(risk.baselineAttempts)}{" "}
+            <span className="text-muted">in the week before</span>
+          </Figure>
+        )}
       </dl>
     </li>
   );
 }
 
-/** Every stage with recent attempts: those that stand out first, the others folded below them. */
+/** "2 stages and 1 pipeline": what the quiet list folds away. */
+function quietWords(quiet: Risk[]): string {
+  const pipelines = quiet.filter((risk) => risk.kind === "pipeline").length;
+  const stages = quiet.length - pipelines;
+  const parts = [];
+  if (stages > 0) parts.push(stages === 1 ? "1 stage" : `${stages} stages`);
+  if (pipelines > 0) parts.push(pipelines === 1 ? "1 pipeline" : `${pipelines} pipelines`);
+  return parts.join(" and ");
+}
+
+/** Every stage with recent attempts and pipeline with recent runs: those that stand out first,
+ * the others folded below them. */
 export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow }) {
   const { risky, quiet } = splitRisks(items);
   const since = `in the last ${WINDOW_WORDS[window]}`;
@@ -113,24 +168,24 @@ export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow 
       {risky.length > 0 ? (
         <ul aria-label="risks" className="space-y-2">
           {risky.map((risk) => (
-            <RiskItem key={`${risk.applicationId}/${risk.handler}/${risk.stageName}`} risk={risk} />
+            <RiskItem key={riskKey(risk)} risk={risk} />
           ))}
         </ul>
       ) : (
         <p>Nothing stands out {since}, against the week before.</p>
       )}
       {quiet.length > 0 && (
-        // Folded, however many they are: the stages that stand out stay at the top of the page.
+        // Folded, however many they are: those that stand out stay at the top of the page.
         <details>
           <summary className="cursor-pointer text-muted">
-            {quiet.length === 1 ? "1 stage" : `${quiet.length} stages`} as usual, or with too few attempts to
-            compare
+            {quietWords(quiet)} as usual, or with too few to compare
           </summary>
-          <ul aria-label="stages as usual" className="mt-2 divide-y divide-slate-100 dark:divide-slate-800">
+          <ul aria-label="as usual" className="mt-2 divide-y divide-slate-100 dark:divide-slate-800">
             {quiet.map((risk) => (
               <li
-                key={`${risk.applicationId}/${risk.handler}/${risk.stageName}`}
-                data-risk={risk.stageName}
+                key={riskKey(risk)}
+                data-risk={riskName(risk)}
+                data-kind={risk.kind}
                 data-severity="none"
                 className="flex flex-wrap items-baseline gap-x-3 py-1.5"
               >
@@ -138,9 +193,7 @@ export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow 
                   <Sentence text={risk.sentence} />{" "}
                   <span className="text-xs text-muted">{risk.applicationName}</span>
                 </span>
-                <span className="text-xs text-muted tabular-nums">
-                  {risk.attempts === 1 ? "1 attempt" : `${count(risk.attempts)} attempts`}
-                </span>
+                <span className="text-xs text-muted tabular-nums">{sampleWords(risk, count)}</span>
                 <Confidence value={risk.confidence} />
               </li>
             ))}
@@ -151,7 +204,8 @@ export function RiskList({ items, window }: { items: Risk[]; window: RiskWindow 
   );
 }
 
-/** A pipeline's page: the sentences of its stages that stand out lately, or a quiet line. */
+/** A pipeline's page: the sentences of its name's runs and of its stages, those that stand out
+ * lately, or a quiet line. */
 export function PipelineRisks({ application, pipeline }: { application: string; pipeline: string }) {
   const window: RiskWindow = "1h";
   const risks = useRisks(window, { application, pipeline });
@@ -166,9 +220,9 @@ export function PipelineRisks({ application, pipeline }: { application: string; 
   );
   let body;
   if (risks.isError) {
-    body = <p className="text-muted">Could not read how its stages do lately: {risks.error.message}</p>;
+    body = <p className="text-muted">Could not read how it does lately: {risks.error.message}</p>;
   } else if (risks.isPending) {
-    body = <p className="text-muted">Reading how its stages do lately…</p>;
+    body = <p className="text-muted">Reading how it does lately…</p>;
   } else {
     const items = risks.data.items;
     const { risky } = splitRisks(items);
@@ -187,8 +241,9 @@ export function PipelineRisks({ application, pipeline }: { application: string; 
         <ul aria-label="risks of this pipeline" className="space-y-1">
           {risky.map((risk) => (
             <li
-              key={`${risk.handler}/${risk.stageName}`}
-              data-risk={risk.stageName}
+              key={riskKey(risk)}
+              data-risk={riskName(risk)}
+              data-kind={risk.kind}
               data-severity={risk.severity}
               className="flex flex-wrap items-baseline gap-x-2"
             >
