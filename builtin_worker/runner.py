@@ -298,8 +298,10 @@ class BuiltinWorker:
             ALERTS_FIRING.labels(rule).set(firing.get(rule, 0))
         self._rules_reported = set(firing)
 
-    async def deliver_alerts(self) -> int:
-        return await deliver_due(self._pool, self.services.sealer, self._settings)
+    async def deliver_alerts(self) -> None:
+        await self._effects.apply(
+            await deliver_due(self._pool, self.services.sealer, self._settings)
+        )
 
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers

@@ -47,6 +47,7 @@ from tests.system import System
 from tests.test_definitions import imported, step
 from tests.test_risk import attempts as risk_attempts
 from tests.test_risk import folded as risk_folded
+from tests.test_risk import runs as risk_runs
 from tests.test_risk import stage as risk_stage
 from tests.test_schedules import create as create_schedule
 from tests.test_schedules import make_due
@@ -336,9 +337,20 @@ async def test_two_built_in_workers_open_each_alert_once_and_record_each_notific
 
 
 async def test_a_channel_that_fails_is_tried_again_and_the_same_delivery_id_comes_twice(
-    system: System, people: dict[str, Dashboard]
+    system: System, people: dict[str, Dashboard], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dev = people["dev"]
+    # What the dashboard hears live of alerts.
+    announced: list[dict[str, Any]] = []
+    updates = system.services.effects.updates
+    announce = updates.announce
+
+    def recording(kind: str, items: list[dict[str, Any]]) -> None:
+        if kind == "alert":
+            announced.extend(items)
+        announce(kind, items)
+
+    monkeypatch.setattr(updates, "announce", recording)
     async with receiving(fail_first=2) as hook:
         channel = await add_webhook(dev, system, hook.url)
         await add_rule(dev, system, {"type": "pipeline_failed"}, [channel["id"]])
@@ -349,6 +361,18 @@ async def test_a_channel_that_fails_is_tried_again_and_the_same_delivery_id_come
     [delivery] = (await dev.get(f"/api/alerts/{alert['id']}")).json()["deliveries"]
     assert delivery["status"] == "delivered"
     assert delivery["attempts"] == 3
+
+    # Live: the opening, then each try of its notification (put off twice, then sent), so
+    # that the alert's page follows its notification without polling.
+    async def told() -> bool:
+        return len(announced) >= 4
+
+    await wait_until(told)
+    assert (
+        announced
+        == [{"id": alert["id"], "applicationId": str(system.application.id), "status": "firing"}]
+        * 4
+    )
 
 
 async def test_a_refused_delivery_is_marked_failed_with_the_reason(
@@ -579,6 +603,9 @@ async def test_a_channel_rules_send_to_is_not_deleted_from_under_them(
         ({"type": "queue_backlog", "above": -1}, 422, "invalid_request"),
         ({"type": "pipeline_failed", "name": "a\u0000b"}, 422, "nul_character"),
         ({"type": "pipeline_failed", "nope": 1}, 422, "invalid_request"),
+        ({"type": "risk", "kind": "pipeline", "handler": "load"}, 422, "invalid_condition"),
+        ({"type": "risk", "kind": "stage", "pipelineName": "etl"}, 422, "invalid_condition"),
+        ({"type": "risk", "stage": "load", "pipelineName": "etl"}, 422, "invalid_condition"),
     ],
 )
 async def test_a_rule_s_bad_condition_is_refused(
@@ -1044,6 +1071,37 @@ async def test_a_quality_check_that_quarantines_too_much_alerts_until_a_cleaner_
 
     await wait_until(cleared)
     assert [r.json["event"] for r in await hook.wait_for(2)] == ["alert.opened", "alert.resolved"]
+
+
+async def test_a_run_longer_than_its_pipelines_history_alerts_on_the_pipeline(
+    system: System, people: dict[str, Dashboard], hook: Receiver
+) -> None:
+    dev = people["dev"]
+    channel = await add_webhook(dev, system, hook.url)
+    await add_rule(
+        dev,
+        system,
+        {"type": "risk", "kind": "pipeline", "signal": "duration", "minSeverity": "critical"},
+        [channel["id"]],
+    )
+    app = system.application.id
+    await risk_runs(system.pool, app, "nightly", 30, hours_ago=(2, 160), seconds=(50, 70))
+    await risk_runs(system.pool, app, "nightly", 1, hours_ago=(0.2, 0.2), seconds=(900, 900))
+    # A stage slower than usual too: the rule watches pipelines only.
+    slow = await risk_stage(system, "transform")
+    await risk_attempts(system.pool, slow, 200, hours_ago=(2, 160), seconds=(1.5, 2.5))
+    await risk_attempts(system.pool, slow, 30, hours_ago=(0.01, 0.9), seconds=(18, 22))
+    await risk_folded(system.pool)
+    [alert] = await wait_for_alerts(dev, 1)
+    assert (alert["subjectKind"], alert["subjectName"]) == ("pipeline", "nightly")
+    assert alert["summary"].startswith("A run of `nightly` took 1")
+    assert " min in the last hour, " in alert["summary"]
+    assert alert["details"]["kind"] == "pipeline"
+    [delivery] = await hook.wait_for(1)
+    assert (delivery.json["alert"]["subjectKind"], delivery.json["alert"]["subjectName"]) == (
+        "pipeline",
+        "nightly",
+    )
 
 
 async def test_a_stage_at_risk_alerts_with_the_sentence_and_clears_when_it_is_not(

@@ -53,7 +53,7 @@ class Effects:
         updates.stages_changed(outcome.stages)
         updates.pipelines_changed(outcome.pipelines)
         updates.workers_changed(outcome.workers)
-        updates.alerts_changed(outcome.alerts)
+        updates.alerts_changed(outcome.alerts + outcome.notified)
         self.alerting.consider(outcome)
         self.announcer.announce(outcome.finished_stages)
         if self.traces is not None:

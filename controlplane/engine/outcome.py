@@ -82,6 +82,9 @@ class Outcome:
     ended_pipelines: tuple[uuid.UUID, ...] = ()
     # Alerts opened, acknowledged or resolved: shown live, and their notifications sent.
     alerts: tuple[AlertChange, ...] = ()
+    # Alerts whose notifications were sent, put off or given up: shown live (the alert's page
+    # lists each notification's fate), nothing more.
+    notified: tuple[AlertChange, ...] = ()
 
     def __add__(self, other: Outcome) -> Outcome:
         return Outcome(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(Outcome)))

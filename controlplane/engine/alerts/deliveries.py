@@ -21,6 +21,8 @@ from typing import Any
 
 import asyncpg
 
+from controlplane.engine.outcome import AlertChange
+
 # Attempts before a delivery is marked failed, and the backoff between them.
 MAX_ATTEMPTS = 8
 _BACKOFF_SECONDS = 5.0
@@ -92,12 +94,15 @@ UPDATE alert_deliveries SET status = 'delivered', delivered_at = now(), last_err
 WHERE id = $1 AND lease_token = $2 AND status = 'sending'
 """
 
+# One statement for a whole burst: a channel that is down puts off all it had due at once.
 _RETRY = """
-UPDATE alert_deliveries SET
-    status = CASE WHEN $4 THEN 'failed' ELSE 'pending' END,
-    next_attempt_at = now() + make_interval(secs => $3),
-    last_error = $5, lease_token = NULL, leased_until = NULL
-WHERE id = $1 AND lease_token = $2 AND status = 'sending'
+UPDATE alert_deliveries d SET
+    status = CASE WHEN u.give_up THEN 'failed' ELSE 'pending' END,
+    next_attempt_at = now() + make_interval(secs => u.backoff),
+    last_error = $2, lease_token = NULL, leased_until = NULL
+FROM unnest($3::uuid[], $4::float8[], $5::bool[]) AS u (id, backoff, give_up)
+WHERE d.id = u.id AND d.lease_token = $1 AND d.status = 'sending'
+RETURNING d.id, u.give_up
 """
 
 # What one delivery says: its event and alert, or (a digest) the ones it stands for.
@@ -127,6 +132,16 @@ LIMIT $2
 _FOLDED_KINDS = """
 SELECT e.kind, count(*) FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id
 WHERE d.digest_id = $1 GROUP BY e.kind
+"""
+
+
+# The alerts a round's deliveries tell of, directly or folded into a digest.
+_ALERTS_OF = """
+SELECT DISTINCT a.id, a.application_id, a.status
+FROM alert_deliveries d
+JOIN alert_events e ON e.id = d.event_id
+JOIN alerts a ON a.id = e.alert_id
+WHERE d.id = ANY ($1::uuid[]) OR d.digest_id = ANY ($1::uuid[])
 """
 
 
@@ -176,19 +191,33 @@ async def delivered(pool: asyncpg.Pool, leased: Leased) -> bool:
     return await pool.execute(_DELIVERED, leased.delivery_id, leased.token) == "UPDATE 1"
 
 
-async def not_delivered(pool: asyncpg.Pool, leased: Leased, error: str, *, final: bool) -> bool:
-    """Record a failed try: tried again after a backoff, or (``final``, or out of attempts)
-    marked failed for good. True if it is failed for good."""
-    give_up = final or leased.attempt >= MAX_ATTEMPTS
-    await pool.execute(
+async def not_delivered(
+    pool: asyncpg.Pool, leases: list[Leased], error: str, *, final: bool
+) -> tuple[int, int]:
+    """Record failed tries (or deliveries not tried, their channel down): each tried again
+    after its backoff, or (``final``, or out of attempts) marked failed for good. Returns how
+    many will be tried again and how many failed for good (leases lost meanwhile: neither)."""
+    if not leases:
+        return 0, 0
+    [token] = {lease.token for lease in leases}  # one round's leases
+    rows = await pool.fetch(
         _RETRY,
-        leased.delivery_id,
-        leased.token,
-        backoff(leased.attempt),
-        give_up,
+        token,
         error[:1000],
+        [lease.delivery_id for lease in leases],
+        [backoff(lease.attempt) for lease in leases],
+        [final or lease.attempt >= MAX_ATTEMPTS for lease in leases],
     )
-    return give_up
+    failed = sum(1 for row in rows if row["give_up"])
+    return len(rows) - failed, failed
+
+
+async def alerts_of(pool: asyncpg.Pool, leases: list[Leased]) -> list[AlertChange]:
+    """The alerts whose notifications these are (a digest's: every alert it folds)."""
+    if not leases:
+        return []
+    rows = await pool.fetch(_ALERTS_OF, [lease.delivery_id for lease in leases])
+    return [AlertChange(row["id"], row["application_id"], row["status"]) for row in rows]
 
 
 def backoff(attempt: int) -> float:

@@ -12,17 +12,16 @@ import { SeverityBadge, StatusBadge, Time } from "../status";
 import { AlertActions } from "./Alerts";
 
 type Detail = Schemas["AlertDetail"];
-// A notification still on its way: the page looks again until it is sent or given up.
+// A notification still on its way.
 const UNDER_WAY = new Set(["pending", "sending"]);
 
 export function AlertDetail() {
   const { id = "" } = useParams();
   const alert = useQuery({
     queryKey: ["alert", id],
+    // Read again on the live "alert" update, sent when the alert changes and when one of its
+    // notifications is sent, put off or given up.
     queryFn: () => call(() => api.GET("/api/alerts/{alert_id}", { params: { path: { alert_id: id } } })),
-    // Live updates say when the alert changes, not when a notification is sent.
-    refetchInterval: (query) =>
-      query.state.data?.deliveries.some((d) => UNDER_WAY.has(d.status)) ? 2000 : false,
   });
   return (
     <section>
