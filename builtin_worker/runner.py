@@ -33,7 +33,7 @@ from controlplane.metrics import (
     SCHEDULE_FIRES,
     WORKERS_ONLINE,
 )
-from controlplane.notifications.round import deliver_due
+from controlplane.notifications.round import Notifier
 from controlplane.runs import start_run
 from controlplane.services import Services
 
@@ -60,6 +60,7 @@ class BuiltinWorker:
         self._settings = services.settings
         self._effects = services.effects
         self._rules_reported: set[str] = set()
+        self.notifier = Notifier(self._pool, services.sealer, self._settings, self._effects.apply)
 
     async def run(self) -> None:
         if not self.services.broker.durable:
@@ -86,7 +87,10 @@ class BuiltinWorker:
                 self._effects.alerting.deliver, DELIVERY_INTERVAL_SECONDS, self.deliver_alerts
             ),
         ]
-        await asyncio.gather(*loops)
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            await self.notifier.stop()
 
     def _failed(self, error: BaseException, message: str, *args: object) -> None:
         """A loop's step failed: an outage is said once, anything else with its traceback.
@@ -299,9 +303,7 @@ class BuiltinWorker:
         self._rules_reported = set(firing)
 
     async def deliver_alerts(self) -> None:
-        await self._effects.apply(
-            await deliver_due(self._pool, self.services.sealer, self._settings)
-        )
+        await self.notifier.round()
 
     async def report_queue_depths(self) -> None:
         # First stages are published by the API processes, so the queues that online workers

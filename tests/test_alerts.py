@@ -318,6 +318,7 @@ async def test_two_built_in_workers_open_each_alert_once_and_record_each_notific
         for _ in range(5):
             await asyncio.gather(system.worker.evaluate_alerts(), other.evaluate_alerts())
             await asyncio.gather(system.worker.deliver_alerts(), other.deliver_alerts())
+        await asyncio.gather(system.worker.notifier.settled(), other.notifier.settled())
         alerts = await wait_for_alerts(dev, 12)
         assert sorted(a["subjectName"] for a in alerts) == sorted(names)
         assert all(a["occurrences"] == 1 for a in alerts)
@@ -373,6 +374,46 @@ async def test_a_channel_that_fails_is_tried_again_and_the_same_delivery_id_come
         == [{"id": alert["id"], "applicationId": str(system.application.id), "status": "firing"}]
         * 4
     )
+
+
+async def test_a_channel_that_does_not_answer_holds_back_no_other_channel(
+    pool: asyncpg.Pool, rabbitmq: RabbitMQBroker, hook: Receiver
+) -> None:
+    # A server that takes connections and never answers, and a send timeout longer than
+    # the test: the dead channel's first notification is under way throughout.
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    hole = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = hole.sockets[0].getsockname()[1]
+    try:
+        async with alerting_system(pool, rabbitmq, alert_send_timeout_seconds=600) as system:
+            dev = (await dashboards(system))["dev"]
+            dead = await add_webhook(dev, system, f"http://127.0.0.1:{port}/", name="dead")
+            alive = await add_webhook(dev, system, hook.url, name="alive")
+            await add_rule(dev, system, {"type": "pipeline_failed"}, [dead["id"], alive["id"]])
+            await fail_pipeline(system, "first")
+            await hook.wait_for(1)
+            await fail_pipeline(system, "second")
+            # The second alert reaches the channel that answers while the first notification
+            # to the dead one still hangs...
+            received = await hook.wait_for(2)
+            assert [r.json["alert"]["subjectName"] for r in received] == ["first", "second"]
+            assert len(held) == 1
+            stuck = await system.pool.fetch(
+                "SELECT d.status FROM alert_deliveries d "
+                "JOIN alert_events e ON e.id = d.event_id JOIN alerts a ON a.id = e.alert_id "
+                "WHERE d.channel_id = $1 ORDER BY a.opened_at",
+                uuid.UUID(dead["id"]),
+            )
+            # ...and the dead channel is sent no second burst meanwhile: its second waits.
+            assert [row["status"] for row in stuck] == ["sending", "pending"]
+    finally:
+        for writer in held:
+            writer.close()
+        hole.close()
 
 
 async def test_a_refused_delivery_is_marked_failed_with_the_reason(

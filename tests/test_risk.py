@@ -245,6 +245,10 @@ async def test_a_run_far_longer_than_its_pipelines_history_is_told_even_alone(
         rerun,
     )
     await system.pool.execute(_FINISH, rerun, "completed", 0.2)
+    # One run as long as usual; one run of a pipeline with no history.
+    await runs(system.pool, app, "daily", 10, hours_ago=(2, 160), seconds=(28, 32))
+    await runs(system.pool, app, "daily", 1, hours_ago=(0.3, 0.3), seconds=(30, 30))
+    await runs(system.pool, app, "fresh", 1, hours_ago=(0.3, 0.3), seconds=(30, 30))
     await folded(system.pool)
 
     found = await risks(root)
@@ -267,6 +271,10 @@ async def test_a_run_far_longer_than_its_pipelines_history_is_told_even_alone(
     assert hourly["runs"] == 7
     assert hourly["p50Seconds"] == pytest.approx(10, rel=0.2)
     assert next(iter(found)) == "pipeline:nightly"  # the riskiest first
+    assert found["pipeline:daily"]["sentence"] == "`daily` runs as usual in the last hour."
+    assert found["pipeline:fresh"]["sentence"] == (
+        "`fresh`: too few runs to compare in the last hour."
+    )
     assert set(await risks(root, pipeline="hourly")) == {"pipeline:hourly"}
 
 

@@ -1,8 +1,10 @@
-"""The built-in worker's delivery round: lease what is due, send it, record how it went.
+"""The built-in worker's notifications: lease what is due, send it, record how it went.
 
-Channels are sent to side by side, each channel's messages in order; a channel that does not
-answer holds only its own deliveries, for at most the send timeout, and never the job path
-(which does not wait on this round at all).
+Each round leases what is due and sends each channel's burst in a task of its own, its
+messages in order. A channel that does not answer holds only its own burst, for at most the
+send timeout: never another channel's, nor the next round, nor the job path (which does not
+wait on notifications at all). A channel with a burst under way, in this process or another,
+is left out of the rounds until it ends (deliveries.lease_due).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -25,18 +28,54 @@ from controlplane.settings import Settings
 log = logging.getLogger(__name__)
 
 
-async def deliver_due(pool: asyncpg.Pool, sealer: Sealer, settings: Settings) -> Outcome:
-    """Send what is due; the outcome names the alerts whose notifications moved on, for
-    their pages to show it live."""
-    # A lease outlives a send that times out, so a slow channel is not sent to twice.
-    leased = await deliveries.lease_due(pool, settings.alert_send_timeout_seconds * 3 + 5)
-    per_channel: dict[object, list[Leased]] = defaultdict(list)
-    for lease in leased:
-        per_channel[lease.channel_id].append(lease)
-    await asyncio.gather(
-        *(_send_in_order(pool, sealer, settings, batch) for batch in per_channel.values())
-    )
-    return Outcome(notified=tuple(await deliveries.alerts_of(pool, leased)))
+class Notifier:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sealer: Sealer,
+        settings: Settings,
+        apply: Callable[[Outcome], Awaitable[object]],
+    ) -> None:
+        self._pool = pool
+        self._sealer = sealer
+        self._settings = settings
+        # Applies what a burst did: its alerts' pages learn it live.
+        self._apply = apply
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def round(self) -> None:
+        """Lease what is due and start sending it, a task per channel."""
+        # A lease outlives a send that times out, so a slow channel is not sent to twice.
+        timeout = self._settings.alert_send_timeout_seconds
+        per_channel: dict[object, list[Leased]] = defaultdict(list)
+        for lease in await deliveries.lease_due(self._pool, timeout * 3 + 5):
+            per_channel[lease.channel_id].append(lease)
+        for burst in per_channel.values():
+            task = asyncio.create_task(self._send(burst))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def settled(self) -> None:
+        """Wait for the bursts under way."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
+
+    async def stop(self) -> None:
+        """Stop the bursts under way: what they had not sent is leased again once their
+        leases expire, and sent with the same delivery ids."""
+        for task in self._sending:
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def _send(self, burst: list[Leased]) -> None:
+        try:
+            await _send_in_order(self._pool, self._sealer, self._settings, burst)
+            await self._apply(
+                Outcome(notified=tuple(await deliveries.alerts_of(self._pool, burst)))
+            )
+        except Exception:
+            # The database went away, most likely: the leases expire and it is sent again.
+            log.exception("notifications to channel %s stopped", burst[0].channel_id)
 
 
 async def _send_in_order(

@@ -123,8 +123,9 @@ async def _mail(
     try:
         async with asyncio.timeout(timeout_seconds * 2), client:
             if config.starttls:
-                context = ssl.create_default_context()
-                await client.starttls(server_hostname=config.host, tls_context=context)
+                await client.starttls(
+                    server_hostname=config.host, tls_context=await network.tls_context()
+                )
             if config.username:
                 await client.login(config.username, config.password or "")
             await client.send_message(mail)

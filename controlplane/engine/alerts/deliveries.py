@@ -43,10 +43,14 @@ SELECT c.id, c.rate_limit_per_minute,
        CASE WHEN c.window_started_at > now() - interval '1 minute'
             THEN c.sent_in_window ELSE 0 END AS sent
 FROM alert_channels c
-WHERE EXISTS (SELECT 1 FROM alert_deliveries d
-              WHERE d.channel_id = c.id AND d.status = 'pending' AND d.next_attempt_at <= now())
-   OR EXISTS (SELECT 1 FROM alert_deliveries d
-              WHERE d.channel_id = c.id AND d.status = 'sending' AND d.leased_until < now())
+WHERE (EXISTS (SELECT 1 FROM alert_deliveries d
+               WHERE d.channel_id = c.id AND d.status = 'pending' AND d.next_attempt_at <= now())
+       OR EXISTS (SELECT 1 FROM alert_deliveries d
+                  WHERE d.channel_id = c.id AND d.status = 'sending' AND d.leased_until < now()))
+  -- One burst per channel at a time, in this process or another: its messages stay in order,
+  -- and a channel that hangs is not sent a second burst meanwhile.
+  AND NOT EXISTS (SELECT 1 FROM alert_deliveries d
+                  WHERE d.channel_id = c.id AND d.status = 'sending' AND d.leased_until >= now())
 LIMIT $1
 FOR UPDATE OF c SKIP LOCKED
 """

@@ -299,9 +299,8 @@ def _judge(
     failure_severity = _failure_severity(
         failures, base_failures, enough=recent.finished >= sample.failures
     )
-    duration_severity = _duration_severity(
-        score, enough=timed >= sample.durations and base_timed >= sample.baseline
-    )
+    durations_compared = timed >= sample.durations and base_timed >= sample.baseline
+    duration_severity = _duration_severity(score, enough=durations_compared)
     since = _window_words(window)
     name = subject.label
     signal: Signal = "none"
@@ -335,7 +334,8 @@ def _judge(
     else:
         severity = "none"
         sentence = f"{name} runs as usual {since}"
-        if recent.finished < sample.failures or usual.finished < sample.baseline:
+        failures_compared = recent.finished >= sample.failures and usual.finished >= sample.baseline
+        if not (failures_compared or durations_compared):
             things = "runs" if subject.kind == "pipeline" else "attempts"
             sentence = f"{name}: too few {things} to compare {since}"
     stage = subject.kind == "stage"
