@@ -60,7 +60,9 @@ class BuiltinWorker:
         self._settings = services.settings
         self._effects = services.effects
         self._rules_reported: set[str] = set()
-        self.notifier = Notifier(self._pool, services.sealer, self._settings, self._effects.apply)
+        self.notifier = Notifier(
+            self._pool, lambda: services.sealer, self._settings, self._effects.apply
+        )
 
     async def run(self) -> None:
         if not self.services.broker.durable:

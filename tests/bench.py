@@ -358,6 +358,25 @@ async def latencies(dsn: str, since: float) -> dict[str, float]:
     }
 
 
+async def loop_stalls(metrics_port: str) -> dict[str, float]:
+    """How long the built-in worker's event loop was held, from its own metrics: the longest
+    stall, and the share of its 50 ms ticks woken 25 ms late or more. Every later stage is
+    queued and published from that loop: a stall there is dispatch latency."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("pipelogiq_event_loop_lag"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    ticks = values["pipelogiq_event_loop_lag_seconds_count"]
+    on_time = values['pipelogiq_event_loop_lag_seconds_bucket{le="0.025"}']
+    return {
+        "longest_ms": values["pipelogiq_event_loop_lag_max_seconds"] * 1000,
+        "late_share": (ticks - on_time) / ticks if ticks else 0.0,
+    }
+
+
 async def never_answering() -> asyncio.Server:
     """A server that takes connections and never answers: an alert channel that is down
     the slow way (a timeout each time, not a refusal)."""
@@ -539,6 +558,8 @@ async def run_one(broker: str, args: argparse.Namespace) -> dict[str, Any]:
                 "loads": loads,
                 "cpu_per_1000_jobs": cpu_per_1000,
             }
+            if broker == "rabbitmq":
+                result["worker_loop"] = await loop_stalls(env["PIPELOGIQ_METRICS_PORT"])
 
             # Phase 3: the same backlog drained by SDK workers with as many jobs in flight.
             # Phase 3: the same backlog drained by SDK workers with as many jobs in flight,
@@ -668,6 +689,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
     for r in results:
         peaks = ", ".join(f"{name} {mib:.0f} MiB" for name, mib in r["peak_rss_mib"].items() if mib)
         print(f"peak memory [{r['broker']}]: {peaks}")
+        if "worker_loop" in r:
+            stalls = r["worker_loop"]
+            print(
+                f"built-in worker's event loop [{r['broker']}]: longest stall "
+                f"{stalls['longest_ms']:.0f} ms; {stalls['late_share']:.2%} of its ticks 25 ms "
+                "late or more"
+            )
     for r in results:
         cpu = r["cpu_per_1000_jobs"]
         parts = ", ".join(f"{part} {seconds:.2f}" for part, seconds in cpu.items())

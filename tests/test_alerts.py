@@ -416,6 +416,74 @@ async def test_a_channel_that_does_not_answer_holds_back_no_other_channel(
         hole.close()
 
 
+# A channel (rate limit 4 a minute) with $1 notifications due, the n-th created n seconds
+# after the first.
+_BURST = """
+WITH app AS (INSERT INTO applications (name) VALUES ('burst') RETURNING id),
+channel AS (
+    INSERT INTO alert_channels (application_id, name, type, config, rate_limit_per_minute)
+    SELECT id, 'hook', 'webhook', '{"url": "http://127.0.0.1:9/"}', 4 FROM app
+    RETURNING id, application_id),
+rule AS (
+    INSERT INTO alert_rules (application_id, name, condition, condition_type, channel_ids)
+    SELECT application_id, 'r', '{"type": "pipeline_failed"}', 'pipeline_failed', ARRAY[id]
+    FROM channel RETURNING id, application_id, name),
+opened AS (
+    INSERT INTO alerts (application_id, rule_id, rule_name, condition_type, severity,
+                        subject_kind, subject_key, subject_name, summary)
+    SELECT application_id, id, name, 'pipeline_failed', 'warning', 'pipeline', 'p' || n,
+           'p' || n, 'failed'
+    FROM rule, generate_series(1, $1) n RETURNING id, subject_key),
+events AS (
+    INSERT INTO alert_events (alert_id, kind) SELECT id, 'opened' FROM opened
+    RETURNING id, alert_id)
+INSERT INTO alert_deliveries (event_id, channel_id, application_id, created_at)
+SELECT e.id, c.id, c.application_id,
+       now() - interval '1 hour' + make_interval(secs => substr(o.subject_key, 2)::int)
+FROM events e JOIN opened o ON o.id = e.alert_id, channel c
+"""
+
+
+_ONE_MORE = """
+WITH resolved AS (
+    INSERT INTO alert_events (alert_id, kind)
+    SELECT id, 'resolved' FROM alerts ORDER BY subject_key LIMIT 1 RETURNING id, alert_id)
+INSERT INTO alert_deliveries (event_id, channel_id, application_id)
+SELECT r.id, $1, a.application_id FROM resolved r JOIN alerts a ON a.id = r.alert_id
+"""
+
+
+async def test_a_burst_is_leased_in_order_each_for_as_long_as_the_sends_before_it_may_take(
+    pool: asyncpg.Pool,
+) -> None:
+    await pool.execute(_BURST, 6)
+    leased = await deliveries.lease_due(pool, 30)
+    rows = await pool.fetch(
+        "SELECT id, created_at, folded, extract(epoch FROM leased_until - now()) AS lease "
+        "FROM alert_deliveries WHERE status = 'sending'"
+    )
+    by_id = {row["id"]: row for row in rows}
+    # Three alone, in the order they were written, then one digest of the other three.
+    assert len(leased) == 4
+    alone = [by_id[lease.delivery_id] for lease in leased[:3]]
+    assert [row["created_at"] for row in alone] == sorted(row["created_at"] for row in alone)
+    assert by_id[leased[3].delivery_id]["folded"] == 3
+    # The n-th is leased for n slots of 30 s: none is taken again while the sends before it
+    # may still be under way.
+    leases = [by_id[lease.delivery_id]["lease"] for lease in leased]
+    assert leases == pytest.approx([30, 60, 90, 120], abs=2)
+    # A channel with a burst under way is left out of the rounds, whatever else is due on
+    # it, until the burst ends or (its worker gone) its leases run out.
+    await pool.execute("UPDATE alert_channels SET rate_limit_per_minute = 100")
+    await pool.execute(_ONE_MORE, leased[0].channel_id)
+    assert await deliveries.lease_due(pool, 30) == []
+    await pool.execute(
+        "UPDATE alert_deliveries SET leased_until = now() - interval '1 second' "
+        "WHERE status = 'sending'"
+    )
+    assert len(await deliveries.lease_due(pool, 30)) == 5
+
+
 async def test_a_refused_delivery_is_marked_failed_with_the_reason(
     system: System, people: dict[str, Dashboard]
 ) -> None:

@@ -32,11 +32,13 @@ class Notifier:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        sealer: Sealer,
+        sealer: Callable[[], Sealer],
         settings: Settings,
         apply: Callable[[Outcome], Awaitable[object]],
     ) -> None:
         self._pool = pool
+        # Asked for only when there is something to send: a process set up with no key to
+        # seal with starts (and runs everything else) all the same.
         self._sealer = sealer
         self._settings = settings
         # Applies what a burst did: its alerts' pages learn it live.
@@ -45,7 +47,8 @@ class Notifier:
 
     async def round(self) -> None:
         """Lease what is due and start sending it, a task per channel."""
-        # A lease outlives a send that times out, so a slow channel is not sent to twice.
+        # A send's slot outlives its timeouts (connecting, writing, reading), so that a slow
+        # channel is not sent to twice.
         timeout = self._settings.alert_send_timeout_seconds
         per_channel: dict[object, list[Leased]] = defaultdict(list)
         for lease in await deliveries.lease_due(self._pool, timeout * 3 + 5):
@@ -69,7 +72,7 @@ class Notifier:
 
     async def _send(self, burst: list[Leased]) -> None:
         try:
-            await _send_in_order(self._pool, self._sealer, self._settings, burst)
+            await _send_in_order(self._pool, self._sealer(), self._settings, burst)
             await self._apply(
                 Outcome(notified=tuple(await deliveries.alerts_of(self._pool, burst)))
             )

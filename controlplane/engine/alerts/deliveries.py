@@ -63,11 +63,14 @@ ORDER BY created_at, id
 LIMIT $2
 """
 
+# A burst is sent in order, each send taking up to a slot ($3): the n-th is leased for n
+# slots, so none is leased again while the sends before it may still be under way.
 _LEASE = """
-UPDATE alert_deliveries SET status = 'sending', lease_token = $2, attempts = attempts + 1,
-       leased_until = now() + make_interval(secs => $3)
-WHERE id = ANY ($1::uuid[]) AND status IN ('pending', 'sending')
-RETURNING id, attempts
+UPDATE alert_deliveries d SET status = 'sending', lease_token = $2, attempts = attempts + 1,
+       leased_until = now() + make_interval(secs => $3 * u.n)
+FROM unnest($1::uuid[]) WITH ORDINALITY AS u (id, n)
+WHERE d.id = u.id AND d.status IN ('pending', 'sending')
+RETURNING d.id, d.attempts, u.n
 """
 
 _DIGEST = """
@@ -157,8 +160,9 @@ class Leased:
     attempt: int
 
 
-async def lease_due(pool: asyncpg.Pool, lease_seconds: float) -> list[Leased]:
-    """Lease what is due on the channels no other worker holds, within their rate limits."""
+async def lease_due(pool: asyncpg.Pool, slot_seconds: float) -> list[Leased]:
+    """Lease what is due on the channels no other worker holds, within their rate limits:
+    each channel's burst in the order to send it, each send given ``slot_seconds``."""
     if not await pool.fetchval(_ANY_DUE):
         return []
     token = uuid.uuid4()
@@ -175,13 +179,19 @@ async def lease_due(pool: asyncpg.Pool, lease_seconds: float) -> list[Leased]:
                 for row in due[len(alone) :]
                 if row["event_id"] is not None and row["status"] == "pending"
             ]
-            for row in await db.fetch(_LEASE, [row["id"] for row in alone], token, lease_seconds):
+            rows = await db.fetch(_LEASE, [row["id"] for row in alone], token, slot_seconds)
+            for row in sorted(rows, key=lambda row: row["n"]):
                 leased.append(Leased(row["id"], channel["id"], token, row["attempts"]))
             sent = len(alone)
             if folded:
                 digest_id = uuid.uuid4()
                 await db.execute(
-                    _DIGEST, digest_id, channel["id"], len(folded), token, lease_seconds
+                    _DIGEST,
+                    digest_id,
+                    channel["id"],
+                    len(folded),
+                    token,
+                    slot_seconds * (len(alone) + 1),
                 )
                 await db.execute(_FOLD, folded, digest_id)
                 leased.append(Leased(digest_id, channel["id"], token, 1))
