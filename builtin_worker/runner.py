@@ -61,7 +61,11 @@ class BuiltinWorker:
         self._effects = services.effects
         self._rules_reported: set[str] = set()
         self.notifier = Notifier(
-            self._pool, lambda: services.sealer, self._settings, self._effects.apply
+            self._pool,
+            lambda: services.sealer,
+            self._settings,
+            self._effects.apply,
+            failed=lambda error, what: self._failed(error, "%s; trying again later", what),
         )
 
     async def run(self) -> None:

@@ -85,8 +85,7 @@ BEGIN
     INSERT INTO pipeline_finishes (pipeline_id, application_id, status, finished_at,
                                    pipeline_name, seconds)
     VALUES (NEW.id, NEW.application_id, NEW.status, coalesce(NEW.finished_at, now()), NEW.name,
-            -- pipelines.revision moves only when an operator reopens the pipeline.
-            CASE WHEN NEW.revision = 0 THEN
+            CASE WHEN NEW.reopened_at IS NULL THEN
                 extract(epoch FROM coalesce(NEW.finished_at, now()) - NEW.created_at)
             END);
     RETURN NULL;
@@ -475,6 +474,7 @@ CREATE TABLE public.pipelines (
     params jsonb,
     trace_id uuid,
     parent_span_id text,
+    reopened_at timestamp with time zone,
     CONSTRAINT pipelines_status_check CHECK ((status = ANY (ARRAY['running'::text, 'completed'::text, 'failed'::text, 'cancelled'::text])))
 );
 

@@ -453,7 +453,7 @@ SELECT r.id, $1, a.application_id FROM resolved r JOIN alerts a ON a.id = r.aler
 """
 
 
-async def test_a_burst_is_leased_in_order_each_for_as_long_as_the_sends_before_it_may_take(
+async def test_a_burst_is_leased_in_order_renewed_send_by_send_and_handed_back_when_stopped(
     pool: asyncpg.Pool,
 ) -> None:
     await pool.execute(_BURST, 6)
@@ -468,10 +468,12 @@ async def test_a_burst_is_leased_in_order_each_for_as_long_as_the_sends_before_i
     alone = [by_id[lease.delivery_id] for lease in leased[:3]]
     assert [row["created_at"] for row in alone] == sorted(row["created_at"] for row in alone)
     assert by_id[leased[3].delivery_id]["folded"] == 3
-    # The n-th is leased for n slots of 30 s: none is taken again while the sends before it
-    # may still be under way.
+    # Leased for one send's slot; each send renews what is left of the burst.
     leases = [by_id[lease.delivery_id]["lease"] for lease in leased]
-    assert leases == pytest.approx([30, 60, 90, 120], abs=2)
+    assert leases == pytest.approx([30] * 4, abs=2)
+    await deliveries.renew(pool, leased[0].token, 90)
+    renewed = "SELECT extract(epoch FROM min(leased_until) - now()) FROM alert_deliveries"
+    assert await pool.fetchval(renewed) == pytest.approx(90, abs=2)
     # A channel with a burst under way is left out of the rounds, whatever else is due on
     # it, until the burst ends or (its worker gone) its leases run out.
     await pool.execute("UPDATE alert_channels SET rate_limit_per_minute = 100")
@@ -481,6 +483,14 @@ async def test_a_burst_is_leased_in_order_each_for_as_long_as_the_sends_before_i
         "UPDATE alert_deliveries SET leased_until = now() - interval '1 second' "
         "WHERE status = 'sending'"
     )
+    again = await deliveries.lease_due(pool, 30)
+    assert len(again) == 5
+    # A worker stopping hands its bursts back: due at once, the try not counted.
+    await deliveries.release(pool, {again[0].token})
+    back = await pool.fetch(
+        "SELECT status, attempts FROM alert_deliveries WHERE folded = 0 AND digest_id IS NULL"
+    )
+    assert {(row["status"], row["attempts"]) for row in back} == {("pending", 1), ("pending", 0)}
     assert len(await deliveries.lease_due(pool, 30)) == 5
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from controlplane.api.app import create_internal_app
 from controlplane.engine.access.accounts import create_user
+from controlplane.engine.jobpath import operations
 from controlplane.engine.reads.risk import anomaly
 from controlplane.engine.upkeep import rollups
 from tests.dashboard import PASSWORD, Dashboard, logged_in, services_for
@@ -240,11 +241,12 @@ async def test_a_run_far_longer_than_its_pipelines_history_is_told_even_alone(
     await runs(system.pool, app, "hourly", 6, hours_ago=(0.05, 0.9), seconds=(8, 12))
     rerun = await system.pool.fetchval(_RUN, app, "hourly", 72, 10)
     await system.pool.execute(_FINISH, rerun, "failed", 72)
-    await system.pool.execute(
-        "UPDATE pipelines SET status = 'running', finished_at = NULL, revision = 1 WHERE id = $1",
-        rerun,
-    )
+    await system.pool.execute(operations._REOPEN, rerun)  # as a rerun does
     await system.pool.execute(_FINISH, rerun, "completed", 0.2)
+    # A skip in a run still going reopens nothing: its finish keeps its run time.
+    skipped = await system.pool.fetchval(_RUN, app, "skipped", 0.3, 20)
+    await system.pool.execute(operations._REOPEN, skipped)
+    await system.pool.execute(_FINISH, skipped, "completed", 0.3)
     # One run as long as usual; one run of a pipeline with no history.
     await runs(system.pool, app, "daily", 10, hours_ago=(2, 160), seconds=(28, 32))
     await runs(system.pool, app, "daily", 1, hours_ago=(0.3, 0.3), seconds=(30, 30))
@@ -276,6 +278,12 @@ async def test_a_run_far_longer_than_its_pipelines_history_is_told_even_alone(
         "`fresh`: too few runs to compare in the last hour."
     )
     assert set(await risks(root, pipeline="hourly")) == {"pipeline:hourly"}
+    # The rerun's second finish is counted without a run time (bucket -1); the skipped
+    # run's with its own.
+    untimed = "SELECT sum(n) FROM run_rollups WHERE grain = 'hour' AND bucket = -1 AND "
+    assert await system.pool.fetchval(untimed + "pipeline_name = 'hourly'") == 1
+    assert await system.pool.fetchval(untimed + "pipeline_name = 'skipped'") is None
+    assert found["pipeline:skipped"]["p50Seconds"] == pytest.approx(20, rel=0.1)
 
 
 async def test_a_pipeline_failing_more_than_usual_names_the_stage_its_runs_failed_at(
@@ -295,10 +303,11 @@ async def test_a_pipeline_failing_more_than_usual_names_the_stage_its_runs_faile
     assert (etl["signal"], etl["severity"]) == ("failures", "critical")
     assert etl["failureRate"] == pytest.approx(0.4)
     assert etl["baselineFailureRate"] == pytest.approx(0.01)
-    assert (etl["topError"], etl["topErrorShare"]) == ("load", pytest.approx(0.75))
+    assert (etl["failedAtStage"], etl["failedAtStageShare"]) == ("load", pytest.approx(0.75))
+    assert (etl["topError"], etl["topErrorShare"]) == (None, None)
     assert etl["sentence"] == (
         "`etl` fails 40% of its runs in the last hour, up from 1%: "
-        "75% of the failed runs failed at `load`."
+        "3 of its 4 stage failures were at `load`."
     )
     # Its stages are listed beside it, with their own figures.
     assert found["load"]["kind"] == "stage"

@@ -26,6 +26,8 @@ const risk = (stageName: string, severity: Risk["severity"]): Risk => ({
   anomalyScore: 0,
   topError: null,
   topErrorShare: null,
+  failedAtStage: null,
+  failedAtStageShare: null,
 });
 
 describe("splitRisks", () => {

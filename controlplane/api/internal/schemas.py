@@ -440,9 +440,13 @@ class RiskView(_Response):
     duration_trend: float | None
     # Robust deviations the recent median duration lies above the usual one.
     anomaly_score: float | None
-    # A stage's most frequent error; a pipeline's: the stage most failed runs failed at.
+    # A stage's most frequent error, and its share of the stage's errors; null for a pipeline.
     top_error: str | None
     top_error_share: float | None
+    # A pipeline's: the stage most of its stages' failures (for good) in the window were at,
+    # and its share of them; null for a stage.
+    failed_at_stage: str | None
+    failed_at_stage_share: float | None
 
 
 class RiskPage(_Response):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,26 +52,45 @@ WHERE (EXISTS (SELECT 1 FROM alert_deliveries d
   -- and a channel that hangs is not sent a second burst meanwhile.
   AND NOT EXISTS (SELECT 1 FROM alert_deliveries d
                   WHERE d.channel_id = c.id AND d.status = 'sending' AND d.leased_until >= now())
+  AND c.id <> ALL ($2::uuid[])
 LIMIT $1
 FOR UPDATE OF c SKIP LOCKED
 """
 
+# Asked again once the channel is locked, in a statement of its own (and so a snapshot of its
+# own): a burst leased by a worker that committed after the statement above began shows here.
 _DUE = """
 SELECT id, event_id, status FROM alert_deliveries
 WHERE channel_id = $1 AND (status = 'pending' AND next_attempt_at <= now()
                            OR status = 'sending' AND leased_until < now())
+  AND NOT EXISTS (SELECT 1 FROM alert_deliveries d
+                  WHERE d.channel_id = $1 AND d.status = 'sending' AND d.leased_until >= now())
 ORDER BY created_at, id
 LIMIT $2
 """
 
-# A burst is sent in order, each send taking up to a slot ($3): the n-th is leased for n
-# slots, so none is leased again while the sends before it may still be under way.
+# A burst is leased for one send's slot ($3), and its sender renews what is left of it after
+# each send: a slow channel is not sent to twice, and a burst whose worker died is taken up
+# again a slot later. RETURNING follows no order: n gives the burst's.
 _LEASE = """
 UPDATE alert_deliveries d SET status = 'sending', lease_token = $2, attempts = attempts + 1,
-       leased_until = now() + make_interval(secs => $3 * u.n)
+       leased_until = now() + make_interval(secs => $3)
 FROM unnest($1::uuid[]) WITH ORDINALITY AS u (id, n)
 WHERE d.id = u.id AND d.status IN ('pending', 'sending')
 RETURNING d.id, d.attempts, u.n
+"""
+
+_RENEW = """
+UPDATE alert_deliveries SET leased_until = now() + make_interval(secs => $2)
+WHERE lease_token = $1 AND status = 'sending'
+"""
+
+# A burst stopped before it was sent (its worker stopping): due again at once, the try it was
+# leased for not counted.
+_RELEASE = """
+UPDATE alert_deliveries SET status = 'pending', attempts = greatest(0, attempts - 1),
+       lease_token = NULL, leased_until = NULL, next_attempt_at = now()
+WHERE lease_token = ANY ($1::uuid[]) AND status = 'sending'
 """
 
 _DIGEST = """
@@ -101,13 +121,14 @@ UPDATE alert_deliveries SET status = 'delivered', delivered_at = now(), last_err
 WHERE id = $1 AND lease_token = $2 AND status = 'sending'
 """
 
-# One statement for a whole burst: a channel that is down puts off all it had due at once.
+# One statement for a whole burst: a channel that is down puts off all it had due at once,
+# all to one time, so that they stay in order.
 _RETRY = """
 UPDATE alert_deliveries d SET
     status = CASE WHEN u.give_up THEN 'failed' ELSE 'pending' END,
-    next_attempt_at = now() + make_interval(secs => u.backoff),
+    next_attempt_at = now() + make_interval(secs => $3),
     last_error = $2, lease_token = NULL, leased_until = NULL
-FROM unnest($3::uuid[], $4::float8[], $5::bool[]) AS u (id, backoff, give_up)
+FROM unnest($4::uuid[], $5::bool[]) AS u (id, give_up)
 WHERE d.id = u.id AND d.lease_token = $1 AND d.status = 'sending'
 RETURNING d.id, u.give_up
 """
@@ -160,15 +181,18 @@ class Leased:
     attempt: int
 
 
-async def lease_due(pool: asyncpg.Pool, slot_seconds: float) -> list[Leased]:
-    """Lease what is due on the channels no other worker holds, within their rate limits:
-    each channel's burst in the order to send it, each send given ``slot_seconds``."""
+async def lease_due(
+    pool: asyncpg.Pool, slot_seconds: float, sending: Iterable[uuid.UUID] = ()
+) -> list[Leased]:
+    """Lease what is due on the channels with no burst under way (here: ``sending``; or in
+    any worker), within their rate limits: each channel's burst in the order to send it,
+    for one send's ``slot_seconds`` (see :func:`renew`)."""
     if not await pool.fetchval(_ANY_DUE):
         return []
     token = uuid.uuid4()
     leased: list[Leased] = []
     async with pool.acquire() as db, db.transaction():
-        for channel in await db.fetch(_DUE_CHANNELS, _CHANNELS_PER_ROUND):
+        for channel in await db.fetch(_DUE_CHANNELS, _CHANNELS_PER_ROUND, list(sending)):
             room = channel["rate_limit_per_minute"] - channel["sent"]
             if room <= 0:
                 continue  # the minute is full: what is due waits for the next
@@ -191,7 +215,7 @@ async def lease_due(pool: asyncpg.Pool, slot_seconds: float) -> list[Leased]:
                     channel["id"],
                     len(folded),
                     token,
-                    slot_seconds * (len(alone) + 1),
+                    slot_seconds,
                 )
                 await db.execute(_FOLD, folded, digest_id)
                 leased.append(Leased(digest_id, channel["id"], token, 1))
@@ -205,12 +229,23 @@ async def delivered(pool: asyncpg.Pool, leased: Leased) -> bool:
     return await pool.execute(_DELIVERED, leased.delivery_id, leased.token) == "UPDATE 1"
 
 
+async def renew(pool: asyncpg.Pool, token: uuid.UUID, slot_seconds: float) -> None:
+    """What is left of a burst is held one more send's slot."""
+    await pool.execute(_RENEW, token, slot_seconds)
+
+
+async def release(pool: asyncpg.Pool, tokens: Iterable[uuid.UUID]) -> None:
+    """Bursts stopped before they were sent: due again at once, for any worker."""
+    await pool.execute(_RELEASE, list(tokens))
+
+
 async def not_delivered(
-    pool: asyncpg.Pool, leases: list[Leased], error: str, *, final: bool
+    pool: asyncpg.Pool, leases: list[Leased], error: str, *, final: bool, delay: float
 ) -> tuple[int, int]:
     """Record failed tries (or deliveries not tried, their channel down): each tried again
-    after its backoff, or (``final``, or out of attempts) marked failed for good. Returns how
-    many will be tried again and how many failed for good (leases lost meanwhile: neither)."""
+    ``delay`` seconds from now, or (``final``, or out of attempts) marked failed for good.
+    Returns how many will be tried again and how many failed for good (leases lost
+    meanwhile: neither)."""
     if not leases:
         return 0, 0
     [token] = {lease.token for lease in leases}  # one round's leases
@@ -218,8 +253,8 @@ async def not_delivered(
         _RETRY,
         token,
         error[:1000],
+        delay,
         [lease.delivery_id for lease in leases],
-        [backoff(lease.attempt) for lease in leases],
         [final or lease.attempt >= MAX_ATTEMPTS for lease in leases],
     )
     failed = sum(1 for row in rows if row["give_up"])

@@ -107,9 +107,12 @@ WHERE s.pipeline_id = $1 AND s.status = 'not_started'
 RETURNING s.id, s.pipeline_id, s.application_id, s.handler, s.attempt
 """
 
+# A pipeline that had finished is reopened: the run time risk compares (creation to finish)
+# stops at its first finish (reopened_at).
 _REOPEN = """
 UPDATE pipelines SET status = 'running', finished_at = NULL, updated_at = now(),
-                     revision = revision + 1
+                     revision = revision + 1,
+                     reopened_at = CASE WHEN status <> 'running' THEN now() ELSE reopened_at END
 WHERE id = $1
 """
 

@@ -5,8 +5,9 @@ For every stage of a handler with attempts in the recent window (an hour by defa
 every pipeline name with runs that finished in it, against the week before it:
 
 - the failure rate (a stage: failed of the attempts a handler finished; a pipeline: failed of
-  its runs that completed or failed) and the retry rate, now and then, and what most of the
-  recent failures share (a stage: the error; a pipeline: the stage its runs failed at);
+  its runs that completed or failed) and the retry rate, now and then, and where the recent
+  failures come from (a stage: its most frequent error; a pipeline: the stage most of its
+  stage failures were at);
 - the median duration (a pipeline: a run's, from its creation to its first finish) now and
   then, and an **anomaly score**: how many robust deviations (1.4826 times the median absolute
   deviation, read from the duration buckets) the recent median lies above the usual one.
@@ -45,11 +46,12 @@ MIN_SPREAD = 0.05
 class Sample:
     """How much each kind needs before it calls anything, and what confidence it gives."""
 
-    # Finished in the window, to call a failure rate or a duration.
-    failures: int
-    durations: int
-    # Finished in the week before, to call a duration.
-    baseline: int
+    # Finished in the window (attempts, or runs), to call a failure rate; timed, to call a
+    # duration.
+    min_finished: int
+    min_timed: int
+    # In the week before, to compare with.
+    min_baseline: int
     # Confidence reaches 63% of the way at this many on each side.
     recent_scale: float
     baseline_scale: float
@@ -59,8 +61,12 @@ class Sample:
 # run that takes ten times its usual is worth saying (with a low confidence), but a failure
 # rate needs a few runs (one failed run is what a pipeline_failed rule is for).
 SAMPLES: dict[Kind, Sample] = {
-    "stage": Sample(failures=5, durations=5, baseline=20, recent_scale=20, baseline_scale=100),
-    "pipeline": Sample(failures=3, durations=1, baseline=5, recent_scale=3, baseline_scale=20),
+    "stage": Sample(
+        min_finished=5, min_timed=5, min_baseline=20, recent_scale=20, baseline_scale=100
+    ),
+    "pipeline": Sample(
+        min_finished=3, min_timed=1, min_baseline=5, recent_scale=3, baseline_scale=20
+    ),
 }
 
 _MEMBER = """($3::uuid IS NULL OR r.application_id IN (
@@ -158,15 +164,20 @@ class Risk:
     # The recent median over the usual one.
     duration_trend: float | None
     anomaly_score: float | None
-    # A stage: its most frequent recent error. A pipeline: the stage most of its recent failed
-    # runs failed at (its risk, listed too, names the error).
+    # A stage's most frequent recent error, and its share of the stage's errors.
     top_error: str | None
     top_error_share: float | None
+    # A pipeline's: the stage most of its stages' recent failures (for good) were at, and its
+    # share of them (that stage's own risk, listed too, names the error).
+    failed_at_stage: str | None
+    failed_at_stage_share: float | None
 
 
 @dataclass
 class _Side:
-    # A stage: attempts. A pipeline: its runs (finished), and its stages' attempts apart.
+    """One side of the comparison (the window, or the week before it)."""
+
+    # What is compared: a stage's attempts, or a pipeline's finished runs.
     n: int = 0
     completed: int = 0
     failed: int = 0
@@ -194,15 +205,15 @@ def _sides() -> dict[bool, _Side]:
 class _Subject:
     kind: Kind
     application_id: uuid.UUID
-    # (handler, stage) of a stage; (pipeline name,) of a pipeline.
-    names: tuple[str, ...]
+    # A stage's handler and name, or a pipeline's name (handler None).
+    handler: str | None
+    name: str
 
     @property
     def label(self) -> str:
-        if self.kind == "pipeline":
-            return f"`{self.names[0]}`"
-        handler, stage = self.names
-        return f"`{stage}`" if stage == handler else f"`{stage}` ({handler})"
+        if self.handler is None or self.name == self.handler:
+            return f"`{self.name}`"
+        return f"`{self.name}` ({self.handler})"
 
 
 async def read_risks(
@@ -225,7 +236,7 @@ async def read_risks(
     errors: dict[_Subject, list[tuple[str, int]]] = defaultdict(list)
     async with pool.acquire() as db, db.transaction(readonly=True):
         for row in await db.fetch(_COUNTS, *scope):
-            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            subject = _Subject("stage", row["application_id"], row["handler"], row["stage_name"])
             side = sides[subject][row["recent"]]
             side.n += row["attempts"]
             side.attempts += row["attempts"]
@@ -233,14 +244,14 @@ async def read_risks(
             side.failed += row["failed"]
             side.retried += row["retried"]
         for row in await db.fetch(_DURATIONS, *scope):
-            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            subject = _Subject("stage", row["application_id"], row["handler"], row["stage_name"])
             if subject in sides:
                 sides[subject][row["recent"]].count(row["bucket"], row["n"])
         for row in await db.fetch(_ERRORS, recent_start, member, application_id):
-            subject = _Subject("stage", row["application_id"], (row["handler"], row["stage_name"]))
+            subject = _Subject("stage", row["application_id"], row["handler"], row["stage_name"])
             errors[subject].append((row["message"] or row["code"], row["n"]))
         for row in await db.fetch(_RUNS, *scope):
-            subject = _Subject("pipeline", row["application_id"], (row["pipeline_name"],))
+            subject = _Subject("pipeline", row["application_id"], None, row["pipeline_name"])
             side = sides[subject][row["recent"]]
             side.n += row["n"]
             if row["status"] == "completed":
@@ -250,7 +261,7 @@ async def read_risks(
             elif row["status"] == "failed":
                 side.failed += row["n"]
         for row in await db.fetch(_RUN_ATTEMPTS, *scope):
-            subject = _Subject("pipeline", row["application_id"], (row["pipeline_name"],))
+            subject = _Subject("pipeline", row["application_id"], None, row["pipeline_name"])
             if subject not in sides:
                 continue
             side = sides[subject][row["recent"]]
@@ -293,13 +304,14 @@ def _judge(
     timed, base_timed = sum(recent.histogram.values()), sum(usual.histogram.values())
     confidence = _confidence(recent.finished, usual.finished, sample)
     failures, base_failures = recent.failure_rate, usual.failure_rate
+    # A stage's errors, or a pipeline's stages that failed for good.
     failed_errors = sum(n for _, n in errors)
-    top_error, top_share = (errors[0][0], errors[0][1] / failed_errors) if errors else (None, None)
+    top, top_share = (errors[0][0], errors[0][1] / failed_errors) if errors else (None, None)
 
     failure_severity = _failure_severity(
-        failures, base_failures, enough=recent.finished >= sample.failures
+        failures, base_failures, enough=recent.finished >= sample.min_finished
     )
-    durations_compared = timed >= sample.durations and base_timed >= sample.baseline
+    durations_compared = timed >= sample.min_timed and base_timed >= sample.min_baseline
     duration_severity = _duration_severity(score, enough=durations_compared)
     since = _window_words(window)
     name = subject.label
@@ -311,12 +323,14 @@ def _judge(
         was = f"up from {base_failures:.0%}" if base_failures is not None else "with no history"
         if subject.kind == "pipeline":
             sentence = f"{name} fails {failures:.0%} of its runs {since}, {was}"
-            if top_error is not None and top_share is not None:
-                sentence += f": {top_share:.0%} of the failed runs failed at `{top_error}`"
+            if top is not None:
+                sentence += (
+                    f": {errors[0][1]:,} of its {failed_errors:,} stage failures were at `{top}`"
+                )
         else:
             sentence = f"{name} fails {failures:.0%} of attempts {since}, {was}"
-            if top_error is not None and top_share is not None:
-                sentence += f": {top_share:.0%} of the errors are `{top_error[:80]}`"
+            if top is not None and top_share is not None:
+                sentence += f": {top_share:.0%} of the errors are `{top[:80]}`"
     elif duration_severity != "none":
         signal, severity = "duration", duration_severity
         assert p50 is not None
@@ -334,7 +348,9 @@ def _judge(
     else:
         severity = "none"
         sentence = f"{name} runs as usual {since}"
-        failures_compared = recent.finished >= sample.failures and usual.finished >= sample.baseline
+        failures_compared = (
+            recent.finished >= sample.min_finished and usual.finished >= sample.min_baseline
+        )
         if not (failures_compared or durations_compared):
             things = "runs" if subject.kind == "pipeline" else "attempts"
             sentence = f"{name}: too few {things} to compare {since}"
@@ -343,9 +359,9 @@ def _judge(
         application_id=subject.application_id,
         application_name=application_name,
         kind=subject.kind,
-        handler=subject.names[0] if stage else None,
-        stage_name=subject.names[1] if stage else None,
-        pipeline_name=None if stage else subject.names[0],
+        handler=subject.handler,
+        stage_name=subject.name if stage else None,
+        pipeline_name=None if stage else subject.name,
         signal=signal,
         severity=severity,
         confidence=round(confidence, 3),
@@ -361,8 +377,10 @@ def _judge(
         baseline_p50_seconds=base_p50,
         duration_trend=p50 / base_p50 if p50 and base_p50 else None,
         anomaly_score=None if score is None else round(score, 2),
-        top_error=top_error,
-        top_error_share=top_share,
+        top_error=top if stage else None,
+        top_error_share=top_share if stage else None,
+        failed_at_stage=None if stage else top,
+        failed_at_stage_share=None if stage else top_share,
     )
 
 

@@ -111,13 +111,18 @@ GROUP BY 1, 2, 3, 4
 ON CONFLICT (grain, at, application_id, status) DO UPDATE SET n = r.n + EXCLUDED.n
 """
 
-# A run's time is known only for a first finish (seconds is null for a rerun's): bucket -1.
+# A run's time is known only for a first finish (seconds is null after a reopening): bucket
+# -1. A finish logged by the trigger as it was before migration 0022 has no name: it is read
+# from the pipeline (gone already: not counted).
 _FOLD_RUNS = f"""
 INSERT INTO run_rollups AS r (grain, at, application_id, pipeline_name, status, bucket, n)
-SELECT $3, date_trunc($3, f.finished_at, 'UTC'), f.application_id, f.pipeline_name, f.status,
+SELECT $3, date_trunc($3, f.finished_at, 'UTC'), f.application_id, f.name, f.status,
        CASE WHEN f.seconds IS NULL THEN -1 ELSE {_bucket("f.seconds")} END, count(*)
-FROM pipeline_finishes f
-WHERE f.txid >= $1 AND f.txid < $2 AND f.pipeline_name IS NOT NULL
+FROM (SELECT finished_at, application_id, status, seconds,
+             coalesce(pipeline_name, (SELECT p.name FROM pipelines p WHERE p.id = pipeline_id))
+                 AS name
+      FROM pipeline_finishes WHERE txid >= $1 AND txid < $2) f
+WHERE f.name IS NOT NULL
 GROUP BY 1, 2, 3, 4, 5, 6
 ON CONFLICT (grain, at, application_id, pipeline_name, status, bucket)
 DO UPDATE SET n = r.n + EXCLUDED.n

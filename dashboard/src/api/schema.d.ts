@@ -2357,6 +2357,8 @@ export interface components {
             baselineRuns: number | null;
             confidence: number;
             durationTrend: number | null;
+            failedAtStage: string | null;
+            failedAtStageShare: number | null;
             failureRate: number | null;
             handler: string | null;
             /** @enum {string} */

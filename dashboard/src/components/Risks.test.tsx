@@ -34,6 +34,8 @@ const quiet = (stageName: string, sentence: string): Risk => ({
   anomalyScore: null,
   topError: null,
   topErrorShare: null,
+  failedAtStage: null,
+  failedAtStageShare: null,
 });
 
 const failing: Risk = {
@@ -123,11 +125,24 @@ describe("RiskList", () => {
     expect(first!.textContent).toContain("Run p50 10 min 12 s usually 1 min 1 s (×10)");
     expect(first!.textContent).toContain("Runs 1 against 28 in the week before");
     expect(first!.textContent).not.toContain("Attempts");
+    expect(first!.textContent).not.toContain("Stage failures at");
     const folded = screen
       .getByText(/1 stage and 1 pipeline as usual/)
       .closest("details") as HTMLDetailsElement;
     expect(within(folded).getByText("6 runs")).toBeTruthy();
     expect(within(folded).getByText("3 attempts")).toBeTruthy();
+  });
+
+  it("names the stage a pipeline's failures were at", () => {
+    const etl: Risk = {
+      ...slowRun,
+      signal: "failures",
+      failureRate: 0.4,
+      failedAtStage: "load",
+      failedAtStageShare: 0.75,
+    };
+    renderAt("/insights", "/insights", <RiskList items={[etl]} window="1h" />);
+    expect(screen.getByRole("listitem").textContent).toContain("Stage failures at load (75.0 %)");
   });
 
   it("gives no trend without a usual median", () => {

@@ -131,6 +131,11 @@ function RiskItem({ risk }: { risk: Risk }) {
           {risk.durationTrend !== null && ` (${trend(risk.durationTrend)})`}
         </Figure>
         <Figure label="Anomaly score">{anomaly(risk.anomalyScore)}</Figure>
+        {risk.failedAtStage !== null && (
+          <Figure label="Stage failures at">
+            <code>{risk.failedAtStage}</code> ({percent(risk.failedAtStageShare)})
+          </Figure>
+        )}
         {pipeline ? (
           <Figure label="Runs">
             {count(risk.runs ?? 0)} <span className="text-muted">against</span>{" "}
