@@ -592,6 +592,8 @@ async def test_a_webhook_inside_the_network_is_refused_unless_allowed(
         assert tried.status_code == 200
         assert tried.json()["ok"] is False
         assert "loopback" in tried.json()["detail"]
+        # It names the setting that would allow it: the control plane's, not a worker's.
+        assert "unless PIPELOGIQ_ALERTS_ALLOW allows it" in tried.json()["detail"]
         await add_rule(dev, system, {"type": "pipeline_failed"}, [channel["id"]])
         await fail_pipeline(system, "nightly")
         [alert] = await wait_for_alerts(dev, 1)

@@ -200,6 +200,11 @@ async def test_a_few_attempts_are_too_few_to_call_and_confidence_grows_with_samp
 ) -> None:
     rare = await stage(system, "rare")
     await attempts(system.pool, rare, 3, hours_ago=(0.1, 0.5), seconds=(1, 1), errors={0: "boom"})
+    # Half its attempts failing, but no week before to compare with: not a risk (the rules on
+    # failed stages tell of such failures).
+    new = await stage(system, "new")
+    failing = {n: "boom" for n in range(0, 20, 2)}
+    await attempts(system.pool, new, 20, hours_ago=(0.1, 0.5), seconds=(1, 1), errors=failing)
     often = await stage(system, "often")
     await attempts(system.pool, often, 300, hours_ago=(2, 160), seconds=(1, 2))
     await attempts(system.pool, often, 100, hours_ago=(0.01, 0.9), seconds=(1, 2))
@@ -207,6 +212,8 @@ async def test_a_few_attempts_are_too_few_to_call_and_confidence_grows_with_samp
     found = await risks(root)
     assert found["rare"]["severity"] == "none"
     assert "too few attempts" in found["rare"]["sentence"]
+    assert (found["new"]["severity"], found["new"]["failureRate"]) == ("none", 0.5)
+    assert found["new"]["sentence"] == "`new`: too few attempts to compare in the last hour."
     assert found["rare"]["confidence"] < 0.2 < found["often"]["confidence"]
     # One pipeline's stages only, and one application's.
     assert list(await risks(root, pipeline="nightly")) == list(found)
@@ -313,3 +320,19 @@ async def test_a_pipeline_failing_more_than_usual_names_the_stage_its_runs_faile
     assert found["load"]["kind"] == "stage"
     assert found["load"]["pipelineName"] is None
     assert found["load"]["attempts"] == 3
+
+
+async def test_one_message_under_two_codes_is_one_error(system: System, root: Dashboard) -> None:
+    load = await stage(system, "load")
+    await attempts(system.pool, load, 100, hours_ago=(2, 160), seconds=(1, 2))
+    failing = {n: "connection refused" for n in range(10)}
+    await attempts(system.pool, load, 20, hours_ago=(0.05, 0.9), seconds=(1, 2), errors=failing)
+    # Half of them with a code, half without: rolled up apart, read as one.
+    await system.pool.execute(
+        'UPDATE stage_attempts SET error = error || \'{"code": "CONN"}\' '
+        "WHERE outcome = 'failed' AND attempt % 2 = 0"
+    )
+    await folded(system.pool)
+    risk = (await risks(root))["load"]
+    assert (risk["topError"], risk["topErrorShare"]) == ("connection refused", 1.0)
+    assert risk["sentence"].endswith(": 100% of the errors are `connection refused`.")

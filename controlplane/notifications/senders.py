@@ -23,6 +23,9 @@ from controlplane.notifications import messages
 from worker_sdk.errors import TerminalError
 from worker_sdk.templates import network
 
+# The setting a refused address names: the control plane's allow-list for its alerts.
+ALERTS_ALLOW = "PIPELOGIQ_ALERTS_ALLOW"
+
 
 class SendFailed(Exception):
     """The channel did not take the message. ``final``: trying again will not help (the
@@ -96,6 +99,7 @@ async def _post(
                 content=body,
                 timeout_seconds=timeout_seconds,
                 allowed=allowed,
+                setting=ALERTS_ALLOW,
             ) as response:
                 status = response.status_code
     except (httpx.HTTPError, OSError, TimeoutError) as error:
@@ -114,7 +118,9 @@ async def _mail(
     timeout_seconds: float,
     allowed: Iterable[str],
 ) -> str:
-    address = await network.checked_address(config.host, config.port, timeout_seconds, allowed)
+    address = await network.checked_address(
+        config.host, config.port, timeout_seconds, allowed, ALERTS_ALLOW
+    )
     mail = messages.email(message, public_url, config.sender, config.to)
     # Connected to the address checked; TLS is still spoken to the name (SNI, certificate).
     client = aiosmtplib.SMTP(

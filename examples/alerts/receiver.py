@@ -27,8 +27,13 @@ class Receiver(BaseHTTPRequestHandler):
         if delivery not in seen:  # a delivery may come twice: at least once
             seen.add(delivery)
             event = json.loads(body)
-            alert = event.get("alert") or {}
-            print(event["event"], alert.get("severity"), alert.get("summary"), flush=True)
+            if "alert" in event:  # alert.opened, alert.acknowledged, alert.resolved
+                alert = event["alert"]
+                print(event["event"], alert["severity"], alert["summary"], flush=True)
+            elif "digest" in event:  # alert.digest: a storm, folded
+                print(event["event"], event["digest"]["summary"], flush=True)
+            else:  # test: "send a test" on the channel
+                print(event["event"], event["application"]["name"], flush=True)
         self.send_response(204)
         self.end_headers()
 

@@ -102,18 +102,23 @@ def refusal(address: IPAddress) -> str | None:
 
 
 async def _checked_address(
-    url: httpx.URL, timeout_seconds: float, allowed: Iterable[str] = ()
+    url: httpx.URL, timeout_seconds: float, allowed: Iterable[str], setting: str
 ) -> str:
     host = url.raw_host.decode("ascii")
     port = url.port or (443 if url.scheme == "https" else 80)
-    return await checked_address(host, port, timeout_seconds, allowed)
+    return await checked_address(host, port, timeout_seconds, allowed, setting)
 
 
 async def checked_address(
-    host: str, port: int, timeout_seconds: float, allowed: Iterable[str] = ()
+    host: str,
+    port: int,
+    timeout_seconds: float,
+    allowed: Iterable[str] = (),
+    setting: str = ALLOW_ENV,
 ) -> str:
     """The address to connect to for ``host``: every address it resolves to is checked
-    (``address_not_allowed`` unless allowed), and the first is the one to use."""
+    (``address_not_allowed`` unless allowed), and the first is the one to use. ``setting``
+    is the one a refusal names: where the caller's allow-list comes from."""
     names, networks = _rules(
         [*os.environ.get(ALLOW_ENV, "").split(","), *_allowed_in_code, *allowed]
     )
@@ -133,8 +138,7 @@ async def checked_address(
             if kind is not None and not any(address in network for network in networks):
                 named = host if host == str(address) else f"{host} ({address})"
                 raise TerminalError(
-                    f"{named} is {kind} address, which is not reached unless "
-                    f"{ALLOW_ENV} (or the control plane's PIPELOGIQ_ALERTS_ALLOW) allows it",
+                    f"{named} is {kind} address, which is not reached unless {setting} allows it",
                     code="address_not_allowed",
                 )
     return str(addresses[0])
@@ -166,10 +170,12 @@ async def send(
     timeout_seconds: float,
     max_redirects: int = 0,
     allowed: Iterable[str] = (),
+    setting: str = ALLOW_ENV,
 ) -> AsyncIterator[httpx.Response]:
     """Send a request to a checked, pinned address and yield the streamed answer: after up to
     ``max_redirects`` redirects, each checked the same way (with 0, a redirect is the answer).
-    ``allowed`` adds to the allow-list (the control plane's own setting, for its alerts).
+    ``allowed`` adds to the allow-list (the control plane's own setting, for its alerts),
+    ``setting`` names where it comes from in a refusal.
     httpx's own errors (``httpx.TransportError``) are the caller's to handle."""
     target = _url(url, "invalid_input")
     sent = httpx.Headers(headers)
@@ -181,7 +187,9 @@ async def send(
             request_headers["Host"] = target.netloc.decode("ascii")
             request = client.build_request(
                 method,
-                target.copy_with(host=await _checked_address(target, timeout_seconds, allowed)),
+                target.copy_with(
+                    host=await _checked_address(target, timeout_seconds, allowed, setting)
+                ),
                 headers=request_headers,
                 json=json,
                 content=content,

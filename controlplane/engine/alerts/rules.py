@@ -139,18 +139,23 @@ def _check(draft: Draft) -> None:
             "invalid_condition",
             "failAfterMinutes must be longer than minutes: a stage is alerted on first",
         )
-    # A rule that could never fire is a mistake to say at once, not a silence to find out.
-    if isinstance(condition, conditions.Risk) and (
-        ((condition.handler or condition.stage) and condition.kind == "pipeline")
-        or (condition.pipeline_name and condition.kind == "stage")
-        or ((condition.handler or condition.stage) and condition.pipeline_name)
-    ):
-        raise InvalidRequest(
-            "invalid_condition",
-            "handler and stage name a stage's risk, pipelineName a pipeline's: not both",
-        )
+    if isinstance(condition, conditions.Risk) and (problem := _never_fires(condition)):
+        raise InvalidRequest("invalid_condition", problem)
     if len(set(draft.channel_ids)) != len(draft.channel_ids):
         raise InvalidRequest("invalid_channels", "a channel is named twice")
+
+
+def _never_fires(condition: conditions.Risk) -> str | None:
+    """Why a risk condition could never match anything: a mistake to say at once, not a
+    silence to find out."""
+    names_a_stage = condition.handler is not None or condition.stage is not None
+    if names_a_stage and condition.kind == "pipeline":
+        return "handler and stage name a stage's risk: a pipeline's (kind pipeline) has neither"
+    if condition.pipeline_name is not None and condition.kind == "stage":
+        return "pipelineName names a pipeline's risk: a stage's (kind stage) has none"
+    if names_a_stage and condition.pipeline_name is not None:
+        return "handler and stage name a stage's risk, pipelineName a pipeline's: not both"
+    return None
 
 
 async def _channels_are_its_own(

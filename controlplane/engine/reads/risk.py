@@ -247,9 +247,14 @@ async def read_risks(
             subject = _Subject("stage", row["application_id"], row["handler"], row["stage_name"])
             if subject in sides:
                 sides[subject][row["recent"]].count(row["bucket"], row["n"])
+        # Errors are rolled up by code and message; a person reads the message (the code when
+        # there is none): the same message under two codes is one error to them.
+        by_label: dict[_Subject, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in await db.fetch(_ERRORS, recent_start, member, application_id):
             subject = _Subject("stage", row["application_id"], row["handler"], row["stage_name"])
-            errors[subject].append((row["message"] or row["code"], row["n"]))
+            by_label[subject][row["message"] or row["code"]] += row["n"]
+        for subject, labels in by_label.items():
+            errors[subject].extend(labels.items())
         for row in await db.fetch(_RUNS, *scope):
             subject = _Subject("pipeline", row["application_id"], None, row["pipeline_name"])
             side = sides[subject][row["recent"]]
@@ -308,9 +313,10 @@ def _judge(
     failed_errors = sum(n for _, n in errors)
     top, top_share = (errors[0][0], errors[0][1] / failed_errors) if errors else (None, None)
 
-    failure_severity = _failure_severity(
-        failures, base_failures, enough=recent.finished >= sample.min_finished
+    failures_compared = (
+        recent.finished >= sample.min_finished and usual.finished >= sample.min_baseline
     )
+    failure_severity = _failure_severity(failures, base_failures, enough=failures_compared)
     durations_compared = timed >= sample.min_timed and base_timed >= sample.min_baseline
     duration_severity = _duration_severity(score, enough=durations_compared)
     since = _window_words(window)
@@ -320,10 +326,12 @@ def _judge(
         duration_severity
     ):
         signal, severity = "failures", failure_severity
-        was = f"up from {base_failures:.0%}" if base_failures is not None else "with no history"
+        was = f"up from {base_failures:.0%}"
         if subject.kind == "pipeline":
             sentence = f"{name} fails {failures:.0%} of its runs {since}, {was}"
-            if top is not None:
+            if top is not None and failed_errors == 1:
+                sentence += f": its one stage failure was at `{top}`"
+            elif top is not None:
                 sentence += (
                     f": {errors[0][1]:,} of its {failed_errors:,} stage failures were at `{top}`"
                 )
@@ -348,9 +356,6 @@ def _judge(
     else:
         severity = "none"
         sentence = f"{name} runs as usual {since}"
-        failures_compared = (
-            recent.finished >= sample.min_finished and usual.finished >= sample.min_baseline
-        )
         if not (failures_compared or durations_compared):
             things = "runs" if subject.kind == "pipeline" else "attempts"
             sentence = f"{name}: too few {things} to compare {since}"

@@ -13,29 +13,12 @@ import {
   riskKey,
   riskName,
   sampleWords,
-  sentenceParts,
   splitRisks,
   trend,
   WINDOW_WORDS,
 } from "../risk";
 import { SeverityBadge } from "../status";
-
-/** The API's sentence, the stage, handler and error it quotes set as code. */
-export function Sentence({ text }: { text: string }) {
-  return (
-    <>
-      {sentenceParts(text).map((part, index) =>
-        part.code ? (
-          <code key={index} className="rounded bg-slate-100 px-1 text-[0.9em] dark:bg-slate-800">
-            {part.text}
-          </code>
-        ) : (
-          part.text
-        ),
-      )}
-    </>
-  );
-}
+import { Sentence } from "./Sentence";
 
 /** How sure the comparison is (it grows with the samples on both sides): a bar and its figure. */
 export function Confidence({ value }: { value: number }) {

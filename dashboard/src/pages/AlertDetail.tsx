@@ -10,6 +10,7 @@ import { Card, Empty, Loaded, Table } from "../components/ui";
 import { count } from "../format";
 import { SeverityBadge, StatusBadge, Time } from "../status";
 import { AlertActions } from "./Alerts";
+import { Sentence } from "../components/Sentence";
 
 type Detail = Schemas["AlertDetail"];
 // A notification still on its way.
@@ -51,7 +52,9 @@ function AlertPage({ detail }: { detail: Detail }) {
       </header>
       <div className="grid gap-4 lg:grid-cols-2">
         <Card title="Summary">
-          <p className="mb-3 break-words">{alert.summary}</p>
+          <p className="mb-3 break-words">
+            <Sentence text={alert.summary} />
+          </p>
           <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm">
             <Fact label="Rule">
               {alert.ruleName}{" "}

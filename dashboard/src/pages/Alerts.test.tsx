@@ -106,6 +106,16 @@ describe("Alerts", () => {
     await vi.waitFor(() => expect(screen.queryByRole("dialog")).toBeNull());
   });
 
+  it("sets the names a risk's summary quotes as code, not as backticks", async () => {
+    const risky = { ...alert, summary: "`load` (echo) fails 29% of attempts in the last hour, up from 1%." };
+    api("operator", { "GET /api/alerts": () => answer(200, { items: [risky], nextBefore: null }) });
+    renderAt("/alerts", "/alerts", <Alerts />);
+    const row = await screen.findByRole("row", { name: /nightly failures/ });
+    expect(within(row).getByText("load").tagName).toBe("CODE");
+    expect(row.textContent).toContain("load (echo) fails 29% of attempts");
+    expect(row.textContent).not.toContain("`");
+  });
+
   it("resolves only once the dialog is confirmed, the note left out when empty", async () => {
     const fetch = api("operator", {
       "POST /api/alerts/al1/resolve": () => answer(200, { ...alert, status: "resolved" }),

@@ -23,6 +23,7 @@ import { count } from "../format";
 import { SeverityBadge, StatusBadge, Time } from "../status";
 import { AlertChannels } from "./AlertChannels";
 import { AlertRules } from "./AlertRules";
+import { Sentence } from "../components/Sentence";
 
 type Alert = Schemas["AlertView"];
 type StatusFilter = "open" | "firing" | "acknowledged" | "resolved";
@@ -195,7 +196,9 @@ function AlertList() {
                           {alert.subjectName}
                         </Link>
                       </td>
-                      <td className="max-w-md py-2 break-words">{alert.summary}</td>
+                      <td className="max-w-md py-2 break-words">
+                        <Sentence text={alert.summary} />
+                      </td>
                       <td className="py-2 text-right tabular-nums">{count(alert.occurrences)}</td>
                       <td className="py-2 text-xs whitespace-nowrap">
                         <Time at={alert.openedAt} />
@@ -263,7 +266,9 @@ function NoteDialog({ alert, act, onClose }: { alert: Alert; act: Act; onClose: 
       <p className="mb-2 text-sm font-medium">
         {alert.ruleName}: {alert.subjectName}
       </p>
-      <p className="mb-3 text-sm break-words">{alert.summary}</p>
+      <p className="mb-3 text-sm break-words">
+        <Sentence text={alert.summary} />
+      </p>
       <p className="mb-3 text-sm text-muted">
         {act === "acknowledge"
           ? "Says someone is on it: it stops counting as firing, and stays open until resolved."
