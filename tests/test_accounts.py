@@ -248,3 +248,105 @@ async def test_a_stranger_s_large_login_body_is_not_read(api: httpx.AsyncClient)
     )
     assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
     assert (await login(api)).status_code == 200  # a login of its size passes
+
+
+# -- one's password and sessions ------------------------------------------------------------
+
+NEW_PASSWORD = "a-new-and-long-enough-password"
+
+
+async def test_changing_one_s_password_ends_every_other_session_of_theirs(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    assert (await login(api)).status_code == 200
+    async with await internal_client(pool) as laptop:
+        assert (await login(laptop)).status_code == 200
+        change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+        answer = await api.post("/api/auth/password", json=change, headers=csrf(api))
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"sessionsEnded": 1}
+        # The other browser is logged out at once; this one goes on.
+        assert (await laptop.get("/api/auth/me")).status_code == 401
+        assert (await api.get("/api/auth/me")).status_code == 200
+    # The old password opens nothing any more, the new one does.
+    async with await internal_client(pool) as other:
+        assert (await login(other)).status_code == 401
+        assert (await login(other, password=NEW_PASSWORD)).status_code == 200
+    audited = await pool.fetchrow(
+        "SELECT actor, details ->> 'sessionsEnded' AS ended FROM audit_log "
+        "WHERE action = 'user.password_changed'"
+    )
+    assert (audited["actor"], audited["ended"]) == ("ada@example.com", "1")
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "status", "code"),
+    [
+        ("not-the-password", NEW_PASSWORD, 403, "wrong_password"),
+        (PASSWORD, "short", 422, "weak_password"),
+        (PASSWORD, PASSWORD, 422, "same_password"),
+        (PASSWORD, "x" * 1025, 422, "invalid_request"),
+    ],
+)
+async def test_a_password_change_is_refused_with_its_reason_and_changes_nothing(
+    pool: asyncpg.Pool, api: httpx.AsyncClient, current: str, new: str, status: int, code: str
+) -> None:
+    assert (await login(api)).status_code == 200
+    change = {"currentPassword": current, "newPassword": new}
+    answer = await api.post("/api/auth/password", json=change, headers=csrf(api))
+    assert answer.status_code == status, answer.text
+    assert answer.json()["code"] == code
+    async with await internal_client(pool) as other:
+        assert (await login(other)).status_code == 200  # the password is as it was
+
+
+async def test_guessing_the_current_password_is_throttled(api: httpx.AsyncClient) -> None:
+    assert (await login(api)).status_code == 200
+    change = {"currentPassword": "guess", "newPassword": NEW_PASSWORD}
+    codes = [
+        (await api.post("/api/auth/password", json=change, headers=csrf(api))).json()["code"]
+        for _ in range(7)
+    ]
+    assert codes[:5] == ["wrong_password"] * 5
+    assert codes[-1] == "password_throttled"
+    # Even the right one waits out the lock: a guess that lands is not told apart.
+    right = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    throttled = await api.post("/api/auth/password", json=right, headers=csrf(api))
+    assert throttled.status_code == 429
+    assert int(throttled.headers["Retry-After"]) >= 1
+
+
+async def test_one_lists_and_ends_one_s_own_sessions_only(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    await create_user(pool, "bob@example.com", "Bob", "operator", PASSWORD)
+    assert (await login(api)).status_code == 200
+    async with (
+        await internal_client(pool) as laptop,
+        await internal_client(pool) as bob,
+    ):
+        assert (await login(laptop, headers={"User-Agent": "laptop"})).status_code == 200
+        assert (await login(bob, "bob@example.com")).status_code == 200
+        listed = (await api.get("/api/auth/sessions")).json()["items"]
+        assert len(listed) == 2
+        [here] = [s for s in listed if s["current"]]
+        [there] = [s for s in listed if not s["current"]]
+        assert there["userAgent"] == "laptop"
+        # Bob's session is not Ada's to see or end.
+        [bobs] = (await bob.get("/api/auth/sessions")).json()["items"]
+        refused = await api.delete(f"/api/auth/sessions/{bobs['id']}", headers=csrf(api))
+        assert (refused.status_code, refused.json()["code"]) == (404, "session_not_found")
+        assert (await bob.get("/api/auth/me")).status_code == 200
+        # Ending the laptop's logs it out; ending this one is a logout.
+        ended = await api.delete(f"/api/auth/sessions/{there['id']}", headers=csrf(api))
+        assert ended.status_code == 204
+        assert (await laptop.get("/api/auth/me")).status_code == 401
+        assert [s["id"] for s in (await api.get("/api/auth/sessions")).json()["items"]] == [
+            here["id"]
+        ]
+        again = await api.delete(f"/api/auth/sessions/{there['id']}", headers=csrf(api))
+        assert again.status_code == 404
+        assert (
+            await api.delete(f"/api/auth/sessions/{here['id']}", headers=csrf(api))
+        ).status_code == 204
+        assert (await api.get("/api/auth/me")).status_code == 401

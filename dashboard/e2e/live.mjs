@@ -746,6 +746,14 @@ try {
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.locator('tr[data-audit="user.memberships_set"]').first().waitFor();
 
+  // One's account, from the menu: the password form, and this session marked in the list.
+  await page.getByRole("button", { name: "Account and theme" }).click();
+  await page.getByRole("menuitem", { name: "Account: password and sessions" }).click();
+  await page.getByRole("heading", { name: "Account" }).waitFor();
+  await page.getByRole("form", { name: "change password" }).waitFor();
+  await page.getByRole("list", { name: "sessions" }).getByText("(this one)").waitFor();
+  await review(page, "account");
+
   // Dark, as the user chose; kept for the next visit.
   await page.getByRole("button", { name: "Account and theme" }).click();
   await page.getByRole("menuitemradio", { name: "Dark" }).click();

@@ -1,6 +1,7 @@
 import { Navigate, Outlet, Route, Routes } from "react-router";
 
 import { Layout } from "./components/Layout";
+import { Account } from "./pages/Account";
 import { AlertDetail } from "./pages/AlertDetail";
 import { Alerts } from "./pages/Alerts";
 import { Applications } from "./pages/Applications";
@@ -54,6 +55,7 @@ export function App() {
         <Route path="/workers/:id" element={<WorkerDetail />} />
         <Route path="/insights" element={<Insights />} />
         <Route path="/policies" element={<Policies />} />
+        <Route path="/account" element={<Account />} />
         <Route element={<AdminOnly />}>
           <Route path="/applications" element={<Applications />} />
           <Route path="/users" element={<Users />} />

@@ -1,15 +1,24 @@
-"""/api/auth: log in, refresh the session, log out, who am I."""
+"""/api/auth: log in, refresh the session, log out, who am I; one's password and sessions."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from controlplane.api.clients import client_address
-from controlplane.api.internal.schemas import LoginRequest, SessionView, UserView
+from controlplane.api.internal.schemas import (
+    LiveSessionPage,
+    LiveSessionView,
+    LoginRequest,
+    PasswordChange,
+    PasswordChanged,
+    SessionView,
+    UserView,
+)
 from controlplane.api.internal.session import (
     REFRESH_COOKIE,
     actor_of,
@@ -22,9 +31,12 @@ from controlplane.api.internal.session import (
 from controlplane.engine.access.accounts import (
     Session,
     User,
+    change_password,
+    list_sessions,
     log_in,
     open_session,
     refresh_session,
+    revoke_own_session,
     revoke_session,
 )
 from controlplane.errors import Unauthorized
@@ -107,4 +119,67 @@ class SessionController(Controller):
         await revoke_session(services.pool, request.state.session_id, actor_of(request))
         response: Response[None] = Response(content=None, status_code=204)
         clear_session_cookies(response)
+        return response
+
+    @post(
+        "/password",
+        summary="Change one's password; every other session of the user ends",
+        opt={"errors": [403, 429]},  # wrong_password; password_throttled
+        status_code=200,
+    )
+    async def password(
+        self,
+        data: JSONBody[PasswordChange],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> PasswordChanged:
+        ended = await change_password(
+            services.pool,
+            current_user(request).id,
+            request.state.session_id,
+            data.current_password,
+            data.new_password,
+            actor_of(request),
+        )
+        return PasswordChanged(ended)
+
+    @get("/sessions", summary="One's live sessions, the one used last first")
+    async def sessions(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+    ) -> LiveSessionPage:
+        here = request.state.session_id
+        found = await list_sessions(services.pool, current_user(request).id)
+        return LiveSessionPage(
+            [
+                LiveSessionView(
+                    s.id,
+                    s.created_at,
+                    s.refreshed_at,
+                    s.expires_at,
+                    s.client,
+                    s.user_agent,
+                    current=s.id == here,
+                )
+                for s in found
+            ]
+        )
+
+    @delete(
+        "/sessions/{session_id:uuid}",
+        status_code=204,
+        summary="End one of one's sessions (this one: a logout)",
+        opt={"errors": [404]},  # session_not_found
+    )
+    async def revoke(
+        self,
+        session_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> Response[None]:
+        await revoke_own_session(
+            services.pool, current_user(request).id, session_id, actor_of(request)
+        )
+        response: Response[None] = Response(content=None, status_code=204)
+        if session_id == request.state.session_id:
+            clear_session_cookies(response)
         return response

@@ -54,6 +54,33 @@ class SessionView(_Response):
     access_expires_in_seconds: int
 
 
+class PasswordChange(_Request):
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    # At least 12 characters (422 weak_password below that).
+    new_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class PasswordChanged(_Response):
+    # The user's other sessions, ended: whoever knew the old password is logged out.
+    sessions_ended: int
+
+
+class LiveSessionView(_Response):
+    id: uuid.UUID
+    created_at: dt.datetime
+    # Last used: its access token was last renewed then.
+    refreshed_at: dt.datetime
+    expires_at: dt.datetime
+    client: str | None
+    user_agent: str | None
+    # The session this request is made in.
+    current: bool
+
+
+class LiveSessionPage(_Response):
+    items: list[LiveSessionView]
+
+
 # -- applications and keys -------------------------------------------------------------------
 
 Scope = Literal["submit", "read", "work", "define"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -16,7 +17,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from controlplane.engine.access.audit import CLI, Actor, record
-from controlplane.errors import Conflict, InvalidRequest, NotFound, TooManyRequests, Unauthorized
+from controlplane.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 
 Role = Literal["admin", "developer", "operator"]
 ROLES: tuple[Role, ...] = ("admin", "developer", "operator")
@@ -141,19 +149,27 @@ UPDATE login_failures SET failures = greatest(failures - 1, 0) WHERE key = $1
 """
 
 
+async def _count_attempt(
+    pool: asyncpg.Pool, keys: list[str], free: list[int], refused_as: str
+) -> None:
+    """Count an attempt at a password against each key, or refuse it (``refused_as``, the
+    problem's code) while one is locked."""
+    counted = await pool.fetch(_COUNT_ATTEMPT, keys, free, MAX_LOCK_SECONDS)
+    refused = [row["locked_for"] for row in counted if not row["counted"]]
+    if refused:
+        raise TooManyRequests(
+            refused_as,
+            "too many wrong passwords; try again later",
+            retry_after=float(max(refused)),
+        )
+
+
 async def log_in(pool: asyncpg.Pool, email: str, password: str, client: str) -> User:
     """The user with these credentials; the same refusal whether the email exists or not."""
     account_and_client = f"account:{email.strip().lower()}|client:{client}"
     keys = [account_and_client, f"client:{client}"]
     free = [FREE_FAILURES_PER_ACCOUNT_AND_CLIENT, FREE_FAILURES_PER_CLIENT]
-    counted = await pool.fetch(_COUNT_ATTEMPT, keys, free, MAX_LOCK_SECONDS)
-    refused = [row["locked_for"] for row in counted if not row["counted"]]
-    if refused:
-        raise TooManyRequests(
-            "login_throttled",
-            "too many failed logins; try again later",
-            retry_after=float(max(refused)),
-        )
+    await _count_attempt(pool, keys, free, "login_throttled")
     row = await pool.fetchrow(_USER_FOR_LOGIN, email.strip())
     matches = await verify_password(row["password_hash"] if row else _decoy_hash(), password)
     if row is None or not matches or row["disabled"]:
@@ -246,10 +262,90 @@ async def revoke_session(
             await record(connection, actor, "user.logged_out", "session", session_id)
 
 
+_LIST_SESSIONS = """
+SELECT id, created_at, refreshed_at, expires_at, client, user_agent FROM sessions
+WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+ORDER BY refreshed_at DESC, id
+"""
+# A user ends their own sessions only.
+_REVOKE_OWN = """
+UPDATE sessions SET revoked_at = now()
+WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+"""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: uuid.UUID
+    created_at: dt.datetime
+    refreshed_at: dt.datetime
+    expires_at: dt.datetime
+    client: str | None
+    user_agent: str | None
+
+
+async def list_sessions(pool: asyncpg.Pool, user_id: uuid.UUID) -> list[SessionRecord]:
+    """The user's live sessions, the one used last first."""
+    return [SessionRecord(**row) for row in await pool.fetch(_LIST_SESSIONS, user_id)]
+
+
+async def revoke_own_session(
+    pool: asyncpg.Pool, user_id: uuid.UUID, session_id: uuid.UUID, actor: Actor
+) -> None:
+    """End one of the user's live sessions (another browser's, or this one)."""
+    async with pool.acquire() as connection, connection.transaction():
+        if await connection.execute(_REVOKE_OWN, session_id, user_id) != "UPDATE 1":
+            raise NotFound("session_not_found", f"no live session {session_id} of yours")
+        await record(connection, actor, "user.session_revoked", "session", session_id)
+
+
 async def session_user(pool: asyncpg.Pool, session_id: uuid.UUID) -> User | None:
     """The user of a live session: None once it is revoked or expired, or the user disabled."""
     row = await pool.fetchrow(_SESSION_USER, session_id)
     return None if row is None else User.from_row(row)
+
+
+# -- changing one's password ----------------------------------------------------------------
+
+# Wrong current passwords are throttled like failed logins: a stolen session cookie does not
+# buy unlimited guesses at the password behind it.
+FREE_WRONG_PASSWORDS = 5
+_PASSWORD_HASH = "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled"
+_SET_PASSWORD = "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1"
+# Whoever knew the old password is logged out everywhere but here.
+_REVOKE_OTHERS = """
+UPDATE sessions SET revoked_at = now()
+WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL AND expires_at > now()
+"""
+
+
+async def change_password(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    current: str,
+    new: str,
+    actor: Actor,
+) -> int:
+    """Set a new password, given the current one; every other session of the user ends.
+    Returns how many ended."""
+    check_new_password(new)
+    key = f"password:{user_id}"
+    await _count_attempt(pool, [key], [FREE_WRONG_PASSWORDS], "password_throttled")
+    password_hash = await pool.fetchval(_PASSWORD_HASH, user_id)
+    if password_hash is None or not await verify_password(password_hash, current):
+        raise Forbidden("wrong_password", "the current password is not right")
+    await pool.execute(_FORGET_ACCOUNT_FAILURES, key)  # the right one: guesses start afresh
+    if current == new:
+        raise InvalidRequest("same_password", "the new password is the current one")
+    new_hash = await hash_password(new)
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(_SET_PASSWORD, user_id, new_hash)
+        ended = int((await connection.execute(_REVOKE_OTHERS, user_id, session_id)).split()[-1])
+        await record(
+            connection, actor, "user.password_changed", "user", user_id, {"sessionsEnded": ended}
+        )
+    return ended
 
 
 def same_secret(a: str, b: str) -> bool:

@@ -408,6 +408,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change one's password; every other session of the user ends */
+        post: operations["ApiAuthPasswordPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/refresh": {
         parameters: {
             query?: never;
@@ -420,6 +437,40 @@ export interface paths {
         /** A new access token for the session (the refresh cookie) */
         post: operations["ApiAuthRefreshRefresh"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One's live sessions, the one used last first */
+        get: operations["ApiAuthSessionsSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of one's sessions (this one: a logout) */
+        delete: operations["ApiAuthSessionsSessionIdRevoke"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2077,6 +2128,24 @@ export interface components {
             name: string;
             uri: string;
         };
+        /** LiveSessionPage */
+        LiveSessionPage: {
+            items: components["schemas"]["LiveSessionView"][];
+        };
+        /** LiveSessionView */
+        LiveSessionView: {
+            client: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            current: boolean;
+            /** Format: date-time */
+            expiresAt: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            refreshedAt: string;
+            userAgent: string | null;
+        };
         /** LogLineView */
         LogLineView: {
             /** Format: date-time */
@@ -2100,6 +2169,15 @@ export interface components {
         /** Memberships */
         Memberships: {
             applicationIds: string[];
+        };
+        /** PasswordChange */
+        PasswordChange: {
+            currentPassword: string;
+            newPassword: string;
+        };
+        /** PasswordChanged */
+        PasswordChanged: {
+            sessionsEnded: number;
         };
         /** PipelineCountsView */
         PipelineCountsView: {
@@ -5514,6 +5592,93 @@ export interface operations {
             };
         };
     };
+    ApiAuthPasswordPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordChanged"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`), or a parameter cannot be read. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The body is too large (`request_too_large`), or holds more than 100,000 JSON values (`too_many_values`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
     ApiAuthRefreshRefresh: {
         parameters: {
             query?: never;
@@ -5543,6 +5708,147 @@ export interface operations {
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiAuthSessionsSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveSessionPage"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiAuthSessionsSessionIdRevoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

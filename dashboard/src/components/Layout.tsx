@@ -2,7 +2,7 @@
 // live connection's state, and the user's menu with the theme and logging out.
 import { useQueryClient } from "@tanstack/react-query";
 import { DropdownMenu } from "radix-ui";
-import { Navigate, NavLink, Outlet, useLocation } from "react-router";
+import { Link, Navigate, NavLink, Outlet, useLocation } from "react-router";
 
 import { useLiveUpdates } from "../live";
 import { may } from "../permissions";
@@ -127,6 +127,12 @@ export function Layout() {
               <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">
                 {me.data.email}
               </DropdownMenu.Label>
+              <DropdownMenu.Item
+                asChild
+                className="block cursor-pointer rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800"
+              >
+                <Link to="/account">Account: password and sessions</Link>
+              </DropdownMenu.Item>
               <DropdownMenu.Separator className="my-1 h-px bg-slate-200 dark:bg-slate-700" />
               <DropdownMenu.Label className="px-2 py-1 text-xs text-muted">Theme</DropdownMenu.Label>
               <DropdownMenu.RadioGroup value={theme} onValueChange={(value) => setTheme(value as Theme)}>

@@ -1,0 +1,198 @@
+// One's own account: change the password (every other session ends), and the sessions one is
+// logged in with, each of which can be ended from here.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, type ReactNode, useState } from "react";
+
+import { api, call, type Schemas } from "../api/client";
+import {
+  buttonClass,
+  Card,
+  ConfirmButton,
+  ErrorText,
+  inputClass,
+  Loaded,
+  PageHeader,
+} from "../components/ui";
+import { ago, dateTime } from "../format";
+import { useNow } from "../now";
+import { useMe } from "../session";
+
+type LiveSession = Schemas["LiveSessionView"];
+
+// The server's own rule (422 weak_password), said before the request is sent.
+const MIN_PASSWORD = 12;
+
+export function Account() {
+  const me = useMe().data;
+  return (
+    <section>
+      <PageHeader title="Account" />
+      <p className="mb-4 text-sm text-muted">
+        {me?.name} · {me?.email} · {me?.role}
+      </p>
+      <div className="grid gap-4 lg:grid-cols-2">
+        <PasswordForm />
+        <Sessions />
+      </div>
+    </section>
+  );
+}
+
+function PasswordForm() {
+  const client = useQueryClient();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [again, setAgain] = useState("");
+  const [problem, setProblem] = useState<string | null>(null);
+  const change = useMutation({
+    mutationFn: (body: Schemas["PasswordChange"]) => call(() => api.POST("/api/auth/password", { body })),
+    onSuccess: () => {
+      setCurrent("");
+      setNext("");
+      setAgain("");
+      return client.invalidateQueries({ queryKey: ["sessions"] });
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    change.reset();
+    if (next.length < MIN_PASSWORD)
+      return setProblem(`The new password needs at least ${MIN_PASSWORD} characters.`);
+    if (next !== again) return setProblem("The new password and its repetition differ.");
+    setProblem(null);
+    change.mutate({ currentPassword: current, newPassword: next });
+  };
+  const ended = change.data?.sessionsEnded;
+  return (
+    <Card title="Password">
+      <form onSubmit={submit} className="space-y-3 text-sm" aria-label="change password">
+        <PasswordField
+          label="Current password"
+          autoComplete="current-password"
+          value={current}
+          onChange={setCurrent}
+        />
+        <PasswordField
+          label={
+            <>
+              New password <span className="text-muted">(at least {MIN_PASSWORD} characters)</span>
+            </>
+          }
+          autoComplete="new-password"
+          value={next}
+          onChange={setNext}
+        />
+        <PasswordField
+          label="New password, again"
+          autoComplete="new-password"
+          value={again}
+          onChange={setAgain}
+        />
+        <ErrorText error={problem ?? change.error} />
+        {ended !== undefined && (
+          <p role="status" className="text-emerald-700 dark:text-emerald-300">
+            Password changed.{" "}
+            {ended === 0
+              ? "You were logged in nowhere else."
+              : `${ended === 1 ? "1 other session" : `${ended} other sessions`} ended.`}
+          </p>
+        )}
+        <button type="submit" className={buttonClass("primary")} disabled={change.isPending}>
+          Change password
+        </button>
+      </form>
+    </Card>
+  );
+}
+
+function PasswordField({
+  label,
+  autoComplete,
+  value,
+  onChange,
+}: {
+  label: ReactNode;
+  autoComplete: "current-password" | "new-password";
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label className="block">
+      {label}
+      <input
+        type="password"
+        autoComplete={autoComplete}
+        required
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+        className={`${inputClass} mt-1 w-full`}
+      />
+    </label>
+  );
+}
+
+function Sessions() {
+  const client = useQueryClient();
+  const now = useNow(30_000);
+  const sessions = useQuery({
+    queryKey: ["sessions"],
+    queryFn: () => call(() => api.GET("/api/auth/sessions")),
+  });
+  const end = useMutation({
+    mutationFn: (session: LiveSession) =>
+      call(() =>
+        api.DELETE("/api/auth/sessions/{session_id}", { params: { path: { session_id: session.id } } }),
+      ),
+    onSuccess: (_, session) => {
+      if (session.current) {
+        // This session ended: back to the login page.
+        client.clear();
+        client.setQueryData(["me"], null);
+        return;
+      }
+      return client.invalidateQueries({ queryKey: ["sessions"] });
+    },
+  });
+  return (
+    <Card title="Sessions">
+      <ErrorText error={end.error} className="mb-2" />
+      <Loaded query={sessions} what="sessions" rows={2}>
+        {(page) => (
+          <ul aria-label="sessions" className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
+            {page.items.map((session) => (
+              <li
+                key={session.id}
+                data-session={session.id}
+                className="flex flex-wrap items-center gap-x-3 py-2"
+              >
+                <span className="mr-auto min-w-0">
+                  <span className="block truncate" title={session.userAgent ?? ""}>
+                    {session.userAgent || "an unnamed client"}
+                    {session.current && <span className="ml-2 text-xs font-medium">(this one)</span>}
+                  </span>
+                  <span className="text-xs text-muted">
+                    {session.client ?? "unknown address"} · used {ago(session.refreshedAt, now)} · since{" "}
+                    {dateTime(session.createdAt)}
+                  </span>
+                </span>
+                <ConfirmButton
+                  label={session.current ? "Log out" : "End"}
+                  title={session.current ? "Log out here?" : "End this session?"}
+                  description={
+                    session.current
+                      ? "You will be logged out of this browser."
+                      : "That browser is logged out at once, and has to log in again."
+                  }
+                  kind="danger"
+                  small
+                  disabled={end.isPending}
+                  onConfirm={() => end.mutate(session)}
+                />
+              </li>
+            ))}
+          </ul>
+        )}
+      </Loaded>
+    </Card>
+  );
+}
