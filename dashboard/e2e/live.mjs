@@ -751,7 +751,7 @@ try {
   await page.getByRole("menuitem", { name: "Account: password and sessions" }).click();
   await page.getByRole("heading", { name: "Account" }).waitFor();
   await page.getByRole("form", { name: "change password" }).waitFor();
-  await page.getByRole("list", { name: "sessions" }).getByText("(this one)").waitFor();
+  await page.getByRole("list", { name: "sessions" }).getByText("this one", { exact: true }).waitFor();
   await review(page, "account");
 
   // Dark, as the user chose; kept for the next visit.

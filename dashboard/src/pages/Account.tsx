@@ -160,15 +160,17 @@ function Sessions() {
         {(page) => (
           <ul aria-label="sessions" className="divide-y divide-slate-100 text-sm dark:divide-slate-800">
             {page.items.map((session) => (
-              <li
-                key={session.id}
-                data-session={session.id}
-                className="flex flex-wrap items-center gap-x-3 py-2"
-              >
-                <span className="mr-auto min-w-0">
-                  <span className="block truncate" title={session.userAgent ?? ""}>
-                    {session.userAgent || "an unnamed client"}
-                    {session.current && <span className="ml-2 text-xs font-medium">(this one)</span>}
+              <li key={session.id} data-session={session.id} className="flex items-center gap-3 py-2">
+                <span className="min-w-0 flex-1">
+                  <span className="flex items-baseline gap-2">
+                    {session.current && (
+                      <span className="shrink-0 rounded bg-sky-100 px-1.5 text-xs font-medium text-sky-800 dark:bg-sky-900 dark:text-sky-100">
+                        this one
+                      </span>
+                    )}
+                    <span className="truncate" title={session.userAgent ?? ""}>
+                      {session.userAgent || "an unnamed client"}
+                    </span>
                   </span>
                   <span className="text-xs text-muted">
                     {session.client ?? "unknown address"} · used {ago(session.refreshedAt, now)} · since{" "}
