@@ -83,14 +83,22 @@ async def first_admin(pool: asyncpg.Pool) -> None:
         return
     password = secrets.token_urlsafe(12)
     try:
-        user = await create_user(pool, "admin@localhost", "Administrator", "admin", password)
+        user = await create_user(
+            pool,
+            "admin@localhost",
+            "Administrator",
+            "admin",
+            password,
+            must_change_password=True,  # it was printed: the log may be read by others
+        )
     except Conflict:  # another process made it first
         return
     # Through the log, so that JSON logs stay one object per line; `dev` runs on a laptop,
     # where the log is the console.
     log.warning(
-        "an admin was created for this first start: %s / %s (shown only this once; "
-        "`pipelogiq create-admin` makes more)",
+        "an admin was created for this first start: %s / %s (shown only this once, and "
+        "good only for choosing your own at the first login; `pipelogiq create-admin` makes "
+        "more)",
         user.email,
         password,
     )

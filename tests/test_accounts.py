@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -350,3 +351,132 @@ async def test_one_lists_and_ends_one_s_own_sessions_only(
             await api.delete(f"/api/auth/sessions/{here['id']}", headers=csrf(api))
         ).status_code == 204
         assert (await api.get("/api/auth/me")).status_code == 401
+
+
+async def test_a_password_chosen_for_someone_serves_only_to_choose_their_own(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    await create_user(
+        pool, "new@example.com", "New", "developer", PASSWORD, must_change_password=True
+    )
+    response = await login(api, "new@example.com")
+    assert response.status_code == 200
+    assert response.json()["user"]["mustChangePassword"] is True
+    # Who one is and the sessions one has are answered; anything else is refused until then.
+    assert (await api.get("/api/auth/me")).json()["mustChangePassword"] is True
+    assert (await api.get("/api/auth/sessions")).status_code == 200
+    for method, path in [("GET", "/api/pipelines"), ("GET", "/api/applications")]:
+        refused = await api.request(method, path, headers=csrf(api))
+        assert (refused.status_code, refused.json()["code"]) == (403, "password_change_required")
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    assert (await api.post("/api/auth/password", json=change, headers=csrf(api))).is_success
+    assert (await api.get("/api/auth/me")).json()["mustChangePassword"] is False
+    assert (await api.get("/api/pipelines")).status_code == 200
+
+
+async def test_the_first_start_s_admin_must_choose_a_password(pool: asyncpg.Pool) -> None:
+    from pipelogiq.runtime import first_admin
+
+    await first_admin(pool)
+    assert await pool.fetchval(
+        "SELECT must_change_password FROM users WHERE email = 'admin@localhost'"
+    )
+
+
+@contextlib.asynccontextmanager
+async def admin_of(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    await create_user(pool, "root@example.com", "Root", "admin", PASSWORD)
+    async with await internal_client(pool, public_url="https://plq.example.com/") as client:
+        assert (await login(client, "root@example.com")).status_code == 200
+        yield client
+
+
+async def test_an_admin_s_reset_link_sets_a_new_password_once(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    assert (await login(api)).status_code == 200  # Ada, logged in before the reset
+    ada = await pool.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+    async with admin_of(pool) as admin:
+        first = await admin.post(f"/api/users/{ada}/password-reset", headers=csrf(admin))
+        assert first.status_code == 201, first.text
+        made = await admin.post(f"/api/users/{ada}/password-reset", headers=csrf(admin))
+        link = made.json()
+    assert link["path"] == f"/reset-password#token={link['token']}"
+    assert link["url"] == f"https://plq.example.com{link['path']}"
+    # The old password works until the link is used.
+    async with await internal_client(pool) as other:
+        assert (await login(other)).status_code == 200
+    async with await internal_client(pool) as stranger:
+        # The first link was replaced by the second.
+        stale = {"token": first.json()["token"], "newPassword": NEW_PASSWORD}
+        refused = await stranger.post("/api/auth/password-reset", json=stale)
+        assert (refused.status_code, refused.json()["code"]) == (422, "reset_link_invalid")
+        use = {"token": link["token"], "newPassword": NEW_PASSWORD}
+        done = await stranger.post("/api/auth/password-reset", json=use)
+        assert done.status_code == 200, done.text
+        assert done.json() == {"email": "ada@example.com"}
+        again = await stranger.post(
+            "/api/auth/password-reset", json={**use, "newPassword": "yet-another-password"}
+        )
+        assert (again.status_code, again.json()["code"]) == (422, "reset_link_invalid")
+    # Every session Ada had ended; only the new password opens a new one.
+    assert (await api.get("/api/auth/me")).status_code == 401
+    async with await internal_client(pool) as other:
+        assert (await login(other)).status_code == 401
+        assert (await login(other, password=NEW_PASSWORD)).status_code == 200
+    actions = await pool.fetch(
+        "SELECT action, actor FROM audit_log WHERE action LIKE 'user.password_reset%' ORDER BY at"
+    )
+    assert [(r["action"], r["actor"]) for r in actions] == [
+        ("user.password_reset_issued", "root@example.com"),
+        ("user.password_reset_issued", "root@example.com"),
+        ("user.password_reset", "ada@example.com"),
+    ]
+
+
+async def test_a_reset_link_is_dead_once_expired_or_its_user_disabled(
+    pool: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    ada = await pool.fetchval("SELECT id FROM users WHERE email = 'ada@example.com'")
+    async with admin_of(pool) as admin:
+        link = (await admin.post(f"/api/users/{ada}/password-reset", headers=csrf(admin))).json()
+        use = {"token": link["token"], "newPassword": NEW_PASSWORD}
+        await pool.execute("UPDATE users SET disabled = true WHERE id = $1", ada)
+        refused = await api.post("/api/auth/password-reset", json=use)
+        assert (refused.status_code, refused.json()["code"]) == (422, "reset_link_invalid")
+        await pool.execute("UPDATE users SET disabled = false WHERE id = $1", ada)
+        await pool.execute("UPDATE password_resets SET expires_at = now() - interval '1 second'")
+        refused = await api.post("/api/auth/password-reset", json=use)
+        assert (refused.status_code, refused.json()["code"]) == (422, "reset_link_invalid")
+        # A weak password is refused before the link is spent.
+        await pool.execute("UPDATE password_resets SET expires_at = now() + interval '1 hour'")
+        weak = await api.post("/api/auth/password-reset", json={**use, "newPassword": "short"})
+        assert (weak.status_code, weak.json()["code"]) == (422, "weak_password")
+        assert (await api.post("/api/auth/password-reset", json=use)).status_code == 200
+        # Unknown users, and people who are not admins, get no link.
+        unknown = await admin.post(
+            "/api/users/00000000-0000-0000-0000-000000000000/password-reset", headers=csrf(admin)
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "user_not_found")
+    assert (await login(api, password=NEW_PASSWORD)).status_code == 200
+    own = await api.post(f"/api/users/{ada}/password-reset", headers=csrf(api))
+    assert (own.status_code, own.json()["code"]) == (403, "forbidden")
+
+
+async def test_an_admin_may_make_a_user_choose_their_password(pool: asyncpg.Pool) -> None:
+    async with admin_of(pool) as admin:
+        made = await admin.post(
+            "/api/users",
+            headers=csrf(admin),
+            json={
+                "email": "temp@example.com",
+                "name": "Temp",
+                "role": "operator",
+                "password": PASSWORD,
+                "mustChangePassword": True,
+            },
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["mustChangePassword"] is True
+    async with await internal_client(pool) as temp:
+        assert (await login(temp, "temp@example.com")).json()["user"]["mustChangePassword"]

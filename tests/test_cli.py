@@ -212,6 +212,8 @@ def test_dev_runs_everything_embedded(tmp_path: Path) -> None:
         )
     assert login.status_code == 200, login.text
     assert login.json()["user"]["role"] == "admin"
+    # It was printed: it serves only to choose the admin's own.
+    assert login.json()["user"]["mustChangePassword"] is True
 
 
 def test_the_api_refuses_to_start_without_a_jwt_secret(database_url: str) -> None:

@@ -76,6 +76,7 @@ def actions(w: dict[str, Any]) -> list[tuple[str, str, Any, set[str]]]:
         ),
         ("PATCH", f"/api/users/{w['operator']}", {"name": "Op"}, ADMIN),
         ("PUT", f"/api/users/{w['operator']}/applications", {"applicationIds": [app]}, ADMIN),
+        ("POST", f"/api/users/{w['operator']}/password-reset", None, ADMIN),
         ("GET", "/api/audit", None, ADMIN),
         ("GET", "/api/pipelines", None, EVERYONE),
         ("GET", f"/api/pipelines/{pipeline}", None, EVERYONE),

@@ -733,7 +733,7 @@ try {
   await newUser.getByLabel("Email").fill(operator.email);
   await newUser.getByLabel("Name", { exact: true }).fill("Op");
   await newUser.getByLabel("Role").selectOption("operator");
-  await newUser.getByLabel("Password").fill(operator.password);
+  await newUser.getByLabel(/^Password/).fill(operator.password);
   await newUser.getByRole("button", { name: "Create user" }).click();
   const opRow = page.locator(`tr[data-user="${operator.email}"]`);
   await opRow.getByText("none").waitFor();
@@ -742,7 +742,15 @@ try {
   await memberships.getByRole("checkbox").first().check();
   await memberships.getByRole("button", { name: "Save" }).click();
   await opRow.getByText("none").waitFor({ state: "detached" });
+  // The admin chose the password: the operator must choose their own at the first login.
+  await opRow.getByText("password not yet chosen").waitFor();
   await review(page, "users");
+  // And a one-time link for them to set one, shown once.
+  await confirm(page, opRow, "Reset password", "Make the link");
+  const resetLink = await page.getByRole("textbox", { name: "reset link" }).inputValue();
+  if (!resetLink.startsWith(`${internal}/reset-password#token=`))
+    throw new Error(`a reset link of ${resetLink}`);
+  await page.getByRole("dialog").getByRole("button", { name: "Done" }).click();
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.locator('tr[data-audit="user.memberships_set"]').first().waitFor();
 
@@ -776,6 +784,18 @@ try {
   await page.getByLabel("Email").fill(operator.email);
   await page.getByLabel("Password").fill(operator.password);
   await page.getByRole("button", { name: "Log in" }).click();
+  // The password the admin gave serves only to choose one's own.
+  await page.getByRole("heading", { name: "Choose your password" }).waitFor();
+  if (await page.getByRole("navigation", { name: "main" }).count())
+    throw new Error("pages are offered before the operator chose a password");
+  await review(page, "choose-password");
+  const stillGiven = await page.request.get(`${internal}/api/pipelines`);
+  if (stillGiven.status() !== 403) throw new Error(`the API served a given password: ${stillGiven.status()}`);
+  operator.password = "the operator's own password";
+  await page.getByLabel("The password you were given").fill("an operator's password");
+  await page.getByLabel(/^New password \(/).fill(operator.password);
+  await page.getByLabel("New password, again").fill(operator.password);
+  await page.getByRole("button", { name: "Change password" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   for (const adminPage of ["Applications", "Users", "Audit log"]) {
     if (await page.getByRole("link", { name: adminPage }).count()) {
@@ -828,6 +848,26 @@ try {
   });
   if (ruleRefused.status() !== 403)
     throw new Error(`an operator made an alert rule: ${ruleRefused.status()}`);
+
+  // The admin's reset link sets a new password once, and the login page then asks for it.
+  await page.getByRole("button", { name: "Account and theme" }).click();
+  await page.getByRole("menuitem", { name: "Log out" }).click();
+  await page.goto(resetLink);
+  await page.getByRole("heading", { name: "Set a new password" }).waitFor();
+  await review(page, "reset-password");
+  await page.getByLabel(/^New password \(/).fill("a password set by the link");
+  await page.getByLabel("New password, again").fill("a password set by the link");
+  await page.getByRole("button", { name: "Set password" }).click();
+  await page.getByRole("status").getByText("Your new password is set").waitFor();
+  if ((await page.getByLabel("Email").inputValue()) !== operator.email)
+    throw new Error("the login page does not name whose password was set");
+  await page.getByLabel("Password").fill("a password set by the link");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+  const spent = await page.request.post(`${internal}/api/auth/password-reset`, {
+    data: { token: new URL(resetLink).hash.split("=")[1], newPassword: "once more with feeling" },
+  });
+  if (spent.status() !== 422) throw new Error(`a reset link worked twice: ${spent.status()}`);
   console.log("e2e: ok");
 } finally {
   await browser.close();

@@ -15,6 +15,7 @@ import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
 import { Overview } from "./pages/Overview";
 import { PipelineDetail } from "./pages/PipelineDetail";
+import { ResetPassword } from "./pages/ResetPassword";
 import { Pipelines } from "./pages/Pipelines";
 import { Policies } from "./pages/Policies";
 import { Users } from "./pages/Users";
@@ -40,6 +41,7 @@ export function App() {
   return (
     <Routes>
       <Route path="/login" element={<Login />} />
+      <Route path="/reset-password" element={<ResetPassword />} />
       <Route element={<Layout />}>
         <Route index element={<Overview />} />
         <Route path="/pipelines" element={<Pipelines />} />

@@ -42,6 +42,11 @@ describe("useTheme", () => {
     // A new page starts with the choice.
     expect(renderHook(() => useTheme()).result.current[0]).toBe("dark");
 
+    // Wherever else the choice is shown, it is the same one.
+    const elsewhere = renderHook(() => useTheme());
+    act(() => result.current[1]("light"));
+    expect(elsewhere.result.current[0]).toBe("light");
+
     act(() => result.current[1]("system"));
     expect(localStorage.getItem("plq-theme")).toBeNull();
     expect(dark()).toBe(false);

@@ -16,10 +16,13 @@ from controlplane.api.internal.schemas import (
     LoginRequest,
     PasswordChange,
     PasswordChanged,
+    PasswordReset,
+    PasswordResetDone,
     SessionView,
     UserView,
 )
 from controlplane.api.internal.session import (
+    BEFORE_OWN_PASSWORD,
     REFRESH_COOKIE,
     actor_of,
     clear_session_cookies,
@@ -38,13 +41,14 @@ from controlplane.engine.access.accounts import (
     refresh_session,
     revoke_own_session,
     revoke_session,
+    use_password_reset,
 )
 from controlplane.errors import Unauthorized
 from controlplane.services import Services
 
 
 def _view(user: User) -> UserView:
-    return UserView(user.id, user.email, user.name, user.role)
+    return UserView(user.id, user.email, user.name, user.role, user.must_change_password)
 
 
 def _session_response(
@@ -101,12 +105,36 @@ class AuthController(Controller):
         user, session = await refresh_session(services.pool, token)
         return _session_response(request, services, user, session)
 
+    @post(
+        "/password-reset",
+        summary="Set a new password with an admin's one-time link; every session of the user ends",
+        status_code=200,
+    )
+    async def password_reset(
+        self,
+        data: JSONBody[PasswordReset],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> PasswordResetDone:
+        email = await use_password_reset(
+            services.pool,
+            data.token,
+            data.new_password,
+            client_address(request),
+            request.headers.get("user-agent"),
+        )
+        return PasswordResetDone(email)
+
 
 class SessionController(Controller):
     """For a logged-in user (the router's guards see to that)."""
 
     path = "/auth"
     tags = ["auth"]
+
+    # Who one is, logging out, and one's password and sessions work before one has chosen
+    # one's own password; nothing else does (403 password_change_required).
+    opt = {BEFORE_OWN_PASSWORD: True}
 
     @get("/me", summary="The logged-in user")
     async def me(self, request: Request[Any, Any, Any]) -> UserView:

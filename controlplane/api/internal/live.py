@@ -111,7 +111,7 @@ async def _visible_applications(socket: WebSocket[Any, Any, Any]) -> set[str] | 
     """The applications the socket's user sees (None: all); raises if the session ended."""
     services = services_of(socket)
     user = await session_user(services.pool, session_id_of(socket))
-    if user is None:
+    if user is None or user.must_change_password:  # nothing to see before that choice
         raise ProblemError("session_expired", "log in again")
     if user.role == "admin":
         return None

@@ -45,6 +45,9 @@ class UserView(_Response):
     email: str
     name: str
     role: Literal["admin", "developer", "operator"]
+    # The password was chosen for them (the first start's, or an admin's): every other call
+    # answers 403 password_change_required until POST /api/auth/password.
+    must_change_password: bool
 
 
 class SessionView(_Response):
@@ -63,6 +66,18 @@ class PasswordChange(_Request):
 class PasswordChanged(_Response):
     # The user's other sessions, ended: whoever knew the old password is logged out.
     sessions_ended: int
+
+
+class PasswordReset(_Request):
+    # The secret of the link an admin made (POST /api/users/{id}/password-reset).
+    token: Annotated[str, Meta(min_length=1, max_length=200)]
+    # At least 12 characters (422 weak_password below that).
+    new_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class PasswordResetDone(_Response):
+    # Whose password it was, to log in with.
+    email: str
 
 
 class LiveSessionView(_Response):
@@ -143,6 +158,8 @@ class UserDetail(_Response):
     role: RoleName
     disabled: bool
     application_ids: list[uuid.UUID]
+    # They have not yet chosen their own password in place of the one set for them.
+    must_change_password: bool
 
 
 class UserCreate(_Request):
@@ -150,12 +167,23 @@ class UserCreate(_Request):
     name: Name
     role: RoleName
     password: Annotated[str, Meta(min_length=12, max_length=1024)]
+    # The password is only good for choosing their own at the first login.
+    must_change_password: bool = False
 
 
 class UserChange(_Request):
     name: Name | None = None
     role: RoleName | None = None
     disabled: bool | None = None
+
+
+class ResetLinkView(_Response):
+    # Shown this once: only a hash is kept. The dashboard's page for it is at `path`.
+    token: str
+    path: str
+    # The whole link, when PIPELOGIQ_PUBLIC_URL says where the dashboard is.
+    url: str | None
+    expires_at: dt.datetime
 
 
 class Memberships(_Request):

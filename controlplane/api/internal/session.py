@@ -136,8 +136,13 @@ def session_id_of(connection: ASGIConnection[Any, Any, Any, Any]) -> uuid.UUID:
 # -- guards ----------------------------------------------------------------------------------
 
 
+# Marks the routes a user whose password someone else chose may use before choosing their
+# own: who they are, the choice itself, and logging out (``opt={BEFORE_OWN_PASSWORD: True}``).
+BEFORE_OWN_PASSWORD = "before_own_password"
+
+
 async def authenticated(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Every request of a logged-in user: a live session, checked in the database each time,
     so that logging out, revoking or disabling takes effect at once."""
@@ -145,6 +150,11 @@ async def authenticated(
     user = await session_user(services_of(connection).pool, session_id)
     if user is None:
         raise Unauthorized("session_expired", "log in again")
+    if user.must_change_password and not handler.opt.get(BEFORE_OWN_PASSWORD):
+        raise Forbidden(
+            "password_change_required",
+            "this password was chosen for you: choose your own at POST /api/auth/password",
+        )
     connection.app.state.limits.check_caller(user.id)
     connection.state.user = user
     connection.state.session_id = session_id

@@ -9,13 +9,20 @@ from litestar import Controller, Request, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from controlplane.api.internal.schemas import Memberships, UserChange, UserCreate, UserDetail
+from controlplane.api.internal.schemas import (
+    Memberships,
+    ResetLinkView,
+    UserChange,
+    UserCreate,
+    UserDetail,
+)
 from controlplane.api.internal.session import actor_of, requires
 from controlplane.engine.access.accounts import (
     UserRecord,
     change_user,
     create_user,
     get_user,
+    issue_password_reset,
     list_users,
     set_memberships,
 )
@@ -24,7 +31,13 @@ from controlplane.services import Services
 
 def _detail(record: UserRecord) -> UserDetail:
     return UserDetail(
-        record.id, record.email, record.name, record.role, record.disabled, record.application_ids
+        record.id,
+        record.email,
+        record.name,
+        record.role,
+        record.disabled,
+        record.application_ids,
+        record.must_change_password,
     )
 
 
@@ -45,7 +58,13 @@ class UserController(Controller):
         services: NamedDependency[Services],
     ) -> UserDetail:
         user = await create_user(
-            services.pool, data.email, data.name, data.role, data.password, actor_of(request)
+            services.pool,
+            data.email,
+            data.name,
+            data.role,
+            data.password,
+            actor_of(request),
+            must_change_password=data.must_change_password,
         )
         return _detail(await get_user(services.pool, user.id))
 
@@ -83,3 +102,21 @@ class UserController(Controller):
             services.pool, actor_of(request), user_id, data.application_ids
         )
         return _detail(record)
+
+    @post(
+        "/{user_id:uuid}/password-reset",
+        status_code=201,
+        summary="A one-time link (24 h) for the user to set a new password; it replaces the last",
+    )
+    async def password_reset(
+        self,
+        user_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> ResetLinkView:
+        link = await issue_password_reset(services.pool, actor_of(request), user_id)
+        # In the fragment, the secret stays out of server logs and Referer headers.
+        path = f"/reset-password#token={link.token}"
+        public_url = services.settings.public_url
+        url = public_url.rstrip("/") + path if public_url else None
+        return ResetLinkView(link.token, path, url, link.expires_at)

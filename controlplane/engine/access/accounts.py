@@ -46,10 +46,13 @@ class User:
     email: str
     name: str
     role: Role
+    # Their password was chosen by someone else (the first start, an admin): until they
+    # choose their own, they are served nothing else.
+    must_change_password: bool = False
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> User:
-        return cls(row["id"], row["email"], row["name"], row["role"])
+        return cls(row["id"], row["email"], row["name"], row["role"], row["must_change_password"])
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -86,28 +89,41 @@ def check_new_password(password: str) -> None:
 # -- users -----------------------------------------------------------------------------------
 
 _CREATE_USER = """
-INSERT INTO users (email, name, role, password_hash) VALUES ($1, $2, $3, $4)
+INSERT INTO users (email, name, role, password_hash, must_change_password)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (lower(email)) DO NOTHING
-RETURNING id, email, name, role
+RETURNING id, email, name, role, must_change_password
 """
 _USER_FOR_LOGIN = """
-SELECT id, email, name, role, password_hash, disabled FROM users WHERE lower(email) = lower($1)
+SELECT id, email, name, role, must_change_password, password_hash, disabled FROM users
+WHERE lower(email) = lower($1)
 """
 _COUNT_USERS = "SELECT count(*) FROM users"
 
 
 async def create_user(
-    pool: asyncpg.Pool, email: str, name: str, role: Role, password: str, actor: Actor = CLI
+    pool: asyncpg.Pool,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    actor: Actor = CLI,
+    *,
+    must_change_password: bool = False,
 ) -> User:
+    """A new user; with ``must_change_password``, the password is only good for choosing
+    their own at the first login."""
     check_new_password(password)
     if "@" not in email.strip("@"):
         raise InvalidRequest("invalid_email", f"{email!r} is not an email address")
     password_hash = await hash_password(password)
     async with pool.acquire() as connection, connection.transaction():
-        row = await connection.fetchrow(_CREATE_USER, email, name, role, password_hash)
+        row = await connection.fetchrow(
+            _CREATE_USER, email, name, role, password_hash, must_change_password
+        )
         if row is None:
             raise Conflict("email_taken", f"a user with the email {email} exists already")
-        details = {"email": email, "role": role}
+        details = {"email": email, "role": role, "mustChangePassword": must_change_password}
         await record(connection, actor, "user.created", "user", row["id"], details)
     return User.from_row(row)
 
@@ -192,11 +208,12 @@ UPDATE sessions s SET refresh_hash = $3, refreshed_at = now()
 FROM users u
 WHERE s.id = $1 AND s.refresh_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
   AND u.id = s.user_id AND NOT u.disabled
-RETURNING u.id, u.email, u.name, u.role
+RETURNING u.id, u.email, u.name, u.role, u.must_change_password
 """
 _REVOKE = "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL"
 _SESSION_USER = """
-SELECT u.id, u.email, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
+SELECT u.id, u.email, u.name, u.role, u.must_change_password
+FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled
 """
 
@@ -311,7 +328,11 @@ async def session_user(pool: asyncpg.Pool, session_id: uuid.UUID) -> User | None
 # buy unlimited guesses at the password behind it.
 FREE_WRONG_PASSWORDS = 5
 _PASSWORD_HASH = "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled"
-_SET_PASSWORD = "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1"
+# A password of one's own: whatever someone else chose before is no longer required away.
+_SET_PASSWORD = """
+UPDATE users SET password_hash = $2, must_change_password = false, updated_at = now()
+WHERE id = $1
+"""
 # Whoever knew the old password is logged out everywhere but here.
 _REVOKE_OTHERS = """
 UPDATE sessions SET revoked_at = now()
@@ -348,6 +369,89 @@ async def change_password(
     return ended
 
 
+# -- one-time links to set a new password (an admin's reset) ------------------------------
+
+RESET_LINK_HOURS = 24
+
+# One live link per user: a new one replaces the one before, which stops working.
+_ISSUE_RESET = """
+INSERT INTO password_resets (user_id, token_hash, created_by, expires_at)
+SELECT id, $2, $3, now() + make_interval(hours => $4) FROM users WHERE id = $1
+ON CONFLICT (user_id) DO UPDATE SET
+    token_hash = excluded.token_hash, created_by = excluded.created_by,
+    created_at = now(), expires_at = excluded.expires_at
+RETURNING expires_at
+"""
+_RESET_IS_LIVE = """
+SELECT 1 FROM password_resets r JOIN users u ON u.id = r.user_id
+WHERE r.token_hash = $1 AND r.expires_at > now() AND NOT u.disabled
+"""
+# The link works once: deleting it is the check, so two uses at once cannot both set a
+# password. It is dead once expired, and for a user who was disabled meanwhile.
+_USE_RESET = """
+WITH used AS (
+    DELETE FROM password_resets r USING users u
+    WHERE r.token_hash = $1 AND r.expires_at > now() AND u.id = r.user_id AND NOT u.disabled
+    RETURNING r.user_id
+)
+UPDATE users u SET password_hash = $2, must_change_password = false, updated_at = now()
+FROM used WHERE u.id = used.user_id
+RETURNING u.id, u.email
+"""
+# Whoever had a session had it with a password the user no longer answers for.
+_REVOKE_ALL = "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+
+
+@dataclass(frozen=True)
+class ResetLink:
+    token: str  # shown once, to the admin who asked for it; only its hash is kept
+    expires_at: dt.datetime
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def issue_password_reset(pool: asyncpg.Pool, actor: Actor, user_id: uuid.UUID) -> ResetLink:
+    """A one-time link for the user to choose a new password. Their current password keeps
+    working until the link is used; disable the user to stop it at once."""
+    token = secrets.token_urlsafe(32)
+    async with pool.acquire() as connection, connection.transaction():
+        expires_at = await connection.fetchval(
+            _ISSUE_RESET, user_id, _token_hash(token), actor.user_id, RESET_LINK_HOURS
+        )
+        if expires_at is None:
+            raise NotFound("user_not_found", f"no user {user_id}")
+        details = {"expiresAt": expires_at.isoformat()}
+        await record(connection, actor, "user.password_reset_issued", "user", user_id, details)
+    return ResetLink(token, expires_at)
+
+
+_DEAD_LINK = "this link is unknown, used or expired: ask an admin for a new one"
+
+
+async def use_password_reset(
+    pool: asyncpg.Pool, token: str, new: str, client: str, user_agent: str | None
+) -> str:
+    """Set the password a reset link was issued for; every session of the user ends.
+    Returns the user's email, for the login that follows."""
+    check_new_password(new)
+    token_hash = _token_hash(token)
+    # A dead link costs one lookup, not a password hash: guessing is cheap to refuse.
+    if await pool.fetchval(_RESET_IS_LIVE, token_hash) is None:
+        raise InvalidRequest("reset_link_invalid", _DEAD_LINK)
+    new_hash = await hash_password(new)
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(_USE_RESET, token_hash, new_hash)
+        if row is None:  # used or expired while the password was hashed
+            raise InvalidRequest("reset_link_invalid", _DEAD_LINK)
+        ended = int((await connection.execute(_REVOKE_ALL, row["id"])).split()[-1])
+        actor = Actor(row["email"], row["id"], client, user_agent)
+        details = {"sessionsEnded": ended}
+        await record(connection, actor, "user.password_reset", "user", row["id"], details)
+    return str(row["email"])
+
+
 def same_secret(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
@@ -363,10 +467,11 @@ class UserRecord:
     role: Role
     disabled: bool
     application_ids: list[uuid.UUID]
+    must_change_password: bool
 
 
 _LIST_USERS = """
-SELECT u.id, u.email, u.name, u.role, u.disabled,
+SELECT u.id, u.email, u.name, u.role, u.disabled, u.must_change_password,
        coalesce(array_agg(m.application_id ORDER BY m.application_id)
                 FILTER (WHERE m.application_id IS NOT NULL), '{}') AS application_ids
 FROM users u LEFT JOIN memberships m ON m.user_id = u.id
@@ -415,6 +520,7 @@ def _user_record(row: asyncpg.Record) -> UserRecord:
         row["role"],
         row["disabled"],
         list(row["application_ids"]),
+        row["must_change_password"],
     )
 
 

@@ -1,17 +1,22 @@
-import { cleanup, screen, within } from "@testing-library/react";
+import { cleanup, fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { answer, renderAt, stubApi, users } from "../test/render";
 import { Layout } from "./Layout";
 
 // jsdom has neither a WebSocket server nor matchMedia; the layout needs both to exist.
+let sockets = 0;
 class NoSocket {
   onmessage = null;
   onclose = null;
+  constructor() {
+    sockets += 1;
+  }
   close() {}
 }
 
 beforeEach(() => {
+  sockets = 0;
   vi.stubGlobal("WebSocket", NoSocket);
   vi.stubGlobal("matchMedia", () => ({ matches: false, addEventListener() {}, removeEventListener() {} }));
 });
@@ -88,5 +93,34 @@ describe("Layout", () => {
     renderAt("/", "/", <Layout />);
     expect(await screen.findByLabelText("3 firing")).toBeTruthy();
     expect(links()).toContain("Alerts3");
+  });
+
+  it("serves a password someone else chose only the choice of one's own", async () => {
+    let chosen = false;
+    const fetch = stubApi({
+      "GET /api/auth/me": () => answer(200, { ...users.admin, mustChangePassword: !chosen }),
+      "POST /api/auth/password": () => {
+        chosen = true;
+        return answer(200, { sessionsEnded: 0 });
+      },
+      "GET /api/auth/sessions": () => answer(200, { items: [] }),
+    });
+    renderAt("/", "/", <Layout />);
+    await screen.findByRole("heading", { name: "Choose your password" });
+    expect(screen.queryByRole("navigation", { name: "main" })).toBeNull();
+    expect(sockets).toBe(0); // no live updates either
+    const fill = (label: RegExp, value: string) =>
+      fireEvent.change(screen.getByLabelText(label), { target: { value } });
+    fill(/^The password you were given/, "the-printed-one");
+    fill(/^New password \(/, "a-password-of-my-own");
+    fill(/^New password, again/, "a-password-of-my-own");
+    fireEvent.click(screen.getByRole("button", { name: "Change password" }));
+    // Chosen: the pages open.
+    await screen.findByRole("navigation", { name: "main" });
+    const sent = fetch.mock.calls.map(([r]) => r).find((r) => r.method === "POST");
+    expect(await sent!.json()).toEqual({
+      currentPassword: "the-printed-one",
+      newPassword: "a-password-of-my-own",
+    });
   });
 });

@@ -8,7 +8,8 @@ import { useLiveUpdates } from "../live";
 import { may } from "../permissions";
 import { useAlertCounts, usePendingApprovals } from "../queries";
 import { useLogout, useMe } from "../session";
-import { type Theme, useTheme } from "../theme";
+import { ChoosePassword } from "../pages/ChoosePassword";
+import { type Theme, THEMES, useTheme } from "../theme";
 
 const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/", label: "Overview" },
@@ -23,12 +24,6 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/applications", label: "Applications", admin: true },
   { to: "/users", label: "Users", admin: true },
   { to: "/audit", label: "Audit log", admin: true },
-];
-
-const THEMES: Array<[Theme, string]> = [
-  ["light", "Light"],
-  ["dark", "Dark"],
-  ["system", "As the system"],
 ];
 
 const LIVE = {
@@ -71,9 +66,11 @@ export function Layout() {
   const logout = useLogout();
   const [theme, setTheme] = useTheme();
   const location = useLocation();
-  const live = useLiveUpdates(useQueryClient(), Boolean(me.data));
+  // Nothing is served to a password someone else chose, live updates included.
+  const live = useLiveUpdates(useQueryClient(), Boolean(me.data && !me.data.mustChangePassword));
   if (me.isPending) return null;
   if (!me.data) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (me.data.mustChangePassword) return <ChoosePassword />;
   const [dot, liveLabel] = LIVE[live];
   return (
     <div className="min-h-screen">

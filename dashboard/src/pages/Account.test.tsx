@@ -1,8 +1,14 @@
 import { cleanup, fireEvent, screen, within } from "@testing-library/react";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { answer, renderAt, stubApi, users } from "../test/render";
 import { Account } from "./Account";
+
+// jsdom has no matchMedia; the theme's choice needs it to exist.
+beforeEach(() => {
+  localStorage.clear();
+  vi.stubGlobal("matchMedia", () => ({ matches: false, addEventListener() {}, removeEventListener() {} }));
+});
 
 afterEach(() => {
   cleanup();
@@ -90,5 +96,17 @@ describe("Account", () => {
         fetch.mock.calls.some(([r]) => r.method === "DELETE" && r.url.endsWith("/api/auth/sessions/s2")),
       ).toBe(true),
     );
+  });
+
+  it("chooses the theme, the same choice the menu shows", () => {
+    api();
+    renderAt("/account", "/account", <Account />);
+    const dark = screen.getByRole("radio", { name: "Dark" });
+    fireEvent.click(dark);
+    expect(document.documentElement.classList.contains("dark")).toBe(true);
+    expect(localStorage.getItem("plq-theme")).toBe("dark");
+    fireEvent.click(screen.getByRole("radio", { name: "As the system" }));
+    expect(document.documentElement.classList.contains("dark")).toBe(false);
+    expect(localStorage.getItem("plq-theme")).toBeNull();
   });
 });

@@ -1,26 +1,17 @@
 // One's own account: change the password (every other session ends), and the sessions one is
 // logged in with, each of which can be ended from here.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, type ReactNode, useState } from "react";
+import { type FormEvent, useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
-import {
-  buttonClass,
-  Card,
-  ConfirmButton,
-  ErrorText,
-  inputClass,
-  Loaded,
-  PageHeader,
-} from "../components/ui";
+import { NewPasswordFields, newPasswordProblem, PasswordField } from "../components/NewPassword";
+import { buttonClass, Card, ConfirmButton, ErrorText, Loaded, PageHeader } from "../components/ui";
 import { ago, dateTime } from "../format";
 import { useNow } from "../now";
 import { useMe } from "../session";
+import { THEMES, useTheme } from "../theme";
 
 type LiveSession = Schemas["LiveSessionView"];
-
-// The server's own rule (422 weak_password), said before the request is sent.
-const MIN_PASSWORD = 12;
 
 export function Account() {
   const me = useMe().data;
@@ -33,12 +24,20 @@ export function Account() {
       <div className="grid gap-4 lg:grid-cols-2">
         <PasswordForm />
         <Sessions />
+        <ThemeChoice />
       </div>
     </section>
   );
 }
 
-function PasswordForm() {
+type PasswordFormProps = {
+  // What the current password is called: "Current password", or the one someone gave you.
+  currentLabel?: string;
+  // After the change: the first login's screen lets the user in.
+  onChanged?: () => void;
+};
+
+export function PasswordForm({ currentLabel = "Current password", onChanged }: PasswordFormProps) {
   const client = useQueryClient();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
@@ -50,44 +49,28 @@ function PasswordForm() {
       setCurrent("");
       setNext("");
       setAgain("");
+      onChanged?.();
       return client.invalidateQueries({ queryKey: ["sessions"] });
     },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     change.reset();
-    if (next.length < MIN_PASSWORD)
-      return setProblem(`The new password needs at least ${MIN_PASSWORD} characters.`);
-    if (next !== again) return setProblem("The new password and its repetition differ.");
-    setProblem(null);
-    change.mutate({ currentPassword: current, newPassword: next });
+    const wrong = newPasswordProblem(next, again);
+    setProblem(wrong);
+    if (!wrong) change.mutate({ currentPassword: current, newPassword: next });
   };
   const ended = change.data?.sessionsEnded;
   return (
     <Card title="Password">
       <form onSubmit={submit} className="space-y-3 text-sm" aria-label="change password">
         <PasswordField
-          label="Current password"
+          label={currentLabel}
           autoComplete="current-password"
           value={current}
           onChange={setCurrent}
         />
-        <PasswordField
-          label={
-            <>
-              New password <span className="text-muted">(at least {MIN_PASSWORD} characters)</span>
-            </>
-          }
-          autoComplete="new-password"
-          value={next}
-          onChange={setNext}
-        />
-        <PasswordField
-          label="New password, again"
-          autoComplete="new-password"
-          value={again}
-          onChange={setAgain}
-        />
+        <NewPasswordFields next={next} again={again} onNext={setNext} onAgain={setAgain} />
         <ErrorText error={problem ?? change.error} />
         {ended !== undefined && (
           <p role="status" className="text-emerald-700 dark:text-emerald-300">
@@ -102,32 +85,6 @@ function PasswordForm() {
         </button>
       </form>
     </Card>
-  );
-}
-
-function PasswordField({
-  label,
-  autoComplete,
-  value,
-  onChange,
-}: {
-  label: ReactNode;
-  autoComplete: "current-password" | "new-password";
-  value: string;
-  onChange: (value: string) => void;
-}) {
-  return (
-    <label className="block">
-      {label}
-      <input
-        type="password"
-        autoComplete={autoComplete}
-        required
-        value={value}
-        onChange={(e) => onChange(e.target.value)}
-        className={`${inputClass} mt-1 w-full`}
-      />
-    </label>
   );
 }
 
@@ -195,6 +152,31 @@ function Sessions() {
           </ul>
         )}
       </Loaded>
+    </Card>
+  );
+}
+
+/** The same choice as in the menu under one's name; kept in this browser. */
+function ThemeChoice() {
+  const [theme, setTheme] = useTheme();
+  return (
+    <Card title="Theme">
+      <fieldset className="flex flex-wrap gap-4 text-sm">
+        <legend className="sr-only">Theme</legend>
+        {THEMES.map(([value, label]) => (
+          <label key={value} className="flex items-center gap-2">
+            <input
+              type="radio"
+              name="theme"
+              value={value}
+              checked={theme === value}
+              onChange={() => setTheme(value)}
+            />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      <p className="mt-2 text-xs text-muted">Kept in this browser.</p>
     </Card>
   );
 }

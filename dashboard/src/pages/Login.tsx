@@ -13,10 +13,12 @@ const MESSAGES: Record<string, string> = {
 export function Login() {
   const me = useMe();
   const login = useLogin();
-  const [email, setEmail] = useState("");
+  // Back to the page that sent us here, once logged in; or from a reset link, whose email
+  // is filled in.
+  const state = useLocation().state as { from?: string; email?: string; passwordSet?: boolean } | null;
+  const from = state?.from ?? "/";
+  const [email, setEmail] = useState(state?.email ?? "");
   const [password, setPassword] = useState("");
-  // Back to the page that sent us here, once logged in.
-  const from = (useLocation().state as { from?: string } | null)?.from ?? "/";
   if (me.data) return <Navigate to={from} replace />;
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -26,6 +28,11 @@ export function Login() {
   return (
     <main className="mx-auto mt-24 max-w-sm p-6">
       <h1 className="mb-6 text-2xl font-semibold">Pipelogiq</h1>
+      {state?.passwordSet && (
+        <p role="status" className="mb-4 text-sm text-emerald-700 dark:text-emerald-300">
+          Your new password is set: log in with it.
+        </p>
+      )}
       <form onSubmit={submit} className="space-y-4">
         <Field
           label="Email"

@@ -4,7 +4,17 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 
 import { api, call, type Schemas } from "../api/client";
-import { buttonClass, ErrorText, inputClass, Loaded, Modal, PageHeader, Table } from "../components/ui";
+import {
+  buttonClass,
+  ConfirmButton,
+  ErrorText,
+  inputClass,
+  Loaded,
+  Modal,
+  PageHeader,
+  Table,
+} from "../components/ui";
+import { dateTime } from "../format";
 import type { Role } from "../permissions";
 import { useApplications } from "../queries";
 import { useMe } from "../session";
@@ -24,6 +34,12 @@ export function Users() {
       call(() => api.PATCH("/api/users/{user_id}", { params: { path: { user_id: user.id } }, body })),
     onSettled: () => client.invalidateQueries({ queryKey: ["users"] }),
   });
+  const reset = useMutation({
+    mutationFn: (user: User) =>
+      call(() =>
+        api.POST("/api/users/{user_id}/password-reset", { params: { path: { user_id: user.id } } }),
+      ).then((link) => ({ user, link })),
+  });
   const names = new Map(applications.data?.map((a) => [a.id, a.displayName ?? a.name]));
   return (
     <section>
@@ -32,7 +48,7 @@ export function Users() {
           New user
         </button>
       </PageHeader>
-      <ErrorText error={change.error} className="mb-2" />
+      <ErrorText error={change.error ?? reset.error} className="mb-2" />
       <Loaded query={users} what="users">
         {(list) => (
           <Table
@@ -49,6 +65,14 @@ export function Users() {
                   <td className="py-2 font-medium">
                     {user.name}
                     {user.disabled && <span className="ml-2 text-xs">(disabled)</span>}
+                    {user.mustChangePassword && (
+                      <span
+                        className="ml-2 rounded bg-amber-100 px-1.5 text-xs font-normal text-amber-900 dark:bg-amber-900 dark:text-amber-100"
+                        title="They log in with a password someone else chose, and must choose their own"
+                      >
+                        password not yet chosen
+                      </span>
+                    )}
                   </td>
                   <td>{user.email}</td>
                   <td>
@@ -76,6 +100,17 @@ export function Users() {
                       </button>
                     )}
                     {user.id !== me?.id && (
+                      <ConfirmButton
+                        label="Reset password"
+                        title={`A reset link for ${user.email}?`}
+                        description="A link that sets a new password, once, within 24 hours; a link made before stops working. Their password works until the link is used."
+                        confirmLabel="Make the link"
+                        small
+                        disabled={reset.isPending}
+                        onConfirm={() => reset.mutate(user)}
+                      />
+                    )}
+                    {user.id !== me?.id && (
                       <button
                         className={buttonClass(user.disabled ? "default" : "danger", true)}
                         disabled={change.isPending}
@@ -91,6 +126,7 @@ export function Users() {
           </Table>
         )}
       </Loaded>
+      {reset.data && <ResetLink {...reset.data} onClose={() => reset.reset()} />}
       {creating && <NewUser onClose={() => setCreating(false)} />}
       {members && (
         <Memberships user={members} applications={applications.data ?? []} onClose={() => setMembers(null)} />
@@ -101,7 +137,15 @@ export function Users() {
 
 function NewUser({ onClose }: { onClose: () => void }) {
   const client = useQueryClient();
-  const [form, setForm] = useState({ email: "", name: "", role: "operator" as Role, password: "" });
+  // A password the admin chose is known to two people: by default it only serves to choose
+  // one's own at the first login.
+  const [form, setForm] = useState({
+    email: "",
+    name: "",
+    role: "operator" as Role,
+    password: "",
+    mustChangePassword: true,
+  });
   const create = useMutation({
     mutationFn: () => call(() => api.POST("/api/users", { body: form })),
     onSuccess: () => {
@@ -145,6 +189,14 @@ function NewUser({ onClose }: { onClose: () => void }) {
           </select>
         </label>
         {field("password", "Password (12 characters or more)", "password")}
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            checked={form.mustChangePassword}
+            onChange={(e) => setForm({ ...form, mustChangePassword: e.target.checked })}
+          />
+          They choose their own password at the first login
+        </label>
         <ErrorText error={create.error} />
         <div className="flex justify-end gap-2">
           <button type="button" className={buttonClass()} onClick={onClose}>
@@ -210,6 +262,46 @@ function Memberships({
         </button>
         <button className={buttonClass("primary")} disabled={save.isPending} onClick={() => save.mutate()}>
           Save
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+/** The link, shown once: only its hash is kept. The admin hands it to the user. */
+function ResetLink({
+  user,
+  link,
+  onClose,
+}: {
+  user: User;
+  link: Schemas["ResetLinkView"];
+  onClose: () => void;
+}) {
+  const address = link.url ?? `${window.location.origin}${link.path}`;
+  const [copied, setCopied] = useState(false);
+  return (
+    <Modal open onOpenChange={(open) => !open && onClose()} title={`Reset link for ${user.email}`}>
+      <p className="mb-2 text-sm">
+        Give this link to {user.name} by a way you trust. It is shown only now, works once, and until{" "}
+        {dateTime(link.expiresAt)}.
+      </p>
+      <input
+        readOnly
+        aria-label="reset link"
+        value={address}
+        onFocus={(e) => e.target.select()}
+        className={`${inputClass} w-full font-mono text-xs`}
+      />
+      <div className="mt-4 flex justify-end gap-2">
+        <button
+          className={buttonClass()}
+          onClick={() => void navigator.clipboard?.writeText(address).then(() => setCopied(true))}
+        >
+          {copied ? "Copied" : "Copy"}
+        </button>
+        <button className={buttonClass("primary")} onClick={onClose}>
+          Done
         </button>
       </div>
     </Modal>

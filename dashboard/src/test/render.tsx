@@ -27,9 +27,15 @@ export function stubApi(routes: Routes) {
 }
 
 export const users = {
-  admin: { id: "u1", email: "root@example.com", name: "Root", role: "admin" },
-  developer: { id: "u2", email: "dev@example.com", name: "Dev", role: "developer" },
-  operator: { id: "u3", email: "op@example.com", name: "Op", role: "operator" },
+  admin: { id: "u1", email: "root@example.com", name: "Root", role: "admin", mustChangePassword: false },
+  developer: {
+    id: "u2",
+    email: "dev@example.com",
+    name: "Dev",
+    role: "developer",
+    mustChangePassword: false,
+  },
+  operator: { id: "u3", email: "op@example.com", name: "Op", role: "operator", mustChangePassword: false },
 };
 
 export function renderAt(path: string, pattern: string, element: ReactElement) {
