@@ -323,3 +323,93 @@ async def test_a_draft_definition_cannot_be_scheduled(
     draft = (await imported(system, people["ada"], NIGHTLY))["version"]
     answer, problem = await create(people["ada"], draft)
     assert (answer, problem["code"]) == (409, "version_not_published")
+
+
+# -- the list across applications ---------------------------------------------------------------
+
+
+async def listed(who: Dashboard, query: str = "") -> list[dict[str, Any]]:
+    response = await who.get(f"/api/schedules{query}")
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+async def test_the_list_carries_each_schedule_s_last_fire_and_the_run_it_started(
+    system: System, people: dict[str, Dashboard], definition: dict[str, Any]
+) -> None:
+    ada, olga = people["ada"], people["olga"]
+    _, often = await create(ada, definition)
+    _, daily = await create(
+        ada, definition, name="nine-in-oslo", intervalSeconds=None, cron="0 9 * * *"
+    )
+    before = await listed(olga)
+    assert [(s["name"], s["lastFire"]) for s in before] == [
+        ("every-ten-minutes", None),
+        ("nine-in-oslo", None),
+    ]
+    assert {s["applicationName"] for s in before} == {system.application.name}
+    assert {s["definition"] for s in before} == {"nightly-orders"}
+
+    # Run now, then fired on time: the newer fire is the last, with the status of its run.
+    manual = (await olga.send("POST", f"/api/schedules/{often['id']}/run")).json()
+    [last] = [s["lastFire"] for s in await listed(olga) if s["id"] == often["id"]]
+    assert (last["kind"], last["pipelineId"], last["actor"]) == (
+        "manual",
+        manual["pipelineId"],
+        "olga@example.com",
+    )
+    await make_due(system, often["id"], 1)
+    # Down for three days: the due time then and the three mornings since, all skipped.
+    await make_due(system, daily["id"], 3 * 86400)
+    await system.worker.fire_schedules()
+    now = {s["name"]: s["lastFire"] for s in await listed(olga)}
+    scheduled, skipped = now["every-ten-minutes"], now["nine-in-oslo"]
+    assert scheduled["kind"] == "scheduled"
+    assert scheduled["pipelineId"] not in (None, manual["pipelineId"])
+    run = await system.pipeline(scheduled["pipelineId"])
+    assert scheduled["pipelineStatus"] == run["status"]
+    assert (skipped["kind"], skipped["missed"], skipped["pipelineId"]) == ("skipped", 4, None)
+    assert skipped["pipelineStatus"] is None
+
+
+async def test_the_list_is_filtered_by_status_and_a_search_and_shows_no_one_else_s(
+    system: System, people: dict[str, Dashboard], definition: dict[str, Any], pool: asyncpg.Pool
+) -> None:
+    from controlplane.api.app import create_internal_app
+    from controlplane.engine.access.applications import create_application
+    from tests.dashboard import add_member, logged_in, services_for
+
+    ada = people["ada"]
+    _, often = await create(ada, definition)
+    await create(ada, definition, name="nine_in_oslo", status="paused")
+
+    def names(items: list[dict[str, Any]]) -> list[str]:
+        return [s["name"] for s in items]
+
+    assert names(await listed(ada, "?status=paused")) == ["nine_in_oslo"]
+    assert names(await listed(ada, "?status=active")) == ["every-ten-minutes"]
+    assert names(await listed(ada, "?search=OSLO")) == ["nine_in_oslo"]
+    # The definition's name counts; % and _ are themselves, not patterns.
+    assert len(await listed(ada, "?search=nightly-ord")) == 2
+    assert names(await listed(ada, "?search=_in_")) == ["nine_in_oslo"]
+    assert await listed(ada, "?search=%25") == []
+    assert await listed(ada, f"?application={uuid.uuid4()}") == []
+    app = f"?application={system.application.id}&status=active&search=ten"
+    assert names(await listed(ada, app)) == ["every-ten-minutes"]
+
+    for query, code in [
+        ("?status=stopped", "invalid_request"),
+        ("?search=" + "x" * 201, "invalid_request"),
+        ("?application=nine", "invalid_request"),
+        ("?search=a%00b", "nul_character"),
+    ]:
+        response = await ada.get(f"/api/schedules{query}")
+        assert (response.status_code, response.json()["code"]) == (422, code), query
+
+    # A member of another application only sees its schedules: none.
+    other, _ = await create_application(pool, "elsewhere")
+    await add_member(pool, other.id, "eve@example.com", "developer")
+    app_eve = create_internal_app(services_for(pool, system.services.broker))
+    eve = Dashboard(await logged_in(app_eve, "eve@example.com"))
+    assert await listed(eve) == []
+    assert (await eve.get(f"/api/schedules/{often['id']}")).status_code == 404

@@ -503,6 +503,72 @@ try {
   await review(page, "policies");
   await page.keyboard.press("Escape");
 
+  // Every schedule on one page, from the navigation: filtered, paused and resumed, run now once
+  // confirmed (its last result links to the new run, completed as a worker acks it), and changed
+  // in its row. A second one, paused, made over the API, has not fired yet.
+  const [{ definitionId }] = (await (await page.request.get(`${internal}/api/schedules`)).json()).items;
+  const csrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";
+  const paused = await page.request.post(`${internal}/api/schedules`, {
+    headers: { "X-CSRF-Token": csrf },
+    data: {
+      definitionId,
+      name: "hourly-refresh",
+      intervalSeconds: 3600,
+      params: { day: "2026-12-01" },
+      status: "paused",
+    },
+  });
+  if (paused.status() !== 201)
+    throw new Error(`creating a schedule: ${paused.status()} ${await paused.text()}`);
+  await page.getByRole("navigation", { name: "main" }).getByRole("link", { name: "Schedules" }).click();
+  await page.getByRole("heading", { name: "Schedules" }).waitFor();
+  const listed = page.locator('tr[data-schedule="mornings"]');
+  const refresh = page.locator('tr[data-schedule="hourly-refresh"]');
+  await refresh.getByText("not fired yet").waitFor();
+  await page.getByLabel("Status").selectOption("paused");
+  await listed.waitFor({ state: "detached" });
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Search").fill("morn");
+  await refresh.waitFor({ state: "detached" });
+  await page.getByLabel("Search").fill("");
+  await refresh.waitFor();
+  await listed.getByRole("button", { name: "Pause" }).click();
+  await listed.locator('[data-status="paused"]').waitFor();
+  await listed.getByText("— while paused").waitFor();
+  await listed.getByRole("button", { name: "Resume" }).click();
+  await listed.locator('[data-status="active"]').waitFor();
+  const theRun = listed.getByRole("link", { name: "the run" });
+  const before = await theRun.getAttribute("href");
+  await confirm(page, listed, "Run now");
+  await listed.locator(`a[href^="/pipelines/"]:not([href="${before}"])`).waitFor();
+  const started = (await theRun.getAttribute("href")).split("/").pop();
+  for (let tries = 0; ; tries++) {
+    const { jobs } = await externalApi("/jobs/pull", {
+      handlers: ["e2e-load"],
+      maxJobs: 5,
+      waitSeconds: 2,
+      workerId,
+    });
+    if (jobs.length) {
+      await externalApi("/jobs/ack", { results: jobs.map((j) => ({ jobId: j.jobId, status: "completed" })) });
+    }
+    if (jobs.some((j) => j.pipelineId === started)) break;
+    if (tries === 5) throw new Error("the run the schedule started was never pulled");
+  }
+  await listed.locator('[data-last-fire="manual"] [data-status="completed"]').waitFor({ timeout: 10000 });
+  await listed.getByRole("button", { name: "Edit" }).click();
+  const changing = page.getByRole("form", { name: "change mornings" });
+  if ((await changing.getByLabel(/^day/).inputValue()) !== "2026-12-02") {
+    throw new Error("the schedule's form does not show its params");
+  }
+  await changing.getByLabel("Every so often").check();
+  await changing.getByLabel("Minutes between runs").fill("90");
+  await checkPage(page, "schedule form");
+  await changing.getByRole("button", { name: "Save" }).click();
+  await changing.waitFor({ state: "detached" });
+  await listed.getByText("every 90 min").waitFor();
+  await review(page, "schedules");
+
   // Alerts: a webhook channel (and one whose receiver is gone) and a rule made in their forms,
   // a test sent; a pipeline fails as a worker reports it, and the alert appears, counted in the
   // navigation, without a reload; it is acknowledged, then resolved, and the receiver got each
@@ -808,6 +874,15 @@ try {
     throw new Error("an operator is offered a new policy");
   if (await page.getByRole("button", { name: "Pause" }).count())
     throw new Error("an operator is offered a pause");
+  // Schedules: an operator pauses, resumes and runs them now, but is offered no change.
+  await page.getByRole("link", { name: "Schedules" }).click();
+  const opSchedule = page.locator('tr[data-schedule="mornings"]');
+  await opSchedule.getByRole("button", { name: "Run now" }).waitFor();
+  await opSchedule.getByRole("button", { name: "Pause" }).waitFor();
+  for (const label of ["Edit", "Delete"]) {
+    if (await page.getByRole("button", { name: label, exact: true }).count())
+      throw new Error(`an operator is offered ${label} on the schedules`);
+  }
   await page.goto(`${internal}/users`);
   await page.getByRole("alert").getByText("This page is for admins.").waitFor();
   const opCsrf = (await page.context().cookies()).find((c) => c.name === "plq_csrf")?.value ?? "";

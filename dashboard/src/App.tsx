@@ -18,6 +18,7 @@ import { PipelineDetail } from "./pages/PipelineDetail";
 import { ResetPassword } from "./pages/ResetPassword";
 import { Pipelines } from "./pages/Pipelines";
 import { Policies } from "./pages/Policies";
+import { Schedules } from "./pages/Schedules";
 import { Users } from "./pages/Users";
 import { WorkerDetail } from "./pages/WorkerDetail";
 import { Workers } from "./pages/Workers";
@@ -48,6 +49,7 @@ export function App() {
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
         <Route path="/definitions" element={<Definitions />} />
         <Route path="/definitions/:id" element={<DefinitionDetail />} />
+        <Route path="/schedules" element={<Schedules />} />
         <Route path="/datasets" element={<Datasets />} />
         <Route path="/datasets/:id" element={<DatasetDetail />} />
         <Route path="/approvals" element={<Approvals />} />

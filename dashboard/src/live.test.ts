@@ -9,7 +9,7 @@ describe("staleQueries", () => {
       seq: 4,
       items: [{ id: "p1", applicationId: "a" }],
     };
-    expect(staleQueries(event, 3)).toEqual([["pipelines"], ["insights"], ["pipeline", "p1"]]);
+    expect(staleQueries(event, 3)).toEqual([["pipelines"], ["insights"], ["schedules"], ["pipeline", "p1"]]);
   });
 
   it("marks each pipeline once for the stage events of several of its stages", () => {

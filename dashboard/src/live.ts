@@ -18,7 +18,13 @@ export function staleQueries(event: LiveEvent, lastSeq: number): QueryKey[] | "a
     case "hello":
       return [];
     case "pipeline":
-      return [["pipelines"], ["insights"], ...event.items.map((item) => ["pipeline", item.id])];
+      // A schedule's last result shows the status of the run it started.
+      return [
+        ["pipelines"],
+        ["insights"],
+        ["schedules"],
+        ...event.items.map((item) => ["pipeline", item.id]),
+      ];
     case "stage": {
       const pipelines = new Set(event.items.map((item) => item.pipelineId ?? ""));
       // A stage that starts or stops waiting for approval changes the approvals too; one that
@@ -77,9 +83,14 @@ export function gather(run: () => void, afterMs: number): () => void {
   };
 }
 
-// Insights aggregate over many rows, and any stage may write a dataset: under a stream of
-// events they refresh every few seconds.
-export const THROTTLED: Record<string, number> = { insights: 3000, datasets: 2000, dataset: 2000 };
+// Insights aggregate over many rows, any stage may write a dataset, and every run of a schedule
+// changes its last result: under a stream of events they refresh every few seconds.
+export const THROTTLED: Record<string, number> = {
+  insights: 3000,
+  datasets: 2000,
+  dataset: 2000,
+  schedules: 3000,
+};
 // Risk reads only the rollups, which the built-in worker folds the ended attempts into every 2
 // seconds: refetched at once, it would miss the attempt whose end the event tells of.
 export const GATHERED: Record<string, number> = { risks: 3000 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { fieldsOf, initialValues, paramsFrom } from "./paramsForm";
+import { fieldsOf, initialValues, paramsFrom, valuesOf } from "./paramsForm";
 
 const SCHEMA = {
   type: "object",
@@ -43,6 +43,27 @@ describe("the params form", () => {
     const values = { ...initialValues(fields), day: "2026-12-01", country: "NO", window: '{"start": 1}' };
     expect(paramsFrom(fields, values)).toEqual({
       params: { day: "2026-12-01", limit: 100, country: "NO", dryRun: true, window: { start: 1 } },
+    });
+  });
+
+  it("shows params chosen before, and the defaults of those they leave out", () => {
+    const fields = fieldsOf(SCHEMA);
+    const values = valuesOf(fields, {
+      day: "2026-12-01",
+      country: "SE",
+      dryRun: false,
+      window: { start: 1 },
+    });
+    expect(values).toEqual({
+      day: "2026-12-01",
+      limit: "100",
+      ratio: "",
+      country: "SE",
+      dryRun: false,
+      window: '{"start":1}',
+    });
+    expect(paramsFrom(fields, values)).toEqual({
+      params: { day: "2026-12-01", limit: 100, country: "SE", dryRun: false, window: { start: 1 } },
     });
   });
 

@@ -64,6 +64,17 @@ export function initialValues(fields: ParamField[]): Values {
   return Object.fromEntries(fields.map((field) => [field.name, field.initial]));
 }
 
+/** The values of params already chosen (a schedule's, say), as the form shows them; a field
+ * they leave out shows the schema's default. */
+export function valuesOf(fields: ParamField[], params: Record<string, unknown>): Values {
+  return Object.fromEntries(
+    fields.map((field) => [
+      field.name,
+      field.name in params ? shown(field.kind, params[field.name]) : field.initial,
+    ]),
+  );
+}
+
 /** The params as JSON, or the first field that cannot be read. An empty optional field is
  * left out, so that the schema's default applies. */
 export function paramsFrom(

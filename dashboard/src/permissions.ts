@@ -5,7 +5,7 @@ export type Role = "admin" | "developer" | "operator";
 export type Permission =
   | "operate" // cancel, rerun, skip
   | "change_policies"
-  | "write_definitions" // save, import, review and archive pipeline definitions
+  | "write_definitions" // save, import, review and archive pipeline definitions; create, change and delete schedules
   | "upload_data" // upload files as datasets
   | "review_quarantine" // release or discard quarantined rows
   | "manage_alerts" // alert rules and channels (every role acknowledges and resolves alerts)

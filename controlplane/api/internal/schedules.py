@@ -10,7 +10,7 @@ import dataclasses
 import functools
 import itertools
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -24,12 +24,15 @@ from controlplane.api.internal.schemas import (
     ScheduleCreate,
     ScheduleDetail,
     ScheduleFireView,
+    ScheduleLastFire,
     ScheduleList,
+    ScheduleListItem,
     ScheduleView,
 )
 from controlplane.api.internal.session import actor_of, member_scope, requires, visible
 from controlplane.engine.access.audit import read_trail
 from controlplane.engine.definitions.schedules import (
+    ListedSchedule,
     Schedule,
     ScheduleFields,
     change_schedule,
@@ -60,6 +63,15 @@ def schedule_view(schedule: Schedule) -> ScheduleView:
     return ScheduleView(**dataclasses.asdict(schedule), next_runs=next_runs)
 
 
+def _list_item(listed: ListedSchedule) -> ScheduleListItem:
+    fire = listed.last_fire
+    return ScheduleListItem(
+        **msgspec.structs.asdict(schedule_view(listed.schedule)),
+        application_name=listed.application_name,
+        last_fire=None if fire is None else ScheduleLastFire(**vars(fire)),
+    )
+
+
 async def _visible_schedule(
     services: Services, request: Request[Any, Any, Any], schedule_id: uuid.UUID
 ) -> Schedule:
@@ -73,21 +85,32 @@ class ScheduleController(Controller):
     path = "/schedules"
     tags = ["schedules"]
 
-    @get("/", summary="Schedules of your applications")
+    @get("/", summary="Schedules of your applications, each with its last fire")
     async def list(
         self,
         request: Request[Any, Any, Any],
         services: NamedDependency[Services],
         application: Annotated[uuid.UUID | None, QueryParameter(name="application")] = None,
         definition: Annotated[uuid.UUID | None, QueryParameter(name="definition")] = None,
+        status: Annotated[Literal["active", "paused"] | None, QueryParameter(name="status")] = None,
+        search: Annotated[
+            str | None,
+            QueryParameter(
+                name="search",
+                max_length=200,
+                description="part of the schedule's name or of its definition's",
+            ),
+        ] = None,
     ) -> ScheduleList:
         found = await list_schedules(
             services.pool,
             member=member_scope(request),
             application_id=application,
             definition_id=definition,
+            status=status,
+            search=search or None,
         )
-        return ScheduleList([schedule_view(s) for s in found])
+        return ScheduleList([_list_item(listed) for listed in found])
 
     @post(
         "/",

@@ -707,10 +707,6 @@ class ScheduleView(_Response):
     updated_at: dt.datetime
 
 
-class ScheduleList(_Response):
-    items: list[ScheduleView]
-
-
 class ScheduleFireView(_Response):
     id: int
     due_at: dt.datetime
@@ -724,6 +720,22 @@ class ScheduleFireView(_Response):
     # Who asked, for a manual run.
     actor: str | None
     fired_at: dt.datetime
+
+
+class ScheduleLastFire(ScheduleFireView):
+    # The status of the run it started, now; null when none started (see error) or the run
+    # is gone (retention).
+    pipeline_status: str | None
+
+
+class ScheduleListItem(ScheduleView):
+    application_name: str
+    # Null until it first fires or is run.
+    last_fire: ScheduleLastFire | None
+
+
+class ScheduleList(_Response):
+    items: list[ScheduleListItem]
 
 
 class ScheduleDetail(_Response):

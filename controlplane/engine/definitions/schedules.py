@@ -92,14 +92,29 @@ _BY_ID = f"""
 SELECT {_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id WHERE s.id = $1
 """
 
+# The list also carries each schedule's application and its last fire with the status of the
+# run that fire started (NULL when none did, or retention removed it): one statement, the
+# last fire found through schedule_fires_recent. Every filter is a parameter that may be NULL.
 _LIST = f"""
-SELECT {_COLUMNS} FROM schedules s JOIN definitions d ON d.id = s.definition_id
+SELECT {_COLUMNS}, a.name AS application_name,
+       f.id AS fire_id, f.due_at AS fire_due_at, f.kind AS fire_kind, f.missed AS fire_missed,
+       f.pipeline_id AS fire_pipeline_id, f.error AS fire_error, f.actor AS fire_actor,
+       f.fired_at AS fire_fired_at, p.status AS fire_pipeline_status
+FROM schedules s
+JOIN definitions d ON d.id = s.definition_id
+JOIN applications a ON a.id = s.application_id
+LEFT JOIN LATERAL (
+    SELECT * FROM schedule_fires sf WHERE sf.schedule_id = s.id ORDER BY sf.id DESC LIMIT 1
+) f ON true
+LEFT JOIN pipelines p ON p.id = f.pipeline_id
 WHERE ($1::uuid IS NULL OR EXISTS (
           SELECT 1 FROM memberships m WHERE m.application_id = s.application_id
           AND m.user_id = $1))
   AND ($2::uuid IS NULL OR s.application_id = $2)
   AND ($3::uuid IS NULL OR s.definition_id = $3)
-ORDER BY s.name
+  AND ($4::text IS NULL OR s.status = $4)
+  AND ($5::text IS NULL OR s.name ILIKE $5 OR d.name ILIKE $5)
+ORDER BY s.name, a.name, s.id
 """
 
 
@@ -112,15 +127,45 @@ async def read_schedule(pool: asyncpg.Pool, schedule_id: uuid.UUID) -> Schedule 
     return None if row is None else _schedule(row)
 
 
+@dataclass(frozen=True)
+class ListedSchedule:
+    schedule: Schedule
+    application_name: str
+    last_fire: LastFire | None
+
+
 async def list_schedules(
     pool: asyncpg.Pool,
     *,
     member: uuid.UUID | None = None,
     application_id: uuid.UUID | None = None,
     definition_id: uuid.UUID | None = None,
-) -> list[Schedule]:
-    rows = await pool.fetch(_LIST, member, application_id, definition_id)
-    return [_schedule(row) for row in rows]
+    status: str | None = None,
+    search: str | None = None,
+) -> list[ListedSchedule]:
+    """``member``: only the applications this user is a member of (None: all of them);
+    ``search``: part of the schedule's name or its definition's."""
+    pattern = None if search is None else f"%{_literal(search)}%"
+    rows = await pool.fetch(_LIST, member, application_id, definition_id, status, pattern)
+    return [_listed(row) for row in rows]
+
+
+def _literal(text: str) -> str:
+    """``text`` as a LIKE pattern that matches it alone: % and _ in a search stand for
+    themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _listed(row: asyncpg.Record) -> ListedSchedule:
+    values = dict(row)
+    fire = {
+        name.removeprefix("fire_"): values.pop(name)
+        for name in list(values)
+        if name.startswith("fire_")
+    }
+    application_name = values.pop("application_name")
+    last_fire = None if fire["id"] is None else LastFire(**fire)
+    return ListedSchedule(Schedule(**values), application_name, last_fire)
 
 
 # -- keeping them -------------------------------------------------------------------------------
@@ -376,3 +421,9 @@ WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2
 
 async def recent_fires(pool: asyncpg.Pool, schedule_id: uuid.UUID, limit: int = 50) -> list[Fire]:
     return [Fire(**dict(row)) for row in await pool.fetch(_FIRES, schedule_id, limit)]
+
+
+@dataclass(frozen=True)
+class LastFire(Fire):
+    # The status of the run it started, now.
+    pipeline_status: str | None

@@ -1171,7 +1171,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Schedules of your applications */
+        /** Schedules of your applications, each with its last fire */
         get: operations["ApiSchedulesList"];
         put?: never;
         /** Schedule runs of a definition */
@@ -2594,9 +2594,52 @@ export interface components {
             missed: number;
             pipelineId: string | null;
         };
+        /** ScheduleLastFire */
+        ScheduleLastFire: {
+            actor: string | null;
+            /** Format: date-time */
+            dueAt: string;
+            error: string | null;
+            /** Format: date-time */
+            firedAt: string;
+            id: number;
+            kind: string;
+            missed: number;
+            pipelineId: string | null;
+            pipelineStatus: string | null;
+        };
         /** ScheduleList */
         ScheduleList: {
-            items: components["schemas"]["ScheduleView"][];
+            items: components["schemas"]["ScheduleListItem"][];
+        };
+        /** ScheduleListItem */
+        ScheduleListItem: {
+            /** Format: uuid */
+            applicationId: string;
+            applicationName: string;
+            catchUp: string;
+            /** Format: date-time */
+            createdAt: string;
+            cron: string | null;
+            definition: string;
+            /** Format: uuid */
+            definitionId: string;
+            /** Format: uuid */
+            id: string;
+            intervalSeconds: number | null;
+            lastFire: components["schemas"]["ScheduleLastFire"] | null;
+            lastFiredAt: string | null;
+            name: string;
+            nextFireAt: string | null;
+            nextRuns: string[];
+            params: {
+                [key: string]: unknown;
+            };
+            status: string;
+            timezone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            version: number | null;
         };
         /** ScheduleMissed */
         ScheduleMissed: {
@@ -9788,6 +9831,9 @@ export interface operations {
             query?: {
                 application?: string | null;
                 definition?: string | null;
+                status?: "active" | "paused" | null;
+                /** @description part of the schedule's name or of its definition's */
+                search?: string | null;
             };
             header?: never;
             path?: never;

@@ -15,6 +15,7 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/", label: "Overview" },
   { to: "/pipelines", label: "Pipelines" },
   { to: "/definitions", label: "Definitions" },
+  { to: "/schedules", label: "Schedules" },
   { to: "/datasets", label: "Datasets" },
   { to: "/approvals", label: "Approvals" },
   { to: "/alerts", label: "Alerts" },
@@ -80,7 +81,7 @@ export function Layout() {
       >
         Skip to content
       </a>
-      <header className="sticky top-0 z-30 flex flex-wrap items-center gap-x-6 gap-y-2 border-b border-slate-200 bg-white/95 px-4 py-2 backdrop-blur lg:px-6 dark:border-slate-800 dark:bg-slate-950/95">
+      <header className="sticky top-0 z-30 flex flex-wrap items-center gap-x-4 gap-y-2 border-b border-slate-200 bg-white/95 px-4 py-2 backdrop-blur lg:px-6 dark:border-slate-800 dark:bg-slate-950/95">
         <NavLink to="/" className="font-semibold tracking-tight">
           Pipelogiq
         </NavLink>
@@ -91,7 +92,7 @@ export function Layout() {
               to={page.to}
               end={page.to === "/"}
               className={({ isActive }) =>
-                `rounded px-2 py-1 whitespace-nowrap ${isActive ? "bg-slate-100 font-medium dark:bg-slate-800" : "text-slate-600 hover:text-slate-900 dark:text-slate-300 dark:hover:text-white"}`
+                `rounded px-1.5 py-1 whitespace-nowrap ${isActive ? "bg-slate-100 font-medium dark:bg-slate-800" : "text-slate-600 hover:text-slate-900 dark:text-slate-300 dark:hover:text-white"}`
               }
             >
               {page.label}

@@ -2,37 +2,17 @@
 // pausing, resuming or running one now (anyone); creating and deleting them (developers and
 // admins).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
-import { ParamFields } from "../components/ParamFields";
-import {
-  buttonClass,
-  Card,
-  ConfirmButton,
-  Empty,
-  ErrorText,
-  inputClass,
-  Loaded,
-  Modal,
-  Table,
-} from "../components/ui";
+import { ScheduleForm, type ScheduleFields } from "../components/ScheduleForm";
+import { buttonClass, Card, ConfirmButton, Empty, ErrorText, Loaded, Modal, Table } from "../components/ui";
 import { dateTime } from "../format";
-import { fieldsOf, initialValues, paramsFrom, type Values } from "../paramsForm";
+import { describeTiming, useScheduleAction } from "../schedules";
 import { StatusBadge } from "../status";
-import { problemsOf } from "./Definitions";
 
-type Schedule = Schemas["ScheduleView"];
 type Version = Schemas["DefinitionVersionView"];
-
-export function describeTiming(schedule: Pick<Schedule, "cron" | "intervalSeconds" | "timezone">): string {
-  if (schedule.cron) return `${schedule.cron} (${schedule.timezone})`;
-  const seconds = schedule.intervalSeconds ?? 0;
-  if (seconds % 3600 === 0) return `every ${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `every ${seconds / 60} min`;
-  return `every ${seconds} s`;
-}
 
 export function DefinitionSchedules({
   definitionId,
@@ -43,7 +23,6 @@ export function DefinitionSchedules({
   published: Version[];
   writer: boolean;
 }) {
-  const client = useQueryClient();
   const schedules = useQuery({
     queryKey: ["schedules", definitionId],
     queryFn: () => call(() => api.GET("/api/schedules", { params: { query: { definition: definitionId } } })),
@@ -52,32 +31,7 @@ export function DefinitionSchedules({
   });
   const [creating, setCreating] = useState(false);
   const [shown, setShown] = useState<string | null>(null);
-  const act = useMutation({
-    mutationFn: ({
-      schedule,
-      action,
-    }: {
-      schedule: Schedule;
-      action: "pause" | "resume" | "run" | "delete";
-    }): Promise<unknown> => {
-      const path = { params: { path: { schedule_id: schedule.id } } };
-      switch (action) {
-        case "pause":
-          return call(() => api.POST("/api/schedules/{schedule_id}/pause", path));
-        case "resume":
-          return call(() => api.POST("/api/schedules/{schedule_id}/resume", path));
-        case "run":
-          return call(() => api.POST("/api/schedules/{schedule_id}/run", path));
-        case "delete":
-          return call(() => api.DELETE("/api/schedules/{schedule_id}", path));
-      }
-    },
-    onSettled: () => {
-      void client.invalidateQueries({ queryKey: ["schedules"] });
-      void client.invalidateQueries({ queryKey: ["schedule"] });
-      void client.invalidateQueries({ queryKey: ["pipelines", "definition", definitionId] });
-    },
-  });
+  const act = useScheduleAction();
   const small = buttonClass("default", true);
   return (
     <Card title="Schedules">
@@ -156,8 +110,8 @@ export function DefinitionSchedules({
         }
       </Loaded>
       {shown && <Fires scheduleId={shown} />}
-      {creating && published[0] && (
-        <NewSchedule definitionId={definitionId} newest={published[0]} onClose={() => setCreating(false)} />
+      {creating && published.length > 0 && (
+        <NewSchedule definitionId={definitionId} published={published} onClose={() => setCreating(false)} />
       )}
     </Card>
   );
@@ -202,130 +156,32 @@ function Fires({ scheduleId }: { scheduleId: string }) {
 
 function NewSchedule({
   definitionId,
-  newest,
+  published,
   onClose,
 }: {
   definitionId: string;
-  newest: Version;
+  published: Version[];
   onClose: () => void;
 }) {
   const client = useQueryClient();
-  const fields = fieldsOf(newest.document.params as Record<string, unknown> | null);
-  const [name, setName] = useState("");
-  const [kind, setKind] = useState<"cron" | "interval">("cron");
-  const [cron, setCron] = useState("0 9 * * *");
-  const [minutes, setMinutes] = useState("60");
-  const [timezone, setTimezone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC");
-  const [catchUp, setCatchUp] = useState<"skip" | "once">("skip");
-  const [pinned, setPinned] = useState(false);
-  const [values, setValues] = useState<Values>(() => initialValues(fields));
-  const [problem, setProblem] = useState<string | null>(null);
   const save = useMutation({
-    mutationFn: (body: Schemas["ScheduleCreate"]) => call(() => api.POST("/api/schedules", { body })),
+    mutationFn: (fields: ScheduleFields) =>
+      call(() => api.POST("/api/schedules", { body: { ...fields, definitionId, status: "active" } })),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ["schedules"] });
       onClose();
     },
   });
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    const read = paramsFrom(fields, values);
-    if ("problem" in read) return setProblem(read.problem);
-    setProblem(null);
-    save.mutate({
-      definitionId,
-      name,
-      cron: kind === "cron" ? cron : null,
-      intervalSeconds: kind === "interval" ? Math.round(Number(minutes) * 60) : null,
-      timezone,
-      version: pinned ? newest.version : null,
-      params: read.params,
-      catchUp,
-      status: "active",
-    });
-  };
-  const label = "block text-sm";
   return (
-    <Modal open onOpenChange={(open) => !open && onClose()} title={`Schedule ${newest.name}`}>
-      <form onSubmit={onSubmit} className="space-y-3">
-        <label className={label}>
-          Name
-          <input
-            required
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            className={`${inputClass} mt-1 block w-full`}
-          />
-        </label>
-        <fieldset className="flex gap-4 text-sm">
-          <legend className="sr-only">How often</legend>
-          <label className="flex items-center gap-1">
-            <input type="radio" checked={kind === "cron"} onChange={() => setKind("cron")} /> At cron times
-          </label>
-          <label className="flex items-center gap-1">
-            <input type="radio" checked={kind === "interval"} onChange={() => setKind("interval")} /> Every so
-            often
-          </label>
-        </fieldset>
-        {kind === "cron" ? (
-          <div className="flex gap-2">
-            <label className={`${label} flex-1`}>
-              Cron expression
-              <input
-                required
-                value={cron}
-                onChange={(e) => setCron(e.target.value)}
-                className={`${inputClass} mt-1 block w-full font-mono`}
-              />
-            </label>
-            <label className={`${label} flex-1`}>
-              Time zone
-              <input
-                required
-                value={timezone}
-                onChange={(e) => setTimezone(e.target.value)}
-                className={`${inputClass} mt-1 block w-full`}
-              />
-            </label>
-          </div>
-        ) : (
-          <label className={label}>
-            Minutes between runs
-            <input
-              required
-              inputMode="decimal"
-              value={minutes}
-              onChange={(e) => setMinutes(e.target.value)}
-              className={`${inputClass} mt-1 block w-full`}
-            />
-          </label>
-        )}
-        <label className={label}>
-          After downtime
-          <select
-            value={catchUp}
-            onChange={(e) => setCatchUp(e.target.value as "skip" | "once")}
-            className={`${inputClass} mt-1 block w-full`}
-          >
-            <option value="skip">skip the runs missed</option>
-            <option value="once">run once for the runs missed</option>
-          </select>
-        </label>
-        <label className="flex items-center gap-2 text-sm">
-          <input type="checkbox" checked={pinned} onChange={(e) => setPinned(e.target.checked)} />
-          Always run v{newest.version} (otherwise the newest published version)
-        </label>
-        <ParamFields fields={fields} values={values} onChange={setValues} errors={problemsOf(save.error)} />
-        <ErrorText error={problem ?? save.error} />
-        <div className="flex justify-end gap-2">
-          <button type="button" className={buttonClass()} onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className={buttonClass("primary")} disabled={save.isPending}>
-            Create schedule
-          </button>
-        </div>
-      </form>
+    <Modal open onOpenChange={(open) => !open && onClose()} title={`Schedule ${published[0]?.name}`}>
+      <ScheduleForm
+        published={published}
+        submitLabel="Create schedule"
+        pending={save.isPending}
+        error={save.error}
+        onSubmit={(fields) => save.mutate(fields)}
+        onCancel={onClose}
+      />
     </Modal>
   );
 }
