@@ -116,18 +116,23 @@ screenshots: setup dashboard
 
 # Throughput and latency through the real RabbitMQ and PostgreSQL, then the embedded mode;
 # what a job costs while many long polls wait; the overview's reads with a million finished
-# stages (just bench-insights alone); then the dataset templates on Ray beside plain pyarrow
-# (just bench-data alone).
-[doc("The benchmarks: the job path, long polls, the overview's reads, dataset templates.")]
+# stages (just bench-insights alone); searching ten million log lines (just bench-logs alone);
+# then the dataset templates on Ray beside plain pyarrow (just bench-data alone).
+[doc("The benchmarks: the job path, long polls, the overview's reads, log search, datasets.")]
 bench *args: setup
     {{bin}}/python -m tests.bench {{args}}
     {{bin}}/python -m tests.bench_polls
     {{bin}}/python -m tests.bench_insights
+    {{bin}}/python -m tests.bench_logs
     {{bin}}/python -m tests.bench_dataset
 
 # The overview's reads with a million finished stages, from the rollups and from every attempt.
 bench-insights stages="1000000": setup
     {{bin}}/python -m tests.bench_insights --stages {{stages}}
+
+# Searching the stage logs (GET /api/logs) over ten million lines, as an admin and a member.
+bench-logs lines="10000000": setup
+    {{bin}}/python -m tests.bench_logs --lines {{lines}}
 
 # The dataset templates on Ray beside plain pyarrow, on a generated orders CSV.
 bench-data rows="5000000": setup

@@ -630,7 +630,9 @@ CREATE TABLE public.stage_logs (
     attempt integer NOT NULL,
     level text NOT NULL,
     message text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    application_id uuid NOT NULL,
+    handler text NOT NULL
 )
 PARTITION BY RANGE (created_at);
 
@@ -642,7 +644,9 @@ CREATE TABLE public.stage_logs_default (
     attempt integer NOT NULL,
     level text NOT NULL,
     message text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    application_id uuid NOT NULL,
+    handler text NOT NULL
 );
 
 ALTER TABLE public.stage_logs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -1039,9 +1043,21 @@ CREATE INDEX stage_attempts_txid ON public.stage_attempts USING brin (txid) WITH
 
 CREATE INDEX stage_dependencies_reverse ON public.stage_dependencies USING btree (depends_on_id);
 
+CREATE INDEX stage_logs_application ON ONLY public.stage_logs USING btree (application_id, id);
+
+CREATE INDEX stage_logs_default_application_id_id_idx ON public.stage_logs_default USING btree (application_id, id);
+
+CREATE INDEX stage_logs_handler ON ONLY public.stage_logs USING btree (handler, id);
+
+CREATE INDEX stage_logs_default_handler_id_idx ON public.stage_logs_default USING btree (handler, id);
+
 CREATE INDEX stage_logs_stage ON ONLY public.stage_logs USING btree (stage_id, id);
 
 CREATE INDEX stage_logs_default_stage_id_id_idx ON public.stage_logs_default USING btree (stage_id, id);
+
+CREATE INDEX stage_logs_words ON ONLY public.stage_logs USING gin (to_tsvector('simple'::regconfig, message));
+
+CREATE INDEX stage_logs_default_to_tsvector_idx ON public.stage_logs_default USING gin (to_tsvector('simple'::regconfig, message));
 
 CREATE INDEX stages_held ON public.stages USING btree (held_by, queued_at) WHERE (held_by IS NOT NULL);
 
@@ -1073,9 +1089,15 @@ CREATE INDEX workers_heartbeat ON public.workers USING btree (last_heartbeat_at)
 
 CREATE INDEX workers_last_heartbeat ON public.workers USING btree (last_heartbeat_at);
 
+ALTER INDEX public.stage_logs_application ATTACH PARTITION public.stage_logs_default_application_id_id_idx;
+
+ALTER INDEX public.stage_logs_handler ATTACH PARTITION public.stage_logs_default_handler_id_idx;
+
 ALTER INDEX public.stage_logs_pkey ATTACH PARTITION public.stage_logs_default_pkey;
 
 ALTER INDEX public.stage_logs_stage ATTACH PARTITION public.stage_logs_default_stage_id_id_idx;
+
+ALTER INDEX public.stage_logs_words ATTACH PARTITION public.stage_logs_default_to_tsvector_idx;
 
 ALTER INDEX public.worker_events_pkey ATTACH PARTITION public.worker_events_default_pkey;
 

@@ -48,6 +48,20 @@ def test_the_polls_bench_reports_each_broker_and_layout() -> None:
             assert re.search(row, done.stdout, re.M), done.stdout
 
 
+def test_the_logs_bench_reports_every_search_and_the_insert_cost() -> None:
+    from tests.bench_logs import SEARCHES
+
+    command = [sys.executable, "-m", "tests.bench_logs", "--lines", "20000", "--rounds", "1"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^logs: 20,000 lines made", done.stdout, re.M), done.stdout
+    for label, _ in SEARCHES:
+        row = rf"^{re.escape(label)}\s+[\d.]+ / +[\d.]+; +\d+\s+[\d.]+ / +[\d.]+; +\d+$"
+        assert re.search(row, done.stdout, re.M), done.stdout
+    assert re.search(r"^the slowest search: \d+ ms", done.stdout, re.M), done.stdout
+    assert "with the word index" in done.stdout
+
+
 def _run(throughput: float, loads: list[tuple[float, float]]) -> dict[str, Any]:
     return {
         "jobs_per_second": throughput,

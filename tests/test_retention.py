@@ -108,8 +108,10 @@ async def test_log_days_are_partitions_made_ahead_and_dropped_when_old(system: S
     await pool.execute("SELECT pipelogiq_add_day_partition('stage_logs', current_date - 20)")
     for days_ago in (20, 25, 1):
         await pool.execute(
-            "INSERT INTO stage_logs (stage_id, pipeline_id, attempt, level, message, created_at)"
-            " VALUES ($1, $2, 1, 'info', 'aged', now() - make_interval(days => $3))",
+            "INSERT INTO stage_logs (stage_id, pipeline_id, application_id, handler, attempt,"
+            " level, message, created_at)"
+            " SELECT id, pipeline_id, application_id, handler, 1, 'info', 'aged',"
+            " now() - make_interval(days => $3) FROM stages WHERE id = $1 AND pipeline_id = $2",
             stage_id,
             uuid.UUID(pipeline),
             days_ago,

@@ -43,6 +43,7 @@ from controlplane.api.internal.definitions import (
 )
 from controlplane.api.internal.insights import InsightsController
 from controlplane.api.internal.live import LiveHub, live_updates
+from controlplane.api.internal.logs import LogController
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.policies import PolicyController
 from controlplane.api.internal.schedules import ScheduleController
@@ -148,6 +149,7 @@ def create_internal_app(services: Services) -> Litestar:
             InternalDatasetController,
             DatasetRetentionController,
             InternalConnectionController,
+            LogController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

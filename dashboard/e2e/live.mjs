@@ -772,6 +772,45 @@ try {
   await panel.locator('[data-attempt="2"]').waitFor();
   await review(page, "stage", { fullPage: true });
 
+  // The logs of every pipeline, searched by words, and tailed: a line written meanwhile
+  // appears without a reload.
+  await page.getByRole("link", { name: "Logs", exact: true }).click();
+  await page.getByRole("searchbox").fill("odd");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  const logLines = page.getByRole("list", { name: "log lines" });
+  await logLines.locator("mark", { hasText: "odd" }).first().waitFor();
+  await logLines
+    .getByRole("link", { name: `${failing} · flaky` })
+    .first()
+    .waitFor();
+  await page.getByRole("checkbox", { name: "error" }).check();
+  await page.waitForURL(/level=error/);
+  await page.getByRole("button", { name: "Live tail" }).click();
+  const tailed = `tail-${Date.now()}`;
+  await externalApi("/pipelines", { name: tailed, stages: [{ name: "t", handler: "e2e-tail" }] });
+  const [tailJob] = (await externalApi("/jobs/pull", { handlers: ["e2e-tail"], maxJobs: 1, waitSeconds: 5 }))
+    .jobs;
+  await externalApi("/jobs/ack", {
+    results: [
+      {
+        jobId: tailJob.jobId,
+        status: "failed",
+        error: { message: "odd again", retryable: false },
+        logs: [
+          { level: "error", message: "another odd line" },
+          { level: "info", message: "an odd line of no concern" },
+        ],
+      },
+    ],
+  });
+  await logLines.getByText("another odd line").waitFor({ timeout: 10000 });
+  if (await logLines.getByText("an odd line of no concern").count())
+    throw new Error("the tail showed a line of another level");
+  await review(page, "logs");
+  await page.getByRole("button", { name: "Live tail: on" }).click();
+  await logLines.getByRole("link", { name: `${tailed} · t` }).click();
+  await page.getByRole("heading", { name: tailed }).waitFor();
+
   // Two pipelines selected in the table and cancelled together.
   const stamp = Date.now();
   const bulkNames = [`bulk-a-${stamp}`, `bulk-b-${stamp}`];

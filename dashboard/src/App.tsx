@@ -13,6 +13,7 @@ import { DefinitionDetail } from "./pages/DefinitionDetail";
 import { Definitions } from "./pages/Definitions";
 import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
+import { Logs } from "./pages/Logs";
 import { Overview } from "./pages/Overview";
 import { PipelineDetail } from "./pages/PipelineDetail";
 import { ResetPassword } from "./pages/ResetPassword";
@@ -57,6 +58,7 @@ export function App() {
         <Route path="/alerts/:id" element={<AlertDetail />} />
         <Route path="/workers" element={<Workers />} />
         <Route path="/workers/:id" element={<WorkerDetail />} />
+        <Route path="/logs" element={<Logs />} />
         <Route path="/insights" element={<Insights />} />
         <Route path="/policies" element={<Policies />} />
         <Route path="/account" element={<Account />} />

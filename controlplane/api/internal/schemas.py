@@ -328,6 +328,22 @@ class LogPage(_Response):
     next_after: int
 
 
+class FoundLineView(LogLineView):
+    application_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    pipeline_name: str
+    stage_id: uuid.UUID
+    stage_name: str
+    handler: str
+
+
+class LogSearchPage(_Response):
+    # Newest first.
+    items: list[FoundLineView]
+    # Pass as ?before= for the next (older) page; null at the end.
+    next_before: int | None
+
+
 # -- workers ---------------------------------------------------------------------------------
 
 WorkerState = Literal["online", "degraded", "draining", "offline", "stopped"]

@@ -237,12 +237,14 @@ WITH acked AS (
                 :retryable::boolean[], :codes::text[])
          AS r(job_id, status, output, error, retryable, code)
     WHERE s.job_id = r.job_id AND s.status = 'running' AND s.application_id = :application_id
-    RETURNING s.id, s.job_id, s.pipeline_id, s.status, s.attempt,
+    RETURNING s.id, s.job_id, s.pipeline_id, s.application_id, s.handler, s.status, s.attempt,
               extract(epoch FROM s.finished_at - s.started_at) AS ran
 ),
 logged AS (
-    INSERT INTO stage_logs (stage_id, pipeline_id, job_id, attempt, level, message)
-    SELECT a.id, a.pipeline_id, a.job_id, a.attempt, l.level, l.message
+    INSERT INTO stage_logs (stage_id, pipeline_id, application_id, handler, job_id, attempt,
+                            level, message)
+    SELECT a.id, a.pipeline_id, a.application_id, a.handler, a.job_id, a.attempt, l.level,
+           l.message
     FROM unnest(:log_job_ids::uuid[], :log_levels::text[], :log_messages::text[])
          WITH ORDINALITY AS l(job_id, level, message, n)
     JOIN acked a ON a.job_id = l.job_id
@@ -464,8 +466,9 @@ def _rejection_reason(cause: str | None) -> RejectReason:
 
 
 _INSERT_JOB_LOGS = """
-INSERT INTO stage_logs (stage_id, pipeline_id, job_id, attempt, level, message)
-SELECT s.id, s.pipeline_id, s.job_id, s.attempt, e.level, e.message
+INSERT INTO stage_logs (stage_id, pipeline_id, application_id, handler, job_id, attempt, level,
+                        message)
+SELECT s.id, s.pipeline_id, s.application_id, s.handler, s.job_id, s.attempt, e.level, e.message
 FROM unnest($2::uuid[], $3::text[], $4::text[]) WITH ORDINALITY AS e(job_id, level, message, n)
 JOIN stages s ON s.job_id = e.job_id AND s.application_id = $1
 ORDER BY e.n

@@ -931,6 +931,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stage log lines of your applications that match, newest first
+         * @description `q` is searched as words (PostgreSQL's websearch syntax: `timeout`, `"connection refused"`, `timeout -retry`, `disk or memory`), whole words, any case. `after` gives the lines that came after that line id, for a live tail. A search over 10 s is given up (503 search_timeout): narrow it.
+         */
+        get: operations["ApiLogsSearch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/pipelines": {
         parameters: {
             query?: never;
@@ -2072,6 +2092,25 @@ export interface components {
             kind: "read" | "write";
             to: string;
         };
+        /** FoundLineView */
+        FoundLineView: {
+            /** Format: uuid */
+            applicationId: string;
+            /** Format: date-time */
+            at: string;
+            attempt: number;
+            handler: string;
+            id: number;
+            jobId: string | null;
+            level: string;
+            message: string;
+            /** Format: uuid */
+            pipelineId: string;
+            pipelineName: string;
+            /** Format: uuid */
+            stageId: string;
+            stageName: string;
+        };
         /** HeldJobView */
         HeldJobView: {
             attempt: number;
@@ -2194,6 +2233,11 @@ export interface components {
         LogPage: {
             lines: components["schemas"]["LogLineView"][];
             nextAfter: number;
+        };
+        /** LogSearchPage */
+        LogSearchPage: {
+            items: components["schemas"]["FoundLineView"][];
+            nextBefore: number | null;
         };
         /** LoginRequest */
         LoginRequest: {
@@ -8411,6 +8455,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RiskPage"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiLogsSearch: {
+        parameters: {
+            query?: {
+                q?: string | null;
+                /** @description one or more */
+                level?: ("debug" | "info" | "warning" | "error")[] | null;
+                pipelineId?: string | null;
+                handler?: string | null;
+                application?: string | null;
+                /** @description inclusive */
+                from?: string | null;
+                /** @description exclusive */
+                to?: string | null;
+                before?: number | null;
+                after?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogSearchPage"];
                 };
             };
             /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */

@@ -45,6 +45,7 @@ describe("Layout", () => {
       "Approvals",
       "Alerts",
       "Workers",
+      "Logs",
       "Insights",
       "Policies",
       "Applications",
@@ -66,6 +67,7 @@ describe("Layout", () => {
       "Approvals",
       "Alerts",
       "Workers",
+      "Logs",
       "Insights",
       "Policies",
     ]);

@@ -20,6 +20,7 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/approvals", label: "Approvals" },
   { to: "/alerts", label: "Alerts" },
   { to: "/workers", label: "Workers" },
+  { to: "/logs", label: "Logs" },
   { to: "/insights", label: "Insights" },
   { to: "/policies", label: "Policies" },
   { to: "/applications", label: "Applications", admin: true },

@@ -2,6 +2,7 @@
 // while it runs), and a rerun with an edited input.
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { Link } from "react-router";
 
 import { api, call, type Schemas } from "../api/client";
 import { ConfirmButton, ErrorText, inputClass } from "../components/ui";
@@ -123,7 +124,12 @@ export function StagePanel({ pipelineId, stage, attempts, operate, inputEditable
             </tbody>
           </table>
         )}
-        <h3 className="text-sm text-muted">Log{running ? " (live)" : ""}</h3>
+        <h3 className="flex items-baseline justify-between text-sm text-muted">
+          Log{running ? " (live)" : ""}
+          <Link to={`/logs?pipelineId=${pipelineId}&window=all`} className="text-xs">
+            Search the pipeline's logs
+          </Link>
+        </h3>
         <pre
           className="max-h-64 min-h-12 overflow-auto rounded bg-slate-950 p-2 text-xs text-slate-100"
           data-logs
