@@ -44,6 +44,7 @@ describe("Layout", () => {
       "Applications",
       "Users",
       "Audit log",
+      "Housekeeping",
     ]);
   });
 
