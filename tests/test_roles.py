@@ -77,6 +77,8 @@ def actions(w: dict[str, Any]) -> list[tuple[str, str, Any, set[str]]]:
         ("PATCH", f"/api/users/{w['operator']}", {"name": "Op"}, ADMIN),
         ("PUT", f"/api/users/{w['operator']}/applications", {"applicationIds": [app]}, ADMIN),
         ("GET", "/api/audit", None, ADMIN),
+        ("GET", "/api/retention/preview", None, ADMIN),
+        ("POST", "/api/retention/run", None, ADMIN),
         ("GET", "/api/pipelines", None, EVERYONE),
         ("GET", f"/api/pipelines/{pipeline}", None, EVERYONE),
         ("GET", f"/api/pipelines/{pipeline}/stages/{stage}/logs", None, EVERYONE),
