@@ -248,7 +248,7 @@ class BuiltinWorker:
             return None
         deleted = done.counts()
         for problem in done.problems:
-            log.warning("lake retention: %s", problem)
+            log.warning("retention: %s", problem)
         if done.partitions_made or deleted:
             gone = "".join(f", {n} {kind}" for kind, n in deleted.items())
             log.info("retention: %d day partitions made%s", done.partitions_made, gone)

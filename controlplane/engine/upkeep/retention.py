@@ -267,9 +267,14 @@ async def run_round(
         if not await holder.fetchval(_TRY_ROUND_LOCK, _ROUND_LOCK):
             return None
         at: dt.datetime = await pool.fetchval("SELECT statement_timestamp()")
-        made = await add_partitions(pool)
-        kinds = await sweep(pool, store, retention, batch=batch)
-        problems = await remove_dataset_versions(
+        problems: list[str] = []
+        try:
+            made = await add_partitions(pool)
+        except asyncpg.LockNotAvailableError:
+            made = 0
+            problems.append(_BUSY.format(what="the days ahead were not all made"))
+        kinds = await sweep(pool, store, retention, batch=batch, problems=problems)
+        problems += await remove_dataset_versions(
             pool, retention, kinds["dataset_versions"], remove_versions
         )
         names = await _application_names(pool, kinds.values())
@@ -316,18 +321,34 @@ FROM generate_series(0, $2 - 1) AS ahead
 """
 
 
+# Making or dropping a day partition waits 2 s at most for its table (see migration 0011).
+_BUSY = "{what}: a table was busy for 2 s; tried again next round"
+
+
 async def sweep(
-    pool: asyncpg.Pool, store: ArtifactStore, retention: Retention, *, batch: int = 500
+    pool: asyncpg.Pool,
+    store: ArtifactStore,
+    retention: Retention,
+    *,
+    batch: int = 500,
+    problems: list[str] | None = None,
 ) -> dict[str, Tally]:
     """Delete the rows, day partitions and files retention says are due (all but dataset
-    versions); returns what went, by kind."""
+    versions); returns what went, by kind. A table too busy to drop its old days is said in
+    ``problems`` and the rest goes on (without ``problems``, it fails the sweep)."""
     values = retention.parameters()
     kinds = _tallies()
     for rule in rules.RULES:
         await _delete_due(pool, rule, values, batch, kinds[rule.kind])
     for table, days in _partitioned(retention):
         drop = rules.DROP_PARTITIONS
-        dropped = [r[0] for r in await pool.fetch(drop.sql, *drop.args(table=table, days=days))]
+        try:
+            dropped = [r[0] for r in await pool.fetch(drop.sql, *drop.args(table=table, days=days))]
+        except asyncpg.LockNotAvailableError:
+            if problems is None:
+                raise
+            problems.append(_BUSY.format(what=f"old days of {table} were not dropped"))
+            continue
         kinds[f"{table}_partitions"].count += len(dropped)
         kinds[f"{table}_partitions"].items.extend(dropped)
     kinds["files"].count = await delete_files(pool, store, batch)
