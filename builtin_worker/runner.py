@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from builtin_worker import lake
 from controlplane.broker import ResultBatch
 from controlplane.engine.alerts import alerts
 from controlplane.engine.alerts.evaluate import evaluate
-from controlplane.engine.catalog import retention as catalog_retention
 from controlplane.engine.definitions import schedules
 from controlplane.engine.jobpath import sweeps
 from controlplane.engine.jobpath.advance import advance_stages
@@ -29,7 +26,6 @@ from controlplane.metrics import (
     LEASE_EXPIRIES,
     QUEUE_DEPTH,
     RELAY_REPUBLISHED,
-    RETENTION_DELETED,
     SCHEDULE_FIRES,
     WORKERS_ONLINE,
 )
@@ -47,8 +43,6 @@ RETENTION_INTERVAL_SECONDS = 300.0
 STATISTICS_INTERVAL_SECONDS = 5.0
 # Attempts that ended are folded into the insights' rollups this often (reads add the rest).
 ROLLUP_INTERVAL_SECONDS = 2.0
-# Hourly rollups are kept at least this long: the longest range insights read.
-ROLLUP_HOURS_DAYS = 31
 # Notifications due (retries) are looked for this often, and at once when an alert changes.
 DELIVERY_INTERVAL_SECONDS = 2.0
 
@@ -246,49 +240,19 @@ class BuiltinWorker:
         await self._effects.apply(gone)
         WORKERS_ONLINE.set(await sweeps.count_workers_online(self._pool))
 
-    async def enforce_retention(self) -> None:
-        settings = self._settings
-        policy = retention.Retention(
-            pipelines_days=settings.retain_pipelines_days,
-            logs_days=settings.retain_logs_days,
-            workers_days=settings.retain_workers_days,
-            audit_days=settings.retain_audit_days,
-        )
-        made = await retention.add_partitions(self._pool)
-        deleted = await retention.enforce(self._pool, self.services.artifacts, policy)
-        # Hourly rollups live as long as the pipelines (for ever when those do).
-        days = settings.retain_pipelines_days and max(
-            ROLLUP_HOURS_DAYS, settings.retain_pipelines_days
-        )
-        if days:
-            deleted["rollups"] = await rollups.prune(self._pool, dt.timedelta(days=days))
-        for kind, count in deleted.items():
-            RETENTION_DELETED.labels(kind).inc(count)
-        if made or deleted:
+    async def enforce_retention(self) -> retention.Report | None:
+        policy = retention.Retention.of(self._settings)
+        done = await retention.run_round(self._pool, self.services.artifacts, policy)
+        if done is None:
+            log.debug("retention: another round is running; this one is skipped")
+            return None
+        deleted = done.counts()
+        for problem in done.problems:
+            log.warning("retention: %s", problem)
+        if done.partitions_made or deleted:
             gone = "".join(f", {n} {kind}" for kind, n in deleted.items())
-            log.info("retention: %d day partitions made%s", made, gone)
-        await self.enforce_lake_retention()
-
-    async def enforce_lake_retention(self) -> int:
-        """Remove the dataset versions retention lets go from the lake, and record it; returns
-        how many were recorded removed."""
-        recorded = 0
-        doomed = await catalog_retention.removable_versions(
-            self._pool, self._settings.retain_dataset_versions
-        )
-        for dataset in doomed:
-            try:
-                # Lance's cleanup lists and deletes files: off the event loop.
-                gone = await asyncio.to_thread(lake.remove_versions, dataset.uri, dataset.versions)
-            except lake.LakeUnreachable as error:
-                log.warning("lake retention: %s", error)
-                continue
-            removed = await catalog_retention.record_removed(self._pool, dataset.dataset_id, gone)
-            RETENTION_DELETED.labels("dataset_versions").inc(removed)
-            recorded += removed
-        if recorded:
-            log.info("lake retention: %d dataset versions removed", recorded)
-        return recorded
+            log.info("retention: %d day partitions made%s", done.partitions_made, gone)
+        return done
 
     async def fold_rollups(self) -> int:
         return await rollups.fold(self._pool)

@@ -27,26 +27,30 @@ BEGIN
 END
 $_$;
 
+CREATE FUNCTION public.pipelogiq_day_partitions_due(parent text, cutoff timestamp with time zone) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    AS $_$
+    SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = parent::regclass
+      AND c.relname ~ ('^' || parent || '_[0-9]{8}$')
+      AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC'
+          <= cutoff
+    ORDER BY c.relname
+$_$;
+
 CREATE FUNCTION public.pipelogiq_drop_day_partitions(parent text, cutoff timestamp with time zone) RETURNS SETOF text
     LANGUAGE plpgsql
-    AS $_$
+    AS $$
 DECLARE
     part text;
 BEGIN
     PERFORM set_config('lock_timeout', '2s', true);
-    FOR part IN
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = parent::regclass
-          AND c.relname ~ ('^' || parent || '_[0-9]{8}$')
-          AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC'
-              <= cutoff
-        ORDER BY c.relname
-    LOOP
+    FOR part IN SELECT pipelogiq_day_partitions_due(parent, cutoff) LOOP
         EXECUTE format('DROP TABLE %I', part);
         RETURN NEXT part;
     END LOOP;
 END
-$_$;
+$$;
 
 CREATE FUNCTION public.pipelogiq_may_retry(failures integer, max_retries integer, retry_on text[], retryable boolean, code text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -14,6 +14,7 @@ import pytest
 
 from controlplane.api.app import create_internal_app
 from controlplane.engine.access.applications import create_application
+from controlplane.engine.upkeep import retention
 from tests.dashboard import Dashboard, add_member, logged_in, services_for
 from tests.system import URL, System, running, sdk_worker
 from tests.test_templates_dataset import RULES, write_orders
@@ -362,6 +363,14 @@ async def test_a_sample_is_pending_while_a_worker_computes_it_and_bad_output_is_
     assert refused.json()["code"] == "computation_failed"
 
 
+async def removed_from_lake(system: System) -> int:
+    """A retention round's lake step; how many versions it recorded removed."""
+    removed = retention.Tally()
+    policy = retention.Retention.of(system.services.settings)
+    assert await retention.remove_dataset_versions(system.pool, policy, removed) == []
+    return removed.count
+
+
 async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     system: System, tmp_path: Path
 ) -> None:
@@ -394,7 +403,7 @@ async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     setting = f"/api/applications/{system.application.id}/dataset-retention"
     assert (await admin.get(setting)).json()["keepVersions"] is None
     # Nothing is due while the application keeps every version.
-    assert await system.worker.enforce_lake_retention() == 0
+    assert await removed_from_lake(system) == 0
     changed = await admin.send("PUT", setting, {"keepVersions": 2})
     assert changed.status_code == 200, changed.text
     assert changed.json()["keepVersions"] == 2
@@ -402,7 +411,7 @@ async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     assert refused.status_code == 422
 
     # The newest two stay, and versions 2 and 3, which kept pipelines read.
-    assert await system.worker.enforce_lake_retention() == 1
+    assert await removed_from_lake(system) == 1
     assert [v["version"] for v in lance.dataset(uri).versions()] == [2, 3, 4, 5]
     assert lance.dataset(uri, version=2).count_rows() == 2
     [orders] = [
@@ -418,7 +427,7 @@ async def test_retention_removes_old_versions_from_the_lake_and_records_them(
     assert gone.status_code == 410
     assert gone.json()["code"] == "version_removed"
     # Done once: the next round finds nothing more.
-    assert await system.worker.enforce_lake_retention() == 0
+    assert await removed_from_lake(system) == 0
     audit = await system.pool.fetchval(
         "SELECT count(*) FROM audit_log WHERE action = 'application.dataset_retention'"
     )

@@ -4,12 +4,14 @@ open, acknowledge and resolve it, its notifications signed at a receiver the scr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import lance
 import pyarrow as pa
 import pytest
@@ -62,6 +64,7 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
             # review: bronze → silver → checked (and its quarantine) → gold by SQL.
             medallion = run_medallion(external, key, tmp_path / "lake")
             assert medallion.status == "completed", [s.error for s in medallion.stages]
+            asyncio.run(age_some_history(database_url))
             done = subprocess.run(
                 [shutil.which("node") or "node", "e2e/live.mjs"],
                 cwd=ROOT / "dashboard",
@@ -87,6 +90,24 @@ def test_a_pipeline_completes_on_screen_without_a_reload(database_url: str, tmp_
     assert (screenshots / "pipeline.png").stat().st_size > 10_000
     assert (screenshots / "dataset.png").stat().st_size > 10_000
     assert (screenshots / "alerts.png").stat().st_size > 10_000
+
+
+async def age_some_history(database_url: str) -> None:
+    """Something for the Housekeeping page to find due: audit entries past their year, and a
+    session a day past its expiry."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO audit_log (at, actor, action, target_type)"
+            " SELECT now() - interval '400 days', 'cli', 'e2e.long_ago', 'x'"
+            " FROM generate_series(1, 3)"
+        )
+        await connection.execute(
+            "INSERT INTO sessions (id, user_id, refresh_hash, expires_at)"
+            " SELECT gen_random_uuid(), id, '\\x00', now() - interval '2 days' FROM users"
+        )
+    finally:
+        await connection.close()
 
 
 def run_medallion(url: str, key: str, lake: Path) -> Pipeline:

@@ -823,3 +823,151 @@ def test_a_version_saved_with_a_reference_to_nothing_is_answered_when_run() -> N
     with pytest.raises(InvalidRequest) as refused:
         check_params({"type": "object", "properties": {"a": {"$ref": "#/nope"}}}, {"a": 1})
     assert refused.value.code == "invalid_params"
+
+
+# -- deleting -------------------------------------------------------------------------------------
+
+
+async def remove(who: Dashboard, definition_id: Any) -> Any:
+    return await who.send("DELETE", f"/api/definitions/{definition_id}")
+
+
+async def rows_of(system: System, definition_id: str) -> tuple[int, int, int]:
+    """The definition's rows: itself, its versions, its schedules."""
+    row = await system.pool.fetchrow(
+        "SELECT (SELECT count(*) FROM definitions WHERE id = $1) AS definitions,"
+        " (SELECT count(*) FROM definition_versions WHERE definition_id = $1) AS versions,"
+        " (SELECT count(*) FROM schedules WHERE definition_id = $1) AS schedules",
+        uuid.UUID(definition_id),
+    )
+    return row["definitions"], row["versions"], row["schedules"]
+
+
+async def test_a_definition_never_run_goes_with_its_versions_and_schedules(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    v1 = await published(system, people)
+    definition_id = v1["definitionId"]
+    draft = await imported(system, people["ada"], NIGHTLY.replace("Loads", "Reads"))
+    assert draft["version"]["version"] == 2
+    schedule = {
+        "definitionId": definition_id,
+        "name": "hourly",
+        "intervalSeconds": 3600,
+        "params": {"day": "2026-12-01"},
+    }
+    created = await people["ada"].send("POST", "/api/schedules", schedule)
+    assert created.status_code == 201, created.text
+    assert await rows_of(system, definition_id) == (1, 2, 1)
+    # An operator reads and runs, and does not delete.
+    assert (await remove(people["olga"], definition_id)).status_code == 403
+
+    deleted = await remove(people["bob"], definition_id)
+
+    assert deleted.status_code == 204, deleted.text
+    assert await rows_of(system, definition_id) == (0, 0, 0)
+    gone = await people["ada"].get(f"/api/definitions/{definition_id}")
+    assert gone.status_code == 404
+    assert (await remove(people["bob"], definition_id)).status_code == 404
+    entry = await system.pool.fetchrow(
+        "SELECT actor, details FROM audit_log WHERE action = 'definition.deleted'"
+        " AND target_id = $1",
+        definition_id,
+    )
+    assert entry["actor"] == "bob@example.com"
+    assert entry["details"] == {"name": "nightly-orders", "versions": 2, "schedules": 1}
+    # Its name is free again: an import makes a new definition.
+    again = await imported(system, people["ada"])
+    assert again["created"] is True
+
+
+async def test_a_definition_with_a_run_stays_whole(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    v1 = await published(system, people)
+    definition_id = v1["definitionId"]
+    await run(system, definition="nightly-orders", params={"day": "2026-12-01"})
+
+    refused = await remove(people["ada"], definition_id)
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "definition_has_runs"
+    assert refused.json()["runs"] == 1
+    assert await rows_of(system, definition_id) == (1, 1, 0)
+    assert await system.pool.fetchval(
+        "SELECT count(*) FROM pipelines WHERE definition_id = $1", uuid.UUID(definition_id)
+    )
+    assert not await system.pool.fetchval(
+        "SELECT count(*) FROM audit_log WHERE action = 'definition.deleted'"
+    )
+
+
+async def waiting_for_a_lock(system: System) -> None:
+    for _ in range(500):
+        if await system.pool.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("nothing waited for a lock")
+
+
+async def test_a_run_started_while_the_definition_is_deleted_keeps_it(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    v1 = await published(system, people)
+    definition_id = uuid.UUID(v1["definitionId"])
+    async with system.pool.acquire() as db, db.transaction():
+        # A run whose insert is under way (not committed yet) when the deletion starts.
+        await db.execute(
+            "INSERT INTO pipelines (application_id, name, definition_id, definition_version)"
+            " VALUES ($1, 'nightly-orders', $2, 1)",
+            system.application.id,
+            definition_id,
+        )
+        deleting = asyncio.create_task(remove(people["ada"], definition_id))
+        await waiting_for_a_lock(system)  # the deletion waits for the run's commit
+        assert not deleting.done()
+    refused = await deleting
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["code"] == "definition_has_runs"
+    # The run still names its definition, which is still there.
+    assert await system.pool.fetchval(
+        "SELECT count(*) FROM pipelines WHERE definition_id = $1", definition_id
+    )
+    assert await rows_of(system, str(definition_id)) == (1, 1, 0)
+
+
+async def test_a_run_after_the_deletion_finds_no_definition(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    v1 = await published(system, people)
+    assert (await remove(people["ada"], v1["definitionId"])).status_code == 204
+    started = await system.client.post(
+        "/pipelines", json={"definition": "nightly-orders", "params": {"day": "2026-12-01"}}
+    )
+    assert started.status_code == 404
+    assert started.json()["code"] == "definition_not_found"
+
+
+async def test_another_applications_definition_cannot_be_deleted_nor_probed(
+    system: System, people: dict[str, Dashboard]
+) -> None:
+    v1 = (await imported(system, people["ada"]))["version"]
+    other = await system.pool.fetchval(
+        "INSERT INTO applications (name) VALUES ('other') RETURNING id"
+    )
+    await add_member(system.pool, other, "eve@example.com", "developer")
+    app = create_internal_app(services_for(system.pool, system.services.broker))
+    client = await logged_in(app, "eve@example.com")
+    try:
+        eve = Dashboard(client)
+        theirs = await remove(eve, v1["definitionId"])
+        nobodys = await remove(eve, uuid.uuid4())
+        assert (theirs.status_code, nobodys.status_code) == (404, 404)
+        assert theirs.json() == {**nobodys.json(), "detail": theirs.json()["detail"]}
+        assert theirs.json()["code"] == "definition_not_found"
+        for bad in ("not-an-id", "1", "%00", "0" * 300):
+            answer = await eve.send("DELETE", f"/api/definitions/{bad}")
+            assert 400 <= answer.status_code < 500, (bad, answer.status_code)
+    finally:
+        await client.aclose()
+    assert await rows_of(system, v1["definitionId"]) == (1, 1, 0)

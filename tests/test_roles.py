@@ -78,6 +78,8 @@ def actions(w: dict[str, Any]) -> list[tuple[str, str, Any, set[str]]]:
         ("PUT", f"/api/users/{w['operator']}/applications", {"applicationIds": [app]}, ADMIN),
         ("POST", f"/api/users/{w['operator']}/password-reset", None, ADMIN),
         ("GET", "/api/audit", None, ADMIN),
+        ("GET", "/api/retention/preview", None, ADMIN),
+        ("POST", "/api/retention/run", None, ADMIN),
         ("GET", "/api/pipelines", None, EVERYONE),
         ("GET", f"/api/pipelines/{pipeline}", None, EVERYONE),
         ("GET", f"/api/pipelines/{pipeline}/stages/{stage}/logs", None, EVERYONE),

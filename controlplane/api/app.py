@@ -46,6 +46,7 @@ from controlplane.api.internal.live import LiveHub, live_updates
 from controlplane.api.internal.logs import LogController
 from controlplane.api.internal.pipelines import PipelineController as InternalPipelineController
 from controlplane.api.internal.policies import PolicyController
+from controlplane.api.internal.retention import RetentionController
 from controlplane.api.internal.schedules import ScheduleController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.stages import StageController
@@ -134,6 +135,7 @@ def create_internal_app(services: Services) -> Litestar:
             ApplicationController,
             UserController,
             AuditController,
+            RetentionController,
             InternalPipelineController,
             StageController,
             PolicyController,

@@ -859,6 +859,43 @@ try {
   await page.getByRole("link", { name: "Audit log" }).click();
   await page.locator('tr[data-audit="user.memberships_set"]').first().waitFor();
 
+  // Housekeeping: what a retention round would delete now, each kind with the setting that
+  // makes it due; run now, it deletes no more than that, and then nothing is due. (The test put
+  // old audit entries and an expired session there, unless the built-in worker's round took
+  // them first.)
+  await page.getByRole("link", { name: "Housekeeping" }).click();
+  const due = page.getByRole("rowgroup", { name: "due now" });
+  await due.locator('tr[data-kind="pipelines"]').getByText("PIPELOGIQ_RETAIN_PIPELINES_DAYS=30").waitFor();
+  await due.locator('tr[data-kind="audit"]').getByText("PIPELOGIQ_RETAIN_AUDIT_DAYS=365").waitFor();
+  const counts = (rows) =>
+    rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.kind, Number(tr.dataset.count)]));
+  const previewed = Object.fromEntries(await counts(due.locator("tr")));
+  await confirm(page, page, "Run retention now", "Run it");
+  await page.getByText(/^(The round deleted what was due|Nothing was due)/).waitFor();
+  for (const [kind, deleted] of await counts(page.getByRole("rowgroup", { name: "deleted" }).locator("tr"))) {
+    if (!(deleted > 0 && deleted <= previewed[kind])) {
+      throw new Error(`the round deleted ${deleted} ${kind}; the preview said ${previewed[kind]}`);
+    }
+  }
+  await page.getByText("Nothing is due.").waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky navigation at the top
+  await review(page, "housekeeping", { fullPage: true });
+
+  // A definition nobody ran is deleted from its page, and is gone from the list.
+  const unused = await fetch(`${external}/definitions/e2e-unused`, {
+    method: "PUT",
+    headers: { "X-API-Key": key, "Content-Type": "application/yaml" },
+    body: nightly.replace("name: e2e-nightly", "name: e2e-unused"),
+  });
+  if (!unused.ok) throw new Error(`pushing a definition: ${unused.status} ${await unused.text()}`);
+  await page.goto(`${internal}/definitions`); // pushed from outside: loaded afresh
+  await page.locator('tr[data-definition="e2e-unused"]').getByRole("link", { name: "e2e-unused" }).click();
+  await page.getByRole("heading", { name: "e2e-unused" }).waitFor();
+  await confirm(page, page, "Delete definition", "Delete");
+  await page.waitForURL(/\/definitions$/);
+  await page.locator('tr[data-definition="e2e-nightly"]').waitFor();
+  await page.locator('tr[data-definition="e2e-unused"]').waitFor({ state: "detached" });
+
   // One's account, from the menu: the password form, and this session marked in the list.
   await page.getByRole("button", { name: "Account and theme" }).click();
   await page.getByRole("menuitem", { name: "Account: password and sessions" }).click();

@@ -11,6 +11,7 @@ import { DatasetDetail } from "./pages/DatasetDetail";
 import { Datasets } from "./pages/Datasets";
 import { DefinitionDetail } from "./pages/DefinitionDetail";
 import { Definitions } from "./pages/Definitions";
+import { Housekeeping } from "./pages/Housekeeping";
 import { Insights } from "./pages/Insights";
 import { Login } from "./pages/Login";
 import { Logs } from "./pages/Logs";
@@ -66,6 +67,7 @@ export function App() {
           <Route path="/applications" element={<Applications />} />
           <Route path="/users" element={<Users />} />
           <Route path="/audit" element={<Audit />} />
+          <Route path="/housekeeping" element={<Housekeeping />} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />
       </Route>

@@ -5,11 +5,11 @@ export type Role = "admin" | "developer" | "operator";
 export type Permission =
   | "operate" // cancel, rerun, skip
   | "change_policies"
-  | "write_definitions" // save, import, review and archive pipeline definitions; create, change and delete schedules
+  | "write_definitions" // save, import, review, archive and delete pipeline definitions; create, change and delete schedules
   | "upload_data" // upload files as datasets
   | "review_quarantine" // release or discard quarantined rows
   | "manage_alerts" // alert rules and channels (every role acknowledges and resolves alerts)
-  | "administer"; // applications, keys, users, the audit log
+  | "administer"; // applications, keys, users, the audit log, housekeeping
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   admin: new Set([

@@ -1,9 +1,9 @@
 """/api/definitions: pipeline definitions, their versions, their review, and their runs.
 
 Everyone reads the definitions of the applications they see, and starts runs of published
-versions. Developers and admins write drafts, import files, and move versions through review;
-nobody approves a version they wrote. Every move is audited, readable as the definition's
-history.
+versions. Developers and admins write drafts, import files, move versions through review, and
+delete a definition no pipeline was run from; nobody approves a version they wrote. Every
+move is audited, readable as the definition's history.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
@@ -43,6 +43,7 @@ from controlplane.engine.definitions.templates import known_templates
 from controlplane.engine.definitions.versions import (
     Definition,
     Move,
+    delete_definition,
     list_definitions,
     move,
     read_definition,
@@ -149,6 +150,24 @@ class DefinitionController(Controller):
         definition = await _visible_definition(services, request, definition_id)
         versions = await read_versions(services.pool, definition.id)
         return DefinitionDetail(_view(definition), [version_view(v) for v in versions])
+
+    @delete(
+        "/{definition_id:uuid}",
+        guards=_WRITERS,
+        summary="Delete a definition no pipeline was run from, with its versions and schedules",
+        description="409 `definition_has_runs` once a pipeline was run from it (archive its "
+        "versions instead); runs that retention deleted do not count. Audited as "
+        "`definition.deleted`.",
+        opt={"errors": [409]},
+    )
+    async def remove(
+        self,
+        definition_id: FromPath[uuid.UUID],
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+    ) -> None:
+        definition = await _visible_definition(services, request, definition_id)
+        await delete_definition(services.pool, actor_of(request), definition.id)
 
     @put(
         "/{definition_id:uuid}/draft",

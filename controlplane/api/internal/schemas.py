@@ -1122,3 +1122,65 @@ class AlertCounts(_Response):
 
 class AlertNote(_Request):
     note: Note | None = None
+
+
+RetentionKind = Literal[
+    "pipelines",
+    "schedule_fires",
+    "workers",
+    "audit",
+    "sessions",
+    "stage_logs_partitions",
+    "stage_logs",
+    "worker_events_partitions",
+    "worker_events",
+    "files",
+    "rollups",
+    "dataset_versions",
+]
+
+
+class RetentionApplicationCount(_Response):
+    application_id: uuid.UUID
+    application_name: str
+    count: int
+
+
+class RetentionKindView(_Response):
+    kind: RetentionKind
+    description: str
+    # The setting that decides what goes (an environment variable), and its value: days
+    # kept, or for dataset versions the newest versions kept by applications with no number
+    # of their own; 0 keeps for ever. Null: no setting (sessions, files).
+    setting: str | None
+    value: int | None
+    # What is older than this is due (by the kind's own time: finished, last heard from,
+    # written...); null for what does not go by age (files, dataset versions) or is kept.
+    cutoff: dt.datetime | None
+    count: int
+    # Per application, for what belongs to one (not the audit log, sessions nor files).
+    applications: list[RetentionApplicationCount]
+    # What goes with the rows: a pipeline's stages, attempts, logLines and artifacts, a
+    # worker's events.
+    contents: dict[str, int]
+    # The day partitions dropped whole, by name (table_YYYYMMDD).
+    items: list[str]
+
+
+class RetentionPreview(_Response):
+    # The database's time the preview was counted at.
+    at: dt.datetime
+    # What a round would delete now, by the same rules, in the order a round deletes.
+    kinds: list[RetentionKindView]
+
+
+class RetentionRun(_Response):
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    # What the round deleted.
+    kinds: list[RetentionKindView]
+    # Day partitions made ahead, for the days to come.
+    partitions_made: int
+    # What could not be done (a dataset the lake cleanup could not reach); tried again next
+    # round.
+    problems: list[str]

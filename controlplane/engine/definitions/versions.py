@@ -317,6 +317,67 @@ async def move(
     return current
 
 
+# -- deleting ---------------------------------------------------------------------------------
+
+# Locks the definition's schedules, then the definition (in this order: a schedule firing
+# holds its schedule while it starts a run, and that run needs the definition). The guarded
+# DELETE after them reads a snapshot of its own: a run whose insert had the definition first
+# has committed by then, and is seen. Without the locks, the DELETE could start before such
+# a run commits, wait for it, and then delete anyway, leaving the run without its definition.
+_LOCK_SCHEDULES = "SELECT id FROM schedules WHERE definition_id = $1 FOR UPDATE"
+_LOCK_DEFINITION = "SELECT id FROM definitions WHERE id = $1 FOR UPDATE"
+
+# Only a definition no stored pipeline was run from (pipelines retention deleted count no
+# more); its versions and schedules, with their fires, go with it (they cascade).
+_DELETE = """
+DELETE FROM definitions d
+WHERE d.id = $1 AND NOT EXISTS (SELECT 1 FROM pipelines p WHERE p.definition_id = d.id)
+RETURNING d.name,
+    (SELECT count(*) FROM definition_versions v WHERE v.definition_id = d.id) AS versions,
+    (SELECT count(*) FROM schedules s WHERE s.definition_id = d.id) AS schedules
+"""
+
+_RUNS = "SELECT count(*) FROM pipelines WHERE definition_id = $1"
+
+
+async def delete_definition(pool: asyncpg.Pool, actor: Actor, definition_id: uuid.UUID) -> None:
+    """Delete a definition with all its versions and schedules, audited; 409
+    ``definition_has_runs`` if a pipeline was run from it, 404 if there is none."""
+    async with pool.acquire() as connection, connection.transaction():
+        # Those locks are held briefly by others (a save, a fire): a longer wait is refused.
+        await connection.execute("SET LOCAL lock_timeout = '5s'")
+        try:
+            await connection.execute(_LOCK_SCHEDULES, definition_id)
+            locked = await connection.fetchval(_LOCK_DEFINITION, definition_id)
+        except asyncpg.LockNotAvailableError:
+            raise Conflict(
+                "definition_busy", "the definition is being changed or run; try again"
+            ) from None
+        if locked is None:
+            raise NotFound("definition_not_found", f"no definition {definition_id}")
+        deleted = await connection.fetchrow(_DELETE, definition_id)
+        if deleted is None:
+            runs = await connection.fetchval(_RUNS, definition_id)
+            raise Conflict(
+                "definition_has_runs",
+                f"{runs} pipeline{'s were' if runs != 1 else ' was'} run from the definition; "
+                "a definition with runs stays (archive its versions instead)",
+                runs=runs,
+            )
+        await record(
+            connection,
+            actor,
+            "definition.deleted",
+            "definition",
+            definition_id,
+            {
+                "name": deleted["name"],
+                "versions": deleted["versions"],
+                "schedules": deleted["schedules"],
+            },
+        )
+
+
 # -- reading ----------------------------------------------------------------------------------
 
 _VERSION = f"""

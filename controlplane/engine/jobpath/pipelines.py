@@ -280,38 +280,44 @@ async def submit_pipeline(
     edges = [(s.id, ids[d]) for s in planned for d in s.depends_on]
     pipeline_id = uuid.uuid4()
     trace_id = trace.trace_id if trace else uuid.uuid4()
-    created_at = await pool.fetchval(
-        _INSERT_PIPELINE.sql,
-        *_INSERT_PIPELINE.args(
-            pipeline_id=pipeline_id,
-            application_id=application_id,
-            name=run.name,
-            keywords=run.keywords,
-            idempotency_key=request.idempotency_key,
-            idempotency_hash=request_hash,
-            definition_id=run.of.definition_id if run.of else None,
-            definition_version=run.of.version if run.of else None,
-            params=run.of.params if run.of else None,
-            trace_id=trace_id,
-            parent_span_id=trace.span_id if trace else None,
-            stage_ids=[s.id for s in planned],
-            positions=list(range(len(planned))),
-            names=[s.spec.name for s in planned],
-            handlers=[s.spec.handler for s in planned],
-            statuses=[_initial_status(s) for s in planned],
-            inputs=json_texts(s.spec.input for s in planned),
-            max_retries=[s.spec.max_retries for s in planned],
-            retry_backoffs=[s.spec.retry_backoff for s in planned],
-            retry_backoff_seconds=[s.spec.retry_backoff_seconds for s in planned],
-            retry_backoff_max_seconds=[s.spec.retry_backoff_max_seconds for s in planned],
-            timeout_seconds=[s.spec.timeout_seconds for s in planned],
-            retry_on=[_json_or_none(s.retry_on) for s in shaped],
-            dependents=[stage_id for stage_id, _ in edges],
-            dependencies=[depends_on_id for _, depends_on_id in edges],
-            context_keys=list(run.context.keys()),
-            context_values=json_texts(run.context.values()),
-        ),
-    )
+    try:
+        created_at = await pool.fetchval(
+            _INSERT_PIPELINE.sql,
+            *_INSERT_PIPELINE.args(
+                pipeline_id=pipeline_id,
+                application_id=application_id,
+                name=run.name,
+                keywords=run.keywords,
+                idempotency_key=request.idempotency_key,
+                idempotency_hash=request_hash,
+                definition_id=run.of.definition_id if run.of else None,
+                definition_version=run.of.version if run.of else None,
+                params=run.of.params if run.of else None,
+                trace_id=trace_id,
+                parent_span_id=trace.span_id if trace else None,
+                stage_ids=[s.id for s in planned],
+                positions=list(range(len(planned))),
+                names=[s.spec.name for s in planned],
+                handlers=[s.spec.handler for s in planned],
+                statuses=[_initial_status(s) for s in planned],
+                inputs=json_texts(s.spec.input for s in planned),
+                max_retries=[s.spec.max_retries for s in planned],
+                retry_backoffs=[s.spec.retry_backoff for s in planned],
+                retry_backoff_seconds=[s.spec.retry_backoff_seconds for s in planned],
+                retry_backoff_max_seconds=[s.spec.retry_backoff_max_seconds for s in planned],
+                timeout_seconds=[s.spec.timeout_seconds for s in planned],
+                retry_on=[_json_or_none(s.retry_on) for s in shaped],
+                dependents=[stage_id for stage_id, _ in edges],
+                dependencies=[depends_on_id for _, depends_on_id in edges],
+                context_keys=list(run.context.keys()),
+                context_values=json_texts(run.context.values()),
+            ),
+        )
+    except asyncpg.ForeignKeyViolationError as error:
+        if error.constraint_name != "pipelines_definition_id_fkey":
+            raise
+        # The definition was deleted since its version was read (it had no runs then).
+        raise NotFound("definition_not_found", f"there is no {request.definition!r}") from None
     if created_at is None:
         return await _replay(pool, application_id, request, request_hash)
     PIPELINES_SUBMITTED.inc()

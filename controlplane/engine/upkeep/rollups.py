@@ -132,10 +132,6 @@ _CURSOR = "SELECT position FROM rollup_cursors WHERE name = 'attempts'"
 
 # Minute rollups serve the edges of recent ranges; older ranges are read by the hour.
 MINUTES_KEPT = dt.timedelta(days=2)
-_PRUNE = """
-DELETE FROM {table} WHERE (grain = 'minute' AND at < now() - $1::interval)
-                       OR (grain = 'hour' AND $2::interval IS NOT NULL AND at < now() - $2)
-"""
 
 
 async def fold(pool: asyncpg.Pool) -> int:
@@ -159,31 +155,6 @@ async def fold(pool: asyncpg.Pool) -> int:
             await db.execute(_FOLD_RUNS, start, end, grain)
         await db.execute(_MOVE, end)
     return folded
-
-
-_PRUNE_FINISHES = """
-DELETE FROM pipeline_finishes
-WHERE finished_at < now() - $1::interval
-  AND txid < (SELECT position FROM rollup_cursors WHERE name = 'attempts')
-"""
-
-
-async def prune(pool: asyncpg.Pool, hours_kept: dt.timedelta | None) -> int:
-    """Delete minute rollups past ``MINUTES_KEPT``, and hour rollups past ``hours_kept``
-    (None: kept for ever)."""
-    deleted = 0
-    for table in (
-        "attempt_rollups",
-        "duration_rollups",
-        "error_rollups",
-        "pipeline_rollups",
-        "run_rollups",
-    ):
-        status = await pool.execute(_PRUNE.format(table=table), MINUTES_KEPT, hours_kept)
-        deleted += int(status.split()[-1])
-    # Finishes are folded within seconds; those past the minute rollups are of no more use.
-    status = await pool.execute(_PRUNE_FINISHES, MINUTES_KEPT)
-    return deleted + int(status.split()[-1])
 
 
 async def cursor(connection: asyncpg.Connection | asyncpg.Pool) -> int:

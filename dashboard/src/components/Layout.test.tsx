@@ -51,6 +51,7 @@ describe("Layout", () => {
       "Applications",
       "Users",
       "Audit log",
+      "Housekeeping",
     ]);
   });
 

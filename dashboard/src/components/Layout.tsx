@@ -26,6 +26,7 @@ const PAGES: Array<{ to: string; label: string; admin?: boolean }> = [
   { to: "/applications", label: "Applications", admin: true },
   { to: "/users", label: "Users", admin: true },
   { to: "/audit", label: "Audit log", admin: true },
+  { to: "/housekeeping", label: "Housekeeping", admin: true },
 ];
 
 const LIVE = {

@@ -1,10 +1,11 @@
 // One pipeline definition: its versions and where each stands in review, the chosen version's
-// file, the moves the user may make on it, a form to start a run, its runs and its history.
+// file, the moves the user may make on it, a form to start a run, its runs and its history; and
+// deleting it, while no pipeline has been run from it.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
-import { api, call, type Schemas } from "../api/client";
+import { api, call, Problem, type Schemas } from "../api/client";
 import {
   buttonClass,
   Card,
@@ -54,6 +55,7 @@ export function DefinitionDetail() {
   });
   const [editing, setEditing] = useState<Version | null>(null);
   const [running, setRunning] = useState(false);
+  const removal = useDeletion(id);
   if (detail.isError) return <ErrorNote what="the definition" error={detail.error} />;
   if (detail.isPending) return <Loading rows={6} label="Loading the definition" />;
   const { definition, versions } = detail.data;
@@ -85,8 +87,22 @@ export function DefinitionDetail() {
               {latest.status === "draft" ? "Edit the draft" : "New draft"}
             </button>
           )}
+          {writer && definition.runs === 0 && (
+            <ConfirmButton
+              label="Delete definition"
+              kind="danger"
+              title={`Delete ${definition.name}?`}
+              description={`No pipeline has been run from it. Its ${
+                versions.length === 1 ? "version goes" : `${versions.length} versions go`
+              } with it, and its schedules. This cannot be undone.`}
+              confirmLabel="Delete"
+              disabled={removal.isPending}
+              onConfirm={() => removal.mutate()}
+            />
+          )}
         </span>
       </header>
+      <ErrorText error={deletionProblem(removal.error)} />
       {definition.description && <p className="text-sm whitespace-pre-line">{definition.description}</p>}
       <div className="grid gap-4 lg:grid-cols-[16rem_1fr]">
         <Card title="Versions">
@@ -129,6 +145,30 @@ export function DefinitionDetail() {
       )}
     </div>
   );
+}
+
+/** Deleting the definition, then back to the list; a refusal shows the definition as it is now. */
+function useDeletion(definitionId: string) {
+  const client = useQueryClient();
+  const navigate = useNavigate();
+  return useMutation({
+    mutationFn: () =>
+      call(() =>
+        api.DELETE("/api/definitions/{definition_id}", { params: { path: { definition_id: definitionId } } }),
+      ),
+    onSuccess: () => {
+      void navigate("/definitions");
+      client.removeQueries({ queryKey: ["definition", definitionId] });
+      void client.invalidateQueries({ queryKey: ["definitions"] });
+    },
+    onError: () => client.invalidateQueries({ queryKey: ["definition", definitionId] }),
+  });
+}
+
+function deletionProblem(error: Error | null): string | Error | null {
+  if (error instanceof Problem && error.code === "definition_has_runs")
+    return "The definition was not deleted: a pipeline has been run from it since this page was loaded, and a definition with runs stays. Archive its versions instead.";
+  return error;
 }
 
 function useStep(version: Version) {
