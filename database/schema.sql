@@ -1013,6 +1013,8 @@ CREATE INDEX pipelines_definition ON public.pipelines USING btree (definition_id
 
 CREATE INDEX pipelines_finished ON public.pipelines USING btree (finished_at DESC) WHERE (finished_at IS NOT NULL);
 
+CREATE INDEX pipelines_name ON public.pipelines USING btree (application_id, name, created_at DESC);
+
 CREATE INDEX pipelines_running_name ON public.pipelines USING btree (application_id, name) WHERE (status = 'running'::text);
 
 CREATE INDEX pipelines_updated ON public.pipelines USING btree (updated_at DESC, id DESC);

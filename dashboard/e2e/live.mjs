@@ -783,8 +783,10 @@ try {
     .getByRole("link", { name: `${failing} · flaky` })
     .first()
     .waitFor();
-  await page.getByRole("checkbox", { name: "error" }).check();
+  // The box shows the address's levels: checked once the address says so.
+  await page.getByRole("checkbox", { name: "error" }).click();
   await page.waitForURL(/level=error/);
+  await page.getByRole("checkbox", { name: "error", checked: true }).waitFor();
   await page.getByRole("button", { name: "Live tail" }).click();
   const tailed = `tail-${Date.now()}`;
   await externalApi("/pipelines", { name: tailed, stages: [{ name: "t", handler: "e2e-tail" }] });
@@ -810,6 +812,14 @@ try {
   await page.getByRole("button", { name: "Live tail: on" }).click();
   await logLines.getByRole("link", { name: `${tailed} · t` }).click();
   await page.getByRole("heading", { name: tailed }).waitFor();
+
+  // A name's run history: its latest runs, how long its stages took, its outcomes over time.
+  await page.getByRole("link", { name: "run history" }).click();
+  await page.getByRole("heading", { name: `Runs of ${tailed}` }).waitFor();
+  await page.getByRole("list", { name: "latest runs" }).locator('[data-run-status="failed"]').waitFor();
+  await page.getByRole("cell", { name: "e2e-tail" }).waitFor();
+  await page.getByRole("radio", { name: "last 24h" }).click();
+  await review(page, "runs");
 
   // Two pipelines selected in the table and cancelled together.
   const stamp = Date.now();

@@ -18,6 +18,7 @@ import { Logs } from "./pages/Logs";
 import { Overview } from "./pages/Overview";
 import { PipelineDetail } from "./pages/PipelineDetail";
 import { ResetPassword } from "./pages/ResetPassword";
+import { Runs } from "./pages/Runs";
 import { Pipelines } from "./pages/Pipelines";
 import { Policies } from "./pages/Policies";
 import { Schedules } from "./pages/Schedules";
@@ -49,6 +50,7 @@ export function App() {
         <Route index element={<Overview />} />
         <Route path="/pipelines" element={<Pipelines />} />
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
+        <Route path="/runs" element={<Runs />} />
         <Route path="/definitions" element={<Definitions />} />
         <Route path="/definitions/:id" element={<DefinitionDetail />} />
         <Route path="/schedules" element={<Schedules />} />

@@ -19,13 +19,19 @@ from controlplane.api.internal.schemas import (
     RiskPage,
     RiskView,
     RiskWindow,
+    RunBucketView,
+    RunHistoryRange,
+    RunHistoryView,
+    RunView,
     StageFiguresView,
+    StageTimesView,
 )
-from controlplane.api.internal.session import member_scope
+from controlplane.api.internal.session import member_scope, visible_application
 from controlplane.api.wire import wire
 from controlplane.engine.reads.insights import StageFigures, read_insights
 from controlplane.engine.reads.risk import read_risks
-from controlplane.errors import InvalidRequest
+from controlplane.engine.reads.run_history import run_history
+from controlplane.errors import InvalidRequest, NotFound
 from controlplane.services import Services
 from controlplane.statuses import PIPELINE_STATUSES
 
@@ -36,6 +42,14 @@ RISK_WINDOWS = {
     "6h": dt.timedelta(hours=6),
     "24h": dt.timedelta(hours=24),
 }
+
+# Each range of a run history, and the width of its buckets.
+RUN_HISTORY_RANGES = {
+    "24h": (dt.timedelta(hours=24), "hour"),
+    "7d": (dt.timedelta(days=7), "day"),
+    "30d": (dt.timedelta(days=30), "day"),
+}
+_BUCKET_SECONDS = {"hour": 3600, "day": 86_400}
 
 
 def _figures(row: StageFigures, minutes: float) -> StageFiguresView:
@@ -138,3 +152,47 @@ class InsightsController(Controller):
             window=RISK_WINDOWS[window],
         )
         return RiskPage(wire(found, list[RiskView]))
+
+    @get(
+        "/runs",
+        summary="A pipeline name's run history: durations and outcomes over a range; its stages",
+        opt={"errors": [404]},  # application_not_found
+    )
+    async def runs(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        application: Annotated[uuid.UUID, QueryParameter(name="application")],
+        name: Annotated[str, QueryParameter(min_length=1, max_length=200)],
+        range_: Annotated[RunHistoryRange, QueryParameter(name="range")] = "7d",
+    ) -> RunHistoryView:
+        await visible_application(
+            request,
+            application,
+            NotFound("application_not_found", f"no application {application}"),
+        )
+        span, bucket = RUN_HISTORY_RANGES[range_]
+        # Whole buckets: the first starts on its hour or day (UTC), and the last is now's.
+        width = dt.timedelta(seconds=_BUCKET_SECONDS[bucket])
+        now = dt.datetime.now(dt.UTC)
+        end = dt.datetime.fromtimestamp(
+            (now.timestamp() // width.total_seconds() + 1) * width.total_seconds(), dt.UTC
+        )
+        start = end - span
+        history = await run_history(services.pool, application, name, start, end, bucket)
+        return RunHistoryView(
+            application_id=application,
+            name=name,
+            start=start,
+            end=end,
+            bucket_seconds=_BUCKET_SECONDS[bucket],
+            completed=history.completed,
+            failed=history.failed,
+            cancelled=history.cancelled,
+            success_rate=history.success_rate,
+            p50_seconds=history.p50_seconds,
+            p95_seconds=history.p95_seconds,
+            series=wire(history.series, list[RunBucketView]),
+            latest=wire(history.latest, list[RunView]),
+            stages=wire(history.stages, list[StageTimesView]),
+        )

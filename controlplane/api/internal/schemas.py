@@ -520,6 +520,59 @@ class RiskView(_Response):
     failed_at_stage_share: float | None
 
 
+RunHistoryRange = Literal["24h", "7d", "30d"]
+
+
+class RunBucketView(_Response):
+    at: dt.datetime
+    completed: int
+    failed: int
+    cancelled: int
+    # Of the runs that finished in the bucket, from creation to first finish (null: none
+    # timed; a run finished again after a rerun has no run time).
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class RunView(_Response):
+    id: uuid.UUID
+    status: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    # So far, for a run still going.
+    seconds: float
+
+
+class StageTimesView(_Response):
+    name: str
+    handler: str
+    attempts: int
+    failed: int
+    p50_seconds: float | None
+    p95_seconds: float | None
+
+
+class RunHistoryView(_Response):
+    application_id: uuid.UUID
+    name: str
+    start: dt.datetime
+    end: dt.datetime
+    bucket_seconds: int
+    completed: int
+    failed: int
+    cancelled: int
+    # Completed of those completed or failed; null without either.
+    success_rate: float | None
+    p50_seconds: float | None
+    p95_seconds: float | None
+    # Buckets with no run finished are left out.
+    series: list[RunBucketView]
+    # The latest runs, newest first (at most 50), whatever the range.
+    latest: list[RunView]
+    # Each stage over those latest runs, in pipeline order.
+    stages: list[StageTimesView]
+
+
 class RiskPage(_Response):
     items: list[RiskView]
 

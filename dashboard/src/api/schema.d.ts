@@ -935,6 +935,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/insights/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A pipeline name's run history: durations and outcomes over a range; its stages */
+        get: operations["ApiInsightsRunsRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/logs": {
         parameters: {
             query?: never;
@@ -2654,6 +2671,36 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** RunBucketView */
+        RunBucketView: {
+            /** Format: date-time */
+            at: string;
+            cancelled: number;
+            completed: number;
+            failed: number;
+            p50Seconds: number | null;
+            p95Seconds: number | null;
+        };
+        /** RunHistoryView */
+        RunHistoryView: {
+            /** Format: uuid */
+            applicationId: string;
+            bucketSeconds: number;
+            cancelled: number;
+            completed: number;
+            /** Format: date-time */
+            end: string;
+            failed: number;
+            latest: components["schemas"]["RunView"][];
+            name: string;
+            p50Seconds: number | null;
+            p95Seconds: number | null;
+            series: components["schemas"]["RunBucketView"][];
+            stages: components["schemas"]["StageTimesView"][];
+            /** Format: date-time */
+            start: string;
+            successRate: number | null;
+        };
         /** RunOf */
         RunOf: {
             definition: string;
@@ -2663,6 +2710,16 @@ export interface components {
                 [key: string]: unknown;
             };
             version: number;
+        };
+        /** RunView */
+        RunView: {
+            /** Format: date-time */
+            createdAt: string;
+            finishedAt: string | null;
+            /** Format: uuid */
+            id: string;
+            seconds: number;
+            status: string;
         };
         /** ScheduleChange */
         ScheduleChange: {
@@ -2862,6 +2919,15 @@ export interface components {
         /** StageSkip */
         StageSkip: {
             output?: unknown;
+        };
+        /** StageTimesView */
+        StageTimesView: {
+            attempts: number;
+            failed: number;
+            handler: string;
+            name: string;
+            p50Seconds: number | null;
+            p95Seconds: number | null;
         };
         /** StageView */
         StageView: {
@@ -8633,6 +8699,84 @@ export interface operations {
             };
             /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Invalid input (`invalid_request`, with `errors`): a field out of its bounds, an unknown field, text holding NUL (`nul_character`), JSON nested deeper than 64 levels (`too_deep`); or a rule of the operation (its `code` says which). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Too many requests (`rate_limited`; `login_throttled` for logins; `too_many_polls` for a key's long polls); `Retry-After` says when to try again. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description The database or the broker cannot be reached just now (`database_unavailable`, `broker_unavailable`), too much is being checked at once (`busy`), or the process is stopping; `Retry-After` says when to try again. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+        };
+    };
+    ApiInsightsRunsRuns: {
+        parameters: {
+            query: {
+                application: string;
+                name: string;
+                range?: "24h" | "7d" | "30d";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunHistoryView"];
+                };
+            };
+            /** @description No valid credentials: `missing_api_key`, `invalid_api_key` (external API); `not_authenticated`, `token_expired`, `session_expired` (internal API). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not allowed: `insufficient_scope` (a key without the scope), `forbidden` (a role that may not), `csrf_failed` (an unsafe request without CSRF proof or from another site). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDocument"];
+                };
+            };
+            /** @description Not found, or not visible to the caller (another application's ids are answered the same way as ids that do not exist). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -52,6 +52,23 @@ function api(who: keyof typeof users, runs: number, extra: Parameters<typeof stu
     "GET /api/definitions/d1/versions/2/export": () => new Response("name: nightly\n"),
     "GET /api/schedules": () => answer(200, { items: [] }),
     "GET /api/pipelines": () => answer(200, { items: [], hasMore: false }),
+    "GET /api/insights/runs": () =>
+      answer(200, {
+        applicationId: "a1",
+        name: "nightly",
+        start: "2026-11-27T00:00:00Z",
+        end: "2026-12-04T00:00:00Z",
+        bucketSeconds: 86400,
+        completed: 0,
+        failed: 0,
+        cancelled: 0,
+        successRate: null,
+        p50Seconds: null,
+        p95Seconds: null,
+        series: [],
+        latest: [],
+        stages: [],
+      }),
     ...extra,
   });
   return fetch;

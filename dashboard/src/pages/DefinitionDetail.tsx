@@ -5,6 +5,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
+import { RunHistory } from "../components/RunHistory";
 import { api, call, Problem, type Schemas } from "../api/client";
 import {
   buttonClass,
@@ -132,6 +133,7 @@ export function DefinitionDetail() {
         />
       </div>
       <DefinitionSchedules definitionId={definition.id} published={published} writer={writer} />
+      <RunHistory applicationId={definition.applicationId} name={definition.name} />
       <Runs definitionId={definition.id} />
       <History definitionId={definition.id} />
       {editing && <EditDraft base={editing} onClose={() => setEditing(null)} />}

@@ -103,7 +103,13 @@ export function PipelineDetail() {
         )}
         <span className="text-sm text-muted">
           created <Time at={pipeline.createdAt} />
-          {took !== null && <> · took {duration(took)}</>}
+          {took !== null && <> · took {duration(took)}</>} ·{" "}
+          <Link
+            to={`/runs?${new URLSearchParams({ application: applicationId, name: pipeline.name })}`}
+            className="text-sky-700 underline dark:text-sky-400"
+          >
+            run history
+          </Link>
         </span>
         {pipeline.traceId && <TraceLink traceId={pipeline.traceId} url={traceUrl} />}
         <span className="ml-auto flex gap-2">

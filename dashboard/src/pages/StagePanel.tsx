@@ -126,7 +126,7 @@ export function StagePanel({ pipelineId, stage, attempts, operate, inputEditable
         )}
         <h3 className="flex items-baseline justify-between text-sm text-muted">
           Log{running ? " (live)" : ""}
-          <Link to={`/logs?pipelineId=${pipelineId}&window=all`} className="text-xs">
+          <Link to={`/logs?pipelineId=${pipelineId}&window=all`} className="text-xs underline">
             Search the pipeline's logs
           </Link>
         </h3>
