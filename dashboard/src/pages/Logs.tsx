@@ -152,7 +152,9 @@ function Filters({ filters, set }: { filters: Filters; set: (changes: Changes) =
         {filters.pipelineId && (
           <span className="flex items-center gap-1 rounded bg-slate-100 px-2 py-0.5 dark:bg-slate-800">
             one pipeline:{" "}
-            <Link to={`/pipelines/${filters.pipelineId}`}>{filters.pipelineId.slice(0, 8)}</Link>
+            <Link to={`/pipelines/${filters.pipelineId}`} className="underline">
+              {filters.pipelineId.slice(0, 8)}
+            </Link>
             <button
               aria-label="search every pipeline"
               className="ml-1 text-muted hover:text-slate-900 dark:hover:text-white"
