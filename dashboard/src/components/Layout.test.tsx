@@ -48,10 +48,16 @@ describe("Layout", () => {
       "Logs",
       "Insights",
       "Policies",
-      "Applications",
-      "Users",
-      "Audit log",
-      "Housekeeping",
+    ]);
+    // The admin pages are one menu away, so that the bar keeps to a line.
+    const admin = screen.getByRole("button", { name: "Admin ▾" });
+    fireEvent.pointerDown(admin, { button: 0, ctrlKey: false, pointerType: "mouse" });
+    const items = await screen.findAllByRole("menuitem");
+    expect(items.map((item) => [item.textContent, item.getAttribute("href")])).toEqual([
+      ["Applications", "/applications"],
+      ["Users", "/users"],
+      ["Audit log", "/audit"],
+      ["Housekeeping", "/housekeeping"],
     ]);
   });
 
@@ -59,6 +65,7 @@ describe("Layout", () => {
     stubApi({ "GET /api/auth/me": () => answer(200, users.operator) });
     renderAt("/", "/", <Layout />);
     await screen.findByRole("button", { name: "Account and theme" });
+    expect(screen.queryByRole("button", { name: "Admin ▾" })).toBeNull();
     expect(links()).toEqual([
       "Overview",
       "Pipelines",

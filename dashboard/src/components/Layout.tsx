@@ -64,6 +64,34 @@ function FiringCount() {
   );
 }
 
+const MENU_ITEM =
+  "block cursor-pointer rounded px-2 py-1 outline-none data-highlighted:bg-slate-100 dark:data-highlighted:bg-slate-800";
+
+/** The admins' pages, in one menu: the bar keeps to one line on a laptop. */
+function AdminMenu({ active }: { active: boolean }) {
+  return (
+    <DropdownMenu.Root modal={false}>
+      <DropdownMenu.Trigger
+        className={`rounded px-1.5 py-1 whitespace-nowrap ${active ? "bg-slate-100 font-medium dark:bg-slate-800" : "text-slate-600 hover:text-slate-900 dark:text-slate-300 dark:hover:text-white"}`}
+      >
+        Admin ▾
+      </DropdownMenu.Trigger>
+      <DropdownMenu.Portal>
+        <DropdownMenu.Content
+          sideOffset={4}
+          className="z-50 min-w-40 rounded-md border border-slate-200 bg-white p-1 text-sm shadow-lg dark:border-slate-700 dark:bg-slate-900"
+        >
+          {PAGES.filter((page) => page.admin).map((page) => (
+            <DropdownMenu.Item key={page.to} asChild className={MENU_ITEM}>
+              <Link to={page.to}>{page.label}</Link>
+            </DropdownMenu.Item>
+          ))}
+        </DropdownMenu.Content>
+      </DropdownMenu.Portal>
+    </DropdownMenu.Root>
+  );
+}
+
 export function Layout() {
   const me = useMe();
   const logout = useLogout();
@@ -88,7 +116,7 @@ export function Layout() {
           Pipelogiq
         </NavLink>
         <nav aria-label="main" className="-mx-1 flex max-w-full gap-1 overflow-x-auto text-sm">
-          {PAGES.filter((page) => !page.admin || may(me.data?.role, "administer")).map((page) => (
+          {PAGES.filter((page) => !page.admin).map((page) => (
             <NavLink
               key={page.to}
               to={page.to}
@@ -102,6 +130,9 @@ export function Layout() {
               {page.to === "/alerts" && <FiringCount />}
             </NavLink>
           ))}
+          {may(me.data.role, "administer") && (
+            <AdminMenu active={PAGES.some((p) => p.admin && p.to === location.pathname)} />
+          )}
         </nav>
         <span
           className="ml-auto flex items-center gap-1.5 text-xs text-muted"

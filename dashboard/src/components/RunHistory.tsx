@@ -90,7 +90,8 @@ function buckets(history: History): Array<Schemas["RunBucketView"] | null> {
 
 function RunTimes({ history }: { history: History }) {
   const all = buckets(history);
-  const highest = Math.max(1, ...all.map((b) => b?.p95Seconds ?? 0));
+  // Scaled to the slowest p95 shown, however short: runs of milliseconds are drawn too.
+  const highest = Math.max(0, ...all.map((b) => b?.p95Seconds ?? 0)) || 1;
   const x = (i: number) => ((i + 0.5) / all.length) * WIDTH;
   const y = (seconds: number) => HEIGHT - (seconds / highest) * (HEIGHT - 6) - 1;
   const line = (pick: (b: Schemas["RunBucketView"]) => number | null | undefined) =>
