@@ -393,6 +393,8 @@ try {
     .waitFor();
   await importing.getByRole("button", { name: "Cancel" }).click();
   await page.locator('tr[data-definition="e2e-nightly"]').getByRole("link", { name: "e2e-nightly" }).click();
+  // Its DAG shows before any run.
+  await page.getByLabel("stages of this version").locator('[data-node="load"]').waitFor();
   await page.getByRole("button", { name: "Approve and publish" }).click();
   await page.getByLabel("review").getByText("Approved by").waitFor();
   await page.getByLabel("definition history").getByText("definition.published").waitFor();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { layoutDag, NODE } from "./dag";
+import { documentStages, layoutDag, NODE } from "./dag";
 
 const column = (layout: ReturnType<typeof layoutDag>, name: string) =>
   layout.nodes.find((n) => n.name === name)?.column;
@@ -50,5 +50,27 @@ describe("layoutDag", () => {
       { name: "y", dependsOn: ["x"] },
     ]);
     expect(layout.nodes).toHaveLength(2);
+  });
+});
+
+describe("documentStages", () => {
+  it("reads a definition's stages, a missing dependsOn meaning the stage before", () => {
+    const document = {
+      stages: [
+        { name: "extract", handler: "ex" },
+        { name: "clean", template: "dataset.quality" },
+        { name: "a", handler: "h", dependsOn: ["extract"] },
+        { name: "b", handler: "h", dependsOn: [] },
+        { handler: "nameless" },
+      ],
+    };
+    expect(documentStages(document)).toEqual([
+      { name: "extract", dependsOn: [], handler: "ex" },
+      { name: "clean", dependsOn: ["extract"], handler: "template dataset.quality" },
+      { name: "a", dependsOn: ["extract"], handler: "h" },
+      { name: "b", dependsOn: [], handler: "h" },
+    ]);
+    expect(documentStages({})).toEqual([]);
+    expect(documentStages(null)).toEqual([]);
   });
 });

@@ -7,6 +7,34 @@ export type Placed = { name: string; column: number; row: number; x: number; y: 
 export type Edge = { from: string; to: string; path: string };
 export type Layout = { nodes: Placed[]; edges: Edge[]; width: number; height: number };
 
+/**
+ * The stages of a definition document as a DAG, before any run: `dependsOn` as written, and
+ * where it is left out, the stage before (the API's rule: a stage without `dependsOn` depends
+ * on the one before it). Anything malformed is passed over, not drawn.
+ */
+export function documentStages(document: unknown): Array<DagStage & { handler: string }> {
+  const stages = (document as { stages?: unknown } | null)?.stages;
+  if (!Array.isArray(stages)) return [];
+  const found: Array<DagStage & { handler: string }> = [];
+  for (const stage of stages as Array<Record<string, unknown>>) {
+    if (typeof stage?.name !== "string") continue;
+    const written = stage.dependsOn;
+    const dependsOn = Array.isArray(written)
+      ? written.filter((name): name is string => typeof name === "string")
+      : found.length
+        ? [found[found.length - 1]!.name]
+        : [];
+    const handler =
+      typeof stage.handler === "string"
+        ? stage.handler
+        : typeof stage.template === "string"
+          ? `template ${stage.template}`
+          : "";
+    found.push({ name: stage.name, dependsOn, handler });
+  }
+  return found;
+}
+
 export const NODE = { width: 168, height: 46, gapX: 56, gapY: 14 };
 
 export function layoutDag(stages: DagStage[]): Layout {

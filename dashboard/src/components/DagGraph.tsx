@@ -1,5 +1,7 @@
 // A pipeline's DAG: each stage a box in its status's colour, edges from what it depends on.
 // Every box is a button (Tab to it, Enter to choose it).
+import type { KeyboardEvent } from "react";
+
 import { layoutDag, NODE } from "../dag";
 import { GraphCanvas } from "./GraphCanvas";
 
@@ -23,7 +25,8 @@ export function DagGraph({
 }: {
   stages: Stage[];
   chosen?: string;
-  onChoose: (name: string) => void;
+  // Without it the graph is a picture: no stage is a button (a definition's, before runs).
+  onChoose?: (name: string) => void;
 }) {
   const layout = layoutDag(stages);
   const byName = new Map(stages.map((s) => [s.name, s]));
@@ -37,20 +40,23 @@ export function DagGraph({
           <g
             key={stage.id}
             transform={`translate(${node.x},${node.y})`}
-            role="button"
-            tabIndex={0}
-            aria-pressed={picked}
             aria-label={`${stage.name}: ${stage.status.replace("_", " ")}`}
             data-node={stage.name}
             data-status={stage.status}
-            onClick={() => onChoose(stage.name)}
-            onKeyDown={(event) => {
-              if (event.key === "Enter" || event.key === " ") {
-                event.preventDefault();
-                onChoose(stage.name);
-              }
-            }}
-            className="cursor-pointer outline-none [&:focus-visible>rect]:stroke-sky-500 [&:focus-visible>rect]:stroke-[3]"
+            role={onChoose ? "button" : "img"}
+            {...(onChoose && {
+              tabIndex: 0,
+              "aria-pressed": picked,
+              onClick: () => onChoose(stage.name),
+              onKeyDown: (event: KeyboardEvent<SVGGElement>) => {
+                if (event.key === "Enter" || event.key === " ") {
+                  event.preventDefault();
+                  onChoose(stage.name);
+                }
+              },
+              className:
+                "cursor-pointer outline-none [&:focus-visible>rect]:stroke-sky-500 [&:focus-visible>rect]:stroke-[3]",
+            })}
           >
             <rect
               width={NODE.width}

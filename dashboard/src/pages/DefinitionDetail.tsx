@@ -5,8 +5,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
-import { RunHistory } from "../components/RunHistory";
 import { api, call, Problem, type Schemas } from "../api/client";
+import { DagGraph } from "../components/DagGraph";
+import { RunHistory } from "../components/RunHistory";
 import {
   buttonClass,
   Card,
@@ -20,6 +21,7 @@ import {
   Modal,
   Table,
 } from "../components/ui";
+import { documentStages } from "../dag";
 import { dateTime } from "../format";
 import { ParamFields } from "../components/ParamFields";
 import { fieldsOf, initialValues, paramsFrom, type Values } from "../paramsForm";
@@ -280,6 +282,7 @@ function VersionPanel({
         </a>
       </div>
       <ErrorText error={step.error} className="mb-2" />
+      <VersionDag document={version.document} />
       <Loaded query={text} what="the file">
         {(yaml) => (
           <pre
@@ -532,5 +535,16 @@ function History({ definitionId }: { definitionId: string }) {
         )}
       </Loaded>
     </Card>
+  );
+}
+
+/** The version's stages as the DAG its runs will have, before any run. */
+function VersionDag({ document }: { document: Record<string, unknown> }) {
+  const stages = documentStages(document);
+  if (!stages.length) return null;
+  return (
+    <div className="mb-3" aria-label="stages of this version">
+      <DagGraph stages={stages.map((stage) => ({ ...stage, id: stage.name, status: "not_started" }))} />
+    </div>
   );
 }
