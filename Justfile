@@ -71,6 +71,11 @@ dashboard-types: setup dashboard-setup
     {{bin}}/python -m controlplane.api.openapi > dashboard/src/api/openapi.json
     cd dashboard && npm run --silent types
 
+# Describe the SDK's templates again in worker_sdk/templates/catalog.json (after changing one;
+# a test fails while it is stale).
+template-catalog: setup
+    {{bin}}/python -m worker_sdk.templates.catalog
+
 # Create an application and print its API key (works while `just run` is running).
 create-app name: setup
     {{bin}}/pipelogiq create-app {{name}}

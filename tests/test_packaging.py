@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from worker_sdk.templates import SHIPPED
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,11 +76,14 @@ def test_the_sdk_wheel_installs_the_sdk_alone(wheels: Path, tmp_path: Path) -> N
         scripts / "python",
         "-c",
         "import importlib.util, worker_sdk; from worker_sdk import Worker; "
-        "print(worker_sdk.__version__, importlib.util.find_spec('controlplane'))",
+        "from worker_sdk.templates.catalog import shipped_catalog; "
+        "print(worker_sdk.__version__, importlib.util.find_spec('controlplane'), "
+        "len(shipped_catalog()))",
         cwd=tmp_path,
     )
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == [wheel.name.split("-")[1], "None"]
+    shipped = sum(len(names) for names in SHIPPED.values())  # the catalog came in the wheel
+    assert probe.stdout.split() == [wheel.name.split("-")[1], "None", str(shipped)]
     helped = in_venv(scripts / "pipelogiq-worker", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert "usage: pipelogiq-worker" in helped.stdout

@@ -50,6 +50,7 @@ from controlplane.api.internal.retention import RetentionController
 from controlplane.api.internal.schedules import ScheduleController
 from controlplane.api.internal.session import authenticated, csrf_token_matches, same_origin
 from controlplane.api.internal.stages import StageController
+from controlplane.api.internal.templates import InternalTemplateController
 from controlplane.api.internal.users import UserController
 from controlplane.api.internal.workers import WorkerController as InternalWorkerController
 from controlplane.api.problems import EXCEPTION_HANDLERS
@@ -152,6 +153,7 @@ def create_internal_app(services: Services) -> Litestar:
             DatasetRetentionController,
             InternalConnectionController,
             LogController,
+            InternalTemplateController,
         ],
         guards=[same_origin, csrf_token_matches, authenticated],
     )

@@ -520,6 +520,23 @@ class RiskView(_Response):
     failed_at_stage_share: float | None
 
 
+class TemplateEntryView(_Response):
+    name: str
+    # core, dataset or video; null for a template this control plane's SDK does not ship
+    # (a newer worker serves it).
+    group: str | None
+    version: str | None
+    summary: str | None
+    # The JSON schema of its input (null when not known here).
+    input_schema: dict[str, Any] | None
+    # Live workers of your applications serving it now: 0 means a stage of it would wait.
+    workers: int
+
+
+class TemplateRegistry(_Response):
+    items: list[TemplateEntryView]
+
+
 RunHistoryRange = Literal["24h", "7d", "30d"]
 
 
