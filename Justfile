@@ -71,8 +71,7 @@ dashboard-types: setup dashboard-setup
     {{bin}}/python -m controlplane.api.openapi > dashboard/src/api/openapi.json
     cd dashboard && npm run --silent types
 
-# Describe the SDK's templates again in worker_sdk/templates/catalog.json (after changing one;
-# a test fails while it is stale).
+# Describe the SDK's templates again in worker_sdk/templates/catalog.json (a test: not stale).
 template-catalog: setup
     {{bin}}/python -m worker_sdk.templates.catalog
 
