@@ -458,6 +458,10 @@ async def test_a_reset_link_is_dead_once_expired_or_its_user_disabled(
             "/api/users/00000000-0000-0000-0000-000000000000/password-reset", headers=csrf(admin)
         )
         assert (unknown.status_code, unknown.json()["code"]) == (404, "user_not_found")
+        # Not for oneself: that takes the current password.
+        root = await pool.fetchval("SELECT id FROM users WHERE email = 'root@example.com'")
+        own = await admin.post(f"/api/users/{root}/password-reset", headers=csrf(admin))
+        assert (own.status_code, own.json()["code"]) == (403, "reset_own_password")
     assert (await login(api, password=NEW_PASSWORD)).status_code == 200
     own = await api.post(f"/api/users/{ada}/password-reset", headers=csrf(api))
     assert (own.status_code, own.json()["code"]) == (403, "forbidden")

@@ -189,6 +189,7 @@ async def test_pages_go_back_and_the_tail_brings_what_came_since(
     ("query", "code"),
     [
         ("q=%21%21%21", "invalid_search"),  # "!!!": no word to look for
+        ("q=" + "-" * 40 + "timeout", "invalid_search"),  # a "not" of a "not" … 40 deep
         ("q=" + "x" * 501, "invalid_request"),
         ("level=fatal", "invalid_request"),
         ("limit=501", "invalid_request"),

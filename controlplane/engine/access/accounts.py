@@ -415,6 +415,10 @@ def _token_hash(token: str) -> bytes:
 async def issue_password_reset(pool: asyncpg.Pool, actor: Actor, user_id: uuid.UUID) -> ResetLink:
     """A one-time link for the user to choose a new password. Their current password keeps
     working until the link is used; disable the user to stop it at once."""
+    if actor.user_id == user_id:
+        # One's own goes through the current password (and its throttle): a stolen session
+        # cookie must not trade for the account.
+        raise Forbidden("reset_own_password", "change your own password with the current one")
     token = secrets.token_urlsafe(32)
     async with pool.acquire() as connection, connection.transaction():
         expires_at = await connection.fetchval(

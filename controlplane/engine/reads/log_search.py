@@ -123,8 +123,16 @@ def _window_statement(search: LogSearch) -> tuple[str, list[object]]:
 
 async def search_logs(pool: asyncpg.Pool, search: LogSearch) -> list[FoundLine]:
     """The lines that match, newest first."""
-    if search.words is not None and not await pool.fetchval(_HAS_WORDS, search.words):
-        raise InvalidRequest("invalid_search", f"{search.words!r} holds no word to look for")
+    if search.words is not None:
+        try:
+            has_words = await pool.fetchval(_HAS_WORDS, search.words)
+        except asyncpg.PostgresError as error:
+            # "---…-a" nests a "not" per minus: past 32, PostgreSQL cannot parse it.
+            raise InvalidRequest(
+                "invalid_search", f"the search cannot be read: {error.args[0]}"
+            ) from None
+        if not has_words:
+            raise InvalidRequest("invalid_search", f"{search.words!r} holds no word to look for")
     query, values = _window_statement(search)
     found: list[FoundLine] = []
     async with pool.acquire() as connection, connection.transaction(readonly=True):
