@@ -392,6 +392,64 @@ try {
     .filter({ hasText: "line 14: stages[0].input.limit params.size is not a declared param" })
     .waitFor();
   await importing.getByRole("button", { name: "Cancel" }).click();
+  // A definition built in the builder: params, a handler stage and a template stage whose
+  // input form comes from the template's schema, a dependency dragged, a cycle seen as the API
+  // sees it and undone, the same document in the YAML tab, then saved as a draft.
+  await page.getByRole("link", { name: "New definition" }).click();
+  await page.getByRole("heading", { name: "New definition" }).waitFor();
+  await page.getByLabel("Name", { exact: true }).fill("e2e-built");
+  await page.getByLabel("Name", { exact: true }).press("Enter");
+  await page.getByLabel("New param", { exact: true }).fill("wait");
+  await page.getByRole("button", { name: "Add param" }).click();
+  await page.locator('[data-param="wait"]').waitFor();
+  const addHandler = async (handler) => {
+    await page.getByLabel("Or a handler", { exact: true }).fill(handler);
+    await page.getByRole("button", { name: "Add handler stage" }).click();
+    await page.locator(`[data-builder-stage="${handler}"]`).waitFor();
+  };
+  await addHandler("e2e-built-first");
+  await page.getByLabel("A template", { exact: true }).selectOption("delay");
+  await page.getByRole("button", { name: "Add template stage" }).click();
+  const delayStage = page.locator('[data-builder-stage="delay"]');
+  await delayStage.getByLabel(/^seconds \*/).fill("{{ params.wait }}");
+  await delayStage.getByLabel(/^seconds \*/).press("Enter");
+  await addHandler("e2e-built-last");
+  const drag = async (from, to) => {
+    const source = await page.locator(`[data-builder-node="${from}"]`).boundingBox();
+    const target = await page.locator(`[data-builder-node="${to}"]`).boundingBox();
+    await page.mouse.move(source.x + source.width / 2, source.y + source.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(target.x + target.width / 2, target.y + target.height / 2, { steps: 5 });
+    await page.mouse.up();
+  };
+  await drag("e2e-built-first", "e2e-built-last");
+  const lastWaits = page.locator('[data-builder-stage="e2e-built-last"]');
+  await lastWaits.getByRole("checkbox", { name: "e2e-built-first", checked: true }).waitFor();
+  await drag("e2e-built-last", "e2e-built-first");
+  await page.getByRole("list", { name: "problems in the file" }).getByText("in a cycle").waitFor();
+  await page
+    .locator('[data-builder-stage="e2e-built-first"]')
+    .getByRole("checkbox", { name: "e2e-built-last" })
+    .uncheck();
+  await page.getByRole("status").getByText("No problem found.").waitFor();
+  await review(page, "builder", { fullPage: true });
+  await page.getByRole("tab", { name: "YAML" }).click();
+  const built = await page.getByLabel(/^Definition \(YAML\)/).inputValue();
+  for (const expected of [
+    "name: e2e-built",
+    "template: delay",
+    'seconds: "{{ params.wait }}"',
+    "- e2e-built-first",
+  ]) {
+    if (!built.includes(expected)) throw new Error(`the built YAML lacks ${expected}:\n${built}`);
+  }
+  await page.getByRole("tab", { name: "Builder" }).click();
+  await page.locator('[data-builder-stage="delay"]').waitFor();
+  await page.getByRole("button", { name: "Save draft" }).click();
+  await page.getByRole("heading", { name: "e2e-built" }).waitFor();
+  await page.getByLabel("stages of this version").locator('[data-node="e2e-built-last"]').waitFor();
+  await page.getByRole("link", { name: "Definitions" }).click();
+
   await page.locator('tr[data-definition="e2e-nightly"]').getByRole("link", { name: "e2e-nightly" }).click();
   // Its DAG shows before any run.
   await page.getByLabel("stages of this version").locator('[data-node="load"]').waitFor();

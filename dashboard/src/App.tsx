@@ -10,6 +10,7 @@ import { Audit } from "./pages/Audit";
 import { DatasetDetail } from "./pages/DatasetDetail";
 import { Datasets } from "./pages/Datasets";
 import { DefinitionDetail } from "./pages/DefinitionDetail";
+import { EditDefinition, NewDefinition } from "./pages/DefinitionEditor";
 import { Definitions } from "./pages/Definitions";
 import { Housekeeping } from "./pages/Housekeeping";
 import { Insights } from "./pages/Insights";
@@ -52,7 +53,9 @@ export function App() {
         <Route path="/pipelines/:id" element={<PipelineDetail />} />
         <Route path="/runs" element={<Runs />} />
         <Route path="/definitions" element={<Definitions />} />
+        <Route path="/definitions/new" element={<NewDefinition />} />
         <Route path="/definitions/:id" element={<DefinitionDetail />} />
+        <Route path="/definitions/:id/edit" element={<EditDefinition />} />
         <Route path="/schedules" element={<Schedules />} />
         <Route path="/datasets" element={<Datasets />} />
         <Route path="/datasets/:id" element={<DatasetDetail />} />

@@ -57,10 +57,17 @@ class SessionView(_Response):
     access_expires_in_seconds: int
 
 
+# Under 12 characters is refused with its own code (422 weak_password), so the bound is said
+# rather than checked here.
+NewPassword = Annotated[
+    str,
+    Meta(min_length=1, max_length=1024, description="at least 12 characters (422 weak_password)"),
+]
+
+
 class PasswordChange(_Request):
     current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
-    # At least 12 characters (422 weak_password below that).
-    new_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    new_password: NewPassword
 
 
 class PasswordChanged(_Response):
@@ -71,8 +78,7 @@ class PasswordChanged(_Response):
 class PasswordReset(_Request):
     # The secret of the link an admin made (POST /api/users/{id}/password-reset).
     token: Annotated[str, Meta(min_length=1, max_length=200)]
-    # At least 12 characters (422 weak_password below that).
-    new_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    new_password: NewPassword
 
 
 class PasswordResetDone(_Response):

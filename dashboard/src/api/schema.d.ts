@@ -2329,6 +2329,7 @@ export interface components {
         /** PasswordChange */
         PasswordChange: {
             currentPassword: string;
+            /** @description at least 12 characters (422 weak_password) */
             newPassword: string;
         };
         /** PasswordChanged */
@@ -2337,6 +2338,7 @@ export interface components {
         };
         /** PasswordReset */
         PasswordReset: {
+            /** @description at least 12 characters (422 weak_password) */
             newPassword: string;
             token: string;
         };

@@ -13,6 +13,10 @@ const KINDS: Record<Kind, string> = {
     "border-red-300 bg-white text-red-800 hover:bg-red-50 dark:border-red-800 dark:bg-slate-900 dark:text-red-200 dark:hover:bg-red-950",
 };
 
+/** A tab of a Radix Tabs list: underlined while active. */
+export const TAB =
+  "border-b-2 border-transparent px-3 py-1.5 text-sm text-slate-600 data-[state=active]:border-sky-600 data-[state=active]:font-medium data-[state=active]:text-slate-900 dark:text-slate-300 dark:data-[state=active]:text-white";
+
 export function buttonClass(kind: Kind = "default", small = false): string {
   const size = small ? "px-2 py-0.5 text-xs" : "px-3 py-1 text-sm";
   return `inline-flex items-center gap-1 rounded border font-medium disabled:cursor-not-allowed disabled:opacity-40 ${size} ${KINDS[kind]}`;

@@ -17,6 +17,7 @@ import {
   Modal,
   OlderButton,
   PageHeader,
+  TAB,
   Table,
 } from "../components/ui";
 import { count } from "../format";
@@ -31,8 +32,6 @@ type StatusFilter = "open" | "firing" | "acknowledged" | "resolved";
 const STATUSES: StatusFilter[] = ["open", "firing", "acknowledged", "resolved"];
 export const SEVERITIES = ["info", "warning", "critical"] as const;
 const PAGE = 50;
-const TAB =
-  "border-b-2 border-transparent px-3 py-1.5 text-sm text-slate-600 data-[state=active]:border-sky-600 data-[state=active]:font-medium data-[state=active]:text-slate-900 dark:text-slate-300 dark:data-[state=active]:text-white";
 
 export function Alerts() {
   const [params, setParams] = useSearchParams();

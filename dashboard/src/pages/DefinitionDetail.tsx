@@ -34,7 +34,7 @@ import { DefinitionSchedules } from "./DefinitionSchedules";
 type Version = Schemas["DefinitionVersionView"];
 type Step = "submit" | "withdraw" | "approve" | "reject" | "archive";
 
-function useVersionText(definitionId: string, version: number) {
+export function useVersionText(definitionId: string, version: number) {
   return useQuery({
     queryKey: ["definition", definitionId, version, "yaml"],
     queryFn: () =>
@@ -89,6 +89,11 @@ export function DefinitionDetail() {
             <button className={buttonClass()} onClick={() => setEditing(latest)}>
               {latest.status === "draft" ? "Edit the draft" : "New draft"}
             </button>
+          )}
+          {writer && (
+            <Link to={`/definitions/${definition.id}/edit?from=${latest.version}`} className={buttonClass()}>
+              Open in the builder
+            </Link>
           )}
           {writer && definition.runs === 0 && (
             <ConfirmButton

@@ -35,9 +35,14 @@ export function Definitions() {
     <section>
       <PageHeader title="Definitions">
         {may(role, "write_definitions") && (
-          <button className={buttonClass("primary")} onClick={() => setImporting(true)}>
-            Import a file
-          </button>
+          <>
+            <Link to="/definitions/new" className={buttonClass("primary")}>
+              New definition
+            </Link>
+            <button className={buttonClass()} onClick={() => setImporting(true)}>
+              Import a file
+            </button>
+          </>
         )}
       </PageHeader>
       <Loaded query={definitions} what="definitions">

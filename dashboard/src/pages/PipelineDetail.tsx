@@ -9,7 +9,7 @@ import { DagGraph } from "../components/DagGraph";
 import { PipelineRisks } from "../components/Risks";
 import { Timeline } from "../components/Timeline";
 import { TraceLink } from "../components/TraceLink";
-import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, Table } from "../components/ui";
+import { Card, ConfirmButton, ErrorNote, ErrorText, Loading, TAB, Table } from "../components/ui";
 import { duration, secondsBetween } from "../format";
 import { may } from "../permissions";
 import { useMe } from "../session";
@@ -56,9 +56,6 @@ function usePipelineAction(id: string) {
     onSuccess: (fresh) => client.setQueryData(["pipeline", id], fresh),
   });
 }
-
-const TAB =
-  "border-b-2 border-transparent px-3 py-1.5 text-sm text-slate-600 data-[state=active]:border-sky-600 data-[state=active]:font-medium data-[state=active]:text-slate-900 dark:text-slate-300 dark:data-[state=active]:text-white";
 
 export function PipelineDetail() {
   const { id = "" } = useParams();
