@@ -432,7 +432,7 @@ try {
     .getByRole("checkbox", { name: "e2e-built-last" })
     .uncheck();
   await page.getByRole("status").getByText("No problem found.").waitFor();
-  await review(page, "builder", { fullPage: true });
+  await review(page, "builder");
   await page.getByRole("tab", { name: "YAML" }).click();
   const built = await page.getByLabel(/^Definition \(YAML\)/).inputValue();
   for (const expected of [
