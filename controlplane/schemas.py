@@ -349,6 +349,10 @@ class ServedTemplateView(_Response):
     version: str
     # How many online workers serve this version.
     workers: int
+    # What the SDK says of it (null for a template this control plane's SDK does not ship).
+    summary: str | None = None
+    # The JSON schema of its input, for a form (null when not known here).
+    input_schema: dict[str, Any] | None = None
 
 
 class TemplateList(_Response):

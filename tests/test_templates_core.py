@@ -403,9 +403,12 @@ async def test_the_external_api_lists_the_templates_online_workers_serve(system:
             if served:
                 break
             await asyncio.sleep(0.05)
-        assert served == [
-            {"name": "delay", "version": "1", "workers": 1},
-            {"name": "transform", "version": "1", "workers": 1},
+        assert [(t["name"], t["version"], t["workers"]) for t in served] == [
+            ("delay", "1", 1),
+            ("transform", "1", 1),
         ]
+        # Each with its input, for a form.
+        assert served[0]["inputSchema"]["$defs"]["Delay"]["required"] == ["seconds"]
+        assert served[0]["summary"].startswith("Wait")
     # Stopped, the worker serves nothing any more.
     assert (await system.client.get("/templates")).json() == {"templates": []}

@@ -1,4 +1,5 @@
-"""GET /templates: the stage templates the application's online workers serve."""
+"""GET /templates: the stage templates the application's online workers serve, each with its
+input's JSON schema when the SDK ships it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from controlplane.engine.access.applications import Application
 from controlplane.engine.definitions.templates import served_templates
 from controlplane.schemas import ServedTemplateView, TemplateList
 from controlplane.services import Services
+from worker_sdk.templates.catalog import shipped_catalog
 
 
 class TemplateController(Controller):
@@ -25,6 +27,16 @@ class TemplateController(Controller):
             application.id,
             offline_after_seconds=services.settings.worker_offline_after_seconds,
         )
+        described = {t["name"]: t for t in shipped_catalog()}
         return TemplateList(
-            templates=[ServedTemplateView(t.name, t.version, t.workers) for t in served]
+            templates=[
+                ServedTemplateView(
+                    t.name,
+                    t.version,
+                    t.workers,
+                    described.get(t.name, {}).get("summary"),
+                    described.get(t.name, {}).get("inputSchema"),
+                )
+                for t in served
+            ]
         )
