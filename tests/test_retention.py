@@ -290,9 +290,10 @@ async def everything_due(system: System, tmp_path: Path) -> dict[str, Any]:
     # one of a pipeline that goes (it goes with its pipeline), and an old day of its own.
     for pipeline in (recent, old[0]):
         await pool.execute(
-            "INSERT INTO stage_logs (stage_id, pipeline_id, attempt, level, message, created_at)"
-            " SELECT id, pipeline_id, 1, 'info', 'aged', now() - interval '25 days'"
-            " FROM stages WHERE pipeline_id = $1",
+            "INSERT INTO stage_logs (stage_id, pipeline_id, application_id, handler, attempt,"
+            " level, message, created_at)"
+            " SELECT id, pipeline_id, application_id, handler, 1, 'info', 'aged',"
+            " now() - interval '25 days' FROM stages WHERE pipeline_id = $1",
             uuid.UUID(pipeline),
         )
     await pool.execute("SELECT pipelogiq_add_day_partition('stage_logs', current_date - 20)")
