@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   addStage,
   connect,
+  convert,
   type Definition,
   edit,
   fieldValue,
@@ -96,6 +97,13 @@ describe("the builder's edits", () => {
     ]);
     const input = edit(next, "json", [[["stages", 1, "input", "n"], 2]]);
     expect(JSON.parse(input).stages[1].input).toEqual({ n: 2 });
+  });
+
+  it("convert the document between YAML and JSON, and leave text that does not read", () => {
+    const json = convert(YAML_TEXT, "yaml", "json");
+    expect(JSON.parse(json).stages[1]).toEqual({ name: "load", handler: "ld" });
+    expect(read(convert(json, "json", "yaml"))).toEqual(read(YAML_TEXT));
+    expect(convert("stages: [", "yaml", "json")).toBe("stages: [");
   });
 
   it("say what does not parse", () => {

@@ -1,7 +1,7 @@
 // The pipeline builder's edits, made to the definition's text itself: the builder and the
 // text editor edit one document, so switching between them loses nothing. YAML is edited as
 // a YAML document (its comments and layout kept where nothing changed), JSON as JSON.
-import { parseDocument } from "yaml";
+import { parseDocument, stringify } from "yaml";
 
 export type Format = "yaml" | "json";
 export type Path = Array<string | number>;
@@ -25,12 +25,24 @@ export type Definition = {
   params: BuilderParam[];
 };
 
+// A name is needed to save; the rest is the user's to write.
 export const NEW_DEFINITION = `apiVersion: pipelogiq/v1
 kind: PipelineDefinition
 name: a-new-pipeline
-description: What it does, for whoever runs it.
 stages: []
 `;
+
+/** The document in the other format (its comments, which JSON cannot hold, dropped); the
+ * text as it is when it does not read in its own. */
+export function convert(content: string, from: Format, to: Format): string {
+  if (from === to || !content.trim()) return content;
+  try {
+    const value = parse(content, from);
+    return to === "json" ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
+  } catch {
+    return content;
+  }
+}
 
 /** The document as the builder reads it; an error when the text is not YAML or JSON. */
 export function readDefinition(content: string, format: Format): Definition | { error: string } {

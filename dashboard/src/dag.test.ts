@@ -19,7 +19,8 @@ describe("layoutDag", () => {
     ]);
     expect(layout.edges).toHaveLength(6);
     expect(layout.width).toBe(4 * NODE.width + 3 * NODE.gapX);
-    expect(layout.height).toBe(2 * NODE.height + NODE.gapY);
+    // fetch → index and thumb → notify skip a column: a lane above the nodes holds them.
+    expect(layout.height).toBe(2 * NODE.gapY + 2 * NODE.height + NODE.gapY);
   });
 
   it("places a stage near what it depends on, so edges cross less", () => {
@@ -72,5 +73,32 @@ describe("documentStages", () => {
     ]);
     expect(documentStages({})).toEqual([]);
     expect(documentStages(null)).toEqual([]);
+  });
+});
+
+describe("edges that skip a column, and cycles", () => {
+  it("routes an edge past a column through a lane above the nodes", () => {
+    const layout = layoutDag([
+      { name: "a", dependsOn: [] },
+      { name: "b", dependsOn: ["a"] },
+      { name: "c", dependsOn: ["a", "b"] },
+    ]);
+    const skip = layout.edges.find((e) => e.from === "a" && e.to === "c")!;
+    expect(skip.path).toMatch(/V14 H/); // up to the lane, above every node
+    expect(Math.min(...layout.nodes.map((n) => n.y))).toBeGreaterThan(14);
+    const short = layout.edges.find((e) => e.from === "a" && e.to === "b")!;
+    expect(short.path).toMatch(/^M\d+,\d+ C/);
+  });
+
+  it("places every node of a cycle somewhere, with no NaN", () => {
+    const layout = layoutDag([
+      { name: "request", dependsOn: ["load"] },
+      { name: "echo", dependsOn: ["request"] },
+      { name: "load", dependsOn: ["echo"] },
+    ]);
+    expect(layout.nodes).toHaveLength(3);
+    for (const value of [layout.width, layout.height, ...layout.nodes.flatMap((n) => [n.x, n.y])])
+      expect(Number.isFinite(value)).toBe(true);
+    expect(layout.edges.every((e) => !e.path.includes("NaN"))).toBe(true);
   });
 });

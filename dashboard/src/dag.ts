@@ -73,14 +73,21 @@ export function layoutDag(stages: DagStage[]): Layout {
     names.forEach((name, i) => row.set(name, i));
   });
 
-  const tallest = Math.max(1, ...columns.map((names) => names?.length ?? 0));
-  const height = tallest * NODE.height + (tallest - 1) * NODE.gapY;
+  // Array.from: a cycle can leave a column empty, which map would skip as a hole.
+  const tallest = Math.max(1, ...Array.from(columns, (names) => names?.length ?? 0));
+  // An edge that skips a column runs in a lane above every node, not under the nodes it
+  // passes: the nodes move down to make room for it.
+  const skips = stages.some((stage) =>
+    stage.dependsOn.some((d) => byName.has(d) && (column.get(stage.name) ?? 0) - (column.get(d) ?? 0) > 1),
+  );
+  const lane = skips ? 2 * NODE.gapY : 0;
+  const height = lane + tallest * NODE.height + (tallest - 1) * NODE.gapY;
   const nodes: Placed[] = stages.map((stage) => {
     const c = column.get(stage.name) ?? 0;
     const r = row.get(stage.name) ?? 0;
     const size = columns[c]?.length ?? 1;
     // Shorter columns are centred against the tallest.
-    const offset = (height - (size * NODE.height + (size - 1) * NODE.gapY)) / 2;
+    const offset = lane + (height - lane - (size * NODE.height + (size - 1) * NODE.gapY)) / 2;
     return {
       name: stage.name,
       column: c,
@@ -99,11 +106,13 @@ export function layoutDag(stages: DagStage[]): Layout {
       const [x1, y1] = [from.x + NODE.width, from.y + NODE.height / 2];
       const [x2, y2] = [to.x, to.y + NODE.height / 2];
       const bend = (x2 - x1) / 2;
-      edges.push({
-        from: dep,
-        to: stage.name,
-        path: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`,
-      });
+      // Past the next column: up into the lane in the gap after its own column, along the
+      // lane, and down in the gap before the target's, where no node stands.
+      const path =
+        to.column - from.column > 1
+          ? `M${x1},${y1} H${x1 + NODE.gapX / 2} V${NODE.gapY} H${x2 - NODE.gapX / 2} V${y2} H${x2}`
+          : `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}`;
+      edges.push({ from: dep, to: stage.name, path });
     }
   }
   const width = columns.length * NODE.width + (columns.length - 1) * NODE.gapX;

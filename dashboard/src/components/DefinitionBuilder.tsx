@@ -93,6 +93,7 @@ export function DefinitionBuilder({ content, format, onChange }: Props) {
             />
             <TextField
               label="Description"
+              placeholder="What it does, for whoever runs it"
               value={definition.description}
               onCommit={(text) => change(edit(content, format, [[["description"], text || undefined]]))}
             />
@@ -110,11 +111,13 @@ function TextField({
   value,
   onCommit,
   mono,
+  placeholder,
 }: {
   label: string;
   value: string;
   onCommit: (value: string) => void;
   mono?: boolean;
+  placeholder?: string;
 }) {
   const [text, setText] = useState(value);
   const [was, setWas] = useState(value);
@@ -132,6 +135,7 @@ function TextField({
         onChange={(e) => setText(e.target.value)}
         onBlur={commit}
         onKeyDown={(e) => e.key === "Enter" && (e.preventDefault(), commit())}
+        placeholder={placeholder}
         className={`${inputClass} mt-1 block w-full ${mono ? "font-mono text-xs" : ""}`}
       />
     </label>

@@ -128,11 +128,16 @@ function RunTimes({ history }: { history: History }) {
           strokeWidth={2}
         />
         <polyline points={line((b) => b.p50Seconds)} fill="none" className="stroke-sky-500" strokeWidth={2} />
+        {/* A dot for each, so that a single bucket (a first day) still shows both. */}
         {all.map((b, i) =>
           b?.p50Seconds != null ? (
-            <circle key={i} cx={x(i)} cy={y(b.p50Seconds)} r={2.5} className="fill-sky-500">
+            <g key={i}>
               <title>{`${dateTime(b.at)}: p50 ${duration(b.p50Seconds)}, p95 ${duration(b.p95Seconds)}`}</title>
-            </circle>
+              {b.p95Seconds != null && (
+                <circle cx={x(i)} cy={y(b.p95Seconds)} r={2.5} className="fill-amber-500" />
+              )}
+              <circle cx={x(i)} cy={y(b.p50Seconds)} r={2.5} className="fill-sky-500" />
+            </g>
           ) : null,
         )}
       </svg>

@@ -10,19 +10,33 @@ import { api, call } from "../api/client";
 import { ApplicationSelect } from "../components/ApplicationSelect";
 import { DefinitionBuilder } from "../components/DefinitionBuilder";
 import { buttonClass, ErrorText, Loaded, PageHeader, TAB } from "../components/ui";
-import { NEW_DEFINITION } from "../builder";
+import { convert, NEW_DEFINITION } from "../builder";
+import { may } from "../permissions";
 import { useApplications } from "../queries";
+import { useMe } from "../session";
 import { useVersionText } from "./DefinitionDetail";
 import { DefinitionText, type FileFormat, FileProblems, useFileCheck } from "./Definitions";
 
 export function NewDefinition() {
+  if (!may(useMe().data?.role, "write_definitions")) return <NotAWriter />;
   return <Editor base={NEW_DEFINITION} />;
 }
 
+/** The API would refuse the save: the page says so before anything is built. */
+function NotAWriter() {
+  return (
+    <p role="alert" className="py-10 text-center text-muted">
+      Building definitions is for developers and admins.
+    </p>
+  );
+}
+
 export function EditDefinition() {
+  const writer = may(useMe().data?.role, "write_definitions");
   const { id = "" } = useParams();
   const from = Number(useSearchParams()[0].get("from") ?? "0");
   const text = useVersionText(id, from);
+  if (!writer) return <NotAWriter />;
   return (
     <Loaded query={text} what="the version">
       {(base) => <Editor base={base} definitionId={id} version={from} />}
@@ -108,7 +122,16 @@ function Editor({ base, definitionId, version }: { base: string; definitionId?: 
           <DefinitionBuilder content={content} format={format} onChange={setContent} />
         </Tabs.Content>
         <Tabs.Content value="text" className="space-y-3">
-          <DefinitionText content={content} format={format} onChange={setContent} onFormat={setFormat} />
+          <DefinitionText
+            content={content}
+            format={format}
+            onChange={setContent}
+            onFormat={(next) => {
+              // The same document in the other format, not the same text read otherwise.
+              setContent(convert(content, format, next));
+              setFormat(next);
+            }}
+          />
         </Tabs.Content>
       </Tabs.Root>
     </section>
