@@ -126,8 +126,9 @@ async def search_logs(pool: asyncpg.Pool, search: LogSearch) -> list[FoundLine]:
     if search.words is not None:
         try:
             has_words = await pool.fetchval(_HAS_WORDS, search.words)
-        except asyncpg.PostgresError as error:
-            # "---…-a" nests a "not" per minus: past 32, PostgreSQL cannot parse it.
+        except asyncpg.InternalServerError as error:
+            # "---…-a" nests a "not" per minus: past 32, PostgreSQL cannot parse it (and says
+            # so as an internal error, XX000); a lost connection is not this, and stays a 503.
             raise InvalidRequest(
                 "invalid_search", f"the search cannot be read: {error.args[0]}"
             ) from None
