@@ -105,6 +105,18 @@ export function DefinitionBuilder({ content, format, onChange }: Props) {
   );
 }
 
+/** A field's text while it is edited: `value` until typed over, and `value` again once the
+ * document changes elsewhere (the text editor, another field). */
+function useEdited(value: string): [string, (text: string) => void] {
+  const [text, setText] = useState(value);
+  const [was, setWas] = useState(value);
+  if (value !== was) {
+    setWas(value);
+    setText(value);
+  }
+  return [text, setText];
+}
+
 /** A text field that edits the document when left or Enter is pressed, not at each key. */
 function TextField({
   label,
@@ -119,13 +131,7 @@ function TextField({
   mono?: boolean;
   placeholder?: string;
 }) {
-  const [text, setText] = useState(value);
-  const [was, setWas] = useState(value);
-  if (value !== was) {
-    // The document changed elsewhere (the text editor): show it.
-    setWas(value);
-    setText(value);
-  }
+  const [text, setText] = useEdited(value);
   const commit = () => text !== value && onCommit(text);
   return (
     <label className="block">
@@ -363,13 +369,8 @@ function JsonInput({
   onChange: (content: string) => void;
 }) {
   const shown = Object.keys(stage.input).length ? JSON.stringify(stage.input, null, 1) : "";
-  const [text, setText] = useState(shown);
-  const [was, setWas] = useState(shown);
+  const [text, setText] = useEdited(shown);
   const [problem, setProblem] = useState<string | null>(null);
-  if (shown !== was) {
-    setWas(shown);
-    setText(shown);
-  }
   const commit = () => {
     if (text === shown) return;
     try {

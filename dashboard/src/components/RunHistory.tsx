@@ -8,6 +8,7 @@ import { Link } from "react-router";
 import { api, call, type Schemas } from "../api/client";
 import { dateTime, duration, percent } from "../format";
 import { WindowPicker } from "./RangePicker";
+import { bucketSlots } from "./ThroughputChart";
 import { Card, Empty, Loaded, Table } from "./ui";
 
 type History = Schemas["RunHistoryView"];
@@ -78,14 +79,11 @@ function Figures({ history }: { history: History }) {
   );
 }
 
-/** Every bucket of the range, those with no run left out by the API as empty. */
+/** Every bucket of the range, those with no run (left out by the API) as null. */
 function buckets(history: History): Array<Schemas["RunBucketView"] | null> {
-  const step = history.bucketSeconds * 1000;
-  const known = new Map(history.series.map((b) => [new Date(b.at).getTime(), b]));
-  const all = [];
-  for (let at = new Date(history.start).getTime(); at < new Date(history.end).getTime(); at += step)
-    all.push(known.get(at) ?? null);
-  return all;
+  return bucketSlots(history.series, history.start, history.end, history.bucketSeconds).map(
+    ([, bucket]) => bucket ?? null,
+  );
 }
 
 function RunTimes({ history }: { history: History }) {

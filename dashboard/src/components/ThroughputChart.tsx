@@ -4,6 +4,22 @@ import { clock, count } from "../format";
 
 type Bucket = { at: number; completed: number; failed: number };
 
+/** Each bucket's start in the range, with the API's bucket there, if it sent one: it leaves
+ * out the buckets in which nothing happened. */
+export function bucketSlots<T extends { at: string }>(
+  series: T[],
+  start: string,
+  end: string,
+  bucketSeconds: number,
+): Array<[number, T | undefined]> {
+  const step = bucketSeconds * 1000;
+  const last = new Date(end).getTime();
+  const known = new Map(series.map((b) => [new Date(b.at).getTime(), b]));
+  const slots: Array<[number, T | undefined]> = [];
+  for (let at = new Date(start).getTime(); at < last; at += step) slots.push([at, known.get(at)]);
+  return slots;
+}
+
 /** Every bucket of the range, those the API left out (nothing ended in them) as zeros. */
 export function fillBuckets(
   series: Schemas["BucketView"][],
@@ -11,16 +27,11 @@ export function fillBuckets(
   end: string,
   bucketSeconds: number,
 ): Bucket[] {
-  const step = bucketSeconds * 1000;
-  const first = new Date(start).getTime();
-  const last = new Date(end).getTime();
-  const known = new Map(series.map((b) => [new Date(b.at).getTime(), b]));
-  const buckets: Bucket[] = [];
-  for (let at = first; at < last; at += step) {
-    const bucket = known.get(at);
-    buckets.push({ at, completed: bucket?.completed ?? 0, failed: bucket?.failed ?? 0 });
-  }
-  return buckets;
+  return bucketSlots(series, start, end, bucketSeconds).map(([at, bucket]) => ({
+    at,
+    completed: bucket?.completed ?? 0,
+    failed: bucket?.failed ?? 0,
+  }));
 }
 
 const WIDTH = 600;
